@@ -1,0 +1,207 @@
+"""What people and devices ask the hall to do. Parsed strictly from plain mappings.
+
+Each command is a small dataclass; ``parse_command`` turns untrusted input into
+one or raises `Rejected("invalid_command")` naming the field at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from qms.core._schema import SchemaError, from_dict, to_dict
+from qms.core.errors import Rejected
+from qms.core.model import Channel, OpeningHours, Priority
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    TYPE: ClassVar[str] = ""
+
+    command_id: str | None = None  # client-made; a repeat returns the first result
+    by: str | None = None  # who asks (user or device), recorded on the events
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetUpSite(Command):
+    TYPE = "set_up_site"
+    site: str
+    name: str
+    timezone: str = "Asia/Jakarta"
+    number_format: str = "{prefix}{seq:03d}"
+    policy: str = "arrival"
+    priority_streak_max: int = 3
+    transfer_keeps_arrival: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetUpAgency(Command):
+    TYPE = "set_up_agency"
+    agency: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetUpService(Command):
+    TYPE = "set_up_service"
+    service: str
+    agency: str
+    prefix: str
+    name_id: str
+    name_en: str
+    target_wait_min: int = 15
+    daily_quota: int = 0
+    hours: OpeningHours = field(default_factory=OpeningHours)
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetUpCounter(Command):
+    TYPE = "set_up_counter"
+    counter: str
+    name: str
+    zone: str = ""
+    services: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueTicket(Command):
+    TYPE = "issue_ticket"
+    service: str
+    priority: Priority = Priority.REGULAR
+    channel: Channel = Channel.KIOSK
+    token: str = ""  # the unguessable public token; the engine draws it
+
+
+@dataclass(frozen=True, kw_only=True)
+class CounterCommand(Command):
+    counter: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenCounter(CounterCommand):
+    TYPE = "open_counter"
+    officer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PauseCounter(CounterCommand):
+    TYPE = "pause_counter"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseCounter(CounterCommand):
+    TYPE = "close_counter"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetCounterServices(CounterCommand):
+    TYPE = "set_counter_services"
+    services: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallNext(CounterCommand):
+    TYPE = "call_next"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallTicket(CounterCommand):
+    TYPE = "call_ticket"
+    ticket: str
+    override: bool = False  # supervisor power: call a ticket of a service the counter lacks
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recall(CounterCommand):
+    TYPE = "recall"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartService(CounterCommand):
+    TYPE = "start_service"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Complete(CounterCommand):
+    TYPE = "complete"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoShow(CounterCommand):
+    TYPE = "no_show"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnToQueue(CounterCommand):
+    TYPE = "return_to_queue"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCommand(Command):
+    ticket: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transfer(TicketCommand):
+    """Move a ticket to another service's queue, or to one counter (or both)."""
+
+    TYPE = "transfer"
+    to_service: str | None = None
+    to_counter: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hold(TicketCommand):
+    TYPE = "hold"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unhold(TicketCommand):
+    TYPE = "unhold"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cancel(TicketCommand):
+    TYPE = "cancel"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseDay(Command):
+    TYPE = "close_day"
+
+
+def _concrete(cls: type[Command]) -> list[type[Command]]:
+    out = [cls] if cls.TYPE else []
+    for sub in cls.__subclasses__():
+        out.extend(_concrete(sub))
+    return out
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {c.TYPE: c for c in _concrete(Command)}
+
+
+def parse_command(data: Any) -> Command:
+    """A command from untrusted input, or `Rejected("invalid_command")`."""
+    if not isinstance(data, Mapping):
+        raise Rejected("invalid_command", "a command is an object")
+    kind = data.get("type")
+    cls = COMMAND_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise Rejected(
+            "invalid_command",
+            f"unknown command type {data.get('type')!r}",
+            field="type",
+            allowed=sorted(COMMAND_TYPES),
+        )
+    try:
+        return from_dict(cls, data, strict=True)
+    except SchemaError as exc:
+        raise Rejected("invalid_command", str(exc), field=exc.field) from None
+
+
+def command_to_dict(command: Command) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": command.TYPE}
+    data.update(to_dict(command))
+    return data

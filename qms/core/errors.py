@@ -1,0 +1,61 @@
+"""Rejections: every command the core refuses raises `Rejected` with a stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Stable codes, part of the public contract (the HTTP API passes them through).
+# Each maps to the HTTP status that fits it best.
+CODES: dict[str, int] = {
+    "invalid_command": 422,  # malformed: unknown type, missing/ill-typed/oversized field
+    "site_not_set_up": 409,
+    "invalid_timezone": 422,
+    "unknown_policy": 422,
+    "unknown_agency": 404,
+    "unknown_service": 404,
+    "unknown_counter": 404,
+    "unknown_ticket": 404,
+    "prefix_taken": 409,
+    "service_inactive": 409,
+    "service_closed": 409,  # outside opening hours
+    "quota_reached": 409,
+    "counter_not_open": 409,  # closed or paused
+    "counter_busy": 409,  # has a ticket in hand
+    "counter_idle": 409,  # has no ticket in hand
+    "officer_required": 422,
+    "no_ticket_waiting": 409,
+    "service_not_served": 409,  # counter does not serve the ticket's service
+    "invalid_state": 409,  # ticket or counter is in the wrong state for this command
+    "ticket_expired": 409,  # from an earlier business day
+    "same_destination": 409,  # transfer to where the ticket already is
+}
+
+
+class Rejected(Exception):
+    """A command the core refuses; nothing was changed."""
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        if code not in CODES:
+            raise ValueError(f"unregistered rejection code {code!r}")
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def http_status(self) -> int:
+        return CODES[self.code]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+def wrong_state(what: str, ident: str, expected: str, got: str) -> Rejected:
+    """The "expected X, got Y" rejection for state-machine violations."""
+    return Rejected(
+        "invalid_state",
+        f"{what} {ident}: expected {expected}, got {got}",
+        id=ident,
+        expected=expected,
+        got=got,
+    )

@@ -1,0 +1,245 @@
+"""Every fact the hall records. Each event is a small, named, documented type.
+
+An event's wire form is a plain mapping: ``type`` (the class's TYPE), ``schema``
+(its SCHEMA, raised when a field changes meaning), then its fields. Reading is
+tolerant: unknown fields are ignored and missing ones take their defaults, so a
+log written by another version of qms still loads. docs/events.md documents
+each type; tests/test_docs.py fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from qms.core._schema import SchemaError, from_dict, to_dict
+from qms.core.model import Agency, Channel, Priority, Service, Site
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    TYPE: ClassVar[str] = ""
+    SCHEMA: ClassVar[int] = 1
+
+    at: float  # unix seconds, from the clock passed to decide
+    by: str | None = None  # the user or device that gave the command
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteConfigured(Event):
+    """The site (hall) was set up or its settings changed."""
+
+    TYPE = "site_configured"
+    site: Site
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgencyConfigured(Event):
+    """An agency (instansi) was set up or renamed."""
+
+    TYPE = "agency_configured"
+    agency: Agency
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfigured(Event):
+    """A service (layanan) was set up or changed: prefix, names, target, quota, hours, active."""
+
+    TYPE = "service_configured"
+    service: Service
+
+
+@dataclass(frozen=True, kw_only=True)
+class CounterConfigured(Event):
+    """A counter (loket) was set up or changed: name, zone, services."""
+
+    TYPE = "counter_configured"
+    counter: str
+    name: str
+    zone: str = ""
+    services: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DayOpened(Event):
+    """A new business day began: ticket numbers restart."""
+
+    TYPE = "day_opened"
+    day: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DayClosed(Event):
+    """The business day closed: unserved tickets expired, counters closed."""
+
+    TYPE = "day_closed"
+    day: str
+    expired: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketIssued(Event):
+    """A visitor took a ticket; it waits in its service's queue."""
+
+    TYPE = "ticket_issued"
+    ticket: str
+    number: str
+    service: str
+    day: str
+    seq: int
+    token: str
+    priority: Priority = Priority.REGULAR
+    channel: Channel = Channel.KIOSK
+
+
+@dataclass(frozen=True, kw_only=True)
+class CounterOpened(Event):
+    """An officer signed in and opened a counter (or resumed it from a pause)."""
+
+    TYPE = "counter_opened"
+    counter: str
+    officer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CounterPaused(Event):
+    """A counter paused (istirahat): it calls no tickets until opened again."""
+
+    TYPE = "counter_paused"
+    counter: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CounterClosed(Event):
+    """A counter closed and its officer signed out."""
+
+    TYPE = "counter_closed"
+    counter: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CounterServicesSet(Event):
+    """A counter's services were reallocated; its next call follows the new list."""
+
+    TYPE = "counter_services_set"
+    counter: str
+    services: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketStep(Event):
+    """Base of the events that happen to a ticket, at a counter when there is one."""
+
+    ticket: str
+    counter: str | None = None
+    officer: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCalled(TicketStep):
+    """A counter called a ticket (next in line, or that ticket by name)."""
+
+    TYPE = "ticket_called"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketRecalled(TicketStep):
+    """The counter called its ticket again; displays announce it again."""
+
+    TYPE = "ticket_recalled"
+    recalls: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceStarted(TicketStep):
+    """The visitor arrived at the counter; service began."""
+
+    TYPE = "service_started"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCompleted(TicketStep):
+    """Service finished; the counter is free."""
+
+    TYPE = "ticket_completed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketNoShow(TicketStep):
+    """The called visitor did not come; the ticket ends."""
+
+    TYPE = "ticket_no_show"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketReturned(TicketStep):
+    """The counter put its ticket back in the queue at its original place."""
+
+    TYPE = "ticket_returned"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketTransferred(TicketStep):
+    """The ticket moved to another service's queue or to one counter.
+
+    ``arrival_at`` is its place in the new queue: the original arrival time
+    when the site keeps arrival on transfer, else the time of the transfer.
+    """
+
+    TYPE = "ticket_transferred"
+    to_service: str
+    to_counter: str | None = None
+    arrival_at: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketHeld(TicketStep):
+    """The ticket was parked (e.g. the visitor fetches a document); not called meanwhile."""
+
+    TYPE = "ticket_held"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketUnheld(TicketStep):
+    """A parked ticket went back to its queue at its original place."""
+
+    TYPE = "ticket_unheld"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCancelled(TicketStep):
+    """A waiting ticket was cancelled (by the visitor or staff)."""
+
+    TYPE = "ticket_cancelled"
+
+
+def _concrete(cls: type[Event]) -> list[type[Event]]:
+    out = [cls] if cls.TYPE else []
+    for sub in cls.__subclasses__():
+        out.extend(_concrete(sub))
+    return out
+
+
+EVENT_TYPES: dict[str, type[Event]] = {c.TYPE: c for c in _concrete(Event)}
+
+
+class UnknownEvent(ValueError):
+    pass
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": event.TYPE, "schema": event.SCHEMA}
+    data.update(to_dict(event))
+    return data
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Load an event written by any version of qms (tolerant of added fields)."""
+    cls = EVENT_TYPES.get(data.get("type", ""))
+    if cls is None:
+        raise UnknownEvent(f"unknown event type {data.get('type')!r}")
+    try:
+        return from_dict(cls, data, strict=False)
+    except SchemaError as exc:
+        raise UnknownEvent(f"{cls.TYPE}: {exc}") from exc

@@ -1,0 +1,269 @@
+"""evolve(state, event) -> state: fold one recorded fact into the hall's state.
+
+Never refuses: an event is a fact already in the log. For speed the state is
+updated in place and returned (an engine owns its state; `decide` never sees a
+state that `evolve` is changing). Copy the state first to keep an old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qms.core import events as e
+from qms.core.model import (
+    FINAL_STATES,
+    Counter,
+    CounterState,
+    HallState,
+    Priority,
+    Step,
+    Ticket,
+    TicketState,
+)
+from qms.core.policy import directed_queue
+
+_APPLY: dict[type[e.Event], Callable[[HallState, Any], None]] = {}
+
+
+def applies(cls: type[e.Event]) -> Callable[[Callable[[HallState, Any], None]], Any]:
+    def register(fn: Callable[[HallState, Any], None]) -> Any:
+        _APPLY[cls] = fn
+        return fn
+
+    return register
+
+
+def evolve(state: HallState, event: e.Event) -> HallState:
+    _APPLY[type(event)](state, event)
+    return state
+
+
+# --- set-up and the day -----------------------------------------------------------
+
+
+@applies(e.SiteConfigured)
+def _site(s: HallState, ev: e.SiteConfigured) -> None:
+    s.site = ev.site
+
+
+@applies(e.AgencyConfigured)
+def _agency(s: HallState, ev: e.AgencyConfigured) -> None:
+    s.agencies[ev.agency.id] = ev.agency
+
+
+@applies(e.ServiceConfigured)
+def _service(s: HallState, ev: e.ServiceConfigured) -> None:
+    s.services[ev.service.id] = ev.service
+
+
+@applies(e.CounterConfigured)
+def _counter_configured(s: HallState, ev: e.CounterConfigured) -> None:
+    counter = s.counters.get(ev.counter)
+    if counter is None:
+        s.counters[ev.counter] = Counter(
+            id=ev.counter, name=ev.name, zone=ev.zone, services=list(ev.services)
+        )
+    else:
+        counter.name, counter.zone, counter.services = ev.name, ev.zone, list(ev.services)
+
+
+@applies(e.DayOpened)
+def _day_opened(s: HallState, ev: e.DayOpened) -> None:
+    # Keep the day before (its tickets answer "expired"); forget older ones.
+    keep = {ev.day, s.day}
+    s.tickets = {k: t for k, t in s.tickets.items() if t.day in keep}
+    s.day = ev.day
+    s.seq = {}
+    s.serial = 0
+    s.queues = {}
+
+
+@applies(e.DayClosed)
+def _day_closed(s: HallState, ev: e.DayClosed) -> None:
+    for tid in ev.expired:
+        t = s.tickets[tid]
+        _unqueue(s, t)
+        t.state = TicketState.EXPIRED
+        t.finished_at = ev.at
+        t.steps.append(Step("expired", ev.at))
+    for counter in s.counters.values():
+        counter.state, counter.officer, counter.ticket = CounterState.CLOSED, None, None
+        counter.priority_streak = 0
+    s.queues = {}
+    s.day = None
+
+
+# --- tickets ------------------------------------------------------------------------
+
+
+@applies(e.TicketIssued)
+def _issued(s: HallState, ev: e.TicketIssued) -> None:
+    t = Ticket(
+        id=ev.ticket,
+        number=ev.number,
+        service=ev.service,
+        day=ev.day,
+        seq=ev.seq,
+        token=ev.token,
+        priority=ev.priority,
+        channel=ev.channel,
+        issued_at=ev.at,
+        arrival_at=ev.at,
+        steps=[Step("issued", ev.at)],
+    )
+    s.tickets[t.id] = t
+    s.seq[t.service] = ev.seq
+    s.serial += 1
+    _enqueue(s, t)
+
+
+@applies(e.TicketCalled)
+def _called(s: HallState, ev: e.TicketCalled) -> None:
+    t = s.tickets[ev.ticket]
+    _unqueue(s, t)
+    counter = s.counters[ev.counter] if ev.counter else None
+    if counter is not None:
+        counter.ticket = t.id
+        regular = t.priority is Priority.REGULAR
+        counter.priority_streak = 0 if regular else counter.priority_streak + 1
+    t.state, t.counter, t.officer, t.called_at = TicketState.CALLED, ev.counter, ev.officer, ev.at
+    t.target_counter = None
+    _step(t, ev, "called")
+
+
+@applies(e.TicketRecalled)
+def _recalled(s: HallState, ev: e.TicketRecalled) -> None:
+    t = s.tickets[ev.ticket]
+    t.recalls = ev.recalls
+    _step(t, ev, "recalled")
+
+
+@applies(e.ServiceStarted)
+def _started(s: HallState, ev: e.ServiceStarted) -> None:
+    t = s.tickets[ev.ticket]
+    t.state, t.started_at = TicketState.SERVING, ev.at
+    _step(t, ev, "started")
+
+
+def _release(s: HallState, t: Ticket) -> None:
+    """The counter holding `t` lets go of it."""
+    if t.counter is not None and t.counter in s.counters:
+        counter = s.counters[t.counter]
+        if counter.ticket == t.id:
+            counter.ticket = None
+
+
+def _finish(s: HallState, ev: e.TicketStep, state: TicketState, kind: str) -> None:
+    t = s.tickets[ev.ticket]
+    _release(s, t)
+    _unqueue(s, t)
+    t.state, t.finished_at = state, ev.at
+    _step(t, ev, kind)
+
+
+@applies(e.TicketCompleted)
+def _completed(s: HallState, ev: e.TicketCompleted) -> None:
+    _finish(s, ev, TicketState.DONE, "completed")
+
+
+@applies(e.TicketNoShow)
+def _no_show(s: HallState, ev: e.TicketNoShow) -> None:
+    _finish(s, ev, TicketState.NO_SHOW, "no_show")
+
+
+@applies(e.TicketCancelled)
+def _cancelled(s: HallState, ev: e.TicketCancelled) -> None:
+    _finish(s, ev, TicketState.CANCELLED, "cancelled")
+
+
+@applies(e.TicketReturned)
+def _returned(s: HallState, ev: e.TicketReturned) -> None:
+    t = s.tickets[ev.ticket]
+    _release(s, t)
+    t.state = TicketState.WAITING
+    _step(t, ev, "returned")
+    _enqueue(s, t)
+
+
+@applies(e.TicketTransferred)
+def _transferred(s: HallState, ev: e.TicketTransferred) -> None:
+    t = s.tickets[ev.ticket]
+    _release(s, t)
+    _unqueue(s, t)
+    t.state, t.service, t.target_counter = TicketState.WAITING, ev.to_service, ev.to_counter
+    t.arrival_at = ev.arrival_at
+    _step(t, ev, "transferred")
+    _enqueue(s, t)
+
+
+@applies(e.TicketHeld)
+def _held(s: HallState, ev: e.TicketHeld) -> None:
+    t = s.tickets[ev.ticket]
+    _release(s, t)
+    _unqueue(s, t)
+    t.state = TicketState.HELD
+    _step(t, ev, "held")
+
+
+@applies(e.TicketUnheld)
+def _unheld(s: HallState, ev: e.TicketUnheld) -> None:
+    t = s.tickets[ev.ticket]
+    t.state = TicketState.WAITING
+    _step(t, ev, "unheld")
+    _enqueue(s, t)
+
+
+# --- counters ------------------------------------------------------------------------
+
+
+@applies(e.CounterOpened)
+def _opened(s: HallState, ev: e.CounterOpened) -> None:
+    counter = s.counters[ev.counter]
+    counter.state, counter.officer = CounterState.OPEN, ev.officer
+
+
+@applies(e.CounterPaused)
+def _paused(s: HallState, ev: e.CounterPaused) -> None:
+    s.counters[ev.counter].state = CounterState.PAUSED
+
+
+@applies(e.CounterClosed)
+def _closed(s: HallState, ev: e.CounterClosed) -> None:
+    counter = s.counters[ev.counter]
+    counter.state, counter.officer, counter.priority_streak = CounterState.CLOSED, None, 0
+
+
+@applies(e.CounterServicesSet)
+def _services_set(s: HallState, ev: e.CounterServicesSet) -> None:
+    s.counters[ev.counter].services = list(ev.services)
+
+
+# --- the waiting-queue index -------------------------------------------------------------
+
+
+def queue_key(t: Ticket) -> str:
+    return directed_queue(t.target_counter) if t.target_counter else t.service
+
+
+def _enqueue(s: HallState, t: Ticket) -> None:
+    s.queues.setdefault(queue_key(t), {})[t.id] = None
+
+
+def _unqueue(s: HallState, t: Ticket) -> None:
+    s.queues.get(queue_key(t), {}).pop(t.id, None)
+
+
+def _step(t: Ticket, ev: e.TicketStep, kind: str) -> None:
+    t.steps.append(Step(kind, ev.at, ev.counter, ev.officer))
+
+
+def rebuild_queues(s: HallState) -> None:
+    """Recompute the derived waiting-queue index (after restoring a snapshot)."""
+    s.queues = {}
+    for t in sorted(s.tickets.values(), key=lambda t: t.seq):
+        if t.state is TicketState.WAITING and t.day == s.day:
+            _enqueue(s, t)
+
+
+__all__ = ["FINAL_STATES", "evolve", "rebuild_queues"]

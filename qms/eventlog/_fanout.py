@@ -1,0 +1,158 @@
+"""Gap-free in-process delivery of a log's entries, shared by every backend.
+
+A backend calls `Fanout.publish` with the entries it learns of (after its own
+append, or from its reader) and implements `subscribe` as `Fanout.subscribe`.
+
+Each subscriber has a bounded queue and remembers the last version it yielded.
+Storage is the truth, the queue only a hint of what is new: when the queue
+overflowed (the fan-out dropped entries rather than wait on one slow consumer)
+or the next queued entry is not ``last + 1`` (a reader reconnected, say), the
+subscriber reads what it missed from storage; queued entries it has already
+yielded are dropped. A subscriber is registered *before* it reads its backlog,
+so an entry appended meanwhile is in the backlog, in the queue, or both, and
+never in neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+
+from .base import Entry, EpochChanged, EventLogError
+
+QUEUE_SIZE = 1024  # entries buffered per subscriber before the fan-out drops for it
+PAGE_SIZE = 512  # entries per storage read while catching up
+
+ReadFn = Callable[[str, int, int], Awaitable[list[Entry]]]
+WatchFn = Callable[[str], Awaitable[None]]
+UnwatchFn = Callable[[str], None]
+
+
+class _State(enum.Enum):
+    LIVE = "live"
+    CLOSED = "closed"  # the log was closed: the iterator ends
+    DROPPED = "dropped"  # the site was dropped: the iterator raises EpochChanged
+
+
+class _Subscriber:
+    __slots__ = ("queue", "stale", "state")
+
+    def __init__(self, queue_size: int) -> None:
+        # None is a wake-up: look at `state` / `stale` again.
+        self.queue: asyncio.Queue[Entry | None] = asyncio.Queue(queue_size)
+        self.stale = True  # storage may hold entries not yet yielded: read it first
+        self.state = _State.LIVE
+
+    def end(self, state: _State) -> None:
+        self.state = state
+        # A full queue needs no wake-up: its consumer is not waiting.
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
+
+class Fanout:
+    """The subscribers of one log instance, by site."""
+
+    def __init__(
+        self,
+        read: ReadFn,
+        *,
+        watch: WatchFn | None = None,
+        unwatch: UnwatchFn | None = None,
+        queue_size: int = QUEUE_SIZE,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self._read = read
+        self._watch = watch  # called (awaited) after a subscriber registers
+        self._unwatch = unwatch  # called when a site's last subscriber leaves
+        self._queue_size = queue_size
+        self._page_size = page_size
+        self._subs: dict[str, set[_Subscriber]] = {}
+        self.overflows = 0  # times a subscriber's queue was full (it then reads storage)
+
+    def count(self, site: str | None = None) -> int:
+        """Live subscribers of `site`, or of every site."""
+        if site is not None:
+            return len(self._subs.get(site, ()))
+        return sum(len(subs) for subs in self._subs.values())
+
+    def sites(self) -> list[str]:
+        return list(self._subs)
+
+    def publish(self, site: str, entries: Sequence[Entry]) -> None:
+        """Queue `entries` (in version order) for every subscriber of `site`; never waits."""
+        for sub in self._subs.get(site, ()):
+            for entry in entries:
+                try:
+                    sub.queue.put_nowait(entry)
+                except asyncio.QueueFull:
+                    if not sub.stale:
+                        self.overflows += 1
+                    sub.stale = True  # it will read the rest from storage
+                    break
+
+    def reset(self, site: str) -> None:
+        """The site was dropped: its subscriptions raise `EpochChanged`."""
+        for sub in self._subs.pop(site, set()):
+            sub.end(_State.DROPPED)
+        if self._unwatch is not None:
+            self._unwatch(site)
+
+    def close(self) -> None:
+        """The log is closing: every subscription ends."""
+        subs, self._subs = self._subs, {}
+        for site, site_subs in subs.items():
+            for sub in site_subs:
+                sub.end(_State.CLOSED)
+            if self._unwatch is not None:
+                self._unwatch(site)
+
+    def _remove(self, site: str, sub: _Subscriber) -> None:
+        subs = self._subs.get(site)
+        if subs is None or sub not in subs:
+            return  # already gone by reset() or close()
+        subs.discard(sub)
+        if not subs:
+            del self._subs[site]
+            if self._unwatch is not None:
+                self._unwatch(site)
+
+    async def subscribe(self, site: str, after: int) -> AsyncGenerator[Entry, None]:
+        """Entries of `site` after `after`: backlog, then live; no gap, no duplicate."""
+        sub = _Subscriber(self._queue_size)
+        self._subs.setdefault(site, set()).add(sub)
+        try:
+            if self._watch is not None:
+                await self._watch(site)
+            last = after
+            while True:
+                if sub.state is _State.DROPPED:
+                    raise EpochChanged(site)
+                if sub.state is _State.CLOSED:
+                    return
+                if sub.stale:
+                    # Cleared before reading: an overflow during the read sets it again.
+                    sub.stale = False
+                    page = await self._read(site, last, self._page_size)
+                    for version, event in page:
+                        if version != last + 1:
+                            raise EventLogError(
+                                f"site {site!r}: storage skips from version {last} to {version}"
+                            )
+                        last = version
+                        yield version, event
+                    if len(page) >= self._page_size:
+                        sub.stale = True  # more to read
+                    continue
+                entry = await sub.queue.get()
+                if entry is None or entry[0] <= last:
+                    continue
+                if entry[0] > last + 1:
+                    sub.stale = True  # entries went missing on the way; storage has them
+                    continue
+                last = entry[0]
+                yield entry
+        finally:
+            self._remove(site, sub)

@@ -1,0 +1,116 @@
+"""What may be stored in a log, and its bytes: msgpack of one event, checked both ways.
+
+The log does not interpret events beyond ``type`` (non-empty str) and ``schema``
+(int >= 1); every other key is stored and returned as is, so fields added by a
+later version of qms survive a round trip through an older reader. msgpack has
+no tuple: a tuple comes back as a list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import msgpack
+
+from .base import DecodeError, Event
+
+# One oversized command must not bloat a log that every client replays.
+MAX_EVENT_BYTES = 64 * 1024
+
+_SITE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# What msgpack raises on bytes it cannot read (ValueError covers UnicodeDecodeError,
+# ExtraData, FormatError, StackError; TypeError an unhashable map key).
+_UNPACK_ERRORS = (ValueError, TypeError, msgpack.UnpackException)
+
+
+def check_site(site: str) -> str:
+    """Return `site` if it is a valid site id, else raise ValueError.
+
+    Site ids end up in Redis key names (inside a ``{hash tag}``) and file rows,
+    so both backends accept only ``[A-Za-z0-9_-]{1,64}``.
+    """
+    if not isinstance(site, str) or _SITE_RE.fullmatch(site) is None:
+        raise ValueError(f"invalid site id {site!r}: expected 1-64 of [A-Za-z0-9_-]")
+    return site
+
+
+def _event_problem(event: object) -> str | None:
+    """Why `event` is not a storable event, or None when it is."""
+    if not isinstance(event, Mapping):
+        return f"an event is a map, got {type(event).__name__}"
+    bad_keys = [k for k in event if not isinstance(k, str)]
+    if bad_keys:
+        return f"event keys must be str, got {bad_keys[0]!r}"
+    kind = event.get("type")
+    if not isinstance(kind, str) or not kind:
+        return f"'type' must be a non-empty str, got {kind!r}"
+    schema = event.get("schema")
+    # bool is an int subclass; True is not a schema number.
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        return f"'schema' must be an int >= 1, got {schema!r}"
+    return None
+
+
+def _pack(value: Mapping[str, Any], what: str) -> bytes:
+    try:
+        data = msgpack.packb(dict(value), use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{what} cannot be encoded: {exc}") from exc
+    if not isinstance(data, bytes):  # packb returns bytes unless autoreset=False
+        raise ValueError(f"{what} cannot be encoded")
+    return data
+
+
+def _unpack(data: object) -> object:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ValueError(f"stored value is {type(data).__name__}, not bytes")
+    return msgpack.unpackb(bytes(data), raw=False, strict_map_key=False)
+
+
+def encode(event: Event) -> bytes:
+    """The stored bytes of one event; ValueError when it does not conform or is too big."""
+    problem = _event_problem(event)
+    if problem is not None:
+        raise ValueError(f"invalid event: {problem}")
+    data = _pack(event, "event")
+    if len(data) > MAX_EVENT_BYTES:
+        raise ValueError(
+            f"event {event['type']!r} is {len(data)} bytes encoded, over the limit of "
+            f"{MAX_EVENT_BYTES}"
+        )
+    return data
+
+
+def decode(site: str, version: int, data: bytes) -> dict[str, Any]:
+    """The event stored at (`site`, `version`); `DecodeError` naming both when unreadable."""
+    try:
+        event = _unpack(data)
+    except _UNPACK_ERRORS as exc:
+        raise DecodeError(site, version, f"not msgpack: {exc}") from exc
+    if not isinstance(event, dict):
+        raise DecodeError(site, version, f"an event is a map, got {type(event).__name__}")
+    problem = _event_problem(event)
+    if problem is not None:
+        raise DecodeError(site, version, problem)
+    return event
+
+
+def encode_state(state: Mapping[str, Any]) -> bytes:
+    """The stored bytes of a snapshot's state (no size limit: a state is one per site)."""
+    if not isinstance(state, Mapping):
+        raise ValueError(f"a state is a map, got {type(state).__name__}")
+    return _pack(state, "state")
+
+
+def decode_state(site: str, data: bytes, version: int = 0) -> dict[str, Any]:
+    """A snapshot's state; `DecodeError` (with the snapshot's version) when unreadable."""
+    try:
+        state = _unpack(data)
+    except _UNPACK_ERRORS as exc:
+        raise DecodeError(site, version, f"snapshot is not msgpack: {exc}") from exc
+    if not isinstance(state, dict):
+        raise DecodeError(site, version, f"snapshot is not a map: {type(state).__name__}")
+    return state
