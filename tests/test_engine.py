@@ -1,0 +1,198 @@
+"""SiteEngine on both log backends: decide, compare-and-append, retry, idempotency, snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qms.core import Rejected, state_to_dict
+from qms.demo_hall import setup_commands
+from qms.engine import EngineBusy, SiteEngine, following
+from qms.eventlog import EventLog, open_log
+
+SITE = "mpp-bengkulu"
+NOW = 1_795_000_000.0  # a Wednesday, 14:26 in Asia/Jakarta
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'qms.db'}"
+    else:
+        url = request.getfixturevalue("redis_log_url")
+    the_log = open_log(url)
+    yield the_log
+    await the_log.close()
+
+
+async def engine_on(log: EventLog, **kw: Any) -> SiteEngine:
+    return await SiteEngine(log, SITE, clock=lambda: NOW, **kw).open()
+
+
+async def hall(log: EventLog, tickets: int = 0, **kw: Any) -> SiteEngine:
+    engine = await engine_on(log, **kw)
+    for cmd in setup_commands():
+        await engine.execute(cmd)
+    for i in range(tickets):
+        await engine.execute({"type": "issue_ticket", "service": ["ktp", "kk"][i % 2]})
+    return engine
+
+
+async def test_execute_appends_and_returns_its_events(log: EventLog) -> None:
+    engine = await hall(log)
+    before = engine.version
+    result = await engine.execute({"type": "issue_ticket", "service": "ktp"})
+    assert [d["type"] for _, d in result.events] == ["day_opened", "ticket_issued"]
+    assert result.version == before + 2 == engine.version == await log.version(SITE)
+    assert await log.read(SITE, after=before) == result.events
+    issued = result.events[-1][1]
+    assert issued["number"] == "A001" and len(issued["token"]) >= 16
+
+
+async def test_bad_input_is_refused_and_changes_nothing(log: EventLog) -> None:
+    engine = await hall(log)
+    version = engine.version
+    for bad in (
+        {"type": "call_next"},
+        {"type": "call_next", "counter": "L1", "extra": 1},
+        {"type": "issue_ticket", "service": "x" * 500},
+        {"type": "launch_rocket"},
+        ["not", "a", "command"],
+    ):
+        with pytest.raises(Rejected) as err:
+            await engine.execute(bad)  # type: ignore[arg-type]
+        assert err.value.code == "invalid_command"
+    for wrong, code in (
+        ({"type": "call_next", "counter": "L99"}, "unknown_counter"),
+        ({"type": "call_next", "counter": "L1"}, "counter_not_open"),
+        ({"type": "complete", "counter": "L1"}, "counter_idle"),
+        ({"type": "cancel", "ticket": "2026-11-18-00042"}, "unknown_ticket"),
+    ):
+        with pytest.raises(Rejected) as err:
+            await engine.execute(wrong)
+        assert err.value.code == code
+    assert await log.version(SITE) == version == engine.version
+
+
+async def test_a_stale_engine_catches_up_and_decides_again(log: EventLog) -> None:
+    a = await hall(log, tickets=2)
+    await a.execute({"type": "open_counter", "counter": "L1", "officer": "budi"})
+    await a.execute({"type": "open_counter", "counter": "L2", "officer": "sari"})
+    b = await engine_on(log)  # another process, up to date now
+    first = await a.execute({"type": "call_next", "counter": "L1"})
+    second = await b.execute({"type": "call_next", "counter": "L2"})  # decided on stale state
+    assert b.conflicts == 1
+    assert first.events[0][1]["ticket"] != second.events[0][1]["ticket"]
+    assert state_to_dict(a.state) != state_to_dict(b.state)
+    await a.catch_up()
+    assert state_to_dict(a.state) == state_to_dict(b.state)
+
+
+async def test_rejection_is_rechecked_against_the_log(log: EventLog) -> None:
+    a = await hall(log)
+    b = await engine_on(log)
+    await a.execute({"type": "open_counter", "counter": "L1", "officer": "budi"})
+    issued = await a.execute({"type": "issue_ticket", "service": "ktp"})
+    ticket = issued.events[-1][1]["ticket"]
+    # b has not seen the counter open nor the ticket: it must not refuse.
+    called = await b.execute({"type": "call_ticket", "counter": "L1", "ticket": ticket})
+    assert called.events[0][1]["ticket"] == ticket
+
+
+async def test_gives_up_with_busy_after_max_attempts(log: EventLog) -> None:
+    a = await hall(log)
+    b = await engine_on(log, max_attempts=1)
+    await a.execute({"type": "issue_ticket", "service": "ktp"})
+    with pytest.raises(EngineBusy):
+        await b.execute({"type": "issue_ticket", "service": "kk"})
+    assert b.conflicts == 1
+
+
+async def test_many_counters_in_two_engines_never_share_a_ticket(log: EventLog) -> None:
+    a = await hall(log, tickets=40)
+    b = await engine_on(log)
+    counters = [f"L{i}" for i in range(1, 7)]
+    for c in counters:
+        await a.execute({"type": "set_counter_services", "counter": c, "services": ["ktp", "kk"]})
+        await a.execute({"type": "open_counter", "counter": c, "officer": f"o{c}"})
+    await b.catch_up()
+
+    async def officer(engine: SiteEngine, counter: str) -> list[str]:
+        called = []
+        while True:
+            try:
+                res = await engine.execute({"type": "call_next", "counter": counter})
+            except Rejected as exc:
+                assert exc.code == "no_ticket_waiting"
+                return called
+            called.append(res.events[-1][1]["ticket"])
+            await engine.execute({"type": "complete", "counter": counter})
+
+    # Counters L1-L3 in one process, L4-L6 in the other, all on one queue.
+    runs = await asyncio.gather(*(officer((a, b)[i // 3], c) for i, c in enumerate(counters)))
+    called = [t for run in runs for t in run]
+    assert len(called) == len(set(called)) == 40
+    assert a.conflicts + b.conflicts > 0  # the race was real
+    await a.catch_up()
+    await b.catch_up()
+    assert state_to_dict(a.state) == state_to_dict(b.state)
+    versions = [v for v, _ in await log.read(SITE)]
+    assert versions == list(range(1, a.version + 1))
+
+
+async def test_a_repeated_command_id_acts_once(log: EventLog) -> None:
+    a = await hall(log)
+    cmd = {"type": "issue_ticket", "service": "ktp", "command_id": "kiosk-1:tap-77"}
+    first = await a.execute(cmd)
+    again = await a.execute(cmd)
+    assert again.repeated and not first.repeated
+    assert again.events == first.events
+    b = await engine_on(log)  # another process, or a restart, knows it too
+    other = await b.execute(cmd)
+    assert other.repeated and other.events == first.events
+    assert sum(1 for t in b.state.tickets.values() if t.service == "ktp") == 1
+
+
+async def test_idempotency_survives_a_snapshot(log: EventLog) -> None:
+    a = await hall(log, snapshot_every=5)
+    cmd = {"type": "issue_ticket", "service": "kk", "command_id": "dup"}
+    first = await a.execute(cmd)
+    for _ in range(6):
+        await a.execute({"type": "issue_ticket", "service": "ktp"})
+    snap = await log.load_snapshot(SITE)
+    assert snap is not None and snap[0] > first.version
+    b = await engine_on(log)
+    assert (await b.execute(cmd)).events == first.events
+
+
+class CountingEngine(SiteEngine):
+    replayed = 0
+
+    def apply(self, version: int, data: Any) -> bool:
+        self.replayed += 1
+        return super().apply(version, data)
+
+
+async def test_opening_replays_at_most_snapshot_every_events(log: EventLog) -> None:
+    a = await hall(log, tickets=25, snapshot_every=10)
+    snap = await log.load_snapshot(SITE)
+    assert snap is not None and snap[0] == a.version // 10 * 10
+    b = await CountingEngine(log, SITE, clock=lambda: NOW, snapshot_every=10).open()
+    assert b.replayed == a.version - snap[0] < 10
+    assert b.version == a.version
+    assert state_to_dict(b.state) == state_to_dict(a.state)
+
+
+async def test_follow_applies_other_processes_events(log: EventLog) -> None:
+    a = await hall(log)
+    b = await engine_on(log)
+    async with following(b):
+        res = await a.execute({"type": "issue_ticket", "service": "ktp"})
+        async with asyncio.timeout(5):
+            while b.version < res.version:
+                await asyncio.sleep(0.01)
+    assert state_to_dict(b.state) == state_to_dict(a.state)
