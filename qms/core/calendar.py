@@ -36,8 +36,8 @@ def business_day(now: float, tz: str) -> str:
 
 def valid_hours(hours: OpeningHours) -> bool:
     return (
-        bool(_HHMM.match(hours.open))
-        and bool(_HHMM.match(hours.close))
+        bool(_HHMM.fullmatch(hours.open))
+        and bool(_HHMM.fullmatch(hours.close))
         and hours.open < hours.close
         and all(0 <= d <= 6 for d in hours.weekdays)
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import string
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,6 +36,8 @@ ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PREFIX = re.compile(r"^[A-Z]{1,2}$")
 MAX_TARGET_MIN = 24 * 60
 MAX_QUOTA = 9999
+NUMBER_SPEC = re.compile(r"(0?[1-6]d?)?")  # "", "3", "03d"
+MAX_NUMBER_LEN = 16
 
 C = TypeVar("C", bound=c.Command)
 Handler = Callable[[HallState, Any, float, dict[str, Any]], list[e.Event]]
@@ -59,6 +62,8 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
         return _HANDLERS[type(command)](state, command, now, meta)
     # Any other command first rolls the business day over when the date changed.
     rolled = _roll_day(state, site, command, now, meta)
+    if rolled and isinstance(command, c.CloseDay):
+        return rolled  # the open day was an earlier date: the roll-over closed it
     if rolled:
         state = copy.deepcopy(state)
         for event in rolled:
@@ -82,10 +87,7 @@ def _set_up_site(
         raise Rejected("unknown_policy", f"unknown policy {cmd.policy!r}", allowed=sorted(POLICIES))
     if not 1 <= cmd.priority_streak_max <= 100:
         raise _invalid("priority_streak_max", "must be between 1 and 100")
-    try:
-        cmd.number_format.format(prefix="A", seq=1)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise _invalid("number_format", f"cannot format: {exc}") from None
+    _check_number_format(cmd.number_format)
     site = Site(
         id=cmd.site,
         name=cmd.name,
@@ -114,7 +116,7 @@ def _set_up_service(
     _check_id("service", cmd.service)
     if cmd.agency not in state.agencies:
         raise Rejected("unknown_agency", f"no agency {cmd.agency!r}", id=cmd.agency)
-    if not PREFIX.match(cmd.prefix):
+    if not PREFIX.fullmatch(cmd.prefix):
         raise _invalid("prefix", "one or two capital letters")
     for other in state.services.values():
         if other.prefix == cmd.prefix and other.id != cmd.service:
@@ -354,7 +356,8 @@ def _call_ticket(
     counter = _open_counter(state, cmd.counter)
     _expect_free(counter)
     t = _ticket(state, cmd.ticket)
-    _expect_ticket(t, TicketState.WAITING)
+    # A parked visitor who is back is called by name, without queueing again.
+    _expect_ticket(t, TicketState.WAITING, TicketState.HELD)
     mine = t.target_counter == counter.id or (
         t.target_counter is None and t.service in counter.services
     )
@@ -422,8 +425,23 @@ def _invalid(field: str, problem: str) -> Rejected:
     return Rejected("invalid_command", f"{field}: {problem}", field=field)
 
 
+def _check_number_format(fmt: str) -> None:
+    """Only {prefix} and {seq} with a plain width: a number fits a display and a ticket."""
+    try:
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(fmt) if name]
+    except ValueError as exc:
+        raise _invalid("number_format", str(exc)) from None
+    if "seq" not in [name for name, _ in fields]:
+        raise _invalid("number_format", "must contain {seq}")
+    for name, spec in fields:
+        if name not in ("prefix", "seq") or not NUMBER_SPEC.fullmatch(spec or ""):
+            raise _invalid("number_format", "only {prefix} and {seq} or {seq:0Nd} (N <= 6)")
+    if len(fmt.format(prefix="AB", seq=MAX_QUOTA)) > MAX_NUMBER_LEN:
+        raise _invalid("number_format", f"numbers longer than {MAX_NUMBER_LEN} characters")
+
+
 def _check_id(kind: str, ident: str) -> None:
-    if not ID.match(ident):
+    if not ID.fullmatch(ident):
         raise _invalid(kind, "1-64 letters, digits, '-' or '_'")
 
 

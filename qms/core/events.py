@@ -63,7 +63,7 @@ class CounterConfigured(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class DayOpened(Event):
-    """A new business day began: ticket numbers restart."""
+    """A new business day began: ticket numbers restart (a day reopened after close_day goes on)."""
 
     TYPE = "day_opened"
     day: str

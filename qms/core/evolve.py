@@ -71,11 +71,14 @@ def _counter_configured(s: HallState, ev: e.CounterConfigured) -> None:
 @applies(e.DayOpened)
 def _day_opened(s: HallState, ev: e.DayOpened) -> None:
     # Keep the day before (its tickets answer "expired"); forget older ones.
-    keep = {ev.day, s.day}
-    s.tickets = {k: t for k, t in s.tickets.items() if t.day in keep}
+    # DayClosed has already cleared `s.day`, so find that day among the tickets.
+    before = max((t.day for t in s.tickets.values() if t.day < ev.day), default=None)
+    reopened = any(t.day == ev.day for t in s.tickets.values())
+    s.tickets = {k: t for k, t in s.tickets.items() if t.day in (ev.day, before)}
     s.day = ev.day
-    s.seq = {}
-    s.serial = 0
+    if not reopened:  # the same day opened again after close_day goes on numbering
+        s.seq = {}
+        s.serial = 0
     s.queues = {}
 
 
@@ -251,7 +254,12 @@ def _enqueue(s: HallState, t: Ticket) -> None:
 
 
 def _unqueue(s: HallState, t: Ticket) -> None:
-    s.queues.get(queue_key(t), {}).pop(t.id, None)
+    key = queue_key(t)
+    queue = s.queues.get(key)
+    if queue is not None:
+        queue.pop(t.id, None)
+        if not queue:  # no empty entries: the index equals its rebuilt self
+            del s.queues[key]
 
 
 def _step(t: Ticket, ev: e.TicketStep, kind: str) -> None:
