@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 
 CID = "cid"  # event field: the command id, on a command's first event
 CID_COUNT = "cn"  # event field: how many events that command made
-REMEMBERED_COMMANDS = 20_000  # command ids kept for idempotency (about a busy day)
+REMEMBERED_COMMANDS = 20_000
+IMMEDIATE_RETRIES = 3
+MAX_BACKOFF_S = 0.02  # command ids kept for idempotency (about a busy day)
 
 
 class EngineBusy(Exception):
@@ -72,7 +74,7 @@ class SiteEngine:
         clock: Callable[[], float] = time.time,
         new_token: Callable[[], str] = lambda: secrets.token_urlsafe(12),
         snapshot_every: int = 1000,
-        max_attempts: int = 30,
+        max_attempts: int = 100,
     ) -> None:
         self.log = log
         self.site = site
@@ -85,6 +87,7 @@ class SiteEngine:
         self.conflicts = 0  # lost races, for benchmarks and health
         self._commands: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._lock = asyncio.Lock()  # one decision in flight per process: no self-conflicts
+        self._waiters: list[asyncio.Future[None]] = []
 
     # --- opening and following ---------------------------------------------------
 
@@ -120,7 +123,18 @@ class SiteEngine:
         cid = data.get(CID)
         if isinstance(cid, str):
             self._remember(cid, version, int(data.get(CID_COUNT, 1)))
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         return True
+
+    async def wait_for_version(self, version: int) -> None:
+        """Return once the state includes `version` (bound it with a timeout)."""
+        while self.version < version:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
 
     async def follow(self) -> None:
         """Keep the state current with every process's events (run as a task)."""
@@ -137,6 +151,7 @@ class SiteEngine:
         if isinstance(cmd, IssueTicket) and not cmd.token:
             cmd = dataclasses.replace(cmd, token=self.new_token())
         async with self._lock:
+            fresh = False  # caught up with the log since this command arrived
             for attempt in range(self.max_attempts):
                 if cmd.command_id is not None and cmd.command_id in self._commands:
                     return await self._repeat(cmd.command_id)
@@ -144,18 +159,29 @@ class SiteEngine:
                     events = decide(self.state, cmd, self.clock())
                 except Rejected:
                     # Another process may have made this command valid (e.g. issued
-                    # the ticket named): refuse only on a state that is current.
-                    if await self.log.version(self.site) == self.version:
+                    # the ticket named): refuse only on a state at least as new as
+                    # the log was when the command arrived.
+                    if fresh or await self.log.version(self.site) == self.version:
                         raise
                     await self.catch_up()
+                    fresh = True
                     continue
                 try:
                     return await self._append(cmd, events)
-                except VersionConflict:
+                except VersionConflict as conflict:
                     self.conflicts += 1
+                    # The loser of a race must decide again on a state as new as
+                    # possible, or it loses again: retry at once a few times, then
+                    # back off with full jitter (so a hot site settles instead of
+                    # thrashing) and catch up only after the pause.
+                    if attempt >= IMMEDIATE_RETRIES:
+                        cap = min(MAX_BACKOFF_S, 0.0005 * 2 ** (attempt - IMMEDIATE_RETRIES))
+                        await asyncio.sleep(random.uniform(0, cap))
+                    else:
+                        for version, data in conflict.missed:
+                            self.apply(version, data)
                     await self.catch_up()
-                    if attempt:
-                        await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+                    fresh = True
         raise EngineBusy(f"site {self.site}: gave up after {self.max_attempts} conflicts")
 
     async def _append(self, cmd: Command, events: Sequence[Event]) -> Result:

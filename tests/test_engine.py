@@ -193,6 +193,5 @@ async def test_follow_applies_other_processes_events(log: EventLog) -> None:
     async with following(b):
         res = await a.execute({"type": "issue_ticket", "service": "ktp"})
         async with asyncio.timeout(5):
-            while b.version < res.version:
-                await asyncio.sleep(0.01)
+            await b.wait_for_version(res.version)
     assert state_to_dict(b.state) == state_to_dict(a.state)

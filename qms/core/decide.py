@@ -166,6 +166,11 @@ def _roll_day(
     state: HallState, site: Site, cmd: c.Command, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
     today = business_day(now, site.timezone)
+    # The business day never goes back: a clock a little behind (another host's, or one
+    # stepped back) decides on the latest day, never reopens an earlier one over it.
+    latest = state.day or max((t.day for t in state.tickets.values()), default=None)
+    if latest is not None and today < latest:
+        today = latest
     if state.day == today:
         return []
     out: list[e.Event] = []

@@ -45,11 +45,15 @@ class _Subscriber:
         self.stale = True  # storage may hold entries not yet yielded: read it first
         self.state = _State.LIVE
 
-    def end(self, state: _State) -> None:
-        self.state = state
+    def wake(self) -> None:
+        """Make a consumer waiting on the queue look at `state` and `stale` again."""
         # A full queue needs no wake-up: its consumer is not waiting.
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
+
+    def end(self, state: _State) -> None:
+        self.state = state
+        self.wake()
 
 
 class Fanout:
@@ -78,9 +82,6 @@ class Fanout:
             return len(self._subs.get(site, ()))
         return sum(len(subs) for subs in self._subs.values())
 
-    def sites(self) -> list[str]:
-        return list(self._subs)
-
     def publish(self, site: str, entries: Sequence[Entry]) -> None:
         """Queue `entries` (in version order) for every subscriber of `site`; never waits."""
         for sub in self._subs.get(site, ()):
@@ -92,6 +93,12 @@ class Fanout:
                         self.overflows += 1
                     sub.stale = True  # it will read the rest from storage
                     break
+
+    def resync(self, site: str) -> None:
+        """Entries of `site` could not be published (undecodable): subscribers read storage."""
+        for sub in self._subs.get(site, ()):
+            sub.stale = True
+            sub.wake()
 
     def reset(self, site: str) -> None:
         """The site was dropped: its subscriptions raise `EpochChanged`."""
@@ -124,35 +131,39 @@ class Fanout:
         sub = _Subscriber(self._queue_size)
         self._subs.setdefault(site, set()).add(sub)
         try:
-            if self._watch is not None:
-                await self._watch(site)
             last = after
-            while True:
-                if sub.state is _State.DROPPED:
-                    raise EpochChanged(site)
-                if sub.state is _State.CLOSED:
-                    return
-                if sub.stale:
-                    # Cleared before reading: an overflow during the read sets it again.
-                    sub.stale = False
-                    page = await self._read(site, last, self._page_size)
-                    for version, event in page:
-                        if version != last + 1:
-                            raise EventLogError(
-                                f"site {site!r}: storage skips from version {last} to {version}"
-                            )
-                        last = version
-                        yield version, event
-                    if len(page) >= self._page_size:
-                        sub.stale = True  # more to read
-                    continue
-                entry = await sub.queue.get()
-                if entry is None or entry[0] <= last:
-                    continue
-                if entry[0] > last + 1:
-                    sub.stale = True  # entries went missing on the way; storage has them
-                    continue
-                last = entry[0]
-                yield entry
+            try:
+                if self._watch is not None:
+                    await self._watch(site)
+                while sub.state is _State.LIVE:
+                    if sub.stale:
+                        # Cleared before reading: an overflow during the read sets it again.
+                        sub.stale = False
+                        page = await self._read(site, last, self._page_size)
+                        for version, event in page:
+                            if version != last + 1:
+                                raise EventLogError(
+                                    f"site {site!r}: storage skips from {last} to {version}"
+                                )
+                            last = version
+                            yield version, event
+                        if len(page) >= self._page_size:
+                            sub.stale = True  # more to read
+                        continue
+                    entry = await sub.queue.get()
+                    if entry is None or entry[0] <= last:
+                        continue
+                    if entry[0] > last + 1:
+                        sub.stale = True  # entries went missing on the way; storage has them
+                        continue
+                    last = entry[0]
+                    yield entry
+            except Exception:
+                if sub.state is _State.LIVE:
+                    raise
+                # Else the storage went away under a read because the log closed or the
+                # site was dropped: say that, not the I/O error it caused.
+            if sub.state is _State.DROPPED:
+                raise EpochChanged(site)
         finally:
             self._remove(site, sub)

@@ -29,11 +29,16 @@ class EventLogError(Exception):
 class VersionConflict(EventLogError):
     """The log is no longer at the version the caller decided on."""
 
-    def __init__(self, site: str, expected: int, current: int) -> None:
+    def __init__(
+        self, site: str, expected: int, current: int, missed: Sequence[Entry] = ()
+    ) -> None:
         super().__init__(f"site {site!r}: expected version {expected}, log is at {current}")
         self.site = site
         self.expected = expected
         self.current = current
+        # The first entries after `expected`, when the backend could send them along
+        # at no cost (Redis does): a caller catches up from them without a read.
+        self.missed = list(missed)
 
 
 class DecodeError(EventLogError):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 from .base import DecodeError, Event
 
@@ -35,6 +35,13 @@ def check_site(site: str) -> str:
     if not isinstance(site, str) or _SITE_RE.fullmatch(site) is None:
         raise ValueError(f"invalid site id {site!r}: expected 1-64 of [A-Za-z0-9_-]")
     return site
+
+
+def check_version(name: str, value: int) -> int:
+    """Return `value` if it is a version number (an int >= 0), else raise ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return value
 
 
 def _event_problem(event: object) -> str | None:
@@ -84,8 +91,11 @@ def encode(event: Event) -> bytes:
     return data
 
 
-def decode(site: str, version: int, data: bytes) -> dict[str, Any]:
-    """The event stored at (`site`, `version`); `DecodeError` naming both when unreadable."""
+def decode(site: str, version: int, data: object) -> dict[str, Any]:
+    """The event stored at (`site`, `version`); `DecodeError` naming both when unreadable.
+
+    `data` is whatever the store returned (bytes, or a TEXT someone wrote by hand).
+    """
     try:
         event = _unpack(data)
     except _UNPACK_ERRORS as exc:
@@ -105,7 +115,7 @@ def encode_state(state: Mapping[str, Any]) -> bytes:
     return _pack(state, "state")
 
 
-def decode_state(site: str, data: bytes, version: int = 0) -> dict[str, Any]:
+def decode_state(site: str, data: object, version: int = 0) -> dict[str, Any]:
     """A snapshot's state; `DecodeError` (with the snapshot's version) when unreadable."""
     try:
         state = _unpack(data)

@@ -1,0 +1,70 @@
+"""Shared fixtures: a real Redis for every test that needs one, never a mock.
+
+`redis_url` is, in order: ``$QMS_TEST_REDIS_URL``; the Redis at 127.0.0.1:6379
+when it answers PING; under CI (``$CI`` set) a failure; otherwise a private
+redis-server started for the session. Each test gets its own key prefix
+(`redis_log_url`) and its keys are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import redis
+from redis_server import RedisServer, ping
+
+DEFAULT_REDIS = ("127.0.0.1", 6379)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("QMS_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    host, port = DEFAULT_REDIS
+    if ping(host, port):
+        yield f"redis://{host}:{port}/0"
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI: no Redis at {host}:{port} and QMS_TEST_REDIS_URL is not set")
+    server = RedisServer(dir=tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
+
+
+def delete_prefix(url: str, prefix: str) -> None:
+    """Delete every key under `prefix` (SCAN + DEL, never FLUSHALL on a shared server)."""
+    client = redis.Redis.from_url(url)
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_log_url(redis_url: str) -> Iterator[str]:
+    """A `redis://…?prefix=t<uuid>` URL of this test's own keys, deleted afterwards."""
+    prefix = f"t{uuid.uuid4().hex}"
+    yield with_query(redis_url, prefix=prefix)
+    delete_prefix(redis_url, prefix)
