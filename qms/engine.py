@@ -88,6 +88,9 @@ class SiteEngine:
         self._commands: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._lock = asyncio.Lock()  # one decision in flight per process: no self-conflicts
         self._waiters: list[asyncio.Future[None]] = []
+        # Called with (version, event dict, state) after each event is folded in,
+        # in log order, once per event: the live stream hangs off this.
+        self.listeners: list[Callable[[int, Mapping[str, Any], HallState], None]] = []
 
     # --- opening and following ---------------------------------------------------
 
@@ -123,6 +126,8 @@ class SiteEngine:
         cid = data.get(CID)
         if isinstance(cid, str):
             self._remember(cid, version, int(data.get(CID_COUNT, 1)))
+        for listener in self.listeners:
+            listener(version, data, self.state)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():

@@ -292,6 +292,7 @@ NORMAL_CASES: dict[str, Callable[[Hall], Case]] = {
     "unhold": lambda h: (_held(h), ["ticket_unheld"]),
     "cancel": lambda h: ({"ticket": _issue(h)}, ["ticket_cancelled"]),
     "close_day": lambda h: (_day_under_way(h), ["day_closed"]),
+    "broadcast": lambda h: ({"text": "Loket 5 istirahat"}, ["message_broadcast"]),
 }
 
 
@@ -1480,6 +1481,7 @@ def busy_hall() -> Hall:
     h.do("hold", ticket=tickets[2])
     h.do("unhold", ticket=tickets[2])
     h.do("cancel", ticket=tickets[2])
+    h.do("broadcast", text="Selamat datang")
     h.do("set_counter_services", counter="L2", services=["kk", "ktp"])
     h.do("close_counter", counter="L3")
     h.tick(3600)
@@ -1579,3 +1581,13 @@ def test_number_format_accepted(hall: Hall, fmt: str, number: str) -> None:
     hall.do("set_up_site", site="mpp-jkt", name="MPP", number_format=fmt)
     assert hall.state.site is not None
     assert hall.state.site.number_format.format(prefix="A", seq=7) == number
+
+
+def test_broadcast_sets_and_clears_running_text_without_opening_a_day() -> None:
+    h = Hall.standard()
+    h.do("broadcast", text="  Selamat datang di MPP  ")
+    h.do("broadcast", text="Zona B: loket 5 istirahat", zone="B")
+    assert h.state.messages == {"": "Selamat datang di MPP", "B": "Zona B: loket 5 istirahat"}
+    assert h.state.day is None
+    h.do("broadcast", text="", zone="B")
+    assert h.state.messages == {"": "Selamat datang di MPP"}

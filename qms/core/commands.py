@@ -168,6 +168,15 @@ class Cancel(TicketCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Broadcast(Command):
+    """Running text for the hall displays (empty text clears it)."""
+
+    TYPE = "broadcast"
+    text: str
+    zone: str = ""  # empty: every display
+
+
+@dataclass(frozen=True, kw_only=True)
 class CloseDay(Command):
     TYPE = "close_day"
 

@@ -58,7 +58,7 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
     if isinstance(command, c.SetUpSite):
         return _set_up_site(state, command, now, meta)
     site = _site(state)
-    if isinstance(command, c.SetUpAgency | c.SetUpService | c.SetUpCounter):
+    if isinstance(command, c.SetUpAgency | c.SetUpService | c.SetUpCounter | c.Broadcast):
         return _HANDLERS[type(command)](state, command, now, meta)
     # Any other command first rolls the business day over when the date changed.
     rolled = _roll_day(state, site, command, now, meta)
@@ -296,6 +296,13 @@ def _cancel(state: HallState, cmd: c.Cancel, now: float, meta: dict[str, Any]) -
     t = _ticket(state, cmd.ticket)
     _expect_ticket(t, TicketState.WAITING, TicketState.HELD)
     return [e.TicketCancelled(ticket=t.id, **meta)]
+
+
+@handles(c.Broadcast)
+def _broadcast(
+    state: HallState, cmd: c.Broadcast, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    return [e.MessageBroadcast(text=cmd.text.strip(), zone=cmd.zone, **meta)]
 
 
 # --- counters ----------------------------------------------------------------------

@@ -214,6 +214,15 @@ class TicketCancelled(TicketStep):
     TYPE = "ticket_cancelled"
 
 
+@dataclass(frozen=True, kw_only=True)
+class MessageBroadcast(Event):
+    """A supervisor set the running text of the displays (of one zone, or all)."""
+
+    TYPE = "message_broadcast"
+    text: str
+    zone: str = ""
+
+
 def _concrete(cls: type[Event]) -> list[type[Event]]:
     out = [cls] if cls.TYPE else []
     for sub in cls.__subclasses__():

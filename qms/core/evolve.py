@@ -242,6 +242,14 @@ def _services_set(s: HallState, ev: e.CounterServicesSet) -> None:
     s.counters[ev.counter].services = list(ev.services)
 
 
+@applies(e.MessageBroadcast)
+def _broadcast(s: HallState, ev: e.MessageBroadcast) -> None:
+    if ev.text:
+        s.messages[ev.zone] = ev.text
+    else:
+        s.messages.pop(ev.zone, None)
+
+
 # --- the waiting-queue index -------------------------------------------------------------
 
 

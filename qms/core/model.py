@@ -138,6 +138,7 @@ class HallState:
     day: str | None = None  # the open business day, YYYY-MM-DD in the site's timezone
     seq: dict[str, int] = field(default_factory=dict)  # per-service numbers issued today
     serial: int = 0  # tickets issued today, site-wide
+    messages: dict[str, str] = field(default_factory=dict)  # zone ("" for all) -> running text
     # Derived index: queue key -> waiting ticket ids of today, where the key is the
     # service, or "@<counter>" for tickets transferred to one counter. Not stored
     # in snapshots; rebuilt on restore.

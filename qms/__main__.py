@@ -1,0 +1,5 @@
+import sys
+
+from qms.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The live server: HTTP API, websocket stream, people and devices."""

@@ -1,0 +1,98 @@
+"""The ASGI application: `create_app(config)`; resources live in its lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from qms.eventlog import open_log
+from qms.server.config import Config
+from qms.server.errors import EXCEPTION_HANDLERS, error_response
+from qms.server.hall import Hall
+from qms.server.routes import starlette_routes
+
+log = logging.getLogger(__name__)
+
+# Modules that declare routes with @api (imported for their side effect).
+API_MODULES = ("qms.server.api_accounts", "qms.server.api_hall", "qms.server.openapi")
+
+
+def secret_key(config: Config) -> bytes:
+    """The session signing key: from the config, or generated once into the data dir (0600)."""
+    if config.secret_key:
+        return config.secret_key.encode()
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    path = config.data_dir / "secret.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when the log answers and every site follower (and the log reader) is alive."""
+    hall: Hall = request.app.state.hall
+    try:
+        await hall.log.ping()
+    except Exception as exc:
+        return error_response(503, "log_unavailable", f"the event log does not answer: {exc}")
+    ok, problems = hall.healthy()
+    if not ok:
+        return error_response(503, "not_ready", "a log follower is failing", problems)
+    return JSONResponse({"status": "ready", "sites": hall.sites})
+
+
+def create_app(config: Config | None = None) -> Starlette:
+    config = config or Config.from_env()
+    for module in API_MODULES:
+        importlib.import_module(module)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.config = config
+        app.state.secret = secret_key(config)  # small, once at start: blocking I/O is fine
+        event_log = open_log(config.effective_log_url)
+        app.state.hall = Hall(event_log)
+        from qms.server.auth import Accounts  # its module needs the routes imported first
+        from qms.server.stream import StreamHub
+
+        app.state.auth = await Accounts(event_log, config, app.state.secret).open()
+        app.state.hub = StreamHub(app.state.hall, app.state.auth, config)
+        try:
+            yield
+        finally:
+            await app.state.hub.close()  # tells clients "going away" first
+            await app.state.hall.close()
+            await app.state.auth.close()
+            await event_log.close()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *starlette_routes(),
+    ]
+    stream_module = importlib.import_module("qms.server.stream")
+    routes.extend(stream_module.routes())
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` and multi-worker runs: the config from QMS_*."""
+    return create_app(Config.from_env())

@@ -1,0 +1,85 @@
+"""Server settings: command-line flags, each also from a QMS_* environment variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("qms-data")
+    log_url: str = ""  # empty: the embedded SQLite log in data_dir
+    workers: int = 1
+    # Origins allowed to open websockets and send cookie-authenticated commands;
+    # empty: the server's own address (http://host:port).
+    allowed_origins: tuple[str, ...] = ()
+    secret_key: str = ""  # empty: generated into data_dir/secret.key on first start
+    public_url: str = ""  # how browsers reach the server (links printed, QR codes)
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_log_url(self) -> str:
+        return self.log_url or f"sqlite:///{(self.data_dir / 'qms.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(self.allowed_origins or (self.base_url,))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
+        """Defaults, then QMS_* variables, then explicit overrides (flags) that are not None."""
+        env = os.environ if env is None else env
+        cfg = cls()
+        from_env: dict[str, object] = {}
+        if "QMS_HOST" in env:
+            from_env["host"] = env["QMS_HOST"]
+        if "QMS_PORT" in env:
+            from_env["port"] = int(env["QMS_PORT"])
+        if "QMS_DATA_DIR" in env:
+            from_env["data_dir"] = Path(env["QMS_DATA_DIR"])
+        if "QMS_LOG_URL" in env:
+            from_env["log_url"] = env["QMS_LOG_URL"]
+        if "QMS_WORKERS" in env:
+            from_env["workers"] = int(env["QMS_WORKERS"])
+        if "QMS_ALLOWED_ORIGINS" in env:
+            origins = tuple(o.strip() for o in env["QMS_ALLOWED_ORIGINS"].split(",") if o.strip())
+            from_env["allowed_origins"] = origins
+        if "QMS_SECRET_KEY" in env:
+            from_env["secret_key"] = env["QMS_SECRET_KEY"]
+        if "QMS_PUBLIC_URL" in env:
+            from_env["public_url"] = env["QMS_PUBLIC_URL"]
+        cfg = replace(cfg, **from_env)  # type: ignore[arg-type]
+        chosen = {k: v for k, v in overrides.items() if v is not None}
+        if "data_dir" in chosen:
+            chosen["data_dir"] = Path(str(chosen["data_dir"]))
+        return replace(cfg, **chosen)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes `from_env` give this config (for uvicorn workers)."""
+        env = {
+            "QMS_HOST": self.host,
+            "QMS_PORT": str(self.port),
+            "QMS_DATA_DIR": str(self.data_dir),
+            "QMS_WORKERS": str(self.workers),
+        }
+        if self.log_url:
+            env["QMS_LOG_URL"] = self.log_url
+        if self.allowed_origins:
+            env["QMS_ALLOWED_ORIGINS"] = ",".join(self.allowed_origins)
+        if self.secret_key:
+            env["QMS_SECRET_KEY"] = self.secret_key
+        if self.public_url:
+            env["QMS_PUBLIC_URL"] = self.public_url
+        return env

@@ -1,0 +1,111 @@
+"""One error shape for everything: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from qms.core import Rejected
+from qms.engine import EngineBusy
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # bytes; a command is far smaller
+
+# Stable codes of the HTTP layer (the engine's codes pass through as they are).
+HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers: dict[str, str] = {}
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, **kw: Any
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status, **kw)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or 400/413/415 — before anything is changed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise ApiError(413, "payload_too_large", f"at most {MAX_BODY} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ApiError(413, "payload_too_large", f"at most {MAX_BODY} bytes")
+    if not body:
+        return {}
+    ctype = request.headers.get("content-type", "").split(";")[0].strip()
+    if ctype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send application/json")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid_request", "the body must be a JSON object")
+    return data
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers=exc.headers)
+
+
+async def _rejected(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Rejected)
+    return error_response(exc.http_status, exc.code, exc.message, exc.details)
+
+
+async def _busy(request: Request, exc: Exception) -> Response:
+    return error_response(
+        503, "busy", "the hall is very busy; press again", headers={"Retry-After": "1"}
+    )
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "unexpected error; it was logged")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: _api_error,
+    Rejected: _rejected,
+    EngineBusy: _busy,
+    HTTPException: _http,
+    Exception: _unexpected,
+}

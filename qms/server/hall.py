@@ -1,0 +1,94 @@
+"""The server's running sites: one SiteEngine per site, kept current by a supervised follower."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from qms.engine import SiteEngine
+from qms.eventlog import EventLog, check_site
+
+log = logging.getLogger(__name__)
+
+BACKOFF_CAP = 5.0
+
+
+class Hall:
+    """Opens a site's engine on first use and keeps it following the log."""
+
+    def __init__(self, log: EventLog, clock: Callable[[], float] = time.time) -> None:
+        self.log = log
+        self.clock = clock
+        self._engines: dict[str, SiteEngine] = {}
+        self._opening: dict[str, asyncio.Task[SiteEngine]] = {}
+        self._followers: dict[str, asyncio.Task[None]] = {}
+        self.follower_errors: dict[str, BaseException] = {}
+
+    async def engine(self, site: str) -> SiteEngine:
+        """The site's engine, opened (snapshot + tail) and following the log."""
+        engine = self._engines.get(site)
+        if engine is not None:
+            return engine
+        check_site(site)
+        task = self._opening.get(site)
+        if task is None:  # concurrent first requests share one opening
+            task = asyncio.create_task(self._open(site))
+            self._opening[site] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._opening.pop(site, None)
+
+    async def _open(self, site: str) -> SiteEngine:
+        engine = await SiteEngine(self.log, site, clock=self.clock).open()
+        self._engines[site] = engine
+        self._followers[site] = asyncio.create_task(self._follow(engine), name=f"follow {site}")
+        return engine
+
+    async def _follow(self, engine: SiteEngine) -> None:
+        """Run engine.follow() forever; log and back off on failure, never die silently."""
+        failures = 0
+        while True:
+            try:
+                await engine.follow()
+                failures = 0  # the subscription ended (e.g. log dropped): follow again
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.follower_errors[engine.site] = exc
+                log.exception("site %s: follower failed (%d in a row)", engine.site, failures)
+            else:
+                self.follower_errors.pop(engine.site, None)
+            await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP, 0.1 * 2**failures)))
+            with contextlib.suppress(Exception):
+                await engine.catch_up()
+
+    @property
+    def sites(self) -> list[str]:
+        return sorted(self._engines)
+
+    def healthy(self) -> tuple[bool, dict[str, str]]:
+        """False with reasons while a follower is failing or has died."""
+        problems = {site: repr(exc) for site, exc in self.follower_errors.items()}
+        for site, task in self._followers.items():
+            if task.done():
+                problems[site] = "follower stopped"
+        reader_error = getattr(self.log, "reader_error", None)
+        if reader_error is not None:
+            problems["log reader"] = repr(reader_error)
+        return not problems, problems
+
+    async def close(self) -> None:
+        for task in self._followers.values():
+            task.cancel()
+        for task in self._followers.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._followers.clear()
+        self._engines.clear()

@@ -1,0 +1,43 @@
+"""Who is asking: a signed-in user, a device, or nobody; and what they may do."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.requests import HTTPConnection
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    OFFICER = "officer"
+    DISPLAY = "display"  # a device: reads the public stream
+    KIOSK = "kiosk"  # a device: issues tickets
+    ANONYMOUS = "anonymous"
+
+
+STAFF = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
+EVERYONE = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    name: str = ""  # username or device id
+    sites: frozenset[str] | None = frozenset()  # None: every site (admins)
+    zone: str | None = None  # devices may be bound to one zone
+    via_cookie: bool = False  # cookie sessions need CSRF defence on unsafe methods
+
+    def may_use_site(self, site: str) -> bool:
+        return self.sites is None or site in self.sites
+
+
+ANONYMOUS = Principal(Role.ANONYMOUS)
+
+
+class Authenticator(Protocol):
+    """Turns a request's cookie or token into a Principal (ANONYMOUS when none)."""
+
+    async def principal(self, conn: HTTPConnection) -> Principal: ...

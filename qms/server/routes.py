@@ -1,0 +1,103 @@
+"""The route table: one declaration per HTTP route feeds routing, access checks,
+the OpenAPI document and the authorisation-matrix test.
+
+    @api("POST", "/sites/{site}/counters/{counter}/call-next", allow=STAFF,
+         summary="Call the next ticket")
+    async def call_next(request: Request, who: Principal) -> Response: ...
+
+Every route is under /api/v1. The wrapper authenticates (401 when a role is
+required and nobody is signed in, 403 when the role is not allowed), checks
+the site scope when the path has {site}, and defends cookie sessions against
+CSRF on unsafe methods (the Origin must be one of the allowed origins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from qms.server.errors import ApiError
+from qms.server.principal import Principal, Role
+
+PREFIX = "/api/v1"
+Endpoint = Callable[[Request, Principal], Awaitable[Response]]
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str  # below PREFIX, with {params}
+    endpoint: Endpoint
+    allow: frozenset[Role]
+    summary: str
+    tag: str = "hall"
+    body: dict[str, Any] | None = None  # JSON schema of the request body
+    responses: dict[int, str] = field(default_factory=dict)  # status -> description
+
+    @property
+    def full_path(self) -> str:
+        return PREFIX + self.path
+
+
+API: list[ApiRoute] = []
+
+
+def api(
+    method: str,
+    path: str,
+    *,
+    allow: frozenset[Role],
+    summary: str,
+    tag: str = "hall",
+    body: dict[str, Any] | None = None,
+    responses: dict[int, str] | None = None,
+) -> Callable[[Endpoint], Endpoint]:
+    def register(fn: Endpoint) -> Endpoint:
+        API.append(ApiRoute(method, path, fn, allow, summary, tag, body, responses or {}))
+        return fn
+
+    return register
+
+
+def _guard(spec: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        who: Principal = await request.app.state.auth.principal(request)
+        if who.role not in spec.allow:
+            if who.role is Role.ANONYMOUS:
+                raise ApiError(401, "not_authenticated", "sign in first")
+            raise ApiError(403, "forbidden", f"a {who.role.value} may not do this")
+        site = request.path_params.get("site")
+        if site is not None and not who.may_use_site(site):
+            raise ApiError(403, "forbidden", f"not allowed at site {site}")
+        if who.via_cookie and request.method in UNSAFE:
+            origin = request.headers.get("origin")
+            if origin not in request.app.state.config.origins:
+                raise ApiError(403, "bad_origin", "cross-site request refused", origin=origin)
+        return await spec.endpoint(request, who)
+
+    return endpoint
+
+
+def starlette_routes() -> list[Route]:
+    """Group the table by path (one Starlette route per path, dispatching on method)."""
+    by_path: dict[str, dict[str, ApiRoute]] = {}
+    for spec in API:
+        by_path.setdefault(spec.full_path, {})[spec.method] = spec
+    routes = []
+    for path, methods in by_path.items():
+        handlers = {m: _guard(s) for m, s in methods.items()}
+
+        async def dispatch(request: Request, handlers: Any = handlers) -> Response:
+            handler = handlers.get(request.method)
+            if handler is None:
+                raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here")
+            return await handler(request)
+
+        routes.append(Route(path, dispatch, methods=list(methods)))
+    return routes

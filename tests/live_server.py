@@ -1,0 +1,121 @@
+"""A real `qms serve` process on a free port, for tests that talk HTTP and websockets to it.
+
+    with LiveServer(tmp_path) as server:
+        httpx.get(server.url + "/readyz")
+
+Readiness is waited for on /readyz with a deadline; on failure the server's
+output is part of the error. The process is always reaped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from redis_server import free_port
+
+
+class LiveServer:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        log_url: str | None = None,
+        port: int | None = None,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        ready_timeout: float = 20.0,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.log_url = log_url
+        self.port = port or free_port()
+        self.workers = workers
+        self.env = env or {}
+        self.args = args
+        self.ready_timeout = ready_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.output_path = self.data_dir.parent / f"server-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, input: str | None = None) -> str:
+        """Run `qms ARGS` against this server's data dir and log; its stdout."""
+        cmd = [sys.executable, "-m", "qms", *args, "--data-dir", str(self.data_dir)]
+        if self.log_url:
+            cmd += ["--log-url", self.log_url]
+        done = subprocess.run(
+            cmd, input=input, capture_output=True, text=True, timeout=60, env=self._env()
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"qms {' '.join(args)} failed: {done.stderr}{done.stdout}")
+        return done.stdout
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+
+    def start(self) -> LiveServer:
+        cmd = [sys.executable, "-m", "qms", "serve", "--port", str(self.port)]
+        cmd += ["--data-dir", str(self.data_dir), "--workers", str(self.workers), *self.args]
+        if self.log_url:
+            cmd += ["--log-url", self.log_url]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = self.output_path.open("ab")
+        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self._env())
+        out.close()
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"qms serve exited {self.process.returncode}:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"qms serve not ready in {self.ready_timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        try:
+            return self.output_path.read_text(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
