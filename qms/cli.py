@@ -53,9 +53,24 @@ async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def _serve_demo(args: argparse.Namespace) -> int:
+    from qms.demo import prepare
+    from qms.server.config import Config
 
+    config = Config.from_env(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        log_url=args.log_url,
+        simulate=True if args.simulate else None,
+    )
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    for line in asyncio.run(prepare(config)):
+        print(line)
+    return _run_server(config)
+
+
+def _serve(args: argparse.Namespace) -> int:
     from qms.server.config import Config
 
     config = Config.from_env(
@@ -65,6 +80,12 @@ def _serve(args: argparse.Namespace) -> int:
         log_url=args.log_url,
         workers=args.workers,
     )
+    return _run_server(config)
+
+
+def _run_server(config: Any) -> int:
+    import uvicorn
+
     if config.workers > 1 and not config.effective_log_url.startswith(("redis", "unix")):
         print(
             "qms serve: --workers > 1 needs a shared log: pass --log-url redis://HOST:PORT/DB "
@@ -91,6 +112,116 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- people and devices (`qms user …`, `qms device …`) ------------------------------------
+
+
+def _read_password(prompt: str = "Password") -> str:
+    """From stdin's first line when it is not a terminal; else prompted twice."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"{prompt}: ")
+    if first != getpass.getpass(f"{prompt} (again): "):
+        raise SystemExit("qms: the passwords differ; nothing was changed")
+    return first
+
+
+def _accounts_config(args: argparse.Namespace) -> Any:
+    from qms.server.config import Config
+
+    return Config.from_env(
+        data_dir=args.data_dir, log_url=args.log_url, public_url=getattr(args, "public_url", None)
+    )
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+async def _accounts_command(args: argparse.Namespace, config: Any, password: str) -> int:
+    from qms.accounts import DeviceKind, UserRole
+    from qms.server.auth import device_link, open_accounts
+
+    async with open_accounts(config) as store:
+        action = (args.command, args.action)
+        if action == ("user", "add"):
+            role = UserRole(args.role)
+            user = await store.add_user(args.username.lower(), role, args.site, password, by="cli")
+            print(f"user {user.username} added: {role.value} ({', '.join(user.sites) or 'all'})")
+        elif action == ("user", "passwd"):
+            user = await store.set_password(args.username.lower(), password, by="cli")
+            print(f"password of {user.username} changed; their other sessions ended")
+        elif action == ("user", "list"):
+            rows = [["USERNAME", "ROLE", "ACTIVE", "SITES"]]
+            for u in store.users():
+                active = "yes" if u.active else "no"
+                rows.append([u.username, u.role.value, active, ",".join(u.sites) or "*"])
+            _table(rows)
+        elif action == ("device", "add"):
+            kind, zone, name = DeviceKind(args.kind), args.zone or "", args.name or ""
+            device, token = await store.add_device(kind, args.site, zone=zone, name=name, by="cli")
+            where = f", zone {device.zone}" if device.zone else ""
+            print(f"device {device.device}: {kind.value} at site {device.site}{where}")
+            print(f"link: {device_link(config, device, token)}")
+            print(f"(the token is shown only this once; revoke: qms device revoke {device.device})")
+        elif action == ("device", "revoke"):
+            device = await store.revoke_device(args.device, by="cli")
+            print(f"device {device.device} revoked")
+        elif action == ("device", "list"):
+            rows = [["DEVICE", "KIND", "SITE", "ZONE", "REVOKED", "NAME"]]
+            for d in store.devices():
+                revoked = "yes" if d.revoked else "no"
+                rows.append([d.device, d.kind.value, d.site, d.zone or "-", revoked, d.name])
+            _table(rows)
+    return 0
+
+
+def _run_accounts(args: argparse.Namespace) -> int:
+    from qms.accounts import AccountRejected
+
+    password = ""
+    if args.command == "user" and args.action in ("add", "passwd"):
+        password = _read_password("Password" if args.action == "add" else "New password")
+    config = _accounts_config(args)
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        return asyncio.run(_accounts_command(args, config, password))
+    except AccountRejected as exc:
+        print(f"qms: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _add_account_parsers(sub: Any) -> None:
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--data-dir", default=None, help="default ./qms-data (QMS_DATA_DIR)")
+    where.add_argument("--log-url", default=None, help="sqlite:///… or redis://… (QMS_LOG_URL)")
+    user = sub.add_parser("user", help="people: add, passwd, list")
+    users = user.add_subparsers(dest="action", required=True)
+    add = users.add_parser(
+        "add", parents=[where], help="add a user (password from stdin when it is not a terminal)"
+    )
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["admin", "supervisor", "officer"])
+    add.add_argument("--site", action="append", default=[], help="a site (repeat for more)")
+    passwd = users.add_parser("passwd", parents=[where], help="set a user's password")
+    passwd.add_argument("username")
+    users.add_parser("list", parents=[where], help="list users")
+    device = sub.add_parser("device", help="displays and kiosks: add, revoke, list")
+    devices = device.add_subparsers(dest="action", required=True)
+    dadd = devices.add_parser("add", parents=[where], help="add a device; prints its link once")
+    dadd.add_argument("--kind", required=True, choices=["display", "kiosk"])
+    dadd.add_argument("--site", required=True)
+    dadd.add_argument("--zone", default=None)
+    dadd.add_argument("--name", default=None, help="a label, e.g. 'TV lobby'")
+    dadd.add_argument("--public-url", default=None, help="base of the link (QMS_PUBLIC_URL)")
+    revoke = devices.add_parser("revoke", parents=[where], help="revoke a device's token")
+    revoke.add_argument("device")
+    devices.add_parser("list", parents=[where], help="list devices (never their tokens)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qms", description="Queue management for MPP halls")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,18 +231,28 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--data-dir", default=None, help="default ./qms-data (QMS_DATA_DIR)")
     serve.add_argument("--log-url", default=None, help="sqlite:///… or redis://… (QMS_LOG_URL)")
     serve.add_argument("--workers", type=int, default=None, help="processes (QMS_WORKERS)")
-    demo = sub.add_parser("demo", help="run a scripted demo hall day in the terminal")
-    demo.add_argument("--data-dir", default="qms-data")
-    demo.add_argument("--hours", type=float, default=2.0, help="simulated hours (default 2)")
-    demo.add_argument("--delay", type=float, default=0.01, help="seconds between printed calls")
+    demo = sub.add_parser("demo", help="set up the demo hall (once) and serve it")
+    demo.add_argument("--host", default=None, help="default 127.0.0.1 (QMS_HOST)")
+    demo.add_argument("--port", type=int, default=None, help="default 8000 (QMS_PORT)")
+    demo.add_argument("--data-dir", default=None, help="default ./qms-data (QMS_DATA_DIR)")
+    demo.add_argument("--log-url", default=None, help="sqlite:///… or redis://… (QMS_LOG_URL)")
+    demo.add_argument("--simulate", action="store_true", help="simulated visitors and officers")
+    demo.add_argument("--terminal", action="store_true", help="play a day in the terminal only")
+    demo.add_argument("--hours", type=float, default=2.0, help="--terminal: simulated hours")
+    demo.add_argument("--delay", type=float, default=0.01, help="--terminal: s between calls")
     demo.add_argument("--seed", type=int, default=None)
+    _add_account_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in ("user", "device"):
+        return _run_accounts(args)
     if args.command == "serve":
         return _serve(args)
-    if args.command == "demo":
-        data_dir = Path(args.data_dir).resolve()
+    if args.command == "demo" and args.terminal:
+        data_dir = Path(args.data_dir or "qms-data").resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         return asyncio.run(_demo(args, data_dir))
+    if args.command == "demo":
+        return _serve_demo(args)
     return 2
 
 

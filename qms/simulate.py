@@ -6,12 +6,14 @@ Discrete-event simulation on a simulated clock, driving a real `SiteEngine`
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from time import time as time_now
 from typing import Any
 
 from qms.core import Rejected
@@ -47,13 +49,23 @@ def next_workday(after: float, tz: str) -> datetime:
 async def run_day(
     engine: SiteEngine,
     start: float,
-    hours: float,
+    hours: float | None,
     rng: random.Random,
     report: Callable[[str, dict[str, Any]], None] = lambda kind, ev: None,
+    *,
+    counters: Sequence[str] | None = None,
+    live_speed: float | None = None,
 ) -> DayStats:
-    """Simulate `hours` of a day from `start` (unix seconds); the engine's clock follows."""
+    """Simulate `hours` (None: for ever) of a day from `start` (unix seconds).
+
+    By default on a simulated clock that the engine follows, as fast as it can.
+    With `live_speed`, in real time `live_speed` times faster than a real hall
+    (the engine keeps its real clock): the demo server's living hall.
+    """
     now = start
-    engine.clock = lambda: now
+    real0 = time_now()
+    if live_speed is None:
+        engine.clock = lambda: now
     stats = DayStats()
     agenda: list[tuple[float, int, str, str]] = []  # (time, tie, action, subject)
     tie = 0
@@ -65,59 +77,87 @@ async def run_day(
 
     tz = engine.state.site.timezone if engine.state.site else "Asia/Jakarta"
     at(start, "arrive", "")
-    for cid, *_ in COUNTERS:
+    for cid in counters if counters is not None else [c[0] for c in COUNTERS]:
         at(start + rng.uniform(0, 120), "open", cid)
-    end = start + hours * 3600
+    end = math.inf if hours is None else start + hours * 3600
     while agenda:
         now, _, action, subject = heapq.heappop(agenda)
         if now > end:
             break
-        if action == "arrive":
-            service = rng.choices(SERVICES, weights=[6, 3, 2, 3, 1, 6, 2, 4, 3, 2, 1, 2])[0][0]
-            priority = rng.choice(["lansia", "disabilitas", "ibu_hamil"])
-            if rng.random() >= PRIORITY_SHARE:
-                priority = "regular"
-            try:
-                res = await engine.execute(
-                    {"type": "issue_ticket", "service": service, "priority": priority}
-                )
-                stats.issued += 1
-                report("issued", res.events[-1][1])
-            except Rejected:
-                pass
-            hour = datetime.fromtimestamp(now, zone(tz)).hour
-            rate = ARRIVALS_PER_HOUR.get(hour, 10) / 3600
-            at(now + rng.expovariate(rate), "arrive", "")
-        elif action == "open":
-            await engine.execute(
-                {"type": "open_counter", "counter": subject, "officer": f"petugas-{subject}"}
-            )
-            at(now, "next", subject)
-        elif action == "next":
-            try:
-                res = await engine.execute({"type": "call_next", "counter": subject})
-            except Rejected:
-                at(now + 30, "next", subject)  # nobody waiting: look again shortly
-                continue
-            ev = res.events[-1][1]
-            ticket = engine.state.tickets[ev["ticket"]]
-            stats.called += 1
-            stats.waits.append(now - ticket.arrival_at)
-            report("called", ev)
-            if rng.random() < 0.04:
-                at(now + 90, "no_show", subject)
-            else:
-                mean = MEAN_SERVICE_MIN[ticket.service] * 60
-                at(now + 40 + rng.expovariate(1 / mean), "complete", subject)
-        elif action == "complete":
-            await engine.execute({"type": "complete", "counter": subject})
-            stats.completed += 1
-            at(now + rng.uniform(5, 30), "next", subject)
-        elif action == "no_show":
-            await engine.execute({"type": "no_show", "counter": subject})
-            stats.no_show += 1
-            at(now + 5, "next", subject)
+        if live_speed is not None:
+            await asyncio.sleep(max(0.0, real0 + (now - start) / live_speed - time_now()))
+        try:
+            await _act(engine, action, subject, now, rng, tz, stats, report, at)
+        except Rejected as exc:
+            if live_speed is None:
+                raise
+            # Live, people share the hall (a counter may be open already, or hold a
+            # ticket from before a restart): settle the counter and go on.
+            if exc.code == "counter_busy":
+                at(now + 5, "complete", subject)
+            elif action in ("complete", "no_show", "open"):
+                at(now + 5, "next", subject)
     return stats
+
+
+async def _act(
+    engine: SiteEngine,
+    action: str,
+    subject: str,
+    now: float,
+    rng: random.Random,
+    tz: str,
+    stats: DayStats,
+    report: Callable[[str, dict[str, Any]], None],
+    at: Callable[[float, str, str], None],
+) -> None:
+    if action == "arrive":
+        service = rng.choices(SERVICES, weights=[6, 3, 2, 3, 1, 6, 2, 4, 3, 2, 1, 2])[0][0]
+        priority = rng.choice(["lansia", "disabilitas", "ibu_hamil"])
+        if rng.random() >= PRIORITY_SHARE:
+            priority = "regular"
+        try:
+            res = await engine.execute(
+                {"type": "issue_ticket", "service": service, "priority": priority}
+            )
+            stats.issued += 1
+            report("issued", res.events[-1][1])
+        except Rejected:
+            pass
+        hour = datetime.fromtimestamp(now, zone(tz)).hour
+        rate = ARRIVALS_PER_HOUR.get(hour, 60) / 3600  # off-hours: a demo stays alive
+        at(now + rng.expovariate(rate), "arrive", "")
+    elif action == "open":
+        await engine.execute(
+            {"type": "open_counter", "counter": subject, "officer": f"petugas-{subject}"}
+        )
+        at(now, "next", subject)
+    elif action == "next":
+        try:
+            res = await engine.execute({"type": "call_next", "counter": subject})
+        except Rejected as exc:
+            if exc.code != "no_ticket_waiting":
+                raise
+            at(now + 30, "next", subject)  # nobody waiting: look again shortly
+            return
+        ev = res.events[-1][1]
+        ticket = engine.state.tickets[ev["ticket"]]
+        stats.called += 1
+        stats.waits.append(engine.clock() - ticket.arrival_at)
+        report("called", ev)
+        if rng.random() < 0.04:
+            at(now + 90, "no_show", subject)
+        else:
+            mean = MEAN_SERVICE_MIN[ticket.service] * 60
+            at(now + 40 + rng.expovariate(1 / mean), "complete", subject)
+    elif action == "complete":
+        await engine.execute({"type": "complete", "counter": subject})
+        stats.completed += 1
+        at(now + rng.uniform(5, 30), "next", subject)
+    elif action == "no_show":
+        await engine.execute({"type": "no_show", "counter": subject})
+        stats.no_show += 1
+        at(now + 5, "next", subject)
 
 
 def summary(stats: DayStats) -> str:

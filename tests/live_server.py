@@ -33,7 +33,9 @@ class LiveServer:
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
         ready_timeout: float = 20.0,
+        command: str = "serve",
     ) -> None:
+        self.command = command  # "serve", or "demo" (which takes no --workers)
         self.data_dir = Path(data_dir)
         self.log_url = log_url
         self.port = port or free_port()
@@ -68,8 +70,10 @@ class LiveServer:
         return {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
 
     def start(self) -> LiveServer:
-        cmd = [sys.executable, "-m", "qms", "serve", "--port", str(self.port)]
-        cmd += ["--data-dir", str(self.data_dir), "--workers", str(self.workers), *self.args]
+        cmd = [sys.executable, "-m", "qms", self.command, "--port", str(self.port)]
+        cmd += ["--data-dir", str(self.data_dir), *self.args]
+        if self.command == "serve":
+            cmd += ["--workers", str(self.workers)]
         if self.log_url:
             cmd += ["--log-url", self.log_url]
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -56,7 +56,8 @@ async def readyz(request: Request) -> Response:
     ok, problems = hall.healthy()
     if not ok:
         return error_response(503, "not_ready", "a log follower is failing", problems)
-    return JSONResponse({"status": "ready", "sites": hall.sites})
+    stream = request.app.state.hub.metrics()
+    return JSONResponse({"status": "ready", "sites": hall.sites, "stream": stream})
 
 
 def create_app(config: Config | None = None) -> Starlette:
@@ -75,8 +76,11 @@ def create_app(config: Config | None = None) -> Starlette:
 
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
         app.state.hub = StreamHub(app.state.hall, app.state.auth, config)
+        from qms.demo import simulation
+
         try:
-            yield
+            async with simulation(app.state.hall, config.simulate and config.workers == 1):
+                yield
         finally:
             await app.state.hub.close()  # tells clients "going away" first
             await app.state.hall.close()

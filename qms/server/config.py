@@ -20,6 +20,7 @@ class Config:
     allowed_origins: tuple[str, ...] = ()
     secret_key: str = ""  # empty: generated into data_dir/secret.key on first start
     public_url: str = ""  # how browsers reach the server (links printed, QR codes)
+    simulate: bool = False  # run the demo hall's simulated visitors and officers
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -60,6 +61,8 @@ class Config:
             from_env["secret_key"] = env["QMS_SECRET_KEY"]
         if "QMS_PUBLIC_URL" in env:
             from_env["public_url"] = env["QMS_PUBLIC_URL"]
+        if "QMS_SIMULATE" in env:
+            from_env["simulate"] = env["QMS_SIMULATE"] not in ("", "0", "false", "no")
         cfg = replace(cfg, **from_env)  # type: ignore[arg-type]
         chosen = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in chosen:
@@ -82,4 +85,5 @@ class Config:
             env["QMS_SECRET_KEY"] = self.secret_key
         if self.public_url:
             env["QMS_PUBLIC_URL"] = self.public_url
+        env["QMS_SIMULATE"] = "1" if self.simulate else "0"
         return env

@@ -68,8 +68,12 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise ApiError(415, "unsupported_media_type", "send application/json")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting: recursion
         raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+    try:  # a "\udXXX" escape alone is no character: it could be stored but never sent back
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ApiError(400, "invalid_json", "the body has a lone surrogate escape") from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_request", "the body must be a JSON object")
     return data

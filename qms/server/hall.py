@@ -27,6 +27,9 @@ class Hall:
         self._opening: dict[str, asyncio.Task[SiteEngine]] = {}
         self._followers: dict[str, asyncio.Task[None]] = {}
         self.follower_errors: dict[str, BaseException] = {}
+        # Called with each engine as soon as it is open, before it applies anything
+        # more (the live stream hangs its listener on it here).
+        self.on_open: list[Callable[[SiteEngine], object]] = []
 
     async def engine(self, site: str) -> SiteEngine:
         """The site's engine, opened (snapshot + tail) and following the log."""
@@ -46,6 +49,8 @@ class Hall:
 
     async def _open(self, site: str) -> SiteEngine:
         engine = await SiteEngine(self.log, site, clock=self.clock).open()
+        for callback in self.on_open:
+            callback(engine)
         self._engines[site] = engine
         self._followers[site] = asyncio.create_task(self._follow(engine), name=f"follow {site}")
         return engine

@@ -26,6 +26,7 @@ from qms.server.principal import Principal, Role
 
 PREFIX = "/api/v1"
 Endpoint = Callable[[Request, Principal], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response]]
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -39,6 +40,9 @@ class ApiRoute:
     tag: str = "hall"
     body: dict[str, Any] | None = None  # JSON schema of the request body
     responses: dict[int, str] = field(default_factory=dict)  # status -> description
+    # OpenAPI parameter objects besides the {path} ones (query strings, headers)
+    parameters: tuple[dict[str, Any], ...] = ()
+    response: dict[str, Any] | None = None  # JSON schema of the success body
 
     @property
     def full_path(self) -> str:
@@ -57,9 +61,15 @@ def api(
     tag: str = "hall",
     body: dict[str, Any] | None = None,
     responses: dict[int, str] | None = None,
+    parameters: tuple[dict[str, Any], ...] = (),
+    response: dict[str, Any] | None = None,
 ) -> Callable[[Endpoint], Endpoint]:
     def register(fn: Endpoint) -> Endpoint:
-        API.append(ApiRoute(method, path, fn, allow, summary, tag, body, responses or {}))
+        API.append(
+            ApiRoute(
+                method, path, fn, allow, summary, tag, body, responses or {}, parameters, response
+            )
+        )
         return fn
 
     return register
@@ -73,6 +83,8 @@ def _guard(spec: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
                 raise ApiError(401, "not_authenticated", "sign in first")
             raise ApiError(403, "forbidden", f"a {who.role.value} may not do this")
         site = request.path_params.get("site")
+        if site is not None and site.startswith("_"):  # reserved logs, e.g. _accounts
+            raise ApiError(404, "not_found", f"no site {site}")
         if site is not None and not who.may_use_site(site):
             raise ApiError(403, "forbidden", f"not allowed at site {site}")
         if who.via_cookie and request.method in UNSAFE:
@@ -93,8 +105,10 @@ def starlette_routes() -> list[Route]:
     for path, methods in by_path.items():
         handlers = {m: _guard(s) for m, s in methods.items()}
 
-        async def dispatch(request: Request, handlers: Any = handlers) -> Response:
-            handler = handlers.get(request.method)
+        async def dispatch(request: Request, handlers: dict[str, Handler] = handlers) -> Response:
+            # Starlette answers HEAD on GET routes; it gets the GET handler's headers.
+            method = "GET" if request.method == "HEAD" else request.method
+            handler = handlers.get(method)
             if handler is None:
                 raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here")
             return await handler(request)

@@ -1,0 +1,96 @@
+"""Every fact about people and devices, recorded in the `_accounts` log.
+
+Documented in docs/security.md ("Account events"); a test fails when one is not.
+The password hash is part of the record: the log is as sensitive as a password
+file (see docs/security.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from qms.accounts.model import DeviceKind, UserRole
+from qms.core._schema import SchemaError, from_dict, to_dict
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountEvent:
+    TYPE: ClassVar[str] = ""
+    SCHEMA: ClassVar[int] = 1
+
+    at: float  # unix seconds
+    by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserAdded(AccountEvent):
+    """A user was created, with the hash of their first password."""
+
+    TYPE = "user_added"
+    username: str
+    role: UserRole
+    sites: list[str]
+    password_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserChanged(AccountEvent):
+    """A user's role, sites or active flag changed (all three recorded as they now are)."""
+
+    TYPE = "user_changed"
+    username: str
+    role: UserRole
+    sites: list[str]
+    active: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordSet(AccountEvent):
+    """A user's password changed (by them or an admin): their password epoch goes up by one."""
+
+    TYPE = "password_set"
+    username: str
+    password_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceAdded(AccountEvent):
+    """A display or kiosk was registered at a site (and zone), with the hash of its token."""
+
+    TYPE = "device_added"
+    device: str
+    kind: DeviceKind
+    site: str
+    token_hash: str
+    zone: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceRevoked(AccountEvent):
+    """A device's token stopped working, for good."""
+
+    TYPE = "device_revoked"
+    device: str
+
+
+EVENT_TYPES: dict[str, type[AccountEvent]] = {
+    cls.TYPE: cls for cls in (UserAdded, UserChanged, PasswordSet, DeviceAdded, DeviceRevoked)
+}
+
+
+def event_to_dict(event: AccountEvent) -> dict[str, Any]:
+    return {"type": event.TYPE, "schema": event.SCHEMA, **to_dict(event)}
+
+
+def event_from_dict(data: Mapping[str, Any]) -> AccountEvent:
+    """The typed event; ValueError for an unknown type or a field that cannot be read."""
+    cls = EVENT_TYPES.get(str(data.get("type", "")))
+    if cls is None:
+        raise ValueError(f"unknown account event type {data.get('type')!r}")
+    try:
+        return from_dict(cls, data, strict=False)
+    except SchemaError as exc:
+        raise ValueError(f"{cls.TYPE}: {exc}") from None

@@ -1,0 +1,418 @@
+"""People and devices over HTTP: sessions, users, devices (tag "accounts").
+
+Every route is declared with `@api` (routes.py): the table feeds routing, the
+access guard, the OpenAPI document and the authorisation-matrix test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from qms.accounts import AccountRejected, DeviceKind, User, UserRole
+from qms.accounts.commands import parse
+from qms.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from qms.accounts.sessions import COOKIE_NAME, LIFETIME_S
+from qms.server.auth import Accounts, device_link, principal_of_user
+from qms.server.errors import ApiError, read_json
+from qms.server.principal import EVERYONE, STAFF, Principal, Role
+from qms.server.routes import api
+
+ADMIN = frozenset({Role.ADMIN})
+ADMIN_OR_SUPERVISOR = frozenset({Role.ADMIN, Role.SUPERVISOR})
+DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
+
+# --- JSON schemas (request bodies and answers) ---------------------------------------------
+
+_ID = {"type": "string", "maxLength": 64}
+_PASSWORD = {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
+_SITES = {"type": "array", "items": _ID, "maxItems": 64}
+_ROLE = {"type": "string", "enum": [r.value for r in UserRole]}
+_KIND = {"type": "string", "enum": [k.value for k in DeviceKind]}
+
+
+def _object(required: list[str], **props: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": required,
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
+SIGN_IN = _object(["username", "password"], username={"type": "string"}, password=_PASSWORD)
+PASSWORD_CHANGE = _object(
+    ["old_password", "new_password"], old_password={"type": "string"}, new_password=_PASSWORD
+)
+NEW_USER = _object(
+    ["username", "role", "password"],
+    username={**_ID, "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
+    role=_ROLE,
+    sites={**_SITES, "description": "required for supervisor and officer; ignored for admin"},
+    password=_PASSWORD,
+)
+USER_UPDATE = _object([], role=_ROLE, sites=_SITES, active={"type": "boolean"})
+PASSWORD_RESET = _object(["password"], password=_PASSWORD)
+NEW_DEVICE = _object(
+    ["kind", "site"],
+    kind=_KIND,
+    site=_ID,
+    zone={"type": "string", "maxLength": 64},
+    name={"type": "string", "maxLength": 100},
+)
+
+WHOAMI = _object(
+    ["role", "name", "sites"],
+    role={"type": "string", "enum": [r.value for r in Role]},
+    name={"type": "string", "description": "username, device id, or empty"},
+    sites={"type": ["array", "null"], "items": _ID, "description": "null: every site"},
+    zone={"type": ["string", "null"]},
+)
+USER = _object(
+    ["username", "role", "sites", "active"],
+    username=_ID,
+    role=_ROLE,
+    sites=_SITES,
+    active={"type": "boolean"},
+    created_at={"type": "number"},
+    changed_at={"type": "number"},
+)
+DEVICE = _object(
+    ["device", "kind", "site", "revoked"],
+    device=_ID,
+    kind=_KIND,
+    site=_ID,
+    zone={"type": ["string", "null"]},
+    name={"type": "string"},
+    revoked={"type": "boolean"},
+    created_at={"type": "number"},
+    revoked_at={"type": ["number", "null"]},
+)
+SITE_FILTER = (
+    {"name": "site", "in": "query", "required": False, "schema": _ID, "description": "one site"},
+)
+
+
+# --- request bodies -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserUpdate:
+    role: UserRole | None = None
+    sites: list[str] | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class NewDevice:
+    kind: DeviceKind
+    site: str
+    zone: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    role: UserRole
+    sites: list[str] = field(default_factory=list)
+
+
+def _secret(body: dict[str, Any], name: str) -> str:
+    """Take a password field out of the body (passwords may be longer than other strings)."""
+    value = body.pop(name, None)
+    if not isinstance(value, str):
+        problem = "required" if value is None else "expected a string"
+        raise AccountRejected("invalid_command", f"{name}: {problem}", field=name, problem=problem)
+    return value
+
+
+def _username(value: str) -> str:
+    return value.strip().lower()
+
+
+def _accounts(request: Request) -> Accounts:
+    accounts: Accounts = request.app.state.auth
+    return accounts
+
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def whoami(who: Principal) -> dict[str, Any]:
+    return {
+        "role": who.role.value,
+        "name": who.name,
+        "sites": None if who.sites is None else sorted(who.sites),
+        "zone": who.zone,
+    }
+
+
+def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    """Answers about people and devices (tokens, once) are never cached."""
+    return JSONResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def _with_cookie(request: Request, body: dict[str, Any], value: str) -> Response:
+    response = _json(body)
+    response.set_cookie(
+        COOKIE_NAME,
+        value,
+        max_age=LIFETIME_S,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme in ("https", "wss"),
+    )
+    return response
+
+
+def _may_see(who: Principal, user: User) -> bool:
+    """Admins see everyone; a supervisor the supervisors and officers of their sites."""
+    if who.sites is None:
+        return True
+    return user.role is not UserRole.ADMIN and not who.sites.isdisjoint(user.sites)
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+@api(
+    "POST",
+    "/session",
+    allow=EVERYONE,
+    tag="accounts",
+    summary="Sign in: sets the qms_session cookie",
+    body=SIGN_IN,
+    response=WHOAMI,
+    responses={
+        401: "bad_credentials",
+        403: "account_disabled, or bad_origin (a foreign Origin header)",
+        429: "too_many_requests (see Retry-After)",
+    },
+)
+async def sign_in(request: Request, who: Principal) -> Response:
+    # Anonymous requests skip the guard's Origin check; a signed-in one from a
+    # foreign page must not swap the browser's session (login CSRF).
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in request.app.state.config.origins:
+        raise ApiError(403, "bad_origin", "cross-site request refused", origin=origin)
+    body = await read_json(request)
+    password = _secret(body, "password")
+    username = body.pop("username", None)
+    if body:
+        raise AccountRejected("invalid_command", f"{sorted(body)[0]}: unknown field")
+    if not isinstance(username, str):
+        raise AccountRejected("invalid_command", "username: expected a string", field="username")
+    accounts = _accounts(request)
+    user, cookie = await accounts.sign_in(_username(username), password, _address(request))
+    return _with_cookie(request, whoami(principal_of_user(user)), cookie)
+
+
+@api(
+    "GET",
+    "/session",
+    allow=EVERYONE,
+    tag="accounts",
+    summary="Who am I: role, name, sites (anonymous when not signed in)",
+    response=WHOAMI,
+)
+async def get_session(request: Request, who: Principal) -> Response:
+    return _json(whoami(who))
+
+
+@api(
+    "DELETE",
+    "/session",
+    allow=EVERYONE,
+    tag="accounts",
+    summary="Sign out: clears the session cookie",
+    response=WHOAMI,
+)
+async def sign_out(request: Request, who: Principal) -> Response:
+    response = _json(whoami(Principal(Role.ANONYMOUS)))
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@api(
+    "POST",
+    "/session/password",
+    allow=STAFF,
+    tag="accounts",
+    summary="Change my password (ends my other sessions; renews this one)",
+    body=PASSWORD_CHANGE,
+    response=WHOAMI,
+    responses={401: "bad_credentials (the old password is wrong)", 429: "too_many_requests"},
+)
+async def change_password(request: Request, who: Principal) -> Response:
+    body = await read_json(request)
+    old, new = _secret(body, "old_password"), _secret(body, "new_password")
+    if body:
+        raise AccountRejected("invalid_command", f"{sorted(body)[0]}: unknown field")
+    accounts = _accounts(request)
+    user, cookie = await accounts.change_own_password(who.name, old, new, _address(request))
+    return _with_cookie(request, whoami(principal_of_user(user)), cookie)
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+@api(
+    "GET",
+    "/users",
+    allow=ADMIN_OR_SUPERVISOR,
+    tag="accounts",
+    summary="List users (a supervisor: the supervisors and officers of their sites)",
+    parameters=SITE_FILTER,
+    response={"type": "object", "properties": {"users": {"type": "array", "items": USER}}},
+)
+async def list_users(request: Request, who: Principal) -> Response:
+    site = request.query_params.get("site")
+    users = [
+        u.public()
+        for u in _accounts(request).store.users()
+        if _may_see(who, u) and (site is None or u.role is UserRole.ADMIN or site in u.sites)
+    ]
+    return _json({"users": users})
+
+
+@api(
+    "POST",
+    "/users",
+    allow=ADMIN,
+    tag="accounts",
+    summary="Create a user",
+    body=NEW_USER,
+    response=USER,
+    responses={201: "created", 409: "user_exists", 422: "invalid_username, sites_required, …"},
+)
+async def add_user(request: Request, who: Principal) -> Response:
+    body = await read_json(request)
+    password = _secret(body, "password")
+    new = parse(NewUser, body)
+    user = await _accounts(request).store.add_user(
+        _username(new.username), new.role, new.sites, password, by=who.name
+    )
+    return _json(user.public(), status_code=201)
+
+
+@api(
+    "PUT",
+    "/users/{username}",
+    allow=ADMIN,
+    tag="accounts",
+    summary="Change a user's role, sites or active flag (deactivating ends their sessions)",
+    body=USER_UPDATE,
+    response=USER,
+    responses={404: "unknown_user", 409: "last_admin"},
+)
+async def change_user(request: Request, who: Principal) -> Response:
+    update = parse(UserUpdate, await read_json(request))
+    user = await _accounts(request).store.change_user(
+        request.path_params["username"],
+        role=update.role,
+        sites=update.sites,
+        active=update.active,
+        by=who.name,
+    )
+    return _json(user.public())
+
+
+@api(
+    "POST",
+    "/users/{username}/password",
+    allow=ADMIN,
+    tag="accounts",
+    summary="Reset a user's password (ends their sessions)",
+    body=PASSWORD_RESET,
+    response=USER,
+    responses={404: "unknown_user"},
+)
+async def reset_password(request: Request, who: Principal) -> Response:
+    body = await read_json(request)
+    password = _secret(body, "password")
+    if body:
+        raise AccountRejected("invalid_command", f"{sorted(body)[0]}: unknown field")
+    store = _accounts(request).store
+    user = await store.set_password(request.path_params["username"], password, by=who.name)
+    return _json(user.public())
+
+
+# --- devices --------------------------------------------------------------------------------
+
+
+@api(
+    "GET",
+    "/devices",
+    allow=ADMIN_OR_SUPERVISOR,
+    tag="accounts",
+    summary="List devices, without their tokens (a supervisor: those of their sites)",
+    parameters=SITE_FILTER,
+    response={"type": "object", "properties": {"devices": {"type": "array", "items": DEVICE}}},
+)
+async def list_devices(request: Request, who: Principal) -> Response:
+    site = request.query_params.get("site")
+    devices = [
+        d.public()
+        for d in _accounts(request).store.devices()
+        if who.may_use_site(d.site) and (site is None or d.site == site)
+    ]
+    return _json({"devices": devices})
+
+
+@api(
+    "POST",
+    "/devices",
+    allow=ADMIN,
+    tag="accounts",
+    summary="Register a display or kiosk: answers its token once, with the link to open",
+    body=NEW_DEVICE,
+    response=_object(
+        ["device", "token", "link"],
+        device=DEVICE,
+        token={"type": "string", "description": "shown once; only its hash is kept"},
+        link={"type": "string", "description": "{base_url}/display?token=… or /kiosk?token=…"},
+    ),
+    responses={201: "created", 422: "invalid_site, invalid_zone, …"},
+)
+async def add_device(request: Request, who: Principal) -> Response:
+    new = parse(NewDevice, await read_json(request))
+    accounts = _accounts(request)
+    device, token = await accounts.store.add_device(
+        new.kind, new.site, zone=new.zone.strip(), name=new.name.strip(), by=who.name
+    )
+    link = device_link(accounts.config, device, token)
+    return _json({"device": device.public(), "token": token, "link": link}, status_code=201)
+
+
+@api(
+    "DELETE",
+    "/devices/{device}",
+    allow=ADMIN,
+    tag="accounts",
+    summary="Revoke a device's token, for good (revoking again changes nothing)",
+    response=_object(["device"], device=DEVICE),
+    responses={404: "unknown_device"},
+)
+async def revoke_device(request: Request, who: Principal) -> Response:
+    store = _accounts(request).store
+    device = await store.revoke_device(request.path_params["device"], by=who.name)
+    return _json({"device": device.public()})
+
+
+@api(
+    "GET",
+    "/device",
+    allow=DEVICES,
+    tag="accounts",
+    summary="This device (a display or kiosk asks with its token): its site and zone",
+    response=_object(["device"], device=DEVICE),
+)
+async def this_device(request: Request, who: Principal) -> Response:
+    device = _accounts(request).store.state.devices[who.name]
+    return _json({"device": device.public()})

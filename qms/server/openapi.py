@@ -1,0 +1,328 @@
+"""The OpenAPI 3.1 document of the API, made from the route table (`routes.API`).
+
+Each `@api` declaration gives a path, a method, its summary, who may call it
+(``x-qms-roles`` and the security requirements), its request body schema and
+its answers; the {path} parameters come from the path itself. /healthz and
+/readyz, declared by `app.py` outside the table, are described here. A test
+walks the Starlette app and fails when a route is undocumented or a documented
+one does not exist (tests/test_openapi.py).
+
+`type_schema` and `dataclass_schema` turn the core's command dataclasses into
+JSON schemas, so a command's documented body is always its real one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib.metadata
+import re
+import types
+import typing
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from qms.core._schema import MAX_LIST, MAX_STR
+from qms.server.errors import HTTP_CODES
+from qms.server.principal import EVERYONE, Principal, Role
+from qms.server.routes import API, PREFIX, ApiRoute, api
+
+OPENAPI_VERSION = "3.1.0"
+USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
+DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
+PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "description": "a stable, machine-readable code"},
+                "message": {"type": "string", "description": "for people; may change"},
+                "details": {"type": "object", "description": "facts about the error"},
+            },
+        }
+    },
+}
+
+COMMAND_RESULT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "events", "repeated"],
+    "properties": {
+        "version": {"type": "integer", "description": "the site log's version after the command"},
+        "events": {
+            "type": "array",
+            "description": "the events the command made, each with its log version",
+            "items": {
+                "type": "object",
+                "required": ["version", "type"],
+                "properties": {"version": {"type": "integer"}, "type": {"type": "string"}},
+            },
+        },
+        "repeated": {
+            "type": "boolean",
+            "description": "true when this answers an Idempotency-Key seen before",
+        },
+    },
+    "additionalProperties": True,
+}
+
+COMMAND_RESULT: dict[str, Any] = {"$ref": "#/components/schemas/CommandResult"}
+
+# Routes that app.py declares outside the @api table.
+EXTRA_PATHS: dict[str, dict[str, Any]] = {
+    "/healthz": {
+        "get": {
+            "operationId": "healthz",
+            "summary": "The process lives",
+            "tags": ["meta"],
+            "security": [{}],
+            "x-qms-roles": sorted(r.value for r in EVERYONE),
+            "responses": {"200": {"description": "alive"}},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "operationId": "readyz",
+            "summary": "The log answers and every log follower and reader is alive",
+            "tags": ["meta"],
+            "security": [{}],
+            "x-qms-roles": sorted(r.value for r in EVERYONE),
+            "responses": {
+                "200": {"description": "ready"},
+                "503": {"$ref": "#/components/responses/Error"},
+            },
+        }
+    },
+}
+
+
+# --- JSON schemas from type hints ---------------------------------------------------------
+
+
+def type_schema(tp: Any) -> dict[str, Any]:
+    """The JSON schema of a field type as `qms.core._schema` parses it (strictly)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        inner = [type_schema(a) for a in args if a is not type(None)]
+        if type(None) in args:
+            inner.append({"type": "null"})
+        return inner[0] if len(inner) == 1 else {"anyOf": inner}
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return {"type": "array", "items": type_schema(item), "maxItems": MAX_LIST}
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        return {"type": "object", "additionalProperties": type_schema(item)}
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return {"type": "string", "enum": [m.value for m in tp]}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return dataclass_schema(tp)
+    simple = {bool: "boolean", int: "integer", float: "number"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    if tp is str:
+        return {"type": "string", "maxLength": MAX_STR}
+    return {}
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        return dataclasses.MISSING
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def dataclass_schema(cls: type, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An object schema of `cls`'s init fields (less `exclude`); no other properties."""
+    hints = typing.get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name in exclude:
+            continue
+        schema = dict(type_schema(hints[f.name]))
+        default = _default(f)
+        if default is dataclasses.MISSING:
+            required.append(f.name)
+        else:
+            schema["default"] = default
+        properties[f.name] = schema
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    out["additionalProperties"] = False
+    return out
+
+
+# --- the document ------------------------------------------------------------------------------
+
+
+def _security(allow: frozenset[Role]) -> list[dict[str, list[str]]]:
+    out: list[dict[str, list[str]]] = []
+    if allow & USERS:
+        out.append({"session": []})
+    if allow & DEVICES:
+        out.append({"device": []})
+    if Role.ANONYMOUS in allow:
+        out.append({})
+    return out
+
+
+def _error(status: int, why: str) -> dict[str, Any]:
+    return {
+        "description": why,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _responses(spec: ApiRoute) -> dict[str, Any]:
+    declared = dict(spec.responses)
+    success = min((s for s in declared if s < 300), default=200)
+    out: dict[str, Any] = {
+        str(success): {
+            "description": declared.pop(success, "done"),
+            "content": {"application/json": {"schema": spec.response or {"type": "object"}}},
+        }
+    }
+    for status in sorted(s for s in declared if s < 300):
+        out[str(status)] = {
+            "description": declared.pop(status),
+            "content": {"application/json": {"schema": spec.response or {"type": "object"}}},
+        }
+    errors: dict[int, str] = {}
+    if Role.ANONYMOUS not in spec.allow:
+        errors[401] = "not signed in (`not_authenticated`)"
+    if spec.allow != EVERYONE or "{site}" in spec.path or spec.method != "GET":
+        errors[403] = "not allowed (`forbidden`, `bad_origin`, or a route's own code)"
+    if spec.body is not None:
+        errors[400] = "the body is not JSON (`invalid_json`) or a header is malformed"
+        errors[413] = "the body is too large (`payload_too_large`)"
+        errors[415] = "the body is not application/json (`unsupported_media_type`)"
+        errors[422] = "the request is malformed (`invalid_command`, `invalid_request`)"
+    errors.update({s: why for s, why in declared.items() if s >= 300})
+    for status in sorted(errors):
+        out[str(status)] = _error(status, errors[status])
+    out["default"] = _error(0, "an error, in the one error shape")
+    return out
+
+
+def _operation_ids() -> dict[int, str]:
+    """A unique operationId per route: its endpoint's name, or method and path when shared."""
+    names = [spec.endpoint.__name__ for spec in API]
+    out: dict[int, str] = {}
+    for i, spec in enumerate(API):
+        name = names[i]
+        if names.count(name) > 1 or not name.isidentifier():
+            slug = re.sub(r"[^A-Za-z0-9]+", "_", spec.path).strip("_")
+            name = f"{spec.method.lower()}_{slug}"
+        out[i] = name
+    return out
+
+
+def operation(spec: ApiRoute, operation_id: str) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in PATH_PARAM.findall(spec.path)
+    ]
+    params.extend(spec.parameters)
+    op: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": spec.summary,
+        "tags": [spec.tag],
+        "x-qms-roles": sorted(r.value for r in spec.allow),
+        "security": _security(spec.allow),
+        "responses": _responses(spec),
+    }
+    doc = (spec.endpoint.__doc__ or "").strip()
+    if doc and doc != spec.summary:
+        op["description"] = doc
+    if params:
+        op["parameters"] = params
+    if spec.body is not None:
+        op["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": spec.body}},
+        }
+    return op
+
+
+def openapi_path(path: str) -> str:
+    """A Starlette path ({name:convertor}) as an OpenAPI path ({name})."""
+    return PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("qms")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+def document(server_url: str = "") -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document."""
+    paths: dict[str, dict[str, Any]] = {p: dict(ops) for p, ops in EXTRA_PATHS.items()}
+    ids = _operation_ids()
+    for i, spec in enumerate(API):
+        ops = paths.setdefault(openapi_path(spec.full_path), {})
+        ops[spec.method.lower()] = operation(spec, ids[i])
+    doc: dict[str, Any] = {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "qms",
+            "version": _version(),
+            "summary": "Queue management for Indonesia's public service malls",
+            "description": "See docs/api.md. Every error has the shape of `Error`; "
+            f"error codes are stable. HTTP codes: {', '.join(sorted(set(HTTP_CODES.values())))}.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA, "CommandResult": COMMAND_RESULT_SCHEMA},
+            "responses": {"Error": _error(0, "an error, in the one error shape")},
+            "securitySchemes": {
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "qms_session",
+                    "description": "a signed-in user (POST /api/v1/session); unsafe methods "
+                    "also need an allowed Origin header",
+                },
+                "device": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a display or kiosk device token",
+                },
+            },
+        },
+    }
+    if server_url:
+        doc["servers"] = [{"url": server_url}]
+    return doc
+
+
+@api(
+    "GET",
+    "/openapi.json",
+    allow=EVERYONE,
+    summary="This API's OpenAPI 3.1 document",
+    tag="meta",
+)
+async def openapi_json(request: Request, who: Principal) -> Response:
+    return JSONResponse(document())
+
+
+__all__ = ["PREFIX", "dataclass_schema", "document", "type_schema"]

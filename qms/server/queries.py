@@ -1,0 +1,333 @@
+"""Read-only views of one site's hall: pure functions of a `HallState` and `now`.
+
+No I/O and no clock: the HTTP layer (`api_hall`) passes the engine's state and
+the time in. Every view is plain JSON-ready data. Public views (set-up, queues,
+counters without officers, a ticket's status) never carry personal data or a
+ticket's token; staff views add officers and ticket ids.
+
+Estimates are simple and say so: a service's mean service time is the mean of
+its last `RECENT_COMPLETIONS` completed tickets (its target wait when it has
+none yet), and a wait is the people ahead times that mean divided by the open counters that
+serve the service.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from qms.core.model import (
+    Counter,
+    CounterState,
+    HallState,
+    Priority,
+    Service,
+    Ticket,
+    TicketState,
+)
+from qms.core.policy import candidates, directed_queue
+
+RECENT_COMPLETIONS = 20  # how many completed tickets make a service's mean service time
+
+Json = dict[str, Any]
+
+
+# --- set-up ----------------------------------------------------------------------------
+
+
+def site_setup(state: HallState) -> Json:
+    """The site, its agencies, services, counters (their configuration) and running texts."""
+    return {
+        "site": asdict(state.site) if state.site is not None else None,
+        "day": state.day,
+        "agencies": [asdict(a) for a in state.agencies.values()],
+        "services": [service_view(s) for s in state.services.values()],
+        "counters": [
+            {"counter": c.id, "name": c.name, "zone": c.zone, "services": list(c.services)}
+            for c in state.counters.values()
+        ],
+        "messages": dict(state.messages),
+    }
+
+
+def service_view(s: Service) -> Json:
+    out = asdict(s)
+    out["service"] = out.pop("id")
+    return out
+
+
+# --- service times and waits -------------------------------------------------------------
+
+
+def mean_service_times(state: HallState, recent: int = RECENT_COMPLETIONS) -> dict[str, float]:
+    """Seconds per service: the mean service time of its last `recent` completed tickets.
+
+    Services with no completion yet are absent (callers fall back to the target).
+    """
+    done: dict[str, list[Ticket]] = {}
+    for t in state.tickets.values():
+        if t.state is TicketState.DONE and t.started_at is not None and t.finished_at is not None:
+            done.setdefault(t.service, []).append(t)
+    means: dict[str, float] = {}
+    for service, tickets in done.items():
+        last = sorted(tickets, key=lambda t: t.finished_at or 0.0)[-recent:]
+        means[service] = sum((t.finished_at or 0.0) - (t.started_at or 0.0) for t in last) / len(
+            last
+        )
+    return means
+
+
+def service_time(state: HallState, service: str, means: dict[str, float]) -> float:
+    """The mean service time of `service` in seconds, or its target when none is known."""
+    if service in means:
+        return means[service]
+    known = state.services.get(service)
+    return float((known.target_wait_min if known else 15) * 60)
+
+
+def open_counters(state: HallState, service: str) -> list[Counter]:
+    """The open (not paused) counters that serve `service`."""
+    return [
+        c for c in state.counters.values() if c.state is CounterState.OPEN and service in c.services
+    ]
+
+
+def estimate(ahead: int, per_ticket_s: float, counters: int) -> float | None:
+    """Seconds until a ticket with `ahead` people in front is called; None with no counter open."""
+    if counters <= 0:
+        return None
+    return round(ahead * per_ticket_s / counters, 1)
+
+
+def _waiting_of(state: HallState, service: str) -> list[Ticket]:
+    """Today's waiting tickets of a service: its queue and those sent to one counter."""
+    out = state.waiting_in(service)
+    for key in state.queues:
+        if key.startswith("@"):
+            out.extend(t for t in state.waiting_in(key) if t.service == service)
+    return out
+
+
+def queues(state: HallState, now: float, means: dict[str, float] | None = None) -> list[Json]:
+    """Each service's queue: waiting count, oldest wait, and the estimated wait of a new ticket."""
+    means = mean_service_times(state) if means is None else means
+    out = []
+    for s in state.services.values():
+        waiting = _waiting_of(state, s.id)
+        oldest = max((now - t.arrival_at for t in waiting), default=None)
+        serving = open_counters(state, s.id)
+        per_ticket = service_time(state, s.id, means)
+        target_s = s.target_wait_min * 60
+        out.append(
+            {
+                "service": s.id,
+                "agency": s.agency,
+                "prefix": s.prefix,
+                "name_id": s.name_id,
+                "name_en": s.name_en,
+                "active": s.active,
+                "waiting": len(waiting),
+                "priority_waiting": sum(t.priority is not Priority.REGULAR for t in waiting),
+                "oldest_wait_s": None if oldest is None else round(max(0.0, oldest), 1),
+                "target_wait_s": target_s,
+                "over_target": oldest is not None and oldest > target_s,
+                "open_counters": len(serving),
+                "mean_service_s": round(per_ticket, 1),
+                "estimated_wait_s": estimate(len(waiting), per_ticket, len(serving)),
+            }
+        )
+    return out
+
+
+# --- counters and tickets ------------------------------------------------------------------
+
+
+def ticket_in_hand(t: Ticket, *, staff: bool) -> Json:
+    since = t.started_at if t.state is TicketState.SERVING else t.called_at
+    out: Json = {
+        "number": t.number,
+        "service": t.service,
+        "state": t.state.value,
+        "called_at": t.called_at,
+        "started_at": t.started_at,
+        "since": since,
+        "recalls": t.recalls,
+    }
+    if staff:
+        out = {"ticket": t.id, **out, "priority": t.priority.value}
+    return out
+
+
+def counter_view(state: HallState, c: Counter, *, staff: bool) -> Json:
+    """A counter: configuration, state, ticket in hand and how many tickets it may call."""
+    t = state.tickets.get(c.ticket) if c.ticket is not None else None
+    out: Json = {
+        "counter": c.id,
+        "name": c.name,
+        "zone": c.zone,
+        "services": list(c.services),
+        "state": c.state.value,
+        "ticket": ticket_in_hand(t, staff=staff) if t is not None else None,
+        "waiting": len(candidates(state, c)),
+    }
+    if staff:
+        out["officer"] = c.officer
+    return out
+
+
+def counters(state: HallState, *, staff: bool, zone: str | None = None) -> list[Json]:
+    """Every counter (of one zone when given); officers only for staff."""
+    return [
+        counter_view(state, c, staff=staff)
+        for c in state.counters.values()
+        if zone is None or c.zone == zone
+    ]
+
+
+def ticket_view(t: Ticket) -> Json:
+    """A ticket for staff: everything but its token and its step-by-step history."""
+    return {
+        "ticket": t.id,
+        "number": t.number,
+        "service": t.service,
+        "day": t.day,
+        "priority": t.priority.value,
+        "channel": t.channel.value,
+        "state": t.state.value,
+        "issued_at": t.issued_at,
+        "arrival_at": t.arrival_at,
+        "called_at": t.called_at,
+        "started_at": t.started_at,
+        "finished_at": t.finished_at,
+        "counter": t.counter,
+        "officer": t.officer,
+        "target_counter": t.target_counter,
+        "recalls": t.recalls,
+    }
+
+
+def current_day(state: HallState) -> str | None:
+    """The open business day, or after close-day the last day that had tickets."""
+    return state.day or max((t.day for t in state.tickets.values()), default=None)
+
+
+def todays_tickets(
+    state: HallState,
+    *,
+    states: Iterable[TicketState] | None = None,
+    service: str | None = None,
+) -> list[Json]:
+    """Today's tickets in issue order, optionally of some states and one service."""
+    day = current_day(state)
+    wanted = frozenset(states) if states is not None else None
+    return [
+        ticket_view(t)
+        for t in state.tickets.values()
+        if t.day == day
+        and (wanted is None or t.state in wanted)
+        and (service is None or t.service == service)
+    ]
+
+
+# --- one ticket's public status ---------------------------------------------------------------
+
+
+def people_ahead(state: HallState, t: Ticket) -> int:
+    """Waiting tickets of the same queue that go before `t`.
+
+    A priority ticket has the earlier priority tickets ahead of it; a regular one
+    has every priority ticket and the earlier regular ones. An estimate: the
+    starvation guard and the counters' other services can change the order.
+    """
+    key = directed_queue(t.target_counter) if t.target_counter else t.service
+    mine = (t.arrival_at, t.id)
+    regular = t.priority is Priority.REGULAR
+    ahead = 0
+    for o in state.waiting_in(key):
+        if o.id == t.id:
+            continue
+        o_regular = o.priority is Priority.REGULAR
+        if (regular and not o_regular) or (regular == o_regular and (o.arrival_at, o.id) < mine):
+            ahead += 1
+    return ahead
+
+
+def ticket_status(
+    state: HallState, t: Ticket, now: float, means: dict[str, float] | None = None
+) -> Json:
+    """What a visitor may see of their own ticket: no token, no officer, no personal data."""
+    service = state.services.get(t.service)
+    out: Json = {
+        "number": t.number,
+        "service": t.service,
+        "service_name_id": service.name_id if service else t.service,
+        "service_name_en": service.name_en if service else t.service,
+        "day": t.day,
+        "state": t.state.value,
+        "issued_at": t.issued_at,
+        "people_ahead": None,
+        "estimated_wait_s": None,
+        "counter": None,
+        "called_at": None,
+    }
+    if t.state is TicketState.WAITING:
+        ahead = people_ahead(state, t)
+        means = mean_service_times(state) if means is None else means
+        per_ticket = service_time(state, t.service, means)
+        if t.target_counter is not None:
+            target = state.counters.get(t.target_counter)
+            serving = 1 if target is not None and target.state is CounterState.OPEN else 0
+        else:
+            serving = len(open_counters(state, t.service))
+        out["people_ahead"] = ahead
+        out["estimated_wait_s"] = estimate(ahead, per_ticket, serving)
+    elif t.state in (TicketState.CALLED, TicketState.SERVING) and t.counter is not None:
+        c = state.counters.get(t.counter)
+        out["counter"] = {"counter": t.counter, "name": c.name if c else t.counter}
+        out["called_at"] = t.called_at
+    return out
+
+
+# --- derived data, kept per version ----------------------------------------------------------
+
+
+class SiteViews:
+    """Derived data of one site's state, brought up to date lazily when its version moves.
+
+    The token index grows with the tickets (a ticket's token never changes) and is
+    rebuilt only when the state's ticket map is replaced (a new business day);
+    mean service times are recomputed at most once per version.
+    """
+
+    def __init__(self) -> None:
+        self._tickets: dict[str, Ticket] | None = None
+        self._indexed = 0
+        self._by_token: dict[str, str] = {}
+        self._token_version = -1
+        self._means: dict[str, float] = {}
+        self._means_version = -1
+
+    def find_token(self, state: HallState, version: int, token: str) -> Ticket | None:
+        """The ticket whose public token is `token`, or None."""
+        if version != self._token_version or state.tickets is not self._tickets:
+            self._index(state)
+            self._token_version = version
+        ticket_id = self._by_token.get(token)
+        return state.tickets.get(ticket_id) if ticket_id is not None else None
+
+    def _index(self, state: HallState) -> None:
+        tickets = state.tickets
+        if tickets is not self._tickets or len(tickets) < self._indexed:
+            self._tickets, self._indexed, self._by_token = tickets, 0, {}
+        for t in itertools.islice(tickets.values(), self._indexed, None):
+            self._by_token[t.token] = t.id
+        self._indexed = len(tickets)
+
+    def means(self, state: HallState, version: int) -> dict[str, float]:
+        """`mean_service_times(state)`, computed once per version."""
+        if version != self._means_version:
+            self._means = mean_service_times(state)
+            self._means_version = version
+        return self._means

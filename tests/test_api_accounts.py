@@ -1,0 +1,499 @@
+"""People, devices and sessions over real HTTP against a real `qms serve` (SQLite log).
+
+One server per module (accounts made here never clash: each test uses its own
+names); tests that fail sign-ins on purpose send their own X-Forwarded-For
+address (uvicorn trusts it from 127.0.0.1), so the per-address throttle of one
+test never reaches another. Tests that restart or need their own server start one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from accounts_client import PASSWORD, Client, Reply, add_device, add_user, signed_in
+from live_server import LiveServer
+
+import qms.server.api_accounts  # noqa: F401  (declares its routes)
+from qms.server.app import secret_key
+from qms.server.config import Config
+from qms.server.routes import API
+
+SITE = "mpp-bengkulu"
+OTHER = "mpp-lain"
+_addresses = itertools.count(1)
+
+
+def address() -> dict[str, str]:
+    """A client address of its own (for tests that count failures per address)."""
+    n = next(_addresses)
+    return {"X-Forwarded-For": f"10.9.{n // 250}.{n % 250 + 1}"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with LiveServer(tmp_path_factory.mktemp("accounts") / "data") as live:
+        add_user(live, "root", "admin")
+        yield live
+
+
+@pytest.fixture(scope="module")
+def admin(server: LiveServer) -> Client:
+    return signed_in(server, "root")
+
+
+def new_user(admin: Client, username: str, role: str = "officer", *sites: str) -> None:
+    body = {"username": username, "role": role, "sites": list(sites or [SITE])}
+    reply = admin.post("/api/v1/users", {**body, "password": PASSWORD})
+    assert reply.status == 201, reply.body
+
+
+def assert_error(reply: Reply, status: int, code: str) -> None:
+    assert (reply.status, reply.code) == (status, code), reply.body
+    assert set(reply.json["error"]) == {"code", "message", "details"}
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def test_sign_in_who_am_i_and_sign_out(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "budi")
+    budi = Client(server.url)
+    assert budi.get("/api/v1/session").json["role"] == "anonymous"
+    reply = budi.sign_in("Budi ")  # typed with a capital and a space
+    assert reply.status == 200
+    me = {"role": "officer", "name": "budi", "sites": [SITE], "zone": None}
+    assert reply.json == me
+    assert budi.get("/api/v1/session").json == me
+    out = budi.delete("/api/v1/session")
+    assert out.status == 200 and out.json["role"] == "anonymous"
+    assert "Max-Age=0" in (out.cookie() or "") and "qms_session" not in budi.cookies
+    assert budi.get("/api/v1/session").json["role"] == "anonymous"
+
+
+def test_the_cookie_flags(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "cookie")
+    cookie = Client(server.url).sign_in("cookie").cookie()
+    assert cookie is not None
+    flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "path", "samesite", "max-age"} <= flags and "secure" not in flags
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert "Path=/;" in cookie + ";" and "Max-Age=43200" in cookie
+    over_tls = Client(server.url).sign_in("cookie", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in (over_tls.cookie() or "")
+
+
+def test_an_admin_has_every_site(admin: Client) -> None:
+    assert admin.get("/api/v1/session").json == {
+        "role": "admin",
+        "name": "root",
+        "sites": None,
+        "zone": None,
+    }
+
+
+def test_wrong_password_and_unknown_user_look_the_same(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "salah")
+    client = Client(server.url)
+    wrong = client.sign_in("salah", "not-the-password", headers=address())
+    unknown = client.sign_in("nobody-at-all", PASSWORD, headers=address())
+    assert_error(wrong, 401, "bad_credentials")
+    assert_error(unknown, 401, "bad_credentials")
+    assert wrong.json["error"]["message"] == unknown.json["error"]["message"]
+    assert wrong.cookie() is None and not client.cookies
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"username": "x"}, 422, "invalid_command"),
+        ({"password": "x"}, 422, "invalid_command"),
+        ({"username": 1, "password": "12345678"}, 422, "invalid_command"),
+        ({"username": "x", "password": "12345678", "remember": True}, 422, "invalid_command"),
+        ([1, 2], 422, "invalid_request"),
+    ],
+)
+def test_sign_in_refuses_bad_bodies(
+    server: LiveServer, body: object, status: int, code: str
+) -> None:
+    assert_error(Client(server.url).post("/api/v1/session", body), status, code)
+
+
+def test_sign_in_refuses_what_is_not_json(server: LiveServer) -> None:
+    client = Client(server.url)
+    reply = client.request(
+        "POST", "/api/v1/session", headers={"Content-Type": "text/plain"}, body=None
+    )
+    assert reply.status == 422  # an empty body: the fields are missing
+    form = client.request(
+        "POST",
+        "/api/v1/session",
+        body="username=root",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_error(form, 415, "unsupported_media_type")
+
+
+def test_a_disabled_user_cannot_sign_in_and_loses_their_session(
+    server: LiveServer, admin: Client
+) -> None:
+    new_user(admin, "cuti")
+    cuti = signed_in(server, "cuti")
+    assert admin.put("/api/v1/users/cuti", {"active": False}).json["active"] is False
+    assert cuti.get("/api/v1/session").json["role"] == "anonymous"
+    assert_error(Client(server.url).sign_in("cuti", headers=address()), 403, "account_disabled")
+    assert_error(
+        Client(server.url).sign_in("cuti", "wrong-one", headers=address()), 401, "bad_credentials"
+    )
+    admin.put("/api/v1/users/cuti", {"active": True})
+    signed_in(server, "cuti")
+
+
+# --- throttling -----------------------------------------------------------------------------
+
+
+def test_throttled_per_username(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "target")
+    new_user(admin, "bystander")
+    client = Client(server.url)
+    for _ in range(5):  # from five addresses: the username still counts
+        assert_error(
+            client.sign_in("target", "wrong-guess", headers=address()), 401, "bad_credentials"
+        )
+    locked = client.sign_in("target", PASSWORD, headers=address())  # even the right one
+    assert_error(locked, 429, "too_many_requests")
+    retry = int(locked.headers["Retry-After"])
+    assert 1 <= retry <= 300 and locked.json["error"]["details"]["retry_after"] == retry
+    assert client.sign_in("bystander", headers=address()).status == 200
+
+
+def test_throttled_per_address(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "korban")
+    here, elsewhere = address(), address()
+    client = Client(server.url)
+    for i in range(20):  # twenty names from one address
+        assert_error(
+            client.sign_in(f"guess{i}", "wrong-guess", headers=here), 401, "bad_credentials"
+        )
+    assert_error(client.sign_in("korban", headers=here), 429, "too_many_requests")
+    assert client.sign_in("korban", headers=elsewhere).status == 200
+
+
+def test_a_success_is_not_counted_against_the_address(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "rajin")
+    here = address()
+    for _ in range(25):  # a busy hall behind one NAT address signs in all day
+        assert Client(server.url).sign_in("rajin", headers=here).status == 200
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+
+def test_changing_my_password_ends_my_other_sessions(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "ganti")
+    here, there = signed_in(server, "ganti"), signed_in(server, "ganti")
+    reply = here.post(
+        "/api/v1/session/password", {"old_password": PASSWORD, "new_password": "sandi-baru-1"}
+    )
+    assert reply.status == 200 and reply.cookie() is not None
+    assert here.get("/api/v1/session").json["name"] == "ganti"  # renewed
+    assert there.get("/api/v1/session").json["role"] == "anonymous"  # ended
+    assert_error(Client(server.url).sign_in("ganti", headers=address()), 401, "bad_credentials")
+    signed_in(server, "ganti", "sandi-baru-1")
+
+
+def test_changing_my_password_needs_the_old_one(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "lupa")
+    lupa = signed_in(server, "lupa")
+    path = "/api/v1/session/password"
+    wrong = lupa.post(path, {"old_password": "not-it-at-all", "new_password": "sandi-baru-1"})
+    assert_error(wrong, 401, "bad_credentials")
+    short = lupa.post(path, {"old_password": PASSWORD, "new_password": "pendek"})
+    assert_error(short, 422, "password_too_short")
+    assert_error(lupa.post(path, {"old_password": PASSWORD}), 422, "invalid_command")
+    assert lupa.get("/api/v1/session").json["name"] == "lupa"  # nothing changed
+    assert_error(Client(server.url).post(path, {}), 401, "not_authenticated")
+
+
+def test_an_admin_reset_ends_the_users_sessions(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "reset")
+    user = signed_in(server, "reset")
+    reply = admin.post("/api/v1/users/reset/password", {"password": "dari-admin-1"})
+    assert reply.status == 200 and reply.json["username"] == "reset"
+    assert user.get("/api/v1/session").json["role"] == "anonymous"
+    signed_in(server, "reset", "dari-admin-1")
+    assert_error(
+        admin.post("/api/v1/users/nobody/password", {"password": "dari-admin-1"}),
+        404,
+        "unknown_user",
+    )
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+def test_admin_manages_users(server: LiveServer, admin: Client) -> None:
+    body = {"username": "Siti", "role": "supervisor", "sites": [SITE, SITE], "password": PASSWORD}
+    made = admin.post("/api/v1/users", body)
+    assert made.status == 201
+    assert made.json["username"] == "siti" and made.json["sites"] == [SITE]
+    assert "password_hash" not in made.json and PASSWORD not in made.body.decode()
+    assert_error(admin.post("/api/v1/users", body), 409, "user_exists")
+    changed = admin.put("/api/v1/users/siti", {"role": "officer", "sites": [SITE, OTHER]})
+    assert changed.status == 200 and changed.json["sites"] == sorted([SITE, OTHER])
+    users = {u["username"]: u for u in admin.get("/api/v1/users").json["users"]}
+    assert users["siti"]["role"] == "officer" and users["root"]["role"] == "admin"
+    assert all("password_hash" not in u for u in users.values())
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"username": "x y", "role": "officer", "sites": [SITE]}, "invalid_username"),
+        ({"username": "xy", "role": "officer", "sites": []}, "sites_required"),
+        ({"username": "xy", "role": "officer"}, "sites_required"),
+        ({"username": "xy", "role": "officer", "sites": ["_accounts"]}, "invalid_site"),
+        ({"username": "xy", "role": "king", "sites": [SITE]}, "invalid_command"),
+        ({"username": "xy", "role": "officer", "sites": SITE}, "invalid_command"),
+        ({"username": "xy", "role": "officer", "sites": [SITE], "extra": 1}, "invalid_command"),
+        (
+            {"username": "xy", "role": "officer", "sites": [SITE], "password": "pendek"},
+            "password_too_short",
+        ),
+        (
+            {"username": "xy", "role": "officer", "sites": [SITE], "password": None},
+            "invalid_command",
+        ),
+    ],
+)
+def test_add_user_refuses(admin: Client, body: dict[str, object], code: str) -> None:
+    body = {"password": PASSWORD, **body}
+    assert_error(admin.post("/api/v1/users", body), 422, code)
+
+
+def test_change_user_refuses(admin: Client) -> None:
+    assert_error(admin.put("/api/v1/users/nobody", {"active": False}), 404, "unknown_user")
+    assert_error(admin.put("/api/v1/users/root", {"active": "no"}), 422, "invalid_command")
+    assert_error(admin.put("/api/v1/users/root", {"active": False}), 409, "last_admin")
+
+
+def test_supervisor_sees_and_acts_for_their_sites_only(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "spv", "supervisor", SITE)
+    new_user(admin, "petugas-sini", "officer", SITE)
+    new_user(admin, "petugas-sana", "officer", OTHER)
+    spv = signed_in(server, "spv")
+    names = {u["username"] for u in spv.get("/api/v1/users").json["users"]}
+    assert {"spv", "petugas-sini"} <= names
+    assert "petugas-sana" not in names and "root" not in names
+    assert_error(spv.get(f"/api/v1/sites/{OTHER}"), 403, "forbidden")
+    assert spv.get(f"/api/v1/sites/{SITE}").status != 403
+    body = {"username": "baru", "role": "officer", "sites": [SITE], "password": PASSWORD}
+    assert_error(spv.post("/api/v1/users", body), 403, "forbidden")
+    assert_error(spv.put("/api/v1/users/petugas-sini", {"active": False}), 403, "forbidden")
+    assert_error(spv.post("/api/v1/devices", {"kind": "display", "site": SITE}), 403, "forbidden")
+    officer = signed_in(server, "petugas-sini")
+    assert_error(officer.get("/api/v1/users"), 403, "forbidden")
+    assert_error(officer.get("/api/v1/devices"), 403, "forbidden")
+    assert_error(Client(server.url).get("/api/v1/users"), 401, "not_authenticated")
+
+
+def test_reserved_sites_are_not_found(admin: Client) -> None:
+    assert_error(admin.get("/api/v1/sites/_accounts"), 404, "not_found")
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+
+def test_cookie_commands_need_our_origin(server: LiveServer, admin: Client) -> None:
+    body = {"username": "csrf", "role": "officer", "sites": [SITE], "password": PASSWORD}
+    for origin in ("https://evil.example", None, "null", server.url + ".evil.example"):
+        forged = Client(server.url, origin=origin, cookies=dict(admin.cookies))
+        assert_error(forged.post("/api/v1/users", body), 403, "bad_origin")
+        assert_error(forged.delete("/api/v1/session"), 403, "bad_origin")
+    users = {u["username"] for u in admin.get("/api/v1/users").json["users"]}
+    assert "csrf" not in users  # nothing was changed
+    assert (
+        Client(server.url, origin=None, cookies=dict(admin.cookies)).get("/api/v1/users").status
+        == 200
+    )  # reading needs no Origin
+    assert admin.post("/api/v1/users", body).status == 201
+
+
+def test_sign_in_from_a_foreign_page_is_refused(server: LiveServer) -> None:
+    foreign = Client(server.url, origin="https://evil.example")
+    assert_error(foreign.sign_in("root", headers=address()), 403, "bad_origin")
+    assert Client(server.url, origin=None).sign_in("root").status == 200  # scripts send none
+
+
+# --- devices --------------------------------------------------------------------------------
+
+
+def test_admin_adds_lists_and_revokes_devices(server: LiveServer, admin: Client) -> None:
+    made = admin.post(
+        "/api/v1/devices", {"kind": "display", "site": SITE, "zone": "lantai-1", "name": "TV lobi"}
+    )
+    assert made.status == 201 and made.headers["Cache-Control"] == "no-store"
+    device, token, link = made.json["device"], made.json["token"], made.json["link"]
+    assert device["kind"] == "display" and device["zone"] == "lantai-1" and not device["revoked"]
+    assert link == f"{server.url}/display?token={token}"
+    listed = admin.get("/api/v1/devices").json["devices"]
+    assert device["device"] in {d["device"] for d in listed}
+    assert token not in admin.get("/api/v1/devices").body.decode()
+    tv = Client(server.url, token=token, origin=None)
+    assert tv.get("/api/v1/session").json == {
+        "role": "display",
+        "name": device["device"],
+        "sites": [SITE],
+        "zone": "lantai-1",
+    }
+    assert tv.get("/api/v1/device").json["device"]["device"] == device["device"]
+    assert tv.get(f"/api/v1/sites/{SITE}").status != 403
+    assert_error(tv.get(f"/api/v1/sites/{OTHER}"), 403, "forbidden")
+    assert_error(tv.get("/api/v1/users"), 403, "forbidden")
+    assert_error(tv.post("/api/v1/devices", {"kind": "display", "site": SITE}), 403, "forbidden")
+
+    revoked = admin.delete(f"/api/v1/devices/{device['device']}")
+    assert revoked.status == 200 and revoked.json["device"]["revoked"] is True
+    assert_error(tv.get("/api/v1/device"), 401, "not_authenticated")
+    assert tv.get("/api/v1/session").json["role"] == "anonymous"
+    assert admin.delete(f"/api/v1/devices/{device['device']}").status == 200  # again: no change
+    assert_error(admin.delete("/api/v1/devices/display-000000"), 404, "unknown_device")
+
+
+def test_device_tokens_in_the_query_only_outside_the_api(server: LiveServer) -> None:
+    token = add_device(server, "kiosk", SITE)
+    assert Client(server.url, token=token).get("/api/v1/device").json["device"]["kind"] == "kiosk"
+    assert_error(Client(server.url).get(f"/api/v1/device?token={token}"), 401, "not_authenticated")
+    assert_error(
+        Client(server.url, token="qmsd_forged").get("/api/v1/device"), 401, "not_authenticated"
+    )
+    basic = Client(server.url).get("/api/v1/device", headers={"Authorization": f"Basic {token}"})
+    assert_error(basic, 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"kind": "tv", "site": SITE}, "invalid_command"),
+        ({"kind": "display"}, "invalid_command"),
+        ({"kind": "display", "site": "_accounts"}, "invalid_site"),
+        ({"kind": "display", "site": SITE, "zone": "z" * 65}, "invalid_zone"),
+        ({"kind": "display", "site": SITE, "token": "mine"}, "invalid_command"),
+    ],
+)
+def test_add_device_refuses(admin: Client, body: dict[str, object], code: str) -> None:
+    assert_error(admin.post("/api/v1/devices", body), 422, code)
+
+
+# --- across processes: the CLI next to a running server -------------------------------------
+
+
+def test_a_cli_made_user_signs_in_at_once(server: LiveServer) -> None:
+    add_user(server, "dari-cli", "officer", SITE)
+    assert signed_in(server, "dari-cli").get("/api/v1/session").json["name"] == "dari-cli"
+
+
+def until(check: object, timeout: float = 5.0) -> None:
+    """Poll another process's effect (the server looks at the log at most once a second)."""
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_cli_revoke_and_passwd_reach_a_running_server(server: LiveServer) -> None:
+    token = add_device(server, "display", SITE)
+    tv = Client(server.url, token=token)
+    assert tv.get("/api/v1/device").status == 200
+    add_user(server, "cli-pw", "officer", SITE)
+    user = signed_in(server, "cli-pw")
+    server.cli("device", "revoke", tv.get("/api/v1/device").json["device"]["device"])
+    server.cli("user", "passwd", "cli-pw", input="dari-cli-baru\n")
+    until(lambda: tv.get("/api/v1/device").status == 401)
+    until(lambda: user.get("/api/v1/session").json["role"] == "anonymous")
+    signed_in(server, "cli-pw", "dari-cli-baru")
+
+
+# --- the secret key -------------------------------------------------------------------------
+
+
+def test_secret_key_file(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path / "data")
+    key = secret_key(config)
+    path = tmp_path / "data" / "secret.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(key) == 64 and secret_key(config) == key  # generated once
+    assert secret_key(Config(data_dir=tmp_path / "other", secret_key="from-env")) == b"from-env"
+    assert not (tmp_path / "other" / "secret.key").exists()
+
+
+def test_sessions_survive_a_restart_and_die_with_another_key(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with LiveServer(data) as first:
+        add_user(first, "tetap", "officer", SITE)
+        client = signed_in(first, "tetap")
+    key = (data / "secret.key").read_bytes()
+    assert stat.S_IMODE(os.stat(data / "secret.key").st_mode) == 0o600
+    with LiveServer(data, port=first.port) as second:
+        assert client.get("/api/v1/session").json["name"] == "tetap"
+        assert (data / "secret.key").read_bytes() == key
+        second.stop()
+    with LiveServer(data, port=first.port, env={"QMS_SECRET_KEY": "another-key"}):
+        assert client.get("/api/v1/session").json["role"] == "anonymous"
+
+
+# --- the route table ------------------------------------------------------------------------
+
+
+def test_every_accounts_route_is_declared_and_documented() -> None:
+    routes = {(r.method, r.path): r for r in API if r.tag == "accounts"}
+    assert set(routes) == {
+        ("POST", "/session"),
+        ("GET", "/session"),
+        ("DELETE", "/session"),
+        ("POST", "/session/password"),
+        ("GET", "/users"),
+        ("POST", "/users"),
+        ("PUT", "/users/{username}"),
+        ("POST", "/users/{username}/password"),
+        ("GET", "/devices"),
+        ("POST", "/devices"),
+        ("DELETE", "/devices/{device}"),
+        ("GET", "/device"),
+    }
+    text = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    for (method, path), route in routes.items():
+        assert route.summary
+        assert route.body is not None or method in ("GET", "DELETE"), (method, path)
+        assert f"`{method} /api/v1{path}" in text, f"docs/security.md: {method} {path}"
+
+
+# --- Redis: several server processes --------------------------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_two_servers_on_redis_share_people_and_devices(tmp_path: Path, redis_log_url: str) -> None:
+    key = {"QMS_SECRET_KEY": "one-key-for-every-process"}
+    with (
+        LiveServer(tmp_path / "a", log_url=redis_log_url, env=key) as a,
+        LiveServer(tmp_path / "b", log_url=redis_log_url, env=key) as b,
+    ):
+        add_user(a, "root", "admin")
+        admin_a = signed_in(a, "root")
+        new_user(admin_a, "pindah")
+        at_b = signed_in(b, "pindah")  # made through A, known at B at once
+        cookie_from_a = Client(b.url, cookies=dict(admin_a.cookies))
+        assert cookie_from_a.get("/api/v1/session").json["name"] == "root"  # one key
+        made = admin_a.post("/api/v1/devices", {"kind": "kiosk", "site": SITE}).json
+        kiosk_at_b = Client(b.url, token=made["token"])
+        assert kiosk_at_b.get("/api/v1/device").status == 200
+        admin_a.delete(f"/api/v1/devices/{made['device']['device']}")
+        admin_a.post("/api/v1/users/pindah/password", {"password": "sandi-baru-1"})
+        until(lambda: kiosk_at_b.get("/api/v1/device").status == 401)
+        until(lambda: at_b.get("/api/v1/session").json["role"] == "anonymous")

@@ -1,0 +1,353 @@
+"""What each audience of the live stream sees: pure projections, no server.
+
+A scenario is decided and folded with the pure core, and each event's facts are
+taken as the stream takes them (from the state right after the event). The
+display's frames are then searched, as raw JSON, for anything personal.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgpack
+import pytest
+
+from qms.core import HallState, decide, event_to_dict, evolve, parse_command
+from qms.server import audience as aud
+from qms.server.audience import Audience, Facts, Kind
+from qms.server.wire import (
+    Close,
+    Format,
+    Hello,
+    ProtocolError,
+    Resume,
+    choose_subprotocol,
+    decode,
+    encode,
+    parse_hello,
+    plan_resume,
+)
+
+NOW = datetime(2024, 3, 4, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta")).timestamp()
+OFFICERS = ("budi.santoso", "sari.dewi")
+DEVICE = "kiosk-lobby-7"
+
+DISPLAY = Audience(Kind.DISPLAY)
+DISPLAY_A = Audience(Kind.DISPLAY, zone="A")
+DISPLAY_B = Audience(Kind.DISPLAY, zone="B")
+CONSOLE_L1 = Audience(Kind.CONSOLE, counter="L1")
+CONSOLE_L3 = Audience(Kind.CONSOLE, counter="L3")
+SUPERVISOR = Audience(Kind.SUPERVISOR)
+
+
+class Recorder:
+    """The core plus what the stream's feed keeps: (version, event, facts) per event."""
+
+    def __init__(self) -> None:
+        self.state = HallState()
+        self.entries: list[tuple[int, dict[str, Any], Facts]] = []
+        self.counts: dict[str, int] = {}
+        self.calls: list[dict[str, Any]] = []
+
+    def do(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
+        command = parse_command({"type": kind, **fields})
+        out = []
+        for event in decide(self.state, command, NOW + len(self.entries)):
+            evolve(self.state, event)
+            data = event_to_dict(event)
+            counts = aud.queue_counts(self.state)
+            facts = aud.facts(data, self.state, aud.changed_counts(self.counts, counts))
+            self.counts = counts
+            version = len(self.entries) + 1
+            self.entries.append((version, data, facts))
+            call = aud.call_record(version, data, facts)
+            if call is not None:
+                self.calls.append(call)
+            out.append(data)
+        return out
+
+    def messages(self, audience: Audience) -> list[dict[str, Any]]:
+        return [
+            aud.event_message(v, audience, e, f, aud.served_by(self.state, audience.counter))
+            for v, e, f in self.entries
+        ]
+
+
+@pytest.fixture
+def hall() -> Recorder:
+    h = Recorder()
+    h.do("set_up_site", site="s1", name="MPP Uji")
+    h.do("set_up_agency", agency="dukcapil", name="Disdukcapil")
+    h.do("set_up_agency", agency="samsat", name="Samsat")
+    for service, agency, prefix in (("ktp", "dukcapil", "A"), ("kk", "dukcapil", "B")):
+        h.do(
+            "set_up_service",
+            service=service,
+            agency=agency,
+            prefix=prefix,
+            name_id=service.upper(),
+            name_en=service,
+        )
+    h.do("set_up_service", service="pkb", agency="samsat", prefix="F", name_id="PKB", name_en="Tax")
+    h.do("set_up_counter", counter="L1", name="Loket 1", zone="A", services=["ktp", "kk"])
+    h.do("set_up_counter", counter="L2", name="Loket 2", zone="A", services=["ktp"])
+    h.do("set_up_counter", counter="L3", name="Loket 3", zone="B", services=["pkb"])
+    h.do("open_counter", counter="L1", officer=OFFICERS[0], by=OFFICERS[0])
+    h.do("open_counter", counter="L3", officer=OFFICERS[1], by=OFFICERS[1])
+    return h
+
+
+def run_day(h: Recorder) -> dict[str, str]:
+    """A morning with every kind of ticket step; the tickets' tokens by number."""
+    tokens: dict[str, str] = {}
+    plan = [("ktp", "lansia"), ("ktp", "regular"), ("kk", "ibu_hamil"), ("pkb", "disabilitas")]
+    for i, (service, priority) in enumerate(plan):
+        (issued,) = h.do(
+            "issue_ticket",
+            service=service,
+            priority=priority,
+            token=f"SECRET-TOKEN-{i}",
+            by=DEVICE,
+            command_id=f"cid-{i}",
+        )
+        tokens[issued["number"]] = issued["token"]
+    h.do("call_next", counter="L1", by=OFFICERS[0], command_id="press-1")
+    h.do("recall", counter="L1", by=OFFICERS[0])
+    h.do("start_service", counter="L1", by=OFFICERS[0])
+    h.do("complete", counter="L1", by=OFFICERS[0])
+    h.do("call_next", counter="L3", by=OFFICERS[1])
+    ticket = h.state.counters["L3"].ticket
+    h.do("transfer", ticket=ticket, to_counter="L1", by=OFFICERS[1])
+    h.do("call_next", counter="L1", by=OFFICERS[0])
+    held = h.state.counters["L1"].ticket
+    h.do("hold", ticket=held, by=OFFICERS[0])
+    h.do("unhold", ticket=held, by=OFFICERS[0])
+    h.do("broadcast", text="Selamat datang", by="supervisor.rina")
+    h.do("broadcast", text="Zona A: loket 2 tutup", zone="A", by="supervisor.rina")
+    h.do("broadcast", text="Zona B: istirahat", zone="B", by="supervisor.rina")
+    h.do("pause_counter", counter="L3", by=OFFICERS[1])
+    h.do("close_counter", counter="L3", by=OFFICERS[1])
+    h.do("close_day", by="supervisor.rina")
+    return tokens
+
+
+PERSONAL_WORDS = (
+    *OFFICERS,
+    DEVICE,
+    "supervisor.rina",
+    "SECRET-TOKEN",
+    "lansia",
+    "ibu_hamil",
+    "disabilitas",
+    "cid-",
+    "press-1",
+)
+
+
+@pytest.mark.parametrize("audience", [DISPLAY, DISPLAY_A, DISPLAY_B], ids=str)
+@pytest.mark.parametrize("fmt", list(Format))
+def test_display_frames_hold_nothing_personal(hall: Recorder, audience: Audience, fmt: Format):
+    run_day(hall)
+    frames = [encode(m, fmt) for m in hall.messages(audience)]
+    frames.append(encode(aud.view(audience, hall.state, hall.calls), fmt))
+    raw = "\n".join(f if isinstance(f, str) else f.decode("utf-8", "replace") for f in frames)
+    for word in PERSONAL_WORDS:
+        assert word not in raw, f"{word!r} reached a {audience} frame"
+    for message in hall.messages(audience):
+        event = message.get("event") or {}
+        assert not {"by", "officer", "token", "cid", "cn", "priority", "channel"} & set(event)
+
+
+def test_every_version_gets_a_message_in_order(hall: Recorder):
+    run_day(hall)
+    for audience in (DISPLAY, DISPLAY_B, CONSOLE_L1, CONSOLE_L3, SUPERVISOR):
+        versions = [m["version"] for m in hall.messages(audience)]
+        assert versions == list(range(1, len(hall.entries) + 1))
+
+
+def test_display_sees_calls_with_numbers_and_counts(hall: Recorder):
+    run_day(hall)
+    messages = hall.messages(DISPLAY)
+    calls = [m["event"] for m in messages if m.get("event", {}).get("type") == "ticket_called"]
+    assert [(c["number"], c["counter"]) for c in calls] == [
+        ("A001", "L1"),
+        ("F001", "L3"),
+        ("F001", "L1"),
+    ]
+    recall = next(
+        m["event"] for m in messages if m.get("event", {}).get("type") == "ticket_recalled"
+    )
+    assert recall["number"] == "A001" and recall["recalls"] == 1
+    issued = [m for m in messages if m.get("event", {}).get("type") == "ticket_issued"]
+    assert [m["queues"] for m in issued] == [{"ktp": 1}, {"ktp": 2}, {"kk": 1}, {"pkb": 1}]
+    opened = next(
+        m["event"] for m in messages if m.get("event", {}).get("type") == "counter_opened"
+    )
+    assert opened == {"type": "counter_opened", "schema": 1, "at": opened["at"], "counter": "L1"}
+
+
+def test_a_zone_display_sees_its_counters_and_running_text(hall: Recorder):
+    run_day(hall)
+    messages = hall.messages(DISPLAY_B)
+    events = [m["event"] for m in messages if "event" in m]
+    counters = {e.get("counter") for e in events if e["type"] != "counter_configured"} - {None}
+    assert counters == {"L3"}  # L1's calls reach zone B as waiting counts only
+    texts = [e["text"] for e in events if e["type"] == "message_broadcast"]
+    assert texts == ["Selamat datang", "Zona B: istirahat"]
+    called_at_l1 = [m for m in messages if "event" not in m and "queues" in m]
+    assert called_at_l1, "counts of another zone's calls still reach the display"
+    unzoned = [m["event"] for m in hall.messages(DISPLAY) if "event" in m]
+    assert [e["text"] for e in unzoned if e["type"] == "message_broadcast"] == ["Selamat datang"]
+
+
+def test_console_sees_its_counter_in_full_and_other_officers_never(hall: Recorder):
+    run_day(hall)
+    l1 = hall.messages(CONSOLE_L1)
+    raw = json.dumps(l1)
+    assert OFFICERS[0] in raw  # its own officer, on its own counter's events
+    assert OFFICERS[1] not in raw  # the officer at L3 stays hidden, even on the transfer
+    assert "SECRET-TOKEN" not in raw
+    issued = [m["event"] for m in l1 if m.get("event", {}).get("type") == "ticket_issued"]
+    assert [(e["number"], e["priority"]) for e in issued] == [
+        ("A001", "lansia"),
+        ("A002", "regular"),
+        ("B001", "ibu_hamil"),
+    ]  # pkb is not served at L1
+    transfer = next(m for m in l1 if m.get("event", {}).get("type") == "ticket_transferred")
+    assert transfer["event"]["to_counter"] == "L1" and "by" not in transfer["event"]
+    assert transfer["queues"] == {"@L1": 1}
+    l3_events = [m["event"] for m in hall.messages(CONSOLE_L3) if "event" in m]
+    assert not [e for e in l3_events if e["type"] == "counter_opened" and e["counter"] == "L1"]
+
+
+def test_supervisor_sees_everyone_but_no_token(hall: Recorder):
+    run_day(hall)
+    raw = json.dumps(hall.messages(SUPERVISOR))
+    view = json.dumps(aud.view(SUPERVISOR, hall.state, hall.calls))
+    for officer in OFFICERS:
+        assert officer in raw
+    assert "SECRET-TOKEN" not in raw + view
+
+
+def test_unknown_event_types_are_withheld_from_displays_only():
+    event = {"type": "from_the_future", "schema": 1, "at": NOW, "secret": "x"}
+    assert aud.project(DISPLAY, event, Facts()) is None
+    assert aud.project(CONSOLE_L1, event, Facts()) is None
+    assert aud.project(SUPERVISOR, event, Facts()) == event
+
+
+def test_views(hall: Recorder):
+    for i, (service, priority) in enumerate(
+        [("ktp", "lansia"), ("kk", "regular"), ("pkb", "regular")]
+    ):
+        hall.do("issue_ticket", service=service, priority=priority, token=f"SECRET-{i}", by=DEVICE)
+    hall.do("call_next", counter="L1", by=OFFICERS[0])
+    hall.do("broadcast", text="Selamat datang")
+    hall.do("broadcast", text="B only", zone="B")
+    display = aud.view(DISPLAY_A, hall.state, hall.calls)
+    assert [c["id"] for c in display["counters"]] == ["L1", "L2"]
+    l1 = display["counters"][0]
+    assert (l1["number"], l1["ticket_state"]) == ("A001", "called") and "officer" not in l1
+    assert display["queues"] == {"kk": 1, "pkb": 1}
+    assert display["messages"] == {"": "Selamat datang"}
+    assert [(c["number"], c["counter"]) for c in display["calls"]] == [("A001", "L1")]
+    assert aud.view(DISPLAY_B, hall.state, hall.calls)["calls"] == []
+    console = aud.view(CONSOLE_L1, hall.state, hall.calls)
+    assert console["counter"]["officer"] == OFFICERS[0]
+    assert console["counter"]["ticket_detail"]["priority"] == "lansia"
+    assert [t["number"] for t in console["waiting"]] == ["B001"]
+    assert console["queues"] == {"kk": 1}
+    supervisor = aud.view(SUPERVISOR, hall.state, hall.calls)
+    assert {c["id"]: c["officer"] for c in supervisor["counters"]}["L3"] == OFFICERS[1]
+    assert {t["number"] for t in supervisor["tickets"]} == {"A001", "B001", "F001"}
+    assert supervisor["totals"] == {"called": 1, "waiting": 2}
+    for snapshot in (display, console, supervisor):
+        assert "SECRET" not in json.dumps(snapshot)
+    raw = json.dumps(display)
+    assert not [word for word in (*OFFICERS, "lansia", DEVICE) if word in raw]
+
+
+def test_changed_counts():
+    assert aud.changed_counts({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 1}) == {"b": 3, "c": 1}
+    assert aud.changed_counts({"a": 1}, {}) == {"a": 0}
+
+
+def test_audience_shapes():
+    with pytest.raises(ValueError):
+        Audience(Kind.CONSOLE)
+    with pytest.raises(ValueError):
+        Audience(Kind.SUPERVISOR, zone="A")
+    assert Audience(Kind.DISPLAY, zone="A") == DISPLAY_A  # equal audiences share frames
+
+
+# --- the wire ------------------------------------------------------------------------------
+
+
+def test_hello_parsing():
+    hello = parse_hello({"type": "hello", "audience": "console", "counter": "L1", "x": 1})
+    assert hello == Hello(Kind.CONSOLE, counter="L1")
+    assert parse_hello({"type": "hello", "audience": "display", "epoch": "e", "version": 7}) == (
+        Hello(Kind.DISPLAY, epoch="e", version=7)
+    )
+    bad = [
+        {"type": "ping"},
+        {"type": "hello"},
+        {"type": "hello", "audience": "public"},
+        {"type": "hello", "audience": "console"},
+        {"type": "hello", "audience": "display", "version": -1},
+        {"type": "hello", "audience": "display", "version": True},
+        {"type": "hello", "audience": "display", "version": "7"},
+        {"type": "hello", "audience": "display", "epoch": 5},
+        {"type": "hello", "audience": "display", "zone": ""},
+    ]
+    for message in bad:
+        with pytest.raises(ProtocolError) as error:
+            parse_hello(message)
+        assert error.value.code is Close.PROTOCOL_ERROR
+
+
+def test_decode_limits_and_errors():
+    assert decode('{"type":"ping"}') == {"type": "ping"}
+    assert decode(msgpack.packb({"type": "ping"})) == {"type": "ping"}
+    for frame in ("not json", "[1]", '{"type": 3}', b"\xc1", "[" * 3000):
+        with pytest.raises(ProtocolError) as error:
+            decode(frame)
+        assert error.value.code is Close.PROTOCOL_ERROR
+    with pytest.raises(ProtocolError) as error:
+        decode(json.dumps({"type": "ping", "pad": "x" * 5000}))
+    assert error.value.code is Close.MESSAGE_TOO_BIG
+
+
+def test_subprotocols_and_encoding():
+    assert choose_subprotocol([]) == (None, Format.JSON)
+    assert choose_subprotocol(["chat", "qms.msgpack.v1"]) == ("qms.msgpack.v1", Format.MSGPACK)
+    assert choose_subprotocol(["qms.json.v1", "qms.msgpack.v1"]) == ("qms.json.v1", Format.JSON)
+    message = {"type": "event", "version": 3, "event": {"text": "Antrean ñ"}}
+    assert json.loads(encode(message, Format.JSON)) == message
+    assert msgpack.unpackb(encode(message, Format.MSGPACK)) == message
+
+
+@pytest.mark.parametrize(
+    ("epoch", "version", "expected"),
+    [
+        ("e1", 100, Resume.CURRENT),
+        ("e1", 90, Resume.REPLAY),
+        ("e1", 50, Resume.REPLAY),  # the oldest the ring holds (51..100)
+        ("e1", 49, Resume.SNAPSHOT),  # behind the ring
+        ("e1", 101, Resume.SNAPSHOT),  # ahead of the log: not this log's history
+        ("e0", 90, Resume.SNAPSHOT),  # another epoch
+        (None, None, Resume.SNAPSHOT),  # a fresh client
+        ("e1", None, Resume.SNAPSHOT),
+    ],
+)
+def test_plan_resume(epoch: str | None, version: int | None, expected: Resume):
+    hello = Hello(Kind.DISPLAY, epoch=epoch, version=version)
+    assert plan_resume(hello, "e1", 100, base=50, max_replay=1000) is expected
+
+
+def test_plan_resume_too_far_behind_gets_a_snapshot():
+    hello = Hello(Kind.DISPLAY, epoch="e1", version=10)
+    assert plan_resume(hello, "e1", 100, base=0, max_replay=50) is Resume.SNAPSHOT
