@@ -104,10 +104,25 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, strict: bool, prefix: st
     return cls(**kwargs)
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_dict(obj: Any) -> Any:
-    """Plain data (dicts, lists, str, numbers) for msgpack or JSON."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    """Plain data (dicts, lists, str, numbers) for msgpack or JSON.
+
+    On every command and snapshot path: scalars are tested first, by exact type
+    (an enum is not a plain str), and field names are cached per class.
+    """
+    cls = type(obj)
+    if cls in _SCALARS:
+        return obj
+    if hasattr(cls, "__dataclass_fields__"):
+        return {name: to_dict(getattr(obj, name)) for name in _field_names(cls)}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, list | tuple):

@@ -7,6 +7,7 @@ state that `evolve` is changing). Copy the state first to keep an old one.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from qms.core.model import (
     Counter,
     CounterState,
     HallState,
+    Line,
     Priority,
     Step,
     Ticket,
@@ -79,7 +81,7 @@ def _day_opened(s: HallState, ev: e.DayOpened) -> None:
     if not reopened:  # the same day opened again after close_day goes on numbering
         s.seq = {}
         s.serial = 0
-    s.queues = {}
+    s.queues, s.lines = {}, {}
 
 
 @applies(e.DayClosed)
@@ -93,7 +95,7 @@ def _day_closed(s: HallState, ev: e.DayClosed) -> None:
     for counter in s.counters.values():
         counter.state, counter.officer, counter.ticket = CounterState.CLOSED, None, None
         counter.priority_streak = 0
-    s.queues = {}
+    s.queues, s.lines = {}, {}
     s.day = None
 
 
@@ -257,17 +259,29 @@ def queue_key(t: Ticket) -> str:
     return directed_queue(t.target_counter) if t.target_counter else t.service
 
 
+def _line_of(line: Line, t: Ticket) -> list[tuple[float, str]]:
+    return line.regular if t.priority is Priority.REGULAR else line.priority
+
+
 def _enqueue(s: HallState, t: Ticket) -> None:
-    s.queues.setdefault(queue_key(t), {})[t.id] = None
+    key = queue_key(t)
+    s.queues.setdefault(key, {})[t.id] = None
+    bisect.insort(_line_of(s.lines.setdefault(key, Line()), t), (t.arrival_at, t.id))
 
 
 def _unqueue(s: HallState, t: Ticket) -> None:
     key = queue_key(t)
     queue = s.queues.get(key)
-    if queue is not None:
-        queue.pop(t.id, None)
-        if not queue:  # no empty entries: the index equals its rebuilt self
-            del s.queues[key]
+    if queue is None or t.id not in queue:
+        return
+    del queue[t.id]
+    line = s.lines[key]
+    pairs = _line_of(line, t)
+    i = bisect.bisect_left(pairs, (t.arrival_at, t.id))
+    del pairs[i]
+    if not queue:  # no empty entries: the indexes equal their rebuilt selves
+        del s.queues[key]
+        del s.lines[key]
 
 
 def _step(t: Ticket, ev: e.TicketStep, kind: str) -> None:
@@ -277,6 +291,7 @@ def _step(t: Ticket, ev: e.TicketStep, kind: str) -> None:
 def rebuild_queues(s: HallState) -> None:
     """Recompute the derived waiting-queue index (after restoring a snapshot)."""
     s.queues = {}
+    s.lines = {}
     for t in sorted(s.tickets.values(), key=lambda t: t.seq):
         if t.state is TicketState.WAITING and t.day == s.day:
             _enqueue(s, t)

@@ -129,6 +129,14 @@ class Ticket:
 
 
 @dataclass
+class Line:
+    """One queue's waiting tickets as sorted (arrival_at, id) pairs, per priority class."""
+
+    regular: list[tuple[float, str]] = field(default_factory=list)
+    priority: list[tuple[float, str]] = field(default_factory=list)
+
+
+@dataclass
 class HallState:
     site: Site | None = None
     agencies: dict[str, Agency] = field(default_factory=dict)
@@ -139,10 +147,13 @@ class HallState:
     seq: dict[str, int] = field(default_factory=dict)  # per-service numbers issued today
     serial: int = 0  # tickets issued today, site-wide
     messages: dict[str, str] = field(default_factory=dict)  # zone ("" for all) -> running text
-    # Derived index: queue key -> waiting ticket ids of today, where the key is the
-    # service, or "@<counter>" for tickets transferred to one counter. Not stored
-    # in snapshots; rebuilt on restore.
+    # Derived indexes, not stored in snapshots, rebuilt on restore. `queues`: queue
+    # key -> waiting ticket ids of today, where the key is the service, or
+    # "@<counter>" for tickets transferred to one counter. `lines`: the same
+    # tickets of each queue kept sorted by (arrival_at, id), regular and priority
+    # apart, so that calling the next ticket looks at the heads, not at every ticket.
     queues: dict[str, dict[str, None]] = field(default_factory=dict)
+    lines: dict[str, Line] = field(default_factory=dict)
 
     def waiting_in(self, queue: str) -> list[Ticket]:
         return [self.tickets[t] for t in self.queues.get(queue, {})]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from qms.core.model import Counter, HallState, Priority, Site, Ticket
+from qms.core.model import Counter, HallState, Site, Ticket
 
 SortKey = tuple[float | str, ...]
 Policy = Callable[[Ticket, Counter, HallState, float], SortKey]
@@ -48,7 +48,7 @@ def wait_fraction(t: Ticket, s: HallState, now: float) -> float:
 
 
 def candidates(state: HallState, counter: Counter) -> list[Ticket]:
-    """Today's waiting tickets this counter may call."""
+    """Today's waiting tickets this counter may call (all of them: for views and tests)."""
     out = state.waiting_in(directed_queue(counter.id))
     for service in counter.services:
         out.extend(state.waiting_in(service))
@@ -61,21 +61,31 @@ def directed_queue(counter: str) -> str:
 
 
 def choose(state: HallState, site: Site, counter: Counter, now: float) -> Ticket | None:
-    tickets = candidates(state, counter)
-    if not tickets:
-        return None
+    """The ticket `counter` calls next, or None.
+
+    Within one service and priority class every policy orders by arrival, so
+    only the head of each line (`HallState.lines`) can win: the choice costs
+    one look per service, not one per waiting ticket. A policy added to
+    `POLICIES` must keep that property.
+    """
     key = POLICIES[site.policy]
 
     def best(pool: list[Ticket]) -> Ticket:
         return min(pool, key=lambda t: key(t, counter, state, now))
 
-    directed = [t for t in tickets if t.target_counter == counter.id]
+    directed = state.waiting_in(directed_queue(counter.id))  # few, of any service
     if directed:
         return best(directed)
-    priority = [t for t in tickets if t.priority is not Priority.REGULAR]
-    regular = [t for t in tickets if t.priority is Priority.REGULAR]
+    regular: list[Ticket] = []
+    priority: list[Ticket] = []
+    for service in counter.services:
+        line = state.lines.get(service)
+        if line is not None:
+            regular.extend(state.tickets[tid] for _, tid in line.regular[:1])
+            priority.extend(state.tickets[tid] for _, tid in line.priority[:1])
     if not priority or not regular:
-        return best(tickets)
+        return best(priority or regular) if priority or regular else None
+    # A line's head waited longest in it: if any regular ticket is overdue, its head is.
     overdue = [t for t in regular if wait_fraction(t, state, now) >= 1.0]
     if overdue:
         return best(overdue)

@@ -16,7 +16,7 @@ SNAPSHOT_SCHEMA = 1
 
 def state_to_dict(state: HallState) -> dict[str, Any]:
     data: dict[str, Any] = to_dict(state)
-    del data["queues"]  # derived
+    del data["queues"], data["lines"]  # derived
     data["snapshot_schema"] = SNAPSHOT_SCHEMA
     return data
 
