@@ -104,9 +104,14 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, strict: bool, prefix: st
     return cls(**kwargs)
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
