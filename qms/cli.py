@@ -108,6 +108,10 @@ def _run_server(config: Any) -> int:
         workers=config.workers if config.workers > 1 else None,
         log_level="info",
         timeout_graceful_shutdown=5,
+        # Frames are encoded once per audience and shared; per-connection deflate
+        # would compress each copy again and double the memory of an idle socket.
+        ws_per_message_deflate=False,
+        ws_max_size=16 * 1024,  # client frames are tiny (the stream refuses > 4 KiB)
     )
     return 0
 

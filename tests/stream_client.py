@@ -16,7 +16,7 @@ import contextlib
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,8 @@ class StreamClient:
 
     async def open(self, *, sock: socket.socket | None = None, max_queue: int = 16) -> None:
         """Open the socket only (no hello)."""
+        if self.ws is not None:  # the previous connection, e.g. to a server that died
+            await asyncio.wait_for(self.ws.wait_closed(), 10)
         headers = {"Cookie": f"qms_session={self.cookie}"} if self.cookie else {}
         kw: dict[str, Any] = {}
         if sock is not None:
@@ -181,11 +183,23 @@ class StreamClient:
                 while True:
                     await self.recv(within)
         except ConnectionClosed as closed:
+            # Let the TCP connection end too, or the test's loop may close over it.
+            await asyncio.wait_for(self.ws.wait_closed(), within)
             return closed.rcvd.code if closed.rcvd is not None else None
 
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
+            await asyncio.wait_for(self.ws.wait_closed(), 10)
+
+    async def abort(self) -> None:
+        """Close whatever state the connection is in, without failing."""
+        if self.ws is None:
+            return
+        try:
+            await asyncio.wait_for(self.close(), 2)
+        except Exception:
+            self.ws.transport.abort()
 
     def event_versions(self) -> list[int]:
         return [v for v, _ in self.events]
@@ -285,7 +299,9 @@ class StreamHall:
 
     servers: list[LiveServer]
     tokens: dict[str, str]  # display, display_b (zone B), kiosk, revoked (a display)
+    devices: dict[str, str]  # the same devices' ids
     who: dict[str, Api]  # signed-in people on servers[0], and the kiosk
+    opened: list[StreamClient] = field(default_factory=list)  # by `client`, for `close_clients`
 
     @property
     def server(self) -> LiveServer:
@@ -304,10 +320,19 @@ class StreamHall:
         """A stream client of `who`: a device by its token, a person by their cookie."""
         base = self.servers[server].ws_url
         if who in self.tokens:
-            return StreamClient(base, SITE, audience, token=self.tokens[who], **kw)
-        if who == "anonymous":
-            return StreamClient(base, SITE, audience, **kw)
-        return StreamClient(base, SITE, audience, cookie=self.who[who].cookie, **kw)
+            client = StreamClient(base, SITE, audience, token=self.tokens[who], **kw)
+        elif who == "anonymous":
+            client = StreamClient(base, SITE, audience, **kw)
+        else:
+            client = StreamClient(base, SITE, audience, cookie=self.who[who].cookie, **kw)
+        self.opened.append(client)
+        return client
+
+    async def close_clients(self) -> None:
+        """Close every client `client` made (also after a failed test: no stray sockets)."""
+        clients, self.opened = self.opened, []
+        for client in clients:
+            await client.abort()
 
     def issue(self, service: str = "ktp", **body: Any) -> dict[str, Any]:
         reply = self.who["kiosk"].ok("POST", f"/sites/{SITE}/tickets", {"service": service, **body})
@@ -323,8 +348,9 @@ class StreamHall:
         return dict(self.who[who].ok("POST", path, {} if body is None else body))
 
 
-async def _make_accounts(config: Config) -> dict[str, str]:
+async def _make_accounts(config: Config) -> tuple[dict[str, str], dict[str, str]]:
     tokens: dict[str, str] = {}
+    ids: dict[str, str] = {}
     async with open_accounts(config) as store:
         for username, role, sites in USERS.values():
             await store.add_user(username, role, sites, PASSWORD, by="test")
@@ -336,10 +362,10 @@ async def _make_accounts(config: Config) -> dict[str, str]:
         ]
         for name, kind, zone in devices:
             device, token = await store.add_device(kind, SITE, zone=zone, name=name, by="test")
-            tokens[name] = token
+            tokens[name], ids[name] = token, device.device
             if name == "revoked":
                 await store.revoke_device(device.device, by="test")
-    return tokens
+    return tokens, ids
 
 
 @contextlib.contextmanager
@@ -354,7 +380,7 @@ def stream_hall(
     data_dir = tmp_path / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     config = Config(data_dir=data_dir, log_url=log_url or "")
-    tokens = asyncio.run(_make_accounts(config))
+    tokens, devices = asyncio.run(_make_accounts(config))
     env = {"QMS_SECRET_KEY": "stream-tests-" + "k" * 40, **(env or {})}
     with contextlib.ExitStack() as stack:
         live = [
@@ -364,7 +390,7 @@ def stream_hall(
         base = live[0].url
         who = {key: sign_in(base, username) for key, (username, _, _) in USERS.items()}
         who["kiosk"] = Api(base, token=tokens["kiosk"])
-        hall = StreamHall(live, tokens, who)
+        hall = StreamHall(live, tokens, devices, who)
         set_up_hall(who["admin"], SITE)
         for counter, key in (("L1", "officer"), ("L2", "officer_elsewhere")):
             hall.press("admin", counter, "open", {"officer": USERS[key][0]})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,22 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamHall]:
     env = {"QMS_STREAM_HELLO_TIMEOUT_S": "1"}
     with stream_hall(tmp_path_factory.mktemp("stream"), env=env) as h:
         yield h
+
+
+@pytest.fixture(autouse=True)
+async def _no_stray_clients(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every client a test made is closed, also when the test fails."""
+    yield
+    if "hall" in request.fixturenames:
+        await request.getfixturevalue("hall").close_clients()
+
+
+async def closing(h: StreamHall, test: Coroutine[Any, Any, None]) -> None:
+    """Run a live test on its own server; its clients are closed whatever happens."""
+    try:
+        await test
+    finally:
+        await h.close_clients()
 
 
 async def act(fn: Any, *args: Any, **kw: Any) -> Any:
@@ -149,6 +165,23 @@ async def test_msgpack_subprotocol(hall: StreamHall):
     assert all(isinstance(f, str) for f in plain.frames)
     assert packed.events[-2:] == plain.events[-2:]
     for client in (packed, plain):
+        await client.close()
+
+
+async def test_each_event_is_encoded_once_per_audience_and_format(hall: StreamHall):
+    clients = [hall.client("display") for _ in range(5)]
+    clients += [hall.client("display", subprotocol=MSGPACK) for _ in range(3)]
+    clients += [hall.client("supervisor", "supervisor") for _ in range(2)]
+    for client in clients:
+        await joined(client)
+    before = hall.metrics()["frames_encoded"]
+    for _ in range(3):
+        await act(hall.issue, "kk")
+    now = hall.version()
+    for client in clients:
+        await client.read_until(now)
+    assert hall.metrics()["frames_encoded"] - before == 3 * 3  # 3 events x 3 groups, not x 10
+    for client in clients:
         await client.close()
 
 
@@ -296,7 +329,7 @@ async def test_protocol_errors(hall: StreamHall):
 def test_a_slow_consumer_is_cut_off_and_recovers_by_resuming(tmp_path: Path):
     env = {"QMS_STREAM_QUEUE_BYTES": "16384"}
     with stream_hall(tmp_path, env=env) as h:
-        asyncio.run(_slow_consumer(h))
+        asyncio.run(closing(h, _slow_consumer(h)))
 
 
 async def _slow_consumer(h: StreamHall) -> None:
@@ -328,7 +361,7 @@ async def _slow_consumer(h: StreamHall) -> None:
     assert code == Close.SLOW_CONSUMER
     assert slow.version is not None and slow.version < now
 
-    resumed = StreamClient(h.server.ws_url, SITE, token=h.tokens["display"])
+    resumed = h.client("display")
     resumed.epoch, resumed.version = slow.epoch, slow.version
     welcome = await resumed.connect()
     assert welcome["version"] == now
@@ -345,9 +378,11 @@ async def _slow_consumer(h: StreamHall) -> None:
 # --- heartbeats --------------------------------------------------------------------------------
 
 
-def test_heartbeats(tmp_path: Path):
-    with stream_hall(tmp_path, env={"QMS_STREAM_HEARTBEAT_S": "0.3"}) as h:
-        asyncio.run(_heartbeats(h))
+def test_heartbeats_and_rechecks(tmp_path: Path):
+    env = {"QMS_STREAM_HEARTBEAT_S": "0.3", "QMS_STREAM_REAUTH_S": "0.3"}
+    with stream_hall(tmp_path, env=env) as h:
+        asyncio.run(closing(h, _heartbeats(h)))
+        asyncio.run(closing(h, _revoked_while_connected(h)))
 
 
 async def _heartbeats(h: StreamHall) -> None:
@@ -377,12 +412,21 @@ async def _heartbeats(h: StreamHall) -> None:
     await alive.close()
 
 
+async def _revoked_while_connected(h: StreamHall) -> None:
+    """A display's token revoked (by the CLI, another process) ends its stream."""
+    tv = h.client("display_b")
+    await joined(tv)
+    await act(h.server.cli, "device", "revoke", h.devices["display_b"])
+    assert await tv.read_until_closed() == Close.NOT_AUTHENTICATED
+    assert await refused(h.client("display_b"), type="hello", audience="display") == 4401
+
+
 # --- restart ----------------------------------------------------------------------------------
 
 
 def test_a_restart_says_going_away_and_nothing_is_lost(tmp_path: Path):
     with stream_hall(tmp_path) as h:
-        asyncio.run(_restart(h))
+        asyncio.run(closing(h, _restart(h)))
 
 
 async def _restart(h: StreamHall) -> None:

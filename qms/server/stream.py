@@ -2,14 +2,12 @@
 
     /api/v1/sites/{site}/stream
 
-`StreamHub` owns every stream connection of this process. Per site it keeps a
-`SiteFeed` hung on the site engine's listeners (one per site per process): the
-feed folds each event into a ring of recent events with its `audience.Facts`,
-encodes it once per (audience, format) and offers the frame to every
-connection's bounded send queue. Offering never waits: a connection whose queue
-would pass its byte limit is closed with 4008 (slow consumer) and the others go
-on. A client (re)connecting says what it has seen, (epoch, version), and gets
-exactly the events it missed from the ring, or a snapshot of its view.
+`StreamHub` owns every stream connection of this process: it admits a client
+(origin, credentials, site, audience), reads its hello and joins it to the
+site's `feed.SiteFeed`, which answers with exactly the events it missed or a
+snapshot, then streams live events through the connection's bounded queue. It
+also pings every client, closes the silent ones, checks credentials again now
+and then, and says "going away" (1001) to everyone when the server stops.
 
 The protocol, close codes included, is in docs/protocol.md.
 """
@@ -19,14 +17,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import enum
 import logging
-import os
 import signal
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from types import FrameType
 from typing import Any
 
@@ -35,24 +30,20 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from qms.core import HallState
 from qms.engine import SiteEngine
-from qms.server import audience as aud
-from qms.server.audience import Audience, Facts, Kind
+from qms.server.audience import Audience, Kind
 from qms.server.config import Config
 from qms.server.errors import ApiError
+from qms.server.feed import Connection, Phase, SiteFeed, StreamSettings
 from qms.server.hall import Hall
-from qms.server.principal import STAFF, Authenticator, Principal, Role
+from qms.server.principal import ANONYMOUS, STAFF, Authenticator, Principal, Role
 from qms.server.wire import (
     Close,
-    Format,
-    Frame,
     Hello,
     ProtocolError,
-    Resume,
     choose_subprotocol,
     decode,
     encode,
     parse_hello,
-    plan_resume,
 )
 
 log = logging.getLogger(__name__)
@@ -65,350 +56,6 @@ AUDIENCE_ROLES: dict[Kind, frozenset[Role]] = {
     Kind.CONSOLE: STAFF,
     Kind.SUPERVISOR: frozenset({Role.ADMIN, Role.SUPERVISOR}),
 }
-
-
-@dataclass(frozen=True)
-class StreamSettings:
-    """Tunables; each also from QMS_STREAM_<NAME> (e.g. QMS_STREAM_HEARTBEAT_S=15)."""
-
-    heartbeat_s: float = 15.0  # server ping interval
-    silent_beats: float = 3.0  # a client silent this many intervals is closed (4408)
-    queue_bytes: int = 256 * 1024  # a connection's send queue, in bytes of frames
-    ring_size: int = 2048  # recent events kept per site for replay
-    replay_budget: int = 64 * 1024  # above this many bytes a replay is weighed against a snapshot
-    hello_timeout_s: float = 10.0
-    close_timeout_s: float = 10.0  # how long a close frame may wait behind a full socket
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> StreamSettings:
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(f"QMS_STREAM_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = float(raw) if f.type == "float" else int(raw)
-        return cls(**values)
-
-
-# --- one connection -------------------------------------------------------------------
-
-
-class Phase(enum.Enum):
-    HANDSHAKE = "handshake"  # accepted, no hello yet
-    LIVE = "live"  # registered with a feed: receives events
-    CLOSING = "closing"  # a close was requested: the writer sends it
-    GONE = "gone"  # the client went away
-
-
-class Connection:
-    """A client's socket with a bounded send queue drained by its own writer task."""
-
-    def __init__(self, ws: WebSocket, fmt: Format, settings: StreamSettings) -> None:
-        self.ws = ws
-        self.fmt = fmt
-        self.limit = settings.queue_bytes
-        self.close_timeout = settings.close_timeout_s
-        self.phase = Phase.HANDSHAKE
-        self.who: Principal | None = None
-        self.audience: Audience | None = None
-        self.feed: SiteFeed | None = None
-        self.last_heard = time.monotonic()
-        self.close_code: int | None = None
-        self.close_reason = ""
-        self._queue: collections.deque[tuple[Frame, int]] = collections.deque()
-        self.queued = 0  # bytes of live frames waiting in the queue
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._in_send = False
-        self._interrupt = False  # the writer's blocked send was cancelled for a close
-
-    # called synchronously by the fan-out, the reader and the hub: never block.
-
-    def begin(self, feed: SiteFeed, audience: Audience, frames: list[Frame]) -> None:
-        """Go live with the hello's answer first (not counted against the limit)."""
-        self.feed, self.audience, self.phase = feed, audience, Phase.LIVE
-        self._queue.extend((frame, 0) for frame in frames)
-        self._wake.set()
-
-    def offer(self, frame: Frame) -> bool:
-        """Queue a frame; False (and the client closed with 4008) when it would overflow."""
-        if self.phase is not Phase.LIVE:
-            return False
-        size = len(frame)
-        if self.queued + size > self.limit:
-            self.close(Close.SLOW_CONSUMER, f"slow consumer: over {self.limit} bytes queued")
-            return False
-        self._queue.append((frame, size))
-        self.queued += size
-        self._wake.set()
-        return True
-
-    def close(self, code: Close, reason: str) -> None:
-        """Close with `code`; frames still queued are dropped (the client resumes)."""
-        if self.phase in (Phase.CLOSING, Phase.GONE):
-            return
-        self.phase, self.close_code, self.close_reason = Phase.CLOSING, code, reason[:120]
-        self._queue.clear()
-        self.queued = 0
-        if self.feed is not None:
-            self.feed.remove(self)
-        if self._in_send and self._writer is not None:
-            self._interrupt = True  # a send blocked on a full socket: give up on it
-            self._writer.cancel()
-        self._wake.set()
-
-    def gone(self) -> None:
-        """The client closed or vanished."""
-        if self.feed is not None:
-            self.feed.remove(self)
-        self.phase = Phase.GONE
-        self._queue.clear()
-        self.queued = 0
-        self._wake.set()
-
-    # the writer task
-
-    def start_writer(self) -> asyncio.Task[None]:
-        self._writer = asyncio.create_task(self._write_loop(), name="stream writer")
-        return self._writer
-
-    async def _write_loop(self) -> None:
-        try:
-            while self.phase in (Phase.HANDSHAKE, Phase.LIVE):
-                if not self._queue:
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                frame, size = self._queue.popleft()
-                self.queued -= size
-                if not await self._send(frame):
-                    break
-            if self.phase is Phase.CLOSING:
-                await asyncio.wait_for(
-                    self.ws.close(self.close_code or Close.INTERNAL_ERROR, self.close_reason),
-                    self.close_timeout,
-                )
-        except (WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
-            pass  # the client is gone, or never read its close frame
-        finally:
-            if self.phase is not Phase.GONE:
-                self.gone()
-
-    async def _send(self, frame: Frame) -> bool:
-        """Send one frame; False when a close interrupted a send blocked on the socket."""
-        message = {"type": "websocket.send", "bytes" if isinstance(frame, bytes) else "text": frame}
-        self._in_send = True
-        try:
-            await self.ws.send(message)
-        except asyncio.CancelledError:
-            if not self._interrupt:
-                raise
-            self._interrupt = False
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            return False
-        finally:
-            self._in_send = False
-        return True
-
-
-# --- one site ---------------------------------------------------------------------------
-
-
-class _Entry:
-    """One event in the ring, with its facts and its frames by (audience, format)."""
-
-    __slots__ = ("event", "facts", "frames", "version")
-
-    def __init__(self, version: int, event: Mapping[str, Any], facts: Facts) -> None:
-        self.version = version
-        self.event = event
-        self.facts = facts
-        self.frames: dict[tuple[Audience, Format], Frame] = {}
-
-
-class SiteFeed:
-    """The stream of one site in this process, fed by its engine's listener."""
-
-    def __init__(self, engine: SiteEngine, settings: StreamSettings) -> None:
-        self.site = engine.site
-        self.engine = engine
-        self.epoch = ""  # read by `ready()` before the first client joins
-        self._ready = asyncio.Lock()
-        self.settings = settings
-        # The ring holds versions base+1..version; attaching is synchronous, so
-        # every event after `base` reaches the ring.
-        self.base = self.version = engine.version
-        self.ring: collections.deque[_Entry] = collections.deque(maxlen=settings.ring_size)
-        self.calls: collections.deque[dict[str, Any]] = collections.deque(maxlen=aud.RECENT_CALLS)
-        self.counts = aud.queue_counts(engine.state)
-        self.groups: dict[tuple[Audience, Format], set[Connection]] = {}
-        self._snapshots: dict[tuple[Audience, Format], tuple[int, Frame]] = {}
-        self._pings: dict[Format, tuple[int, Frame]] = {}
-        self.stats: collections.Counter[str] = collections.Counter()
-        engine.listeners.append(self._on_event)
-
-    def detach(self) -> None:
-        with contextlib.suppress(ValueError):
-            self.engine.listeners.remove(self._on_event)
-
-    @property
-    def connections(self) -> list[Connection]:
-        return [c for group in self.groups.values() for c in group]
-
-    def remove(self, conn: Connection) -> None:
-        if conn.audience is None:
-            return
-        key = (conn.audience, conn.fmt)
-        group = self.groups.get(key)
-        if group is not None:
-            group.discard(conn)
-            if not group:
-                del self.groups[key]
-
-    async def ready(self) -> SiteFeed:
-        """Read the log's epoch (and the recent calls) once, before the first client joins."""
-        async with self._ready:
-            if not self.epoch:
-                try:
-                    await self._prefill_calls()
-                except Exception:  # recent calls are a nicety; the stream works without
-                    log.exception("stream %s: cannot read recent calls", self.site)
-                self.epoch = await self.engine.log.epoch(self.site)
-        return self
-
-    async def _prefill_calls(self, limit: int = 500) -> None:
-        """Recent calls from the log's tail, so a snapshot after a restart lists them."""
-        base = self.base
-        entries = await self.engine.log.read(self.site, after=max(0, base - limit), limit=limit)
-        state = self.engine.state
-        older = []
-        for version, event in entries:
-            ticket = state.tickets.get(str(event.get("ticket")))
-            if version > base or ticket is None:
-                continue
-            counter = state.counters.get(str(event.get("counter")))
-            zone = counter.zone if counter is not None else None
-            f = Facts(number=ticket.number, service=ticket.service, zone=zone)
-            call = aud.call_record(version, event, f)
-            if call is not None:
-                older.append(call)
-        self.calls.extendleft(reversed(older[-aud.RECENT_CALLS :]))  # live calls stay newest
-        while len(self.calls) > aud.RECENT_CALLS:
-            self.calls.popleft()
-
-    # live events
-
-    def _on_event(self, version: int, event: Mapping[str, Any], state: HallState) -> None:
-        """The engine's listener: never raises into the engine, never waits."""
-        try:
-            self._fold(version, event, state)
-        except Exception:
-            log.exception(
-                "stream %s: cannot fan out version %d; clients resume", self.site, version
-            )
-            self.ring.clear()
-            self.base = self.version = version
-            self.counts = aud.queue_counts(state)
-            for conn in self.connections:
-                conn.close(Close.INTERNAL_ERROR, "stream error; resume")
-
-    def _fold(self, version: int, event: Mapping[str, Any], state: HallState) -> None:
-        if version <= self.version:
-            return
-        if version != self.version + 1:  # the engine never skips; keep the ring honest anyway
-            raise RuntimeError(f"gap: at {self.version}, got {version}")
-        counts = aud.queue_counts(state)
-        entry = _Entry(
-            version, event, aud.facts(event, state, aud.changed_counts(self.counts, counts))
-        )
-        self.counts = counts
-        if len(self.ring) == self.ring.maxlen:
-            self.base = self.ring[0].version
-        self.ring.append(entry)
-        self.version = version
-        call = aud.call_record(version, event, entry.facts)
-        if call is not None:
-            self.calls.append(call)
-        for (audience, fmt), group in list(self.groups.items()):
-            frame = self.frame(entry, audience, fmt, state)
-            for conn in list(group):
-                if not conn.offer(frame):
-                    self.stats["slow_consumers"] += 1
-                    log.info("stream %s: slow consumer closed at version %d", self.site, version)
-        if event.get("type") in ("counter_opened", "counter_closed"):
-            self._check_consoles(str(event.get("counter")), state)
-
-    def _check_consoles(self, counter: str, state: HallState) -> None:
-        """An officer's console ends when another officer takes the counter."""
-        holder = state.counters[counter].officer if counter in state.counters else None
-        for conn in self.connections:
-            who = conn.who
-            if conn.audience is None or conn.audience.counter != counter or who is None:
-                continue
-            if who.role is Role.OFFICER and holder not in (None, who.name):
-                conn.close(Close.FORBIDDEN, f"counter {counter} is now held by another officer")
-
-    def frame(self, entry: _Entry, audience: Audience, fmt: Format, state: HallState) -> Frame:
-        """The event's frame for an audience and format, encoded once."""
-        key = (audience, fmt)
-        frame = entry.frames.get(key)
-        if frame is None:
-            served = aud.served_by(state, audience.counter)
-            message = aud.event_message(entry.version, audience, entry.event, entry.facts, served)
-            frame = entry.frames[key] = encode(message, fmt)
-            self.stats["frames_encoded"] += 1
-        return frame
-
-    def snapshot_frame(self, audience: Audience, fmt: Format) -> Frame:
-        cached = self._snapshots.get((audience, fmt))
-        if cached is not None and cached[0] == self.version:
-            return cached[1]
-        view = aud.view(audience, self.engine.state, self.calls)
-        message = {"type": "snapshot", "epoch": self.epoch, "version": self.version, "view": view}
-        frame = encode(message, fmt)
-        self._snapshots[(audience, fmt)] = (self.version, frame)
-        return frame
-
-    def ping_frame(self, fmt: Format) -> Frame:
-        cached = self._pings.get(fmt)
-        if cached is None or cached[0] != self.version:
-            cached = (self.version, encode({"type": "ping", "version": self.version}, fmt))
-            self._pings[fmt] = cached
-        return cached[1]
-
-    def join(self, conn: Connection, audience: Audience, hello: Hello, heartbeat: float) -> Resume:
-        """Answer a hello and go live, in one synchronous step: nothing falls between."""
-        fmt = conn.fmt
-        plan = plan_resume(hello, self.epoch, self.version, self.base, self.settings.ring_size)
-        frames: list[Frame] = []
-        if plan is Resume.REPLAY:
-            start = (hello.version or 0) - self.base  # ring[0] is version base+1
-            state = self.engine.state
-            frames = [self.frame(e, audience, fmt, state) for e in list(self.ring)[start:]]
-            size = sum(len(f) for f in frames)
-            if size > self.settings.replay_budget:
-                snapshot = self.snapshot_frame(audience, fmt)
-                if len(snapshot) < size:
-                    plan, frames = Resume.SNAPSHOT, [snapshot]
-        elif plan is Resume.SNAPSHOT:
-            frames = [self.snapshot_frame(audience, fmt)]
-        welcome = {
-            "type": "welcome",
-            "site": self.site,
-            "epoch": self.epoch,
-            "version": self.version,
-            "resume": str(plan),
-            "audience": audience.kind.value,
-            "zone": audience.zone,
-            "counter": audience.counter,
-            "heartbeat": heartbeat,
-        }
-        conn.begin(self, audience, [encode(welcome, fmt), *frames])
-        self.groups.setdefault((audience, fmt), set()).add(conn)
-        self.stats[f"resume_{plan}"] += 1
-        return plan
 
 
 # --- the hub -------------------------------------------------------------------------------
@@ -522,6 +169,7 @@ class StreamHub:
         """Ping every live client with the latest version; close the silent ones (4408)."""
         beat = self.settings.heartbeat_s
         silent = beat * self.settings.silent_beats
+        last_check = time.monotonic()
         while True:
             await asyncio.sleep(beat)
             try:
@@ -534,8 +182,45 @@ class StreamHub:
                         conn.close(Close.TIMEOUT, f"silent for over {silent:g} s")
                     else:
                         conn.offer(conn.feed.ping_frame(conn.fmt))
+                if now - last_check >= self.settings.reauth_s:
+                    last_check = now
+                    await self._recheck()
             except Exception:  # a heartbeat must never die silently
                 log.exception("stream: heartbeat failed")
+
+    async def _recheck(self) -> None:
+        """Ask again who each client is (a display stays connected for months): a
+        revoked device, a deactivated user or an expired session is closed (4401);
+        one whose powers changed goes on if they still allow its audience, else 4403."""
+        for i, conn in enumerate(list(self.connections)):
+            if i % 200 == 199:
+                await asyncio.sleep(0)  # thousands of clients: let the loop breathe
+            if conn.phase is not Phase.LIVE:
+                continue
+            try:
+                who = await self.auth.principal(conn.ws)
+            except ApiError:
+                who = ANONYMOUS
+            if who.role is Role.ANONYMOUS:
+                self.stats["reauth_closed"] += 1
+                conn.close(Close.NOT_AUTHENTICATED, "credentials no longer valid")
+            elif who != conn.who:
+                if self._still_allowed(who, conn):
+                    conn.who = who
+                else:
+                    self.stats["reauth_closed"] += 1
+                    conn.close(Close.FORBIDDEN, "no longer allowed to listen here")
+
+    def _still_allowed(self, who: Principal, conn: Connection) -> bool:
+        feed, audience = conn.feed, conn.audience
+        if feed is None or audience is None or not who.may_use_site(feed.site):
+            return False
+        if who.role not in AUDIENCE_ROLES[audience.kind]:
+            return False
+        if who.role is Role.DISPLAY and who.zone and who.zone != audience.zone:
+            return False
+        counter = feed.engine.state.counters.get(audience.counter or "")
+        return not (who.role is Role.OFFICER and (counter is None or counter.officer != who.name))
 
     # --- feeds -----------------------------------------------------------------------------
 
@@ -551,7 +236,10 @@ class StreamHub:
     # --- serving one client ------------------------------------------------------------------
 
     async def serve(self, ws: WebSocket) -> None:
-        """The endpoint: accept, admit, hello, then stream until either side closes."""
+        """The endpoint: accept, admit, hello, then stream until either side closes.
+
+        This task is the connection's writer; one more task reads the client.
+        """
         subprotocol, fmt = choose_subprotocol(ws.scope.get("subprotocols") or ())
         conn = Connection(ws, fmt, self.settings)
         try:
@@ -562,24 +250,23 @@ class StreamHub:
         self._idle.clear()
         self.stats["connections"] += 1
         self._ensure_ticker()
-        writer = conn.start_writer()
-        session = asyncio.create_task(self._session(conn), name="stream session")
+        reader: asyncio.Task[None] | None = None
         try:
-            await asyncio.wait({writer, session}, return_when=asyncio.FIRST_COMPLETED)
-            if not writer.done():  # the client left, or a close is on its way
-                await asyncio.wait({writer}, timeout=self.settings.close_timeout_s + 1)
+            if await self._join(conn):
+                reader = asyncio.create_task(self._read(conn), name="stream reader")
+            await conn.write()  # until the client leaves, or a close is sent
         finally:
-            for t in (session, writer):
-                t.cancel()
-            for t in (session, writer):
+            if reader is not None:
+                reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+                    await reader
             conn.gone()
             self.connections.discard(conn)
             if not self.connections:
                 self._idle.set()
 
-    async def _session(self, conn: Connection) -> None:
+    async def _join(self, conn: Connection) -> bool:
+        """Admission and hello; True when the connection went live (else it is closing)."""
         try:
             if self.closing:
                 raise Refused(Close.GOING_AWAY, "server going away")
@@ -588,7 +275,7 @@ class StreamHub:
             conn.who = who
             hello = await self._hello(conn)
             if hello is None:
-                return
+                return False
             audience = self._audience(who, hello)
             engine = await self._engine(site)
             try:
@@ -600,13 +287,14 @@ class StreamHub:
                 # The client saw more than this process has applied (it came from a
                 # process further ahead): catch up from the log before answering.
                 await asyncio.wait_for(engine.catch_up(), self.settings.close_timeout_s)
-            if conn.phase is not Phase.HANDSHAKE:
-                return
             if self.closing:
                 raise Refused(Close.GOING_AWAY, "server going away")
+            if conn.phase is not Phase.HANDSHAKE:
+                return False
             self._check_counter(who, audience, engine.state)
             plan = feed.join(conn, audience, hello, self.settings.heartbeat_s)
             log.debug("stream %s: %s joined (%s)", site, audience, plan)
+            return True
         except Refused as refused:
             self.stats[f"refused_{refused.code}"] += 1
             conn.close(refused.code, refused.reason)
@@ -615,7 +303,7 @@ class StreamHub:
         except Exception:
             log.exception("stream: unexpected error while opening a connection")
             conn.close(Close.INTERNAL_ERROR, "internal error; resume later")
-        await self._read(conn)
+        return False
 
     async def _admit(self, ws: WebSocket, site: str) -> Principal:
         """Origin, then credentials, then the site scope."""

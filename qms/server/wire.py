@@ -19,7 +19,7 @@ from qms.server.audience import Kind
 Frame = str | bytes  # a text frame (JSON) or a binary frame (msgpack)
 
 MAX_CLIENT_FRAME = 4096  # bytes; a client only ever sends hello and pings
-MAX_REASON = 120  # a close reason must fit 123 bytes of UTF-8
+MAX_REASON = 120  # bytes: a close reason must fit 123 bytes of UTF-8
 
 
 class Close(enum.IntEnum):
@@ -35,6 +35,11 @@ class Close(enum.IntEnum):
     FORBIDDEN = 4403  # not allowed: origin, role, site, zone or counter
     NOT_FOUND = 4404  # no such site or counter
     TIMEOUT = 4408  # no hello in time, or the client fell silent
+
+
+def clip_reason(reason: str) -> str:
+    """A close reason cut to fit the frame (at most MAX_REASON bytes of UTF-8)."""
+    return reason.encode()[:MAX_REASON].decode(errors="ignore")
 
 
 class Format(enum.StrEnum):
@@ -66,7 +71,7 @@ class ProtocolError(Exception):
     def __init__(self, reason: str, code: Close = Close.PROTOCOL_ERROR) -> None:
         super().__init__(reason)
         self.code = code
-        self.reason = reason[:MAX_REASON]
+        self.reason = clip_reason(reason)
 
 
 def decode(data: str | bytes) -> dict[str, Any]:

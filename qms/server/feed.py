@@ -1,0 +1,439 @@
+"""The live stream's moving parts: one client's bounded send queue (`Connection`)
+and one site's fan-out with its ring of recent events (`SiteFeed`).
+
+A `SiteFeed` hangs on its site engine's listeners (one per site per process).
+For each event it computes the event's `audience.Facts` once, keeps the event
+in a ring for resumes, encodes one frame per (audience, format) in use and
+offers it to each connection. Offering never waits: a connection whose queue
+would pass its byte limit is closed with 4008 (slow consumer) and the rest go
+on. `stream.StreamHub` admits clients and joins them to a feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import enum
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from qms.core import HallState
+from qms.engine import SiteEngine
+from qms.server import audience as aud
+from qms.server.audience import Audience, Facts
+from qms.server.principal import Principal, Role
+from qms.server.wire import (
+    Close,
+    Format,
+    Frame,
+    Hello,
+    Resume,
+    clip_reason,
+    encode,
+    plan_resume,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Tunables; each also from QMS_STREAM_<NAME> (e.g. QMS_STREAM_HEARTBEAT_S=15)."""
+
+    heartbeat_s: float = 15.0  # server ping interval
+    silent_beats: float = 3.0  # a client silent this many intervals is closed (4408)
+    queue_bytes: int = 256 * 1024  # a connection's send queue, in bytes of frames
+    ring_size: int = 2048  # recent events kept per site for replay
+    replay_budget: int = 64 * 1024  # above this many bytes a replay is weighed against a snapshot
+    hello_timeout_s: float = 10.0
+    reauth_s: float = 60.0  # how often live clients' credentials are checked again
+    close_timeout_s: float = 10.0  # how long a close frame may wait behind a full socket
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StreamSettings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f"QMS_STREAM_{f.name.upper()}"
+            raw = env.get(name)
+            if raw is None:
+                continue
+            try:
+                value = float(raw) if f.type == "float" else int(raw)
+            except ValueError:
+                value = 0
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive {f.type}, got {raw!r}")
+            values[f.name] = value
+        return cls(**values)
+
+
+# --- one connection -------------------------------------------------------------------
+
+
+class Phase(enum.Enum):
+    HANDSHAKE = "handshake"  # accepted, no hello yet
+    LIVE = "live"  # registered with a feed: receives events
+    CLOSING = "closing"  # a close was requested: the writer sends it
+    GONE = "gone"  # the client went away
+
+
+class Connection:
+    """A client's socket with a bounded send queue, drained by the endpoint's own task.
+
+    Lean on purpose (slots, a plain list, a future only while waiting): a hall
+    may hold thousands of idle displays.
+    """
+
+    __slots__ = (
+        "_head",
+        "_in_send",
+        "_interrupt",
+        "_queue",
+        "_waiter",
+        "_writer",
+        "audience",
+        "close_code",
+        "close_reason",
+        "close_timeout",
+        "feed",
+        "fmt",
+        "last_heard",
+        "limit",
+        "phase",
+        "queued",
+        "who",
+        "ws",
+    )
+
+    def __init__(self, ws: WebSocket, fmt: Format, settings: StreamSettings) -> None:
+        self.ws = ws
+        self.fmt = fmt
+        self.limit = settings.queue_bytes
+        self.close_timeout = settings.close_timeout_s
+        self.phase = Phase.HANDSHAKE
+        self.who: Principal | None = None
+        self.audience: Audience | None = None
+        self.feed: SiteFeed | None = None
+        self.last_heard = time.monotonic()
+        self.close_code: int = Close.INTERNAL_ERROR
+        self.close_reason = ""
+        self._queue: list[tuple[Frame, int]] = []  # frames and their counted sizes
+        self._head = 0  # the next frame to send is _queue[_head]
+        self.queued = 0  # bytes of live frames waiting in the queue
+        self._waiter: asyncio.Future[None] | None = None  # the writer, while idle
+        self._writer: asyncio.Task[Any] | None = None
+        self._in_send = False
+        self._interrupt = False  # the writer's blocked send was cancelled for a close
+
+    # called synchronously by the fan-out, the reader and the hub: never block.
+
+    def begin(self, feed: SiteFeed, audience: Audience, frames: list[Frame]) -> None:
+        """Go live with the hello's answer first (not counted against the limit)."""
+        self.feed, self.audience, self.phase = feed, audience, Phase.LIVE
+        self._queue.extend((frame, 0) for frame in frames)
+        self._wake()
+
+    def offer(self, frame: Frame) -> bool:
+        """Queue a frame; False (and the client closed with 4008) when it would overflow."""
+        if self.phase is not Phase.LIVE:
+            return False
+        size = len(frame)
+        if self.queued + size > self.limit:
+            self.close(Close.SLOW_CONSUMER, f"slow consumer: over {self.limit} bytes queued")
+            return False
+        self._queue.append((frame, size))
+        self.queued += size
+        self._wake()
+        return True
+
+    def close(self, code: Close, reason: str) -> None:
+        """Close with `code`; frames still queued are dropped (the client resumes)."""
+        if self.phase in (Phase.CLOSING, Phase.GONE):
+            return
+        self.phase, self.close_code, self.close_reason = Phase.CLOSING, code, clip_reason(reason)
+        self._drop()
+        if self.feed is not None:
+            self.feed.remove(self)
+        if self._in_send and self._writer is not None:
+            self._interrupt = True  # a send blocked on a full socket: give up on it
+            self._writer.cancel()
+        self._wake()
+
+    def gone(self) -> None:
+        """The client closed or vanished."""
+        if self.feed is not None:
+            self.feed.remove(self)
+        self.phase = Phase.GONE
+        self._drop()
+        self._wake()
+
+    def _drop(self) -> None:
+        self._queue.clear()
+        self._head = self.queued = 0
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _next(self) -> Frame | None:
+        if self._head >= len(self._queue):
+            return None
+        frame, size = self._queue[self._head]
+        self._head += 1
+        self.queued -= size
+        if self._head == len(self._queue):
+            self._drop()
+        elif self._head >= 256 and self._head * 2 >= len(self._queue):
+            del self._queue[: self._head]  # compact now and then, not per frame
+            self._head = 0
+        return frame
+
+    # the writer: runs in the endpoint's task
+
+    async def write(self) -> None:
+        """Send queued frames until a close is asked for (then send it) or the client leaves."""
+        self._writer = asyncio.current_task()
+        try:
+            while self.phase in (Phase.HANDSHAKE, Phase.LIVE):
+                frame = self._next()
+                if frame is None:
+                    self._waiter = asyncio.get_running_loop().create_future()
+                    try:
+                        await self._waiter
+                    finally:
+                        self._waiter = None
+                elif not await self._send(frame):
+                    break
+            if self.phase is Phase.CLOSING:
+                await asyncio.wait_for(
+                    self.ws.close(self.close_code, self.close_reason), self.close_timeout
+                )
+        except (WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
+            pass  # the client is gone, or never read its close frame
+        finally:
+            self._writer = None
+            if self.phase is not Phase.GONE:
+                self.gone()
+
+    async def _send(self, frame: Frame) -> bool:
+        """Send one frame; False when a close interrupted a send blocked on the socket."""
+        message = {"type": "websocket.send", "bytes" if isinstance(frame, bytes) else "text": frame}
+        self._in_send = True
+        try:
+            await self.ws.send(message)
+        except asyncio.CancelledError:
+            if not self._interrupt:
+                raise
+            self._interrupt = False
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return False
+        finally:
+            self._in_send = False
+        return True
+
+
+# --- one site ---------------------------------------------------------------------------
+
+
+class _Entry:
+    """One event in the ring, with its facts and its frames by (audience, format)."""
+
+    __slots__ = ("event", "facts", "frames", "version")
+
+    def __init__(self, version: int, event: Mapping[str, Any], facts: Facts) -> None:
+        self.version = version
+        self.event = event
+        self.facts = facts
+        self.frames: dict[tuple[Audience, Format], Frame] = {}
+
+
+class SiteFeed:
+    """The stream of one site in this process, fed by its engine's listener."""
+
+    def __init__(self, engine: SiteEngine, settings: StreamSettings) -> None:
+        self.site = engine.site
+        self.engine = engine
+        self.epoch = ""  # read by `ready()` before the first client joins
+        self._ready = asyncio.Lock()
+        self.settings = settings
+        # The ring holds versions base+1..version; attaching is synchronous, so
+        # every event after `base` reaches the ring.
+        self.base = self.version = engine.version
+        self.ring: collections.deque[_Entry] = collections.deque(maxlen=settings.ring_size)
+        self.calls: collections.deque[dict[str, Any]] = collections.deque(maxlen=aud.RECENT_CALLS)
+        self.counts = aud.queue_counts(engine.state)
+        self.groups: dict[tuple[Audience, Format], set[Connection]] = {}
+        self._snapshots: dict[tuple[Audience, Format], tuple[int, Frame]] = {}
+        self._pings: dict[Format, tuple[int, Frame]] = {}
+        self.stats: collections.Counter[str] = collections.Counter()
+        engine.listeners.append(self._on_event)
+
+    def detach(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.engine.listeners.remove(self._on_event)
+
+    @property
+    def connections(self) -> list[Connection]:
+        return [c for group in self.groups.values() for c in group]
+
+    def remove(self, conn: Connection) -> None:
+        if conn.audience is None:
+            return
+        key = (conn.audience, conn.fmt)
+        group = self.groups.get(key)
+        if group is not None:
+            group.discard(conn)
+            if not group:
+                del self.groups[key]
+
+    async def ready(self) -> SiteFeed:
+        """Read the log's epoch (and the recent calls) once, before the first client joins."""
+        async with self._ready:
+            if not self.epoch:
+                try:
+                    await self._prefill_calls()
+                except Exception:  # recent calls are a nicety; the stream works without
+                    log.exception("stream %s: cannot read recent calls", self.site)
+                self.epoch = await self.engine.log.epoch(self.site)
+        return self
+
+    async def _prefill_calls(self, limit: int = 500) -> None:
+        """Recent calls from the log's tail, so a snapshot after a restart lists them."""
+        base = self.base
+        entries = await self.engine.log.read(self.site, after=max(0, base - limit), limit=limit)
+        state = self.engine.state
+        older = []
+        for version, event in entries:
+            ticket = state.tickets.get(str(event.get("ticket")))
+            if version > base or ticket is None:
+                continue
+            counter = state.counters.get(str(event.get("counter")))
+            zone = counter.zone if counter is not None else None
+            f = Facts(number=ticket.number, service=ticket.service, zone=zone)
+            call = aud.call_record(version, event, f)
+            if call is not None:
+                older.append(call)
+        merged = [*older, *self.calls]  # calls that came live meanwhile stay the newest
+        self.calls = collections.deque(merged[-aud.RECENT_CALLS :], maxlen=aud.RECENT_CALLS)
+
+    # live events
+
+    def _on_event(self, version: int, event: Mapping[str, Any], state: HallState) -> None:
+        """The engine's listener: never raises into the engine, never waits."""
+        try:
+            self._fold(version, event, state)
+        except Exception:
+            log.exception(
+                "stream %s: cannot fan out version %d; clients resume", self.site, version
+            )
+            self.ring.clear()
+            self.base = self.version = version
+            self.counts = aud.queue_counts(state)
+            for conn in self.connections:
+                conn.close(Close.INTERNAL_ERROR, "stream error; resume")
+
+    def _fold(self, version: int, event: Mapping[str, Any], state: HallState) -> None:
+        if version <= self.version:
+            return
+        if version != self.version + 1:  # the engine never skips; keep the ring honest anyway
+            raise RuntimeError(f"gap: at {self.version}, got {version}")
+        counts = aud.queue_counts(state)
+        entry = _Entry(
+            version, event, aud.facts(event, state, aud.changed_counts(self.counts, counts))
+        )
+        self.counts = counts
+        if len(self.ring) == self.ring.maxlen:
+            self.base = self.ring[0].version
+        self.ring.append(entry)
+        self.version = version
+        call = aud.call_record(version, event, entry.facts)
+        if call is not None:
+            self.calls.append(call)
+        for (audience, fmt), group in list(self.groups.items()):
+            frame = self.frame(entry, audience, fmt, state)
+            for conn in list(group):
+                if not conn.offer(frame):
+                    self.stats["slow_consumers"] += 1
+                    log.info("stream %s: slow consumer closed at version %d", self.site, version)
+        if event.get("type") in ("counter_opened", "counter_closed"):
+            self._check_consoles(str(event.get("counter")), state)
+
+    def _check_consoles(self, counter: str, state: HallState) -> None:
+        """An officer's console ends when another officer takes the counter."""
+        holder = state.counters[counter].officer if counter in state.counters else None
+        for conn in self.connections:
+            who = conn.who
+            if conn.audience is None or conn.audience.counter != counter or who is None:
+                continue
+            if who.role is Role.OFFICER and holder not in (None, who.name):
+                conn.close(Close.FORBIDDEN, f"counter {counter} is now held by another officer")
+
+    def frame(self, entry: _Entry, audience: Audience, fmt: Format, state: HallState) -> Frame:
+        """The event's frame for an audience and format, encoded once."""
+        key = (audience, fmt)
+        frame = entry.frames.get(key)
+        if frame is None:
+            served = aud.served_by(state, audience.counter)
+            message = aud.event_message(entry.version, audience, entry.event, entry.facts, served)
+            frame = entry.frames[key] = encode(message, fmt)
+            self.stats["frames_encoded"] += 1
+        return frame
+
+    def snapshot_frame(self, audience: Audience, fmt: Format) -> Frame:
+        cached = self._snapshots.get((audience, fmt))
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        view = aud.view(audience, self.engine.state, self.calls)
+        message = {"type": "snapshot", "epoch": self.epoch, "version": self.version, "view": view}
+        frame = encode(message, fmt)
+        self._snapshots[(audience, fmt)] = (self.version, frame)
+        return frame
+
+    def ping_frame(self, fmt: Format) -> Frame:
+        cached = self._pings.get(fmt)
+        if cached is None or cached[0] != self.version:
+            cached = (self.version, encode({"type": "ping", "version": self.version}, fmt))
+            self._pings[fmt] = cached
+        return cached[1]
+
+    def join(self, conn: Connection, audience: Audience, hello: Hello, heartbeat: float) -> Resume:
+        """Answer a hello and go live, in one synchronous step: nothing falls between."""
+        fmt = conn.fmt
+        plan = plan_resume(hello, self.epoch, self.version, self.base, self.settings.ring_size)
+        frames: list[Frame] = []
+        if plan is Resume.REPLAY:
+            start = (hello.version or 0) - self.base  # ring[0] is version base+1
+            state = self.engine.state
+            frames = [self.frame(e, audience, fmt, state) for e in list(self.ring)[start:]]
+            size = sum(len(f) for f in frames)
+            if size > self.settings.replay_budget:
+                snapshot = self.snapshot_frame(audience, fmt)
+                if len(snapshot) < size:
+                    plan, frames = Resume.SNAPSHOT, [snapshot]
+        elif plan is Resume.SNAPSHOT:
+            frames = [self.snapshot_frame(audience, fmt)]
+        welcome = {
+            "type": "welcome",
+            "site": self.site,
+            "epoch": self.epoch,
+            "version": self.version,
+            "resume": str(plan),
+            "audience": audience.kind.value,
+            "zone": audience.zone,
+            "counter": audience.counter,
+            "heartbeat": heartbeat,
+        }
+        conn.begin(self, audience, [encode(welcome, fmt), *frames])
+        self.groups.setdefault((audience, fmt), set()).add(conn)
+        self.stats[f"resume_{plan}"] += 1
+        return plan
