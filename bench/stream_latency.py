@@ -7,12 +7,12 @@ For each N (number of display connections) and each system, in this order:
   API (tests/stream_client.py `stream_hall`), officer "budi" signed in and holding
   counter L1; N display websockets (device token, audience display) in
   --client-procs other processes, each past its hello and snapshot. The officer
-  presses on ONE keep-alive HTTP connection: `complete`, a pause of --gap, then
-  `call-next` (the timed press), a pause of --gap. The press is stamped with
+  presses on ONE keep-alive HTTP connection: `complete`, a pause, then
+  `call-next` (the timed press), a pause (see below). The press is stamped with
   `time.monotonic()` just before the request is written; every client stamps the
   arrival of the `ticket_called` event of that version with `time.monotonic()`
-  (CLOCK_MONOTONIC, one clock for every process on Linux) as soon as its socket's
-  bytes are handed to it, before it parses them.
+  (CLOCK_MONOTONIC, one clock for every process on Linux) as soon as its socket
+  is known to be readable, before it parses anything.
 - **socketio** (bench/peer_socketio.py: `socketio.AsyncServer` +
   `AsyncRedisManager` on the same Redis, ASGI under uvicorn with the same uvicorn
   settings as qms): the same N clients in the same number of processes; the
@@ -26,18 +26,32 @@ presses excluded); p50/p90/p99/max, the first arrival per press (min), the HTTP
 round trip of the press, CPU of the server and of the clients per press, and
 every failure: missing deliveries, gaps, disconnects with their close codes.
 
-Clients: by default a lean client (websockets' sans-I/O protocol on an asyncio
-Protocol, the same code for both systems, stamping before parsing) so that the
-client side costs far less per message than the server side; --clients library
-uses the libraries' own clients instead (`websockets.asyncio.client` for qms,
-`socketio.AsyncClient` with the websocket transport for socketio) and stamps
-when the library hands the message over. --deflate makes the clients offer
-permessage-deflate as a browser does (uvicorn then compresses every frame for
-every connection).
+Clients (--clients): by default `raw`: one epoll loop per client process, no
+asyncio and no websocket library (the handshake with a browser's headers, then
+unmasked server frames parsed by hand); every socket that one poll reports
+readable is stamped with the time that poll returned, so an arrival is not
+delayed by the processing of the others of its batch, and the client side costs
+less per message than the server side. `lean` is websockets' sans-I/O protocol on
+asyncio (used for --deflate, which needs a decompressor); `library` uses the
+libraries' own clients (`websockets.asyncio.client` for qms, `socketio.AsyncClient`
+with the websocket transport for socketio) and stamps when the library hands the
+message over. --deflate makes the clients offer permessage-deflate as a browser
+does (`qms serve` declines it; uvicorn under socketio accepts it). The pause
+after each message is twice the slowest drain of the warm-up (+10 ms), so the
+system is idle when the next press comes; presses whose delivery overlapped a
+heartbeat burst are counted.
 
     .venv/bin/python bench/stream_latency.py                          # N = 100,1000,5000
     .venv/bin/python bench/stream_latency.py --sizes 100 --presses 50 --systems qms
     .venv/bin/python bench/stream_latency.py --redis-log --deflate
+    .venv/bin/python bench/stream_latency.py --systems qms --gc-log gc.txt   # full GCs vs presses
+    .venv/bin/python bench/stream_latency.py --sizes 1000 --profile prof/   # py-spy the servers
+
+Diagnostics and what-ifs: --gc-log and --gc-freeze put a sitecustomize of the
+benchmark's own on the qms servers' PYTHONPATH (logging every full garbage
+collection; calling gc.freeze() every S seconds); --qms-env passes settings
+such as QMS_STREAM_HEARTBEAT_S; --profile runs `py-spy record` on the server
+during the timed presses (raw collapsed stacks).
 
 Bounded: every wait has a deadline, the whole run stops after --time-limit s;
 servers and client processes are stopped in `finally`; Redis keys (qms's log
@@ -49,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import bisect
 import collections
 import contextlib
@@ -959,10 +974,13 @@ class QmsTarget:
 
     system = "qms"
 
-    def __init__(self, workdir: Path, log_url: str | None, label: str) -> None:
+    def __init__(
+        self, workdir: Path, log_url: str | None, label: str, env: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.log_url = log_url
         self.label = label
+        self.env = env or {}
         self._stack = contextlib.ExitStack()
         self.hall: Any = None
         self.officer: KeepAlive | None = None
@@ -979,7 +997,9 @@ class QmsTarget:
     def start(self, tickets: int) -> None:
         from stream_client import stream_hall
 
-        self.hall = self._stack.enter_context(stream_hall(self.workdir, log_url=self.log_url))
+        self.hall = self._stack.enter_context(
+            stream_hall(self.workdir, log_url=self.log_url, env=self.env)
+        )
         for _ in range(tickets):
             self.hall.issue("ktp")
         officer = self.hall.who["officer"]
@@ -1141,6 +1161,7 @@ class RunResult:
     first_ms: list[float] = field(default_factory=list)  # first arrival of each press
     last_ms: list[float] = field(default_factory=list)  # last arrival of each press
     http_ms: list[float] = field(default_factory=list)  # the press's HTTP round trip
+    press_t0: list[float] = field(default_factory=list)  # time.monotonic() of each press
     expected: int = 0
     missing: int = 0
     gaps: int = 0
@@ -1161,6 +1182,9 @@ class RunResult:
     code: str = ""  # code_hash() of the qms sources at the server's start
     p50_range: str = ""  # over the repeats
     p99_range: str = ""
+    gc_count: int = 0  # (--gc-log) full collections of the server during the timed presses
+    gc_ms: list[float] = field(default_factory=list)
+    gc_hit: int = 0  # presses whose delivery overlapped one
     pings: int = 0  # heartbeat pings received by clients during the timed phase
     ping_hit: int = 0  # presses during whose delivery pings were arriving too
     clean_latencies_ms: list[float] = field(default_factory=list)  # the other presses
@@ -1170,9 +1194,51 @@ class RunResult:
         return percentile(sorted(self.latencies_ms), p)
 
 
+GC_HOOK = """# Written by bench/stream_latency.py --gc-log / --gc-freeze (a what-if, not qms code):
+# logs each full garbage collection; calls gc.freeze() every QMS_GC_FREEZE_S seconds.
+import gc, os, threading, time
+_every = float(os.environ.get("QMS_GC_FREEZE_S") or 0)
+if _every > 0:
+    def _freezer():
+        while True:
+            time.sleep(_every)
+            gc.freeze()
+    threading.Thread(target=_freezer, daemon=True, name="gc-freezer").start()
+_path = os.environ.get("QMS_GC_LOG")
+if _path:
+    _start = [0.0]
+    def _hook(phase, info):
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            _start[0] = time.monotonic()
+        else:
+            with open(_path, "a") as f:
+                f.write(f"{_start[0]:.4f} {time.monotonic() - _start[0]:.4f} {os.getpid()}\\n")
+    gc.callbacks.append(_hook)
+"""
+
+
+def gc_overlaps(res: RunResult, path: Path) -> None:
+    """Full collections of the server (from --gc-log) during the timed presses."""
+    if not path.exists() or not res.press_t0:
+        return
+    gcs = []
+    for line in path.read_text().splitlines():
+        start, took, _ = line.split()
+        gcs.append((float(start), float(took)))
+    lo, hi = res.press_t0[0] - 1.0, res.press_t0[-1] + 2.0
+    during = [(s, d) for s, d in gcs if lo <= s <= hi]
+    res.gc_count = len(during)
+    res.gc_ms = [1000 * d for _, d in during]
+    for t0, last in zip(res.press_t0, res.last_ms, strict=False):
+        end = t0 + last / 1000
+        res.gc_hit += any(s < end and s + d > t0 for s, d in during)
+
+
 def warm_gap(n: int) -> float:
-    """The pause during the warm-up: generous (20 ms + 0.3 ms per client)."""
-    return 0.02 + n * 0.0003
+    """The pause during the warm-up: generous (50 ms + 0.4 ms per client)."""
+    return 0.05 + n * 0.0004
 
 
 def machine_jiffies() -> tuple[int, int]:
@@ -1240,7 +1306,7 @@ def measure(target: Any, n: int, args: argparse.Namespace, deadline: float) -> R
         if args.gap_ms is not None:
             res.gap_s = args.gap_ms / 1000
         else:
-            res.gap_s = max(0.02, min(slow, 2 * max(drains, default=slow) + 0.01))
+            res.gap_s = max(0.02, min(2 * slow, 2 * max(drains, default=slow) + 0.01))
         log(
             f"{target.label} N={n}: warm-up drain {res.warm_drain_ms:.1f} ms -> pause "
             f"{1000 * res.gap_s:.0f} ms"
@@ -1294,14 +1360,17 @@ def measure(target: Any, n: int, args: argparse.Namespace, deadline: float) -> R
             res.expected += res.ready
             res.missing += max(0, res.ready - len(times))
             res.http_ms.append(1000 * (t1 - t0))
+            res.press_t0.append(t0)
             if times:
                 lat = [1000 * (t - t0) for t in times]
                 res.latencies_ms.extend(lat)
                 res.first_ms.append(min(lat))
                 res.last_ms.append(max(lat))
-                # Did heartbeat pings reach clients while this press was on its way?
+                # Was a heartbeat burst on its way while this press was? (A burst
+                # keeps the server busy after its last ping went out: the clients'
+                # pongs come back, so the window opens a second before the press.)
                 end = max(times)
-                i = bisect.bisect_left(pings, t0 - 0.001)
+                i = bisect.bisect_left(pings, t0 - 1.0)
                 if i < len(pings) and pings[i] <= end:
                     res.ping_hit += 1
                 else:
@@ -1312,6 +1381,8 @@ def measure(target: Any, n: int, args: argparse.Namespace, deadline: float) -> R
             sample = got["samples"].get("call", "")
         res.frame_bytes = len(sample.encode())
         res.metrics = target.server_metrics()
+        if args.gc_log and target.system == "qms":
+            gc_overlaps(res, Path(args.gc_log))
     except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}"
         log(f"{target.label} N={n}: FAILED {res.error}\n{traceback.format_exc()}")
@@ -1427,6 +1498,12 @@ def report(results: list[RunResult], args: argparse.Namespace) -> str:
             notes.append(f"only {r.ready}/{r.n} clients connected")
         if r.missing:
             notes.append(f"{r.missing:,} of {r.expected:,} deliveries missing")
+        if r.gc_count:
+            notes.append(
+                f"{r.gc_count} full (generation 2) garbage collections of the server during "
+                f"the timed presses, {min(r.gc_ms):.0f}-{max(r.gc_ms):.0f} ms each; "
+                f"{r.gc_hit} presses overlapped one"
+            )
         if r.gaps:
             notes.append(f"{r.gaps} version gaps seen by clients")
         if r.closed:
@@ -1525,7 +1602,24 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="also write the raw results here")
     ap.add_argument("--tmp-dir", default=None,
                     help="where the servers' data go (e.g. /dev/shm: no fsync cost)")  # fmt: skip
+    ap.add_argument("--gc-log", default=None,
+                    help="log the qms servers' full GCs here; report presses they hit")  # fmt: skip
+    ap.add_argument("--gc-freeze", type=float, default=0, metavar="S",
+                    help="what-if: the qms servers call gc.freeze() every S seconds")  # fmt: skip
+    ap.add_argument("--qms-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="environment of `qms serve` (QMS_STREAM_HEARTBEAT_S=3600)")  # fmt: skip
     args = ap.parse_args()
+    qms_env = dict(kv.split("=", 1) for kv in args.qms_env)
+    if args.gc_log or args.gc_freeze:  # a sitecustomize of our own in the qms servers
+        gc_dir = tempfile.mkdtemp(prefix="qmsbench-gc-")
+        atexit.register(shutil.rmtree, gc_dir, True)
+        Path(gc_dir, "sitecustomize.py").write_text(GC_HOOK)
+        qms_env["PYTHONPATH"] = gc_dir
+        if args.gc_log:
+            qms_env["QMS_GC_LOG"] = str(Path(args.gc_log).resolve())
+            Path(args.gc_log).unlink(missing_ok=True)
+        if args.gc_freeze:
+            qms_env["QMS_GC_FREEZE_S"] = str(args.gc_freeze)
     args.sizes = [int(s) for s in args.sizes.split(",")]
     counts = [int(p) for p in str(args.presses).split(",")]
     presses_for = {n: counts[min(i, len(counts) - 1)] for i, n in enumerate(args.sizes)}
@@ -1555,10 +1649,11 @@ def main() -> int:
                     workdir = Path(tmp) / f"{label}-{n}-{rep}"
                     prefix = None
                     if label == "qms":
-                        target: Any = QmsTarget(workdir, None, "qms")
+                        target: Any = QmsTarget(workdir, None, "qms", qms_env)
                     elif label == "qms-redis":
                         prefix = unique("stream")
-                        target = QmsTarget(workdir, redis_url(prefix, REDIS_BASE), "qms-redis")
+                        url = redis_url(prefix, REDIS_BASE)
+                        target = QmsTarget(workdir, url, "qms-redis", qms_env)
                     else:
                         redis = REDIS_BASE if label == "socketio" else None
                         target = SioTarget(workdir, redis, label, payloads)

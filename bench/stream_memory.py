@@ -16,9 +16,11 @@ of bench/stream_latency.py:
    state are touched).
 
 Reported: RSS growth / N at each step (KiB per connection, 1 KiB = 1,024 bytes)
-and the slope between steps. --deflate makes the clients offer permessage-deflate
-as a browser does (uvicorn then keeps a zlib compressor and decompressor per
-connection).
+and the slope between steps. The clients send a browser's handshake headers
+(the server keeps them for the connection's lifetime). --deflate makes them offer
+permessage-deflate as a browser does: `qms serve` declines it; uvicorn under
+socketio accepts it and then keeps a zlib compressor and decompressor per
+connection.
 
     .venv/bin/python bench/stream_memory.py                     # N up to 5,000, both systems
     .venv/bin/python bench/stream_memory.py --deflate
