@@ -17,6 +17,8 @@ import pytest
 import redis
 from redis_server import RedisServer, ping
 
+pytest_plugins = ["browser_support"]  # Chromium + demo-hall fixtures for the browser apps
+
 DEFAULT_REDIS = ("127.0.0.1", 6379)
 
 

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from qms.eventlog import open_log
+from qms.server import pages
 from qms.server.config import Config
 from qms.server.errors import EXCEPTION_HANDLERS, error_response
 from qms.server.hall import Hall
@@ -94,6 +95,7 @@ def create_app(config: Config | None = None) -> Starlette:
     ]
     stream_module = importlib.import_module("qms.server.stream")
     routes.extend(stream_module.routes())
+    routes.extend(pages.routes())
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
 
 

@@ -1,0 +1,123 @@
+"""The browser apps: their HTML pages and the static files they load.
+
+Every app is one HTML file in `static/` (plain ES modules and CSS, no build
+step). Assets are served under `/static/<build>/…`, where `<build>` is a hash
+of every static file's content: a page always loads the modules of its own
+build (relative `import`s inside modules keep the prefix), so an upgrade never
+mixes old and new files, and assets can be cached for a year. The HTML itself
+is never cached.
+
+`static/` sits at the project root in a checkout; the wheel carries it as
+`qms/static` (see pyproject.toml), so an installed package serves it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from qms.server.errors import ApiError
+
+PACKAGE = Path(__file__).resolve().parent.parent
+# (path, file in static/): the apps a hall runs on.
+PAGES = {
+    "/display": "display.html",
+    "/kiosk": "kiosk.html",
+    "/console": "console.html",
+    "/supervisor": "supervisor.html",
+    "/admin": "admin.html",
+    "/t/{ref}": "visitor.html",
+    "/": "index.html",
+}
+NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+# Pages send no referrer (a display's URL carries its token) and may not be framed.
+PAGE_HEADERS = {
+    **NO_CACHE,
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+}
+for ext, kind in ((".js", "text/javascript"), (".mjs", "text/javascript"), (".ogg", "audio/ogg")):
+    mimetypes.add_type(kind, ext)
+
+
+def static_root() -> Path:
+    """`qms/static` in an installed wheel, else `static/` beside the package in a checkout."""
+    for candidate in (PACKAGE / "static", PACKAGE.parent / "static"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    raise RuntimeError(f"no static/ directory next to {PACKAGE}")
+
+
+@dataclass
+class StaticFiles:
+    root: Path
+
+    @cached_property
+    def build(self) -> str:
+        """A short hash of every file's path and content: the cache-busting prefix."""
+        digest = hashlib.sha256()
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(self.root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+        return digest.hexdigest()[:12]
+
+    @property
+    def prefix(self) -> str:
+        return f"/static/{self.build}"
+
+    def file(self, relative: str) -> Path | None:
+        """The file at `relative` inside the root, or None (never outside it)."""
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()) or not path.is_file():
+            return None
+        return path
+
+    def page(self, name: str) -> str:
+        """An app's HTML with `{{static}}` replaced by this build's asset prefix."""
+        html = (self.root / name).read_text(encoding="utf-8")
+        return html.replace("{{static}}", self.prefix)
+
+
+def routes() -> list[BaseRoute]:
+    files = StaticFiles(static_root())
+
+    def page_endpoint(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return HTMLResponse(files.page(name), headers=PAGE_HEADERS)
+
+        return endpoint
+
+    async def asset(request: Request) -> Response:
+        path = files.file(request.path_params["path"])
+        if path is None:
+            raise ApiError(404, "not_found", "no such file")
+        # Another build's URL (a page loaded before an upgrade) gets today's
+        # file, uncached, so the old page still works until it reloads.
+        fresh = request.path_params["build"] == files.build
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if kind.startswith("text/"):
+            kind += "; charset=utf-8"
+        headers = {**(IMMUTABLE if fresh else NO_CACHE), "X-Content-Type-Options": "nosniff"}
+        return Response(path.read_bytes(), media_type=kind, headers=headers)
+
+    result: list[BaseRoute] = [
+        Route(path, page_endpoint(name), methods=["GET"])
+        for path, name in PAGES.items()
+        if (files.root / name).is_file()
+    ]
+    result.append(Route("/static/{build}/{path:path}", asset, methods=["GET"]))
+    return result

@@ -1,0 +1,120 @@
+"""Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against a
+real `qms demo` server, for the browser-app tests.
+
+Fixtures (registered by conftest.py):
+- `hall`: a `qms demo` server on a free port (module scope) with the printed
+  passwords and device tokens (`hall.passwords["petugas1"]`, `hall.tokens["display"]`);
+- `browser`: one Chromium for the session; `context()` makes a fresh profile;
+- `shot(page, name)`: saves a screenshot to artifacts/screenshots/ (CI keeps it).
+
+Never `playwright install`: the browser is Debian's package, which
+`scripts/test` installs when it is missing (see scripts/_chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from live_server import LiveServer
+
+CHROMIUM = os.environ.get("QMS_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # as a hall TV is started (docs/deploy-display.md)
+    "--autoplay-policy=no-user-gesture-required",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+SITE = "mpp-bengkulu"
+HD = {"width": 1920, "height": 1080}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Hall:
+    server: LiveServer
+    passwords: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def read_printed(self) -> None:
+        output = self.server.output()
+        self.passwords.update(re.findall(r"(\w+)\s+kata sandi / password: (\S+)", output))
+        self.tokens.update(re.findall(r"/(display|kiosk)\?token=(\S+)", output))
+
+
+def start_hall(data_dir: Path, **kwargs: Any) -> Hall:
+    hall = Hall(LiveServer(data_dir, command="demo", **kwargs).start())
+    hall.read_printed()
+    return hall
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
+    hall = start_hall(tmp_path_factory.mktemp("hall") / "data")
+    try:
+        yield hall
+    finally:
+        hall.server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        raise AssertionError(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    home = tmp_path_factory.mktemp("chromium-home")
+    env = {**os.environ, "HOME": str(home)}
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    env["XDG_CACHE_HOME"] = str(home / "cache")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=env)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def keep_screenshot(name: str, docs_name: str | None = None) -> None:
+    """Copy an artifact into docs/screenshots/ (only when QMS_UPDATE_SCREENSHOTS=1)."""
+    if os.environ.get("QMS_UPDATE_SCREENSHOTS") != "1":
+        return
+    docs = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ARTIFACTS / f"{name}.png", docs / f"{docs_name or name}.png")
+
+
+def watch(page: Any) -> list[str]:
+    """Collect the page's uncaught errors and console errors (a test asserts none)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
+        ),
+    )
+    return errors

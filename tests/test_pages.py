@@ -1,0 +1,106 @@
+"""The browser apps are served: pages uncached, assets under a content-hashed
+build prefix (cached for a year), nothing outside static/, and the wheel
+carries static/ so an installed package serves the same files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from accounts_client import Client
+from browser_support import Hall
+
+from qms.server.pages import StaticFiles, static_root
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_of(html: str) -> str:
+    match = re.search(r"/static/([0-9a-f]{12})/css/qms\.css", html)
+    assert match, html[:500]
+    return match.group(1)
+
+
+def test_index_page_points_at_this_build(hall: Hall) -> None:
+    page = Client(hall.url).get("/")
+    assert page.status == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-cache"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert build_of(page.body.decode()) == StaticFiles(static_root()).build
+
+
+def test_assets_are_immutable_under_their_build(hall: Hall) -> None:
+    client = Client(hall.url)
+    build = build_of(client.get("/").body.decode())
+    asset = client.get(f"/static/{build}/js/stream.js")
+    assert asset.status == 200
+    assert asset.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert "immutable" in asset.headers["cache-control"]
+    assert asset.body == (static_root() / "js" / "stream.js").read_bytes()
+    # A page of an older build still gets the files, but not cached for good.
+    old = client.get("/static/000000000000/js/stream.js")
+    assert old.status == 200 and old.headers["cache-control"] == "no-cache"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/x/../../pyproject.toml",
+        "/static/x/%2e%2e/%2e%2e/pyproject.toml",
+        "/static/x/nope.js",
+    ],
+)
+def test_nothing_outside_static_is_served(hall: Hall, path: str) -> None:
+    reply = Client(hall.url).get(path)
+    assert reply.status == 404
+    assert reply.code == "not_found"
+
+
+def test_build_changes_with_any_file(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<p>{{static}}</p>")
+    first = StaticFiles(tmp_path).build
+    (tmp_path / "a.js").write_text("1")
+    second = StaticFiles(tmp_path)
+    assert first != second.build
+    assert second.page("index.html") == f"<p>/static/{second.build}</p>"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_wheel_carries_static(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=280,
+    )
+    (wheel,) = tmp_path.glob("qms-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        zf.extractall(tmp_path / "site")
+    for name in ("index.html", "js/stream.js", "css/qms.css"):
+        assert f"qms/static/{name}" in names
+    found = subprocess.run(
+        [sys.executable, "-c", "from qms.server.pages import static_root; print(static_root())"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == str(tmp_path / "site" / "qms" / "static")
