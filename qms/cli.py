@@ -95,6 +95,9 @@ def _run_server(config: Any) -> int:
         return 2
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     print(f"qms: log {config.effective_log_url}")
+    base = config.base_url
+    print(f"qms: pages    {base}/  console {base}/console  supervisor {base}/supervisor")
+    print(f"qms:          admin {base}/admin  (displays and kiosks open their device links)")
     print(
         f"qms: API      {config.base_url}/api/v1  (OpenAPI: {config.base_url}/api/v1/openapi.json)"
     )
