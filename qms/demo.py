@@ -64,7 +64,7 @@ async def prepare(config: Config) -> list[str]:
     else:
         lines.append("Demo sudah disiapkan / demo already set up (reset: `qms user passwd NAME`).")
     lines.append(
-        f"Loket {HUMAN_COUNTER} menunggu Anda / is yours: sign in as petugas1; "
+        f"Loket {HUMAN_COUNTER} menunggu Anda / is yours: {config.base_url}/console as petugas1; "
         f"the other counters are simulated with --simulate."
     )
     return lines
