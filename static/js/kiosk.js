@@ -1,0 +1,357 @@
+// The kiosk: agency -> service -> priority -> a ticket with its QR code.
+//
+// Opened with its device link (/kiosk?token=…). Kiosks may not read the live
+// stream (docs/protocol.md), so the waits come from the queries, refreshed
+// while the start screen shows. URL options (docs/apps.md): ?paper=58|80,
+// ?print=1, ?reset=SECONDS (ticket screen), ?idle=SECONDS (mid-choice).
+
+import { ApiError, get, newKey, pageToken, post } from "./api.js";
+import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { qrSvg } from "./qr.js";
+import { $, banner, formatClock, formatDate, formatWait, h } from "./ui.js";
+
+register({
+  k_title: ["Ambil nomor antrean", "Take a queue number"],
+  k_pick_agency: ["Pilih instansi", "Choose an agency"],
+  k_pick_service: ["Pilih layanan", "Choose a service"],
+  k_pick_priority: ["Apakah Anda memerlukan prioritas?", "Do you need priority service?"],
+  k_services_n: ["{n} layanan", "{n} services"],
+  k_waiting: ["{n} menunggu", "{n} waiting"],
+  k_wait: ["± {wait}", "± {wait}"],
+  k_unavailable: ["Tidak tersedia", "Not available"],
+  k_closed_hours: ["Tutup · buka {open}–{close}", "Closed · open {open}–{close}"],
+  k_back: ["‹ Kembali", "‹ Back"],
+  k_start_over: ["Selesai", "Done"],
+  k_regular: ["Umum", "Regular"],
+  k_disabilitas: ["Penyandang disabilitas", "Person with disability"],
+  k_lansia: ["Lansia (60+)", "Elderly (60+)"],
+  k_ibu_hamil: ["Ibu hamil", "Pregnant woman"],
+  k_issuing: ["Mencetak tiket…", "Issuing your ticket…"],
+  k_number: ["Nomor antrean", "Queue number"],
+  k_ahead: ["Di depan Anda", "Ahead of you"],
+  k_people: ["{n} orang", "{n} people"],
+  k_est_wait: ["Perkiraan tunggu", "Estimated wait"],
+  k_no_estimate: ["belum ada loket buka", "no counter open yet"],
+  k_scan: ["Pindai untuk memantau antrean Anda", "Scan to follow your ticket"],
+  k_keep: ["Simpan tiket ini dan tunggu nomor Anda dipanggil.", "Keep this ticket and wait for your number to be called."],
+  k_retry: ["Coba lagi", "Try again"],
+  k_revoked: [
+    "Tautan kios ini tidak berlaku lagi (dicabut atau salah). Minta tautan baru kepada admin.",
+    "This kiosk link is no longer valid (revoked or wrong). Ask the admin for a new link.",
+  ],
+  k_no_services: ["Belum ada layanan yang disiapkan di lokasi ini.", "No services are set up at this site yet."],
+  err_service_closed: ["Layanan ini sedang tutup", "This service is closed now"],
+  err_service_inactive: ["Layanan ini tidak aktif", "This service is not active"],
+  err_quota_reached: ["Kuota antrean hari ini sudah habis", "Today's quota for this service is used up"],
+  err_site_not_set_up: ["Lokasi belum disiapkan", "The site is not set up"],
+  err_busy: ["Server sedang sibuk; tekan lagi", "The server is busy; press again"],
+});
+
+const params = new URLSearchParams(location.search);
+const seconds = (name, fallback) => {
+  const n = Number(params.get(name));
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+};
+const RESET_S = seconds("reset", 20); // the ticket screen, then back to the start
+const IDLE_S = seconds("idle", 60); // mid-choice without a touch
+const REFRESH_MS = 30_000; // waits on the start screen
+const PRIORITIES = ["regular", "disabilitas", "lansia", "ibu_hamil"];
+const STORE = "qms.kiosk.token";
+
+const main = $("#app");
+let token = null;
+let siteId = null; // the device's site
+let site = null; // its set-up (GET /sites/{site})
+let queues = {}; // service id -> its queue view
+let refused = {}; // service id -> error code, from the last failed issue (for a while)
+let screen = null;
+let idleTimer = null;
+let refreshTimer = null;
+let redraw = () => {};
+
+// --- the device's token: out of the address bar, into local storage (docs/security.md) ---
+function takeToken() {
+  const fromUrl = pageToken();
+  if (fromUrl) {
+    localStorage.setItem(STORE, fromUrl);
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : ""));
+  }
+  return fromUrl || localStorage.getItem(STORE);
+}
+
+const name = (service) => (getLang() === "en" ? service.name_en : service.name_id) || service.service;
+const agencyName = (id) => (site.agencies.find((a) => a.id === id) || { name: id }).name;
+
+// --- screens -------------------------------------------------------------------------------
+function show(name, ...children) {
+  screen = name;
+  main.dataset.screen = name;
+  main.replaceChildren(...children);
+  const first = main.querySelector("button:not([disabled])");
+  if (first && name !== "ticket") first.focus({ preventScroll: true });
+  armIdle();
+}
+
+function armIdle() {
+  clearTimeout(idleTimer);
+  if (screen === "services" || screen === "priority") idleTimer = setTimeout(startScreen, IDLE_S * 1000);
+  if (screen === "ticket") idleTimer = setTimeout(startScreen, RESET_S * 1000);
+}
+
+function blocked(message) {
+  clearInterval(refreshTimer);
+  redraw = () => blocked(message);
+  show("blocked", h("div", { class: "notice card", role: "alert" }, h("p", {}, message)));
+}
+
+function offline(err, retry) {
+  redraw = () => offline(err, retry);
+  show(
+    "offline",
+    h(
+      "div",
+      { class: "notice card", role: "alert" },
+      h("p", {}, errorText(err)),
+      h("button", { type: "button", onclick: retry }, t("k_retry")),
+    ),
+  );
+}
+
+function startScreen() {
+  banner("");
+  redraw = startScreen;
+  const agencies = site.agencies.filter((a) => site.services.some((s) => s.agency === a.id));
+  if (!agencies.length) return show("agencies", h("p", { class: "notice card" }, t("k_no_services")));
+  show(
+    "agencies",
+    h("h2", {}, t("k_pick_agency")),
+    h(
+      "div",
+      { class: "tiles" },
+      agencies.map((a) =>
+        h(
+          "button",
+          { type: "button", class: "tile", dataset: { agency: a.id }, onclick: () => servicesScreen(a.id) },
+          h("span", { class: "tile-name" }, a.name),
+          h("span", { class: "tile-meta" }, t("k_services_n", { n: site.services.filter((s) => s.agency === a.id).length })),
+        ),
+      ),
+    ),
+  );
+}
+
+function servicesScreen(agency) {
+  redraw = () => servicesScreen(agency);
+  const services = site.services.filter((s) => s.agency === agency);
+  show(
+    "services",
+    h("button", { type: "button", class: "secondary back", onclick: startScreen }, t("k_back")),
+    h("h2", {}, agencyName(agency), h("small", {}, " · ", t("k_pick_service"))),
+    h("div", { class: "tiles" }, services.map(serviceTile)),
+  );
+}
+
+function serviceTile(s) {
+  const q = queues[s.service] || {};
+  const why = unavailable(s);
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "tile service",
+      disabled: Boolean(why),
+      "aria-disabled": why ? "true" : false,
+      dataset: { service: s.service },
+      onclick: () => priorityScreen(s),
+    },
+    h("span", { class: "prefix", "aria-hidden": "true" }, s.prefix),
+    h("span", { class: "tile-name" }, name(s)),
+    h(
+      "span",
+      { class: "tile-meta" },
+      why || [t("k_waiting", { n: q.waiting ?? 0 }), q.estimated_wait_s != null ? ` · ${t("k_wait", { wait: formatWait(q.estimated_wait_s) })}` : ""],
+    ),
+  );
+}
+
+/** Why a service cannot issue now ("" when it can): inactive, outside its hours, or just refused. */
+function unavailable(s) {
+  if (!s.active) return t("k_unavailable");
+  const code = refused[s.service];
+  if (code && Date.now() - code.at < 5 * 60_000) return errorText(new ApiError(409, code.code, code.code));
+  if (!openNow(s.hours)) return t("k_closed_hours", { open: s.hours.open, close: s.hours.close });
+  return "";
+}
+
+/** Is it within the service's opening hours, in the site's time zone? (The engine has the last word.) */
+function openNow(hours) {
+  if (!hours) return true;
+  try {
+    const parts = new Intl.DateTimeFormat("en-GB", {
+      timeZone: (site.site && site.site.timezone) || undefined,
+      weekday: "short",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    }).formatToParts(new Date());
+    const part = (type) => parts.find((p) => p.type === type).value;
+    const day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(part("weekday"));
+    const now = `${part("hour")}:${part("minute")}`;
+    return hours.weekdays.includes(day) && now >= hours.open && now < hours.close;
+  } catch {
+    return true;
+  }
+}
+
+function priorityScreen(service) {
+  redraw = () => priorityScreen(service);
+  // One key per on-screen choice: a double tap, or a retry after a lost answer,
+  // is the same command, so it makes one ticket (docs/api.md, Idempotency).
+  const keys = {};
+  const press = async (priority, button) => {
+    if (main.dataset.pending) return;
+    keys[priority] ||= newKey("kiosk");
+    main.dataset.pending = "1";
+    for (const b of main.querySelectorAll("button")) b.disabled = true;
+    button.dataset.pending = "";
+    banner(t("k_issuing"), "info");
+    try {
+      const answer = await post(`/sites/${siteId}/tickets`, { service: service.service, priority, channel: "kiosk" }, { token, key: keys[priority] });
+      delete main.dataset.pending;
+      banner("");
+      ticketScreen(answer.ticket, service);
+    } catch (err) {
+      delete main.dataset.pending;
+      if (err.status === 401) return blocked(t("k_revoked"));
+      if (err.status === 409 || err.status === 404) {
+        refused[service.service] = { code: err.code, at: Date.now() };
+        servicesScreen(service.agency);
+      } else {
+        for (const b of main.querySelectorAll("button")) b.disabled = false;
+        delete button.dataset.pending;
+      }
+      banner(errorText(err), "error");
+    }
+  };
+  show(
+    "priority",
+    h("button", { type: "button", class: "secondary back", onclick: () => servicesScreen(service.agency) }, t("k_back")),
+    h("h2", {}, name(service), h("small", {}, " · ", t("k_pick_priority"))),
+    h(
+      "div",
+      { class: "tiles priorities" },
+      PRIORITIES.map((p) => {
+        const button = h("button", { type: "button", class: `tile priority ${p}`, dataset: { priority: p } }, h("span", { class: "tile-name" }, t(`k_${p}`)));
+        button.addEventListener("click", () => press(p, button));
+        return button;
+      }),
+    ),
+  );
+}
+
+function ticketScreen(ticket, service) {
+  const url = new URL(ticket.status_url, location.origin).href;
+  const issued = new Date();
+  let status = null; // the ticket's public status, once read
+  const render = () => {
+    const ahead = status ? t("k_people", { n: status.people_ahead ?? 0 }) : "…";
+    const wait = !status ? "…" : status.estimated_wait_s == null ? t("k_no_estimate") : formatWait(status.estimated_wait_s);
+    show(
+      "ticket",
+      h(
+        "section",
+        { class: "ticket card", "aria-live": "assertive", dataset: { number: ticket.number, statusUrl: url } },
+        h("p", { class: "site" }, site.site.name),
+        h("p", { class: "label" }, t("k_number")),
+        h("p", { class: "number" }, ticket.number),
+        h("p", { class: "service" }, name(service)),
+        ticket.priority !== "regular" ? h("p", { class: "prio" }, t(`k_${ticket.priority}`)) : null,
+        h("p", { class: "when" }, `${formatDate(issued, site.site.timezone)} · ${formatClock(issued, site.site.timezone)}`),
+        h("dl", {}, h("div", {}, h("dt", {}, t("k_ahead")), h("dd", { class: "ahead" }, ahead)), h("div", {}, h("dt", {}, t("k_est_wait")), h("dd", { class: "wait" }, wait))),
+        h("div", { class: "qr" }, qrSvg(url, { label: t("k_scan") })),
+        h("p", { class: "scan" }, t("k_scan")),
+        h("p", { class: "link" }, url),
+        h("p", { class: "keep" }, t("k_keep")),
+      ),
+      h("button", { type: "button", class: "done", onclick: startScreen }, t("k_start_over")),
+    );
+  };
+  redraw = render;
+  render();
+  // The answer has no position; the ticket's public status does.
+  get(`/tickets/${encodeURIComponent(ticket.ref)}`)
+    .then((answer) => (status = answer.ticket))
+    .catch(() => {
+      const q = queues[service.service] || {};
+      status = { people_ahead: q.waiting ?? 0, estimated_wait_s: q.estimated_wait_s };
+    })
+    .finally(() => {
+      if (screen !== "ticket" || redraw !== render) return; // already gone back
+      for (const el of main.querySelectorAll(".ahead")) el.textContent = t("k_people", { n: status.people_ahead ?? 0 });
+      for (const el of main.querySelectorAll(".wait")) el.textContent = status.estimated_wait_s == null ? t("k_no_estimate") : formatWait(status.estimated_wait_s);
+      main.dataset.ready = "1";
+      if (params.get("print") === "1") window.print(); // silent with Chrome's --kiosk-printing
+      refresh().catch(() => {}); // the start screen's refresh reports trouble
+    });
+}
+
+// --- data ----------------------------------------------------------------------------------
+async function refresh() {
+  const [setup, list] = await Promise.all([get(`/sites/${siteId}`, { token }), get(`/sites/${siteId}/queues`, { token })]);
+  site = setup;
+  queues = Object.fromEntries(list.queues.map((q) => [q.service, q]));
+}
+
+async function boot() {
+  banner("");
+  token = takeToken();
+  if (!token) return blocked(t("err_no_device_token"));
+  try {
+    const { device } = await get("/device", { token });
+    siteId = device.site;
+    await refresh();
+    $("#site-name").textContent = `${site.site.name} — ${t("k_title")}`;
+    startScreen();
+    clearInterval(refreshTimer);
+    refreshTimer = setInterval(async () => {
+      if (screen !== "agencies") return;
+      try {
+        await refresh();
+        banner("");
+      } catch (err) {
+        if (err.status === 401) blocked(t("k_revoked"));
+        else banner(errorText(err), "error");
+      }
+    }, REFRESH_MS);
+  } catch (err) {
+    if (err.status === 401) {
+      localStorage.removeItem(STORE);
+      return blocked(t("k_revoked"));
+    }
+    offline(err, boot);
+  }
+}
+
+function tick() {
+  $("#clock").textContent = formatClock(new Date(), site && site.site ? site.site.timezone : undefined);
+}
+
+for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => screen !== "ticket" && armIdle());
+onLangChange(() => {
+  tick();
+  if (site && site.site.name) $("#site-name").textContent = `${site.site.name} — ${t("k_title")}`;
+  redraw();
+});
+// ?paper=58 swaps the print sheet (its @page size) for the 58 mm roll.
+if (params.get("paper") === "58") {
+  const sheet = $("link[data-paper]");
+  sheet.href = sheet.href.replace("kiosk-print-80.css", "kiosk-print-58.css");
+}
+document.body.dataset.paper = params.get("paper") === "58" ? "58" : "80";
+applyI18n();
+langToggle();
+tick();
+setInterval(tick, 10_000);
+boot();
