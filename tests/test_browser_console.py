@@ -1,0 +1,343 @@
+"""The counter console (static/console.html) in a real headless Chromium against
+`qms demo`: an officer signs in, opens L1 and works tickets with buttons and
+keys; buttons follow the engine's rules; a press shows "pending" until its event
+arrives on the stream; refusals, a taken counter, an ended session and a server
+that is down each show a clear message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from accounts_client import Client
+from browser_support import HD, PHONE, SITE, Hall, shot, watch
+
+TICKETS = f"/api/v1/sites/{SITE}/tickets"
+L1 = f"/api/v1/sites/{SITE}/counters/L1"
+ACTIONS = ("next", "recall", "start", "complete", "noshow", "return", "transfer", "hold")
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def staff(hall: Hall, name: str) -> Client:
+    client = Client(hall.url)
+    assert client.sign_in(name, hall.passwords[name]).status == 200
+    return client
+
+
+def issue(hall: Hall, service: str = "ktp") -> dict[str, Any]:
+    kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
+    reply = kiosk.post(TICKETS, {"service": service})
+    assert reply.status == 201, reply.json
+    return dict(reply.json["ticket"])
+
+
+@pytest.fixture
+def clean(hall: Hall) -> Iterator[Client]:
+    """A quiet hall for each test: L1 closed and free, no ticket waiting or held."""
+    boss = staff(hall, "supervisor")
+    counter = next(
+        c
+        for c in boss.get(f"/api/v1/sites/{SITE}/counters").json["counters"]
+        if c["counter"] == "L1"
+    )
+    if counter["ticket"]:
+        assert boss.post(L1 + "/complete").status == 200
+    if counter["state"] != "closed":
+        assert boss.post(L1 + "/close").status == 200
+    boss.put(L1 + "/services", {"services": ["ktp", "kk"]})
+    waiting = boss.get(TICKETS + "?state=waiting&state=held").json["tickets"]
+    for t in waiting:
+        assert boss.post(f"{TICKETS}/{t['ticket']}/cancel").status == 200
+    yield boss
+
+
+def open_console(
+    hall: Hall, browser: Any, user: str = "petugas1", **ctx: Any
+) -> tuple[Any, Any, list[str]]:
+    context = browser.new_context(viewport=HD, **ctx)
+    page = context.new_page()
+    errors = watch(page)
+    page.goto(hall.url + "/console")
+    sign_in(page, user, hall.passwords[user])
+    return context, page, errors
+
+
+def sign_in(page: Any, user: str, password: str) -> None:
+    page.locator("#signin input[name=username]").fill(user)
+    page.locator("#signin input[name=password]").fill(password)
+    page.locator("#signin button[type=submit]").click()
+
+
+def open_l1(page: Any) -> None:
+    page.locator(".counter-choice[data-counter=L1]").click()
+    page.locator("[data-action=open]").click()
+    wait_state(page, "open")
+
+
+def wait_state(page: Any, state: str) -> None:
+    page.locator(f"#counter-state[data-state={state}]").wait_for()
+    page.locator("[data-conn=live]").wait_for()
+
+
+def in_hand(page: Any, number: str, state: str = "called") -> None:
+    page.locator("#hand-number", has_text=number).wait_for()
+    page.locator(f"#hand-state[data-state={state}]").wait_for()
+    page.locator("#pending").wait_for(state="hidden")
+
+
+def hand_empty(page: Any) -> None:
+    page.locator("#hand-number", has_text="—").wait_for()
+    page.locator("#pending").wait_for(state="hidden")
+
+
+def enabled(page: Any) -> set[str]:
+    page.locator("#pending").wait_for(state="hidden")
+    return {a for a in ACTIONS if page.locator(f"#actions [data-action={a}]").is_enabled()}
+
+
+def row(page: Any, where: str, number: str) -> Any:
+    return page.locator(f"{where} .ticket-row[data-number={number}]")
+
+
+def test_officer_works_tickets_with_buttons_and_keys(
+    hall: Hall, browser: Any, clean: Client
+) -> None:
+    a, b, c = (issue(hall)["number"] for _ in range(3))
+    context, page, errors = open_console(hall, browser)
+    open_l1(page)
+    for number in (a, b, c):
+        row(page, "#waiting", number).wait_for()
+    assert enabled(page) == {"next"}
+    assert page.locator("[data-action=open]").is_disabled()
+    assert page.locator("#actions kbd", has_text="N").is_visible()  # shortcuts on screen
+
+    page.locator("[data-action=next]").click()  # the button
+    in_hand(page, a)
+    assert row(page, "#waiting", a).count() == 0
+    assert enabled(page) == {"recall", "start", "complete", "noshow", "return", "transfer", "hold"}
+    assert page.locator("[data-action=pause]").is_disabled()  # not with a ticket in hand
+    assert page.locator("[data-action=close]").is_disabled()
+    shot(page, "console-called-1920")
+
+    page.keyboard.press("r")  # recall
+    page.get_by_text("Dipanggil ulang 1").wait_for()
+    page.keyboard.press("s")  # start
+    in_hand(page, a, "serving")
+    assert enabled(page) == {"complete", "return", "transfer", "hold"}
+    page.keyboard.press("c")  # complete
+    hand_empty(page)
+
+    page.keyboard.press("n")  # next, by key
+    in_hand(page, b)
+    page.keyboard.press("x")  # no-show
+    hand_empty(page)
+
+    page.keyboard.press("n")
+    in_hand(page, c)
+    page.keyboard.press("k")  # back to the queue (kembali), at its place
+    hand_empty(page)
+    row(page, "#waiting", c).wait_for()
+
+    row(page, "#waiting", c).get_by_role("button", name="Panggil").click()  # by name
+    in_hand(page, c)
+    page.keyboard.press("t")  # transfer to another service this counter serves
+    dialog = page.locator("#transfer")
+    dialog.wait_for()
+    dialog.locator("select[name=service]").select_option("kk")
+    dialog.get_by_role("button", name="Alihkan").click()
+    hand_empty(page)
+    row(page, "[data-queue=kk]", c).wait_for()
+
+    row(page, "#waiting", c).get_by_role("button", name="Panggil").click()
+    in_hand(page, c)
+    page.keyboard.press("h")  # hold: parked, listed apart
+    hand_empty(page)
+    row(page, "#held", c).wait_for()
+    row(page, "#held", c).get_by_role("button", name="Kembalikan").click()
+    row(page, "#waiting", c).wait_for()
+    assert row(page, "#held", c).count() == 0
+
+    states = {t["number"]: t["state"] for t in clean.get(TICKETS).json["tickets"]}
+    assert (states[a], states[b], states[c]) == ("done", "no_show", "waiting")
+    page.keyboard.press("p")  # pause, then resume with O
+    wait_state(page, "paused")
+    assert enabled(page) == set()
+    page.keyboard.press("o")
+    wait_state(page, "open")
+    assert errors == []
+    context.close()
+
+
+class HeldStream:
+    """Routes the page's stream socket through the test, which may hold back events."""
+
+    def __init__(self, page: Any) -> None:
+        self.holding = False
+        self.held: list[str] = []
+        self.ws: Any = None
+        self.down = False  # new connections are closed at once (the server is down)
+        page.route_web_socket("**/stream", self.route)
+
+    def route(self, ws: Any) -> None:
+        if self.down:
+            ws.close(code=1011, reason="test: server down")
+            return
+        server = ws.connect_to_server()
+        self.ws = ws
+
+        def down(message: str | bytes) -> None:
+            is_event = isinstance(message, str) and json.loads(message).get("type") == "event"
+            if self.holding and is_event:
+                self.held.append(message)
+            else:
+                ws.send(message)
+
+        server.on_message(down)
+
+    def release(self) -> None:
+        self.holding = False
+        for message in self.held:
+            self.ws.send(message)
+        self.held.clear()
+
+
+def js_errors(errors: list[str]) -> list[str]:
+    """Uncaught errors and console errors, without the browser's own network log lines
+    (a refused request logs "Failed to load resource: … 409")."""
+    return [e for e in errors if "Failed to load resource" not in e]
+
+
+def l1_ticket(boss: Client) -> Any:
+    counters = boss.get(f"/api/v1/sites/{SITE}/counters").json["counters"]
+    return next(c for c in counters if c["counter"] == "L1")["ticket"]
+
+
+def test_pending_until_the_event_arrives(hall: Hall, browser: Any, clean: Client) -> None:
+    number = issue(hall)["number"]
+    context = browser.new_context(viewport=HD)
+    page = context.new_page()
+    errors = watch(page)
+    stream = HeldStream(page)
+    page.goto(hall.url + "/console")
+    sign_in(page, "petugas1", hall.passwords["petugas1"])
+    open_l1(page)
+    row(page, "#waiting", number).wait_for()
+
+    stream.holding = True
+    page.locator("[data-action=next]").click()
+    pending = page.locator("#pending")
+    pending.wait_for()
+    assert "Menunggu konfirmasi" in pending.inner_text()
+    assert page.locator("[data-action=next][data-pending]").count() == 1
+    # The engine did it (the API says so), but the console has not seen the event:
+    # it does not claim the call, and offers nothing that needs it.
+    assert l1_ticket(clean)["number"] == number
+    page.wait_for_timeout(300)
+    assert page.locator("#hand-number").inner_text() == "—"
+    assert page.locator("#pending").is_visible()
+    assert page.locator("[data-action=complete]").is_disabled()
+
+    stream.release()
+    in_hand(page, number)
+    assert js_errors(errors) == []
+    context.close()
+
+
+def test_a_refused_press_shows_the_error_and_changes_nothing(
+    hall: Hall, browser: Any, clean: Client
+) -> None:
+    ticket = issue(hall)
+    context = browser.new_context(viewport=HD)
+    page = context.new_page()
+    errors = watch(page)
+    stream = HeldStream(page)
+    page.goto(hall.url + "/console")
+    sign_in(page, "petugas1", hall.passwords["petugas1"])
+    open_l1(page)
+    row(page, "#waiting", ticket["number"]).wait_for()
+
+    # The supervisor cancels the ticket; the page has not heard yet and still lists it.
+    stream.holding = True
+    assert clean.post(f"{TICKETS}/{ticket['ticket']}/cancel").status == 200
+    row(page, "#waiting", ticket["number"]).get_by_role("button", name="Panggil").click()
+    page.locator("[data-banner]", has_text="tidak dalam keadaan yang tepat").wait_for()
+    page.locator("#pending").wait_for(state="hidden")
+    assert page.locator("#hand-number").inner_text() == "—"
+    assert l1_ticket(clean) is None  # nothing happened
+
+    stream.release()  # the cancellation arrives: the row goes
+    row(page, "#waiting", ticket["number"]).wait_for(state="detached")
+    assert enabled(page) == set()  # nothing waits: next is disabled too
+    assert js_errors(errors) == []
+    context.close()
+
+
+def test_taken_counter_and_ended_session(hall: Hall, browser: Any, clean: Client) -> None:
+    context, page, errors = open_console(hall, browser)
+    open_l1(page)
+    # The supervisor closes L1 and another officer opens it: this console stops (4403).
+    assert clean.post(L1 + "/close").status == 200
+    wait_state(page, "closed")
+    other = staff(hall, "petugas2")
+    assert other.post(L1 + "/open").status == 200
+    page.locator("[data-banner]", has_text="dipegang oleh petugas2").wait_for()
+    page.locator("#counter-state[data-state=taken]").wait_for()
+    assert page.locator("[data-action=open]").is_disabled()
+    assert enabled(page) == set()
+    assert other.post(L1 + "/close").status == 200
+
+    # The session ends (cookie gone): the next press goes back to sign-in, saying why.
+    page.locator("[data-action=change]").click()
+    page.locator(".counter-choice[data-counter=L1]").click()
+    context.clear_cookies()
+    page.locator("[data-action=open]").click()
+    page.locator("#signin").wait_for()
+    page.locator("[data-banner]", has_text="Sesi Anda berakhir").wait_for()
+    sign_in(page, "petugas1", hall.passwords["petugas1"])
+    page.locator("#counter-state").wait_for()  # back at the remembered counter
+    assert page.locator("#counter-title").inner_text().endswith("Loket 1")
+    assert js_errors(errors) == []
+    context.close()
+
+
+def test_bad_credentials_server_down_and_phone(hall: Hall, browser: Any, clean: Client) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    errors = watch(page)
+    stream = HeldStream(page)
+    # The server is down (every API call and the stream fail): a message, not a blank page.
+    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
+    page.goto(hall.url + "/console")
+    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for()
+    shot(page, "console-server-down-phone")
+    page.unroute("**/api/v1/**")  # it comes back: the page finds out by itself
+    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for(state="hidden")
+
+    sign_in(page, "petugas1", "not-the-password")
+    page.locator("[data-banner]", has_text="Nama pengguna atau kata sandi salah").wait_for()
+    assert page.locator("#signin").is_visible()
+    sign_in(page, "petugas1", hall.passwords["petugas1"])
+    number = issue(hall)["number"]
+    open_l1(page)
+    page.locator("[data-action=next]").click()
+    in_hand(page, number)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    shot(page, "console-called-phone")
+
+    # The server goes away mid-shift: the indicator says so, what is shown is
+    # dimmed as maybe stale, and no button can be pressed until it is back.
+    stream.down = True
+    stream.ws.close(code=1011, reason="test: server down")
+    page.locator("[data-conn=offline], [data-conn=reconnecting]").first.wait_for()
+    assert page.locator("body[data-stale]").count() == 1
+    assert page.locator("[data-action=complete]").is_disabled()
+    shot(page, "console-offline-phone")
+    stream.down = False
+    page.locator("[data-conn=live]").wait_for(timeout=40_000)
+    in_hand(page, number)
+    assert page.locator("[data-action=complete]").is_enabled()
+    assert [e for e in js_errors(errors) if "ERR_CONNECTION_REFUSED" not in e] == []
+    context.close()
