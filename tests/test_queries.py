@@ -224,6 +224,9 @@ def test_ticket_status_is_public_and_estimates_its_wait(hall: Hall) -> None:
     assert status["state"] == "called" and status["people_ahead"] is None
     assert status["counter"] == {"counter": "L1", "name": "Loket 1"}
     assert status["called_at"] == hall.now and "budi" not in json.dumps(status)
+    assert status["recalls"] == 0
+    hall.do("recall", counter="L1")
+    assert q.ticket_status(hall.state, hall.state.tickets[second], hall.now)["recalls"] == 1
 
 
 def test_ticket_status_of_a_ticket_sent_to_one_counter(hall: Hall) -> None:

@@ -271,6 +271,7 @@ def ticket_status(
         "estimated_wait_s": None,
         "counter": None,
         "called_at": None,
+        "recalls": 0,
     }
     if t.state is TicketState.WAITING:
         ahead = people_ahead(state, t)
@@ -287,6 +288,7 @@ def ticket_status(
         c = state.counters.get(t.counter)
         out["counter"] = {"counter": t.counter, "name": c.name if c else t.counter}
         out["called_at"] = t.called_at
+        out["recalls"] = t.recalls  # public (displays see it): a phone signals a recall too
     return out
 
 

@@ -1,0 +1,186 @@
+// The visitor's page, /t/<ref>: one ticket's public status, on the visitor's phone.
+//
+// Light on purpose (a cheap phone on a slow network): no stream, no library,
+// just a poll of GET /api/v1/tickets/{ref} (docs/api.md), every few seconds
+// while the page is visible, slower when hidden, backing off on errors, and
+// never again after a miss: misses are throttled per address, and a hall's
+// visitors often share one.
+
+import { get } from "./api.js";
+import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { $, connectionIndicator, formatClock, formatWait, h } from "./ui.js";
+
+register({
+  v_title: ["Status antrean", "Queue status"],
+  v_number: ["Nomor antrean", "Queue number"],
+  v_ahead: ["Di depan Anda", "Ahead of you"],
+  v_people: ["{n} orang", "{n} people"],
+  v_est_wait: ["Perkiraan tunggu", "Estimated wait"],
+  v_no_estimate: ["belum ada loket buka", "no counter open yet"],
+  v_updated: ["Diperbarui {time}", "Updated {time}"],
+  v_retry: ["Coba lagi", "Try again"],
+  v_called: ["Nomor Anda dipanggil!", "Your number is called!"],
+  v_go_to: ["Silakan menuju {counter}", "Please go to {counter}"],
+  v_state_waiting: ["Menunggu giliran", "Waiting for your turn"],
+  v_state_called: ["Dipanggil", "Called"],
+  v_state_serving: ["Sedang dilayani di {counter}", "Being served at {counter}"],
+  v_state_held: ["Ditunda", "On hold"],
+  v_state_done: ["Selesai", "Done"],
+  v_state_no_show: ["Tidak hadir", "No-show"],
+  v_state_cancelled: ["Dibatalkan", "Cancelled"],
+  v_state_expired: ["Tidak berlaku", "Expired"],
+  v_explain_waiting: [
+    "Halaman ini diperbarui sendiri. Tetaplah di sekitar aula; ponsel Anda bergetar saat nomor Anda dipanggil.",
+    "This page updates by itself. Stay near the hall; your phone vibrates when your number is called.",
+  ],
+  v_explain_called: ["Tunjukkan nomor ini kepada petugas loket.", "Show this number at the counter."],
+  v_explain_serving: ["Anda sedang dilayani.", "You are being served."],
+  v_explain_held: [
+    "Petugas menunda tiket Anda sementara. Tunggu informasi dari petugas.",
+    "An officer has put your ticket on hold. Please wait for the officer.",
+  ],
+  v_explain_done: ["Layanan Anda selesai. Terima kasih!", "Your service is complete. Thank you!"],
+  v_explain_no_show: [
+    "Anda tidak hadir saat dipanggil. Jika masih memerlukan layanan, hubungi petugas informasi atau ambil nomor baru.",
+    "You were not there when called. If you still need the service, ask at the information desk or take a new number.",
+  ],
+  v_explain_cancelled: ["Tiket ini dibatalkan oleh petugas.", "This ticket was cancelled by an officer."],
+  v_explain_expired: [
+    "Hari layanan tiket ini sudah berakhir. Ambil nomor baru di kios.",
+    "This ticket's service day has ended. Take a new number at the kiosk.",
+  ],
+  v_not_found: ["Tiket tidak ditemukan", "Ticket not found"],
+  v_not_found_help: [
+    "Periksa tautan atau pindai lagi kode QR pada tiket Anda.",
+    "Check the link, or scan the QR code on your ticket again.",
+  ],
+  v_throttled: ["Terlalu banyak permintaan; mencoba lagi sebentar lagi.", "Too many requests; trying again shortly."],
+});
+
+const VISIBLE_MS = 5_000;
+const HIDDEN_MS = 30_000;
+const MAX_BACKOFF_MS = 60_000;
+const FINAL = new Set(["done", "no_show", "cancelled", "expired"]);
+
+const ref = decodeURIComponent(location.pathname.replace(/^\/t\//, ""));
+const main = $("#app");
+const conn = connectionIndicator($("[data-conn]"));
+let ticket = null; // the last status read
+let updated = null; // when
+let failures = 0;
+let timer = null;
+let stopped = false; // a miss or a final state: no more polls
+let lastCall = sessionStorage.getItem(`qms.call.${ref}`); // a call already signalled
+
+function counterName(c) {
+  return c ? c.name || c.counter : "";
+}
+
+function render() {
+  if (!ticket) return;
+  const s = ticket.state;
+  const counter = counterName(ticket.counter);
+  const service = getLang() === "en" ? ticket.service_name_en : ticket.service_name_id;
+  main.dataset.state = s;
+  document.title = s === "called" ? `${ticket.number} → ${counter}` : `${ticket.number} — ${t("v_title")}`;
+  main.replaceChildren(
+    h(
+      "section",
+      { class: "ticket", "data-live": true },
+      h("p", { class: "label" }, t("v_number")),
+      h("p", { class: "number" }, ticket.number),
+      h("p", { class: "service" }, service),
+      s === "called"
+        ? h("div", { class: "alert", role: "alert" }, h("p", {}, t("v_called")), h("p", { class: "go" }, t("v_go_to", { counter })))
+        : h("p", { class: "state", role: "status" }, t(`v_state_${s}`, { counter })),
+      s === "waiting"
+        ? h(
+            "dl",
+            {},
+            h("div", {}, h("dt", {}, t("v_ahead")), h("dd", { class: "ahead" }, t("v_people", { n: ticket.people_ahead ?? 0 }))),
+            h(
+              "div",
+              {},
+              h("dt", {}, t("v_est_wait")),
+              h("dd", { class: "wait" }, ticket.estimated_wait_s == null ? t("v_no_estimate") : formatWait(ticket.estimated_wait_s)),
+            ),
+          )
+        : null,
+      h("p", { class: "explain" }, t(`v_explain_${s}`)),
+    ),
+  );
+  $("#updated").textContent = updated ? t("v_updated", { time: formatClock(updated) }) : "";
+}
+
+function notFound() {
+  main.dataset.state = "not_found";
+  main.replaceChildren(
+    h("section", { class: "ticket missing", role: "alert" }, h("h2", {}, t("v_not_found")), h("p", {}, t("v_not_found_help"))),
+  );
+}
+
+function problem(err) {
+  const message = err.code === "too_many_requests" ? t("v_throttled") : errorText(err);
+  $("#problem").replaceChildren(message, " ", h("button", { type: "button", class: "secondary", onclick: pollNow }, t("v_retry")));
+  $("#problem").hidden = false;
+}
+
+/** A new call (or a recall, which moves called_at): vibrate once, where the phone allows. */
+function signalCall() {
+  const call = `${ticket.called_at}|${ticket.recalls}`;
+  if (ticket.state !== "called" || call === lastCall) return;
+  lastCall = call;
+  sessionStorage.setItem(`qms.call.${ref}`, call);
+  if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 800]);
+}
+
+async function poll() {
+  timer = null;
+  try {
+    const answer = await get(`/tickets/${encodeURIComponent(ref)}`);
+    ticket = answer.ticket;
+    updated = new Date();
+    failures = 0;
+    $("#problem").hidden = true;
+    conn({ state: "live" });
+    signalCall();
+    render();
+    if (FINAL.has(ticket.state)) stopped = true;
+  } catch (err) {
+    if (err.code === "unknown_ticket") {
+      stopped = true;
+      conn({ state: "live" });
+      return notFound();
+    }
+    failures += 1;
+    conn({ state: "offline", reason: err.message });
+    problem(err);
+    if (err.code === "too_many_requests") return schedule(1000 * (Number(err.details.retry_after) || 60));
+  }
+  schedule();
+}
+
+function schedule(delay) {
+  if (stopped) return;
+  clearTimeout(timer);
+  if (delay === undefined) {
+    const base = document.hidden ? HIDDEN_MS : VISIBLE_MS;
+    // Exponential backoff with full jitter on errors, so a hall's phones do not return in step.
+    delay = failures ? Math.min(MAX_BACKOFF_MS, base * 2 ** (failures - 1)) * (0.5 + Math.random() / 2) : base;
+  }
+  timer = setTimeout(poll, delay);
+}
+
+function pollNow() {
+  if (stopped) return;
+  clearTimeout(timer);
+  poll();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && !failures) pollNow(); // back on screen: fresh at once
+});
+onLangChange(() => (main.dataset.state === "not_found" ? notFound() : render()));
+applyI18n();
+langToggle();
+poll();

@@ -1,0 +1,127 @@
+"""The visitor's page /t/<ref> (static/visitor.html) on a phone-sized headless
+Chromium against `qms demo`: waiting with position and wait, then the call with
+its counter (and a vibration) once an officer calls it, the final state, a
+clear message for an unknown ticket without hammering the throttled lookup,
+and recovery when the server is out of reach."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts_client import Client
+from browser_support import HD, PHONE, SITE, Hall, shot, watch
+
+# navigator.vibrate, recorded (headless Chromium has nothing to vibrate).
+RECORD_VIBRATIONS = (
+    "window.vibrations = []; navigator.vibrate = (p) => (window.vibrations.push(p), true);"
+)
+
+PAGE_WEIGHT = """() => [...performance.getEntriesByType('navigation'),
+                        ...performance.getEntriesByType('resource')]
+                       .reduce((bytes, e) => bytes + e.decodedBodySize, 0)"""
+
+
+def js_errors(errors: list[str]) -> list[str]:
+    """Uncaught errors (Chromium also logs each failed or refused request, as some tests want)."""
+    return [e for e in errors if "Failed to load resource" not in e]
+
+
+def issue(hall: Hall, service: str) -> dict[str, Any]:
+    kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
+    reply = kiosk.post(f"/api/v1/sites/{SITE}/tickets", {"service": service})
+    assert reply.status == 201, reply.body
+    return dict(reply.json["ticket"])
+
+
+def phone(browser: Any, viewport: dict[str, int] = PHONE) -> Any:
+    page = browser.new_context(viewport=viewport, has_touch=True).new_page()
+    page.add_init_script(RECORD_VIBRATIONS)
+    page.errors = watch(page)
+    page.api_calls = []
+    page.on("request", lambda r: "/api/v1/" in r.url and page.api_calls.append(r.url))
+    return page
+
+
+def test_visitor_follows_the_ticket_until_called_and_done(hall: Hall, browser: Any) -> None:
+    earlier = issue(hall, "ktp")
+    mine = issue(hall, "ktp")
+    page = phone(browser)
+    page.goto(hall.url + mine["status_url"])
+    page.wait_for_selector("main[data-state=waiting]")
+    assert page.locator(".number").inner_text() == mine["number"]
+    assert page.locator(".service").inner_text() == "KTP-el"
+    assert page.locator(".ahead").inner_text() == "1 orang"
+    assert page.locator(".wait").inner_text() == "belum ada loket buka"  # no counter open yet
+    assert page.locator("[data-conn]").get_attribute("data-conn") == "live"
+    shot(page, "visitor-waiting-phone")
+    # Light for a cheap phone on a slow network: everything it loaded, the first answer included.
+    assert page.evaluate(PAGE_WEIGHT) < 40_000
+
+    officer = Client(hall.url)
+    assert officer.sign_in("petugas1", hall.passwords["petugas1"]).status == 200
+    counter = f"/api/v1/sites/{SITE}/counters/L1"
+    assert officer.post(counter + "/open").status == 200
+    page.wait_for_function("() => document.querySelector('.wait').textContent.includes('mnt')")
+
+    called = officer.post(counter + "/call-next").json["counter"]["ticket"]["number"]
+    assert called == earlier["number"]
+    assert officer.post(counter + "/complete").status == 200
+    page.wait_for_function("() => document.querySelector('.ahead').textContent === '0 orang'")
+    assert page.evaluate("() => window.vibrations.length") == 0
+
+    assert (
+        officer.post(counter + "/call-next").json["counter"]["ticket"]["number"] == mine["number"]
+    )
+    page.wait_for_selector("main[data-state=called]", timeout=10_000)
+    alert = page.get_by_role("alert").filter(has_text="dipanggil")
+    assert "Silakan menuju Loket 1" in alert.inner_text()
+    assert page.evaluate("() => window.vibrations.length") == 1
+    shot(page, "visitor-called-phone")
+
+    # A recall vibrates again; then the service ends and the page says so and stops.
+    assert officer.post(counter + "/recall").status == 200
+    page.wait_for_function("() => window.vibrations.length === 2", timeout=10_000)
+    assert officer.post(counter + "/start").status == 200
+    assert officer.post(counter + "/complete").status == 200
+    page.wait_for_selector("main[data-state=done]", timeout=10_000)
+    assert "Terima kasih" in page.locator(".explain").inner_text()
+    calls = len(page.api_calls)
+    page.wait_for_timeout(6000)
+    assert len(page.api_calls) == calls  # a final state is not polled again
+
+    wide = phone(browser, HD)
+    wide.goto(hall.url + mine["status_url"])
+    wide.wait_for_selector("main[data-state=done]")
+    shot(wide, "visitor-done-1920")
+    assert js_errors(page.errors) == [] and js_errors(wide.errors) == []
+
+
+def test_unknown_ticket_says_so_and_asks_once(hall: Hall, browser: Any) -> None:
+    page = phone(browser)
+    page.goto(hall.url + f"/t/{SITE}.no-such-ticket-token")
+    page.wait_for_selector("main[data-state=not_found]")
+    assert page.get_by_role("heading", name="Tiket tidak ditemukan").is_visible()
+    shot(page, "visitor-not-found-phone")
+    page.wait_for_timeout(6000)
+    assert len(page.api_calls) == 1  # each miss counts against the address: never repeated
+    page.get_by_role("button", name="English").click()
+    assert page.get_by_role("heading", name="Ticket not found").is_visible()
+    assert js_errors(page.errors) == []
+
+
+def test_server_out_of_reach_then_back(hall: Hall, browser: Any) -> None:
+    mine = issue(hall, "kk")
+    page = phone(browser)
+    page.route("**/api/v1/**", lambda route: route.abort())
+    page.goto(hall.url + mine["status_url"])
+    problem = page.locator("#problem")
+    problem.get_by_text("Server tidak dapat dihubungi").wait_for()
+    assert page.locator("[data-conn]").get_attribute("data-conn") == "offline"
+    shot(page, "visitor-offline-phone")
+    page.unroute("**/api/v1/**")
+    problem.get_by_role("button", name="Coba lagi").click()
+    page.wait_for_selector("main[data-state=waiting]")
+    assert problem.is_hidden()
+    assert page.locator("[data-conn]").get_attribute("data-conn") == "live"
+    assert page.locator(".number").inner_text() == mine["number"]
+    assert js_errors(page.errors) == []
