@@ -1,0 +1,233 @@
+// The admin app: sign in as an admin, pick a site, set up its agencies,
+// services and counters, its people and its device links. Every change goes
+// through the API (docs/api.md, docs/security.md); nothing is cached here, so
+// each section shows the server's state after each change.
+
+import { api, get, post } from "./api.js";
+import { applyI18n, errorText, langToggle, onLangChange, register, t } from "./i18n.js";
+import { agenciesSection, countersSection, servicesSection, siteSection } from "./admin-hall.js";
+import { devicesSection, usersSection } from "./admin-accounts.js";
+import { $, banner, h } from "./ui.js";
+
+register({
+  a_title: ["Admin qms", "qms admin"],
+  a_signin_title: ["Masuk sebagai admin", "Sign in as an admin"],
+  a_forbidden: [
+    "Halaman ini hanya untuk admin. Anda masuk sebagai {name} ({role}). Keluar, lalu masuk dengan akun admin.",
+    "This page is for admins only. You are signed in as {name} ({role}). Sign out, then sign in with an admin account.",
+  ],
+  a_session_ended: ["Sesi Anda berakhir; silakan masuk lagi.", "Your session ended; please sign in again."],
+  a_site: ["Lokasi", "Site"],
+  a_other_site: ["Lokasi lain (kode)", "Another site (id)"],
+  a_open_site: ["Buka", "Open"],
+  a_tab_site: ["Lokasi", "Site"],
+  a_tab_agencies: ["Instansi", "Agencies"],
+  a_tab_services: ["Layanan", "Services"],
+  a_tab_counters: ["Loket", "Counters"],
+  a_tab_users: ["Pengguna", "Users"],
+  a_tab_devices: ["Perangkat", "Devices"],
+  a_save: ["Simpan", "Save"],
+  a_edit: ["Ubah", "Edit"],
+  a_saved: ["Tersimpan", "Saved"],
+  a_none: ["Belum ada", "None yet"],
+  a_retry: ["Coba lagi", "Try again"],
+  err_account_disabled: ["Akun ini dinonaktifkan", "This account is disabled"],
+  err_prefix_taken: ["Awalan ini sudah dipakai layanan lain", "Another service has this prefix"],
+  err_user_exists: ["Nama pengguna sudah ada", "That username is taken"],
+  err_last_admin: ["Admin aktif terakhir tidak boleh dinonaktifkan", "The last active admin cannot be disabled"],
+  err_password_too_short: ["Kata sandi minimal 8 karakter", "Passwords have 8 characters or more"],
+  err_invalid_username: ["Nama pengguna: huruf kecil, angka, . _ -", "Usernames: lower-case letters, digits, . _ -"],
+  err_sites_required: ["Supervisor dan petugas memerlukan lokasi", "Supervisors and officers need a site"],
+  err_invalid_timezone: ["Zona waktu tidak dikenal (contoh: Asia/Jakarta)", "Unknown time zone (e.g. Asia/Jakarta)"],
+  err_site_not_set_up: ["Siapkan lokasinya dulu (tab Lokasi)", "Set the site up first (Site tab)"],
+});
+
+const TABS = {
+  site: siteSection,
+  agencies: agenciesSection,
+  services: servicesSection,
+  counters: countersSection,
+  users: usersSection,
+  devices: devicesSection,
+};
+const SITES = "qms.admin.sites";
+const main = $("#app");
+let me = null;
+let tab = "site";
+let redraw = () => {};
+
+function screen(name, ...children) {
+  main.dataset.screen = name;
+  main.replaceChildren(...children);
+}
+
+function message(err) {
+  // The engine's invalid_command names the field at fault: say which.
+  return err.code === "invalid_command" || err.code.startsWith("http_") ? `${errorText(err)} (${err.message})` : errorText(err);
+}
+
+function fail(err) {
+  if (err.status === 401) return signIn(t("a_session_ended"));
+  banner(message(err), "error");
+}
+
+// --- signed out, wrong role, unreachable --------------------------------------------------------
+function signIn(notice = "") {
+  redraw = () => signIn(notice);
+  $("#whoami").replaceChildren();
+  banner(notice, "info");
+  const user = h("input", { name: "username", autocomplete: "username", required: true });
+  const pass = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
+  const button = h("button", { type: "submit" }, t("sign_in"));
+  const el = h(
+    "form",
+    { class: "signin card" },
+    h("h2", {}, t("a_signin_title")),
+    h("label", {}, t("username"), user),
+    h("label", {}, t("password"), pass),
+    button,
+  );
+  el.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      me = await post("/session", { username: user.value.trim().toLowerCase(), password: pass.value });
+      banner("");
+      route();
+    } catch (err) {
+      banner(message(err), "error");
+      pass.select();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  screen("signin", el);
+  user.focus();
+}
+
+function forbidden() {
+  redraw = forbidden;
+  banner("");
+  screen(
+    "forbidden",
+    h("div", { class: "card notice", role: "alert" }, h("p", {}, t("a_forbidden", { name: me.name, role: me.role })), signOutButton()),
+  );
+}
+
+function offline(err) {
+  redraw = () => offline(err);
+  screen("offline", h("div", { class: "card notice", role: "alert" }, h("p", {}, errorText(err)), h("button", { type: "button", onclick: boot }, t("a_retry"))));
+}
+
+function signOutButton() {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      onclick: async () => {
+        await api("DELETE", "/session").catch(() => {});
+        me = null;
+        signIn();
+      },
+    },
+    t("sign_out"),
+  );
+}
+
+// --- the app ---------------------------------------------------------------------------------
+function knownSites(extra = []) {
+  const stored = JSON.parse(localStorage.getItem(SITES) || "[]");
+  return [...new Set([...stored, ...extra])].filter(Boolean).sort();
+}
+
+function remember(site) {
+  localStorage.setItem(SITES, JSON.stringify(knownSites([site])));
+  localStorage.setItem(`${SITES}.last`, site);
+}
+
+async function app() {
+  // No route lists sites: the ones users and devices name, and those opened here before.
+  const [{ users }, { devices }] = await Promise.all([get("/users"), get("/devices")]);
+  const sites = knownSites([...users.flatMap((u) => u.sites), ...devices.map((d) => d.site)]);
+  const last = localStorage.getItem(`${SITES}.last`);
+  const ctx = { site: sites.includes(last) ? last : sites[0] || "" };
+  $("#whoami").replaceChildren(h("span", {}, me.name), signOutButton());
+
+  const picker = h("select", { name: "site", "aria-label": t("a_site") }, sites.map((s) => h("option", { value: s, selected: s === ctx.site }, s)));
+  const other = h("input", { name: "other", placeholder: t("a_other_site"), "aria-label": t("a_other_site"), pattern: "[a-z0-9][a-z0-9_\\-]*" });
+  const openOther = h("form", { class: "inline" }, other, h("button", { type: "submit", class: "secondary" }, t("a_open_site")));
+  const tabs = h("nav", { class: "tabs", "aria-label": t("a_title") });
+  const view = h("section", { id: "section", "aria-live": "polite" });
+
+  const load = async () => {
+    if (!ctx.site) return view.replaceChildren();
+    remember(ctx.site);
+    tabs.replaceChildren(
+      ...Object.keys(TABS).map((name) =>
+        h("button", { type: "button", class: "tab", "aria-pressed": String(name === tab), dataset: { tab: name }, onclick: () => ((tab = name), banner(""), load()) }, t(`a_tab_${name}`)),
+      ),
+    );
+    view.dataset.tab = tab;
+    delete view.dataset.ready;
+    try {
+      view.replaceChildren(...(await TABS[tab](ctx)).filter(Boolean));
+    } catch (err) {
+      fail(err);
+      view.replaceChildren(h("button", { type: "button", onclick: load }, t("a_retry")));
+    }
+    view.dataset.ready = "1";
+  };
+  Object.assign(ctx, {
+    reload: load,
+    fail,
+    view: () => view,
+    /** One change through the API; true when it was made (the section then shows the new state). */
+    async save(path, body, method = "PUT", reload = true) {
+      try {
+        await api(method, path, { body });
+        if (reload) await load();
+        banner(t("a_saved"), "info");
+        return true;
+      } catch (err) {
+        fail(err);
+        return false;
+      }
+    },
+  });
+  picker.addEventListener("change", () => ((ctx.site = picker.value), load()));
+  openOther.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!other.value) return;
+    ctx.site = other.value.trim();
+    if (![...picker.options].some((o) => o.value === ctx.site)) picker.append(h("option", { value: ctx.site }, ctx.site));
+    picker.value = ctx.site;
+    other.value = "";
+    tab = "site";
+    load();
+  });
+  redraw = () => app().catch(fail);
+  screen("app", h("div", { class: "site-bar" }, h("label", {}, t("a_site"), " ", picker), openOther), tabs, view);
+  await load();
+}
+
+function route() {
+  if (!me || me.role === "anonymous") return signIn();
+  if (me.role !== "admin") return forbidden();
+  app().catch((err) => (err.status === 0 ? offline(err) : fail(err)));
+}
+
+async function boot() {
+  banner("");
+  try {
+    me = await get("/session");
+  } catch (err) {
+    return offline(err);
+  }
+  route();
+}
+
+onLangChange(() => redraw());
+applyI18n();
+langToggle();
+boot();
