@@ -6,52 +6,26 @@ that is down each show a clear message."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, shot, watch
+from browser_support import HD, PHONE, Hall, shot, watch
+from staff_pages import (
+    L1,
+    TICKETS,
+    HeldStream,
+    counter,
+    issue,
+    js_errors,
+    reset_hall,
+    sign_in,
+    staff,
+)
 
-TICKETS = f"/api/v1/sites/{SITE}/tickets"
-L1 = f"/api/v1/sites/{SITE}/counters/L1"
 ACTIONS = ("next", "recall", "start", "complete", "noshow", "return", "transfer", "hold")
 
 pytestmark = pytest.mark.timeout(90)
-
-
-def staff(hall: Hall, name: str) -> Client:
-    client = Client(hall.url)
-    assert client.sign_in(name, hall.passwords[name]).status == 200
-    return client
-
-
-def issue(hall: Hall, service: str = "ktp") -> dict[str, Any]:
-    kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
-    reply = kiosk.post(TICKETS, {"service": service})
-    assert reply.status == 201, reply.json
-    return dict(reply.json["ticket"])
-
-
-@pytest.fixture
-def clean(hall: Hall) -> Iterator[Client]:
-    """A quiet hall for each test: L1 closed and free, no ticket waiting or held."""
-    boss = staff(hall, "supervisor")
-    counter = next(
-        c
-        for c in boss.get(f"/api/v1/sites/{SITE}/counters").json["counters"]
-        if c["counter"] == "L1"
-    )
-    if counter["ticket"]:
-        assert boss.post(L1 + "/complete").status == 200
-    if counter["state"] != "closed":
-        assert boss.post(L1 + "/close").status == 200
-    boss.put(L1 + "/services", {"services": ["ktp", "kk"]})
-    waiting = boss.get(TICKETS + "?state=waiting&state=held").json["tickets"]
-    for t in waiting:
-        assert boss.post(f"{TICKETS}/{t['ticket']}/cancel").status == 200
-    yield boss
 
 
 def open_console(
@@ -65,10 +39,9 @@ def open_console(
     return context, page, errors
 
 
-def sign_in(page: Any, user: str, password: str) -> None:
-    page.locator("#signin input[name=username]").fill(user)
-    page.locator("#signin input[name=password]").fill(password)
-    page.locator("#signin button[type=submit]").click()
+@pytest.fixture
+def clean(hall: Hall) -> Client:
+    return reset_hall(hall)
 
 
 def open_l1(page: Any) -> None:
@@ -171,48 +144,8 @@ def test_officer_works_tickets_with_buttons_and_keys(
     context.close()
 
 
-class HeldStream:
-    """Routes the page's stream socket through the test, which may hold back events."""
-
-    def __init__(self, page: Any) -> None:
-        self.holding = False
-        self.held: list[str] = []
-        self.ws: Any = None
-        self.down = False  # new connections are closed at once (the server is down)
-        page.route_web_socket("**/stream", self.route)
-
-    def route(self, ws: Any) -> None:
-        if self.down:
-            ws.close(code=1011, reason="test: server down")
-            return
-        server = ws.connect_to_server()
-        self.ws = ws
-
-        def down(message: str | bytes) -> None:
-            is_event = isinstance(message, str) and json.loads(message).get("type") == "event"
-            if self.holding and is_event:
-                self.held.append(message)
-            else:
-                ws.send(message)
-
-        server.on_message(down)
-
-    def release(self) -> None:
-        self.holding = False
-        for message in self.held:
-            self.ws.send(message)
-        self.held.clear()
-
-
-def js_errors(errors: list[str]) -> list[str]:
-    """Uncaught errors and console errors, without the browser's own network log lines
-    (a refused request logs "Failed to load resource: … 409")."""
-    return [e for e in errors if "Failed to load resource" not in e]
-
-
 def l1_ticket(boss: Client) -> Any:
-    counters = boss.get(f"/api/v1/sites/{SITE}/counters").json["counters"]
-    return next(c for c in counters if c["counter"] == "L1")["ticket"]
+    return counter(boss)["ticket"]
 
 
 def test_pending_until_the_event_arrives(hall: Hall, browser: Any, clean: Client) -> None:

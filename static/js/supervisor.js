@@ -1,0 +1,461 @@
+// The supervisor's floor view: services and their waits against target,
+// counters and who holds them, today's unfinished tickets and figures, all
+// live from the `supervisor` stream (see supervisor-model.js); and the
+// supervisor's commands: reallocate a counter's services (effective on its next
+// call), open / pause / close counters, transfer / hold / cancel tickets,
+// running text for the displays. A command shows "pending" on its button until
+// the stream has passed the version its answer names; a refusal is shown in
+// the banner and changes nothing.
+
+import { ApiError, get, newKey, post, put } from "./api.js";
+import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { clock, Gate, chooseSite, roleName, signOut } from "./staff.js";
+import { Stream } from "./stream.js";
+import { SupervisorModel } from "./supervisor-model.js";
+import { $, banner, connectionIndicator, formatDuration, formatWait, h, showError } from "./ui.js";
+
+register({
+  sup_title: ["Supervisor", "Supervisor"],
+  sup_signin: ["Masuk supervisor", "Supervisor sign-in"],
+  fig_title: ["Angka hari ini", "Today's figures"],
+  fig_served: ["Dilayani hari ini", "Served today"],
+  fig_waiting: ["Menunggu", "Waiting"],
+  fig_avg_wait: ["Rata-rata tunggu", "Average wait"],
+  fig_within: ["Dalam target", "Within target"],
+  services_title: ["Layanan", "Services"],
+  counters_title: ["Loket", "Counters"],
+  tickets_title: ["Tiket belum selesai", "Unfinished tickets"],
+  broadcast_title: ["Teks berjalan di layar", "Running text on the displays"],
+  col_service: ["Layanan", "Service"],
+  col_waiting: ["Menunggu", "Waiting"],
+  col_longest: ["Tunggu terlama / target", "Longest wait / target"],
+  col_serving: ["Loket melayani", "Counters serving"],
+  col_counter: ["Loket", "Counter"],
+  col_state: ["Status", "State"],
+  col_officer: ["Petugas", "Officer"],
+  col_ticket: ["Tiket", "Ticket"],
+  col_elapsed: ["Lama", "Elapsed"],
+  col_services: ["Layanan", "Services"],
+  col_actions: ["Aksi", "Actions"],
+  col_number: ["Nomor", "Number"],
+  col_waited: ["Sejak", "For"],
+  bc_text: ["Teks", "Text"],
+  bc_zone: ["Zona", "Zone"],
+  bc_send: ["Kirim", "Send"],
+  bc_all: ["Semua layar", "Every display"],
+  bc_zone_n: ["Zona {zone}", "Zone {zone}"],
+  bc_none: ["Tidak ada teks berjalan", "No running text"],
+  bc_clear: ["Hapus", "Clear"],
+  save: ["Simpan", "Save"],
+  cancel_btn: ["Batal", "Cancel"],
+  breach: ["melewati target", "over target"],
+  none: ["—", "—"],
+  st_open: ["Buka", "Open"],
+  st_paused: ["Istirahat", "Paused"],
+  st_closed: ["Tutup", "Closed"],
+  st_waiting: ["Menunggu", "Waiting"],
+  st_held: ["Ditahan", "Held"],
+  st_called: ["Dipanggil", "Called"],
+  st_serving: ["Dilayani", "Being served"],
+  do_open: ["Buka", "Open"],
+  do_pause: ["Istirahat", "Pause"],
+  do_close: ["Tutup", "Close"],
+  do_services: ["Ubah layanan", "Services"],
+  do_transfer: ["Alihkan", "Transfer"],
+  do_hold: ["Tahan", "Hold"],
+  do_unhold: ["Lanjutkan", "Unhold"],
+  do_cancel: ["Batalkan", "Cancel"],
+  ask_services: ["Layanan {counter} (berlaku pada panggilan berikutnya)", "Services of {counter} (from its next call)"],
+  ask_open: ["Buka {counter}", "Open {counter}"],
+  ask_officer: ["Petugas", "Officer"],
+  ask_transfer: ["Alihkan tiket {number}", "Transfer ticket {number}"],
+  to_service: ["Ke layanan", "To service"],
+  to_counter: ["Ke loket (boleh kosong)", "To counter (optional)"],
+  any_counter: ["— loket mana saja —", "— any counter —"],
+  pending_sup: ["Menunggu konfirmasi…", "Waiting for confirmation…"],
+  no_tickets: ["Tidak ada tiket yang belum selesai", "No unfinished ticket"],
+});
+
+const model = new SupervisorModel();
+const indicator = connectionIndicator($("[data-conn]"));
+let gate;
+let me = null;
+let site = null;
+let stream = null;
+let live = false;
+let snapshotVersion = 0;
+let pending = null; // {key, version?}: the button whose command waits for its event
+const unsure = new Map(); // command signature -> idempotency key of a press with unknown outcome
+let drawQueued = false;
+
+const serviceName = (id) => {
+  const s = model.services.get(id);
+  return s ? (getLang() === "en" ? s.name_en : s.name_id) : id;
+};
+const sitePath = (rest) => `/sites/${encodeURIComponent(site)}${rest}`;
+
+// --- starting up ------------------------------------------------------------------------------
+
+function boot() {
+  applyI18n();
+  langToggle();
+  onLangChange(draw);
+  gate = new Gate({ roles: ["supervisor", "admin"], form: $("#signin"), app: $("#app"), onReady: ready });
+  $("#sign-out").addEventListener("click", async () => {
+    stopStream();
+    await signOut();
+    location.reload();
+  });
+  $("#broadcast").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const form = e.target;
+    act(`broadcast`, "POST", sitePath("/broadcast"), { text: form.elements.text.value, zone: form.elements.zone.value }, () => {
+      form.elements.text.value = "";
+    });
+  });
+  setInterval(tick, 1000);
+  gate.start();
+}
+
+async function ready(who) {
+  me = who;
+  $("#whoami").textContent = `${me.name} (${roleName(me.role)})`;
+  $("#sign-out").hidden = false;
+  site = chooseSite(me);
+  if (!site) {
+    banner(t("no_site"));
+    return;
+  }
+  localStorage.setItem("qms.site", site);
+  try {
+    clock.learn(await get(sitePath("/queues")));
+  } catch (err) {
+    if (failed(err)) return;
+  }
+  startStream();
+}
+
+function startStream() {
+  stopStream();
+  $("[data-conn]").hidden = false;
+  stream = new Stream({
+    site,
+    audience: "supervisor",
+    onSnapshot: (view, version) => {
+      snapshotVersion = version;
+      model.snapshot(view);
+      $("#site-title").textContent = view.site ? `— ${view.site.name}` : "";
+      loadTickets();
+      settle();
+    },
+    onEvent: (msg) => {
+      if (model.apply(msg) === "resync") {
+        startStream();
+        return;
+      }
+      if (msg.event && msg.event.counter) unsure.clear();
+      settle();
+    },
+    onStatus: (status) => {
+      indicator(status);
+      live = status.state === "live";
+      if (status.state === "unauthorised") {
+        stopStream();
+        setPending(null);
+        gate.expired();
+        return;
+      }
+      if (status.state === "refused") banner(`${t("conn_refused")}: ${status.reason || status.code}`);
+      draw();
+    },
+  }).start();
+}
+
+function stopStream() {
+  if (stream) stream.stop();
+  stream = null;
+  live = false;
+}
+
+/** Today's tickets, read once per snapshot; a read older than the snapshot is read again. */
+async function loadTickets() {
+  const asked = stream;
+  try {
+    const view = await get(sitePath("/tickets"));
+    if (asked !== stream) return;
+    if (view.version < snapshotVersion) {
+      setTimeout(loadTickets, 200);
+      return;
+    }
+    model.loaded(view);
+    draw();
+  } catch (err) {
+    if (!failed(err)) setTimeout(loadTickets, 2000);
+  }
+}
+
+function settle() {
+  if (pending && pending.version !== undefined && stream && stream.version >= pending.version) setPending(null);
+  draw();
+}
+
+/** The command waiting for its event; <body data-pending> says so at once (tests wait on it). */
+function setPending(value) {
+  pending = value;
+  document.body.toggleAttribute("data-pending", Boolean(pending));
+}
+
+// --- commands --------------------------------------------------------------------------------------
+
+/** Send a command for the button `key`; `done` runs once the command was accepted. */
+async function act(key, method, path, body = {}, done = null) {
+  if (pending) return;
+  const signature = `${method} ${path} ${JSON.stringify(body)}`;
+  const idem = unsure.get(signature) || newKey("sup");
+  setPending({ key });
+  draw();
+  try {
+    const call = method === "PUT" ? put : post;
+    const answer = await call(path, body, { key: idem });
+    unsure.delete(signature);
+    pending.version = answer.version;
+    banner("");
+    if (done) done(answer);
+    settle();
+  } catch (err) {
+    setPending(null);
+    if (err instanceof ApiError && (err.status === 0 || err.status >= 500)) unsure.set(signature, idem);
+    else unsure.delete(signature);
+    failed(err);
+    draw();
+  }
+}
+
+/** Show an error; true when the session ended (the page went back to sign-in). */
+function failed(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    stopStream();
+    gate.expired();
+    return true;
+  }
+  showError(err);
+  return false;
+}
+
+/**
+ * A small form in the dialog: fields [{name, label, type: "select"|"text"|"checks", options, value}].
+ * Resolves with the values, or null when cancelled.
+ */
+function ask(title, fields) {
+  const dialog = $("#ask");
+  $("#ask-title").textContent = title;
+  $("#ask-fields").replaceChildren(
+    ...fields.map((f) => {
+      if (f.type === "checks") {
+        return h(
+          "fieldset",
+          { class: "checks", dataset: { name: f.name } },
+          h("legend", {}, f.label),
+          f.options.map((o) => h("label", {}, h("input", { type: "checkbox", value: o.value, checked: o.checked }), ` ${o.label}`)),
+        );
+      }
+      if (f.type === "select") {
+        return h("label", {}, h("span", {}, f.label), h("select", { name: f.name }, f.options.map((o) => h("option", { value: o.value, selected: o.value === f.value }, o.label))));
+      }
+      return h("label", {}, h("span", {}, f.label), h("input", { name: f.name, value: f.value || "" }));
+    }),
+  );
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => {
+        if (dialog.returnValue !== "ok") return resolve(null);
+        const values = {};
+        for (const f of fields) {
+          if (f.type === "checks") values[f.name] = [...dialog.querySelectorAll(`fieldset[data-name="${f.name}"] input:checked`)].map((i) => i.value);
+          else values[f.name] = dialog.querySelector(`[name="${f.name}"]`).value;
+        }
+        resolve(values);
+      },
+      { once: true },
+    );
+  });
+}
+
+async function reallocate(c) {
+  const options = [...model.services.values()].map((s) => ({ value: s.id, label: `${s.prefix} — ${serviceName(s.id)}`, checked: c.services.includes(s.id) }));
+  const values = await ask(t("ask_services", { counter: c.name }), [{ name: "services", type: "checks", label: t("col_services"), options }]);
+  if (!values) return;
+  // Keep the counter's order of preference for what stays; new services go last.
+  const chosen = [...c.services.filter((s) => values.services.includes(s)), ...values.services.filter((s) => !c.services.includes(s))];
+  act(`services:${c.id}`, "PUT", sitePath(`/counters/${encodeURIComponent(c.id)}/services`), { services: chosen });
+}
+
+async function openCounter(c) {
+  const values = await ask(t("ask_open", { counter: c.name }), [{ name: "officer", type: "text", label: t("ask_officer"), value: c.officer || "" }]);
+  if (!values) return;
+  const body = values.officer.trim() ? { officer: values.officer.trim() } : {};
+  act(`open:${c.id}`, "POST", sitePath(`/counters/${encodeURIComponent(c.id)}/open`), body);
+}
+
+async function transfer(tk) {
+  const services = [...model.services.values()].map((s) => ({ value: s.id, label: `${s.prefix} — ${serviceName(s.id)}` }));
+  const counters = [{ value: "", label: t("any_counter") }, ...[...model.counters.values()].map((c) => ({ value: c.id, label: c.name }))];
+  const values = await ask(t("ask_transfer", { number: tk.number }), [
+    { name: "to_service", type: "select", label: t("to_service"), options: services, value: tk.service },
+    { name: "to_counter", type: "select", label: t("to_counter"), options: counters, value: "" },
+  ]);
+  if (!values) return;
+  const body = { to_service: values.to_service };
+  if (values.to_counter) body.to_counter = values.to_counter;
+  act(`transfer:${tk.ticket}`, "POST", sitePath(`/tickets/${encodeURIComponent(tk.ticket)}/transfer`), body);
+}
+
+const ticketCommand = (tk, what) => act(`${what}:${tk.ticket}`, "POST", sitePath(`/tickets/${encodeURIComponent(tk.ticket)}/${what}`));
+const counterCommand = (c, what) => act(`${what}:${c.id}`, "POST", sitePath(`/counters/${encodeURIComponent(c.id)}/${what}`));
+
+// --- drawing ----------------------------------------------------------------------------------------
+
+function button(key, text, onclick, allowed = true, cls = "small") {
+  return h(
+    "button",
+    { type: "button", class: cls, dataset: { key }, disabled: !live || Boolean(pending) || !allowed, "data-pending": pending && pending.key === key, onclick },
+    text,
+  );
+}
+
+function draw() {
+  if (drawQueued) return;
+  drawQueued = true;
+  requestAnimationFrame(() => {
+    drawQueued = false;
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
+    drawFigures();
+    drawServices();
+    drawCounters();
+    drawTickets();
+    drawBroadcast();
+    if (focused) {
+      const again = document.querySelector(`[data-key="${CSS.escape(focused)}"]`);
+      if (again && !again.disabled) again.focus();
+    }
+  });
+}
+
+function drawFigures() {
+  const f = model.figures();
+  $("#fig-served").textContent = f ? String(f.served) : "—";
+  $("#fig-waiting").textContent = f ? String(f.waiting) : "—";
+  $("#fig-avg").textContent = f && f.averageWait !== null ? formatWait(f.averageWait) : "—";
+  $("#fig-within").textContent = f && f.withinTarget !== null ? `${Math.round(f.withinTarget * 100)}%` : "—";
+}
+
+function drawServices() {
+  const now = clock.now();
+  $("#services tbody").replaceChildren(
+    ...model.lines(now).map((line) =>
+      h(
+        "tr",
+        { dataset: { service: line.service.id }, "data-breach": line.breach, class: line.breach ? "breach" : "" },
+        h("td", {}, h("strong", {}, line.service.prefix), " ", serviceName(line.service.id)),
+        h("td", { class: "num" }, String(line.waiting)),
+        h("td", {}, line.longest === null ? "—" : formatWait(line.longest), " / ", formatWait(line.target), line.breach ? h("span", { class: "breach-tag" }, ` ${t("breach")}`) : null),
+        h("td", {}, line.serving.map((c) => c.name).join(", ") || "—"),
+      ),
+    ),
+  );
+}
+
+function drawCounters() {
+  $("#counters tbody").replaceChildren(
+    ...[...model.counters.values()].map((c) => {
+      const tk = c.ticket ? (model.tickets && model.tickets.get(c.ticket)) || c.ticket_detail : null;
+      const since = tk ? (tk.state === "serving" ? tk.started_at : tk.called_at) : null;
+      return h(
+        "tr",
+        { dataset: { counter: c.id, state: c.state } },
+        h("td", {}, h("strong", {}, c.name)),
+        h("td", {}, h("span", { class: "state-badge", dataset: { state: c.state } }, t(`st_${c.state}`))),
+        h("td", {}, c.officer || "—"),
+        h("td", {}, tk ? `${tk.number} (${t(`st_${tk.state}`)})` : "—"),
+        h("td", { class: "num", dataset: since ? { since } : {} }, since ? formatDuration(clock.now() - since) : "—"),
+        h("td", { dataset: { services: c.services.join(",") } }, c.services.map((s) => model.services.get(s)?.prefix || s).join(" · ")),
+        h(
+          "td",
+          { class: "row-actions" },
+          button(`open:${c.id}`, t("do_open"), () => openCounter(c), c.state !== "open"),
+          button(`pause:${c.id}`, t("do_pause"), () => counterCommand(c, "pause"), c.state === "open" && !c.ticket),
+          button(`close:${c.id}`, t("do_close"), () => counterCommand(c, "close"), c.state !== "closed" && !c.ticket),
+          button(`services:${c.id}`, t("do_services"), () => reallocate(c), true, "small secondary"),
+        ),
+      );
+    }),
+  );
+}
+
+function drawTickets() {
+  const rows = model.unfinished().slice(0, 300);
+  const body = $("#tickets tbody");
+  if (!rows.length) {
+    body.replaceChildren(h("tr", {}, h("td", { colspan: 6, class: "muted" }, t("no_tickets"))));
+    return;
+  }
+  body.replaceChildren(
+    ...rows.map((tk) => {
+      const active = ["waiting", "called", "serving"].includes(tk.state);
+      const at = tk.counter && ["called", "serving"].includes(tk.state) ? tk.counter : tk.target_counter ? `→ ${tk.target_counter}` : "—";
+      return h(
+        "tr",
+        { dataset: { ticket: tk.ticket, number: tk.number, state: tk.state } },
+        h("td", {}, h("strong", {}, tk.number), tk.priority !== "regular" ? h("span", { class: "prio" }, ` ${tk.priority}`) : null),
+        h("td", {}, serviceName(tk.service)),
+        h("td", {}, t(`st_${tk.state}`)),
+        h("td", {}, at),
+        h("td", { class: "num", dataset: { since: tk.arrival_at } }, formatDuration(clock.now() - tk.arrival_at)),
+        h(
+          "td",
+          { class: "row-actions" },
+          button(`transfer:${tk.ticket}`, t("do_transfer"), () => transfer(tk), active),
+          tk.state === "held"
+            ? button(`unhold:${tk.ticket}`, t("do_unhold"), () => ticketCommand(tk, "unhold"))
+            : button(`hold:${tk.ticket}`, t("do_hold"), () => ticketCommand(tk, "hold"), active),
+          button(`cancel:${tk.ticket}`, t("do_cancel"), () => ticketCommand(tk, "cancel"), ["waiting", "held"].includes(tk.state), "small danger"),
+        ),
+      );
+    }),
+  );
+}
+
+function drawBroadcast() {
+  const zones = [...new Set([...model.counters.values()].map((c) => c.zone).filter(Boolean))].sort();
+  const select = $("#broadcast select[name=zone]");
+  const chosen = select.value;
+  select.replaceChildren(h("option", { value: "" }, t("bc_all")), ...zones.map((z) => h("option", { value: z, selected: z === chosen }, t("bc_zone_n", { zone: z }))));
+  $("#broadcast button[type=submit]").disabled = !live || Boolean(pending);
+  $("#broadcast button[type=submit]").toggleAttribute("data-pending", Boolean(pending && pending.key === "broadcast"));
+  const messages = Object.entries(model.messages).filter(([, text]) => text);
+  $("#messages").replaceChildren(
+    ...(messages.length
+      ? messages.map(([zone, text]) =>
+          h(
+            "li",
+            { dataset: { zone } },
+            h("strong", {}, zone ? t("bc_zone_n", { zone }) : t("bc_all")),
+            `: ${text} `,
+            button(`clear:${zone}`, t("bc_clear"), () => act(`clear:${zone}`, "POST", sitePath("/broadcast"), { text: "", zone }), true, "small secondary"),
+          ),
+        )
+      : [h("li", { class: "muted" }, t("bc_none"))]),
+  );
+}
+
+// Timers tick every second; the services table (waits, breaches) every five.
+let ticks = 0;
+function tick() {
+  for (const el of document.querySelectorAll("#app [data-since]")) el.textContent = formatDuration(clock.now() - Number(el.dataset.since));
+  if (++ticks % 5 === 0 && !$("#app").hidden) drawServices();
+}
+
+boot();

@@ -1,0 +1,93 @@
+"""Helpers for the staff pages' browser tests (counter console, supervisor):
+people and the kiosk through the API, a reset hall, signing in on a page, and a
+stream socket routed through the test so that it can hold back events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from accounts_client import Client
+from browser_support import SITE, Hall
+
+TICKETS = f"/api/v1/sites/{SITE}/tickets"
+COUNTERS = f"/api/v1/sites/{SITE}/counters"
+L1 = f"{COUNTERS}/L1"
+
+
+def staff(hall: Hall, name: str) -> Client:
+    client = Client(hall.url)
+    assert client.sign_in(name, hall.passwords[name]).status == 200
+    return client
+
+
+def issue(hall: Hall, service: str = "ktp") -> dict[str, Any]:
+    kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
+    reply = kiosk.post(TICKETS, {"service": service})
+    assert reply.status == 201, reply.json
+    return dict(reply.json["ticket"])
+
+
+def counter(boss: Client, counter_id: str = "L1") -> dict[str, Any]:
+    return dict(next(c for c in boss.get(COUNTERS).json["counters"] if c["counter"] == counter_id))
+
+
+def reset_hall(hall: Hall) -> Client:
+    """A quiet hall: L1 closed, free and serving ktp and kk; no ticket waiting or held.
+    Answers the supervisor's client."""
+    boss = staff(hall, "supervisor")
+    l1 = counter(boss)
+    if l1["ticket"]:
+        assert boss.post(L1 + "/complete").status == 200
+    if l1["state"] != "closed":
+        assert boss.post(L1 + "/close").status == 200
+    assert boss.put(L1 + "/services", {"services": ["ktp", "kk"]}).status == 200
+    for t in boss.get(TICKETS + "?state=waiting&state=held").json["tickets"]:
+        assert boss.post(f"{TICKETS}/{t['ticket']}/cancel").status == 200
+    return boss
+
+
+def sign_in(page: Any, user: str, password: str) -> None:
+    page.locator("#signin input[name=username]").fill(user)
+    page.locator("#signin input[name=password]").fill(password)
+    page.locator("#signin button[type=submit]").click()
+
+
+def js_errors(errors: list[str]) -> list[str]:
+    """Uncaught errors and console errors, without the browser's own network log lines
+    (a refused request logs "Failed to load resource: … 409")."""
+    return [e for e in errors if "Failed to load resource" not in e]
+
+
+class HeldStream:
+    """Routes the page's stream socket through the test, which may hold back events
+    or play a server that is down (new connections closed at once)."""
+
+    def __init__(self, page: Any) -> None:
+        self.holding = False
+        self.held: list[str] = []
+        self.ws: Any = None
+        self.down = False
+        page.route_web_socket("**/stream", self.route)
+
+    def route(self, ws: Any) -> None:
+        if self.down:
+            ws.close(code=1011, reason="test: server down")
+            return
+        server = ws.connect_to_server()
+        self.ws = ws
+
+        def down(message: str | bytes) -> None:
+            is_event = isinstance(message, str) and json.loads(message).get("type") == "event"
+            if self.holding and is_event:
+                self.held.append(message)
+            else:
+                ws.send(message)
+
+        server.on_message(down)
+
+    def release(self) -> None:
+        self.holding = False
+        for message in self.held:
+            self.ws.send(message)
+        self.held.clear()
