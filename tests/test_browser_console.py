@@ -232,6 +232,9 @@ def test_taken_counter_and_ended_session(hall: Hall, browser: Any, clean: Client
     sign_in(page, "petugas1", hall.passwords["petugas1"])
     page.locator("#counter-state").wait_for()  # back at the remembered counter
     assert page.locator("#counter-title").inner_text().endswith("Loket 1")
+    page.locator("#sign-out").click()  # sign out: the form again, and the cookie is gone
+    page.locator("#signin").wait_for()
+    assert not [c for c in context.cookies() if c["name"] == "qms_session"]
     assert js_errors(errors) == []
     context.close()
 
