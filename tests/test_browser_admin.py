@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, shot, watch
+from browser_support import HD, PHONE, SITE, Hall, keep_screenshot, shot, watch
 
 
 def js_errors(errors: list[str]) -> list[str]:
@@ -140,6 +140,7 @@ def test_admin_sets_up_a_hall_and_its_devices(hall: Hall, browser: Any) -> None:
     section.locator(".once").get_by_role("button", name="Salin").click()
     assert page.evaluate("() => navigator.clipboard.readText()") == url
     shot(page, "admin-device-link-1920")
+    keep_screenshot("admin-device-link-1920")
     tv = Client(hall.url, token=token, origin=None)
     me = tv.get("/api/v1/device").json["device"]
     assert (me["kind"], me["site"], me["zone"], me["name"]) == ("display", SITE, "A", "TV aula A")

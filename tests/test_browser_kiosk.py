@@ -10,10 +10,12 @@ from typing import Any
 from urllib.parse import quote
 
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, shot, watch
+from browser_support import HD, PHONE, SITE, Hall, keep_screenshot, shot, watch
 
 MM = 96 / 25.4  # CSS pixels per millimetre
 PT = 72 / 25.4  # PDF points per millimetre
+# window.print, counted (with --kiosk-printing it prints without a dialog; here it only counts).
+COUNT_PRINTS = "window.prints = 0; window.print = () => { window.prints += 1; };"
 
 
 def js_errors(errors: list[str]) -> list[str]:
@@ -33,8 +35,12 @@ def tickets(hall: Hall, service: str) -> list[dict[str, Any]]:
     return list(reply.json["tickets"])
 
 
-def open_kiosk(browser: Any, hall: Hall, query: str = "", viewport: dict[str, int] = HD) -> Any:
+def open_kiosk(
+    browser: Any, hall: Hall, query: str = "", viewport: dict[str, int] = HD, init: str = ""
+) -> Any:
     page = browser.new_context(viewport=viewport).new_page()
+    if init:
+        page.add_init_script(init)
     page.errors = watch(page)
     page.goto(f"{hall.url}/kiosk?token={hall.tokens['kiosk']}{query}")
     page.wait_for_selector("main[data-screen=agencies]")
@@ -61,6 +67,7 @@ def test_kiosk_issues_a_ticket_with_position_wait_and_qr(hall: Hall, browser: An
     before = len(tickets(hall, "ktp"))
     issue(page, "disdukcapil", "ktp", "lansia")
     shot(page, "kiosk-ticket-1920")
+    keep_screenshot("kiosk-ticket-1920")
 
     issued = tickets(hall, "ktp")
     assert len(issued) == before + 1
@@ -164,8 +171,9 @@ def test_unavailable_services_and_the_engines_reason(hall: Hall, browser: Any) -
 
 def test_print_layout_for_58_and_80_mm_rolls(hall: Hall, browser: Any) -> None:
     for paper in (58, 80):
-        page = open_kiosk(browser, hall, f"&paper={paper}")
+        page = open_kiosk(browser, hall, f"&paper={paper}&print=1", init=COUNT_PRINTS)
         issue(page, "dpmptsp", "info")
+        assert page.evaluate("() => window.prints") == 1  # ?print=1: printed once, when ready
         page.emulate_media(media="print")
         box = page.locator(".ticket").bounding_box()
         assert abs(box["width"] - paper * MM) < 1, (paper, box)

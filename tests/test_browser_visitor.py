@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, shot, watch
+from browser_support import HD, PHONE, SITE, Hall, keep_screenshot, shot, watch
 
 # navigator.vibrate, recorded (headless Chromium has nothing to vibrate).
 RECORD_VIBRATIONS = (
@@ -77,6 +77,7 @@ def test_visitor_follows_the_ticket_until_called_and_done(hall: Hall, browser: A
     assert "Silakan menuju Loket 1" in alert.inner_text()
     assert page.evaluate("() => window.vibrations.length") == 1
     shot(page, "visitor-called-phone")
+    keep_screenshot("visitor-called-phone")
 
     # A recall vibrates again; then the service ends and the page says so and stops.
     assert officer.post(counter + "/recall").status == 200
