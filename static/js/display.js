@@ -1,0 +1,407 @@
+// The hall display (docs/deploy-display.md): the latest call large, recent
+// calls, each open counter's ticket, waiting counts, running text, date and
+// clock; every call chimed and spoken once (announcer.js).
+//
+// URL: /display?token=…[&zone=Z|&agency=A][&lang=en][&read=digits|number]
+//      [&voice=clips|browser|none][&pack=id][&rate=1]
+//
+// Never replays on reload: the first snapshot after the page loads marks its
+// calls as already said; afterwards a call is said only when its version is
+// above the highest version said or skipped so far (events come in version
+// order; a snapshot after a reconnect carries the recent calls with theirs).
+
+import { Announcer } from "./announcer.js";
+import { ApiError, get, pageToken } from "./api.js";
+import { Stream } from "./stream.js";
+import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
+import { $, banner, connectionIndicator, formatClock, formatDate, h } from "./ui.js";
+import { callWords, sentence } from "./speech_id.js";
+
+register({
+  d_now_calling: ["Panggilan", "Now calling"],
+  d_recent: ["Panggilan sebelumnya", "Previous calls"],
+  d_counters: ["Loket", "Counters"],
+  d_waiting: ["Menunggu", "Waiting"],
+  d_service: ["Layanan", "Service"],
+  d_people: ["Orang", "People"],
+  d_no_calls: ["Belum ada panggilan", "No calls yet"],
+  d_go_to: ["silakan menuju", "please go to"],
+  d_recall: ["Panggilan ulang", "Called again"],
+  d_paused: ["Istirahat", "On a break"],
+  d_zone: ["Zona {zone}", "Zone {zone}"],
+  d_call_aria: ["Nomor antrean {number}, silakan menuju {counter}", "Ticket {number}, please go to {counter}"],
+  d_enable_sound: ["Aktifkan suara", "Enable sound"],
+  d_sound_blocked: [
+    "Browser menahan suara sampai tombol ini ditekan.",
+    "The browser holds back sound until this button is pressed.",
+  ],
+  d_no_token: [
+    "Layar ini belum punya token perangkat. Buka tautan layar dari admin (qms device add --kind display): /display?token=…",
+    "This display has no device token. Open the display link from the admin (qms device add --kind display): /display?token=…",
+  ],
+  d_bad_token: [
+    "Token perangkat ini tidak berlaku (salah atau sudah dicabut). Minta tautan layar baru dari admin.",
+    "This device token is not valid (wrong or revoked). Ask the admin for a new display link.",
+  ],
+  d_server_down: [
+    "Server antrean tidak dapat dihubungi. Mencoba lagi dalam {s} detik…",
+    "The queue server cannot be reached. Trying again in {s} s…",
+  ],
+  d_refused: ["Server menolak layar ini: {reason}", "The server refused this display: {reason}"],
+  d_stale: ["Terputus dari server — data di layar mungkin tidak terbaru", "Disconnected — what you see may be out of date"],
+});
+
+const params = new URLSearchParams(location.search);
+const opt = {
+  token: pageToken(),
+  zone: params.get("zone") || null,
+  agency: params.get("agency") || null,
+  read: params.get("read") === "number" ? "number" : "digits",
+  voice: ["browser", "none"].includes(params.get("voice")) ? params.get("voice") : "clips",
+  pack: /^[\w-]+$/.test(params.get("pack") || "") ? params.get("pack") : "id",
+  rate: Math.min(4, Math.max(0.5, Number(params.get("rate")) || 1)),
+};
+const STATIC = new URL("..", import.meta.url).pathname.replace(/\/$/, ""); // /static/<build>
+const RECENT_SHOWN = 6;
+const CALLS_KEPT = 10;
+const PAINTS_KEPT = 1000;
+
+let view = null; // the display's snapshot view, kept current by events
+let timezone;
+let highest = null; // the highest version whose calls are said or skipped
+let stream = null;
+const announcer = new Announcer({
+  base: `${STATIC}/voice/${opt.pack}`,
+  voice: opt.voice,
+  rate: opt.rate,
+  onBlocked: (blocked) => ($("#sound").hidden = !blocked),
+  onAnnounced: logAnnounced,
+});
+
+// The test hook (docs/deploy-display.md): what was said, and how fast calls were painted.
+const hook = {
+  announced: announcer.log,
+  paints: [],
+  get count() {
+    return announcer.count;
+  },
+  get version() {
+    return highest;
+  },
+  get queued() {
+    return announcer.queue.length + (announcer.busy ? 1 : 0);
+  },
+  announcer,
+  opt,
+};
+window.qmsDisplay = hook;
+
+// --- state ---------------------------------------------------------------------------
+
+const SETUP = new Set(["site_configured", "agency_configured", "service_configured", "counter_configured", "day_opened", "day_closed"]);
+const LEAVES_COUNTER = new Set(["ticket_completed", "ticket_no_show", "ticket_returned", "ticket_transferred", "ticket_held", "ticket_cancelled"]);
+const COUNTER_STATE = { counter_opened: "open", counter_paused: "paused", counter_closed: "closed" };
+
+function agencyServices() {
+  if (!opt.agency || !view) return null;
+  return new Set(view.services.filter((s) => s.agency === opt.agency).map((s) => s.id));
+}
+
+function callShown(call) {
+  const only = agencyServices();
+  return !only || only.has(call.service);
+}
+
+function counterShown(c) {
+  const only = agencyServices();
+  return !only || c.services.some((s) => only.has(s));
+}
+
+function onSnapshot(next, version) {
+  const first = highest === null;
+  view = next;
+  view.calls = view.calls || [];
+  timezone = view.site ? view.site.timezone : undefined;
+  if (!first) {
+    // After a reconnect: say the calls that happened while we were away, only those.
+    for (const call of [...view.calls].sort((a, b) => a.version - b.version)) {
+      if (call.version > highest && callShown(call)) announce(call);
+    }
+  }
+  highest = Math.max(highest ?? 0, version);
+  renderAll();
+}
+
+function onEvent(msg) {
+  if (!view) return;
+  if (msg.queues) {
+    Object.assign(view.queues, msg.queues);
+    renderQueues();
+  }
+  const ev = msg.event;
+  if (ev) apply(ev, msg.version);
+  highest = Math.max(highest ?? 0, msg.version);
+}
+
+function apply(ev, version) {
+  const counter = ev.counter ? view.counters.find((c) => c.id === ev.counter) : null;
+  const kind = ev.type;
+  if (kind === "ticket_called" || kind === "ticket_recalled") {
+    if (counter) Object.assign(counter, { ticket: ev.ticket, number: ev.number, ticket_state: "called" });
+    const call = { version, ticket: ev.ticket, number: ev.number, service: ev.service, counter: ev.counter, at: ev.at, recalls: ev.recalls || 0 };
+    view.calls.push(call);
+    if (view.calls.length > CALLS_KEPT) view.calls.splice(0, view.calls.length - CALLS_KEPT);
+    if (!callShown(call)) return;
+    const t0 = performance.now();
+    renderCalls();
+    renderCounters();
+    measurePaint(version, t0);
+    if (version > (highest ?? 0)) announce(call);
+  } else if (kind === "service_started") {
+    if (counter && counter.ticket === ev.ticket) counter.ticket_state = "serving";
+    renderCounters();
+  } else if (LEAVES_COUNTER.has(kind)) {
+    for (const c of view.counters) {
+      if (c.ticket === ev.ticket) Object.assign(c, { ticket: null, number: null, ticket_state: null });
+    }
+    renderCounters();
+  } else if (kind in COUNTER_STATE) {
+    if (counter) counter.state = COUNTER_STATE[kind];
+    renderCounters();
+  } else if (kind === "counter_services_set") {
+    if (counter) counter.services = ev.services || [];
+    renderCounters();
+  } else if (kind === "message_broadcast") {
+    if (ev.text) view.messages[ev.zone || ""] = ev.text;
+    else delete view.messages[ev.zone || ""];
+    renderMarquee();
+  } else if (SETUP.has(kind)) {
+    resync(); // set-up events carry ids only: take a fresh snapshot
+  }
+}
+
+// A fresh snapshot from the server; calls above `highest` in it are still said.
+function resync() {
+  stream.epoch = null;
+  stream.version = null;
+  stream.restart("set-up changed");
+}
+
+// Event received -> number painted: a rAF runs before the paint, the timeout after it.
+function measurePaint(version, t0) {
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      const now = performance.now();
+      hook.paints.push({ version, ms: now - t0, paintedAt: performance.timeOrigin + now });
+      if (hook.paints.length > PAINTS_KEPT) hook.paints.shift();
+    }, 0),
+  );
+}
+
+function counterName(id) {
+  const c = view && view.counters.find((x) => x.id === id);
+  return c ? c.name : id;
+}
+
+function announce(call) {
+  highest = Math.max(highest ?? 0, call.version);
+  const name = counterName(call.counter);
+  const words = callWords(call.number, name, call.counter, opt.read);
+  $("#live-region").textContent = t("d_call_aria", { number: call.number, counter: name });
+  announcer.enqueue({ version: call.version, number: call.number, counter: call.counter, words, text: sentence(words) });
+}
+
+function logAnnounced(entry) {
+  const log = $("#announced-log");
+  log.append(h("li", { dataset: { version: entry.version } }, `${entry.version} ${entry.text}`));
+  while (log.childElementCount > 100) log.firstElementChild.remove();
+  document.body.dataset.announced = Array.from(log.children, (li) => li.dataset.version).join(" ");
+}
+
+// --- rendering -------------------------------------------------------------------------
+
+function serviceName(id) {
+  const s = view.services.find((x) => x.id === id);
+  if (!s) return id;
+  return getLang() === "en" ? s.name_en || s.name_id : s.name_id;
+}
+
+function renderAll() {
+  if (!view) return;
+  $("#site-name").textContent = view.site ? view.site.name : "";
+  const agency = opt.agency && view.agencies.find((a) => a.id === opt.agency);
+  const zone = view.zone || opt.zone;
+  $("#scope").textContent = agency ? agency.name : zone ? t("d_zone", { zone }) : "";
+  renderCalls();
+  renderCounters();
+  renderQueues();
+  renderMarquee();
+  tick();
+}
+
+function renderCalls() {
+  // The newest call of each ticket: a recall moves it to the top, not twice.
+  const seen = new Set();
+  const calls = [];
+  for (const call of [...view.calls].reverse()) {
+    if (!callShown(call) || seen.has(call.ticket)) continue;
+    seen.add(call.ticket);
+    calls.push(call);
+  }
+  const latest = $("#latest");
+  const [top, ...rest] = calls;
+  if (!top) {
+    latest.replaceChildren(h("span", { class: "d-none" }, t("d_no_calls")));
+  } else if (latest.dataset.version !== String(top.version)) {
+    latest.replaceChildren(
+      h("span", { class: "d-number", id: "latest-number" }, top.number),
+      h("span", { class: "d-go" }, t("d_go_to")),
+      h("span", { class: "d-counter", id: "latest-counter" }, counterName(top.counter)),
+      ...(top.recalls ? [h("span", { class: "d-recall" }, t("d_recall"))] : []),
+    );
+    latest.dataset.version = String(top.version);
+    latest.classList.remove("d-flash");
+    void latest.offsetWidth; // restart the flash animation
+    latest.classList.add("d-flash");
+  }
+  $("#recent").replaceChildren(
+    ...rest.slice(0, RECENT_SHOWN).map((c) =>
+      h("li", { dataset: { version: c.version } }, h("span", { class: "d-num" }, c.number), h("span", {}, counterName(c.counter))),
+    ),
+  );
+}
+
+function renderCounters() {
+  const rows = view.counters
+    .filter((c) => c.state !== "closed" && counterShown(c))
+    .map((c) =>
+      h(
+        "li",
+        { dataset: { counter: c.id, state: c.state } },
+        h("span", {}, c.name),
+        h("span", { class: "d-num" }, c.state === "paused" && !c.number ? t("d_paused") : c.number || "—"),
+      ),
+    );
+  $("#counters").replaceChildren(...rows);
+}
+
+function renderQueues() {
+  const only = agencyServices();
+  const rows = view.services
+    .filter((s) => s.active !== false && (!only || only.has(s.id)))
+    .filter((s) => !opt.zone && !view.zone ? true : servedHere(s.id))
+    .map((s) =>
+      h(
+        "tr",
+        { dataset: { service: s.id } },
+        h("td", {}, h("span", { class: "d-prefix" }, s.prefix), " ", serviceName(s.id)),
+        h("td", { class: "d-num" }, String(view.queues[s.id] || 0)),
+      ),
+    );
+  $("#queues").replaceChildren(...rows);
+}
+
+// A zoned display lists the services its counters serve.
+function servedHere(service) {
+  return view.counters.some((c) => c.services.includes(service));
+}
+
+function renderMarquee() {
+  const zone = view.zone || "";
+  const texts = [view.messages[""], zone ? view.messages[zone] : null].filter(Boolean);
+  const box = $("#marquee");
+  const text = texts.join("   •   ");
+  box.hidden = !text;
+  const span = $("#marquee-text");
+  if (span.textContent !== text) {
+    span.textContent = text;
+    // about 8 characters a second whatever the length, so it stays readable
+    span.style.animationDuration = `${Math.max(12, text.length / 8)}s`;
+  }
+}
+
+function tick() {
+  const now = new Date();
+  $("#clock").textContent = formatClock(now, timezone);
+  $("#date").textContent = formatDate(now, timezone);
+}
+
+// --- start-up -------------------------------------------------------------------------
+
+function fatal(message) {
+  document.body.dataset.state = "error";
+  banner(message, "error");
+}
+
+/** The device's site and zone; waits for a server that is down, and says so. */
+async function device() {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await get("/device", { token: opt.token })).device;
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+        fatal(t("d_bad_token"));
+        setIndicator({ state: "unauthorised" });
+        await sleep(60_000); // a revoked token stays revoked; check again now and then
+        continue;
+      }
+      const wait = Math.round(Math.min(30, 2 ** attempt) * (0.5 + Math.random() / 2));
+      fatal(t("d_server_down", { s: wait }));
+      setIndicator({ state: "offline" });
+      await sleep(wait * 1000);
+    }
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let setIndicator;
+
+function onStatus(status) {
+  setIndicator(status);
+  if (status.state === "live") {
+    delete document.body.dataset.state;
+    banner("");
+  } else if (status.state === "unauthorised") {
+    fatal(t("d_bad_token"));
+  } else if (status.state === "refused") {
+    fatal(t("d_refused", { reason: status.reason || status.code }));
+  } else if (status.state === "offline" || status.state === "reconnecting") {
+    banner(t("d_stale"), "info");
+  }
+}
+
+async function main() {
+  if (params.get("lang")) setLang(params.get("lang"));
+  applyI18n();
+  langToggle();
+  setIndicator = connectionIndicator($("#conn"));
+  onLangChange(() => {
+    renderAll();
+    setIndicator({ state: stream ? stream.state || "connecting" : "connecting" });
+  });
+  setInterval(() => view && tick(), 1000);
+  tick();
+  $("#sound-on").addEventListener("click", () => announcer.unlock());
+  if (!opt.token) {
+    fatal(t("d_no_token"));
+    setIndicator({ state: "unauthorised" });
+    return;
+  }
+  announcer.init().catch((err) => console.warn(`announcer: ${err}`));
+  const dev = await device();
+  banner("");
+  delete document.body.dataset.state;
+  stream = new Stream({
+    site: dev.site,
+    audience: "display",
+    zone: opt.zone || dev.zone || undefined,
+    token: opt.token,
+    retryRefused: true, // a display runs unattended: keep asking, slowly
+    onSnapshot,
+    onEvent,
+    onStatus,
+  }).start();
+  hook.stream = stream;
+}
+
+main();
