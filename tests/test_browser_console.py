@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from accounts_client import Client
-from browser_support import HD, PHONE, Hall, shot, watch
+from browser_support import HD, PHONE, Hall, keep_screenshot, shot, watch
 from staff_pages import (
     L1,
     TICKETS,
@@ -94,6 +94,7 @@ def test_officer_works_tickets_with_buttons_and_keys(
     assert page.locator("[data-action=pause]").is_disabled()  # not with a ticket in hand
     assert page.locator("[data-action=close]").is_disabled()
     shot(page, "console-called-1920")
+    keep_screenshot("console-called-1920", "console")
 
     page.keyboard.press("r")  # recall
     page.get_by_text("Dipanggil ulang 1").wait_for()
@@ -262,6 +263,7 @@ def test_bad_credentials_server_down_and_phone(hall: Hall, browser: Any, clean: 
     in_hand(page, number)
     page.evaluate("() => window.scrollTo(0, 0)")
     shot(page, "console-called-phone")
+    keep_screenshot("console-called-phone", "console-phone")
 
     # The server goes away mid-shift: the indicator says so, what is shown is
     # dimmed as maybe stale, and no button can be pressed until it is back.

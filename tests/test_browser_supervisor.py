@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, shot, watch
+from browser_support import HD, PHONE, SITE, Hall, keep_screenshot, shot, watch
 from staff_pages import (
     TICKETS,
     HeldStream,
@@ -143,6 +143,7 @@ def test_supervisor_runs_the_floor(hall: Hall, browser: Any, clean: Client) -> N
     settled(page)
     page.evaluate("() => window.scrollTo(0, 0)")
     shot(page, "supervisor-1920")
+    keep_screenshot("supervisor-1920", "supervisor")
     page.locator("#messages li[data-zone=A]").get_by_role("button", name="Hapus").click()
     page.locator("#messages li[data-zone=A]").wait_for(state="detached")
 
@@ -187,6 +188,7 @@ def test_refusal_pending_and_phone(hall: Hall, browser: Any, clean: Client) -> N
     row.wait_for(state="detached")
     page.evaluate("() => window.scrollTo(0, 0)")
     shot(page, "supervisor-phone")
+    keep_screenshot("supervisor-phone", "supervisor-phone")
     assert js_errors(errors) == []
     context.close()
 
