@@ -163,6 +163,7 @@ async def test_idempotency_survives_a_snapshot(log: EventLog) -> None:
     first = await a.execute(cmd)
     for _ in range(6):
         await a.execute({"type": "issue_ticket", "service": "ktp"})
+    await a.snapshot_saved()
     snap = await log.load_snapshot(SITE)
     assert snap is not None and snap[0] > first.version
     b = await engine_on(log)
@@ -179,6 +180,7 @@ class CountingEngine(SiteEngine):
 
 async def test_opening_replays_at_most_snapshot_every_events(log: EventLog) -> None:
     a = await hall(log, tickets=25, snapshot_every=10)
+    await a.snapshot_saved()
     snap = await log.load_snapshot(SITE)
     assert snap is not None and snap[0] == a.version // 10 * 10
     b = await CountingEngine(log, SITE, clock=lambda: NOW, snapshot_every=10).open()

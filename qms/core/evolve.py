@@ -297,4 +297,91 @@ def rebuild_queues(s: HallState) -> None:
             _enqueue(s, t)
 
 
-__all__ = ["FINAL_STATES", "evolve", "rebuild_queues"]
+# --- undoing an event ---------------------------------------------------------------------
+
+# The events whose effect `checkpoint` can undo: they touch one ticket, the counters
+# named by it and the event, the waiting-queue index, and a few small fields.
+# Day and set-up events may touch every ticket: not undoable (the engine never
+# decides past one of them before it is in the log).
+_UNDOABLE: frozenset[type[e.Event]] = frozenset(
+    {
+        e.TicketIssued,
+        *(cls for cls in _APPLY if issubclass(cls, e.TicketStep)),
+        e.CounterOpened,
+        e.CounterPaused,
+        e.CounterClosed,
+        e.CounterServicesSet,
+        e.MessageBroadcast,
+    }
+)
+
+
+def checkpoint(s: HallState, ev: e.Event) -> Callable[[], None] | None:
+    """Call before `evolve(s, ev)`: a function that puts `s` back as it was, or None.
+
+    The engine decides a batch of commands each on the state after the ones
+    before it, then takes those events back out before its append (see
+    `SiteEngine`). Undo functions must be called in reverse order, with nothing
+    else evolving `s` in between. Restores exactly: the same objects with the
+    same field values, dicts in the same order. Costs the touched objects' copy
+    (and the ticket's queue when the event takes it out of it), not the state's.
+    """
+    if type(ev) not in _UNDOABLE:
+        return None
+    seq, serial, messages = dict(s.seq), s.serial, dict(s.messages)
+    queues, lines = dict(s.queues), dict(s.lines)  # their keys (few), in order
+    tid: str | None = getattr(ev, "ticket", None)  # TicketIssued and every TicketStep
+    t = s.tickets.get(tid) if tid is not None else None
+    ticket = None if t is None else {**vars(t), "steps": list(t.steps)}
+    queued_at: tuple[str, dict[str, None]] | None = None
+    if t is not None:
+        key = queue_key(t)
+        queue = s.queues.get(key)
+        if queue is not None and t.id in queue:
+            queued_at = key, dict(queue)  # a re-insert would not keep the order
+    names = {getattr(ev, "counter", None), None if t is None else t.counter}
+    counters = {
+        c: (s.counters[c], {**vars(s.counters[c]), "services": list(s.counters[c].services)})
+        for c in names
+        if c is not None and c in s.counters
+    }
+
+    def undo() -> None:
+        now = s.tickets.get(tid) if tid is not None else None
+        if now is not None:  # out of the queue it is in now (its pair out of that line)
+            key = queue_key(now)
+            queue = s.queues.get(key)
+            if queue is not None and now.id in queue:
+                del queue[now.id]
+                pairs = _line_of(s.lines[key], now)
+                del pairs[bisect.bisect_left(pairs, (now.arrival_at, now.id))]
+        if t is None:
+            if tid is not None:
+                s.tickets.pop(tid, None)
+        else:
+            assert ticket is not None
+            vars(t).update(ticket)
+            s.tickets[t.id] = t
+        if queued_at is not None and t is not None:
+            key, queue = queued_at
+            inner = queues[key]  # in place: an older checkpoint's `queues` holds this object
+            inner.clear()
+            inner.update(queue)
+            # The Line object it left (kept in `lines` even when emptied and dropped).
+            bisect.insort(_line_of(lines[key], t), (t.arrival_at, t.id))
+        s.queues.clear()
+        s.queues.update(queues)
+        s.lines.clear()
+        s.lines.update(lines)
+        for counter, fields in counters.values():
+            vars(counter).update(fields)
+        s.seq.clear()
+        s.seq.update(seq)
+        s.serial = serial
+        s.messages.clear()
+        s.messages.update(messages)
+
+    return undo
+
+
+__all__ = ["FINAL_STATES", "checkpoint", "evolve", "rebuild_queues"]

@@ -1,0 +1,207 @@
+"""Group commit: commands waiting in one engine are decided in turn and appended at once.
+
+On both backends (the `log` fixture of test_engine): queued commands share one
+append; each gets its own result or its own refusal; a repeated command id inside
+a batch acts once; a batch that loses a race is decided again on the caught-up
+state. And the undo journal it rests on (`checkpoint`) restores the state exactly,
+checked on every event of the core's property-test machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+from test_core_properties import PHASES, HallMachine
+from test_engine import SITE, engine_on, hall
+
+from qms.core import HallState, Rejected, evolve, state_to_dict
+from qms.core.events import Event
+from qms.core.evolve import checkpoint
+from qms.eventlog import EventLog, open_log
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'qms.db'}"
+    else:
+        url = request.getfixturevalue("redis_log_url")
+    the_log = open_log(url)
+    yield the_log
+    await the_log.close()
+
+
+async def open_counters(engine: Any, *counters: str) -> None:
+    for c in counters:
+        await engine.execute({"type": "open_counter", "counter": c, "officer": f"o{c}"})
+
+
+async def test_queued_commands_share_one_append(log: EventLog) -> None:
+    engine = await hall(log, tickets=1)  # the day is open: issuing is one event each
+    batches, version = engine.batches, engine.version
+    results = await asyncio.gather(
+        *(engine.execute({"type": "issue_ticket", "service": "ktp"}) for _ in range(5))
+    )
+    assert engine.batches == batches + 1  # one compare-and-append for the five
+    assert [r.version for r in results] == list(range(version + 1, version + 6))
+    assert [r.events for r in results] == [[e] for e in await log.read(SITE, after=version)]
+    numbers = [r.events[0][1]["number"] for r in results]
+    assert numbers == ["A002", "A003", "A004", "A005", "A006"]  # each saw the ones before
+
+
+async def test_a_refusal_in_a_batch_leaves_the_others_applied(log: EventLog) -> None:
+    engine = await hall(log, tickets=3)  # ktp, kk, ktp: L3 serves ktp (and akta)
+    await open_counters(engine, "L1", "L2", "L3")
+    batches, version = engine.batches, engine.version
+    one, refused, two = await asyncio.gather(
+        engine.execute({"type": "call_next", "counter": "L1"}),
+        engine.execute({"type": "complete", "counter": "L2"}),  # L2 holds no ticket
+        engine.execute({"type": "call_next", "counter": "L3"}),
+        return_exceptions=True,
+    )
+    assert isinstance(refused, Rejected) and refused.code == "counter_idle"
+    assert not isinstance(one, BaseException) and not isinstance(two, BaseException)
+    assert engine.batches == batches + 1
+    called = [one.events[0][1]["ticket"], two.events[0][1]["ticket"]]
+    assert len(set(called)) == 2
+    assert [v for v, _ in await log.read(SITE, after=version)] == [version + 1, version + 2]
+    assert {engine.state.counters[c].ticket for c in ("L1", "L3")} == set(called)
+
+
+async def test_a_repeated_command_id_in_one_batch_acts_once(log: EventLog) -> None:
+    engine = await hall(log, tickets=1)
+    version = engine.version
+    cmd = {"type": "issue_ticket", "service": "kk", "command_id": "kiosk-2:tap-9"}
+    first, again, other = await asyncio.gather(
+        engine.execute(cmd),
+        engine.execute(cmd),
+        engine.execute({"type": "issue_ticket", "service": "kk"}),
+    )
+    assert not first.repeated and again.repeated and not other.repeated
+    assert again.events == first.events
+    assert engine.version == version + 2  # two tickets, not three
+    assert (await engine.execute(cmd)).events == first.events  # and after the batch
+
+
+async def test_a_batch_that_loses_a_race_is_decided_again(log: EventLog) -> None:
+    a = await hall(log, tickets=4)
+    await open_counters(a, "L1", "L2", "L3")
+    b = await engine_on(log)
+    await b.execute({"type": "call_next", "counter": "L3"})  # a has not seen this
+    version = await log.version(SITE)
+    batches = a.batches
+    results = await asyncio.gather(
+        a.execute({"type": "call_next", "counter": "L1"}),
+        a.execute({"type": "call_next", "counter": "L2"}),
+    )
+    assert a.conflicts == 1 and a.batches == batches + 1
+    assert [r.version for r in results] == [version + 1, version + 2]
+    called = [r.events[0][1]["ticket"] for r in results]
+    assert b.state.counters["L3"].ticket not in called and len(set(called)) == 2
+    await b.catch_up()
+    assert state_to_dict(a.state) == state_to_dict(b.state)
+
+
+async def test_a_day_rolling_over_ends_a_batch(log: EventLog) -> None:
+    engine = await hall(log)  # no ticket yet: the first command of the day opens it
+    version = engine.version
+    results = await asyncio.gather(
+        *(engine.execute({"type": "issue_ticket", "service": "ktp"}) for _ in range(3))
+    )
+    assert [d["type"] for _, d in results[0].events] == ["day_opened", "ticket_issued"]
+    assert [r.version for r in results] == [version + 2, version + 3, version + 4]
+    assert [r.events[-1][1]["number"] for r in results] == ["A001", "A002", "A003"]
+
+
+async def test_a_cancelled_caller_leaves_the_batch_answered(log: EventLog) -> None:
+    engine = await hall(log, tickets=1)
+    tasks = [
+        asyncio.create_task(engine.execute({"type": "issue_ticket", "service": "ktp"}))
+        for _ in range(3)
+    ]
+    await asyncio.sleep(0)
+    tasks[1].cancel()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(done[1], asyncio.CancelledError)
+    assert [r.events[0][1]["number"] for r in (done[0], done[2])] == ["A002", "A003"]  # type: ignore[union-attr]
+
+
+async def test_a_snapshot_is_the_state_at_its_version(log: EventLog) -> None:
+    """Saved by a task while the commands after it change the very same tickets."""
+    engine = await hall(log, tickets=30, snapshot_every=40)
+    await open_counters(engine, "L1", "L2")
+    await engine.snapshot_saved()
+    first = await log.load_snapshot(SITE)
+    for _ in range(6):  # crosses a multiple of 40 while counters call and complete
+        await asyncio.gather(
+            *(engine.execute({"type": "call_next", "counter": c}) for c in ("L1", "L2"))
+        )
+        await asyncio.gather(
+            *(engine.execute({"type": "complete", "counter": c}) for c in ("L1", "L2"))
+        )
+    await engine.snapshot_saved()
+    snap = await log.load_snapshot(SITE)
+    assert snap is not None
+    version, data = snap
+    assert first is not None and version > first[0]  # one taken during the calls above
+    replayed = await engine_on(log, snapshot_every=10**9)
+    replayed.state, replayed.version = HallState(), 0
+    for v, d in await log.read(SITE, limit=version):
+        replayed.apply(v, d)
+    assert data["state"] == state_to_dict(replayed.state)
+
+
+# --- the undo journal ---------------------------------------------------------------
+
+
+def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event the property machine folds in, with up to three before it (as in a
+    batch): evolve them in turn on a copy, undo them in reverse, and the copy is as it
+    was, down to the order of its dicts (repr shows it)."""
+    chains: dict[int, tuple[HallState, list[Event]]] = {}  # id(state) -> chain start, events
+    undone: set[str] = set()
+
+    def evolve_and_check(state: HallState, event: Event) -> HallState:
+        if id(state) not in chains:
+            chains[id(state)] = (copy.deepcopy(state), [])
+        start, events = chains[id(state)]
+        if checkpoint(state, event) is not None:
+            events = [*events, event]
+            scratch = copy.deepcopy(start)
+            points = []
+            for ev in events:
+                point = checkpoint(scratch, ev)
+                assert point is not None
+                points.append(point)
+                evolve(scratch, ev)
+            for point in reversed(points):
+                point()
+            assert repr(scratch) == repr(start), f"undo of {[e.TYPE for e in events]} differs"
+            undone.add(event.TYPE)
+        evolve(state, event)
+        if checkpoint(state, event) is None or len(events) >= 4:
+            start, events = copy.deepcopy(state), []  # a batch ends here
+        chains[id(state)] = (start, events)
+        return state
+
+    monkeypatch.setattr("test_core_properties.evolve", evolve_and_check)
+    run_state_machine_as_test(
+        HallMachine,
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=40,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+            phases=PHASES,
+        ),
+    )
+    assert {"ticket_issued", "ticket_called", "ticket_completed", "ticket_transferred"} <= undone
