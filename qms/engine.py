@@ -40,7 +40,7 @@ from qms.core import (
 from qms.core.commands import IssueTicket
 from qms.core.evolve import checkpoint
 from qms.core.snapshot import snapshot_copy, ticket_to_dict
-from qms.eventlog import EventLog, VersionConflict
+from qms.eventlog import EventLog, EventLogError, VersionConflict
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +372,8 @@ class SiteEngine:
             await asyncio.sleep(0)
             snapshot = {"state": data, "commands": [[c, v, n] for c, (v, n) in commands]}
             await self.log.save_snapshot(self.site, version, snapshot)
+        except EventLogError as exc:  # the log closed under it (shutting down), or the like
+            log.info("site %s: snapshot at %d not saved: %s", self.site, version, exc)
         except Exception:  # a snapshot is a cache: the log is the truth
             log.warning("site %s: snapshot at %d not saved", self.site, version, exc_info=True)
 
