@@ -185,6 +185,67 @@ async def test_each_event_is_encoded_once_per_audience_and_format(hall: StreamHa
         await client.close()
 
 
+async def test_clients_joining_while_events_flow_see_each_version_once(hall: StreamHall):
+    """Joins race the fan-out (which runs after the command's reply, a slice at a time):
+    whoever joins between an event and its delivery gets it exactly once."""
+    start = hall.version()
+    watcher = hall.client("display")
+    await joined(watcher)
+
+    def produce() -> None:
+        for i in range(30):
+            hall.issue("ktp" if i % 2 else "kk")
+
+    producing = asyncio.create_task(act(produce))
+    clients = []
+    while not producing.done():
+        batch = [hall.client("display") for _ in range(5)]
+        await asyncio.gather(*(joined(c) for c in batch))  # recv checks gaps and repeats
+        clients += batch
+    await producing
+    now = hall.version()
+    assert now == start + 30 and len(clients) >= 5
+    for client in [watcher, *clients]:
+        await client.read_until(now, within=20)
+        assert client.version == now
+    assert watcher.event_versions() == list(range(start + 1, now + 1))
+    await asyncio.gather(*(c.close() for c in [watcher, *clients]))
+
+
+async def test_device_tokens_stay_out_of_the_server_log(hall: StreamHall):
+    display = hall.client("display")
+    await joined(display)
+    await display.close()
+    log = hall.server.output_path.read_text(errors="replace")
+    assert "stream?token=[redacted]" in log  # uvicorn's websocket line, without the secret
+    assert hall.tokens["display"] not in log
+
+
+async def test_long_lived_objects_are_frozen_after_joins(hall: StreamHall):
+    """The server freezes what start-up and joining clients made (full collections
+    then skip it); see qms.server.stream.GcPolicy."""
+    before = await act(hall.metrics)
+    assert before["gc_freezes"] >= 1 and before["gc_frozen"] > 0
+    display = hall.client("display")
+    await joined(display)
+    async with asyncio.timeout(10):
+        while True:
+            if (await act(hall.metrics))["gc_freezes"] > before["gc_freezes"]:
+                break
+            await asyncio.sleep(0.05)  # the freeze follows joins by QMS_STREAM_GC_FREEZE_S
+    await act(hall.issue, "ktp")  # and the stream goes on
+    await display.read_until(hall.version())
+    await display.close()
+
+
+def test_redact():
+    from qms.server.stream import redact
+
+    assert redact("GET /s/x/stream?token=abc.def&z=1") == "GET /s/x/stream?token=[redacted]&z=1"
+    assert redact("/d?zone=A&display_token=s3cr3t") == "/d?zone=A&display_token=[redacted]"
+    assert redact("/healthz") == "/healthz"
+
+
 # --- who may listen ----------------------------------------------------------------------
 
 FORBIDDEN = [
@@ -385,6 +446,31 @@ def test_heartbeats_and_rechecks(tmp_path: Path):
         asyncio.run(closing(h, _revoked_while_connected(h)))
 
 
+def test_every_client_is_pinged_every_interval(tmp_path: Path):
+    with stream_hall(tmp_path, env={"QMS_STREAM_HEARTBEAT_S": "0.5"}) as h:
+        asyncio.run(closing(h, _every_client_is_pinged(h)))
+
+
+async def _every_client_is_pinged(h: StreamHall) -> None:
+    """Pings go out one slice of the clients at a time, but each client gets one
+    every interval, carrying the last version it was given (recv checks that)."""
+    clients = [h.client("display") for _ in range(40)]  # more than the 16 heartbeat slots
+    await asyncio.gather(*(joined(c) for c in clients))
+
+    async def pinged(client: StreamClient) -> None:
+        seen = len(client.pings)
+        while len(client.pings) < seen + 3:  # three beats: the client is answered each time
+            await client.recv(within=5)
+
+    async with asyncio.timeout(20):
+        await asyncio.gather(*(pinged(c) for c in clients))
+    issuing = asyncio.create_task(act(h.issue, "ktp"))
+    await asyncio.gather(*(c.read_until(h.version() + 1) for c in clients))
+    await issuing
+    assert h.metrics().get("silent_closed", 0) == 0
+    await asyncio.gather(*(c.close() for c in clients))
+
+
 async def _heartbeats(h: StreamHall) -> None:
     alive = h.client("display")  # answers every ping
     silent = h.client("display")
@@ -416,8 +502,9 @@ async def _revoked_while_connected(h: StreamHall) -> None:
     """A display's token revoked (by the CLI, another process) ends its stream."""
     tv = h.client("display_b")
     await joined(tv)
+    ended = asyncio.create_task(tv.read_until_closed(within=20))  # answering pings meanwhile
     await act(h.server.cli, "device", "revoke", h.devices["display_b"])
-    assert await tv.read_until_closed() == Close.NOT_AUTHENTICATED
+    assert await ended == Close.NOT_AUTHENTICATED
     assert await refused(h.client("display_b"), type="hello", audience="display") == 4401
 
 

@@ -18,7 +18,7 @@ import enum
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -42,6 +42,8 @@ from qms.server.wire import (
 
 log = logging.getLogger(__name__)
 
+FAN_OUT_SLICE = 200  # connections served before the fan-out lets the loop run other work
+
 
 @dataclass(frozen=True)
 class StreamSettings:
@@ -55,6 +57,8 @@ class StreamSettings:
     hello_timeout_s: float = 10.0
     reauth_s: float = 60.0  # how often live clients' credentials are checked again
     close_timeout_s: float = 10.0  # how long a close frame may wait behind a full socket
+    gc_freeze_s: float = 1.0  # after connections join, freeze what they made this much later
+    gc_reclaim_s: float = 3600.0  # how often frozen objects are unfrozen and collected once
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StreamSettings:
@@ -86,29 +90,37 @@ class Phase(enum.Enum):
 
 
 class Connection:
-    """A client's socket with a bounded send queue, drained by the endpoint's own task.
+    """A client's socket with a bounded send queue.
 
-    Lean on purpose (slots, a plain list, a future only while waiting): a hall
-    may hold thousands of idle displays.
+    Frames go straight to the socket when nothing is queued: `offer` drives the
+    ASGI send to completion synchronously (it only ever suspends when the socket's
+    buffer is full), so an idle display costs no task, no future and no loop
+    wake-up per message. Only a send that would block parks the rest in the
+    queue, drained by a short-lived task until the socket takes frames again.
+    The endpoint's own task reads the client (see `stream.StreamHub.serve`).
+
+    Lean on purpose (slots, no task or future while idle): a hall may hold
+    thousands of idle displays.
     """
 
     __slots__ = (
-        "_head",
-        "_in_send",
-        "_interrupt",
+        "_blocked",
+        "_closer",
         "_queue",
-        "_waiter",
-        "_writer",
         "audience",
         "close_code",
         "close_reason",
         "close_timeout",
         "feed",
         "fmt",
+        "interrupted",
         "last_heard",
         "limit",
         "phase",
         "queued",
+        "reader",
+        "slot",
+        "version",
         "who",
         "ws",
     )
@@ -122,36 +134,39 @@ class Connection:
         self.who: Principal | None = None
         self.audience: Audience | None = None
         self.feed: SiteFeed | None = None
+        self.version = 0  # the last event version handed to this client
+        self.slot = 0  # its heartbeat slot (stream.StreamHub spreads them)
         self.last_heard = time.monotonic()
         self.close_code: int = Close.INTERNAL_ERROR
         self.close_reason = ""
-        self._queue: list[tuple[Frame, int]] = []  # frames and their counted sizes
-        self._head = 0  # the next frame to send is _queue[_head]
+        self._queue: collections.deque[tuple[Frame, int]] | None = None  # while blocked
         self.queued = 0  # bytes of live frames waiting in the queue
-        self._waiter: asyncio.Future[None] | None = None  # the writer, while idle
-        self._writer: asyncio.Task[Any] | None = None
-        self._in_send = False
-        self._interrupt = False  # the writer's blocked send was cancelled for a close
+        self._blocked: asyncio.Task[None] | None = None  # finishing a send the socket refused
+        self._closer: asyncio.Task[None] | None = None  # sending the close frame
+        self.reader: asyncio.Task[Any] | None = None  # the endpoint's task, while it reads
+        self.interrupted = False  # the reader was cancelled because no close frame could go
 
     # called synchronously by the fan-out, the reader and the hub: never block.
 
-    def begin(self, feed: SiteFeed, audience: Audience, frames: list[Frame]) -> None:
-        """Go live with the hello's answer first (not counted against the limit)."""
-        self.feed, self.audience, self.phase = feed, audience, Phase.LIVE
-        self._queue.extend((frame, 0) for frame in frames)
-        self._wake()
+    def begin(self, feed: SiteFeed, audience: Audience, version: int, frames: list[Frame]) -> None:
+        """Go live at `version` with the hello's answer first (not counted against the limit)."""
+        self.feed, self.audience, self.version = feed, audience, version
+        self.phase = Phase.LIVE
+        for frame in frames:
+            self._put(frame, 0)
 
     def offer(self, frame: Frame) -> bool:
-        """Queue a frame; False (and the client closed with 4008) when it would overflow."""
+        """Send or queue a frame; False when this closed the client as a slow consumer (4008)."""
         if self.phase is not Phase.LIVE:
-            return False
+            return True
+        if self._blocked is None:
+            self._push(frame)
+            return True
         size = len(frame)
         if self.queued + size > self.limit:
             self.close(Close.SLOW_CONSUMER, f"slow consumer: over {self.limit} bytes queued")
             return False
-        self._queue.append((frame, size))
-        self.queued += size
-        self._wake()
+        self._put(frame, size)
         return True
 
     def close(self, code: Close, reason: str) -> None:
@@ -162,10 +177,7 @@ class Connection:
         self._drop()
         if self.feed is not None:
             self.feed.remove(self)
-        if self._in_send and self._writer is not None:
-            self._interrupt = True  # a send blocked on a full socket: give up on it
-            self._writer.cancel()
-        self._wake()
+        self._closer = asyncio.get_running_loop().create_task(self._send_close())
 
     def gone(self) -> None:
         """The client closed or vanished."""
@@ -173,73 +185,95 @@ class Connection:
             self.feed.remove(self)
         self.phase = Phase.GONE
         self._drop()
-        self._wake()
 
     def _drop(self) -> None:
-        self._queue.clear()
-        self._head = self.queued = 0
+        self._queue = None
+        self.queued = 0
+        blocked, self._blocked = self._blocked, None
+        if blocked is not None and blocked is not asyncio.current_task():
+            blocked.cancel()  # a send blocked on a full socket: give up on it
 
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+    def _put(self, frame: Frame, size: int) -> None:
+        if self._blocked is None:
+            self._push(frame)
+            return
+        if self._queue is None:
+            self._queue = collections.deque()
+        self._queue.append((frame, size))
+        self.queued += size
 
-    def _next(self) -> Frame | None:
-        if self._head >= len(self._queue):
-            return None
-        frame, size = self._queue[self._head]
-        self._head += 1
-        self.queued -= size
-        if self._head == len(self._queue):
-            self._drop()
-        elif self._head >= 256 and self._head * 2 >= len(self._queue):
-            del self._queue[: self._head]  # compact now and then, not per frame
-            self._head = 0
-        return frame
-
-    # the writer: runs in the endpoint's task
-
-    async def write(self) -> None:
-        """Send queued frames until a close is asked for (then send it) or the client leaves."""
-        self._writer = asyncio.current_task()
+    def _push(self, frame: Frame) -> None:
+        """Hand one frame to the socket now; if the socket's buffer is full, a task finishes it."""
+        coro = self.ws.send(_message(frame))
         try:
-            while self.phase in (Phase.HANDSHAKE, Phase.LIVE):
-                frame = self._next()
-                if frame is None:
-                    self._waiter = asyncio.get_running_loop().create_future()
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:  # the client is gone (or its socket broke): the reader sees it too
+            self._lost()
+            return
+        # The send waits for the socket to drain: let a task see it through, and
+        # queue what comes meanwhile.
+        self._blocked = asyncio.get_running_loop().create_task(self._finish(coro, waiting))
+
+    async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        """Complete a send that `_push` started, then drain the queue; gives up on a close."""
+        try:
+            try:
+                while True:
+                    if isinstance(waiting, asyncio.Future):
+                        await asyncio.wait((waiting,))  # its outcome is raised inside `coro`
+                    else:  # a bare yield
+                        await asyncio.sleep(0)
                     try:
-                        await self._waiter
-                    finally:
-                        self._waiter = None
-                elif not await self._send(frame):
-                    break
-            if self.phase is Phase.CLOSING:
-                await asyncio.wait_for(
-                    self.ws.close(self.close_code, self.close_reason), self.close_timeout
-                )
+                        waiting = coro.send(None)
+                    except StopIteration:
+                        break
+            finally:
+                coro.close()  # no-op once finished; unwinds it when cancelled
+            while self.phase is Phase.LIVE and self._queue:
+                frame, size = self._queue.popleft()
+                self.queued -= size
+                await self.ws.send(_message(frame))
+        except asyncio.CancelledError:
+            pass  # a close (or the client leaving) gave up on the queue
+        except Exception:
+            self._lost()
+        finally:
+            if self._blocked is asyncio.current_task():
+                self._blocked = None
+                self._queue = None
+
+    def _lost(self) -> None:
+        """A send failed: the client is gone (the reader sees the disconnect too)."""
+        if self.phase is Phase.LIVE:
+            self.gone()
+
+    async def _send_close(self) -> None:
+        """Send the close frame, waiting at most `close_timeout` behind a full socket."""
+        try:
+            await asyncio.wait_for(
+                self.ws.close(self.close_code, self.close_reason), self.close_timeout
+            )
+            return
         except (WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
             pass  # the client is gone, or never read its close frame
-        finally:
-            self._writer = None
-            if self.phase is not Phase.GONE:
-                self.gone()
+        # No close frame went out, so no disconnect will reach the reader: end it.
+        self.phase = Phase.GONE
+        if self.reader is not None and not self.reader.done():
+            self.interrupted = True
+            self.reader.cancel()
 
-    async def _send(self, frame: Frame) -> bool:
-        """Send one frame; False when a close interrupted a send blocked on the socket."""
-        message = {"type": "websocket.send", "bytes" if isinstance(frame, bytes) else "text": frame}
-        self._in_send = True
-        try:
-            await self.ws.send(message)
-        except asyncio.CancelledError:
-            if not self._interrupt:
-                raise
-            self._interrupt = False
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            return False
-        finally:
-            self._in_send = False
-        return True
+    async def closed(self) -> None:
+        """Wait for the close frame to go out (or give up), when a close was asked for."""
+        if self._closer is not None:
+            await asyncio.wait((self._closer,))
+
+
+def _message(frame: Frame) -> dict[str, Any]:
+    if isinstance(frame, bytes):
+        return {"type": "websocket.send", "bytes": frame}
+    return {"type": "websocket.send", "text": frame}
 
 
 # --- one site ---------------------------------------------------------------------------
@@ -276,11 +310,18 @@ class SiteFeed:
         self._snapshots: dict[tuple[Audience, Format], tuple[int, Frame]] = {}
         self._pings: dict[Format, tuple[int, Frame]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
+        # Events applied but not yet handed to every connection, oldest first, and
+        # the task handing them out (see `_fold`).
+        self._pending: collections.deque[_Entry] = collections.deque()
+        self._fanning: asyncio.Task[None] | None = None
         engine.listeners.append(self._on_event)
 
     def detach(self) -> None:
         with contextlib.suppress(ValueError):
             self.engine.listeners.remove(self._on_event)
+        self._pending.clear()
+        if self._fanning is not None:
+            self._fanning.cancel()
 
     @property
     def connections(self) -> list[Connection]:
@@ -336,11 +377,16 @@ class SiteFeed:
             log.exception(
                 "stream %s: cannot fan out version %d; clients resume", self.site, version
             )
-            self.ring.clear()
-            self.base = self.version = version
+            self._reset(version)
             self.counts = aud.queue_counts(state)
-            for conn in self.connections:
-                conn.close(Close.INTERNAL_ERROR, "stream error; resume")
+
+    def _reset(self, version: int) -> None:
+        """After a failure: forget the ring and close every client (they resume)."""
+        self.ring.clear()
+        self._pending.clear()
+        self.base = self.version = version
+        for conn in self.connections:
+            conn.close(Close.INTERNAL_ERROR, "stream error; resume")
 
     def _fold(self, version: int, event: Mapping[str, Any], state: HallState) -> None:
         if version <= self.version:
@@ -359,14 +405,60 @@ class SiteFeed:
         call = aud.call_record(version, event, entry.facts)
         if call is not None:
             self.calls.append(call)
-        for (audience, fmt), group in list(self.groups.items()):
-            frame = self.frame(entry, audience, fmt, state)
-            for conn in list(group):
-                if not conn.offer(frame):
-                    self.stats["slow_consumers"] += 1
-                    log.info("stream %s: slow consumer closed at version %d", self.site, version)
+        # Encode now, while `state` is this version's (the engine moves it on), once
+        # per (audience, format) in use; hand the frames to the connections later,
+        # in a task: the command that made the event (an officer's HTTP request, on
+        # this same loop) gets its reply without waiting for thousands of sockets.
+        for audience, fmt in self.groups:
+            self.frame(entry, audience, fmt, state)
+        self._pending.append(entry)
+        if self._fanning is None:
+            self._fanning = asyncio.get_running_loop().create_task(
+                self._fan_out(), name=f"stream fan-out {self.site}"
+            )
         if event.get("type") in ("counter_opened", "counter_closed"):
             self._check_consoles(str(event.get("counter")), state)
+
+    async def _fan_out(self) -> None:
+        """Hand pending events to every connection, in log order, a slice at a time.
+
+        A connection that joined after an event was applied got it in its hello's
+        answer (its `version` says so) and is skipped; one whose last version is
+        not the one before is closed rather than shown a gap (it cannot happen).
+        Between slices the loop runs other work (HTTP replies, reads).
+        """
+        sent = 0
+        try:
+            while self._pending:
+                entry = self._pending[0]
+                version = entry.version
+                for key, group in list(self.groups.items()):
+                    frame = entry.frames.get(key)
+                    if frame is None:  # the group is newer than the event: all got it
+                        continue
+                    for conn in list(group):
+                        if conn.version >= version:
+                            continue
+                        if conn.version != version - 1:
+                            conn.close(Close.INTERNAL_ERROR, "stream error; resume")
+                            continue
+                        conn.version = version
+                        if not conn.offer(frame):
+                            self.stats["slow_consumers"] += 1
+                            log.info("stream %s: slow consumer closed at %d", self.site, version)
+                        sent += 1
+                        if sent >= FAN_OUT_SLICE:
+                            sent = 0
+                            await asyncio.sleep(0)
+                if self._pending and self._pending[0] is entry:
+                    self._pending.popleft()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("stream %s: fan-out failed; clients resume", self.site)
+            self._reset(self.version)
+        finally:
+            self._fanning = None
 
     def _check_consoles(self, counter: str, state: HallState) -> None:
         """An officer's console ends when another officer takes the counter."""
@@ -399,10 +491,11 @@ class SiteFeed:
         self._snapshots[(audience, fmt)] = (self.version, frame)
         return frame
 
-    def ping_frame(self, fmt: Format) -> Frame:
+    def ping_frame(self, fmt: Format, version: int) -> Frame:
+        """A ping carrying `version`: the last version the connection was given."""
         cached = self._pings.get(fmt)
-        if cached is None or cached[0] != self.version:
-            cached = (self.version, encode({"type": "ping", "version": self.version}, fmt))
+        if cached is None or cached[0] != version:
+            cached = (version, encode({"type": "ping", "version": version}, fmt))
             self._pings[fmt] = cached
         return cached[1]
 
@@ -433,7 +526,7 @@ class SiteFeed:
             "counter": audience.counter,
             "heartbeat": heartbeat,
         }
-        conn.begin(self, audience, [encode(welcome, fmt), *frames])
+        conn.begin(self, audience, self.version, [encode(welcome, fmt), *frames])
         self.groups.setdefault((audience, fmt), set()).add(conn)
         self.stats[f"resume_{plan}"] += 1
         return plan

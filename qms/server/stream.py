@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import logging
+import re
 import signal
 import threading
 import time
@@ -58,6 +60,122 @@ AUDIENCE_ROLES: dict[Kind, frozenset[Role]] = {
 }
 
 
+BEAT_SLOTS = 16  # the heartbeat interval is cut in this many ticks; each pings 1/16 of the clients
+
+
+# --- secrets in uvicorn's log lines --------------------------------------------------------
+
+_TOKEN_IN_QUERY = re.compile(r"([?&;][\w.-]*token=)[^&;#\s\"']*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with the value of every `…token=` query parameter replaced."""
+    return _TOKEN_IN_QUERY.sub(r"\1[redacted]", text) if "token=" in text.lower() else text
+
+
+class RedactTokens(logging.Filter):
+    """Keeps display devices' `?token=…` out of uvicorn's access and websocket log lines.
+
+    A display's URL carries its device token (a browser cannot set headers on a
+    websocket); uvicorn logs every request's path with its query string, both in
+    the access log (`uvicorn.access`) and for each websocket (`uvicorn.error`:
+    `"WebSocket /api/v1/sites/…/stream?token=…" [accepted]`).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def redact_uvicorn_logs() -> None:
+    """Install `RedactTokens` on uvicorn's loggers (once per process; idempotent)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+# --- garbage collection ----------------------------------------------------------------------
+
+
+class GcPolicy:
+    """Keeps CPython's full garbage collections short while thousands of sockets are open.
+
+    A full collection walks every container object the process tracks: each open
+    connection (uvicorn's protocol, Starlette's scope, tasks), the ring, the
+    hall's state. At 5,000 displays that took 0.5-0.7 s with the event loop
+    stopped, every few seconds, and found next to nothing to free.
+    `gc.freeze()` moves every tracked object into a permanent generation that
+    collections skip, so afterwards a full collection walks only what was made
+    since. We freeze once at start-up (after the app and accounts are open),
+    after a site's engine opened its state, and after connections joined
+    (debounced, `gc_freeze_s`), each time after a collection, so what is already
+    garbage is freed rather than frozen.
+
+    The trade-off: the cycle collector never looks at a frozen object again.
+    Anything without a reference cycle is still freed by reference counting when
+    it is dropped (a frame, a closed connection's buffers), but a frozen object
+    that later becomes part of an unreachable cycle is not freed. So freezing
+    happens only at those points, not on a timer, and every `gc_reclaim_s`
+    (an hour by default) everything is unfrozen and collected once, which bounds
+    what such cycles can hold, at the price of one full pass then (about as long
+    as one of the old stalls).
+    """
+
+    def __init__(self, freeze_delay_s: float, reclaim_s: float) -> None:
+        self.freeze_delay_s = freeze_delay_s
+        self.reclaim_s = reclaim_s
+        self.freezes = 0
+        self.reclaims = 0
+        self._due: asyncio.TimerHandle | None = None
+        self._reclaim: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self.freeze()
+        with contextlib.suppress(RuntimeError):  # no loop: nothing to schedule
+            loop = asyncio.get_running_loop()
+            self._reclaim = loop.call_later(self.reclaim_s, self._reclaim_now)
+
+    def stop(self) -> None:
+        for handle in (self._due, self._reclaim):
+            if handle is not None:
+                handle.cancel()
+        self._due = self._reclaim = None
+
+    def freeze(self) -> None:
+        gc.collect()  # walks only what is not frozen yet: cheap after the first time
+        gc.freeze()
+        self.freezes += 1
+
+    def soon(self) -> None:
+        """Freeze a little later (connections joined, a site opened), once for a burst."""
+        if self._due is None:
+            with contextlib.suppress(RuntimeError):
+                loop = asyncio.get_running_loop()
+                self._due = loop.call_later(self.freeze_delay_s, self._freeze_now)
+
+    def _freeze_now(self) -> None:
+        self._due = None
+        self.freeze()
+
+    def _reclaim_now(self) -> None:
+        gc.unfreeze()
+        self.freeze()
+        self.reclaims += 1
+        loop = asyncio.get_running_loop()
+        self._reclaim = loop.call_later(self.reclaim_s, self._reclaim_now)
+
+    def metrics(self) -> dict[str, int]:
+        return {
+            "gc_freezes": self.freezes,
+            "gc_reclaims": self.reclaims,
+            "gc_frozen": gc.get_freeze_count(),
+        }
+
+
 # --- the hub -------------------------------------------------------------------------------
 
 
@@ -93,6 +211,12 @@ class StreamHub:
         self.stats: collections.Counter[str] = collections.Counter()
         self._signals: dict[int, Any] = {}
         self._hook_signals()
+        # Heartbeats: each connection is in one of BEAT_SLOTS slots; each tick of
+        # heartbeat_s / BEAT_SLOTS pings one slot, so no tick pings everyone at once.
+        self._slots: list[set[Connection]] = [set() for _ in range(BEAT_SLOTS)]
+        redact_uvicorn_logs()
+        self.gc = GcPolicy(self.settings.gc_freeze_s, self.settings.gc_reclaim_s)
+        self.gc.start()
         # Every engine the hall opens gets its feed at once, so this process's ring
         # holds every event since: a client failing over from another process resumes.
         hall.on_open.append(self.attach)
@@ -103,6 +227,7 @@ class StreamHub:
         for feed in self.feeds.values():
             totals.update(feed.stats)
         totals["open"] = len(self.connections)
+        totals.update(self.gc.metrics())
         return dict(sorted(totals.items()))
 
     # --- shutdown ---------------------------------------------------------------------
@@ -158,6 +283,7 @@ class StreamHub:
         for feed in self.feeds.values():
             feed.detach()
         self.feeds.clear()
+        self.gc.stop()
 
     # --- heartbeats ----------------------------------------------------------------------
 
@@ -165,23 +291,39 @@ class StreamHub:
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._tick(), name="stream heartbeat")
 
+    def _beat_join(self, conn: Connection) -> None:
+        """Give a live connection the heartbeat slot with the fewest connections."""
+        conn.slot = min(range(BEAT_SLOTS), key=lambda i: len(self._slots[i]))
+        self._slots[conn.slot].add(conn)
+
+    def _beat_leave(self, conn: Connection) -> None:
+        self._slots[conn.slot].discard(conn)
+
     async def _tick(self) -> None:
-        """Ping every live client with the latest version; close the silent ones (4408)."""
+        """Ping each live client every interval with the last version it was given, one
+        slot of clients per tick (pings and pongs spread over the interval, not in one
+        burst); close the silent ones (4408)."""
         beat = self.settings.heartbeat_s
+        step = beat / BEAT_SLOTS
         silent = beat * self.settings.silent_beats
         last_check = time.monotonic()
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        slot = 0
         while True:
-            await asyncio.sleep(beat)
+            due += step
+            await asyncio.sleep(max(0.0, due - loop.time()))
             try:
                 now = time.monotonic()
-                for conn in list(self.connections):
+                for conn in list(self._slots[slot]):
                     if conn.phase is not Phase.LIVE or conn.feed is None:
                         continue
                     if now - conn.last_heard > silent:
                         self.stats["silent_closed"] += 1
                         conn.close(Close.TIMEOUT, f"silent for over {silent:g} s")
                     else:
-                        conn.offer(conn.feed.ping_frame(conn.fmt))
+                        conn.offer(conn.feed.ping_frame(conn.fmt, conn.version))
+                slot = (slot + 1) % BEAT_SLOTS
                 if now - last_check >= self.settings.reauth_s:
                     last_check = now
                     await self._recheck()
@@ -231,14 +373,16 @@ class StreamHub:
             if feed is not None:
                 feed.detach()
             feed = self.feeds[engine.site] = SiteFeed(engine, self.settings)
+            self.gc.soon()  # the engine's state is long-lived: freeze it
         return feed
 
     # --- serving one client ------------------------------------------------------------------
 
     async def serve(self, ws: WebSocket) -> None:
-        """The endpoint: accept, admit, hello, then stream until either side closes.
+        """The endpoint: accept, admit, hello, then read the client until either side closes.
 
-        This task is the connection's writer; one more task reads the client.
+        This task only reads: frames are written by whoever offers them (the
+        fan-out, the heartbeat, this reader's pongs), see `feed.Connection`.
         """
         subprotocol, fmt = choose_subprotocol(ws.scope.get("subprotocols") or ())
         conn = Connection(ws, fmt, self.settings)
@@ -250,17 +394,25 @@ class StreamHub:
         self._idle.clear()
         self.stats["connections"] += 1
         self._ensure_ticker()
-        reader: asyncio.Task[None] | None = None
+        conn.reader = asyncio.current_task()
         try:
-            if await self._join(conn):
-                reader = asyncio.create_task(self._read(conn), name="stream reader")
-            await conn.write()  # until the client leaves, or a close is sent
+            try:
+                if await self._join(conn):
+                    self._beat_join(conn)
+                    self.gc.soon()  # the connection is long-lived: freeze it (debounced)
+                    await self._read(conn)  # until the client leaves, or is closed
+            except asyncio.CancelledError:
+                # a close frame that could not go out ends the connection; anything else
+                # (the server stopping) goes on cancelling
+                task = asyncio.current_task()
+                if not conn.interrupted or task is None or task.uncancel() > 0:
+                    raise
+            conn.reader = None
+            await conn.closed()  # the close frame, when one was asked for
         finally:
-            if reader is not None:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
+            conn.reader = None
             conn.gone()
+            self._beat_leave(conn)
             self.connections.discard(conn)
             if not self.connections:
                 self._idle.set()
@@ -383,7 +535,7 @@ class StreamHub:
                 request = decode(_payload(message))
                 kind = request["type"]
                 if kind == "ping" and conn.feed is not None:
-                    version = conn.feed.version
+                    version = conn.version  # the last it was given (events may be on their way)
                     conn.offer(encode({"type": "pong", "version": version}, conn.fmt))
                 elif kind != "pong":
                     raise ProtocolError(f"unexpected message {kind[:40]!r}")
