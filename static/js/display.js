@@ -189,10 +189,12 @@ function resync() {
 
 // Event received -> number painted: a rAF runs before the paint, the timeout after it.
 function measurePaint(version, t0) {
+  const renderMs = performance.now() - t0;
   requestAnimationFrame(() =>
     setTimeout(() => {
       const now = performance.now();
-      hook.paints.push({ version, ms: now - t0, paintedAt: performance.timeOrigin + now });
+      const receivedAt = performance.timeOrigin + t0;
+      hook.paints.push({ version, ms: now - t0, renderMs, receivedAt, paintedAt: performance.timeOrigin + now });
       if (hook.paints.length > PAINTS_KEPT) hook.paints.shift();
     }, 0),
   );
