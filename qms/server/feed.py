@@ -43,6 +43,7 @@ from qms.server.wire import (
 log = logging.getLogger(__name__)
 
 FAN_OUT_SLICE = 200  # connections served before the fan-out lets the loop run other work
+FAN_OUT_DEFER_TURNS = 2  # loop turns the fan-out waits before its first slice (see _fan_out)
 
 
 @dataclass(frozen=True)
@@ -429,6 +430,11 @@ class SiteFeed:
         """
         sent = 0
         try:
+            # Let the command that made the event answer first: the engine resolves the
+            # caller's future after applying (in its drainer task, or the follower
+            # applied it a turn earlier), so the HTTP handler runs a turn or two later.
+            for _ in range(FAN_OUT_DEFER_TURNS):
+                await asyncio.sleep(0)
             while self._pending:
                 entry = self._pending[0]
                 version = entry.version
