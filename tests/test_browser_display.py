@@ -19,7 +19,18 @@ from typing import Any
 
 import pytest
 from accounts_client import Client
-from browser_support import ARGS, CHROMIUM, HD, PHONE, SITE, Hall, shot, start_hall, watch
+from browser_support import (
+    ARGS,
+    CHROMIUM,
+    HD,
+    PHONE,
+    SITE,
+    Hall,
+    keep_screenshot,
+    shot,
+    start_hall,
+    watch,
+)
 
 TV720 = {"width": 1280, "height": 720}
 RATE = 3  # clips played three times as fast: the same queue, shorter tests
@@ -313,6 +324,10 @@ def test_layouts(hall: Hall, desk: Desk, browser: Any) -> None:
             assert page.evaluate(clipped) == 0  # every counter and service in sight
             assert page.locator("#recent li").count() >= 2
         shot(page, f"display-layout-{name}")
+        if name != "1280x720":
+            keep_screenshot(
+                f"display-layout-{name}", "display" + ("-phone" if name == "phone" else "")
+            )
         assert page.errors == []
         page.close()
     desk.broadcast("")

@@ -153,7 +153,7 @@ function apply(ev, version) {
     if (view.calls.length > CALLS_KEPT) view.calls.splice(0, view.calls.length - CALLS_KEPT);
     if (!callShown(call)) return;
     const t0 = performance.now();
-    renderCalls();
+    renderCalls(true);
     renderCounters();
     measurePaint(version, t0);
     if (version > (highest ?? 0)) announce(call);
@@ -241,7 +241,7 @@ function renderAll() {
   tick();
 }
 
-function renderCalls() {
+function renderCalls(flash = false) {
   // The newest call of each ticket: a recall moves it to the top, not twice.
   const seen = new Set();
   const calls = [];
@@ -263,8 +263,10 @@ function renderCalls() {
     );
     latest.dataset.version = String(top.version);
     latest.classList.remove("d-flash");
-    void latest.offsetWidth; // restart the flash animation
-    latest.classList.add("d-flash");
+    if (flash) {
+      void latest.offsetWidth; // restart the animation for a new call (not on a redraw)
+      latest.classList.add("d-flash");
+    }
   }
   $("#recent").replaceChildren(
     ...rest.slice(0, RECENT_SHOWN).map((c) =>
@@ -317,8 +319,11 @@ function renderMarquee() {
   const span = $("#marquee-text");
   if (span.textContent !== text) {
     span.textContent = text;
-    // about 8 characters a second whatever the length, so it stays readable
-    span.style.animationDuration = `${Math.max(12, text.length / 8)}s`;
+    // about 8 characters a second whatever the length, so it stays readable;
+    // started a quarter of the way in, so a new text is in view at once
+    const seconds = Math.max(12, text.length / 8);
+    span.style.animationDuration = `${seconds}s`;
+    span.style.animationDelay = `${-seconds / 4}s`;
   }
 }
 
