@@ -474,3 +474,26 @@ def test_autoplay_blocked_prompt(hall: Hall, desk: Desk, browser: Any, tmp_path:
         assert errors == []
     finally:
         strict.close()
+
+
+def test_set_up_change_refreshes_the_board_without_replaying(
+    hall: Hall, desk: Desk, browser: Any
+) -> None:
+    """A set-up event (here a counter renamed) makes the display take a fresh
+    snapshot: the board shows the new name at once, and no call is said again."""
+    page = display(browser, hall, rate=RATE)
+    desk.open("petugas1", "L1")
+    desk.call("petugas1", "L1", "ktp")
+    wait_announced(page, 1)
+    boss = desk.person("supervisor")
+    l1 = next(c for c in boss.get(f"{P}").json["counters"] if c["counter"] == "L1")
+    renamed = {"name": "Loket Satu", "zone": l1.get("zone", ""), "services": l1["services"]}
+    try:
+        assert boss.put(f"{P}/counters/L1", renamed).status == 200
+        page.get_by_text("Loket Satu").first.wait_for(timeout=10_000)
+        page.wait_for_function(LIVE)
+        time.sleep(0.5)  # room for a wrongly replayed call to be queued
+        assert page.evaluate("() => window.qmsDisplay.count + window.qmsDisplay.queued") == 1
+    finally:
+        assert boss.put(f"{P}/counters/L1", {**renamed, "name": l1["name"]}).status == 200
+    assert page.errors == []

@@ -182,9 +182,7 @@ function apply(ev, version) {
 
 // A fresh snapshot from the server; calls above `highest` in it are still said.
 function resync() {
-  stream.epoch = null;
-  stream.version = null;
-  stream.restart("set-up changed");
+  stream.resync("set-up changed");
 }
 
 // Event received -> number painted: a rAF runs before the paint, the timeout after it.

@@ -151,6 +151,17 @@ export class Stream {
     this.watchdog = setTimeout(() => this.restart("silent"), this.heartbeatMs * SILENT_BEATS);
   }
 
+  /** Forget what was seen and reconnect at once: the server answers with a fresh snapshot. */
+  resync(reason = "resync") {
+    this.epoch = null;
+    this.version = null;
+    const ws = this.ws;
+    this.ws = null;
+    clearTimeout(this.watchdog);
+    if (ws) ws.close(4000, reason.slice(0, 100));
+    this.timer = setTimeout(() => this.connect(), 0);
+  }
+
   restart(reason) {
     const ws = this.ws;
     this.ws = null;
