@@ -425,6 +425,7 @@ class StreamHub:
             site = str(conn.ws.path_params.get("site", ""))
             who = await self._admit(conn.ws, site)
             conn.who = who
+            _trim_headers(conn.ws)
             hello = await self._hello(conn)
             if hello is None:
                 return False
@@ -541,6 +542,19 @@ class StreamHub:
                     raise ProtocolError(f"unexpected message {kind[:40]!r}")
             except ProtocolError as error:
                 conn.close(error.code, error.reason)
+
+
+# What the re-check of credentials reads later (`auth.Authenticator.principal`).
+KEPT_HEADERS = frozenset({b"authorization", b"cookie"})
+
+
+def _trim_headers(ws: WebSocket) -> None:
+    """Drop the handshake headers nothing reads after admission (user agent,
+    languages, websocket key and extensions, origin...): the ASGI scope would keep
+    them for the connection's life, about a kilobyte per browser display."""
+    headers = ws.scope.get("headers")
+    if isinstance(headers, list):  # in place: Starlette's cached `Headers` shares the list
+        headers[:] = [h for h in headers if bytes(h[0]).lower() in KEPT_HEADERS]
 
 
 def _payload(message: Mapping[str, Any]) -> str | bytes:
