@@ -12,7 +12,8 @@ parent. Then:
   8 counters in one process.
 
 Reported per run: call+complete pairs/s, commands/s, conflict-retry rate
-(`SiteEngine.conflicts` / commands), p50/p99/max latency of one `execute`
+(`SiteEngine.conflicts` / commands), commands per successful append (group
+commit: `SiteEngine.batches`), p50/p99/max latency of one `execute`
 (time.perf_counter around the await, so it includes waiting for the process's
 engine lock behind the process's other counters). After each run the log is
 read back and checked: every ticket called exactly once and completed once.
@@ -157,7 +158,9 @@ async def _worker(
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(profile)
-        out.update(start=start, conflicts=engine.conflicts, proc=idx, cpu=cpu)
+        out.update(
+            start=start, conflicts=engine.conflicts, appends=_appends(engine), proc=idx, cpu=cpu
+        )
         return out
     finally:
         await log.close()
@@ -183,6 +186,11 @@ def worker(
     except BaseException as exc:  # report, never hang the parent
         res = {"proc": idx, "error": f"{exc!r}\n{traceback.format_exc()}"}
     results.put(res)
+
+
+def _appends(engine: Any) -> int:
+    """Successful appends made by `execute` (group commit: fewer than commands); 0 before it."""
+    return int(getattr(engine, "batches", 0))
 
 
 async def redis_cpu(base: str) -> float:
@@ -262,6 +270,11 @@ def summarize(
         "pairs_s": pairs / elapsed if elapsed else float("nan"),
         "commands_s": commands / elapsed if elapsed else float("nan"),
         "conflict_rate": conflicts / commands if commands else float("nan"),
+        "per_append": (
+            commands / sum(o.get("appends", 0) for o in outs)
+            if any(o.get("appends") for o in outs)
+            else float("nan")
+        ),
         "busy": sum(o["busy"] for o in outs),
         "p50": percentile(lat, 50) * 1e3,
         "p99": percentile(lat, 99) * 1e3,
@@ -383,7 +396,9 @@ async def run_sqlite(
         if prof is not None:
             prof.disable()
             prof.dump_stats(f"{profile_dir}/sqlite-{synchronous}-{tickets}t.prof")
-        out.update(start=start, conflicts=engine.conflicts, proc=0, cpu=cpu)
+        out.update(
+            start=start, conflicts=engine.conflicts, appends=_appends(engine), proc=0, cpu=cpu
+        )
         check = await check_log(log, setup_version, tickets, out["pairs"])
         name = "sqlite" if synchronous == "FULL" else f"sqlite synchronous={synchronous} (what-if)"
         return summarize(name, 1, tickets, [out], check, duration)
@@ -461,6 +476,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             "pairs/s range (runs)",
             "commands/s",
             "conflicts/command",
+            "commands/append",
             "client CPU ms/pair",
             "redis-server CPU ms/pair",
             "p50 ms",
@@ -480,6 +496,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 f"{r['range']} ({r['runs']})",
                 r["commands_s"],
                 f"{r['conflict_rate']:.3f}",
+                r["per_append"],
                 r["cpu_per_pair"],
                 r["server_cpu_per_pair"],
                 r["p50"],

@@ -9,6 +9,9 @@ never call the same ticket, and no ticket is lost.
 A command may carry a client-made ``command_id``: a repeat returns the first
 result instead of acting twice. The id is written on the command's first event,
 so every process (and a restarted one) knows it.
+
+Commands waiting for a site in one process go in one append (group commit):
+each is decided on the state after the ones before it and answered on its own.
 """
 
 from __future__ import annotations
@@ -207,12 +210,12 @@ class SiteEngine:
         for (_, future), outcome in zip(batch, outcomes, strict=False):
             if future.done():
                 continue
-            if isinstance(outcome, Rejected):
+            if isinstance(outcome, Exception):
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
 
-    async def _commit(self, cmds: list[Command]) -> list[Result | Rejected]:
+    async def _commit(self, cmds: list[Command]) -> list[Result | Exception]:
         """Decide `cmds` (or a prefix of them) and append their events in ONE append.
 
         Group commit: one compare-and-append (one Lua call, one SQLite transaction and
@@ -311,8 +314,9 @@ class SiteEngine:
 
     async def _results(
         self, cmds: list[Command], decided: list[list[dict[str, Any]] | Rejected | str], base: int
-    ) -> list[Result | Rejected]:
-        results: list[Result | Rejected] = []
+    ) -> list[Result | Exception]:
+        """Each command's answer, as if the batch's commands had run one by one."""
+        results: list[Result | Exception] = []
         first: dict[str, Result] = {}  # command id -> its result, within this batch
         version = base
         for cmd, outcome in zip(cmds, decided, strict=False):
@@ -323,7 +327,10 @@ class SiteEngine:
                 if done is not None:
                     results.append(dataclasses.replace(done, repeated=True))
                 else:
-                    results.append(await self._repeat(outcome))
+                    try:  # the batch is in the log: a failed read fails this answer only
+                        results.append(await self._repeat(outcome))
+                    except Exception as exc:
+                        results.append(exc)
             else:
                 entries = [(version + 1 + i, d) for i, d in enumerate(outcome)]
                 version += len(outcome)
