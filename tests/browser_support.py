@@ -4,7 +4,7 @@ real `qms demo` server, for the browser-app tests.
 Fixtures (registered by conftest.py):
 - `hall`: a `qms demo` server on a free port (module scope) with the printed
   passwords and device tokens (`hall.passwords["petugas1"]`, `hall.tokens["display"]`);
-- `browser`: one Chromium for the session; `context()` makes a fresh profile;
+- `browser`: one Chromium per test module; `context()` makes a fresh profile;
 - `shot(page, name)`: saves a screenshot to artifacts/screenshots/ (CI keeps it).
 
 Never `playwright install`: the browser is Debian's package, which
@@ -73,7 +73,10 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
         hall.server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop of its own
+# while it is open, and pytest-asyncio cannot run the async tests of other
+# modules beside it ("cannot be called from a running event loop").
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         raise AssertionError(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
