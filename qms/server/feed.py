@@ -3,10 +3,13 @@ and one site's fan-out with its ring of recent events (`SiteFeed`).
 
 A `SiteFeed` hangs on its site engine's listeners (one per site per process).
 For each event it computes the event's `audience.Facts` once, keeps the event
-in a ring for resumes, encodes one frame per (audience, format) in use and
-offers it to each connection. Offering never waits: a connection whose queue
-would pass its byte limit is closed with 4008 (slow consumer) and the rest go
-on. `stream.StreamHub` admits clients and joins them to a feed.
+in a ring for resumes and encodes one frame per (audience, format) in use, at
+once; a task of the feed then offers the frames to each connection, in log
+order, after the command's reply. Offering never waits: the frame is written
+to the socket when nothing is queued for that client, else queued; a
+connection whose queue would pass its byte limit is closed with 4008 (slow
+consumer) and the rest go on. `stream.StreamHub` admits clients and joins
+them to a feed.
 """
 
 from __future__ import annotations
