@@ -31,7 +31,6 @@ from typing import Any
 from qms.core import (
     Command,
     HallState,
-    Rejected,
     decide,
     event_from_dict,
     event_to_dict,
@@ -53,6 +52,10 @@ REMEMBERED_COMMANDS = 20_000  # command ids kept for idempotency (about a busy d
 IMMEDIATE_RETRIES = 3
 MAX_BACKOFF_S = 0.02
 SNAPSHOT_SLICE = 100  # tickets serialised per turn of the event loop (about 1 ms)
+
+
+# A caller's precondition on the state a command is decided on: raises to refuse.
+Guard = Callable[[HallState], None]
 
 
 class EngineBusy(Exception):
@@ -95,7 +98,7 @@ class SiteEngine:
         self.batches = 0  # appends made by execute: fewer than commands when they group
         self.max_batch = max_batch
         # Commands waiting for the drainer task, which runs them in batches (group commit).
-        self._queue: list[tuple[Command, asyncio.Future[Result]]] = []
+        self._queue: list[tuple[Command, Guard | None, asyncio.Future[Result]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
@@ -161,13 +164,21 @@ class SiteEngine:
 
     # --- commands ------------------------------------------------------------------
 
-    async def execute(self, command: Command | Mapping[str, Any]) -> Result:
-        """Decide and append `command`; `Rejected` or `EngineBusy` when it cannot."""
+    async def execute(
+        self, command: Command | Mapping[str, Any], *, guard: Guard | None = None
+    ) -> Result:
+        """Decide and append `command`; `Rejected` or `EngineBusy` when it cannot.
+
+        `guard(state)` is a caller's own precondition (e.g. "this officer holds the
+        counter"): it runs on the very state the command is decided on, before
+        every attempt, and what it raises is the command's answer. The append being
+        compare-and-set, a guard that passed still held when the events were written.
+        """
         cmd = command if isinstance(command, Command) else parse_command(command)
         if isinstance(cmd, IssueTicket) and not cmd.token:
             cmd = dataclasses.replace(cmd, token=self.new_token())
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.append((cmd, future))
+        self._queue.append((cmd, guard, future))
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain(), name=f"qms-engine-{self.site}")
         return await future  # a caller cancelled before its turn is skipped
@@ -181,21 +192,21 @@ class SiteEngine:
         """
         try:
             while self._queue:
-                batch = [p for p in self._queue[: self.max_batch] if not p[1].done()]
+                batch = [p for p in self._queue[: self.max_batch] if not p[2].done()]
                 del self._queue[: self.max_batch]
                 if batch:
                     await self._run(batch)
         finally:
             self._drainer = None
-            for _, future in self._queue:  # only when cancelled itself (the loop is closing)
+            for _, _, future in self._queue:  # only when cancelled itself (the loop is closing)
                 future.cancel()
             self._queue.clear()
 
-    async def _run(self, batch: list[tuple[Command, asyncio.Future[Result]]]) -> None:
+    async def _run(self, batch: list[tuple[Command, Guard | None, asyncio.Future[Result]]]) -> None:
         try:
-            outcomes = await self._commit([cmd for cmd, _ in batch])
+            outcomes = await self._commit([(cmd, guard) for cmd, guard, _ in batch])
         except BaseException as exc:  # EngineBusy, the log failing, cancellation: all of them
-            for _, future in batch:
+            for _, _, future in batch:
                 if future.done():
                     continue
                 if isinstance(exc, asyncio.CancelledError):
@@ -207,7 +218,7 @@ class SiteEngine:
             return
         # A command left out of this batch (after one that ends a batch) goes first next.
         self._queue[:0] = batch[len(outcomes) :]
-        for (_, future), outcome in zip(batch, outcomes, strict=False):
+        for (_, _, future), outcome in zip(batch, outcomes, strict=False):
             if future.done():
                 continue
             if isinstance(outcome, Exception):
@@ -215,7 +226,7 @@ class SiteEngine:
             else:
                 future.set_result(outcome)
 
-    async def _commit(self, cmds: list[Command]) -> list[Result | Exception]:
+    async def _commit(self, items: list[tuple[Command, Guard | None]]) -> list[Result | Exception]:
         """Decide `cmds` (or a prefix of them) and append their events in ONE append.
 
         Group commit: one compare-and-append (one Lua call, one SQLite transaction and
@@ -225,7 +236,7 @@ class SiteEngine:
         """
         fresh = False  # caught up with the log since these commands arrived
         for attempt in range(self.max_attempts):
-            decided = self._decide_batch(cmds)
+            decided = self._decide_batch(items)
             data = [d for events in decided if isinstance(events, list) for d in events]
             # Another process may have made a refused command valid (e.g. issued the
             # ticket named): refuse only on a state at least as new as the log was when
@@ -234,7 +245,7 @@ class SiteEngine:
             if (
                 not data
                 and not fresh
-                and any(isinstance(d, Rejected) for d in decided)
+                and any(isinstance(d, Exception) for d in decided)
                 and await self.log.version(self.site) != self.version
             ):
                 await self.catch_up()
@@ -264,11 +275,14 @@ class SiteEngine:
                     self.apply(base + 1 + i, d)  # no-op for entries a catch-up applied
                 if new_version // self.snapshot_every > base // self.snapshot_every:
                     self._snapshot_soon()
-            return await self._results(cmds, decided, base)
+            return await self._results([cmd for cmd, _ in items], decided, base)
         raise EngineBusy(f"site {self.site}: gave up after {self.max_attempts} conflicts")
 
-    def _decide_batch(self, cmds: list[Command]) -> list[list[dict[str, Any]] | Rejected | str]:
-        """Per command (a prefix of `cmds`): its event dicts, its `Rejected`, or the id it repeats.
+    def _decide_batch(
+        self, items: list[tuple[Command, Guard | None]]
+    ) -> list[list[dict[str, Any]] | Exception | str]:
+        """Per command (a prefix of `items`): its event dicts, its `Rejected` (or what its
+        guard raised), or the id it repeats.
 
         Command k is decided on the state with the events of commands 1..k-1 folded in,
         and those are taken back out before returning, so the state is never ahead of
@@ -280,18 +294,20 @@ class SiteEngine:
         conflicts are common. A command whose events cannot be undone (a day rolling
         over, set-up) ends the batch; the commands after it wait for the next one.
         """
-        out: list[list[dict[str, Any]] | Rejected | str] = []
+        out: list[list[dict[str, Any]] | Exception | str] = []
         undo: list[Callable[[], None]] = []
         written: set[str] = set()  # command ids of this batch's commands with events
         try:
-            for k, cmd in enumerate(cmds):
+            for k, (cmd, guard) in enumerate(items):
                 cid = cmd.command_id
                 if cid is not None and (cid in written or cid in self._commands):
                     out.append(cid)
                     continue
                 try:
+                    if guard is not None:
+                        guard(self.state)
                     events = decide(self.state, cmd, self.clock())
-                except Rejected as exc:
+                except Exception as exc:  # Rejected, or the guard's refusal
                     out.append(exc)
                     continue
                 data = [event_to_dict(ev) for ev in events]
@@ -299,7 +315,7 @@ class SiteEngine:
                     data[0] = {**data[0], CID: cid, CID_COUNT: len(data)}
                     written.add(cid)
                 out.append(data)
-                if k + 1 == len(cmds):
+                if k + 1 == len(items):
                     break
                 for ev in events:  # the next command decides on the state after these
                     point = checkpoint(self.state, ev)
@@ -313,14 +329,14 @@ class SiteEngine:
         return out
 
     async def _results(
-        self, cmds: list[Command], decided: list[list[dict[str, Any]] | Rejected | str], base: int
+        self, cmds: list[Command], decided: list[list[dict[str, Any]] | Exception | str], base: int
     ) -> list[Result | Exception]:
         """Each command's answer, as if the batch's commands had run one by one."""
         results: list[Result | Exception] = []
         first: dict[str, Result] = {}  # command id -> its result, within this batch
         version = base
         for cmd, outcome in zip(cmds, decided, strict=False):
-            if isinstance(outcome, Rejected):
+            if isinstance(outcome, Exception):
                 results.append(outcome)
             elif isinstance(outcome, str):
                 done = first.get(outcome)

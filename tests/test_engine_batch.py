@@ -211,3 +211,67 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
         ),
     )
     assert {"ticket_issued", "ticket_called", "ticket_completed", "ticket_transferred"} <= undone
+
+
+# --- guards: a caller's precondition checked on the state the command is decided on ---
+
+
+class NotYours(Exception):
+    pass
+
+
+def held_by(officer: str, counter: str = "L1") -> Any:
+    def guard(state: HallState) -> None:
+        if state.counters[counter].officer != officer:
+            raise NotYours(f"{counter} is not {officer}'s")
+
+    return guard
+
+
+async def test_a_guard_refusal_changes_nothing(log: EventLog) -> None:
+    engine = await hall(log, tickets=1)
+    await open_counters(engine, "L1")  # held by oL1
+    version = engine.version
+    with pytest.raises(NotYours):
+        await engine.execute({"type": "call_next", "counter": "L1"}, guard=held_by("budi"))
+    assert engine.version == version == await log.version(SITE)
+    done = await engine.execute({"type": "call_next", "counter": "L1"}, guard=held_by("oL1"))
+    assert done.events[0][1]["type"] == "ticket_called"
+
+
+async def test_a_guard_sees_the_commands_before_it_in_its_batch(log: EventLog) -> None:
+    engine = await hall(log, tickets=1)
+    await open_counters(engine, "L1")
+    closed, refused = await asyncio.gather(
+        engine.execute({"type": "close_counter", "counter": "L1"}),
+        engine.execute({"type": "call_next", "counter": "L1"}, guard=held_by("oL1")),
+        return_exceptions=True,
+    )
+    assert not isinstance(closed, BaseException)
+    assert isinstance(refused, NotYours)  # decided after the close, in the same batch
+
+
+async def test_a_guard_is_checked_again_when_the_log_moved(log: EventLog) -> None:
+    """The counter changes hands in another process between this process's check and
+    its append: the append conflicts, the command is decided again on the newer
+    state, and the guard refuses there. Nothing is called for the old officer."""
+    mine = await hall(log, tickets=1)
+    await open_counters(mine, "L1")  # held by oL1, as `mine` sees it from now on
+    other = await engine_on(log)
+    await other.execute({"type": "close_counter", "counter": "L1"})
+    await other.execute({"type": "open_counter", "counter": "L1", "officer": "siti"})
+    version = await log.version(SITE)
+    with pytest.raises(NotYours):
+        await mine.execute({"type": "call_next", "counter": "L1"}, guard=held_by("oL1"))
+    assert await log.version(SITE) == version
+    assert mine.conflicts >= 1  # it passed on the stale state, lost the race, then refused
+
+
+async def test_a_guard_refusing_on_a_stale_state_looks_at_the_log_first(log: EventLog) -> None:
+    """The officer just opened the counter through another process: this process's
+    state still says otherwise, but the engine reads the newest log before refusing."""
+    mine = await hall(log, tickets=1)
+    other = await engine_on(log)
+    await other.execute({"type": "open_counter", "counter": "L1", "officer": "siti"})
+    done = await mine.execute({"type": "call_next", "counter": "L1"}, guard=held_by("siti"))
+    assert done.events[0][1]["counter"] == "L1"

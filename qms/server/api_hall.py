@@ -36,8 +36,8 @@ from starlette.responses import JSONResponse, Response
 
 from qms.core import COMMAND_TYPES, Command, Rejected, parse_command
 from qms.core import commands as c
-from qms.core.model import Channel, Ticket, TicketState
-from qms.engine import Result, SiteEngine
+from qms.core.model import Channel, HallState, Ticket, TicketState
+from qms.engine import Guard, Result, SiteEngine
 from qms.eventlog import check_site
 from qms.server import queries as q
 from qms.server.errors import ApiError, read_json
@@ -321,9 +321,8 @@ def _command_data(
 
 
 def _officer_problem(
-    spec: CommandRoute, who: Principal, engine: SiteEngine, cmd: Command
+    spec: CommandRoute, who: Principal, state: HallState, cmd: Command
 ) -> ApiError | None:
-    state = engine.state
     if isinstance(cmd, c.CounterCommand):
         counter = state.counters.get(cmd.counter)
         if counter is None:
@@ -355,20 +354,25 @@ def _officer_problem(
     return None
 
 
-async def _check_officer(
-    spec: CommandRoute, who: Principal, engine: SiteEngine, cmd: Command
-) -> None:
-    """An officer acts only for their own counter (checked again on the newest state)."""
+def _officer_guard(spec: CommandRoute, who: Principal, cmd: Command) -> Guard | None:
+    """An officer acts only for their own counter and tickets.
+
+    The check runs inside the engine, on the very state the command is decided on
+    (and again on every retry), so a counter that changes hands between the check
+    and the append cannot slip through; before refusing, the engine looks at the
+    newest log once (the officer may have just signed in through another process).
+    """
     if who.role is not Role.OFFICER or spec.officer is Own.NOTHING:
-        return
+        return None
     if isinstance(cmd, c.CallTicket) and cmd.override:
         raise ApiError(403, "forbidden", "only a supervisor or admin calls with override")
-    if _officer_problem(spec, who, engine, cmd) is None:
-        return
-    await engine.catch_up()  # another process may have just signed them in
-    problem = _officer_problem(spec, who, engine, cmd)
-    if problem is not None:
-        raise problem
+
+    def guard(state: HallState) -> None:
+        problem = _officer_problem(spec, who, state, cmd)
+        if problem is not None:
+            raise problem
+
+    return guard
 
 
 def _issued(engine: SiteEngine, result: Result) -> dict[str, Any]:
@@ -430,8 +434,7 @@ def _command_endpoint(spec: CommandRoute) -> Endpoint:
         if not creates_site and not await _site_exists(hall, site):
             raise Rejected("site_not_set_up", "set up the site first")
         engine = await hall.engine(site)
-        await _check_officer(spec, who, engine, cmd)
-        result = await engine.execute(cmd)
+        result = await engine.execute(cmd, guard=_officer_guard(spec, who, cmd))
         out = {
             "version": result.version,
             "events": [{"version": v, **ev} for v, ev in result.events],
