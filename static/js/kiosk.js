@@ -302,6 +302,7 @@ async function refresh() {
   const [setup, list] = await Promise.all([get(`/sites/${siteId}`, { token }), get(`/sites/${siteId}/queues`, { token })]);
   site = setup;
   queues = Object.fromEntries(list.queues.map((q) => [q.service, q]));
+  tick(); // the hall's clock, in the site's timezone, not the device's
 }
 
 async function boot() {
