@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from accounts_client import Client
-from browser_support import Hall
+from browser_support import Hall, start_hall
 
 from qms.server.pages import StaticFiles, static_root
 
@@ -104,3 +104,26 @@ def test_the_wheel_carries_static(tmp_path: Path) -> None:
         check=True,
     )
     assert found.stdout.strip() == str(tmp_path / "site" / "qms" / "static")
+
+
+def test_a_sites_own_voice_pack_is_served_from_its_folder(tmp_path: Path) -> None:
+    """QMS_VOICE_DIR holds the site's packs (kept across upgrades): served as
+    voice/<pack>/…, ahead of the packaged files, and part of the build hash."""
+    packs = tmp_path / "voices"
+    (packs / "bengkulu").mkdir(parents=True)
+    (packs / "bengkulu" / "manifest.json").write_text('{"clips": {}}')
+    (packs / "id").mkdir()
+    (packs / "id" / "manifest.json").write_text('{"replaced": true}')
+    hall = start_hall(tmp_path / "data", env={"QMS_VOICE_DIR": str(packs)})
+    try:
+        client = Client(hall.url)
+        build = build_of(client.get("/").body.decode())
+        assert build != StaticFiles(static_root()).build  # the site's packs count
+        own = client.get(f"/static/{build}/voice/bengkulu/manifest.json")
+        assert own.status == 200 and own.json == {"clips": {}}
+        assert client.get(f"/static/{build}/voice/id/manifest.json").json == {"replaced": True}
+        assert client.get(f"/static/{build}/js/stream.js").status == 200  # the rest as usual
+        escape = client.get(f"/static/{build}/voice/%2e%2e/data/secret.key")
+        assert escape.status == 404
+    finally:
+        hall.server.stop()

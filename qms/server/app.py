@@ -95,7 +95,7 @@ def create_app(config: Config | None = None) -> Starlette:
     ]
     stream_module = importlib.import_module("qms.server.stream")
     routes.extend(stream_module.routes())
-    routes.extend(pages.routes())
+    routes.extend(pages.routes(config.voice_dir))
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
 
 

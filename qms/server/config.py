@@ -21,6 +21,7 @@ class Config:
     secret_key: str = ""  # empty: generated into data_dir/secret.key on first start
     public_url: str = ""  # how browsers reach the server (links printed, QR codes)
     simulate: bool = False  # run the demo hall's simulated visitors and officers
+    voice_dir: str = ""  # a folder of the site's own voice packs (docs/deploy-display.md)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -61,6 +62,8 @@ class Config:
             from_env["secret_key"] = env["QMS_SECRET_KEY"]
         if "QMS_PUBLIC_URL" in env:
             from_env["public_url"] = env["QMS_PUBLIC_URL"]
+        if "QMS_VOICE_DIR" in env:
+            from_env["voice_dir"] = env["QMS_VOICE_DIR"]
         if "QMS_SIMULATE" in env:
             from_env["simulate"] = env["QMS_SIMULATE"] not in ("", "0", "false", "no")
         cfg = replace(cfg, **from_env)  # type: ignore[arg-type]
@@ -85,5 +88,7 @@ class Config:
             env["QMS_SECRET_KEY"] = self.secret_key
         if self.public_url:
             env["QMS_PUBLIC_URL"] = self.public_url
+        if self.voice_dir:
+            env["QMS_VOICE_DIR"] = self.voice_dir
         env["QMS_SIMULATE"] = "1" if self.simulate else "0"
         return env

@@ -8,7 +8,9 @@ mixes old and new files, and assets can be cached for a year. The HTML itself
 is never cached.
 
 `static/` sits at the project root in a checkout; the wheel carries it as
-`qms/static` (see pyproject.toml), so an installed package serves it too.
+`qms/static` (see pyproject.toml), so an installed package serves it too. A
+site's own voice packs live outside the package (`QMS_VOICE_DIR`, so that an
+upgrade keeps them) and are served as `voice/<pack>/…` ahead of the packaged ones.
 """
 
 from __future__ import annotations
@@ -65,14 +67,18 @@ def static_root() -> Path:
 @dataclass
 class StaticFiles:
     root: Path
+    voice_dir: Path | None = None  # the site's own voice packs, if any
 
     @cached_property
     def build(self) -> str:
         """A short hash of every file's path and content: the cache-busting prefix."""
         digest = hashlib.sha256()
-        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(self.root).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
+        for base, prefix in ((self.root, ""), (self.voice_dir, "voice/")):
+            if base is None:
+                continue
+            for path in sorted(p for p in base.rglob("*") if p.is_file()):
+                digest.update((prefix + path.relative_to(base).as_posix()).encode() + b"\0")
+                digest.update(path.read_bytes())
         return digest.hexdigest()[:12]
 
     @property
@@ -80,11 +86,12 @@ class StaticFiles:
         return f"/static/{self.build}"
 
     def file(self, relative: str) -> Path | None:
-        """The file at `relative` inside the root, or None (never outside it)."""
-        path = (self.root / relative).resolve()
-        if not path.is_relative_to(self.root.resolve()) or not path.is_file():
-            return None
-        return path
+        """The file at `relative` (a site's voice pack first), or None; never outside."""
+        if self.voice_dir is not None and relative.startswith("voice/"):
+            found = _inside(self.voice_dir, relative.removeprefix("voice/"))
+            if found is not None:
+                return found
+        return _inside(self.root, relative)
 
     def page(self, name: str) -> str:
         """An app's HTML with `{{static}}` replaced by this build's asset prefix."""
@@ -92,8 +99,15 @@ class StaticFiles:
         return html.replace("{{static}}", self.prefix)
 
 
-def routes() -> list[BaseRoute]:
-    files = StaticFiles(static_root())
+def _inside(base: Path, relative: str) -> Path | None:
+    path = (base / relative).resolve()
+    if not path.is_relative_to(base.resolve()) or not path.is_file():
+        return None
+    return path
+
+
+def routes(voice_dir: str = "") -> list[BaseRoute]:
+    files = StaticFiles(static_root(), Path(voice_dir) if voice_dir else None)
 
     def page_endpoint(name: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
