@@ -6,6 +6,7 @@ that is down each show a clear message."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -168,6 +169,10 @@ def test_pending_until_the_event_arrives(hall: Hall, browser: Any, clean: Client
     assert page.locator("[data-action=next][data-pending]").count() == 1
     # The engine did it (the API says so), but the console has not seen the event:
     # it does not claim the call, and offers nothing that needs it.
+    # (the press may still be on its way to the server: ask until it got there)
+    deadline = time.monotonic() + 10
+    while (l1_ticket(clean) or {}).get("number") != number and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert l1_ticket(clean)["number"] == number
     page.wait_for_timeout(300)
     assert page.locator("#hand-number").inner_text() == "—"
