@@ -43,6 +43,7 @@ from qms.core.commands import IssueTicket
 from qms.core.evolve import checkpoint
 from qms.core.snapshot import snapshot_copy, ticket_to_dict
 from qms.eventlog import EventLog, EventLogError, VersionConflict
+from qms.eventlog.follower import LogFollower
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Result:
     repeated: bool = False  # True when this is the stored result of an earlier identical id
 
 
-class SiteEngine:
+class SiteEngine(LogFollower):
     def __init__(
         self,
         log: EventLog,
@@ -85,14 +86,12 @@ class SiteEngine:
         max_attempts: int = 100,
         max_batch: int = 64,
     ) -> None:
-        self.log = log
-        self.site = site
+        super().__init__(log, site)
         self.clock = clock
         self.new_token = new_token
         self.snapshot_every = snapshot_every
         self.max_attempts = max_attempts
         self.state = HallState()
-        self.version = 0
         self.conflicts = 0  # lost races, for benchmarks and health
         self._commands: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self.batches = 0  # appends made by execute: fewer than commands when they group
@@ -101,7 +100,6 @@ class SiteEngine:
         self._queue: list[tuple[Command, Guard | None, asyncio.Future[Result]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
-        self._waiters: list[asyncio.Future[None]] = []
         # Called with (version, event dict, state) after each event is folded in,
         # in log order, once per event: the live stream hangs off this.
         self.listeners: list[Callable[[int, Mapping[str, Any], HallState], None]] = []
@@ -120,47 +118,15 @@ class SiteEngine:
         await self.catch_up()
         return self
 
-    async def catch_up(self, page: int = 1000) -> int:
-        """Apply every event the log has beyond ours; returns our new version."""
-        while True:
-            entries = await self.log.read(self.site, after=self.version, limit=page)
-            for version, data in entries:
-                self.apply(version, data)
-            if len(entries) < page:
-                return self.version
-
-    def apply(self, version: int, data: Mapping[str, Any]) -> bool:
-        """Fold one log entry in; False for one we already have. Gaps are refused."""
-        if version <= self.version:
-            return False
-        if version != self.version + 1:
-            raise RuntimeError(f"site {self.site}: gap, at {self.version}, got {version}")
+    def _fold(self, data: Mapping[str, Any]) -> None:
         evolve(self.state, event_from_dict(data))
-        self.version = version
+
+    def _applied(self, version: int, data: Mapping[str, Any]) -> None:
         cid = data.get(CID)
         if isinstance(cid, str):
             self._remember(cid, version, int(data.get(CID_COUNT, 1)))
         for listener in self.listeners:
             listener(version, data, self.state)
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        return True
-
-    async def wait_for_version(self, version: int) -> None:
-        """Return once the state includes `version` (bound it with a timeout)."""
-        while self.version < version:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter
-
-    async def follow(self) -> None:
-        """Keep the state current with every process's events (run as a task)."""
-        async for version, data in self.log.subscribe(self.site, after=self.version):
-            if version > self.version + 1:
-                await self.catch_up()
-            self.apply(version, data)
 
     # --- commands ------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from qms.accounts.model import ACCOUNTS_SITE, AccountsState, Device, DeviceKind,
 from qms.accounts.passwords import check_password, dummy_hash, hash_password, verify_password
 from qms.engine import EngineBusy
 from qms.eventlog import Entry, EventLog, VersionConflict
+from qms.eventlog.follower import LogFollower
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class AccountsStore:
+class AccountsStore(LogFollower):
     def __init__(
         self,
         log: EventLog,
@@ -59,16 +60,14 @@ class AccountsStore:
         clock: Callable[[], float] = time.time,
         max_attempts: int = 50,
     ) -> None:
-        self.log = log
+        super().__init__(log, ACCOUNTS_SITE)
         self.clock = clock
         self.max_attempts = max_attempts
         self.state = AccountsState()
-        self.version = 0
         self._lock = asyncio.Lock()  # one decision in flight per process
         self._refresh_lock = asyncio.Lock()
         self._checked_at = -float("inf")  # monotonic start of the last finished version check
         self._hashing = asyncio.Semaphore(HASH_THREADS)
-        self._waiters: list[asyncio.Future[None]] = []
 
     # --- state from the log ---------------------------------------------------------------
 
@@ -78,41 +77,8 @@ class AccountsStore:
         self._checked_at = time.monotonic()
         return self
 
-    async def catch_up(self, page: int = 1000) -> int:
-        while True:
-            entries = await self.log.read(ACCOUNTS_SITE, after=self.version, limit=page)
-            for version, data in entries:
-                self.apply(version, data)
-            if len(entries) < page:
-                return self.version
-
-    def apply(self, version: int, data: Mapping[str, Any]) -> bool:
-        """Fold one entry in; False for one we have. Gaps are refused."""
-        if version <= self.version:
-            return False
-        if version != self.version + 1:
-            raise RuntimeError(f"{ACCOUNTS_SITE}: gap, at {self.version}, got {version}")
+    def _fold(self, data: Mapping[str, Any]) -> None:
         evolve(self.state, event_from_dict(data))
-        self.version = version
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        return True
-
-    async def wait_for_version(self, version: int) -> None:
-        """Return once the state includes `version` (bound it with a timeout)."""
-        while self.version < version:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter
-
-    async def follow(self) -> None:
-        """Apply every process's events as they land (run as a supervised task)."""
-        async for version, data in self.log.subscribe(ACCOUNTS_SITE, after=self.version):
-            if version > self.version + 1:
-                await self.catch_up()
-            self.apply(version, data)
 
     async def refresh(self, max_age: float = 1.0) -> None:
         """Catch up if the log moved, unless a check finished less than `max_age` s ago.
