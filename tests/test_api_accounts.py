@@ -324,6 +324,17 @@ def test_cookie_commands_need_our_origin(server: LiveServer, admin: Client) -> N
     assert admin.post("/api/v1/users", body).status == 201
 
 
+def test_loopback_names_of_this_server_are_its_origin(server: LiveServer) -> None:
+    """Served on 127.0.0.1, the server is also http://localhost:PORT to a browser
+    on the same machine; another port of localhost is another origin."""
+    for name in ("localhost", "[::1]"):
+        assert (
+            Client(server.url, origin=f"http://{name}:{server.port}").sign_in("root").status == 200
+        )
+    other = Client(server.url, origin=f"http://localhost:{server.port + 1}")
+    assert_error(other.sign_in("root"), 403, "bad_origin")
+
+
 def test_sign_in_from_a_foreign_page_is_refused(server: LiveServer) -> None:
     foreign = Client(server.url, origin="https://evil.example")
     assert_error(foreign.sign_in("root", headers=address()), 403, "bad_origin")

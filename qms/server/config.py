@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -37,7 +40,14 @@ class Config:
 
     @property
     def origins(self) -> frozenset[str]:
-        return frozenset(self.allowed_origins or (self.base_url,))
+        """The allowed origins; by default the server's own address, and on a
+        loopback address also its other loopback names (people type localhost)."""
+        if self.allowed_origins:
+            return frozenset(self.allowed_origins)
+        origins = {self.base_url}
+        if not self.public_url and self.host in LOOPBACK:
+            origins |= {f"http://{name}:{self.port}" for name in LOOPBACK_NAMES}
+        return frozenset(origins)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
