@@ -175,6 +175,11 @@ class RedisLog(EventLog):
     def _key(self, site: str) -> str:
         return keys.log(self._prefix, site)
 
+    def shared(self) -> tuple[aioredis.Redis, str]:
+        """The client and key prefix, for state the deployment's processes share
+        beside the logs (sign-in throttles)."""
+        return self._redis, self._prefix
+
     async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T:
         """Run one command on the shared client, unless the log is closed.
 

@@ -38,7 +38,7 @@ from qms.accounts.sessions import (
     sign_session,
 )
 from qms.accounts.store import TOKEN_PREFIX
-from qms.accounts.throttle import Throttle
+from qms.accounts.throttle import LocalThrottle, RedisThrottle
 from qms.eventlog import EventLog, open_log
 from qms.server.config import Config
 from qms.server.errors import ApiError
@@ -85,6 +85,16 @@ def device_link(config: Config, device: Device, token: str) -> str:
     return f"{config.base_url}/{device.kind.value}?token={token}"
 
 
+def throttle(log: EventLog, name: str, limit: int) -> LocalThrottle | RedisThrottle:
+    """Sign-in failures counted where every process of this deployment sees them:
+    in Redis beside a Redis log, else in this (single) process's memory."""
+    shared = getattr(log, "shared", None)
+    if shared is None:
+        return LocalThrottle(limit, THROTTLE_WINDOW_S)
+    redis, prefix = shared()
+    return RedisThrottle(redis, prefix, name, limit, THROTTLE_WINDOW_S)
+
+
 class Accounts:
     """The server's people and devices: authentication, sessions, throttling."""
 
@@ -100,8 +110,8 @@ class Accounts:
         self.clock = clock
         self.store = AccountsStore(log, clock=clock)
         self._key = session_key(secret)
-        self.by_user = Throttle(USER_FAILURES, THROTTLE_WINDOW_S)
-        self.by_address = Throttle(ADDRESS_FAILURES, THROTTLE_WINDOW_S)
+        self.by_user = throttle(log, "user", USER_FAILURES)
+        self.by_address = throttle(log, "address", ADDRESS_FAILURES)
         self._follower: asyncio.Task[None] | None = None
         self.follower_error: BaseException | None = None
 
@@ -187,11 +197,11 @@ class Accounts:
             self._key, new_session(user.username, user.password_epoch, self.clock())
         )
 
-    def _throttled(self, username: str, address: str | None) -> None:
+    async def _throttled(self, username: str, address: str | None) -> None:
         now = self.clock()
-        waits = [self.by_user.retry_after(username, now)]
+        waits = [await self.by_user.retry_after(username, now)]
         if address is not None:
-            waits.append(self.by_address.retry_after(address, now))
+            waits.append(await self.by_address.retry_after(address, now))
         wait = max((w for w in waits if w is not None), default=None)
         if wait is not None:
             error = ApiError(
@@ -207,17 +217,16 @@ class Accounts:
         The failure is counted before the (slow) check and taken back on success,
         so a burst of parallel guesses cannot slip past the limit.
         """
-        self._throttled(username, address)
+        await self._throttled(username, address)
         now = self.clock()
-        self.by_user.failed(username, now)
-        if address is not None:
-            self.by_address.failed(address, now)
+        await self.by_user.failed(username, now)
+        mark = await self.by_address.failed(address, now) if address is not None else None
         user = await self.store.authenticate(username, password)
         if user is None:
             raise ApiError(401, "bad_credentials", "wrong username or password")
-        self.by_user.forget(username)
-        if address is not None:
-            self.by_address.undo(address, now)
+        await self.by_user.forget(username)
+        if address is not None and mark is not None:
+            await self.by_address.undo(address, mark)
         return user
 
     async def sign_in(self, username: str, password: str, address: str | None) -> tuple[User, str]:
