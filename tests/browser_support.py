@@ -110,6 +110,12 @@ def keep_screenshot(name: str, docs_name: str | None = None) -> None:
     shutil.copyfile(ARTIFACTS / f"{name}.png", docs / f"{docs_name or name}.png")
 
 
+def js_errors(errors: list[str]) -> list[str]:
+    """`watch`'s errors without Chromium's own log of failed or refused requests
+    ("Failed to load resource: … 409"), which some tests cause on purpose."""
+    return [e for e in errors if "Failed to load resource" not in e]
+
+
 def watch(page: Any) -> list[str]:
     """Collect the page's uncaught errors and console errors (a test asserts none)."""
     errors: list[str] = []

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import redis
 from redis_server import RedisServer, ping
+
+from qms.eventlog import EventLog, open_log
 
 pytest_plugins = ["browser_support"]  # Chromium + demo-hall fixtures for the browser apps
 
@@ -70,3 +73,15 @@ def redis_log_url(redis_url: str) -> Iterator[str]:
     prefix = f"t{uuid.uuid4().hex}"
     yield with_query(redis_url, prefix=prefix)
     delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
+    """An event log on each backend (engine tests); a module may define its own."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'qms.db'}"
+    else:
+        url = request.getfixturevalue("redis_log_url")
+    the_log = open_log(url)
+    yield the_log
+    await the_log.close()

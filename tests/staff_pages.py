@@ -53,12 +53,6 @@ def sign_in(page: Any, user: str, password: str) -> None:
     page.locator("#signin button[type=submit]").click()
 
 
-def js_errors(errors: list[str]) -> list[str]:
-    """Uncaught errors and console errors, without the browser's own network log lines
-    (a refused request logs "Failed to load resource: … 409")."""
-    return [e for e in errors if "Failed to load resource" not in e]
-
-
 class HeldStream:
     """Routes the page's stream socket through the test, which may hold back events
     or play a server that is down (new connections closed at once)."""

@@ -8,12 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, keep_screenshot, shot, watch
-
-
-def js_errors(errors: list[str]) -> list[str]:
-    """Uncaught errors (Chromium also logs each failed or refused request, as some tests want)."""
-    return [e for e in errors if "Failed to load resource" not in e]
+from browser_support import HD, PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
 
 
 def open_admin(browser: Any, hall: Hall, viewport: dict[str, int] = HD) -> Any:

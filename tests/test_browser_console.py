@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from accounts_client import Client
-from browser_support import HD, PHONE, Hall, keep_screenshot, shot, watch
+from browser_support import HD, PHONE, Hall, js_errors, keep_screenshot, shot, watch
 from staff_pages import (
     L1,
     TICKETS,
     HeldStream,
     counter,
     issue,
-    js_errors,
     reset_hall,
     sign_in,
     staff,

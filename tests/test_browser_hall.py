@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_support import HD, PHONE, SITE, Hall, start_hall, watch
+from browser_support import HD, PHONE, SITE, Hall, js_errors, start_hall, watch
 from staff_pages import sign_in, staff
 
 pytestmark = pytest.mark.timeout(120)
@@ -61,7 +61,7 @@ def announced(display: Any) -> list[tuple[int, str]]:
 
 def quiet(errors: list[str]) -> list[str]:
     """JS errors, without the browser's log of failed loads while the server restarts."""
-    return [e for e in errors if "Failed to load resource" not in e and "WebSocket" not in e]
+    return [e for e in js_errors(errors) if "WebSocket" not in e]
 
 
 def test_the_whole_hall_on_browsers(own_hall: Hall, browser: Any) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, keep_screenshot, shot, watch
+from browser_support import HD, PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
+from staff_pages import staff
 
 MM = 96 / 25.4  # CSS pixels per millimetre
 PT = 72 / 25.4  # PDF points per millimetre
@@ -18,19 +19,8 @@ PT = 72 / 25.4  # PDF points per millimetre
 COUNT_PRINTS = "window.prints = 0; window.print = () => { window.prints += 1; };"
 
 
-def js_errors(errors: list[str]) -> list[str]:
-    """Uncaught errors (Chromium also logs each failed or refused request, as some tests want)."""
-    return [e for e in errors if "Failed to load resource" not in e]
-
-
-def staff(hall: Hall, user: str = "supervisor") -> Client:
-    client = Client(hall.url)
-    assert client.sign_in(user, hall.passwords[user]).status == 200
-    return client
-
-
 def tickets(hall: Hall, service: str) -> list[dict[str, Any]]:
-    reply = staff(hall).get(f"/api/v1/sites/{SITE}/tickets?service={service}")
+    reply = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/tickets?service={service}")
     assert reply.status == 200, reply.body
     return list(reply.json["tickets"])
 
@@ -147,7 +137,7 @@ def test_back_to_start_after_the_ticket_and_when_idle(hall: Hall, browser: Any) 
 
 
 def test_unavailable_services_and_the_engines_reason(hall: Hall, browser: Any) -> None:
-    admin = staff(hall)
+    admin = staff(hall, "supervisor")
     base = f"/api/v1/sites/{SITE}/services"
     roya = {"agency": "bpn", "prefix": "L", "name_id": "Roya", "name_en": "Mortgage release"}
     assert admin.put(f"{base}/roya", {**roya, "active": False}).status == 200

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, keep_screenshot, shot, watch
+from browser_support import HD, PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
 from staff_pages import (
     TICKETS,
     HeldStream,
     counter,
     issue,
-    js_errors,
     reset_hall,
     sign_in,
 )

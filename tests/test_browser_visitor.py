@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, keep_screenshot, shot, watch
+from browser_support import HD, PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
+from staff_pages import issue
 
 # navigator.vibrate, recorded (headless Chromium has nothing to vibrate).
 RECORD_VIBRATIONS = (
@@ -19,18 +20,6 @@ RECORD_VIBRATIONS = (
 PAGE_WEIGHT = """() => [...performance.getEntriesByType('navigation'),
                         ...performance.getEntriesByType('resource')]
                        .reduce((bytes, e) => bytes + e.decodedBodySize, 0)"""
-
-
-def js_errors(errors: list[str]) -> list[str]:
-    """Uncaught errors (Chromium also logs each failed or refused request, as some tests want)."""
-    return [e for e in errors if "Failed to load resource" not in e]
-
-
-def issue(hall: Hall, service: str) -> dict[str, Any]:
-    kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
-    reply = kiosk.post(f"/api/v1/sites/{SITE}/tickets", {"service": service})
-    assert reply.status == 201, reply.body
-    return dict(reply.json["ticket"])
 
 
 def phone(browser: Any, viewport: dict[str, int] = PHONE) -> Any:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,21 +10,10 @@ import pytest
 from qms.core import Rejected, state_to_dict
 from qms.demo_hall import setup_commands
 from qms.engine import EngineBusy, SiteEngine, following
-from qms.eventlog import EventLog, open_log
+from qms.eventlog import EventLog
 
 SITE = "mpp-bengkulu"
 NOW = 1_795_000_000.0  # a Wednesday, 14:26 in Asia/Jakarta
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'qms.db'}"
-    else:
-        url = request.getfixturevalue("redis_log_url")
-    the_log = open_log(url)
-    yield the_log
-    await the_log.close()
 
 
 async def engine_on(log: EventLog, **kw: Any) -> SiteEngine:

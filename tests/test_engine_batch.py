@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,18 +23,7 @@ from test_engine import SITE, engine_on, hall
 from qms.core import HallState, Rejected, evolve, state_to_dict
 from qms.core.events import Event
 from qms.core.evolve import checkpoint
-from qms.eventlog import EventLog, open_log
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'qms.db'}"
-    else:
-        url = request.getfixturevalue("redis_log_url")
-    the_log = open_log(url)
-    yield the_log
-    await the_log.close()
+from qms.eventlog import EventLog
 
 
 async def open_counters(engine: Any, *counters: str) -> None:

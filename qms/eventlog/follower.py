@@ -9,13 +9,14 @@ the live log, and waiting until a version is in.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
 from .base import EventLog
 
 
-class LogFollower:
+class LogFollower(ABC):
     """Subclasses fold an entry into their state in `_fold`, and may react in `_applied`."""
 
     def __init__(self, log: EventLog, site: str) -> None:
@@ -24,10 +25,11 @@ class LogFollower:
         self.version = 0
         self._waiters: list[asyncio.Future[None]] = []
 
+    @abstractmethod
     def _fold(self, data: Mapping[str, Any]) -> None:
-        raise NotImplementedError
+        """Fold one entry's data into the state (an event is a fact: never refuse)."""
 
-    def _applied(self, version: int, data: Mapping[str, Any]) -> None:
+    def _applied(self, version: int, data: Mapping[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Called after each entry is in (`self.version` is already `version`)."""
 
     async def catch_up(self, page: int = 1000) -> int:
