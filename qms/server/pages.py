@@ -110,8 +110,10 @@ def routes(voice_dir: str = "") -> list[BaseRoute]:
     files = StaticFiles(static_root(), Path(voice_dir) if voice_dir else None)
 
     def page_endpoint(name: str) -> Callable[[Request], Awaitable[Response]]:
+        html = files.page(name)  # once, at start-up: the build is fixed for the process
+
         async def endpoint(request: Request) -> Response:
-            return HTMLResponse(files.page(name), headers=PAGE_HEADERS)
+            return HTMLResponse(html, headers=PAGE_HEADERS)
 
         return endpoint
 
