@@ -31,11 +31,14 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import glob
+import itertools
 import multiprocessing as mp
 import os
 import pstats
 import queue
+import random
 import shutil
 import sys
 import tempfile
@@ -76,8 +79,14 @@ async def press(
     deadline: float,
     tag: str,
     command_ids: bool,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
-    """One task per counter: call_next + complete until the pool is empty or `deadline`."""
+    """One task per counter: call_next + complete until the pool is empty or `deadline`.
+
+    `rate` (pairs/s for each counter; 0: flat out): each counter starts its next
+    pair on a schedule, 1/rate apart from a random phase, or at once when it is
+    behind it. Latency is then measured at that load instead of at saturation.
+    """
     from qms.core import Rejected
     from qms.engine import EngineBusy
 
@@ -86,7 +95,11 @@ async def press(
 
     async def counter_loop(counter: str) -> float:
         n = 0
+        due = time.perf_counter() + (random.uniform(0, 1 / rate) if rate else 0.0)
         while time.perf_counter() < deadline:
+            if rate:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                due += 1 / rate
             n += 1
             call: dict[str, Any] = {"type": "call_next", "counter": counter}
             done: dict[str, Any] = {"type": "complete", "counter": counter}
@@ -124,27 +137,42 @@ async def press(
     }
 
 
+def server_gc() -> None:
+    """What `qms serve` does once a site's engine is open (`GcPolicy`): collect, then
+    freeze, so that a full collection walks only what was made since."""
+    gc.collect()
+    gc.freeze()
+
+
 async def _worker(
     idx: int,
     url: str,
     counters: list[str],
     t0: float,
     duration: float,
-    follow: bool,
+    follow: str,
     command_ids: bool,
+    rate: float,
     ready: Any,
     go: Any,
     profile: str | None,
 ) -> dict[str, Any]:
     from qms.engine import SiteEngine, following
     from qms.eventlog import open_log
+    from qms.relay import relaying
 
     log = open_log(url)
     try:
         engine = await SiteEngine(log, SITE, clock=HallClock(t0)).open()
         async with contextlib.AsyncExitStack() as stack:
-            if follow:
+            relay = None
+            if follow != "no":
                 await stack.enter_async_context(following(engine))
+            if follow == "relay":
+                relay = await stack.enter_async_context(relaying(engine))
+                while relay is not None and relay.writer is None:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)  # until the lease is settled
+            server_gc()
             ready.put(idx)
             loop = asyncio.get_running_loop()
             if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
@@ -153,13 +181,19 @@ async def _worker(
             if prof is not None:
                 prof.enable()
             start, cpu = time.perf_counter(), time.process_time()
-            out = await press(engine, counters, start + duration, f"p{idx}", command_ids)
+            out = await press(engine, counters, start + duration, f"p{idx}", command_ids, rate)
             cpu = time.process_time() - cpu
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(profile)
         out.update(
-            start=start, conflicts=engine.conflicts, appends=_appends(engine), proc=idx, cpu=cpu
+            start=start,
+            conflicts=engine.conflicts,
+            appends=_appends(engine),
+            proc=idx,
+            cpu=cpu,
+            forwarded=relay.forwarded if relay else 0,
+            fallbacks=relay.fallbacks if relay else 0,
         )
         return out
     finally:
@@ -172,8 +206,9 @@ def worker(
     counters: list[str],
     t0: float,
     duration: float,
-    follow: bool,
+    follow: str,
     command_ids: bool,
+    rate: float,
     ready: Any,
     go: Any,
     results: Any,
@@ -181,7 +216,7 @@ def worker(
 ) -> None:
     try:
         res = asyncio.run(
-            _worker(idx, url, counters, t0, duration, follow, command_ids, ready, go, profile)
+            _worker(idx, url, counters, t0, duration, follow, command_ids, rate, ready, go, profile)
         )
     except BaseException as exc:  # report, never hang the parent
         res = {"proc": idx, "error": f"{exc!r}\n{traceback.format_exc()}"}
@@ -293,10 +328,11 @@ async def run_redis(
     procs: int,
     tickets: int,
     duration: float,
-    follow: bool,
+    follow: str,
     command_ids: bool,
     base: str,
     profile_dir: str | None = None,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     from qms.eventlog import open_log
 
@@ -321,6 +357,7 @@ async def run_redis(
                     duration,
                     follow,
                     command_ids,
+                    rate,
                     ready,
                     go,
                     results,
@@ -354,7 +391,11 @@ async def run_redis(
         server_cpu = await redis_cpu(base) - server_cpu
         pairs = sum(o["pairs"] for o in outs)
         check = await check_log(log, setup_version, tickets, pairs)
-        return summarize("redis", procs, tickets, outs, check, duration, server_cpu)
+        backend = "redis, one writer" if follow == "relay" else "redis"
+        row = summarize(backend, procs, tickets, outs, check, duration, server_cpu)
+        row["forwarded"] = sum(o.get("forwarded", 0) for o in outs) / max(1, len(row_lat(outs)))
+        row["fallbacks"] = sum(o.get("fallbacks", 0) for o in outs)
+        return row
     finally:
         for p in workers:
             p.join(timeout=JOIN_TIMEOUT)
@@ -373,6 +414,7 @@ async def run_sqlite(
     command_ids: bool,
     synchronous: str = "FULL",
     profile_dir: str | None = None,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     from qms.engine import SiteEngine
     from qms.eventlog import open_log
@@ -387,11 +429,12 @@ async def run_sqlite(
             await log._call(lambda: log._db().execute(f"PRAGMA synchronous={synchronous}"))
         setup_version = await set_up(log, tickets, t0)
         engine = await SiteEngine(log, SITE, clock=HallClock(t0)).open()
+        server_gc()
         prof = cProfile.Profile() if profile_dir else None
         if prof is not None:
             prof.enable()
         start, cpu = time.perf_counter(), time.process_time()
-        out = await press(engine, ACTIVE, start + duration, "p0", command_ids)
+        out = await press(engine, ACTIVE, start + duration, "p0", command_ids, rate)
         cpu = time.process_time() - cpu
         if prof is not None:
             prof.disable()
@@ -463,6 +506,10 @@ KEY_FUNCTIONS = (
 )
 
 
+def row_lat(outs: list[dict[str, Any]]) -> list[float]:
+    return [x for o in outs for x in o["latencies"]]
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     return md_table(
         [
@@ -477,6 +524,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             "commands/s",
             "conflicts/command",
             "commands/append",
+            "forwarded/command",
             "client CPU ms/pair",
             "redis-server CPU ms/pair",
             "p50 ms",
@@ -497,6 +545,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 r["commands_s"],
                 f"{r['conflict_rate']:.3f}",
                 r["per_append"],
+                r.get("forwarded", float("nan")),
                 r["cpu_per_pair"],
                 r["server_cpu_per_pair"],
                 r["p50"],
@@ -533,6 +582,18 @@ def main() -> None:
         help="workers do not follow the log (catch up only on conflicts)",
     )
     ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offered load in pairs/s over all counters (0: flat out); latency at that load",
+    )
+    ap.add_argument(
+        "--writers",
+        default="any,one",
+        help="Redis: 'any' (every process decides, compare-and-append), 'one' (commands "
+        "forwarded to the site's one writer, qms.relay), or both",
+    )
+    ap.add_argument(
         "--no-command-ids", action="store_true", help="send commands without a client command id"
     )
     ap.add_argument("--skip-sqlite", action="store_true")
@@ -561,13 +622,17 @@ def main() -> None:
     print(
         f"{len(ACTIVE)} counter(s) ({', '.join(ACTIVE)}) on the same services; time cap "
         f"{args.duration:g} s per run; follow={not args.no_follow}; "
+        f"offered load {f'{args.rate:g} pairs/s' if args.rate else 'flat out'}; "
         f"command ids={command_ids}; pid {os.getpid()}; load average {load_average()}\n",
         flush=True,
     )
     rows: list[dict[str, Any]] = []
     for tickets in tickets_list:
         if not args.skip_redis:
-            for procs in procs_list:
+            for procs, writers in itertools.product(procs_list, args.writers.split(",")):
+                if writers == "one" and (procs == 1 or args.no_follow):
+                    continue  # one process is its own writer; a writer's sender follows
+                follow = "no" if args.no_follow else "relay" if writers == "one" else "yes"
                 runs = []
                 for _ in range(args.repeat):
                     r = asyncio.run(
@@ -575,16 +640,19 @@ def main() -> None:
                             procs,
                             tickets,
                             args.duration,
-                            not args.no_follow,
+                            follow,
                             command_ids,
                             args.redis,
                             args.profile,
+                            args.rate / len(ACTIVE),
                         )
                     )
                     runs.append(r)
                     print(
-                        f"redis  procs={procs} tickets={tickets}: {r['pairs_s']:.0f} pairs/s, "
-                        f"p99 {r['p99']:.2f} ms, {r['check']}",
+                        f"{r['backend']}  procs={procs} tickets={tickets}: "
+                        f"{r['pairs_s']:.0f} pairs/s, "
+                        f"p99 {r['p99']:.2f} ms, {r['check']}"
+                        + (f", {r['fallbacks']} fallbacks" if r.get("fallbacks") else ""),
                         file=sys.stderr,
                         flush=True,
                     )
@@ -595,7 +663,14 @@ def main() -> None:
                 runs = []
                 for _ in range(args.repeat):
                     r = asyncio.run(
-                        run_sqlite(tickets, args.duration, command_ids, sync, args.profile)
+                        run_sqlite(
+                            tickets,
+                            args.duration,
+                            command_ids,
+                            sync,
+                            args.profile,
+                            args.rate / len(ACTIVE),
+                        )
                     )
                     runs.append(r)
                     print(

@@ -23,6 +23,7 @@ What a counter does with each answer:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -34,8 +35,9 @@ from typing import Any
 import redis.exceptions
 
 from qms.core import Rejected
-from qms.engine import EngineBusy, Result, SiteEngine
+from qms.engine import EngineBusy, Result, SiteEngine, following
 from qms.eventlog import open_log
+from qms.relay import relaying
 
 # What a Redis outage looks like to a client (BusyLoadingError is a ConnectionError).
 OUTAGE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -133,13 +135,25 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         now = float(spec["now"])
         engine = await SiteEngine(log, spec["site"], clock=lambda: now).open()
-        print("ready", flush=True)
-        if not sys.stdin.readline():  # the start signal; EOF: the test gave up
-            raise RuntimeError("no start signal")
-        officer = Officer(engine, spec)
-        async with asyncio.timeout(spec["timeout"]):
-            await asyncio.gather(*(officer.guarded(c) for c in spec["counters"]))
-        return officer.report()
+        async with contextlib.AsyncExitStack() as stack:
+            relay = None
+            if spec.get("relay"):  # as a server process does: follow, forward to one writer
+                await stack.enter_async_context(following(engine))
+                relay = await stack.enter_async_context(relaying(engine))
+                async with asyncio.timeout(10):
+                    while relay is not None and relay.writer is None:  # noqa: ASYNC110
+                        await asyncio.sleep(0.01)  # the lease is settled
+            print("ready", flush=True)
+            loop = asyncio.get_running_loop()
+            if not await loop.run_in_executor(None, sys.stdin.readline):  # the start signal
+                raise RuntimeError("no start signal")  # EOF: the test gave up
+            officer = Officer(engine, spec)
+            async with asyncio.timeout(spec["timeout"]):
+                await asyncio.gather(*(officer.guarded(c) for c in spec["counters"]))
+            report = officer.report()
+            if relay is not None:
+                report.update(relay.view())
+            return report
     finally:
         await log.close()
 

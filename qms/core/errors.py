@@ -30,12 +30,21 @@ CODES: dict[str, int] = {
     "same_destination": 409,  # transfer to where the ticket already is
 }
 
+# Codes of a caller's precondition (an engine guard: the server's officer check),
+# not of `decide`; checked on the state the command is decided on, and refused the
+# same way, so they travel to the site's writer and back (`qms.relay`).
+GUARD_CODES: dict[str, int] = {
+    "not_your_counter": 403,  # an officer acts only at the counter they are signed in to
+    "not_your_ticket": 403,  # ... and on tickets at, last at, or sent to it
+}
+_ALL_CODES = {**CODES, **GUARD_CODES}
+
 
 class Rejected(Exception):
     """A command the core refuses; nothing was changed."""
 
     def __init__(self, code: str, message: str, **details: Any) -> None:
-        if code not in CODES:
+        if code not in _ALL_CODES:
             raise ValueError(f"unregistered rejection code {code!r}")
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -44,7 +53,7 @@ class Rejected(Exception):
 
     @property
     def http_status(self) -> int:
-        return CODES[self.code]
+        return _ALL_CODES[self.code]
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .codec import Encoded
 
 Event = Mapping[str, Any]
 Entry = tuple[int, dict[str, Any]]  # (version, event)
@@ -94,7 +97,9 @@ class EventLog(abc.ABC):
         """The identity of this incarnation of the log; created on first use."""
 
     @abc.abstractmethod
-    async def save_snapshot(self, site: str, version: int, state: Mapping[str, Any]) -> None:
+    async def save_snapshot(
+        self, site: str, version: int, state: Mapping[str, Any] | Encoded
+    ) -> None:
         """Store the site's state as of `version` (replaces an older snapshot)."""
 
     @abc.abstractmethod

@@ -108,8 +108,52 @@ def decode(site: str, version: int, data: object) -> dict[str, Any]:
     return event
 
 
-def encode_state(state: Mapping[str, Any]) -> bytes:
+class Encoded(bytes):
+    """A state already encoded, a piece at a time (`MapWriter`): stored as it is."""
+
+
+class MapWriter:
+    """Encodes a msgpack map an entry at a time.
+
+    A busy day's state is mostly its tickets: encoded a few at a time between
+    commands, it never pauses the event loop for long, and no plain-dict copy of
+    every ticket is alive at once (which also kept the garbage collector busy).
+    The bytes are those `msgpack.packb` makes of the whole map.
+    """
+
+    def __init__(self) -> None:
+        self._packer = msgpack.Packer(use_bin_type=True)
+        self._parts: list[bytes] = []
+
+    def map_header(self, size: int) -> None:
+        self._parts.append(self._packer.pack_map_header(size))
+
+    def array_header(self, size: int) -> None:
+        self._parts.append(self._packer.pack_array_header(size))
+
+    def key(self, key: str) -> None:
+        self._parts.append(self._packer.pack(key))
+
+    def item(self, value: Any) -> None:
+        try:
+            self._parts.append(self._packer.pack(value))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"state item cannot be encoded: {exc}") from exc
+
+    def entry(self, key: str, value: Any) -> None:
+        try:
+            self._parts += (self._packer.pack(key), self._packer.pack(value))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"state entry {key!r} cannot be encoded: {exc}") from exc
+
+    def done(self) -> Encoded:
+        return Encoded(b"".join(self._parts))
+
+
+def encode_state(state: Mapping[str, Any] | Encoded) -> bytes:
     """The stored bytes of a snapshot's state (no size limit: a state is one per site)."""
+    if isinstance(state, Encoded):
+        return bytes(state)
     if not isinstance(state, Mapping):
         raise ValueError(f"a state is a map, got {type(state).__name__}")
     return _pack(state, "state")

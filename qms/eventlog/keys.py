@@ -46,6 +46,17 @@ def snapshot(prefix: str, site: str) -> str:
     return _site_key(prefix, site, "snapshot")
 
 
+def leader(prefix: str, site: str) -> str:
+    """The site's writer lease: the node id of the process deciding its commands (with a TTL)."""
+    return _site_key(prefix, site, "leader")
+
+
+def relay(prefix: str, site: str, node: str) -> str:
+    """The Pub/Sub channel of one process's relay for the site: commands forwarded to
+    it while it is the site's writer, and the writer's answers to its own."""
+    return _site_key(prefix, site, f"relay:{node}")
+
+
 def all_of_site(prefix: str, site: str) -> list[str]:
     """Every key of a site (what `drop` deletes)."""
     return [log(prefix, site), version(prefix, site), epoch(prefix, site), snapshot(prefix, site)]

@@ -95,7 +95,7 @@ StreamId = tuple[int, int]
 _T = TypeVar("_T")
 
 
-async def _timed(call: Awaitable[_T], seconds: float = COMMAND_TIMEOUT) -> _T:
+async def timed(call: Awaitable[_T], seconds: float = COMMAND_TIMEOUT) -> _T:
     """Await a Redis command with a deadline.
 
     The deadline is ours, not redis-py's `socket_timeout`: with one set, redis-py
@@ -137,7 +137,7 @@ class RedisLog(EventLog):
         self._url = url
         self._prefix = keys.check_prefix(prefix)
         # Default retries are kept: every command here is safe to resend (see _APPEND).
-        # socket_timeout=None: see _timed.
+        # socket_timeout=None: see timed.
         self._redis = aioredis.Redis.from_url(url, protocol=2, socket_timeout=None)
         self._append_script = self._redis.register_script(_APPEND)
         self._snapshot_script = self._redis.register_script(_SAVE_SNAPSHOT)
@@ -180,6 +180,21 @@ class RedisLog(EventLog):
         beside the logs (sign-in throttles)."""
         return self._redis, self._prefix
 
+    def blocking_client(self) -> aioredis.Redis:
+        """A connection of its own for blocking reads (XREAD, BRPOP), without retries.
+
+        Not the shared pool: a blocked command would hold a pooled connection, and
+        redis-py's socket timeout would break it (time such a call with `timed`, a
+        margin above its block time). The caller reconnects, and closes it.
+        """
+        return aioredis.Redis.from_url(
+            self._url,
+            protocol=2,
+            socket_timeout=None,
+            retry=Retry(NoBackoff(), 0),
+            single_connection_client=True,
+        )
+
     async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T:
         """Run one command on the shared client, unless the log is closed.
 
@@ -192,7 +207,7 @@ class RedisLog(EventLog):
         self._in_flight += 1
         self._idle.clear()
         try:
-            return await _timed(command())
+            return await timed(command())
         finally:
             self._in_flight -= 1
             if not self._in_flight:
@@ -274,7 +289,9 @@ class RedisLog(EventLog):
             _, value = await pipe.execute()
         return bytes(value).decode()
 
-    async def save_snapshot(self, site: str, version: int, state: Mapping[str, Any]) -> None:
+    async def save_snapshot(
+        self, site: str, version: int, state: Mapping[str, Any] | codec.Encoded
+    ) -> None:
         codec.check_site(site)
         codec.check_version("version", version)
         site_keys = [keys.snapshot(self._prefix, site), keys.version(self._prefix, site)]
@@ -318,7 +335,7 @@ class RedisLog(EventLog):
 
     async def _stop_reader(self, reader: asyncio.Task[None]) -> None:
         # Cancel until it ends: a URL that sets socket_timeout brings back the
-        # swallowed cancel described in _timed. The reader also stops on _closed.
+        # swallowed cancel described in timed. The reader also stops on _closed.
         self._sites_added.set()
         while not reader.done():
             reader.cancel()
@@ -366,18 +383,9 @@ class RedisLog(EventLog):
     async def _read_forever(self) -> None:
         """The supervised reader: reconnects with backoff; ends only when the log closes."""
         while not self._closed:
-            # A connection of its own: redis-py's 5 s socket timeout would break the
-            # blocking read (its XREAD gets a timeout above the block time, see _timed).
-            # No retries: this loop decides, and learns the new CLIENT ID.
-            conn = aioredis.Redis.from_url(
-                self._url,
-                protocol=2,
-                socket_timeout=None,
-                retry=Retry(NoBackoff(), 0),
-                single_connection_client=True,
-            )
+            conn = self.blocking_client()  # this loop retries, and learns the new CLIENT ID
             try:
-                self._reader_id = await _timed(conn.client_id())
+                self._reader_id = await timed(conn.client_id())
                 if self._reader_error is not None:
                     logger.info("event log reader reconnected")
                 self._reader_alive, self._reader_error = True, None
@@ -411,7 +419,7 @@ class RedisLog(EventLog):
             streams: dict[Any, Any] = {
                 self._key(site): f"{ms}-{seq}" for site, (ms, seq) in self._cursors.items()
             }
-            reply: Any = await _timed(
+            reply: Any = await timed(
                 conn.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS),
                 READ_BLOCK_MS / 1000 + COMMAND_TIMEOUT,
             )

@@ -215,7 +215,9 @@ class SqliteLog(EventLog):
     async def epoch(self, site: str) -> str:
         return await self._call(self._epoch_sync, codec.check_site(site))
 
-    async def save_snapshot(self, site: str, version: int, state: Mapping[str, Any]) -> None:
+    async def save_snapshot(
+        self, site: str, version: int, state: Mapping[str, Any] | codec.Encoded
+    ) -> None:
         codec.check_site(site)
         codec.check_version("version", version)
         await self._call(self._save_snapshot_sync, site, version, codec.encode_state(state))

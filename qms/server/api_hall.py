@@ -27,8 +27,9 @@ import enum
 import hashlib
 import ipaddress
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from qms.core import COMMAND_TYPES, Command, Rejected, parse_command
 from qms.core import commands as c
 from qms.core.model import Channel, HallState, Ticket, TicketState
-from qms.engine import Guard, Result, SiteEngine
+from qms.engine import Result, SiteEngine, WireGuard, wire_guard
 from qms.eventlog import check_site
 from qms.server import queries as q
 from qms.server.errors import ApiError, read_json
@@ -320,19 +321,16 @@ def _command_data(
     return data
 
 
-def _officer_problem(
-    spec: CommandRoute, who: Principal, state: HallState, cmd: Command
-) -> ApiError | None:
+def _officer_problem(own: Own, officer: str, state: HallState, cmd: Command) -> Rejected | None:
     if isinstance(cmd, c.CounterCommand):
         counter = state.counters.get(cmd.counter)
         if counter is None:
             return None  # the engine answers unknown_counter
-        if spec.officer is Own.FREE_COUNTER and counter.officer in (None, who.name):
+        if own is Own.FREE_COUNTER and counter.officer in (None, officer):
             return None
-        if spec.officer is Own.COUNTER and counter.officer == who.name:
+        if own is Own.COUNTER and counter.officer == officer:
             return None
-        return ApiError(
-            403,
+        return Rejected(
             "not_your_counter",
             f"you are not signed in to counter {counter.id}",
             counter=counter.id,
@@ -343,10 +341,9 @@ def _officer_problem(
             return None  # the engine answers unknown_ticket
         for counter_id in (ticket.counter, ticket.target_counter):
             counter = state.counters.get(counter_id) if counter_id else None
-            if counter is not None and counter.officer == who.name:
+            if counter is not None and counter.officer == officer:
                 return None
-        return ApiError(
-            403,
+        return Rejected(
             "not_your_ticket",
             f"ticket {ticket.number} is not at your counter",
             ticket=ticket.id,
@@ -354,25 +351,42 @@ def _officer_problem(
     return None
 
 
-def _officer_guard(spec: CommandRoute, who: Principal, cmd: Command) -> Guard | None:
+@wire_guard
+@dataclass(frozen=True)
+class OfficerGuard(WireGuard):
     """An officer acts only for their own counter and tickets.
 
     The check runs inside the engine, on the very state the command is decided on
     (and again on every retry), so a counter that changes hands between the check
     and the append cannot slip through; before refusing, the engine looks at the
     newest log once (the officer may have just signed in through another process).
+    A `WireGuard`: it goes with the command to the site's writer (`qms.relay`).
     """
+
+    kind: ClassVar[str] = "officer"
+    own: Own
+    officer: str
+    command: Command
+
+    def __call__(self, state: HallState) -> None:
+        problem = _officer_problem(self.own, self.officer, state, self.command)
+        if problem is not None:
+            raise problem
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"own": self.own.value, "officer": self.officer}
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any], command: Command) -> OfficerGuard:
+        return cls(Own(data["own"]), str(data["officer"]), command)
+
+
+def _officer_guard(spec: CommandRoute, who: Principal, cmd: Command) -> OfficerGuard | None:
     if who.role is not Role.OFFICER or spec.officer is Own.NOTHING:
         return None
     if isinstance(cmd, c.CallTicket) and cmd.override:
         raise ApiError(403, "forbidden", "only a supervisor or admin calls with override")
-
-    def guard(state: HallState) -> None:
-        problem = _officer_problem(spec, who, state, cmd)
-        if problem is not None:
-            raise problem
-
-    return guard
+    return OfficerGuard(spec.officer, who.name, cmd)
 
 
 def _issued(engine: SiteEngine, result: Result) -> dict[str, Any]:

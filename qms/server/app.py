@@ -58,7 +58,8 @@ async def readyz(request: Request) -> Response:
     if not ok:
         return error_response(503, "not_ready", "a log follower is failing", problems)
     stream = request.app.state.hub.metrics()
-    return JSONResponse({"status": "ready", "sites": hall.sites, "stream": stream})
+    relay = {site: r.view() for site, r in hall.relays.items()}
+    return JSONResponse({"status": "ready", "sites": hall.sites, "stream": stream, "relay": relay})
 
 
 def create_app(config: Config | None = None) -> Starlette:
@@ -71,7 +72,7 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.config = config
         app.state.secret = secret_key(config)  # small, once at start: blocking I/O is fine
         event_log = open_log(config.effective_log_url)
-        app.state.hall = Hall(event_log)
+        app.state.hall = Hall(event_log, relay=config.relay)
         from qms.server.auth import Accounts  # its module needs the routes imported first
         from qms.server.stream import StreamHub
 

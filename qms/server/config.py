@@ -25,6 +25,9 @@ class Config:
     public_url: str = ""  # how browsers reach the server (links printed, QR codes)
     simulate: bool = False  # run the demo hall's simulated visitors and officers
     voice_dir: str = ""  # a folder of the site's own voice packs (docs/deploy-display.md)
+    # Redis log: forward each site's commands to one process (`qms.relay`); off, every
+    # process decides (compare-and-append), which is slower when they share a site.
+    relay: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -74,6 +77,8 @@ class Config:
             from_env["public_url"] = env["QMS_PUBLIC_URL"]
         if "QMS_VOICE_DIR" in env:
             from_env["voice_dir"] = env["QMS_VOICE_DIR"]
+        if "QMS_RELAY" in env:
+            from_env["relay"] = env["QMS_RELAY"] not in ("", "0", "false", "no")
         if "QMS_SIMULATE" in env:
             from_env["simulate"] = env["QMS_SIMULATE"] not in ("", "0", "false", "no")
         cfg = replace(cfg, **from_env)  # type: ignore[arg-type]

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from qms.engine import SiteEngine
 from qms.eventlog import EventLog, check_site
+from qms.eventlog.redis import RedisLog
+from qms.relay import SiteRelay
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +20,20 @@ BACKOFF_CAP = 5.0
 
 
 class Hall:
-    """Opens a site's engine on first use and keeps it following the log."""
+    """Opens a site's engine on first use and keeps it following the log.
 
-    def __init__(self, log: EventLog, clock: Callable[[], float] = time.time) -> None:
+    On a Redis log shared by several server processes, each site's commands go
+    to one of them (`qms.relay`) unless `relay` is False.
+    """
+
+    def __init__(
+        self, log: EventLog, clock: Callable[[], float] = time.time, *, relay: bool = True
+    ) -> None:
         self.log = log
         self.clock = clock
+        self.relay = relay and isinstance(log, RedisLog)
+        self.relays: dict[str, SiteRelay] = {}
+        self._relay_tasks: dict[str, asyncio.Task[None]] = {}
         self._engines: dict[str, SiteEngine] = {}
         self._opening: dict[str, asyncio.Task[SiteEngine]] = {}
         self._followers: dict[str, asyncio.Task[None]] = {}
@@ -53,6 +64,10 @@ class Hall:
             callback(engine)
         self._engines[site] = engine
         self._followers[site] = asyncio.create_task(self._follow(engine), name=f"follow {site}")
+        if self.relay and isinstance(self.log, RedisLog):
+            relay = self.relays[site] = SiteRelay(engine, self.log)
+            relay.attach()
+            self._relay_tasks[site] = asyncio.create_task(relay.run(), name=f"relay {site}")
         return engine
 
     async def _follow(self, engine: SiteEngine) -> None:
@@ -90,6 +105,17 @@ class Hall:
         return not problems, problems
 
     async def close(self) -> None:
+        # Relays first: a writer gives up its lease and answers what it received,
+        # which needs its engine and the log.
+        for relay in self.relays.values():
+            relay.detach()
+        for task in self._relay_tasks.values():
+            task.cancel()
+        for task in self._relay_tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._relay_tasks.clear()
+        self.relays.clear()
         for task in self._followers.values():
             task.cancel()
         for task in self._followers.values():

@@ -1,0 +1,498 @@
+"""One writer per site: a deployment's processes forward a site's commands to one of them.
+
+Why: any process can decide any command (the append is compare-and-set), but
+processes deciding for one site at the same time lose races to each other and
+decide again after catching up: with four processes on two cores, a third of
+the commands lost a race and p99 was 70-120 ms (docs/performance.md, section 1).
+With one writer per site every command of the site goes through one group
+commit, and nothing conflicts.
+
+How (Redis only: the embedded SQLite log is one process anyway):
+
+- The lease: key ``leader`` holds the writer's node id with a TTL. Every node
+  checks it each third of the TTL: the writer renews it (compare-and-PEXPIRE),
+  the others take it when it is free. A writer that closes gives it up.
+- Each node listens on its own Pub/Sub channel (`keys.relay`). A node that is
+  not the writer publishes each command to the writer's channel and waits for
+  the answer on its own. PUBLISH says how many listened: none means the writer
+  is gone, and the command runs here at once.
+- The writer executes each request in its engine, where requests group-commit
+  with its own commands, and publishes the answer. Messages published in one
+  turn of the event loop go out in one pipeline (one write).
+- A sender returns the answer once its own state includes the command's events
+  (its follower has them by then, or soon), so what the caller reads next agrees.
+- Every forwarded command carries a command id (one is made when the caller gave
+  none). When the writer does not answer in time, the sender executes the
+  command itself: the id makes sure a command the writer did run is not run
+  again, and the request's deadline, checked by the writer on the very state it
+  decides on, makes sure a late writer does not act after the sender gave up
+  (wall-clock time: keep the hosts' clocks in step). A lost message costs a
+  wait, never a double or a missing command.
+- Compare-and-append stays underneath: two nodes that both think they are the
+  writer (a lease lapsing during a long pause) are slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import msgpack  # type: ignore[import-untyped]
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from qms.core import Command, HallState, Rejected, parse_command
+from qms.core.commands import command_to_dict
+from qms.core.errors import CODES, GUARD_CODES
+from qms.engine import (
+    CID,
+    CID_COUNT,
+    GUARD_KINDS,
+    EngineBusy,
+    Guard,
+    Result,
+    SiteEngine,
+    WireGuard,
+)
+from qms.eventlog import EventLogError, keys
+from qms.eventlog.redis import RedisLog, timed
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = 1  # bumped when a request or an answer changes shape
+LEASE_MS = 3_000  # the writer's lease; a writer that died is replaced within this
+FORWARD_TIMEOUT = 2.0  # s a sender waits for the writer before running the command itself
+SHUN_S = 10.0  # a writer that did not answer gets nothing more for this long
+CATCH_UP_S = 1.0  # s to wait for the follower to bring a forwarded command's events
+BACKOFF_CAP = 2.0
+_ERRORS = (RedisError, EventLogError, OSError, TimeoutError)
+
+# KEYS: lease. ARGV: node, ttl ms. Renew only one's own lease.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+# KEYS: lease. ARGV: node. Give up only one's own lease.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class Expired(Exception):
+    """The writer reached a request after its sender stopped waiting for it."""
+
+
+class _NotHeard(Exception):
+    """Nobody listens on the writer's channel: it is gone."""
+
+
+def _packb(obj: Any) -> bytes:
+    return bytes(msgpack.packb(obj, use_bin_type=True))
+
+
+class SiteRelay:
+    """Forwards `engine`'s commands to the site's writer, or is the writer (see module doc)."""
+
+    def __init__(
+        self,
+        engine: SiteEngine,
+        log: RedisLog,
+        *,
+        lease_ms: int = LEASE_MS,
+        timeout: float = FORWARD_TIMEOUT,
+    ) -> None:
+        self.engine = engine
+        self.node = uuid.uuid4().hex[:16]
+        self.lease_ms = lease_ms
+        self.timeout = timeout
+        self._log = log
+        self._redis, self._prefix = log.shared()
+        self._lease = keys.leader(self._prefix, engine.site)
+        self._channel = keys.relay(self._prefix, engine.site, self.node)
+        self._renew = self._redis.register_script(_RENEW)
+        self._release = self._redis.register_script(_RELEASE)
+        self.writer: str | None = None  # the node id holding the lease, as last seen
+        self.listening = asyncio.Event()  # our channel is subscribed
+        self._shunned: dict[str, float] = {}  # writer -> monotonic time it is trusted again
+        # Requests out, by id and by command id: settled by an answer message, or
+        # by the command's events arriving through the follower (`_on_event`).
+        self._pending: dict[int, asyncio.Future[Result | dict[str, Any]]] = {}
+        self._by_cid: dict[str, asyncio.Future[Result | dict[str, Any]]] = {}
+        self._collecting: tuple[str, int, list[tuple[int, dict[str, Any]]]] | None = None
+        self._next_id = 0
+        self._outbox: list[tuple[str, bytes, asyncio.Future[int] | None]] = []
+        self._requests: set[asyncio.Task[None]] = set()  # requests being served
+        self._pubsub: PubSub | None = None  # while listening
+        self._stopped = False
+        # Counts, for benchmarks and the health view.
+        self.forwarded = 0
+        self.served = 0
+        self.fallbacks = 0
+
+    @property
+    def site(self) -> str:
+        return self.engine.site
+
+    @property
+    def is_writer(self) -> bool:
+        return self.writer == self.node
+
+    def attach(self) -> None:
+        """Route the engine's commands through this relay (then run `run`)."""
+        self.engine.relay = self
+        self.engine.listeners.append(self._on_event)
+
+    def detach(self) -> None:
+        self.engine.relay = None
+        with contextlib.suppress(ValueError):
+            self.engine.listeners.remove(self._on_event)
+
+    def view(self) -> dict[str, Any]:
+        """For the health view: who writes, and what went where."""
+        return {
+            "writer": "here" if self.is_writer else "elsewhere" if self.writer else "none",
+            "forwarded": self.forwarded,
+            "served": self.served,
+            "fallbacks": self.fallbacks,
+        }
+
+    async def run(self) -> None:
+        """Listen on our channel and keep the lease, until cancelled."""
+        listener = asyncio.create_task(self._listen(), name=f"qms-relay-{self.site}")
+        failures = 0
+        try:
+            await self.listening.wait()  # a writer must hear its requests
+            while True:
+                try:
+                    await self._tick()
+                    failures = 0
+                except _ERRORS as exc:
+                    failures += 1
+                    if failures == 1:
+                        log.warning("site %s: relay lease check failed (%r)", self.site, exc)
+                    self.writer = None  # commands run here meanwhile
+                await asyncio.sleep(self.lease_ms / 3000)
+        finally:
+            await self._stop(listener)
+
+    # --- the lease -----------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        if self.is_writer:
+            if await timed(self._renew(keys=[self._lease], args=[self.node, self.lease_ms])):
+                return
+            log.warning("site %s: writer lease lost (a pause longer than it?)", self.site)
+            self.writer = None
+        if await timed(self._redis.set(self._lease, self.node, nx=True, px=self.lease_ms)):
+            self.writer = self.node
+            return
+        raw = await timed(self._redis.get(self._lease))
+        self.writer = raw.decode() if isinstance(raw, bytes) else raw
+
+    async def _stop(self, listener: asyncio.Task[None]) -> None:
+        """Stop listening without dropping what was heard: UNSUBSCRIBE, and the
+        listener handles every message up to Redis' confirmation (a message
+        published after it is heard by nobody, and its sender runs it itself)."""
+        self._stopped = True
+        pubsub = self._pubsub
+        if pubsub is not None and self.listening.is_set():
+            with contextlib.suppress(*_ERRORS):
+                await timed(pubsub.unsubscribe(self._channel), 1.0)
+                await asyncio.wait([listener], timeout=1.0)
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(_NotHeard())
+        if self.is_writer:
+            with contextlib.suppress(*_ERRORS):
+                await timed(self._release(keys=[self._lease], args=[self.node]), 1.0)
+        self.writer = None
+        for task in list(self._requests):  # answer what was received
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, self.timeout)
+        await self._flush()
+
+    # --- the channel -----------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Receive requests (as the writer) and answers (as a sender), reconnecting."""
+        failures = 0
+        while True:
+            client = self._log.blocking_client()
+            pubsub = self._pubsub = client.pubsub()
+            try:
+                await timed(pubsub.subscribe(self._channel))
+                while True:  # listening once Redis confirms, not when the command is sent
+                    message = await timed(pubsub.get_message(timeout=None))
+                    if message is not None and message["type"] == "subscribe":
+                        break
+                self.listening.set()
+                failures = 0
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is None:
+                        continue
+                    if message["type"] == "message":
+                        self._received(message["data"])
+                    elif message["type"] == "unsubscribe" and self._stopped:
+                        return
+            except (RedisError, OSError) as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("site %s: relay channel failed (%r)", self.site, exc)
+            finally:
+                self._pubsub = None
+                self.listening.clear()
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await client.aclose()
+            await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP, 0.05 * 2**failures)))
+
+    def _received(self, raw: Any) -> None:
+        try:
+            message = msgpack.unpackb(raw, raw=False)
+            kind = message["k"]
+        except Exception:  # not ours to crash on: its sender falls back after its timeout
+            log.warning("site %s: unreadable relay message dropped", self.site)
+            return
+        if kind == "req":
+            task = asyncio.create_task(self._serve(message))
+            self._requests.add(task)
+            task.add_done_callback(self._requests.discard)
+        elif kind == "ans":
+            future = self._pending.get(message.get("id", -1))
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    def _publish(self, channel: str, payload: bytes, heard: asyncio.Future[int] | None) -> None:
+        """Queue a message; everything queued in this turn goes out in one pipeline."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush_soon)
+        self._outbox.append((channel, payload, heard))
+
+    def _flush_soon(self) -> None:
+        task = asyncio.create_task(self._flush())
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
+    async def _flush(self) -> None:
+        batch, self._outbox = self._outbox, []
+        if not batch:
+            return
+        counts: list[Any]
+        try:
+            if len(batch) == 1:  # the usual case; a pipeline costs more client CPU
+                counts = [await timed(self._redis.publish(batch[0][0], batch[0][1]))]
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel, payload, _ in batch:
+                        pipe.publish(channel, payload)
+                    counts = await timed(pipe.execute())
+        except _ERRORS as exc:
+            counts = [exc] * len(batch)
+        for (_, _, heard), count in zip(batch, counts, strict=True):
+            if heard is None or heard.done():
+                continue
+            if isinstance(count, BaseException):
+                heard.set_exception(count)
+            else:
+                heard.set_result(int(count))
+
+    # --- sending ---------------------------------------------------------------------
+
+    async def forward(self, cmd: Command, guard: Guard | None) -> Result | None:
+        """The command's result from the site's writer; None to run it here instead
+        (we are the writer, there is none, or its guard cannot travel)."""
+        writer = self.writer
+        if writer is None or writer == self.node or self._stopped:
+            return None
+        if self._shunned.get(writer, 0.0) > time.monotonic() or not self.listening.is_set():
+            return None
+        if guard is not None and not isinstance(guard, WireGuard):
+            return None
+        self._next_id += 1
+        rid = self._next_id
+        # Running it here after a timeout must not act twice: it needs an id.
+        cid = cmd.command_id or f"relay-{self.node}-{rid}"
+        cmd = dataclasses.replace(cmd, command_id=cid)
+        request = {
+            "k": "req",
+            "v": PROTOCOL,
+            "id": rid,
+            "from": self.node,
+            "cmd": command_to_dict(cmd),
+            "guard": [guard.kind, guard.to_wire()] if isinstance(guard, WireGuard) else None,
+            "until": time.time() + self.timeout,
+        }
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[Result | dict[str, Any]] = loop.create_future()
+        heard: asyncio.Future[int] = loop.create_future()
+        self._pending[rid] = answered
+        self._by_cid[cid] = answered
+        try:
+            self._publish(keys.relay(self._prefix, self.site, writer), _packb(request), heard)
+            try:
+                async with asyncio.timeout(self.timeout * 1.1):
+                    if not await heard:
+                        raise _NotHeard()
+                    self.forwarded += 1
+                    answer = await answered
+            except _NotHeard:  # it stopped listening (a restart): ask the lease again
+                if self.writer == writer:
+                    self.writer = None
+                self.fallbacks += 1
+                return await self.engine.execute_here(cmd, guard=guard)
+            except _ERRORS as exc:
+                self._shunned[writer] = time.monotonic() + SHUN_S
+                self.fallbacks += 1
+                log.warning("site %s: writer %s did not answer (%r)", self.site, writer, exc)
+                return await self.engine.execute_here(cmd, guard=guard)
+        finally:
+            self._pending.pop(rid, None)
+            self._by_cid.pop(cid, None)
+        if isinstance(answer, Result):
+            return answer
+        return await self._result(answer)
+
+    def _on_event(self, version: int, data: Mapping[str, Any], state: HallState) -> None:
+        """An engine listener: the events of a command we forwarded are its answer.
+
+        The writer sends no message for a command that made events (most of them):
+        they come through the log, which the follower reads anyway, and once they
+        are here the state includes them. Saves a publish and a read per command.
+        """
+        if self._collecting is not None:
+            mine, last, events = self._collecting
+            events.append((version, dict(data)))
+            if version >= last:
+                self._collecting = None
+                self._settle(mine, events)
+            return
+        cid = data.get(CID)
+        if not isinstance(cid, str) or cid not in self._by_cid:
+            return
+        count = int(data.get(CID_COUNT, 1))
+        if count <= 1:
+            self._settle(cid, [(version, dict(data))])
+        else:
+            self._collecting = (cid, version + count - 1, [(version, dict(data))])
+
+    def _settle(self, cid: str, events: list[tuple[int, dict[str, Any]]]) -> None:
+        future = self._by_cid.get(cid)
+        if future is not None and not future.done():
+            future.set_result(Result(version=events[-1][0], events=events))
+
+    async def _result(self, answer: Mapping[str, Any]) -> Result:
+        kind = answer.get("x")
+        if kind == "ok":
+            result = Result(
+                version=int(answer["version"]),
+                events=[(int(v), e) for v, e in answer["events"]],
+                repeated=bool(answer["repeated"]),
+            )
+            # The caller may read the state next (the API's answer does): have it
+            # include the command's events. The follower brings them within a
+            # millisecond or so; catch up here if it does not.
+            if self.engine.version < result.version:
+                try:
+                    async with asyncio.timeout(CATCH_UP_S):
+                        await self.engine.wait_for_version(result.version)
+                except TimeoutError:
+                    await self.engine.catch_up()
+            return result
+        if kind == "rejected" and (
+            answer.get("code") in CODES or answer.get("code") in GUARD_CODES
+        ):
+            raise Rejected(str(answer["code"]), str(answer["message"]), **answer["details"])
+        if kind == "busy":
+            raise EngineBusy(str(answer.get("message")))
+        raise EventLogError(f"site {self.site}: the writer failed: {answer.get('message')}")
+
+    # --- writing ---------------------------------------------------------------------
+
+    async def _serve(self, request: Mapping[str, Any]) -> None:
+        try:
+            sender, rid = str(request["from"]), int(request["id"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("site %s: relay request without a sender dropped", self.site)
+            return
+        self.served += 1
+        answer: dict[str, Any]
+        try:
+            if request.get("v") != PROTOCOL:
+                raise EventLogError(f"relay protocol {request.get('v')!r}, expected {PROTOCOL}")
+            cmd = parse_command(request["cmd"])
+            guard = _deadline(float(request["until"]), _rebuild(request.get("guard"), cmd))
+            result = await self.engine.execute_here(cmd, guard=guard)
+            if result.events and not result.repeated:
+                return  # its events in the log are the answer (see `_on_event`)
+            answer = {
+                "x": "ok",
+                "version": result.version,
+                "events": [[v, e] for v, e in result.events],
+                "repeated": result.repeated,
+            }
+        except Expired:
+            return  # its sender has stopped waiting and runs it itself
+        except Rejected as exc:
+            answer = {"x": "rejected", **exc.to_dict()}
+        except EngineBusy as exc:
+            answer = {"x": "busy", "message": str(exc)}
+        except Exception as exc:
+            answer = {"x": "error", "message": repr(exc)}
+        answer.update(k="ans", id=rid)
+        self._publish(keys.relay(self._prefix, self.site, sender), _packb(answer), None)
+
+
+def _rebuild(wire: Any, cmd: Command) -> WireGuard | None:
+    if wire is None:
+        return None
+    kind, data = wire
+    cls = GUARD_KINDS.get(kind)
+    if cls is None:
+        raise EventLogError(f"unknown guard kind {kind!r}")
+    return cls.from_wire(data, cmd)
+
+
+def _deadline(until: float, inner: Guard | None) -> Guard:
+    """The request's guard, refusing once its sender has stopped waiting."""
+
+    def guard(state: HallState) -> None:
+        if time.time() > until:
+            raise Expired()
+        if inner is not None:
+            inner(state)
+
+    return guard
+
+
+@contextlib.asynccontextmanager
+async def relaying(engine: SiteEngine) -> AsyncIterator[SiteRelay | None]:
+    """Run a `SiteRelay` for `engine` for the block (None, and nothing, off Redis)."""
+    if not isinstance(engine.log, RedisLog):
+        yield None
+        return
+    relay = SiteRelay(engine, engine.log)
+    relay.attach()
+    task = asyncio.create_task(relay.run(), name=f"qms-relay-lease-{engine.site}")
+    try:
+        yield relay
+    finally:
+        relay.detach()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

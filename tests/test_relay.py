@@ -1,0 +1,225 @@
+"""One writer per site (qms.relay): commands forwarded to the process holding the lease.
+
+Two `RedisLog` clients stand for two server processes (the 4-process race is in
+test_concurrency.py). Checked: a forwarded command is decided by the writer and
+answered as if run here, with the sender's state already including it; refusals,
+repeats and guards travel; a guard that cannot travel runs here; a writer that
+stops hands over without losing a command; a writer that does not answer is
+waited for, then bypassed, and its late run cannot act a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import pytest
+from test_engine import SITE, engine_on, hall
+
+from qms.core import Command, HallState, Rejected, parse_command
+from qms.engine import SiteEngine, WireGuard, following, wire_guard
+from qms.eventlog import open_log
+from qms.relay import SiteRelay, relaying
+from qms.server.api_hall import OfficerGuard, Own
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
+
+
+@dataclasses.dataclass
+class Node:
+    """One stand-in server process: its own Redis client, engine, follower and relay."""
+
+    engine: SiteEngine
+    relay: SiteRelay
+
+
+@contextlib.asynccontextmanager
+async def node(url: str, *, writer: bool) -> AsyncIterator[Node]:
+    log = open_log(url)
+    try:
+        engine = await engine_on(log)
+        async with following(engine), relaying(engine) as relay:
+            assert relay is not None
+            async with asyncio.timeout(10):
+                while (relay.writer is None) or (writer != relay.is_writer):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            yield Node(engine, relay)
+    finally:
+        await log.close()
+
+
+@pytest.fixture
+async def hall_url(redis_log_url: str) -> AsyncIterator[str]:
+    log = open_log(redis_log_url)
+    try:
+        engine = await hall(log, tickets=3)
+        for c in ("L1", "L2"):
+            await engine.execute({"type": "open_counter", "counter": c, "officer": f"o{c}"})
+    finally:
+        await log.close()
+    yield redis_log_url
+
+
+async def settled(*nodes: Node) -> None:
+    """Every node's follower has what the log has."""
+    version = await nodes[0].engine.log.version(SITE)
+    async with asyncio.timeout(5):
+        for n in nodes:
+            await n.engine.wait_for_version(version)
+
+
+async def test_a_forwarded_command_is_decided_by_the_writer(hall_url: str) -> None:
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        result = await b.engine.execute({"type": "call_next", "counter": "L1"})
+        called = result.events[-1][1]
+        assert called["type"] == "ticket_called" and called["counter"] == "L1"
+        assert (b.relay.forwarded, a.relay.served) == (1, 1)
+        # Answered as if run here: the events as logged, and our state has them.
+        assert await b.engine.log.read(SITE, after=result.version - 1) == result.events[-1:]
+        assert b.engine.version >= result.version
+        assert b.engine.state.counters["L1"].ticket == called["ticket"]
+        done = await b.engine.execute({"type": "complete", "counter": "L1"})
+        assert done.events[-1][1]["type"] == "ticket_completed"
+        # The writer's own commands are decided here, not forwarded anywhere.
+        await a.engine.execute({"type": "call_next", "counter": "L2"})
+        assert a.relay.forwarded == 0 and b.relay.served == 0
+        assert a.engine.conflicts == b.engine.conflicts == 0
+
+
+async def test_refusals_come_back_with_their_codes_and_change_nothing(hall_url: str) -> None:
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        version = await b.engine.log.version(SITE)
+        for command, code in (
+            ({"type": "call_next", "counter": "L99"}, "unknown_counter"),
+            ({"type": "complete", "counter": "L1"}, "counter_idle"),
+            ({"type": "call_next", "counter": "L3"}, "counter_not_open"),
+        ):
+            with pytest.raises(Rejected) as refused:
+                await b.engine.execute(command)
+            assert refused.value.code == code
+        assert a.relay.served == 3 and b.relay.forwarded == 3
+        assert await b.engine.log.version(SITE) == version
+
+
+async def test_a_repeated_command_id_acts_once_wherever_it_is_sent(hall_url: str) -> None:
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        command = {"type": "call_next", "counter": "L1", "command_id": "press-1"}
+        first = await b.engine.execute(command)
+        again = await b.engine.execute(command)
+        await settled(a, b)
+        there = await a.engine.execute(command)
+        assert again.repeated and there.repeated and not first.repeated
+        assert again.events == there.events == first.events
+        calls = [d for _, d in await a.engine.log.read(SITE) if d["type"] == "ticket_called"]
+        assert len(calls) == 1
+
+
+@wire_guard
+@dataclasses.dataclass(frozen=True)
+class OnlyOn(WireGuard):
+    """A test guard: the command runs only while `counter` holds no ticket."""
+
+    kind: ClassVar[str] = "test-only-idle"
+    counter: str
+
+    def __call__(self, state: HallState) -> None:
+        if state.counters[self.counter].ticket is not None:
+            raise Rejected("counter_busy", f"{self.counter} is busy", counter=self.counter)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"counter": self.counter}
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any], command: Command) -> OnlyOn:
+        return cls(str(data["counter"]))
+
+
+async def test_guards_travel_to_the_writer_and_refuse_there(hall_url: str) -> None:
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        await b.engine.execute({"type": "call_next", "counter": "L2"})
+        with pytest.raises(Rejected) as refused:
+            await b.engine.execute({"type": "call_next", "counter": "L1"}, guard=OnlyOn("L2"))
+        assert refused.value.code == "counter_busy"
+        assert refused.value.details == {"counter": "L2"}
+        # The server's officer check is one: a counter someone else holds is refused.
+        parsed = parse_command({"type": "call_next", "counter": "L1"})
+        with pytest.raises(Rejected) as not_yours:
+            await b.engine.execute(parsed, guard=OfficerGuard(Own.COUNTER, "budi", parsed))
+        assert not_yours.value.code == "not_your_counter"
+        mine = await b.engine.execute(parsed, guard=OfficerGuard(Own.COUNTER, "oL1", parsed))
+        assert mine.events[-1][1]["counter"] == "L1"
+        assert a.relay.served == 4 and b.relay.forwarded == 4
+
+
+async def test_a_guard_that_cannot_travel_runs_here(hall_url: str) -> None:
+    seen: list[str] = []
+
+    def local_guard(state: HallState) -> None:
+        seen.append("checked")
+
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        await b.engine.execute({"type": "call_next", "counter": "L1"}, guard=local_guard)
+        assert seen and b.relay.forwarded == 0 and a.relay.served == 0
+
+
+async def test_a_writer_that_stops_hands_over_without_losing_a_command(hall_url: str) -> None:
+    log_a = open_log(hall_url)
+    try:
+        a_engine = await engine_on(log_a)
+        async with contextlib.AsyncExitStack() as a_running:
+            await a_running.enter_async_context(following(a_engine))
+            a_relay = await a_running.enter_async_context(relaying(a_engine))
+            assert a_relay is not None
+            async with asyncio.timeout(10):
+                while not a_relay.is_writer:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            async with node(hall_url, writer=False) as b:
+                await b.engine.execute({"type": "call_next", "counter": "L1"})
+                assert b.relay.forwarded == 1
+                # a stops (a server process restarting): it gives up its lease, and
+                # from the moment it stops listening b runs commands itself...
+                await a_running.aclose()
+                done = await b.engine.execute({"type": "complete", "counter": "L1"})
+                assert done.events[-1][1]["type"] == "ticket_completed"
+                assert b.relay.forwarded == 1
+                async with asyncio.timeout(5):  # ...and takes the lease at its next check
+                    while not b.relay.is_writer:  # noqa: ASYNC110
+                        await asyncio.sleep(0.01)
+                await b.engine.execute({"type": "call_next", "counter": "L1"})
+                types = [d["type"] for _, d in await b.engine.log.read(SITE)]
+    finally:
+        await log_a.close()
+    assert types.count("ticket_called") == 2 and types.count("ticket_completed") == 1
+
+
+async def test_a_writer_that_does_not_answer_is_bypassed_and_cannot_act_late(
+    hall_url: str,
+) -> None:
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        b.relay.timeout = 0.3
+        # The writer hears the request but is stuck for a while before deciding it.
+        run_here = a.engine.execute_here
+
+        async def stuck(cmd: Command, *, guard: Any = None) -> Any:
+            await asyncio.sleep(0.6)
+            return await run_here(cmd, guard=guard)
+
+        a.engine.execute_here = stuck  # type: ignore[method-assign]
+        started = time.monotonic()
+        result = await b.engine.execute({"type": "call_next", "counter": "L1"})
+        waited = time.monotonic() - started
+        assert 0.3 <= waited < 0.6  # waited for the writer, then ran it here
+        assert b.relay.fallbacks == 1 and result.events[-1][1]["type"] == "ticket_called"
+        # Now shunned: the next command runs here at once.
+        started = time.monotonic()
+        await b.engine.execute({"type": "complete", "counter": "L1"})
+        assert time.monotonic() - started < 0.3 and b.relay.forwarded == 1
+        await asyncio.sleep(0.5)  # the writer gets to the request, past its deadline
+        await settled(a, b)
+        entries = await a.engine.log.read(SITE)
+    calls = [d for _, d in entries if d["type"] == "ticket_called"]
+    assert len(calls) == 1 and calls[0]["counter"] == "L1"
