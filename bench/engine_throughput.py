@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import gc
 import glob
 import itertools
 import multiprocessing as mp
@@ -137,11 +136,15 @@ async def press(
     }
 
 
-def server_gc() -> None:
-    """What `qms serve` does once a site's engine is open (`GcPolicy`): collect, then
-    freeze, so that a full collection walks only what was made since."""
-    gc.collect()
-    gc.freeze()
+def server_gc() -> Any:
+    """The garbage-collector policy `qms serve` runs (`GcPolicy`, started once the
+    site's engine is open): collect then freeze, and again after each full collection
+    the interpreter makes, so that a full collection walks only what is new."""
+    from qms.server.stream import GcPolicy
+
+    policy = GcPolicy(freeze_delay_s=1.0, reclaim_s=3600)
+    policy.start()
+    return policy
 
 
 async def _worker(
@@ -172,7 +175,7 @@ async def _worker(
                 relay = await stack.enter_async_context(relaying(engine))
                 while relay is not None and relay.writer is None:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)  # until the lease is settled
-            server_gc()
+            stack.callback(server_gc().stop)
             ready.put(idx)
             loop = asyncio.get_running_loop()
             if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
@@ -429,13 +432,14 @@ async def run_sqlite(
             await log._call(lambda: log._db().execute(f"PRAGMA synchronous={synchronous}"))
         setup_version = await set_up(log, tickets, t0)
         engine = await SiteEngine(log, SITE, clock=HallClock(t0)).open()
-        server_gc()
+        policy = server_gc()
         prof = cProfile.Profile() if profile_dir else None
         if prof is not None:
             prof.enable()
         start, cpu = time.perf_counter(), time.process_time()
         out = await press(engine, ACTIVE, start + duration, "p0", command_ids, rate)
         cpu = time.process_time() - cpu
+        policy.stop()
         if prof is not None:
             prof.disable()
             prof.dump_stats(f"{profile_dir}/sqlite-{synchronous}-{tickets}t.prof")

@@ -42,7 +42,7 @@ from qms.core import (
 )
 from qms.core.commands import IssueTicket
 from qms.core.evolve import checkpoint
-from qms.core.snapshot import snapshot_copy, ticket_to_dict
+from qms.core.snapshot import LiveSnapshot
 from qms.eventlog import EventLog, EventLogError, VersionConflict, codec
 from qms.eventlog.follower import LogFollower
 
@@ -132,6 +132,7 @@ class SiteEngine(LogFollower):
         self._queue: list[tuple[Command, Guard | None, asyncio.Future[Result]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
+        self._snapshot: LiveSnapshot | None = None  # being written by that task
         # Called with (version, event dict, state) after each event is folded in,
         # in log order, once per event: the live stream hangs off this.
         self.listeners: list[Callable[[int, Mapping[str, Any], HallState], None]] = []
@@ -153,7 +154,10 @@ class SiteEngine(LogFollower):
         return self
 
     def _fold(self, data: Mapping[str, Any]) -> None:
-        evolve(self.state, event_from_dict(data))
+        event = event_from_dict(data)
+        if self._snapshot is not None:
+            self._snapshot.before(event)
+        evolve(self.state, event)
 
     def _applied(self, version: int, data: Mapping[str, Any]) -> None:
         cid = data.get(CID)
@@ -375,39 +379,41 @@ class SiteEngine(LogFollower):
             self._commands.popitem(last=False)
 
     def _snapshot_soon(self) -> None:
-        """Snapshot the state as it is now, serialised by a task while commands go on.
+        """Snapshot the state as it is now, written by a task while commands go on.
 
         Serialising a day's tickets takes 10-60 ms; inside `execute` it was every
-        run's p99. Here the turn pays only for `snapshot_copy` (1-4 ms per 1,000
-        tickets) and the task encodes that copy a slice of tickets at a time, so
-        the commands queued meanwhile wait at most for one slice.
+        run's p99, and so was copying them first (10 ms at 3,000 tickets). Now the
+        turn pays for the ticket ids only (`LiveSnapshot`: a ticket an event is
+        about to change is converted first), and the task encodes the tickets a
+        slice at a time straight into msgpack (`codec.MapWriter`), so the commands
+        queued meanwhile wait at most for one slice.
         """
         if self._snapshot_task is not None and not self._snapshot_task.done():
             return  # one at a time; the next multiple of snapshot_every takes another
         commands = list(self._commands.items())
-        copy = snapshot_copy(self.state)
-        self._snapshot_task = asyncio.create_task(self._save_copy(self.version, copy, commands))
+        self._snapshot = LiveSnapshot(self.state)
+        self._snapshot_task = asyncio.create_task(
+            self._save_live(self.version, self._snapshot, commands)
+        )
 
-    async def _save_copy(
-        self, version: int, state: HallState, commands: list[tuple[str, tuple[int, int]]]
+    async def _save_live(
+        self, version: int, snap: LiveSnapshot, commands: list[tuple[str, tuple[int, int]]]
     ) -> None:
-        """Encode the copy a slice at a time (`MapWriter`), then store it."""
         try:
-            tickets, state.tickets = state.tickets, {}
-            data = state_to_dict(state)
-            data.pop("tickets", None)
             out = codec.MapWriter()
             out.map_header(2)
             out.key("state")
-            out.map_header(len(data) + 1)
-            for key, value in data.items():
+            out.map_header(len(snap.head) + 1)
+            for key, value in snap.head.items():
                 out.entry(key, value)
             out.key("tickets")
-            out.map_header(len(tickets))
-            for i, (tid, ticket) in enumerate(tickets.items(), 1):
-                out.entry(tid, ticket_to_dict(ticket))
+            out.map_header(len(snap.order))
+            for i, tid in enumerate(snap.order, 1):
+                out.entry(tid, snap.ticket(tid))
                 if i % SNAPSHOT_SLICE == 0:
                     await asyncio.sleep(0)
+            if self._snapshot is snap:
+                self._snapshot = None  # every ticket is in: no more copy on write
             out.key("commands")
             out.array_header(len(commands))
             for i, (cid, (v, n)) in enumerate(commands, 1):
@@ -420,6 +426,9 @@ class SiteEngine(LogFollower):
             log.info("site %s: snapshot at %d not saved: %s", self.site, version, exc)
         except Exception:  # a snapshot is a cache: the log is the truth
             log.warning("site %s: snapshot at %d not saved", self.site, version, exc_info=True)
+        finally:
+            if self._snapshot is snap:
+                self._snapshot = None
 
     async def snapshot_saved(self) -> None:
         """Wait for the snapshot being saved in the background, if there is one."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import pytest
 
-from qms.core import Rejected, state_to_dict
+from qms.core import Rejected, state_from_dict, state_to_dict
+from qms.core.snapshot import LiveSnapshot, ticket_to_dict
 from qms.demo_hall import setup_commands
 from qms.engine import EngineBusy, SiteEngine, following
 from qms.eventlog import EventLog
@@ -184,3 +186,74 @@ async def test_follow_applies_other_processes_events(log: EventLog) -> None:
         async with asyncio.timeout(5):
             await b.wait_for_version(res.version)
     assert state_to_dict(b.state) == state_to_dict(a.state)
+
+
+async def replayed_to(log: EventLog, version: int) -> SiteEngine:
+    """A fresh engine with the log applied up to `version` (no snapshot)."""
+    engine = SiteEngine(log, SITE, clock=lambda: NOW)
+    for v, data in await log.read(SITE, after=0, limit=version):
+        engine.apply(v, data)
+    assert engine.version == version
+    return engine
+
+
+@pytest.mark.parametrize("then", ["cancel_the_last_ticket", "close_the_day"])
+async def test_a_snapshot_is_its_version_while_events_change_what_it_has_not_written(
+    log: EventLog, then: str
+) -> None:
+    """Snapshots are written from the live state a slice of tickets at a time while
+    commands go on: what is saved is the state at the snapshot's version, and opening
+    from it gives the live state. (Whether an event came before the task wrote the
+    ticket it changes depends on timing; the next test makes sure it does.)"""
+    engine = await hall(log, tickets=200, snapshot_every=10**9)
+    tickets = [tid for tid in engine.state.tickets]
+    engine.snapshot_every = engine.version + 1  # the next command crosses a multiple
+    await engine.execute({"type": "open_counter", "counter": "L1", "officer": "oL1"})
+    taken = engine.version
+    assert engine._snapshot is not None  # being written: 200 tickets, 25 per turn
+    engine.snapshot_every = 10**9
+    if then == "cancel_the_last_ticket":  # written last: changed before the task gets there
+        await engine.execute({"type": "cancel", "ticket": tickets[-1]})
+        await engine.execute({"type": "call_next", "counter": "L1"})
+    else:
+        await engine.execute({"type": "close_day"})
+    assert engine.version > taken
+    await engine.snapshot_saved()
+    snap = await log.load_snapshot(SITE)
+    assert snap is not None and snap[0] == taken
+    opened = await engine_on(log)  # the snapshot, then the tail
+    expected = await replayed_to(log, taken)
+    restored = state_from_dict(snap[1]["state"])
+    assert restored is not None
+    assert state_to_dict(restored) == state_to_dict(expected.state)
+    assert list(restored.tickets) == list(expected.state.tickets)  # in the same order
+    assert state_to_dict(opened.state) == state_to_dict(engine.state)
+
+
+@pytest.mark.parametrize("close_day", [False, True])
+async def test_a_live_snapshot_keeps_every_ticket_as_it_was_when_taken(
+    log: EventLog, close_day: bool
+) -> None:
+    """`LiveSnapshot`, step by step: a third of the tickets written, then events change
+    tickets not written yet (or, closing the day, maybe all of them), then the rest."""
+    engine = await hall(log, tickets=60, snapshot_every=10**9)
+    for c in ("L1", "L2"):
+        await engine.execute({"type": "open_counter", "counter": c, "officer": f"o{c}"})
+    then = copy.deepcopy(engine.state)
+    snap = engine._snapshot = LiveSnapshot(engine.state)  # as `_snapshot_soon` does
+    written = {tid: snap.ticket(tid) for tid in snap.order[:20]}
+    last = snap.order[-1]
+    await engine.execute({"type": "issue_ticket", "service": "ktp"})  # not in the snapshot
+    if close_day:  # may change any ticket: every one not written yet is written first
+        await engine.execute({"type": "close_day"})
+    else:  # changes one ticket: that one is written first
+        await engine.execute({"type": "cancel", "ticket": last})
+        await engine.execute({"type": "call_next", "counter": "L1"})
+    assert engine.state.tickets[last].state != then.tickets[last].state
+    written |= {tid: snap.ticket(tid) for tid in snap.order[20:]}
+    engine._snapshot = None
+    assert list(written) == list(then.tickets)
+    assert written == {tid: ticket_to_dict(t) for tid, t in then.tickets.items()}
+    expected_head = state_to_dict(then)
+    del expected_head["tickets"]
+    assert snap.head == expected_head

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
@@ -236,6 +237,34 @@ async def test_long_lived_objects_are_frozen_after_joins(hall: StreamHall):
     await act(hall.issue, "ktp")  # and the stream goes on
     await display.read_until(hall.version())
     await display.close()
+
+
+async def test_survivors_of_a_full_collection_are_frozen_too() -> None:
+    """Commands keep making long-lived objects; after the interpreter walked them in a
+    full collection, GcPolicy freezes them (within WATCH_S), so the next full
+    collection walks only what is new. Its own collections do not count."""
+    from qms.server.stream import GcPolicy
+
+    policy = GcPolicy(freeze_delay_s=60, reclaim_s=3600)
+    policy.WATCH_S = 0.05
+    policy.start()
+    try:
+        started = policy.freezes
+        gc.disable()  # no automatic collection in between: only ours count
+        try:
+            await asyncio.sleep(0.3)
+            assert policy.freezes == started  # nothing collected: nothing to freeze
+            gc.collect()
+            async with asyncio.timeout(5):
+                while policy.freezes == started:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.3)
+            assert policy.freezes == started + 1  # its own collection did not count
+        finally:
+            gc.enable()
+    finally:
+        policy.stop()
+    gc.unfreeze()  # leave the test process as it was
 
 
 def test_redact():

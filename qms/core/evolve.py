@@ -316,6 +316,14 @@ _UNDOABLE: frozenset[type[e.Event]] = frozenset(
 )
 
 
+def tickets_touched(ev: e.Event) -> tuple[str, ...] | None:
+    """The tickets `evolve(s, ev)` may change (or add); None when it may change any."""
+    if type(ev) not in _UNDOABLE:
+        return None
+    tid: str | None = getattr(ev, "ticket", None)  # see `checkpoint`: at most this one
+    return () if tid is None else (tid,)
+
+
 def checkpoint(s: HallState, ev: e.Event) -> Callable[[], None] | None:
     """Call before `evolve(s, ev)`: a function that puts `s` back as it was, or None.
 
@@ -384,4 +392,4 @@ def checkpoint(s: HallState, ev: e.Event) -> Callable[[], None] | None:
     return undo
 
 
-__all__ = ["FINAL_STATES", "checkpoint", "evolve", "rebuild_queues"]
+__all__ = ["FINAL_STATES", "checkpoint", "evolve", "rebuild_queues", "tickets_touched"]
