@@ -4,10 +4,12 @@ Two parts, both in one process:
 
 1. Per-step costs of the pure core against the number of tickets in the state
    (all waiting, counters L1-L8 on the same three services, as in
-   bench/engine_throughput.py): one `decide(call_next)`, a snapshot
-   (`state_to_dict` + msgpack, what the engine does every 1,000 events inside
-   `execute`), restoring it (`state_from_dict`), and the first command of a new
-   business day (`decide` deep-copies the state to roll the day over).
+   bench/engine_throughput.py): one `decide(call_next)`, a whole snapshot
+   (`state_to_dict` + msgpack; the engine spreads that over turns of the event
+   loop), restoring it (`state_from_dict`), the first command of a new
+   business day (`decide` deep-copies the state to roll the day over), and what
+   taking a snapshot costs the command path (`LiveSnapshot`: the ticket ids);
+   and the conversions every process makes per event or command.
 2. One `SiteEngine` on each backend with 8 counters pressing call_next +
    complete, with the engine's collaborators wrapped in timers (the wrappers
    cost about a microsecond each): ms per command spent in decide, in the log's
@@ -46,6 +48,8 @@ from _common import (
 
 import qms.engine as engine_module
 from qms.core import decide, parse_command, state_from_dict, state_to_dict
+from qms.core.events import event_from_dict
+from qms.core.snapshot import LiveSnapshot, ticket_to_dict
 from qms.eventlog import codec
 
 
@@ -59,8 +63,9 @@ def best_of(fn: Callable[[], Any], n: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def measure(state: Any, now: float) -> tuple[float, float, float, float, float]:
-    """decide(call_next), snapshot, its size, restore and a day roll-over, in ms / MB."""
+def measure(state: Any, now: float) -> tuple[float, ...]:
+    """decide(call_next), snapshot, its size, restore, a day roll-over, and what taking a
+    snapshot costs the command path (`LiveSnapshot`), in ms / MB."""
     call = parse_command({"type": "call_next", "counter": "L1"})
     t_decide = best_of(lambda: decide(state, call, now), 21)
     snap: dict[str, Any] = {}
@@ -73,7 +78,8 @@ def measure(state: Any, now: float) -> tuple[float, float, float, float, float]:
     t_restore = best_of(lambda: state_from_dict(snap["d"]), 5)
     open_l1 = parse_command({"type": "open_counter", "counter": "L1", "officer": "petugas"})
     t_roll = best_of(lambda: decide(state, open_l1, now + 86_400), 5)
-    return t_decide, t_snap, len(snap["b"]) / 1e6, t_restore, t_roll
+    t_take = best_of(lambda: LiveSnapshot(state), 21)
+    return t_decide, t_snap, len(snap["b"]) / 1e6, t_restore, t_roll, t_take
 
 
 async def core_costs(sizes: list[int]) -> str:
@@ -101,9 +107,42 @@ async def core_costs(sizes: list[int]) -> str:
             "snapshot MB",
             "state_from_dict ms",
             "first command of a new day ms",
+            "taking a snapshot (LiveSnapshot) ms",
         ],
         rows,
     )
+
+
+def conversion_costs() -> str:
+    """Microseconds per call of the conversions every process makes per event or command."""
+    from qms.core.model import Step, Ticket
+
+    event = {
+        "type": "ticket_called",
+        "schema": 1,
+        "ticket": "2026-11-27-0001",
+        "counter": "L1",
+        "at": 1.0,
+        "officer": "budi",
+        "by": "budi",
+        "cid": "officer:budi:k1",
+        "cn": 1,
+    }
+    command = {"type": "call_next", "counter": "L1", "command_id": "officer:budi:k1"}
+    steps = [Step("issued", 1.0), Step("called", 2.0, "L1", "budi"), Step("done", 3.0, "L1")]
+    ticket = Ticket(
+        id="t1", number="A001", service="ktp", day="2026-11-27", seq=1, token="x" * 16, steps=steps
+    )
+    n = 20_000
+    rows = [
+        (name, best_of(lambda fn=fn: [fn() for _ in range(n)], 5) * 1e3 / n)
+        for name, fn in (
+            ("event_from_dict (a ticket_called)", lambda: event_from_dict(event)),
+            ("parse_command (call_next)", lambda: parse_command(command)),
+            ("ticket_to_dict (3 steps)", lambda: ticket_to_dict(ticket)),
+        )
+    ]
+    return md_table(["conversion", "us per call (median of 5 x 20,000)"], rows)
 
 
 T: dict[str, float] = {}
@@ -168,6 +207,7 @@ async def engine_phases(backend: str, tickets: int, follow: bool) -> list[tuple[
             start = time.perf_counter()
             out = await et.press(engine, COUNTERS, start + 20, "x", True)
             wall = time.perf_counter() - start
+            await engine.snapshot_saved()  # before the site is dropped below
         n = len(out["latencies"])
         label = f"{backend}{' + follow' if follow else ''}, {tickets} tickets"
         rows = [(label, "wall time per command", wall * 1e3 / n, f"{n / wall:,.0f} commands/s")]
@@ -192,6 +232,8 @@ def main() -> None:
     print("## Core costs against the size of the day\n")
     print(f"(load average at start {load_average()})\n")
     print(asyncio.run(core_costs([int(x) for x in args.sizes.split(",")])))
+    print("\n## Conversions per event or command\n")
+    print(conversion_costs())
     print("\n## Engine phases, one process, 8 counters (ms per command)\n")
     rows: list[tuple[Any, ...]] = []
     for backend, follow in (("redis", False), ("redis", True), ("sqlite", False)):
