@@ -6,12 +6,15 @@ its clients move to the other and resume with nothing lost or repeated.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
+from api_client import SITE, Api
 from stream_client import StreamClient, StreamHall, stream_hall
 from websockets.exceptions import ConnectionClosed
 
@@ -125,3 +128,36 @@ async def _failover(h: StreamHall) -> None:
     assert display.event_frames[-n:] == control.event_frames[-n:]  # same bytes as A sent
     for client in (control, *movers):
         await client.close()
+
+
+def test_commands_on_a_process_that_does_not_write_are_decided_by_the_one_that_does(
+    tmp_path: Path, redis_log_url: str
+):
+    """Two `qms serve` processes on one Redis log: one holds the site's writer lease
+    (qms.relay), the other forwards the site's commands to it, officer checks
+    included, and answers as if it had decided them itself."""
+    with stream_hall(tmp_path, log_url=redis_log_url, servers=2) as h:
+        people = [
+            dataclasses.replace(h.who["officer"], base_url=s.url, origin=s.url) for s in h.servers
+        ]
+        for officer in people:  # each process opens the site (and its relay)
+            officer.ok("GET", f"/sites/{SITE}")
+        deadline = time.monotonic() + 10
+        while True:
+            views = [Api(s.url).ok("GET", "/readyz")["relay"].get(SITE, {}) for s in h.servers]
+            roles = sorted(v.get("writer", "none") for v in views)
+            if roles == ["elsewhere", "here"]:
+                break
+            assert time.monotonic() < deadline, views
+            time.sleep(0.05)  # polling with a deadline
+        writer = [v["writer"] for v in views].index("here")
+        other = 1 - writer
+        h.issue("ktp")
+        called = people[other].ok("POST", f"/sites/{SITE}/counters/L1/call-next", {})
+        assert called["events"][-1]["type"] == "ticket_called"
+        assert called["counter"]["ticket"]["ticket"] == called["events"][-1]["ticket"]  # in state
+        refused = people[other].post(f"/sites/{SITE}/counters/L2/call-next", {})
+        assert refused.status == 403 and refused.code == "not_your_counter"  # the guard travelled
+        after = [Api(s.url).ok("GET", "/readyz")["relay"][SITE] for s in h.servers]
+        assert after[other]["forwarded"] >= 2 and after[writer]["served"] >= 2
+        assert after[other]["fallbacks"] == 0
