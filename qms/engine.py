@@ -185,6 +185,7 @@ class SiteEngine(LogFollower):
             result = await self.relay.forward(cmd, guard)
             if result is not None:
                 return result
+            return self.relay.ran_here(await self.execute_here(cmd, guard=guard))
         return await self.execute_here(cmd, guard=guard)
 
     async def execute_here(self, cmd: Command, *, guard: Guard | None = None) -> Result:

@@ -41,7 +41,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
@@ -133,7 +133,8 @@ class SiteRelay:
         self._collecting: tuple[str, int, list[tuple[int, dict[str, Any]]]] | None = None
         self._next_id = 0
         self._outbox: list[tuple[str, bytes, asyncio.Future[int] | None]] = []
-        self._requests: set[asyncio.Task[None]] = set()  # requests being served
+        self._requests: set[asyncio.Task[None]] = set()  # requests being served, and the like
+        self._catching_up = False
         self._pubsub: PubSub | None = None  # while listening
         self._stopped = False
         # Counts, for benchmarks and the health view.
@@ -182,7 +183,7 @@ class SiteRelay:
                     failures += 1
                     if failures == 1:
                         log.warning("site %s: relay lease check failed (%r)", self.site, exc)
-                    self.writer = None  # commands run here meanwhile
+                    self._set_writer(None)  # commands run here meanwhile
                 await asyncio.sleep(self.lease_ms / 3000)
         finally:
             await self._stop(listener)
@@ -192,14 +193,56 @@ class SiteRelay:
     async def _tick(self) -> None:
         if self.is_writer:
             if await timed(self._renew(keys=[self._lease], args=[self.node, self.lease_ms])):
+                # Once a second: has another process appended (a sender that ran a
+                # command itself and whose nudge got lost)? Then read it in.
+                newest = await self.engine.log.version(self.site)
+                if newest > self.engine.version:
+                    self._nudged(newest)
                 return
             log.warning("site %s: writer lease lost (a pause longer than it?)", self.site)
-            self.writer = None
+            self._set_writer(None)
         if await timed(self._redis.set(self._lease, self.node, nx=True, px=self.lease_ms)):
-            self.writer = self.node
+            self._set_writer(self.node)
             return
         raw = await timed(self._redis.get(self._lease))
-        self.writer = raw.decode() if isinstance(raw, bytes) else raw
+        self._set_writer(raw.decode() if isinstance(raw, bytes) else raw)
+
+    def _set_writer(self, writer: str | None) -> None:
+        """Who writes. While it is us, our log reader leaves the site out (`mute`):
+        every append is ours and reaches the engine at once; without that, each of
+        them woke the reader for nothing, a fifth of the writer's CPU."""
+        was = self.is_writer
+        self.writer = writer
+        if self.is_writer and not was:
+            self._log.mute(self.site)
+        elif was and not self.is_writer:
+            self._spawn(self._log.unmute(self.site))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
+    def _nudged(self, version: int) -> None:
+        """Another process appended up to `version`: have the engine read it in."""
+        if version > self.engine.version and not self._catching_up:
+            self._catching_up = True
+            self._spawn(self._read_in(version))
+
+    async def _read_in(self, version: int) -> None:
+        try:
+            await self._log.unmute(self.site)  # the reader delivers it, in order
+            try:
+                async with asyncio.timeout(CATCH_UP_S):
+                    await self.engine.wait_for_version(version)
+            except TimeoutError:
+                await self.engine.catch_up()
+        except _ERRORS as exc:
+            log.warning("site %s: reading in another process's append failed (%r)", self.site, exc)
+        finally:
+            self._catching_up = False
+            if self.is_writer:
+                self._log.mute(self.site)
 
     async def _stop(self, listener: asyncio.Task[None]) -> None:
         """Stop listening without dropping what was heard: UNSUBSCRIBE, and the
@@ -220,7 +263,7 @@ class SiteRelay:
         if self.is_writer:
             with contextlib.suppress(*_ERRORS):
                 await timed(self._release(keys=[self._lease], args=[self.node]), 1.0)
-        self.writer = None
+        self._set_writer(None)
         for task in list(self._requests):  # answer what was received
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, self.timeout)
@@ -273,6 +316,8 @@ class SiteRelay:
             task = asyncio.create_task(self._serve(message))
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)
+        elif kind == "nudge" and self.is_writer:
+            self._nudged(int(message.get("v", 0)))
         elif kind == "ans":
             future = self._pending.get(message.get("id", -1))
             if future is not None and not future.done():
@@ -353,14 +398,14 @@ class SiteRelay:
                     answer = await answered
             except _NotHeard:  # it stopped listening (a restart): ask the lease again
                 if self.writer == writer:
-                    self.writer = None
+                    self._set_writer(None)
                 self.fallbacks += 1
-                return await self.engine.execute_here(cmd, guard=guard)
+                return self.ran_here(await self.engine.execute_here(cmd, guard=guard))
             except _ERRORS as exc:
                 self._shunned[writer] = time.monotonic() + SHUN_S
                 self.fallbacks += 1
                 log.warning("site %s: writer %s did not answer (%r)", self.site, writer, exc)
-                return await self.engine.execute_here(cmd, guard=guard)
+                return self.ran_here(await self.engine.execute_here(cmd, guard=guard))
         finally:
             self._pending.pop(rid, None)
             self._by_cid.pop(cid, None)
@@ -395,6 +440,15 @@ class SiteRelay:
         future = self._by_cid.get(cid)
         if future is not None and not future.done():
             future.set_result(Result(version=events[-1][0], events=events))
+
+    def ran_here(self, result: Result) -> Result:
+        """A command this process decided itself: tell the writer, whose reader
+        leaves the site out, that the log has grown (a nudge, fire and forget)."""
+        writer = self.writer
+        if result.events and writer is not None and writer != self.node:
+            nudge = _packb({"k": "nudge", "v": result.version})
+            self._publish(keys.relay(self._prefix, self.site, writer), nudge, None)
+        return result
 
     async def _result(self, answer: Mapping[str, Any]) -> Result:
         kind = answer.get("x")

@@ -23,6 +23,7 @@ from test_engine import SITE, engine_on, hall
 from qms.core import Command, HallState, Rejected, parse_command
 from qms.engine import SiteEngine, WireGuard, following, wire_guard
 from qms.eventlog import open_log
+from qms.eventlog.redis import RedisLog
 from qms.relay import SiteRelay, relaying
 from qms.server.api_hall import OfficerGuard, Own
 
@@ -223,3 +224,38 @@ async def test_a_writer_that_does_not_answer_is_bypassed_and_cannot_act_late(
         entries = await a.engine.log.read(SITE)
     calls = [d for _, d in entries if d["type"] == "ticket_called"]
     assert len(calls) == 1 and calls[0]["counter"] == "L1"
+
+
+async def test_the_writer_reads_in_what_another_process_appended(hall_url: str) -> None:
+    """The writer's log reader leaves the site out (all appends are its own); an
+    append made elsewhere reaches it by a nudge at once, or, when nobody nudges
+    (a process without a relay), by the writer's check of the log each second."""
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        assert isinstance(a.engine.log, RedisLog) and SITE in a.engine.log.muted
+        assert SITE not in b.engine.log.muted
+
+        def anything(state: HallState) -> None:  # a guard that cannot travel: runs at b
+            pass
+
+        started = time.monotonic()
+        here = await b.engine.execute({"type": "call_next", "counter": "L1"}, guard=anything)
+        async with asyncio.timeout(5):
+            await a.engine.wait_for_version(here.version)
+        assert time.monotonic() - started < 0.5  # the nudge, not the check each second
+        assert b.relay.forwarded == 0
+
+        # The writer's own append wakes its reader, which then leaves the site out again.
+        await a.engine.execute({"type": "issue_ticket", "service": "ktp"})
+        await asyncio.sleep(0.05)
+        log_c = open_log(hall_url)  # a process that does not relay at all
+        try:
+            c = await engine_on(log_c)
+            there = await c.execute({"type": "complete", "counter": "L1"})
+        finally:
+            await log_c.close()
+        async with asyncio.timeout(5):
+            await a.engine.wait_for_version(there.version)
+        assert a.engine.state.counters["L1"].ticket is None
+        async with asyncio.timeout(5):  # and it leaves the site out again
+            while SITE not in a.engine.log.muted:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)

@@ -145,6 +145,7 @@ class RedisLog(EventLog):
         self._closed = False
         # The reader: the last stream ID delivered per watched site, and its state.
         self._cursors: dict[str, StreamId] = {}
+        self._muted: set[str] = set()  # sites left out of the XREAD (`mute`)
         self._reader: asyncio.Task[None] | None = None
         self._reader_id: int | None = None  # CLIENT ID of its connection while connected
         self._generation = 0  # bumped when a site is added to _cursors
@@ -356,6 +357,25 @@ class RedisLog(EventLog):
             self._reader = asyncio.create_task(self._read_forever(), name="qms-eventlog-reader")
         await self._wake_reader()
 
+    @property
+    def muted(self) -> frozenset[str]:
+        """The sites the reader leaves out (`mute`)."""
+        return frozenset(self._muted)
+
+    def mute(self, site: str) -> None:
+        """Leave `site` out of the reader's XREAD: for the process that is the site's
+        one writer (`qms.relay`), whose appends reach its subscribers at once (see
+        `_publish_own`) and would otherwise wake its reader again, one XREAD each.
+        An entry another process appends is then delivered after `unmute` only."""
+        self._muted.add(site)  # the pending XREAD still names it: one more wake at most
+
+    async def unmute(self, site: str) -> None:
+        """Read `site` again, from where the reader left it; delivered in order."""
+        if site in self._muted:
+            self._muted.discard(site)
+            self._generation += 1
+            await self._wake_reader()
+
     def _unwatch(self, site: str) -> None:
         # A pending XREAD may still name the site; its entries are ignored.
         self._cursors.pop(site, None)
@@ -410,14 +430,15 @@ class RedisLog(EventLog):
     async def _read_loop(self, conn: aioredis.Redis) -> None:
         """XREAD the watched sites' streams and deliver, until the connection fails."""
         while not self._closed:
-            if not self._cursors:
+            read = {site: c for site, c in self._cursors.items() if site not in self._muted}
+            if not read:
                 self._sites_added.clear()
                 await self._sites_added.wait()
                 continue
             self._built_generation = self._generation
-            sites = {self._key(site): site for site in self._cursors}
+            sites = {self._key(site): site for site in read}
             streams: dict[Any, Any] = {
-                self._key(site): f"{ms}-{seq}" for site, (ms, seq) in self._cursors.items()
+                self._key(site): f"{ms}-{seq}" for site, (ms, seq) in read.items()
             }
             reply: Any = await timed(
                 conn.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS),
