@@ -198,8 +198,8 @@ async def engine_phases(backend: str, tickets: int, follow: bool) -> list[tuple[
         )
         engine_module.evolve = timed("apply: evolve", saved["evolve"], False)
         log.append = timed("log.append (encode + I/O)", log.append, True)  # type: ignore[method-assign]
-        engine.save_snapshot = timed(  # type: ignore[method-assign]
-            "save_snapshot (to_dict + encode + I/O)", engine.save_snapshot, True
+        engine._save_live = timed(  # type: ignore[method-assign]
+            "snapshot task (to_dict + encode + I/O, spread over turns)", engine._save_live, True
         )
         async with contextlib.AsyncExitStack() as stack:
             if follow:
