@@ -411,6 +411,12 @@ class SiteRelay:
             self._by_cid.pop(cid, None)
         if isinstance(answer, Result):
             return answer
+        if answer.get("x") == "error":
+            # The writer failed (its Redis calls timed out, say): run it here, with the
+            # same id, so the caller sees this process's own outcome (and error types).
+            self.fallbacks += 1
+            log.warning("site %s: the writer failed (%s)", self.site, answer.get("message"))
+            return self.ran_here(await self.engine.execute_here(cmd, guard=guard))
         return await self._result(answer)
 
     def _on_event(self, version: int, data: Mapping[str, Any], state: HallState) -> None:

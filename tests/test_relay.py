@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 import pytest
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from test_engine import SITE, engine_on, hall
 
 from qms.core import Command, HallState, Rejected, parse_command
@@ -259,3 +260,28 @@ async def test_the_writer_reads_in_what_another_process_appended(hall_url: str) 
         async with asyncio.timeout(5):  # and it leaves the site out again
             while SITE not in a.engine.log.muted:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("appended", [False, True], ids=["before-its-append", "after-it"])
+async def test_a_writer_that_fails_a_command_has_it_done_once(
+    hall_url: str, appended: bool
+) -> None:
+    """The writer's own Redis calls failing (an outage, a timeout) is answered as an
+    error, and the sender runs the command itself, with the same id, so its caller sees
+    this process's own outcome and error types. Had the append gone through, its
+    events already answered the sender. Either way the command acts once."""
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        run_here = a.engine.execute_here
+
+        async def failing(cmd: Command, *, guard: Any = None) -> Any:
+            if appended:
+                await run_here(cmd, guard=guard)  # appended, then "lost the reply"
+            raise RedisTimeoutError("Timeout reading from socket")
+
+        a.engine.execute_here = failing  # type: ignore[method-assign]
+        result = await b.engine.execute({"type": "call_next", "counter": "L1"})
+        assert b.relay.fallbacks == (0 if appended else 1)
+        await settled(a, b)
+        entries = await b.engine.log.read(SITE)
+    calls = [d for _, d in entries if d["type"] == "ticket_called"]
+    assert len(calls) == 1 and result.events[-1][1]["ticket"] == calls[0]["ticket"]
