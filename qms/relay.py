@@ -402,7 +402,9 @@ class SiteRelay:
                 self.fallbacks += 1
                 return self.ran_here(await self.engine.execute_here(cmd, guard=guard))
             except _ERRORS as exc:
-                self._shunned[writer] = time.monotonic() + SHUN_S
+                now = time.monotonic()
+                self._shunned = {w: t for w, t in self._shunned.items() if t > now}
+                self._shunned[writer] = now + SHUN_S
                 self.fallbacks += 1
                 log.warning("site %s: writer %s did not answer (%r)", self.site, writer, exc)
                 return self.ran_here(await self.engine.execute_here(cmd, guard=guard))
