@@ -17,10 +17,16 @@ How (Redis only: the embedded SQLite log is one process anyway):
   the answer on its own. PUBLISH says how many listened: none means the writer
   is gone, and the command runs here at once.
 - The writer executes each request in its engine, where requests group-commit
-  with its own commands, and publishes the answer. Messages published in one
+  with its own commands. A command that made events needs no answer message:
+  the sender's follower brings them (matched by command id, `_on_event`), and
+  then the sender's state includes them, so what its caller reads next agrees.
+  Refusals, repeats and errors are published back. Messages published in one
   turn of the event loop go out in one pipeline (one write).
-- A sender returns the answer once its own state includes the command's events
-  (its follower has them by then, or soon), so what the caller reads next agrees.
+- The writer's log reader leaves the site out (`RedisLog.mute`): all appends
+  are its own. A process that decides a command itself nudges the writer, and
+  the writer compares versions once a second, to read in anything else.
+- A writer whose own Redis calls failed answers "error", and the sender runs the
+  command itself (same id), so its caller sees this process's own outcome.
 - Every forwarded command carries a command id (one is made when the caller gave
   none). When the writer does not answer in time, the sender executes the
   command itself: the id makes sure a command the writer did run is not run
