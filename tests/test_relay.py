@@ -285,3 +285,18 @@ async def test_a_writer_that_fails_a_command_has_it_done_once(
         entries = await b.engine.log.read(SITE)
     calls = [d for _, d in entries if d["type"] == "ticket_called"]
     assert len(calls) == 1 and result.events[-1][1]["ticket"] == calls[0]["ticket"]
+
+
+async def test_a_socket_timeout_in_the_url_does_not_cut_the_channel_or_the_reader(
+    hall_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A URL's socket_timeout is for commands: the blocking reads (the relay's channel,
+    the log reader) wait as long as they need, instead of reconnecting every 0.25 s."""
+    url = hall_url + "&socket_timeout=0.25"
+    async with node(url, writer=True) as a, node(url, writer=False) as b:
+        await asyncio.sleep(1.0)  # quiet: four socket timeouts long
+        assert a.relay.listening.is_set() and b.relay.listening.is_set()
+        await b.engine.execute({"type": "call_next", "counter": "L1"})
+        assert (b.relay.forwarded, b.relay.fallbacks) == (1, 0)
+    assert "relay channel failed" not in caplog.text
+    assert "event log reader failed" not in caplog.text

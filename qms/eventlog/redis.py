@@ -188,13 +188,17 @@ class RedisLog(EventLog):
         redis-py's socket timeout would break it (time such a call with `timed`, a
         margin above its block time). The caller reconnects, and closes it.
         """
-        return aioredis.Redis.from_url(
+        client = aioredis.Redis.from_url(
             self._url,
             protocol=2,
             socket_timeout=None,
             retry=Retry(NoBackoff(), 0),
             single_connection_client=True,
         )
+        # A URL's own socket_timeout wins over the argument above; here it must not
+        # (it would cut every blocking read short, a reconnect each time).
+        client.connection_pool.connection_kwargs["socket_timeout"] = None
+        return client
 
     async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T:
         """Run one command on the shared client, unless the log is closed.
