@@ -181,11 +181,8 @@ class SiteEngine(LogFollower):
         cmd = command if isinstance(command, Command) else parse_command(command)
         if isinstance(cmd, IssueTicket) and not cmd.token:
             cmd = dataclasses.replace(cmd, token=self.new_token())
-        if self.relay is not None:
-            result = await self.relay.forward(cmd, guard)
-            if result is not None:
-                return result
-            return self.relay.ran_here(await self.execute_here(cmd, guard=guard))
+        if self.relay is not None:  # to the site's one writer, or here when that is us
+            return await self.relay.execute(cmd, guard)
         return await self.execute_here(cmd, guard=guard)
 
     async def execute_here(self, cmd: Command, *, guard: Guard | None = None) -> Result:

@@ -56,7 +56,7 @@ from redis.exceptions import RedisError
 
 from qms.core import Command, HallState, Rejected, parse_command
 from qms.core.commands import command_to_dict
-from qms.core.errors import CODES, GUARD_CODES
+from qms.core.errors import ALL_CODES
 from qms.engine import (
     CID,
     CID_COUNT,
@@ -132,12 +132,11 @@ class SiteRelay:
         self.writer: str | None = None  # the node id holding the lease, as last seen
         self.listening = asyncio.Event()  # our channel is subscribed
         self._shunned: dict[str, float] = {}  # writer -> monotonic time it is trusted again
-        # Requests out, by id and by command id: settled by an answer message, or
-        # by the command's events arriving through the follower (`_on_event`).
-        self._pending: dict[int, asyncio.Future[Result | dict[str, Any]]] = {}
-        self._by_cid: dict[str, asyncio.Future[Result | dict[str, Any]]] = {}
+        # Requests out, by command id: settled by an answer message, or by the
+        # command's events arriving through the follower (`_on_event`).
+        self._pending: dict[str, asyncio.Future[Result | dict[str, Any]]] = {}
         self._collecting: tuple[str, int, list[tuple[int, dict[str, Any]]]] | None = None
-        self._next_id = 0
+        self._ids = 0  # for the command ids made here
         self._outbox: list[tuple[str, bytes, asyncio.Future[int] | None]] = []
         self._requests: set[asyncio.Task[None]] = set()  # requests being served, and the like
         self._catching_up = False
@@ -319,26 +318,19 @@ class SiteRelay:
             log.warning("site %s: unreadable relay message dropped", self.site)
             return
         if kind == "req":
-            task = asyncio.create_task(self._serve(message))
-            self._requests.add(task)
-            task.add_done_callback(self._requests.discard)
+            self._spawn(self._serve(message))
         elif kind == "nudge" and self.is_writer:
             self._nudged(int(message.get("v", 0)))
         elif kind == "ans":
-            future = self._pending.get(message.get("id", -1))
+            future = self._pending.get(message.get("cid", ""))
             if future is not None and not future.done():
                 future.set_result(message)
 
     def _publish(self, channel: str, payload: bytes, heard: asyncio.Future[int] | None) -> None:
         """Queue a message; everything queued in this turn goes out in one pipeline."""
         if not self._outbox:
-            asyncio.get_running_loop().call_soon(self._flush_soon)
+            asyncio.get_running_loop().call_soon(lambda: self._spawn(self._flush()))
         self._outbox.append((channel, payload, heard))
-
-    def _flush_soon(self) -> None:
-        task = asyncio.create_task(self._flush())
-        self._requests.add(task)
-        task.add_done_callback(self._requests.discard)
 
     async def _flush(self) -> None:
         batch, self._outbox = self._outbox, []
@@ -365,25 +357,26 @@ class SiteRelay:
 
     # --- sending ---------------------------------------------------------------------
 
-    async def forward(self, cmd: Command, guard: Guard | None) -> Result | None:
-        """The command's result from the site's writer; None to run it here instead
-        (we are the writer, there is none, or its guard cannot travel)."""
+    async def execute(self, cmd: Command, guard: Guard | None) -> Result:
+        """The command's result, from the site's writer, or from this process when it
+        is the writer, there is none, or the guard cannot travel."""
         writer = self.writer
-        if writer is None or writer == self.node or self._stopped:
-            return None
-        if self._shunned.get(writer, 0.0) > time.monotonic() or not self.listening.is_set():
-            return None
-        if guard is not None and not isinstance(guard, WireGuard):
-            return None
-        self._next_id += 1
-        rid = self._next_id
+        if (
+            writer is None
+            or writer == self.node
+            or self._stopped
+            or self._shunned.get(writer, 0.0) > time.monotonic()
+            or not self.listening.is_set()
+            or (guard is not None and not isinstance(guard, WireGuard))
+        ):
+            return await self._run_here(cmd, guard)
         # Running it here after a timeout must not act twice: it needs an id.
-        cid = cmd.command_id or f"relay-{self.node}-{rid}"
+        self._ids += 1
+        cid = cmd.command_id or f"relay-{self.node}-{self._ids}"
         cmd = dataclasses.replace(cmd, command_id=cid)
         request = {
             "k": "req",
             "v": PROTOCOL,
-            "id": rid,
             "from": self.node,
             "cmd": command_to_dict(cmd),
             "guard": [guard.kind, guard.to_wire()] if isinstance(guard, WireGuard) else None,
@@ -392,40 +385,47 @@ class SiteRelay:
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[Result | dict[str, Any]] = loop.create_future()
         heard: asyncio.Future[int] = loop.create_future()
-        self._pending[rid] = answered
-        self._by_cid[cid] = answered
+        self._pending[cid] = answered
         try:
             self._publish(keys.relay(self._prefix, self.site, writer), _packb(request), heard)
-            try:
-                async with asyncio.timeout(self.timeout * 1.1):
-                    if not await heard:
-                        raise _NotHeard()
-                    self.forwarded += 1
-                    answer = await answered
-            except _NotHeard:  # it stopped listening (a restart): ask the lease again
-                if self.writer == writer:
-                    self._set_writer(None)
-                self.fallbacks += 1
-                return self.ran_here(await self.engine.execute_here(cmd, guard=guard))
-            except _ERRORS as exc:
-                now = time.monotonic()
-                self._shunned = {w: t for w, t in self._shunned.items() if t > now}
-                self._shunned[writer] = now + SHUN_S
-                self.fallbacks += 1
-                log.warning("site %s: writer %s did not answer (%r)", self.site, writer, exc)
-                return self.ran_here(await self.engine.execute_here(cmd, guard=guard))
+            async with asyncio.timeout(self.timeout * 1.1):
+                if not await heard:
+                    raise _NotHeard()
+                self.forwarded += 1
+                answer = await answered
+        except _NotHeard:  # it stopped listening (a restart): ask the lease again
+            if self.writer == writer:
+                self._set_writer(None)
+            return await self._run_here(cmd, guard, fallback=True)
+        except _ERRORS as exc:
+            now = time.monotonic()
+            self._shunned = {w: t for w, t in self._shunned.items() if t > now}
+            self._shunned[writer] = now + SHUN_S
+            log.warning("site %s: writer %s did not answer (%r)", self.site, writer, exc)
+            return await self._run_here(cmd, guard, fallback=True)
         finally:
-            self._pending.pop(rid, None)
-            self._by_cid.pop(cid, None)
+            self._pending.pop(cid, None)
         if isinstance(answer, Result):
             return answer
         if answer.get("x") == "error":
             # The writer failed (its Redis calls timed out, say): run it here, with the
             # same id, so the caller sees this process's own outcome (and error types).
-            self.fallbacks += 1
             log.warning("site %s: the writer failed (%s)", self.site, answer.get("message"))
-            return self.ran_here(await self.engine.execute_here(cmd, guard=guard))
+            return await self._run_here(cmd, guard, fallback=True)
         return await self._result(answer)
+
+    async def _run_here(
+        self, cmd: Command, guard: Guard | None, *, fallback: bool = False
+    ) -> Result:
+        """Decide the command in this process. Not being the writer, tell the writer
+        (whose reader leaves the site out) that the log has grown: a nudge."""
+        self.fallbacks += fallback
+        result = await self.engine.execute_here(cmd, guard=guard)
+        writer = self.writer
+        if result.events and writer is not None and writer != self.node:
+            nudge = _packb({"k": "nudge", "v": result.version})
+            self._publish(keys.relay(self._prefix, self.site, writer), nudge, None)
+        return result
 
     def _on_event(self, version: int, data: Mapping[str, Any], state: HallState) -> None:
         """An engine listener: the events of a command we forwarded are its answer.
@@ -442,7 +442,7 @@ class SiteRelay:
                 self._settle(mine, events)
             return
         cid = data.get(CID)
-        if not isinstance(cid, str) or cid not in self._by_cid:
+        if not isinstance(cid, str) or cid not in self._pending:
             return
         count = int(data.get(CID_COUNT, 1))
         if count <= 1:
@@ -451,18 +451,9 @@ class SiteRelay:
             self._collecting = (cid, version + count - 1, [(version, dict(data))])
 
     def _settle(self, cid: str, events: list[tuple[int, dict[str, Any]]]) -> None:
-        future = self._by_cid.get(cid)
+        future = self._pending.get(cid)
         if future is not None and not future.done():
             future.set_result(Result(version=events[-1][0], events=events))
-
-    def ran_here(self, result: Result) -> Result:
-        """A command this process decided itself: tell the writer, whose reader
-        leaves the site out, that the log has grown (a nudge, fire and forget)."""
-        writer = self.writer
-        if result.events and writer is not None and writer != self.node:
-            nudge = _packb({"k": "nudge", "v": result.version})
-            self._publish(keys.relay(self._prefix, self.site, writer), nudge, None)
-        return result
 
     async def _result(self, answer: Mapping[str, Any]) -> Result:
         kind = answer.get("x")
@@ -482,9 +473,7 @@ class SiteRelay:
                 except TimeoutError:
                     await self.engine.catch_up()
             return result
-        if kind == "rejected" and (
-            answer.get("code") in CODES or answer.get("code") in GUARD_CODES
-        ):
+        if kind == "rejected" and answer.get("code") in ALL_CODES:
             raise Rejected(str(answer["code"]), str(answer["message"]), **answer["details"])
         if kind == "busy":
             raise EngineBusy(str(answer.get("message")))
@@ -494,9 +483,9 @@ class SiteRelay:
 
     async def _serve(self, request: Mapping[str, Any]) -> None:
         try:
-            sender, rid = str(request["from"]), int(request["id"])
-        except (KeyError, TypeError, ValueError):
-            log.warning("site %s: relay request without a sender dropped", self.site)
+            sender, cid = str(request["from"]), str(request["cmd"]["command_id"])
+        except (KeyError, TypeError):
+            log.warning("site %s: relay request without a sender or an id dropped", self.site)
             return
         self.served += 1
         answer: dict[str, Any]
@@ -522,7 +511,7 @@ class SiteRelay:
             answer = {"x": "busy", "message": str(exc)}
         except Exception as exc:
             answer = {"x": "error", "message": repr(exc)}
-        answer.update(k="ans", id=rid)
+        answer.update(k="ans", cid=cid)
         self._publish(keys.relay(self._prefix, self.site, sender), _packb(answer), None)
 
 

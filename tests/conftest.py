@@ -76,12 +76,16 @@ def redis_log_url(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
-    """An event log on each backend (engine tests); a module may define its own."""
+def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A log URL of this test's own, on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'qms.db'}"
-    else:
-        url = request.getfixturevalue("redis_log_url")
-    the_log = open_log(url)
+        return f"sqlite:///{tmp_path / 'qms.db'}"
+    return str(request.getfixturevalue("redis_log_url"))
+
+
+@pytest.fixture
+async def log(log_url: str) -> AsyncIterator[EventLog]:
+    """An event log on each backend (engine tests); a module may define its own."""
+    the_log = open_log(log_url)
     yield the_log
     await the_log.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
@@ -26,16 +25,13 @@ SITE = "mpp-bengkulu"
 LogFactory = Callable[[], EventLog]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-async def new_log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LogFactory]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'qms.db'}"
-    else:
-        url = request.getfixturevalue("redis_log_url")
+@pytest.fixture
+async def new_log(log_url: str) -> AsyncIterator[LogFactory]:
+    """Opens as many clients of one test log as a test wants (on each backend)."""
     logs: list[EventLog] = []
 
     def factory() -> EventLog:
-        logs.append(open_log(url))
+        logs.append(open_log(log_url))
         return logs[-1]
 
     yield factory

@@ -188,7 +188,9 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
     run_state_machine_as_test(
         HallMachine,
         settings=settings(
-            max_examples=20,
+            # 20 left "ticket_completed" never undone under some hash seeds
+            # (PYTHONHASHSEED=1): the coverage check below then failed by chance.
+            max_examples=40,
             stateful_step_count=40,
             deadline=None,
             derandomize=True,

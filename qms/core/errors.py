@@ -37,14 +37,14 @@ GUARD_CODES: dict[str, int] = {
     "not_your_counter": 403,  # an officer acts only at the counter they are signed in to
     "not_your_ticket": 403,  # ... and on tickets at, last at, or sent to it
 }
-_ALL_CODES = {**CODES, **GUARD_CODES}
+ALL_CODES = {**CODES, **GUARD_CODES}
 
 
 class Rejected(Exception):
     """A command the core refuses; nothing was changed."""
 
     def __init__(self, code: str, message: str, **details: Any) -> None:
-        if code not in _ALL_CODES:
+        if code not in ALL_CODES:
             raise ValueError(f"unregistered rejection code {code!r}")
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -53,7 +53,7 @@ class Rejected(Exception):
 
     @property
     def http_status(self) -> int:
-        return _ALL_CODES[self.code]
+        return ALL_CODES[self.code]
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}

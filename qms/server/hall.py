@@ -109,17 +109,17 @@ class Hall:
         # which needs its engine and the log.
         for relay in self.relays.values():
             relay.detach()
-        for task in self._relay_tasks.values():
-            task.cancel()
-        for task in self._relay_tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._relay_tasks.clear()
+        await _cancel(self._relay_tasks)
         self.relays.clear()
-        for task in self._followers.values():
-            task.cancel()
-        for task in self._followers.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._followers.clear()
+        await _cancel(self._followers)
         self._engines.clear()
+
+
+async def _cancel(tasks: dict[str, asyncio.Task[None]]) -> None:
+    """Cancel every task, wait for them all to end, and forget them."""
+    for task in tasks.values():
+        task.cancel()
+    for task in tasks.values():
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    tasks.clear()
