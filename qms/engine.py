@@ -38,7 +38,6 @@ from qms.core import (
     evolve,
     parse_command,
     state_from_dict,
-    state_to_dict,
 )
 from qms.core.commands import IssueTicket
 from qms.core.evolve import checkpoint
@@ -432,11 +431,6 @@ class SiteEngine(LogFollower):
         """Wait for the snapshot being saved in the background, if there is one."""
         if self._snapshot_task is not None:
             await asyncio.shield(self._snapshot_task)
-
-    async def save_snapshot(self) -> None:
-        commands = [[c, v, n] for c, (v, n) in self._commands.items()]
-        data = {"state": state_to_dict(self.state), "commands": commands}
-        await self.log.save_snapshot(self.site, self.version, data)
 
 
 @contextlib.asynccontextmanager
