@@ -60,6 +60,7 @@ AUDIENCE_ROLES: dict[Kind, frozenset[Role]] = {
 }
 
 
+SIGNAL_GRACE_S = 1.0  # s the close frames get before uvicorn hears of a SIGTERM
 BEAT_SLOTS = 16  # the heartbeat interval is cut in this many ticks; each pings 1/16 of the clients
 
 
@@ -238,6 +239,7 @@ class StreamHub:
         self._idle.set()
         self.stats: collections.Counter[str] = collections.Counter()
         self._signals: dict[int, Any] = {}
+        self._passing_on: asyncio.Task[None] | None = None  # the signal, to uvicorn
         self._hook_signals()
         # Heartbeats: each connection is in one of BEAT_SLOTS slots; each tick of
         # heartbeat_s / BEAT_SLOTS pings one slot, so no tick pings everyone at once.
@@ -264,8 +266,10 @@ class StreamHub:
         """Tell clients "going away" as soon as SIGTERM/SIGINT arrives.
 
         uvicorn closes every websocket with 1012 *before* the lifespan ends, so
-        `close()` would come too late; the signal handler uvicorn installed is
-        chained, not replaced, and restored by `close()`.
+        `close()` would come too late. The signal handler uvicorn installed is
+        chained, not replaced, and restored by `close()`; it is called once our
+        close frames are out (`_going_away`): called at once, uvicorn's next tick
+        (every 0.1 s) could send its 1012 before our close task had run.
         """
         try:
             loop = asyncio.get_running_loop()
@@ -279,11 +283,27 @@ class StreamHub:
                 continue
 
             def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(self.begin_close)
-                previous(signum, frame)
+                loop.call_soon_threadsafe(self._going_away, previous, signum, frame)
 
             self._signals[sig] = (previous, handler)
             signal.signal(sig, handler)
+
+    def _going_away(self, previous: Any, signum: int, frame: FrameType | None) -> None:
+        """Close every connection with 1001, then hand the signal on to uvicorn."""
+        conns = list(self.connections)
+        self.begin_close()
+
+        async def then() -> None:
+            try:
+                async with asyncio.timeout(SIGNAL_GRACE_S):
+                    for conn in conns:
+                        await conn.closed()
+            except TimeoutError:
+                pass
+            finally:
+                previous(signum, frame)
+
+        self._passing_on = asyncio.get_running_loop().create_task(then())
 
     def begin_close(self) -> None:
         """Refuse new clients and close every connection with 1001 (they resume elsewhere)."""
