@@ -180,7 +180,7 @@ async def _worker(
             loop = asyncio.get_running_loop()
             if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
                 raise TimeoutError("no go signal")
-            prof = cProfile.Profile() if profile else None
+            prof = cProfile.Profile(time.process_time) if profile else None
             if prof is not None:
                 prof.enable()
             start, cpu = time.perf_counter(), time.process_time()

@@ -55,6 +55,9 @@ CID_COUNT = "cn"  # event field: how many events that command made
 REMEMBERED_COMMANDS = 20_000  # command ids kept for idempotency (about a busy day)
 IMMEDIATE_RETRIES = 3
 MAX_BACKOFF_S = 0.02
+# A snapshot costs O(tickets of the day) (58 ms CPU at 3,000 tickets); opening a site
+# replays at most this many events (0.2-0.3 s at 5,000, docs/performance.md).
+SNAPSHOT_EVERY = 5_000
 SNAPSHOT_SLICE = 25  # tickets encoded per turn of the event loop (well under 1 ms)
 
 
@@ -113,7 +116,7 @@ class SiteEngine(LogFollower):
         *,
         clock: Callable[[], float] = time.time,
         new_token: Callable[[], str] = lambda: secrets.token_urlsafe(12),
-        snapshot_every: int = 1000,
+        snapshot_every: int = SNAPSHOT_EVERY,
         max_attempts: int = 100,
         max_batch: int = 64,
     ) -> None:

@@ -51,7 +51,7 @@ from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
-from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from qms.core import Command, HallState, Rejected, parse_command
@@ -68,7 +68,8 @@ from qms.engine import (
     WireGuard,
 )
 from qms.eventlog import EventLogError, keys
-from qms.eventlog.redis import RedisLog, timed
+from qms.eventlog.redis import PING_S, RedisLog, timed
+from qms.eventlog.resp import RespConnection
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ class SiteRelay:
         self._outbox: list[tuple[str, bytes, asyncio.Future[int] | None]] = []
         self._requests: set[asyncio.Task[None]] = set()  # requests being served, and the like
         self._catching_up = False
-        self._pubsub: PubSub | None = None  # while listening
+        self._listener: RespConnection | None = None  # our channel's link, while listening
+        self._sender: RespConnection | None = None  # what we publish goes through it
         self._stopped = False
         # Counts, for benchmarks and the health view.
         self.forwarded = 0
@@ -254,11 +256,11 @@ class SiteRelay:
         listener handles every message up to Redis' confirmation (a message
         published after it is heard by nobody, and its sender runs it itself)."""
         self._stopped = True
-        pubsub = self._pubsub
-        if pubsub is not None and self.listening.is_set():
+        conn = self._listener
+        if conn is not None and self.listening.is_set():
             with contextlib.suppress(*_ERRORS):
-                await timed(pubsub.unsubscribe(self._channel), 1.0)
-                await asyncio.wait([listener], timeout=1.0)
+                # Replies come in order: every message before the confirmation is handled.
+                await timed(conn.call("UNSUBSCRIBE", self._channel), 1.0)
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
@@ -273,41 +275,40 @@ class SiteRelay:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, self.timeout)
         await self._flush()
+        if self._sender is not None:
+            self._sender.close()
 
     # --- the channel -----------------------------------------------------------------
 
     async def _listen(self) -> None:
-        """Receive requests (as the writer) and answers (as a sender), reconnecting."""
+        """Receive requests (as the writer) and answers (as a sender), reconnecting.
+        A lean connection (`RespConnection`): the writer hears every forwarded command."""
         failures = 0
         while True:
-            client = self._log.blocking_client()
-            pubsub = self._pubsub = client.pubsub()
+            conn: RespConnection | None = None
             try:
-                await timed(pubsub.subscribe(self._channel))
-                while True:  # listening once Redis confirms, not when the command is sent
-                    message = await timed(pubsub.get_message(timeout=None))
-                    if message is not None and message["type"] == "subscribe":
-                        break
-                self.listening.set()
+                conn = await timed(
+                    RespConnection.open(self._log.url, lambda _, data: self._received(data))
+                )
+                self._listener = conn
+                await timed(conn.call("SUBSCRIBE", self._channel))
+                self.listening.set()  # once Redis confirms, not when the command is sent
                 failures = 0
-                while True:
-                    message = await pubsub.get_message(timeout=None)
-                    if message is None:
-                        continue
-                    if message["type"] == "message":
-                        self._received(message["data"])
-                    elif message["type"] == "unsubscribe" and self._stopped:
-                        return
+                while not self._stopped:  # a quiet link is PINGed: a dead one is noticed
+                    done, _ = await asyncio.wait([conn.closed], timeout=PING_S)
+                    if done:
+                        raise RedisConnectionError("the relay channel's connection closed")
+                    await timed(conn.call("PING"))
+                await asyncio.Future()  # stopping: `_stop` unsubscribes, then cancels us
             except (RedisError, OSError) as exc:
                 failures += 1
                 if failures == 1:
                     log.warning("site %s: relay channel failed (%r)", self.site, exc)
             finally:
-                self._pubsub = None
+                self._listener = None
                 self.listening.clear()
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-                    await client.aclose()
+                if conn is not None:
+                    conn.close()
             await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP, 0.05 * 2**failures)))
 
     def _received(self, raw: Any) -> None:
@@ -338,15 +339,17 @@ class SiteRelay:
             return
         counts: list[Any]
         try:
-            if len(batch) == 1:  # the usual case; a pipeline costs more client CPU
-                counts = [await timed(self._redis.publish(batch[0][0], batch[0][1]))]
-            else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for channel, payload, _ in batch:
-                        pipe.publish(channel, payload)
-                    counts = await timed(pipe.execute())
+            if self._sender is None or self._sender.closed.done():
+                self._sender = await timed(RespConnection.open(self._log.url))
+            sender = self._sender
+            # One write per message, read back in order: pipelined by the connection.
+            replies = [sender.call("PUBLISH", channel, payload) for channel, payload, _ in batch]
+            counts = await timed(asyncio.gather(*replies, return_exceptions=True))
         except _ERRORS as exc:
             counts = [exc] * len(batch)
+            if self._sender is not None:  # a link that timed out is not trusted again
+                self._sender.close()
+                self._sender = None
         for (_, _, heard), count in zip(batch, counts, strict=True):
             if heard is None or heard.done():
                 continue

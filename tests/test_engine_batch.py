@@ -185,21 +185,26 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
         return state
 
     monkeypatch.setattr("test_core_properties.evolve", evolve_and_check)
-    run_state_machine_as_test(
-        HallMachine,
-        settings=settings(
-            # 20 left "ticket_completed" never undone under some hash seeds
-            # (PYTHONHASHSEED=1): the coverage check below then failed by chance.
-            max_examples=40,
-            stateful_step_count=40,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow],
-            phases=PHASES,
-        ),
-    )
-    assert {"ticket_issued", "ticket_called", "ticket_completed", "ticket_transferred"} <= undone
+    wanted = {"ticket_issued", "ticket_called", "ticket_completed", "ticket_transferred"}
+    # Which events the examples undo depends on the interpreter's hash seed (set order
+    # in the machine): under some seeds 40 examples never undo "ticket_completed".
+    # Then more examples, rather than a check that fails by chance.
+    for examples in (40, 160):
+        run_state_machine_as_test(
+            HallMachine,
+            settings=settings(
+                max_examples=examples,
+                stateful_step_count=40,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=[HealthCheck.too_slow],
+                phases=PHASES,
+            ),
+        )
+        if wanted <= undone:
+            break
+    assert wanted <= undone
 
 
 # --- guards: a caller's precondition checked on the state the command is decided on ---

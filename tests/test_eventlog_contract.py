@@ -523,6 +523,7 @@ async def test_redis_resent_append_is_not_a_conflict(redis_log_url: str) -> None
         redis_keys.log(prefix, SITE),
         redis_keys.version(prefix, SITE),
         redis_keys.epoch(prefix, SITE),
+        redis_keys.push(prefix, SITE),
     ]
     blobs = [codec.encode(ev(1)), codec.encode(ev(2))]
     try:

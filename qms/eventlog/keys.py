@@ -51,6 +51,12 @@ def leader(prefix: str, site: str) -> str:
     return _site_key(prefix, site, "leader")
 
 
+def push(prefix: str, site: str) -> str:
+    """The Pub/Sub channel on which the append script sends the entries it added
+    (msgpack ``[first version, entry, ...]``): what the processes following the site hear."""
+    return _site_key(prefix, site, "push")
+
+
 def relay(prefix: str, site: str, node: str) -> str:
     """The Pub/Sub channel of one process's relay for the site: commands forwarded to
     it while it is the site's writer, and the writer's answers to its own."""

@@ -1,10 +1,15 @@
 """The Redis backend: a Stream per site, the version as the stream ID, any number of processes.
 
-Compare-and-append is one Lua script (`_APPEND`). Live entries come from ONE
-reader task per `RedisLog` (a blocking XREAD over the streams of every site that
-has local subscribers, on a connection of its own) fanned out in-process by
-`Fanout`, which fills any gap from storage. The reader keeps, per site, the
-stream ID of the last entry it delivered, so a reconnect resumes exactly there.
+Compare-and-append is one Lua script (`_APPEND`), which also PUBLISHes the
+entries it added on the site's channel (`keys.push`). Live entries come from ONE
+reader per `RedisLog`: a Pub/Sub connection of its own (`resp.RespConnection`,
+lean on purpose: every append wakes every following process) subscribed to the
+channels of the sites with local subscribers, fanned out in-process by `Fanout`,
+which fills any gap from storage. Pub/Sub loses what is sent while a link is
+down, so the reader keeps, per site, the version of the last entry it delivered
+and, whenever it (re)subscribes, first reads from storage past it: a reconnect
+resumes exactly there. Pushed rather than polled with XREAD, a follower's wake
+costs a receive, not a receive and a send (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -19,26 +24,27 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 from functools import partial
 from typing import Any, TypeVar
 
+import msgpack  # type: ignore[import-untyped]
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import codec, keys
 from ._fanout import Fanout
 from .base import DecodeError, Entry, Event, EventLog, EventLogError, VersionConflict
+from .resp import RespConnection
 
 logger = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 10.0  # seconds for any one command (and the margin above a blocking read)
-READ_BLOCK_MS = 5_000  # one XREAD waits at most this long, then is issued again
-READ_COUNT = 512  # entries per stream per XREAD
+PING_S = 5.0  # a reader's link quiet this long is PINGed (a dead one is then noticed)
+READER_NAME = "qms-log-reader"  # its connection's name in CLIENT LIST
+READ_COUNT = 512  # entries per storage read while the reader catches up
 BACKOFF_BASE = 0.05  # seconds; reconnect delay is uniform in [0, min(cap, base * 2**n)]
 BACKOFF_CAP = 2.0
-_WAKE_TRIES = 100  # CLIENT UNBLOCK attempts (2 ms apart) to let a new site in at once
 
-# KEYS: log, version, epoch. ARGV: expected version, epoch if absent, token, event...
+# KEYS: log, version, epoch, push channel (a channel, not a key: named here for the
+# cluster slot). ARGV: expected version, epoch if absent, token, event...
 # Redis' automatic retry may resend an append whose reply was lost: the token on
 # its first entry tells "already appended by me" from a real conflict, so such a
 # retry succeeds instead of leading the caller to decide (and call a ticket) twice.
@@ -72,6 +78,11 @@ for i = 2, n do
   redis.call('XADD', KEYS[1], string.format('%d-0', expected + i), 'd', ARGV[3 + i])
 end
 redis.call('SET', KEYS[2], expected + n)
+local push = {expected + 1}
+for i = 1, n do
+  push[i + 1] = ARGV[3 + i]
+end
+redis.call('PUBLISH', KEYS[4], cmsgpack.pack(push))
 return {1, expected + n}
 """
 
@@ -143,14 +154,12 @@ class RedisLog(EventLog):
         self._snapshot_script = self._redis.register_script(_SAVE_SNAPSHOT)
         self._fanout = Fanout(self.read, watch=self._watch, unwatch=self._unwatch)
         self._closed = False
-        # The reader: the last stream ID delivered per watched site, and its state.
-        self._cursors: dict[str, StreamId] = {}
-        self._muted: set[str] = set()  # sites left out of the XREAD (`mute`)
+        # The reader: the version last delivered per followed site, and its state.
+        self._cursors: dict[str, int] = {}
+        self._muted: set[str] = set()  # sites whose channel it leaves (`mute`)
+        self._channels: dict[bytes, str] = {}  # subscribed channel -> site, on its link
+        self._changed = asyncio.Event()  # the sites to follow changed
         self._reader: asyncio.Task[None] | None = None
-        self._reader_id: int | None = None  # CLIENT ID of its connection while connected
-        self._generation = 0  # bumped when a site is added to _cursors
-        self._built_generation = 0  # the generation the pending XREAD was built from
-        self._sites_added = asyncio.Event()
         self._reader_alive = False
         self._reader_error: BaseException | None = None
         self._failures = 0  # consecutive reader failures, for the backoff
@@ -176,29 +185,15 @@ class RedisLog(EventLog):
     def _key(self, site: str) -> str:
         return keys.log(self._prefix, site)
 
+    @property
+    def url(self) -> str:
+        """The server's URL (without the key prefix)."""
+        return self._url
+
     def shared(self) -> tuple[aioredis.Redis, str]:
         """The client and key prefix, for state the deployment's processes share
         beside the logs (sign-in throttles)."""
         return self._redis, self._prefix
-
-    def blocking_client(self) -> aioredis.Redis:
-        """A connection of its own for blocking reads (XREAD, BRPOP), without retries.
-
-        Not the shared pool: a blocked command would hold a pooled connection, and
-        redis-py's socket timeout would break it (time such a call with `timed`, a
-        margin above its block time). The caller reconnects, and closes it.
-        """
-        client = aioredis.Redis.from_url(
-            self._url,
-            protocol=2,
-            socket_timeout=None,
-            retry=Retry(NoBackoff(), 0),
-            single_connection_client=True,
-        )
-        # A URL's own socket_timeout wins over the argument above; here it must not
-        # (it would cut every blocking read short, a reconnect each time).
-        client.connection_pool.connection_kwargs["socket_timeout"] = None
-        return client
 
     async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T:
         """Run one command on the shared client, unless the log is closed.
@@ -230,6 +225,7 @@ class RedisLog(EventLog):
             self._key(site),
             keys.version(self._prefix, site),
             keys.epoch(self._prefix, site),
+            keys.push(self._prefix, site),
         ]
         args: list[int | str | bytes] = [
             expected_version,
@@ -257,11 +253,11 @@ class RedisLog(EventLog):
         Saves a decode and a fan-out per event and a lap of the reader before a
         process's own follower has its own events.
         """
-        if self._cursors.get(site) != (base, 0):
+        if self._cursors.get(site) != base:
             return  # the reader is behind (or not following this site): it delivers
         first = base + 1
-        entries = [(first + i, codec.decode(site, first + i, b)) for i, b in enumerate(blobs)]
-        self._cursors[site] = (base + len(blobs), 0)
+        entries = [(first + i, codec.decode_own(b)) for i, b in enumerate(blobs)]
+        self._cursors[site] = base + len(blobs)
         self._fanout.publish(site, entries)
 
     async def read(self, site: str, after: int = 0, limit: int | None = None) -> list[Entry]:
@@ -339,9 +335,7 @@ class RedisLog(EventLog):
     # -- the reader --------------------------------------------------------------------
 
     async def _stop_reader(self, reader: asyncio.Task[None]) -> None:
-        # Cancel until it ends: a URL that sets socket_timeout brings back the
-        # swallowed cancel described in timed. The reader also stops on _closed.
-        self._sites_added.set()
+        self._changed.set()
         while not reader.done():
             reader.cancel()
             await asyncio.wait([reader], timeout=0.1)  # unlike `await`, never raises its cancel
@@ -353,13 +347,12 @@ class RedisLog(EventLog):
             # whatever is below it the subscriber reads as backlog.
             current = await self.version(site)
             if site not in self._cursors and self._fanout.count(site):
-                self._cursors[site] = (current, 0)
-                self._generation += 1
+                self._cursors[site] = current
         if self._closed:
             return
         if self._reader is None:
             self._reader = asyncio.create_task(self._read_forever(), name="qms-eventlog-reader")
-        await self._wake_reader()
+        self._changed.set()
 
     @property
     def muted(self) -> frozenset[str]:
@@ -367,53 +360,33 @@ class RedisLog(EventLog):
         return frozenset(self._muted)
 
     def mute(self, site: str) -> None:
-        """Leave `site` out of the reader's XREAD: for the process that is the site's
-        one writer (`qms.relay`), whose appends reach its subscribers at once (see
-        `_publish_own`) and would otherwise wake its reader again, one XREAD each.
-        An entry another process appends is then delivered after `unmute` only."""
-        self._muted.add(site)  # the pending XREAD still names it: one more wake at most
+        """Stop following `site`'s channel: for the process that is the site's one
+        writer (`qms.relay`), whose appends reach its subscribers at once (see
+        `_publish_own`) and would otherwise wake it again, once each. An entry
+        another process appends is then delivered after `unmute` only."""
+        self._muted.add(site)
+        self._changed.set()
 
     async def unmute(self, site: str) -> None:
-        """Read `site` again, from where the reader left it; delivered in order."""
+        """Follow `site` again, from where the reader left it; delivered in order."""
         if site in self._muted:
             self._muted.discard(site)
-            self._generation += 1
-            await self._wake_reader()
+            self._changed.set()
 
     def _unwatch(self, site: str) -> None:
-        # A pending XREAD may still name the site; its entries are ignored.
         self._cursors.pop(site, None)
-
-    async def _wake_reader(self) -> None:
-        """Make the reader's next XREAD include every watched site, now rather than later.
-
-        A reader idle for want of sites waits on an event; one blocked in XREAD is
-        released with CLIENT UNBLOCK (a timeout for it), and re-issues it with the
-        new site. Until it has, the UNBLOCK may arrive before its XREAD does: retry.
-        """
-        target = self._generation
-        self._sites_added.set()
-        for _ in range(_WAKE_TRIES):
-            reader_id = self._reader_id
-            if self._built_generation >= target or reader_id is None or self._closed:
-                return  # a reader (re)connecting builds its XREAD from the current sites
-            try:
-                if await self._call(partial(self._redis.client_unblock, reader_id)):
-                    return
-            except (RedisError, EventLogError):
-                return  # the reader picks the site up after its block time at worst
-            await asyncio.sleep(0.002)
+        self._changed.set()
 
     async def _read_forever(self) -> None:
         """The supervised reader: reconnects with backoff; ends only when the log closes."""
         while not self._closed:
-            conn = self.blocking_client()  # this loop retries, and learns the new CLIENT ID
+            conn: RespConnection | None = None
             try:
-                self._reader_id = await timed(conn.client_id())
+                conn = await timed(RespConnection.open(self._url, self._pushed, name=READER_NAME))
                 if self._reader_error is not None:
                     logger.info("event log reader reconnected")
                 self._reader_alive, self._reader_error = True, None
-                await self._read_loop(conn)
+                await self._follow(conn)
             except Exception as exc:  # supervised: log, surface, back off, go on
                 self._failures += 1
                 self._reader_error = exc
@@ -421,55 +394,98 @@ class RedisLog(EventLog):
                 log = logger.warning if self._failures == 1 else logger.debug
                 log("event log reader failed (%r); reconnecting", exc)
             finally:
-                self._reader_id = None
+                self._channels = {}
                 self._reader_alive = False
-                with contextlib.suppress(RedisError, OSError):
-                    await conn.aclose()
+                if conn is not None:
+                    conn.close()
             if self._closed:
                 return
             # Full jitter: processes that lost the same server do not come back in step.
             cap = min(BACKOFF_CAP, BACKOFF_BASE * 2**self._failures)
             await asyncio.sleep(random.uniform(0, cap))
 
-    async def _read_loop(self, conn: aioredis.Redis) -> None:
-        """XREAD the watched sites' streams and deliver, until the connection fails."""
+    async def _follow(self, conn: RespConnection) -> None:
+        """Keep the channel subscriptions in step with the followed sites, until the
+        connection fails. A site newly subscribed is first read from storage up to
+        now: what was appended before the subscription took, or while the link was
+        down. A quiet link is PINGed, so a dead one is noticed."""
         while not self._closed:
-            read = {site: c for site, c in self._cursors.items() if site not in self._muted}
-            if not read:
-                self._sites_added.clear()
-                await self._sites_added.wait()
-                continue
-            self._built_generation = self._generation
-            sites = {self._key(site): site for site in read}
-            streams: dict[Any, Any] = {
-                self._key(site): f"{ms}-{seq}" for site, (ms, seq) in read.items()
+            self._changed.clear()
+            want = {
+                keys.push(self._prefix, site).encode(): site
+                for site in self._cursors
+                if site not in self._muted
             }
-            reply: Any = await timed(
-                conn.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS),
-                READ_BLOCK_MS / 1000 + COMMAND_TIMEOUT,
-            )
-            self._failures = 0  # reset only once a read worked, so a failing read backs off
-            for raw_key, items in reply or ():
-                site = sites.get(raw_key.decode() if isinstance(raw_key, bytes) else raw_key)
-                if site is not None:
-                    self._deliver(site, items)
+            for channel in [c for c in self._channels if c not in want]:
+                del self._channels[channel]  # its messages are ignored from now on
+                await timed(conn.call("UNSUBSCRIBE", channel))
+            for channel, site in want.items():
+                if channel not in self._channels:
+                    self._channels[channel] = site  # before: a message may follow the reply
+                    await timed(conn.call("SUBSCRIBE", channel))
+                    await self._fill(site)
+            self._failures = 0  # reset only once it worked, so a failing link backs off
+            changed = asyncio.ensure_future(self._changed.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    [changed, conn.closed], timeout=PING_S, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                changed.cancel()
+            if conn.closed.done():
+                raise RedisConnectionError("the event log reader's connection closed")
+            if not done:
+                await timed(conn.call("PING"))
 
-    def _deliver(self, site: str, items: Sequence[tuple[bytes, Mapping[bytes, object]]]) -> None:
+    async def _fill(self, site: str) -> None:
+        """Deliver `site`'s entries from storage past the reader's cursor, page by page."""
+        while (cursor := self._cursors.get(site)) is not None:
+            first = f"{cursor + 1}-0"
+            read = partial(self._redis.xrange, self._key(site), first, "+", count=READ_COUNT)
+            items: Any = await self._call(read)
+            self._deliver(site, items)
+            if len(items) < READ_COUNT:
+                return
+
+    def _pushed(self, channel: bytes, data: bytes) -> None:
+        """A message on a site's channel: the entries one append added (`_APPEND`)."""
+        site = self._channels.get(channel)
+        if site is None:
+            return  # unsubscribed meanwhile
+        try:
+            first, *blobs = msgpack.unpackb(data, raw=True)
+            version = int(first)
+        except Exception:  # not ours to crash on: storage has the truth
+            logger.warning("site %s: unreadable message on its channel", site)
+            self._fanout.resync(site)
+            return
+        self._deliver(site, [(f"{version + i}-0", {b"d": blob}) for i, blob in enumerate(blobs)])
+
+    def _deliver(
+        self, site: str, items: Sequence[tuple[bytes | str, Mapping[bytes, object]]]
+    ) -> None:
+        """Publish the entries past the cursor. One that does not follow on from it (a
+        message sent while we were subscribing) is published all the same: each
+        subscriber reads a gap from storage (`Fanout`)."""
         cursor = self._cursors.get(site)
         if cursor is None:
             return  # nobody subscribes any more
         entries: list[Entry] = []
         undecodable = False
         for raw_id, fields in items:
-            stream_id = _parse_id(raw_id)
-            if stream_id <= cursor:
+            try:
+                version = _parse_id(raw_id)[0]
+            except ValueError:
+                version = cursor + 1  # _entry raises, naming it
+            if version <= cursor:
                 continue
-            cursor = stream_id
+            cursor = version
             try:
                 entries.append(_entry(site, raw_id, fields))
             except DecodeError:
                 undecodable = True  # subscribers hit it in storage and raise, naming it
         self._cursors[site] = cursor
-        self._fanout.publish(site, entries)
+        if entries:
+            self._fanout.publish(site, entries)
         if undecodable:
             self._fanout.resync(site)

@@ -190,9 +190,7 @@ class SqliteLog(EventLog):
         def publish(fut: asyncio.Future[int]) -> None:
             if not fut.cancelled() and fut.exception() is None:
                 first = expected_version + 1
-                entries = [
-                    (first + i, codec.decode(site, first + i, b)) for i, b in enumerate(blobs)
-                ]
+                entries = [(first + i, codec.decode_own(b)) for i, b in enumerate(blobs)]
                 self._fanout.publish(site, entries)
 
         # Published from the future, not after the await: a caller cancelled while the

@@ -1,0 +1,133 @@
+"""A lean Redis connection for the hot paths: an asyncio Protocol that hiredis parses for.
+
+Why not redis-py here: on this project's 2-core machines every wake-up of a
+process costs real CPU, and redis-py's asyncio stack (stream reader, connection
+pool, retry wrapper, a coroutine per layer) costs 2-3x what the socket itself
+does. With four processes following one site, each event wakes every one of
+them: `bench/relay_floor.py` measured the same messages through bare
+connections at a third of qms' CPU per command (docs/performance.md).
+
+Only what the event log's reader and the relay need: commands answered in order
+(`call`), and Pub/Sub messages handed to a callback as they arrive (no task, no
+queue). A connection that breaks fails every waiting call with redis-py's
+`ConnectionError` (callers already handle redis-py's errors) and is not reused:
+its owner makes a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import hiredis
+from redis.asyncio.connection import parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+OnMessage = Callable[[bytes, bytes], None]  # channel, data
+
+
+def pack(*args: bytes | str | int) -> bytes:
+    """One command in RESP: an array of bulk strings."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class RespConnection(asyncio.Protocol):
+    """One connection: replies matched to calls in order; Pub/Sub messages to `on_message`."""
+
+    def __init__(self, on_message: OnMessage | None = None) -> None:
+        self._reader = hiredis.Reader()
+        self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._on_message = on_message
+        self._transport: asyncio.Transport | None = None
+        self._lost: BaseException | None = None
+        self.closed = asyncio.get_running_loop().create_future()  # set when the link is gone
+
+    @classmethod
+    async def open(
+        cls, url: str, on_message: OnMessage | None = None, *, name: str = ""
+    ) -> RespConnection:
+        """Connect to the Redis at `url` (redis://, rediss://, unix://), AUTH, SELECT, and
+        name the connection (CLIENT LIST shows it)."""
+        options = parse_url(url)
+        loop = asyncio.get_running_loop()
+        try:
+            if "path" in options:
+                _, conn = await loop.create_unix_connection(
+                    lambda: cls(on_message), options["path"]
+                )
+            else:
+                tls = ssl.create_default_context() if url.startswith("rediss:") else None
+                _, conn = await loop.create_connection(
+                    lambda: cls(on_message),
+                    options.get("host", "localhost"),
+                    options.get("port", 6379),
+                    ssl=tls,
+                )
+        except OSError as exc:
+            raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
+        if options.get("password"):
+            auth = [options["username"]] if options.get("username") else []
+            await conn.call("AUTH", *auth, options["password"])
+        if options.get("db"):
+            await conn.call("SELECT", options["db"])
+        if name:
+            await conn.call("CLIENT", "SETNAME", name)
+        return conn
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        while (reply := self._reader.gets()) is not False:
+            if (
+                self._on_message is not None
+                and type(reply) is list
+                and len(reply) == 3
+                and reply[0] == b"message"
+            ):
+                self._on_message(reply[1], reply[2])
+            elif self._waiting:
+                future = self._waiting.popleft()
+                if future.done():
+                    continue  # its caller gave up (a timeout); the reply is still its own
+                if isinstance(reply, hiredis.ReplyError):
+                    future.set_exception(ResponseError(str(reply)))
+                else:
+                    future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = RedisConnectionError(f"connection to Redis lost ({exc or 'closed'})")
+        while self._waiting:
+            future = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(self._lost)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # -- use ------------------------------------------------------------------------------
+
+    def call(self, *args: bytes | str | int) -> asyncio.Future[Any]:
+        """Send a command; the future is its reply (a Redis error raises `ResponseError`)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._lost is not None or self._transport is None or self._transport.is_closing():
+            future.set_exception(self._lost or RedisConnectionError("connection closed"))
+            return future
+        self._waiting.append(future)
+        self._transport.write(pack(*args))
+        return future
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
