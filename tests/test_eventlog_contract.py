@@ -528,9 +528,9 @@ async def test_redis_resent_append_is_not_a_conflict(redis_log_url: str) -> None
     blobs = [codec.encode(ev(1)), codec.encode(ev(2))]
     try:
         for _ in range(2):  # the same call twice, as a retry sends it
-            reply = await log._append_script(keys=site_keys, args=[0, "e" * 32, "tok1", *blobs])
+            reply = await log._append_script(site_keys, [0, "e" * 32, "tok1", *blobs])
             assert reply == [1, 2]
-        other = await log._append_script(keys=site_keys, args=[0, "e" * 32, "tok2", *blobs])
+        other = await log._append_script(site_keys, [0, "e" * 32, "tok2", *blobs])
         assert other[:2] == [0, 2]  # another writer at the same version: a conflict
         assert [entry[0] for entry in other[2]] == [b"1-0", b"2-0"]  # with what it missed
         assert versions(await log.read(SITE)) == [1, 2]

@@ -269,7 +269,8 @@ async def test_a_writer_that_fails_a_command_has_it_done_once(
     """The writer's own Redis calls failing (an outage, a timeout) is answered as an
     error, and the sender runs the command itself, with the same id, so its caller sees
     this process's own outcome and error types. Had the append gone through, its
-    events already answered the sender. Either way the command acts once."""
+    events answer the sender, or the error answer arrives first and the sender's run
+    finds the command done (its id). Either way the command acts once."""
     async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
         run_here = a.engine.execute_here
 
@@ -280,7 +281,8 @@ async def test_a_writer_that_fails_a_command_has_it_done_once(
 
         a.engine.execute_here = failing  # type: ignore[method-assign]
         result = await b.engine.execute({"type": "call_next", "counter": "L1"})
-        assert b.relay.fallbacks == (0 if appended else 1)
+        if not appended:  # appended: its events or the error answer may reach b first
+            assert b.relay.fallbacks == 1
         await settled(a, b)
         entries = await b.engine.log.read(SITE)
     calls = [d for _, d in entries if d["type"] == "ticket_called"]

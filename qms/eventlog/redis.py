@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -26,7 +27,9 @@ from typing import Any, TypeVar
 
 import msgpack  # type: ignore[import-untyped]
 import redis.asyncio as aioredis
+from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import codec, keys
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 10.0  # seconds for any one command (and the margin above a blocking read)
 PING_S = 5.0  # a reader's link quiet this long is PINGed (a dead one is then noticed)
 READER_NAME = "qms-log-reader"  # its connection's name in CLIENT LIST
+APPENDER_NAME = "qms-log-append"
 READ_COUNT = 512  # entries per storage read while the reader catches up
 BACKOFF_BASE = 0.05  # seconds; reconnect delay is uniform in [0, min(cap, base * 2**n)]
 BACKOFF_CAP = 2.0
@@ -102,6 +106,7 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
 return {1, v}
 """
 
+_APPEND_SHA = hashlib.sha1(_APPEND.encode()).hexdigest()
 StreamId = tuple[int, int]
 _T = TypeVar("_T")
 
@@ -150,7 +155,10 @@ class RedisLog(EventLog):
         # Default retries are kept: every command here is safe to resend (see _APPEND).
         # socket_timeout=None: see timed.
         self._redis = aioredis.Redis.from_url(url, protocol=2, socket_timeout=None)
-        self._append_script = self._redis.register_script(_APPEND)
+        self._appender: RespConnection | None = None  # appends go through it (`_append_script`)
+        timeout = parse_url(url).get("socket_timeout")
+        self._reply_timeout = float(timeout) if isinstance(timeout, int | float) else None
+        self._appender_opening: asyncio.Lock | None = None
         self._snapshot_script = self._redis.register_script(_SAVE_SNAPSHOT)
         self._fanout = Fanout(self.read, watch=self._watch, unwatch=self._unwatch)
         self._closed = False
@@ -233,7 +241,7 @@ class RedisLog(EventLog):
             os.urandom(8).hex(),
             *blobs,
         ]
-        reply: Any = await self._call(lambda: self._append_script(keys=site_keys, args=args))
+        reply: Any = await self._call(lambda: self._append_script(site_keys, args))
         if not reply[0]:
             # Lua hands stream fields back as a flat [name, value, ...] list.
             missed = [
@@ -243,6 +251,55 @@ class RedisLog(EventLog):
             raise VersionConflict(site, expected_version, int(reply[1]), missed)
         self._publish_own(site, expected_version, blobs)
         return int(reply[1])
+
+    async def _append_script(self, site_keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run `_APPEND` on the lean connection (the writer's hottest call), pipelined.
+
+        As redis-py would: a reply later than the URL's `socket_timeout` is given up
+        and the link dropped, and a broken or timed-out append is sent once more on a
+        new connection. Resending is safe: the token makes an append that had gone
+        through answer as the first one did (see `_APPEND`).
+        """
+        for attempt in range(3):
+            conn: RespConnection | None = None
+            try:
+                async with asyncio.timeout(self._reply_timeout):
+                    conn = await self._appending_connection()
+                    return await conn.call(
+                        "EVALSHA", _APPEND_SHA, len(site_keys), *site_keys, *args
+                    )
+            except NoScriptError:
+                if attempt == 2 or conn is None:
+                    raise
+                await conn.call("SCRIPT", "LOAD", _APPEND)  # a restarted server forgot it
+            except (RedisConnectionError, TimeoutError) as exc:
+                self._drop_appender(conn)
+                if attempt:
+                    if isinstance(exc, TimeoutError):
+                        raise RedisTimeoutError("Timeout reading from socket") from exc
+                    raise
+            except asyncio.CancelledError:  # given up on: its reply may come late, or never
+                self._drop_appender(conn)
+                raise
+        raise AssertionError("unreachable")
+
+    def _drop_appender(self, conn: RespConnection | None) -> None:
+        if conn is not None:
+            conn.close()
+            if self._appender is conn:
+                self._appender = None
+
+    async def _appending_connection(self) -> RespConnection:
+        conn = self._appender
+        if conn is not None and not conn.closed.done():
+            return conn
+        if self._appender_opening is None:
+            self._appender_opening = asyncio.Lock()
+        async with self._appender_opening:  # one connection, however many appends wait
+            conn = self._appender
+            if conn is None or conn.closed.done():
+                conn = self._appender = await RespConnection.open(self._url, name=APPENDER_NAME)
+            return conn
 
     def _publish_own(self, site: str, base: int, blobs: Sequence[bytes]) -> None:
         """Hand this process's own append to its subscribers now, not via the reader.
@@ -330,6 +387,8 @@ class RedisLog(EventLog):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 await self._idle.wait()
+        if self._appender is not None:
+            self._appender.close()
         await self._redis.aclose()
 
     # -- the reader --------------------------------------------------------------------

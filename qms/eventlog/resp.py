@@ -9,9 +9,9 @@ connections at a third of qms' CPU per command (docs/performance.md).
 
 Only what the event log's reader and the relay need: commands answered in order
 (`call`), and Pub/Sub messages handed to a callback as they arrive (no task, no
-queue). A connection that breaks fails every waiting call with redis-py's
-`ConnectionError` (callers already handle redis-py's errors) and is not reused:
-its owner makes a new one.
+queue). Errors are redis-py's exceptions (callers already handle those): a
+connection that breaks fails every waiting call with `ConnectionError` and is
+not reused (its owner makes a new one).
 """
 
 from __future__ import annotations
@@ -23,11 +23,16 @@ from collections.abc import Callable
 from typing import Any
 
 import hiredis
+from redis._parsers.base import BaseParser
 from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 
 OnMessage = Callable[[bytes, bytes], None]  # channel, data
+
+
+def _error(message: str) -> Exception:
+    error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+    return error
 
 
 def pack(*args: bytes | str | int) -> bytes:
@@ -102,8 +107,8 @@ class RespConnection(asyncio.Protocol):
                 future = self._waiting.popleft()
                 if future.done():
                     continue  # its caller gave up (a timeout); the reply is still its own
-                if isinstance(reply, hiredis.ReplyError):
-                    future.set_exception(ResponseError(str(reply)))
+                if isinstance(reply, hiredis.ReplyError):  # redis-py's class for it
+                    future.set_exception(_error(str(reply)))
                 else:
                     future.set_result(reply)
 
@@ -119,7 +124,8 @@ class RespConnection(asyncio.Protocol):
     # -- use ------------------------------------------------------------------------------
 
     def call(self, *args: bytes | str | int) -> asyncio.Future[Any]:
-        """Send a command; the future is its reply (a Redis error raises `ResponseError`)."""
+        """Send a command; the future is its reply (a Redis error raises redis-py's
+        exception for it: `ResponseError`, `BusyLoadingError`, `NoScriptError`...)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self._lost is not None or self._transport is None or self._transport.is_closing():
             future.set_exception(self._lost or RedisConnectionError("connection closed"))
