@@ -10,13 +10,14 @@ old day and opens the new one. Every command carries a client command id, as a
 console does. The events go to both logs in large batches with `log.append`
 (the same compare-and-append the engine uses), and the snapshots are those the
 engine would have saved: the state (and the remembered command ids) right after
-the command whose append crossed a multiple of `snapshot_every` (1,000).
+the command whose append crossed a multiple of `snapshot_every` (the engine's
+`SNAPSHOT_EVERY`, 5,000; 1,000 before 2026-12-04).
 
 Measured, on each backend, each from a fresh log object:
 - full replay without a snapshot (`SiteEngine(log, site).catch_up()` from 0,
   which is what `open()` does when there is no snapshot);
 - `await SiteEngine(log, site).open()` with the snapshot before last saved
-  (about 1,000 events of tail to replay: the worst case), then with the last
+  (about `snapshot_every` events of tail to replay: the worst case), then with the last
   one (tail of 0-2 events: the best case), each --repeat times; plus where the
   time goes (load + msgpack, state_from_dict, tail).
 Each opened state is checked against the generator's own state.
@@ -62,7 +63,7 @@ from qms.core import (
 from qms.core.calendar import zone
 from qms.core.model import HallState
 from qms.demo_hall import COUNTERS, MEAN_SERVICE_MIN, SERVICES, setup_commands
-from qms.engine import CID, CID_COUNT, REMEMBERED_COMMANDS
+from qms.engine import CID, CID_COUNT, REMEMBERED_COMMANDS, SNAPSHOT_EVERY
 from qms.simulate import ARRIVALS_PER_HOUR, PRIORITY_SHARE
 
 TZ = "Asia/Jakarta"
@@ -454,7 +455,7 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--snapshot-every", type=int, default=1000)
+    ap.add_argument("--snapshot-every", type=int, default=SNAPSHOT_EVERY)
     ap.add_argument("--batch", type=int, default=5000, help="events per log.append")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--skip-replay", action="store_true")

@@ -277,19 +277,45 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     print_machine()
-    print(f"\n## The floor of one writer per site (bare asyncio + hiredis)\n\nload average {load_average()}\n")
+    print(
+        f"\n## The floor of one writer per site (bare asyncio + hiredis)\n\nload average {load_average()}\n"
+    )
     rows = []
     for procs in (int(p) for p in args.procs.split(",")):
         for rate in (float(r) for r in args.rate.split(",")):
             for _ in range(args.repeat):
                 r = measure(procs, rate, args.duration)
-                print(f"procs={procs} rate={rate:g}: {r['pairs_s']:.0f} pairs/s, p99 {r['p99']:.2f} ms", flush=True)
+                print(
+                    f"procs={procs} rate={rate:g}: {r['pairs_s']:.0f} pairs/s, p99 {r['p99']:.2f} ms",
+                    flush=True,
+                )
                 rows.append(r)
     print()
     print(
         md_table(
-            ["processes", "offered pairs/s", "got pairs/s", "client CPU ms/pair", "redis CPU ms/pair", "p50 ms", "p99 ms", "max ms"],
-            [[r["procs"], r["rate"], r["pairs_s"], r["cpu_pair"], r["redis_pair"], r["p50"], r["p99"], r["max"]] for r in rows],
+            [
+                "processes",
+                "offered pairs/s",
+                "got pairs/s",
+                "client CPU ms/pair",
+                "redis CPU ms/pair",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+            ],
+            [
+                [
+                    r["procs"],
+                    r["rate"],
+                    r["pairs_s"],
+                    r["cpu_pair"],
+                    r["redis_pair"],
+                    r["p50"],
+                    r["p99"],
+                    r["max"],
+                ]
+                for r in rows
+            ],
         )
     )
     print(f"\nload average after: {load_average()}")
