@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import os
 import random
 import resource
 import sys
@@ -277,18 +276,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     print_machine()
-    print(
-        f"\n## The floor of one writer per site (bare asyncio + hiredis)\n\nload average {load_average()}\n"
-    )
+    print("\n## The floor of one writer per site (bare asyncio + hiredis)\n")
+    print(f"load average {load_average()}\n")
     rows = []
     for procs in (int(p) for p in args.procs.split(",")):
         for rate in (float(r) for r in args.rate.split(",")):
             for _ in range(args.repeat):
                 r = measure(procs, rate, args.duration)
-                print(
-                    f"procs={procs} rate={rate:g}: {r['pairs_s']:.0f} pairs/s, p99 {r['p99']:.2f} ms",
-                    flush=True,
-                )
+                got = f"{r['pairs_s']:.0f} pairs/s, p99 {r['p99']:.2f} ms"
+                print(f"procs={procs} rate={rate:g}: {got}", flush=True)
                 rows.append(r)
     print()
     print(
