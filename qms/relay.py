@@ -328,7 +328,13 @@ class SiteRelay:
                 future.set_result(message)
 
     def _publish(self, channel: str, payload: bytes, heard: asyncio.Future[int] | None) -> None:
-        """Queue a message; everything queued in this turn goes out in one pipeline."""
+        """Send a message now on the open connection (no task: this is every forwarded
+        command's path); else queue it for `_flush`, which connects first."""
+        sender = self._sender
+        if sender is not None and not sender.closed.done() and not self._outbox:
+            reply = sender.call("PUBLISH", channel, payload)
+            reply.add_done_callback(lambda done: _heard(done, heard))
+            return
         if not self._outbox:
             asyncio.get_running_loop().call_soon(lambda: self._spawn(self._flush()))
         self._outbox.append((channel, payload, heard))
@@ -516,6 +522,19 @@ class SiteRelay:
             answer = {"x": "error", "message": repr(exc)}
         answer.update(k="ans", cid=cid)
         self._publish(keys.relay(self._prefix, self.site, sender), _packb(answer), None)
+
+
+def _heard(reply: asyncio.Future[Any], heard: asyncio.Future[int] | None) -> None:
+    """PUBLISH answered: tell its sender how many listened (or why it failed)."""
+    error = None if reply.cancelled() else reply.exception()  # retrieved either way
+    if heard is None or heard.done():
+        return
+    if reply.cancelled():
+        heard.cancel()
+    elif error is not None:
+        heard.set_exception(error)
+    else:
+        heard.set_result(int(reply.result()))
 
 
 def _rebuild(wire: Any, cmd: Command) -> WireGuard | None:

@@ -39,7 +39,7 @@ from .resp import RespConnection
 
 logger = logging.getLogger(__name__)
 
-COMMAND_TIMEOUT = 10.0  # seconds for any one command (and the margin above a blocking read)
+COMMAND_TIMEOUT = 10.0  # seconds for any one command
 PING_S = 5.0  # a reader's link quiet this long is PINGed (a dead one is then noticed)
 READER_NAME = "qms-log-reader"  # its connection's name in CLIENT LIST
 APPENDER_NAME = "qms-log-append"
@@ -306,7 +306,7 @@ class RedisLog(EventLog):
 
         Only when the reader has delivered everything up to `base` (its cursor is
         there): then these are the next entries, and moving the cursor past them
-        makes the reader skip them, undecoded, when its XREAD brings them back.
+        makes the reader skip them, undecoded, when they are pushed back.
         Saves a decode and a fan-out per event and a lap of the reader before a
         process's own follower has its own events.
         """
@@ -502,7 +502,12 @@ class RedisLog(EventLog):
             first = f"{cursor + 1}-0"
             read = partial(self._redis.xrange, self._key(site), first, "+", count=READ_COUNT)
             items: Any = await self._call(read)
-            self._deliver(site, items)
+            # An ID other than <version>-0, or no 'd': delivered as unreadable (None).
+            entries = []
+            for raw_id, fields in items:
+                version, seq = _parse_id(raw_id)
+                entries.append((version, fields.get(b"d") if seq == 0 else None))
+            self._deliver(site, entries)
             if len(items) < READ_COUNT:
                 return
 
@@ -518,29 +523,26 @@ class RedisLog(EventLog):
             logger.warning("site %s: unreadable message on its channel", site)
             self._fanout.resync(site)
             return
-        self._deliver(site, [(f"{version + i}-0", {b"d": blob}) for i, blob in enumerate(blobs)])
+        self._deliver(site, [(version + i, blob) for i, blob in enumerate(blobs)])
 
-    def _deliver(
-        self, site: str, items: Sequence[tuple[bytes | str, Mapping[bytes, object]]]
-    ) -> None:
-        """Publish the entries past the cursor. One that does not follow on from it (a
-        message sent while we were subscribing) is published all the same: each
-        subscriber reads a gap from storage (`Fanout`)."""
+    def _deliver(self, site: str, items: Sequence[tuple[int, object]]) -> None:
+        """Publish the entries (version, stored bytes or None when unreadable) past the
+        cursor. One that does not follow on from the cursor (pushed while we were
+        subscribing) is published all the same: each subscriber reads a gap from
+        storage (`Fanout`)."""
         cursor = self._cursors.get(site)
         if cursor is None:
             return  # nobody subscribes any more
         entries: list[Entry] = []
         undecodable = False
-        for raw_id, fields in items:
-            try:
-                version = _parse_id(raw_id)[0]
-            except ValueError:
-                version = cursor + 1  # _entry raises, naming it
+        for version, data in items:
             if version <= cursor:
                 continue
             cursor = version
             try:
-                entries.append(_entry(site, raw_id, fields))
+                if data is None:
+                    raise DecodeError(site, version, "not a <version>-0 entry with a 'd' field")
+                entries.append((version, codec.decode(site, version, data)))
             except DecodeError:
                 undecodable = True  # subscribers hit it in storage and raise, naming it
         self._cursors[site] = cursor
