@@ -20,8 +20,8 @@ How (Redis only: the embedded SQLite log is one process anyway):
   with its own commands. A command that made events needs no answer message:
   the sender's follower brings them (matched by command id, `_on_event`), and
   then the sender's state includes them, so what its caller reads next agrees.
-  Refusals, repeats and errors are published back. Messages published in one
-  turn of the event loop go out in one pipeline (one write).
+  Refusals, repeats and errors are published back. Messages go out at once on
+  one lean connection (`eventlog.resp`), pipelined: no task per message.
 - The writer's log reader leaves the site out (`RedisLog.mute`): all appends
   are its own. A process that decides a command itself nudges the writer, and
   the writer compares versions once a second, to read in anything else.

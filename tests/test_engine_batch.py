@@ -158,13 +158,15 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
     batch): evolve them in turn on a copy, undo them in reverse, and the copy is as it
     was, down to the order of its dicts (repr shows it)."""
     gc.collect()
-    chains: dict[int, tuple[HallState, list[Event]]] = {}  # id(state) -> chain start, events
+    # id(state) -> the state itself, chain start, events. The state is kept so that its
+    # id is never reused by a later state (that read a stale chain: a false failure).
+    chains: dict[int, tuple[HallState, HallState, list[Event]]] = {}
     undone: set[str] = set()
 
     def evolve_and_check(state: HallState, event: Event) -> HallState:
-        if id(state) not in chains:
-            chains[id(state)] = (copy.deepcopy(state), [])
-        start, events = chains[id(state)]
+        if id(state) not in chains or chains[id(state)][0] is not state:
+            chains[id(state)] = (state, copy.deepcopy(state), [])
+        _, start, events = chains[id(state)]
         if checkpoint(state, event) is not None:
             events = [*events, event]
             scratch = copy.deepcopy(start)
@@ -181,7 +183,7 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
         evolve(state, event)
         if checkpoint(state, event) is None or len(events) >= 4:
             start, events = copy.deepcopy(state), []  # a batch ends here
-        chains[id(state)] = (start, events)
+        chains[id(state)] = (state, start, events)
         return state
 
     monkeypatch.setattr("test_core_properties.evolve", evolve_and_check)
