@@ -433,7 +433,7 @@ async def run_sqlite(
         setup_version = await set_up(log, tickets, t0)
         engine = await SiteEngine(log, SITE, clock=HallClock(t0)).open()
         policy = server_gc()
-        prof = cProfile.Profile() if profile_dir else None
+        prof = cProfile.Profile(time.process_time) if profile_dir else None
         if prof is not None:
             prof.enable()
         start, cpu = time.perf_counter(), time.process_time()
@@ -474,7 +474,7 @@ def profile_summary(profile_dir: str, pattern: str, top: int = 18) -> str:
             ["function (cProfile, all workers)", "calls", "own s", "cumulative s", "cumulative %"],
             [(r[0], r[1], r[2], r[3], f"{100 * r[3] / total:.0f}%") for r in keep],
         )
-        + f"\n\nprofiled CPU+wait total {total:.1f} s over {len(files)} process(es)\n"
+        + f"\n\nprofiled CPU total {total:.1f} s over {len(files)} process(es)\n"
     )
 
 

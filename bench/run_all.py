@@ -51,6 +51,7 @@ FULL = [
         ["--tickets", "1000", "--procs", "1", "--counters", "1", "--repeat", "3"],
         300,
     ),
+    ("relay_floor.py", ["--procs", "1,2,4", "--rate", "250,500,1000,0", "--repeat", "2"], 600),
     ("open_site.py", ["--events", "1000000", "--repeat", "5"], 1200),
     ("core_costs.py", [], 600),
     # cProfile of every worker (slows the run ~2-3x: read it for shares, not rates)
