@@ -139,6 +139,7 @@ class SiteEngine(LogFollower):
         self._queue: list[tuple[Command, Guard | None, asyncio.Future[Result]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
+        self._snapshot_again = False  # a multiple was crossed while one was being saved
         self._snapshot: LiveSnapshot | None = None  # being written by that task
         # Called with (version, event dict, state) after each event is folded in,
         # in log order, once per event: the live stream hangs off this.
@@ -394,7 +395,8 @@ class SiteEngine(LogFollower):
         then 1 ms of rest, so a command is never slowed by more than a slice.
         """
         if self._snapshot_task is not None and not self._snapshot_task.done():
-            return  # one at a time; the next multiple of snapshot_every takes another
+            self._snapshot_again = True  # one at a time: another once this one is saved
+            return
         commands = list(self._commands.items())
         self._snapshot = LiveSnapshot(self.state)
         self._snapshot_task = asyncio.create_task(
@@ -437,11 +439,15 @@ class SiteEngine(LogFollower):
         finally:
             if self._snapshot is snap:
                 self._snapshot = None
+            if self._snapshot_again:  # at the state of now, once this task is done
+                self._snapshot_again = False
+                asyncio.get_running_loop().call_soon(self._snapshot_soon)
 
     async def snapshot_saved(self) -> None:
-        """Wait for the snapshot being saved in the background, if there is one."""
-        if self._snapshot_task is not None:
-            await asyncio.shield(self._snapshot_task)
+        """Wait for the snapshots being saved in the background, if there are any."""
+        while (task := self._snapshot_task) is not None and not task.done():
+            await asyncio.shield(task)
+            await asyncio.sleep(0)  # a follow-up snapshot starts on the next turn
 
 
 @contextlib.asynccontextmanager

@@ -144,6 +144,7 @@ class SiteRelay:
         self._listener: RespConnection | None = None  # our channel's link, while listening
         self._sender: RespConnection | None = None  # what we publish goes through it
         self._stopped = False
+        self._closed = False  # stopped, and the last answers sent: nothing more goes out
         # Counts, for benchmarks and the health view.
         self.forwarded = 0
         self.served = 0
@@ -275,8 +276,10 @@ class SiteRelay:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, self.timeout)
         await self._flush()
+        self._closed = True  # what is published from now on is dropped (a late nudge)
         if self._sender is not None:
-            self._sender.close()
+            await self._sender.aclose()
+            self._sender = None
 
     # --- the channel -----------------------------------------------------------------
 
@@ -308,7 +311,7 @@ class SiteRelay:
                 self._listener = None
                 self.listening.clear()
                 if conn is not None:
-                    conn.close()
+                    await conn.aclose()
             await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP, 0.05 * 2**failures)))
 
     def _received(self, raw: Any) -> None:
@@ -330,6 +333,10 @@ class SiteRelay:
     def _publish(self, channel: str, payload: bytes, heard: asyncio.Future[int] | None) -> None:
         """Send a message now on the open connection (no task: this is every forwarded
         command's path); else queue it for `_flush`, which connects first."""
+        if self._closed:
+            if heard is not None and not heard.done():
+                heard.set_exception(_NotHeard())
+            return
         sender = self._sender
         if sender is not None and not sender.closed.done() and not self._outbox:
             reply = sender.call("PUBLISH", channel, payload)
@@ -345,6 +352,8 @@ class SiteRelay:
             return
         counts: list[Any]
         try:
+            if self._closed:
+                raise RedisConnectionError("the relay has stopped")
             if self._sender is None or self._sender.closed.done():
                 self._sender = await timed(RespConnection.open(self._log.url))
             sender = self._sender

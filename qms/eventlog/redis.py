@@ -388,7 +388,7 @@ class RedisLog(EventLog):
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 await self._idle.wait()
         if self._appender is not None:
-            self._appender.close()
+            await self._appender.aclose()
         await self._redis.aclose()
 
     # -- the reader --------------------------------------------------------------------
@@ -456,7 +456,7 @@ class RedisLog(EventLog):
                 self._channels = {}
                 self._reader_alive = False
                 if conn is not None:
-                    conn.close()
+                    await conn.aclose()
             if self._closed:
                 return
             # Full jitter: processes that lost the same server do not come back in step.

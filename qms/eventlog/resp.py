@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -78,13 +79,17 @@ class RespConnection(asyncio.Protocol):
                 )
         except OSError as exc:
             raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
-        if options.get("password"):
-            auth = [options["username"]] if options.get("username") else []
-            await conn.call("AUTH", *auth, options["password"])
-        if options.get("db"):
-            await conn.call("SELECT", options["db"])
-        if name:
-            await conn.call("CLIENT", "SETNAME", name)
+        try:
+            if options.get("password"):
+                auth = [options["username"]] if options.get("username") else []
+                await conn.call("AUTH", *auth, options["password"])
+            if options.get("db"):
+                await conn.call("SELECT", options["db"])
+            if name:
+                await conn.call("CLIENT", "SETNAME", name)
+        except BaseException:  # refused, or cancelled (a timeout): no socket left behind
+            conn.close()
+            raise
         return conn
 
     # -- asyncio.Protocol -----------------------------------------------------------------
@@ -135,5 +140,14 @@ class RespConnection(asyncio.Protocol):
         return future
 
     def close(self) -> None:
+        """Start closing (the socket is closed on the loop's next turn; see `aclose`)."""
         if self._transport is not None:
             self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close, and wait until the socket is: a loop that ends right after a bare
+        `close` leaves it open (an "unclosed transport" warning)."""
+        self.close()
+        if self._transport is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.closed), 1.0)
