@@ -257,3 +257,24 @@ async def test_a_live_snapshot_keeps_every_ticket_as_it_was_when_taken(
     expected_head = state_to_dict(then)
     del expected_head["tickets"]
     assert snap.head == expected_head
+
+
+async def test_a_multiple_crossed_while_a_snapshot_is_saved_is_snapshotted_after_it(
+    log: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snapshots are saved one at a time, slowly on purpose (a slice, then a rest): a
+    multiple of `snapshot_every` crossed meanwhile gets its own right after, so opening
+    never replays much more than `snapshot_every` events."""
+    monkeypatch.setattr("qms.engine.SNAPSHOT_SLICE_S", 0.0)  # a rest after every ticket
+    monkeypatch.setattr("qms.engine.SNAPSHOT_PAUSE_S", 0.01)
+    engine = await hall(log, tickets=20, snapshot_every=10**9)
+    engine.snapshot_every = engine.version + 1  # the next command crosses a multiple
+    await engine.execute({"type": "issue_ticket", "service": "ktp"})
+    first = engine.version
+    engine.snapshot_every = 1
+    for _ in range(3):  # each crosses a multiple while the first is being saved
+        await engine.execute({"type": "issue_ticket", "service": "ktp"})
+    await engine.snapshot_saved()
+    snap = await log.load_snapshot(SITE)
+    assert snap is not None and snap[0] > first
+    assert snap[0] == engine.version  # the state of when the first one was done

@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from qms.eventlog import keys
-from qms.eventlog.redis import READER_NAME, RedisLog
+from qms.eventlog.redis import APPENDER_NAME, READER_NAME, RedisLog
 from qms.eventlog.resp import RespConnection, pack
 
 pytestmark = pytest.mark.redis
@@ -129,3 +129,31 @@ async def _kill_subscriber(admin: aioredis.Redis, channel: str) -> int:
             return int(await admin.client_kill_filter(_id=ids[0]))
         await asyncio.sleep(0.01)
     return 0
+
+
+async def test_an_append_whose_link_was_cut_or_whose_script_was_forgotten_goes_through(
+    redis_log_url: str,
+) -> None:
+    """The appender is a lean connection of its own: a killed link is replaced and the
+    append sent again (once); a server that forgot the script (a restart, SCRIPT
+    FLUSH) is given it again. Each append is written once."""
+    log = RedisLog(*_split(redis_log_url))
+    admin = aioredis.Redis.from_url(redis_log_url.split("?")[0])
+    site = "mpp-append"
+    ev: Any = lambda n: {"type": "ticket_called", "schema": 1, "n": n}  # noqa: E731
+    try:
+        assert await log.append(site, 0, [ev(1)]) == 1
+        clients = await admin.client_list()
+        ids = [c["id"] for c in clients if c["name"] == APPENDER_NAME]
+        assert len(ids) == 1
+        assert await admin.client_kill_filter(_id=ids[0]) == 1
+        assert await log.append(site, 1, [ev(2)]) == 2  # on a new link
+        assert log._appender is not None
+        log._appender.close()  # the link breaks as the next append is sent: sent again
+        assert await log.append(site, 2, [ev(3)]) == 3
+        await admin.script_flush()
+        assert await log.append(site, 3, [ev(4), ev(5)]) == 5  # the script loaded again
+        assert [v for v, _ in await log.read(site)] == [1, 2, 3, 4, 5]
+    finally:
+        await log.close()
+        await admin.aclose()
