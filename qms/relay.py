@@ -21,7 +21,7 @@ How (Redis only: the embedded SQLite log is one process anyway):
   the sender's follower brings them (matched by command id, `_on_event`), and
   then the sender's state includes them, so what its caller reads next agrees.
   Refusals, repeats and errors are published back. Messages go out at once on
-  one lean connection (`eventlog.resp`), pipelined: no task per message.
+  the log's lean command link (`RedisLog.link`), pipelined: no task per message.
 - The writer's log reader leaves the site out (`RedisLog.mute`): all appends
   are its own. A process that decides a command itself nudges the writer, and
   the writer compares versions once a second, to read in anything else.
@@ -142,9 +142,7 @@ class SiteRelay:
         self._requests: set[asyncio.Task[None]] = set()  # requests being served, and the like
         self._catching_up = False
         self._listener: RespConnection | None = None  # our channel's link, while listening
-        self._sender: RespConnection | None = None  # what we publish goes through it
         self._stopped = False
-        self._closed = False  # stopped, and the last answers sent: nothing more goes out
         # Counts, for benchmarks and the health view.
         self.forwarded = 0
         self.served = 0
@@ -276,10 +274,6 @@ class SiteRelay:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, self.timeout)
         await self._flush()
-        self._closed = True  # what is published from now on is dropped (a late nudge)
-        if self._sender is not None:
-            await self._sender.aclose()
-            self._sender = None
 
     # --- the channel -----------------------------------------------------------------
 
@@ -333,12 +327,8 @@ class SiteRelay:
     def _publish(self, channel: str, payload: bytes, heard: asyncio.Future[int] | None) -> None:
         """Send a message now on the open connection (no task: this is every forwarded
         command's path); else queue it for `_flush`, which connects first."""
-        if self._closed:
-            if heard is not None and not heard.done():
-                heard.set_exception(_NotHeard())
-            return
-        sender = self._sender
-        if sender is not None and not sender.closed.done() and not self._outbox:
+        sender = self._log.link()  # the log's lean command link, when it is open
+        if sender is not None and not self._outbox:
             reply = sender.call("PUBLISH", channel, payload)
             reply.add_done_callback(lambda done: _heard(done, heard))
             return
@@ -351,20 +341,15 @@ class SiteRelay:
         if not batch:
             return
         counts: list[Any]
+        sender: RespConnection | None = None
         try:
-            if self._closed:
-                raise RedisConnectionError("the relay has stopped")
-            if self._sender is None or self._sender.closed.done():
-                self._sender = await timed(RespConnection.open(self._log.url))
-            sender = self._sender
+            sender = await timed(self._log.open_link())  # EventLogError once the log closed
             # One write per message, read back in order: pipelined by the connection.
             replies = [sender.call("PUBLISH", channel, payload) for channel, payload, _ in batch]
             counts = await timed(asyncio.gather(*replies, return_exceptions=True))
         except _ERRORS as exc:
             counts = [exc] * len(batch)
-            if self._sender is not None:  # a link that timed out is not trusted again
-                self._sender.close()
-                self._sender = None
+            self._log.drop_link(sender)  # a link that timed out is not trusted again
         for (_, _, heard), count in zip(batch, counts, strict=True):
             if heard is None or heard.done():
                 continue

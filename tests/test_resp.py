@@ -148,8 +148,9 @@ async def test_an_append_whose_link_was_cut_or_whose_script_was_forgotten_goes_t
         assert len(ids) == 1
         assert await admin.client_kill_filter(_id=ids[0]) == 1
         assert await log.append(site, 1, [ev(2)]) == 2  # on a new link
-        assert log._appender is not None
-        log._appender.close()  # the link breaks as the next append is sent: sent again
+        link = log.link()
+        assert link is not None
+        link.close()  # the link breaks as the next append is sent: sent again
         assert await log.append(site, 2, [ev(3)]) == 3
         await admin.script_flush()
         assert await log.append(site, 3, [ev(4), ev(5)]) == 5  # the script loaded again

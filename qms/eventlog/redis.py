@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 10.0  # seconds for any one command
 PING_S = 5.0  # a reader's link quiet this long is PINGed (a dead one is then noticed)
 READER_NAME = "qms-log-reader"  # its connection's name in CLIENT LIST
-APPENDER_NAME = "qms-log-append"
+APPENDER_NAME = "qms-log-commands"  # the lean command link's (`RedisLog.link`)
 READ_COUNT = 512  # entries per storage read while the reader catches up
 BACKOFF_BASE = 0.05  # seconds; reconnect delay is uniform in [0, min(cap, base * 2**n)]
 BACKOFF_CAP = 2.0
@@ -155,10 +155,11 @@ class RedisLog(EventLog):
         # Default retries are kept: every command here is safe to resend (see _APPEND).
         # socket_timeout=None: see timed.
         self._redis = aioredis.Redis.from_url(url, protocol=2, socket_timeout=None)
-        self._appender: RespConnection | None = None  # appends go through it (`_append_script`)
+        # The lean command link (`link`): appends, and the relay's publishes.
+        self._link: RespConnection | None = None
+        self._link_opening = asyncio.Lock()  # one link, however many callers wait for it
         timeout = parse_url(url).get("socket_timeout")
         self._reply_timeout = float(timeout) if isinstance(timeout, int | float) else None
-        self._appender_opening: asyncio.Lock | None = None
         self._snapshot_script = self._redis.register_script(_SAVE_SNAPSHOT)
         self._fanout = Fanout(self.read, watch=self._watch, unwatch=self._unwatch)
         self._closed = False
@@ -264,42 +265,48 @@ class RedisLog(EventLog):
             conn: RespConnection | None = None
             try:
                 async with asyncio.timeout(self._reply_timeout):
-                    conn = await self._appending_connection()
-                    return await conn.call(
-                        "EVALSHA", _APPEND_SHA, len(site_keys), *site_keys, *args
-                    )
-            except NoScriptError:
-                if attempt == 2 or conn is None:
-                    raise
-                await conn.call("SCRIPT", "LOAD", _APPEND)  # a restarted server forgot it
+                    conn = await self.open_link()
+                    try:
+                        return await conn.call(
+                            "EVALSHA", _APPEND_SHA, len(site_keys), *site_keys, *args
+                        )
+                    except NoScriptError:
+                        if attempt == 2:
+                            raise
+                        await conn.call("SCRIPT", "LOAD", _APPEND)  # a restart forgot it
             except (RedisConnectionError, TimeoutError) as exc:
-                self._drop_appender(conn)
+                self.drop_link(conn)
                 if attempt:
                     if isinstance(exc, TimeoutError):
                         raise RedisTimeoutError("Timeout reading from socket") from exc
                     raise
             except asyncio.CancelledError:  # given up on: its reply may come late, or never
-                self._drop_appender(conn)
+                self.drop_link(conn)
                 raise
         raise AssertionError("unreachable")
 
-    def _drop_appender(self, conn: RespConnection | None) -> None:
+    def link(self) -> RespConnection | None:
+        """The process's lean command link when it is open (appends go through it, the
+        relay publishes on it), else None: then `open_link`."""
+        link = self._link
+        return link if link is not None and not link.closed.done() else None
+
+    async def open_link(self) -> RespConnection:
+        """The lean command link, connecting it when there is none."""
+        async with self._link_opening:
+            if self._closed:
+                raise EventLogError("the log is closed")
+            link = self.link()
+            if link is None:
+                link = self._link = await RespConnection.open(self._url, name=APPENDER_NAME)
+            return link
+
+    def drop_link(self, conn: RespConnection | None) -> None:
+        """`conn` failed or timed out: close it; the next caller opens another."""
         if conn is not None:
             conn.close()
-            if self._appender is conn:
-                self._appender = None
-
-    async def _appending_connection(self) -> RespConnection:
-        conn = self._appender
-        if conn is not None and not conn.closed.done():
-            return conn
-        if self._appender_opening is None:
-            self._appender_opening = asyncio.Lock()
-        async with self._appender_opening:  # one connection, however many appends wait
-            conn = self._appender
-            if conn is None or conn.closed.done():
-                conn = self._appender = await RespConnection.open(self._url, name=APPENDER_NAME)
-            return conn
+            if self._link is conn:
+                self._link = None
 
     def _publish_own(self, site: str, base: int, blobs: Sequence[bytes]) -> None:
         """Hand this process's own append to its subscribers now, not via the reader.
@@ -387,8 +394,9 @@ class RedisLog(EventLog):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 await self._idle.wait()
-        if self._appender is not None:
-            await self._appender.aclose()
+        async with self._link_opening:  # after this, nobody opens one again
+            if self._link is not None:
+                await self._link.aclose()
         await self._redis.aclose()
 
     # -- the reader --------------------------------------------------------------------
