@@ -195,11 +195,16 @@ class SiteEngine(LogFollower):
 
     async def execute_here(self, cmd: Command, *, guard: Guard | None = None) -> Result:
         """`execute` in this process (compare-and-append), never forwarded."""
+        return await self.submit(cmd, guard)  # a caller cancelled before its turn is skipped
+
+    def submit(self, cmd: Command, guard: Guard | None = None) -> asyncio.Future[Result]:
+        """Queue `cmd` for this process's next append; the future is its result.
+        (`execute_here` without a coroutine: the relay serves requests with it.)"""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((cmd, guard, future))
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain(), name=f"qms-engine-{self.site}")
-        return await future  # a caller cancelled before its turn is skipped
+        return future
 
     async def _drain(self) -> None:
         """Run the queued commands batch by batch, in arrival order, until none is left.

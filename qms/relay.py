@@ -16,8 +16,9 @@ How (Redis only: the embedded SQLite log is one process anyway):
   not the writer publishes each command to the writer's channel and waits for
   the answer on its own. PUBLISH says how many listened: none means the writer
   is gone, and the command runs here at once.
-- The writer executes each request in its engine, where requests group-commit
-  with its own commands. A command that made events needs no answer message:
+- The writer queues each request in its engine (`SiteEngine.submit`, from the
+  channel's callback: no task per request), where requests group-commit with
+  its own commands. A command that made events needs no answer message:
   the sender's follower brings them (matched by command id, `_on_event`), and
   then the sender's state includes them, so what its caller reads next agrees.
   Refusals, repeats and errors are published back. Messages go out at once on
@@ -47,7 +48,8 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from functools import partial
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
@@ -105,6 +107,10 @@ class _NotHeard(Exception):
     """Nobody listens on the writer's channel: it is gone."""
 
 
+# A PUBLISH's outcome: (how many listened, None) or (0, the error).
+OnReply = Callable[[int, Exception | None], None]
+
+
 def _packb(obj: Any) -> bytes:
     return bytes(msgpack.packb(obj, use_bin_type=True))
 
@@ -138,8 +144,9 @@ class SiteRelay:
         self._pending: dict[str, asyncio.Future[Result | dict[str, Any]]] = {}
         self._collecting: tuple[str, int, list[tuple[int, dict[str, Any]]]] | None = None
         self._ids = 0  # for the command ids made here
-        self._outbox: list[tuple[str, bytes, asyncio.Future[int] | None]] = []
-        self._requests: set[asyncio.Task[None]] = set()  # requests being served, and the like
+        self._outbox: list[tuple[str, bytes, OnReply | None]] = []
+        self._requests: set[asyncio.Task[None]] = set()  # catching up, and the like
+        self._serving: set[asyncio.Future[Result]] = set()  # requests in the engine
         self._catching_up = False
         self._listener: RespConnection | None = None  # our channel's link, while listening
         self._stopped = False
@@ -270,7 +277,9 @@ class SiteRelay:
             with contextlib.suppress(*_ERRORS):
                 await timed(self._release(keys=[self._lease], args=[self.node]), 1.0)
         self._set_writer(None)
-        for task in list(self._requests):  # answer what was received
+        if self._serving:  # answer what was received
+            await asyncio.wait(list(self._serving), timeout=self.timeout)
+        for task in list(self._requests):
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, self.timeout)
         await self._flush()
@@ -316,7 +325,7 @@ class SiteRelay:
             log.warning("site %s: unreadable relay message dropped", self.site)
             return
         if kind == "req":
-            self._spawn(self._serve(message))
+            self._serve(message)
         elif kind == "nudge" and self.is_writer:
             self._nudged(int(message.get("v", 0)))
         elif kind == "ans":
@@ -324,17 +333,21 @@ class SiteRelay:
             if future is not None and not future.done():
                 future.set_result(message)
 
-    def _publish(self, channel: str, payload: bytes, heard: asyncio.Future[int] | None) -> None:
+    def _publish(self, channel: str, payload: bytes, on_reply: OnReply | None) -> None:
         """Send a message now on the open connection (no task: this is every forwarded
-        command's path); else queue it for `_flush`, which connects first."""
+        command's path); else queue it for `_flush`, which connects first. `on_reply`
+        gets how many listened, or why the PUBLISH failed."""
         sender = self._log.link()  # the log's lean command link, when it is open
         if sender is not None and not self._outbox:
             reply = sender.call("PUBLISH", channel, payload)
-            reply.add_done_callback(lambda done: _heard(done, heard))
+            if on_reply is not None:
+                reply.add_done_callback(partial(_replied, on_reply))
+            else:
+                reply.add_done_callback(_retrieve)
             return
         if not self._outbox:
             asyncio.get_running_loop().call_soon(lambda: self._spawn(self._flush()))
-        self._outbox.append((channel, payload, heard))
+        self._outbox.append((channel, payload, on_reply))
 
     async def _flush(self) -> None:
         batch, self._outbox = self._outbox, []
@@ -350,13 +363,29 @@ class SiteRelay:
         except _ERRORS as exc:
             counts = [exc] * len(batch)
             self._log.drop_link(sender)  # a link that timed out is not trusted again
-        for (_, _, heard), count in zip(batch, counts, strict=True):
-            if heard is None or heard.done():
+        for (_, _, on_reply), count in zip(batch, counts, strict=True):
+            if on_reply is None:
                 continue
-            if isinstance(count, BaseException):
-                heard.set_exception(count)
+            if isinstance(count, Exception):
+                on_reply(0, count)
+            elif isinstance(count, BaseException):
+                on_reply(0, RedisConnectionError(repr(count)))
             else:
-                heard.set_result(int(count))
+                on_reply(int(count), None)
+
+    def _on_heard(
+        self, answered: asyncio.Future[Result | dict[str, Any]], count: int, error: Exception | None
+    ) -> None:
+        """A request's PUBLISH was answered: nobody listening (the writer is gone) or a
+        failed link settle the request now; else its answer is on its way."""
+        if answered.done():
+            return
+        if error is not None:
+            answered.set_exception(error)
+        elif not count:
+            answered.set_exception(_NotHeard())
+        else:
+            self.forwarded += 1
 
     # --- sending ---------------------------------------------------------------------
 
@@ -374,9 +403,11 @@ class SiteRelay:
         ):
             return await self._run_here(cmd, guard)
         # Running it here after a timeout must not act twice: it needs an id.
-        self._ids += 1
-        cid = cmd.command_id or f"relay-{self.node}-{self._ids}"
-        cmd = dataclasses.replace(cmd, command_id=cid)
+        cid = cmd.command_id
+        if not cid:
+            self._ids += 1
+            cid = f"relay-{self.node}-{self._ids}"
+            cmd = dataclasses.replace(cmd, command_id=cid)
         request = {
             "k": "req",
             "v": PROTOCOL,
@@ -387,15 +418,17 @@ class SiteRelay:
         }
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[Result | dict[str, Any]] = loop.create_future()
-        heard: asyncio.Future[int] = loop.create_future()
         self._pending[cid] = answered
+        # One future and one timer per request, awaited once: PUBLISH's reply settles
+        # it only when nobody listened or the link failed (`_on_heard`).
+        expiry = loop.call_later(self.timeout * 1.1, _expire, answered)
         try:
-            self._publish(keys.relay(self._prefix, self.site, writer), _packb(request), heard)
-            async with asyncio.timeout(self.timeout * 1.1):
-                if not await heard:
-                    raise _NotHeard()
-                self.forwarded += 1
-                answer = await answered
+            self._publish(
+                keys.relay(self._prefix, self.site, writer),
+                _packb(request),
+                partial(self._on_heard, answered),
+            )
+            answer = await answered
         except _NotHeard:  # it stopped listening (a restart): ask the lease again
             if self.writer == writer:
                 self._set_writer(None)
@@ -407,6 +440,7 @@ class SiteRelay:
             log.warning("site %s: writer %s did not answer (%r)", self.site, writer, exc)
             return await self._run_here(cmd, guard, fallback=True)
         finally:
+            expiry.cancel()
             self._pending.pop(cid, None)
         if isinstance(answer, Result):
             return answer
@@ -484,20 +518,37 @@ class SiteRelay:
 
     # --- writing ---------------------------------------------------------------------
 
-    async def _serve(self, request: Mapping[str, Any]) -> None:
+    def _serve(self, request: Mapping[str, Any]) -> None:
+        """Queue a forwarded command in the engine (group commit with the rest) and
+        answer when it is decided. No task per request: a callback answers."""
         try:
             sender, cid = str(request["from"]), str(request["cmd"]["command_id"])
         except (KeyError, TypeError):
             log.warning("site %s: relay request without a sender or an id dropped", self.site)
             return
         self.served += 1
-        answer: dict[str, Any]
         try:
             if request.get("v") != PROTOCOL:
                 raise EventLogError(f"relay protocol {request.get('v')!r}, expected {PROTOCOL}")
             cmd = parse_command(request["cmd"])
             guard = _deadline(float(request["until"]), _rebuild(request.get("guard"), cmd))
-            result = await self.engine.execute_here(cmd, guard=guard)
+        except Exception as exc:
+            answer = _answer_for(exc)
+            if answer is not None:
+                self._answer(sender, cid, answer)
+            return
+        decided = self.engine.submit(cmd, guard)
+        self._serving.add(decided)
+        decided.add_done_callback(partial(self._decided, sender, cid))
+
+    def _decided(self, sender: str, cid: str, decided: asyncio.Future[Result]) -> None:
+        self._serving.discard(decided)
+        if decided.cancelled():
+            return  # the engine stopped (the loop is closing): the sender falls back
+        error = decided.exception()
+        answer: dict[str, Any] | None
+        if error is None:
+            result = decided.result()
             if result.events and not result.repeated:
                 return  # its events in the log are the answer (see `_on_event`)
             answer = {
@@ -506,29 +557,51 @@ class SiteRelay:
                 "events": [[v, e] for v, e in result.events],
                 "repeated": result.repeated,
             }
-        except Expired:
-            return  # its sender has stopped waiting and runs it itself
-        except Rejected as exc:
-            answer = {"x": "rejected", **exc.to_dict()}
-        except EngineBusy as exc:
-            answer = {"x": "busy", "message": str(exc)}
-        except Exception as exc:
-            answer = {"x": "error", "message": repr(exc)}
+        else:
+            answer = _answer_for(error)
+        if answer is not None:
+            self._answer(sender, cid, answer)
+
+    def _answer(self, sender: str, cid: str, answer: dict[str, Any]) -> None:
         answer.update(k="ans", cid=cid)
         self._publish(keys.relay(self._prefix, self.site, sender), _packb(answer), None)
 
 
-def _heard(reply: asyncio.Future[Any], heard: asyncio.Future[int] | None) -> None:
-    """PUBLISH answered: tell its sender how many listened (or why it failed)."""
-    error = None if reply.cancelled() else reply.exception()  # retrieved either way
-    if heard is None or heard.done():
-        return
-    if reply.cancelled():
-        heard.cancel()
-    elif error is not None:
-        heard.set_exception(error)
+def _answer_for(exc: BaseException) -> dict[str, Any] | None:
+    """The answer message for a request that failed with `exc` (None: send none)."""
+    if isinstance(exc, Expired):
+        return None  # its sender has stopped waiting and runs it itself
+    if isinstance(exc, Rejected):
+        return {"x": "rejected", **exc.to_dict()}
+    if isinstance(exc, EngineBusy):
+        return {"x": "busy", "message": str(exc)}
+    return {"x": "error", "message": repr(exc)}
+
+
+def _replied(on_reply: OnReply, reply: asyncio.Future[Any]) -> None:
+    """PUBLISH answered: pass on how many listened, or why it failed."""
+    error = _retrieve(reply)
+    if error is not None:
+        on_reply(0, error)
     else:
-        heard.set_result(int(reply.result()))
+        on_reply(int(reply.result()), None)
+
+
+def _retrieve(reply: asyncio.Future[Any]) -> Exception | None:
+    """Why `reply` failed, if it did. Also the callback of a reply nobody waits for (an
+    answer, a nudge: a lost one costs its receiver a timeout), so that asyncio does
+    not log "exception never retrieved"."""
+    if reply.cancelled():
+        return RedisConnectionError("the PUBLISH was cancelled")
+    error = reply.exception()
+    if error is None or isinstance(error, Exception):
+        return error
+    return RedisConnectionError(repr(error))
+
+
+def _expire(answered: asyncio.Future[Any]) -> None:
+    if not answered.done():
+        answered.set_exception(TimeoutError("the writer did not answer in time"))
 
 
 def _rebuild(wire: Any, cmd: Command) -> WireGuard | None:

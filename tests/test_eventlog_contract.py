@@ -424,6 +424,77 @@ async def test_drop_ends_subscriptions_with_epoch_changed(log: EventLog) -> None
         await sub.aclose()
 
 
+async def test_a_direct_subscriber_takes_live_entries_at_once(log: EventLog) -> None:
+    """With `direct`, live entries that arrive while the consumer waits are handed to
+    `direct` inside the publisher's call (no turn of the event loop); the backlog
+    still comes through the iterator. Both together: every entry once, in order."""
+    await log.append(SITE, 0, events(1, 3))
+    seen: list[tuple[str, Entry]] = []
+    sub = log.subscribe(SITE, direct=lambda entry: seen.append(("direct", entry)))
+
+    async def consume() -> None:
+        async for entry in sub:
+            seen.append(("iterator", entry))
+
+    task = asyncio.ensure_future(consume())
+    try:
+        await eventually(lambda: len(seen) == 3)
+        version = 3
+        for n in range(4, 54):
+            version = await log.append(SITE, version, [ev(n)])
+        await eventually(lambda: len(seen) == 53)
+        await asyncio.sleep(0.05)  # nothing more comes (a duplicate would)
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+        await sub.aclose()
+    assert [entry for _, entry in seen] == [(n, ev(n)) for n in range(1, 54)]
+    assert [how for how, _ in seen] == ["iterator"] * 3 + ["direct"] * 50
+
+
+async def test_what_direct_raises_the_iterator_raises(log: EventLog) -> None:
+    def fold(entry: Entry) -> None:
+        raise ValueError(f"cannot fold {entry[0]}")
+
+    await log.append(SITE, 0, [ev(1)])
+    sub = log.subscribe(SITE, direct=fold)
+    try:
+        assert versions(await take(sub, 1)) == [1]
+        waiting = asyncio.ensure_future(anext(sub))
+        await asyncio.sleep(0.05)  # waiting for the next entry: it goes to `direct`
+        await log.append(SITE, 1, [ev(2)])
+        with pytest.raises(ValueError, match="cannot fold 2"):
+            await asyncio.wait_for(waiting, WAIT)
+        assert fanout(log).count() == 0
+    finally:
+        await sub.aclose()
+
+
+async def test_a_direct_subscriber_after_a_gap_reads_storage() -> None:
+    """Entries published past a gap are not handed to `direct`: the iterator reads the
+    gap from storage and yields from there (the Fanout alone, over a list as storage)."""
+    stored: list[Entry] = [(n, ev(n)) for n in range(1, 6)]
+
+    async def read(site: str, after: int, limit: int) -> list[Entry]:
+        return [e for e in stored if e[0] > after][:limit]
+
+    hub = Fanout(read)
+    taken: list[Entry] = []
+    sub = hub.subscribe(SITE, 0, taken.append)
+    try:
+        assert versions(await take(sub, 5)) == [1, 2, 3, 4, 5]
+        waiting = asyncio.ensure_future(anext(sub))
+        await asyncio.sleep(0)
+        stored.extend((n, ev(n)) for n in range(6, 10))
+        hub.publish(SITE, stored[5:6])  # 6: next, taken at once
+        hub.publish(SITE, stored[7:9])  # 8, 9: 7 went missing on the way
+        assert taken == [(6, ev(6))]
+        assert await asyncio.wait_for(waiting, WAIT) == (7, ev(7))
+        assert await take(sub, 2) == [(8, ev(8)), (9, ev(9))]
+    finally:
+        await sub.aclose()
+
+
 # -- a corrupt stored entry ----------------------------------------------------------------
 
 

@@ -198,19 +198,40 @@ async def test_a_writer_that_stops_hands_over_without_losing_a_command(hall_url:
     assert types.count("ticket_called") == 2 and types.count("ticket_completed") == 1
 
 
+async def test_a_request_whose_publish_fails_runs_here_at_once(hall_url: str) -> None:
+    """The PUBLISH of a request failing (its link broke) settles the request there and
+    then: the sender runs the command itself instead of waiting out its timeout."""
+    async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
+        b.relay.timeout = 5.0
+        await b.engine.execute({"type": "call_next", "counter": "L1"})
+        assert b.relay.forwarded == 1
+        link = b.relay._log.link()
+        assert link is not None
+        link.close()  # closing from now on: the next PUBLISH on it fails
+        started = time.monotonic()
+        done = await b.engine.execute({"type": "complete", "counter": "L1"})
+        assert time.monotonic() - started < 1.0
+        assert b.relay.fallbacks == 1 and b.relay.forwarded == 1
+        assert done.events[-1][1]["type"] == "ticket_completed"
+        await settled(a, b)
+
+
 async def test_a_writer_that_does_not_answer_is_bypassed_and_cannot_act_late(
     hall_url: str,
 ) -> None:
     async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
         b.relay.timeout = 0.3
         # The writer hears the request but is stuck for a while before deciding it.
-        run_here = a.engine.execute_here
+        submit = a.engine.submit
 
-        async def stuck(cmd: Command, *, guard: Any = None) -> Any:
+        async def late(cmd: Command, guard: Any) -> Any:
             await asyncio.sleep(0.6)
-            return await run_here(cmd, guard=guard)
+            return await submit(cmd, guard)
 
-        a.engine.execute_here = stuck  # type: ignore[method-assign]
+        def stuck(cmd: Command, guard: Any = None) -> Any:
+            return asyncio.ensure_future(late(cmd, guard))
+
+        a.engine.submit = stuck  # type: ignore[method-assign]
         started = time.monotonic()
         result = await b.engine.execute({"type": "call_next", "counter": "L1"})
         waited = time.monotonic() - started
@@ -272,14 +293,17 @@ async def test_a_writer_that_fails_a_command_has_it_done_once(
     events answer the sender, or the error answer arrives first and the sender's run
     finds the command done (its id). Either way the command acts once."""
     async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
-        run_here = a.engine.execute_here
+        submit = a.engine.submit
 
-        async def failing(cmd: Command, *, guard: Any = None) -> Any:
+        async def fail(cmd: Command, guard: Any) -> Any:
             if appended:
-                await run_here(cmd, guard=guard)  # appended, then "lost the reply"
+                await submit(cmd, guard)  # appended, then "lost the reply"
             raise RedisTimeoutError("Timeout reading from socket")
 
-        a.engine.execute_here = failing  # type: ignore[method-assign]
+        def failing(cmd: Command, guard: Any = None) -> Any:
+            return asyncio.ensure_future(fail(cmd, guard))
+
+        a.engine.submit = failing  # type: ignore[method-assign]
         result = await b.engine.execute({"type": "call_next", "counter": "L1"})
         if not appended:  # appended: its events or the error answer may reach b first
             assert b.relay.fallbacks == 1

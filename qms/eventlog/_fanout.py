@@ -26,6 +26,8 @@ QUEUE_SIZE = 1024  # entries buffered per subscriber before the fan-out drops fo
 PAGE_SIZE = 512  # entries per storage read while catching up
 
 ReadFn = Callable[[str, int, int], Awaitable[list[Entry]]]
+# Takes a live entry at once, in the publisher's call (see `Fanout.subscribe`).
+Direct = Callable[[Entry], None]
 WatchFn = Callable[[str], Awaitable[None]]
 UnwatchFn = Callable[[str], None]
 
@@ -37,13 +39,36 @@ class _State(enum.Enum):
 
 
 class _Subscriber:
-    __slots__ = ("queue", "stale", "state")
+    __slots__ = ("direct", "error", "idle", "last", "queue", "stale", "state")
 
-    def __init__(self, queue_size: int) -> None:
-        # None is a wake-up: look at `state` / `stale` again.
+    def __init__(self, queue_size: int, after: int, direct: Direct | None) -> None:
+        # None is a wake-up: look at `state` / `stale` / `error` again.
         self.queue: asyncio.Queue[Entry | None] = asyncio.Queue(queue_size)
         self.stale = True  # storage may hold entries not yet yielded: read it first
         self.state = _State.LIVE
+        self.last = after  # the version of the last entry handed on
+        self.direct = direct
+        self.idle = False  # its consumer waits for the next entry, and none is queued
+        self.error: Exception | None = None  # what `direct` raised, for the consumer
+
+    def take(self, entries: Sequence[Entry]) -> Sequence[Entry]:
+        """Hand the entries that follow on from `last` to `direct` now; the rest
+        (after a gap, or all of them when the consumer is busy) go through the queue."""
+        if self.direct is None or not self.idle or self.stale or not self.queue.empty():
+            return entries
+        for i, entry in enumerate(entries):
+            if entry[0] <= self.last:
+                continue
+            if entry[0] != self.last + 1:
+                return entries[i:]
+            try:
+                self.direct(entry)
+            except Exception as exc:  # the consumer's own failure: raised to it
+                self.error = exc
+                self.wake()
+                return ()
+            self.last = entry[0]
+        return ()
 
     def wake(self) -> None:
         """Make a consumer waiting on the queue look at `state` and `stale` again."""
@@ -85,7 +110,7 @@ class Fanout:
     def publish(self, site: str, entries: Sequence[Entry]) -> None:
         """Queue `entries` (in version order) for every subscriber of `site`; never waits."""
         for sub in self._subs.get(site, ()):
-            for entry in entries:
+            for entry in sub.take(entries):
                 try:
                     sub.queue.put_nowait(entry)
                 except asyncio.QueueFull:
@@ -126,37 +151,51 @@ class Fanout:
             if self._unwatch is not None:
                 self._unwatch(site)
 
-    async def subscribe(self, site: str, after: int) -> AsyncGenerator[Entry, None]:
-        """Entries of `site` after `after`: backlog, then live; no gap, no duplicate."""
-        sub = _Subscriber(self._queue_size)
+    async def subscribe(
+        self, site: str, after: int, direct: Direct | None = None
+    ) -> AsyncGenerator[Entry, None]:
+        """Entries of `site` after `after`: backlog, then live; no gap, no duplicate.
+
+        With `direct`, a live entry that comes while the consumer waits for the next
+        one is given to `direct(entry)` inside `publish`, instead of being queued and
+        yielded a turn of the event loop later (the engine's follower: every process
+        folds every event of its sites). What `direct` raises, the iterator raises.
+        """
+        sub = _Subscriber(self._queue_size, after, direct)
         self._subs.setdefault(site, set()).add(sub)
         try:
-            last = after
             try:
                 if self._watch is not None:
                     await self._watch(site)
                 while sub.state is _State.LIVE:
+                    if sub.error is not None:
+                        error, sub.error = sub.error, None
+                        raise error
                     if sub.stale:
                         # Cleared before reading: an overflow during the read sets it again.
                         sub.stale = False
-                        page = await self._read(site, last, self._page_size)
+                        page = await self._read(site, sub.last, self._page_size)
                         for version, event in page:
-                            if version != last + 1:
+                            if version != sub.last + 1:
                                 raise EventLogError(
-                                    f"site {site!r}: storage skips from {last} to {version}"
+                                    f"site {site!r}: storage skips from {sub.last} to {version}"
                                 )
-                            last = version
+                            sub.last = version
                             yield version, event
                         if len(page) >= self._page_size:
                             sub.stale = True  # more to read
                         continue
-                    entry = await sub.queue.get()
-                    if entry is None or entry[0] <= last:
+                    sub.idle = True
+                    try:
+                        entry = await sub.queue.get()
+                    finally:
+                        sub.idle = False
+                    if entry is None or entry[0] <= sub.last:
                         continue
-                    if entry[0] > last + 1:
+                    if entry[0] > sub.last + 1:
                         sub.stale = True  # entries went missing on the way; storage has them
                         continue
-                    last = entry[0]
+                    sub.last = entry[0]
                     yield entry
             except Exception:
                 if sub.state is _State.LIVE:

@@ -15,7 +15,7 @@ the log stores them without interpreting them (see `codec`).
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -81,11 +81,17 @@ class EventLog(abc.ABC):
         """Entries with version > `after`, in order, at most `limit` of them."""
 
     @abc.abstractmethod
-    def subscribe(self, site: str, after: int = 0) -> AsyncIterator[Entry]:
+    def subscribe(
+        self, site: str, after: int = 0, *, direct: Callable[[Entry], None] | None = None
+    ) -> AsyncIterator[Entry]:
         """Entries after `after`: the backlog, then live ones; no gap, no duplicate.
 
         The iterator runs until the consumer stops it (``aclose()`` or leaving
-        ``async for``); it releases everything it holds when it ends.
+        ``async for``); it releases everything it holds when it ends. With `direct`,
+        live entries that arrive while the consumer waits for the next one are given
+        to `direct` at once instead (still in order, each once; what it raises, the
+        iterator raises): for a consumer that folds synchronously, a turn of the
+        event loop less per entry.
         """
 
     @abc.abstractmethod

@@ -64,8 +64,13 @@ class LogFollower(ABC):
             await waiter
 
     async def follow(self) -> None:
-        """Keep the state current with every process's entries (run as a task)."""
-        async for version, data in self.log.subscribe(self.site, after=self.version):
+        """Keep the state current with every process's entries (run as a task).
+        Live entries are applied as they arrive (`direct`), a backlog as it is read."""
+        entries = self.log.subscribe(self.site, after=self.version, direct=self._take)
+        async for version, data in entries:
             if version > self.version + 1:
                 await self.catch_up()
             self.apply(version, data)
+
+    def _take(self, entry: tuple[int, Mapping[str, Any]]) -> None:
+        self.apply(*entry)  # in order (the subscription is gap-free); ours are skipped

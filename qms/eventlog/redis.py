@@ -204,8 +204,11 @@ class RedisLog(EventLog):
         beside the logs (sign-in throttles)."""
         return self._redis, self._prefix
 
-    async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T:
-        """Run one command on the shared client, unless the log is closed.
+    async def _call(
+        self, command: Callable[[], Awaitable[_T]], seconds: float | None = COMMAND_TIMEOUT
+    ) -> _T:
+        """Run one command on the shared client, unless the log is closed; with a
+        deadline of `seconds` (None: the command has its own).
 
         Counted so that close() closes the pool only once they are done: redis-py
         would otherwise hand a connection opened during its close back to a closed
@@ -216,7 +219,7 @@ class RedisLog(EventLog):
         self._in_flight += 1
         self._idle.clear()
         try:
-            return await timed(command())
+            return await (command() if seconds is None else timed(command(), seconds))
         finally:
             self._in_flight -= 1
             if not self._in_flight:
@@ -236,13 +239,9 @@ class RedisLog(EventLog):
             keys.epoch(self._prefix, site),
             keys.push(self._prefix, site),
         ]
-        args: list[int | str | bytes] = [
-            expected_version,
-            uuid.uuid4().hex,
-            os.urandom(8).hex(),
-            *blobs,
-        ]
-        reply: Any = await self._call(lambda: self._append_script(site_keys, args))
+        nonce = os.urandom(24).hex()  # the epoch should the site be new, the append's token
+        args: list[int | str | bytes] = [expected_version, nonce[:32], nonce[32:], *blobs]
+        reply: Any = await self._call(lambda: self._append_script(site_keys, args), None)
         if not reply[0]:
             # Lua hands stream fields back as a flat [name, value, ...] list.
             missed = [
@@ -256,16 +255,17 @@ class RedisLog(EventLog):
     async def _append_script(self, site_keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run `_APPEND` on the lean connection (the writer's hottest call), pipelined.
 
-        As redis-py would: a reply later than the URL's `socket_timeout` is given up
-        and the link dropped, and a broken or timed-out append is sent once more on a
-        new connection. Resending is safe: the token makes an append that had gone
-        through answer as the first one did (see `_APPEND`).
+        As redis-py would: a reply later than the URL's `socket_timeout` (else
+        COMMAND_TIMEOUT) is given up and the link dropped, and a broken or timed-out
+        append is sent once more on a new connection. Resending is safe: the token
+        makes an append that had gone through answer as the first one did (see
+        `_APPEND`).
         """
         for attempt in range(3):
             conn: RespConnection | None = None
             try:
-                async with asyncio.timeout(self._reply_timeout):
-                    conn = await self.open_link()
+                async with asyncio.timeout(self._reply_timeout or COMMAND_TIMEOUT):
+                    conn = self.link() or await self.open_link()
                     try:
                         return await conn.call(
                             "EVALSHA", _APPEND_SHA, len(site_keys), *site_keys, *args
@@ -335,8 +335,10 @@ class RedisLog(EventLog):
         )
         return [_entry(site, raw_id, fields) for raw_id, fields in items]
 
-    def subscribe(self, site: str, after: int = 0) -> AsyncGenerator[Entry, None]:
-        return self._fanout.subscribe(codec.check_site(site), after)
+    def subscribe(
+        self, site: str, after: int = 0, *, direct: Callable[[Entry], None] | None = None
+    ) -> AsyncGenerator[Entry, None]:
+        return self._fanout.subscribe(codec.check_site(site), after, direct)
 
     async def version(self, site: str) -> int:
         key = keys.version(self._prefix, codec.check_site(site))

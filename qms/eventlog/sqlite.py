@@ -204,8 +204,10 @@ class SqliteLog(EventLog):
             return []
         return await self._call(self._read_sync, site, after, -1 if limit is None else limit)
 
-    def subscribe(self, site: str, after: int = 0) -> AsyncGenerator[Entry, None]:
-        return self._fanout.subscribe(codec.check_site(site), after)
+    def subscribe(
+        self, site: str, after: int = 0, *, direct: Callable[[Entry], None] | None = None
+    ) -> AsyncGenerator[Entry, None]:
+        return self._fanout.subscribe(codec.check_site(site), after, direct)
 
     async def version(self, site: str) -> int:
         return await self._call(self._version_sync, codec.check_site(site))
