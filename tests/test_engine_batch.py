@@ -10,19 +10,22 @@ checked on every event of the core's property-test machine.
 from __future__ import annotations
 
 import asyncio
-import copy
 import gc
+import pickle
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
-from test_core_properties import PHASES, HallMachine
+from test_core_properties import PHASES, HallMachine, set_up_commands
 from test_engine import SITE, engine_on, hall
 
 from qms.core import HallState, Rejected, evolve, state_to_dict
+from qms.core import commands as cmds
 from qms.core.events import Event
 from qms.core.evolve import checkpoint
+from qms.core.model import OpeningHours
 from qms.eventlog import EventLog
 
 
@@ -149,6 +152,12 @@ async def test_a_snapshot_is_the_state_at_its_version(log: EventLog) -> None:
 # --- the undo journal ---------------------------------------------------------------
 
 
+def _clone(state: HallState) -> HallState:
+    """A deep copy, 5-10x faster than `copy.deepcopy` (this test makes thousands)."""
+    clone: HallState = pickle.loads(pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
+    return clone
+
+
 # Synchronous and allocation-heavy: the garbage collector runs during it and finalises
 # what earlier async tests of the session left behind (never-awaited coroutines); those
 # warnings are theirs, not this test's.
@@ -165,11 +174,11 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
 
     def evolve_and_check(state: HallState, event: Event) -> HallState:
         if id(state) not in chains or chains[id(state)][0] is not state:
-            chains[id(state)] = (state, copy.deepcopy(state), [])
+            chains[id(state)] = (state, _clone(state), [])
         _, start, events = chains[id(state)]
         if checkpoint(state, event) is not None:
             events = [*events, event]
-            scratch = copy.deepcopy(start)
+            scratch = _clone(start)
             points = []
             for ev in events:
                 point = checkpoint(scratch, ev)
@@ -182,31 +191,50 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
             undone.add(event.TYPE)
         evolve(state, event)
         if checkpoint(state, event) is None or len(events) >= 4:
-            start, events = copy.deepcopy(state), []  # a batch ends here
+            start, events = _clone(state), []  # a batch ends here
         chains[id(state)] = (state, start, events)
         return state
 
     monkeypatch.setattr("test_core_properties.evolve", evolve_and_check)
+    run_state_machine_as_test(
+        HallMachine,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=40,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+            phases=PHASES,
+        ),
+    )
+
+    # Which events the examples undo depends on the interpreter's hash seed and on
+    # memory addresses (set order in the machine): some runs never undo a "complete".
+    # A scripted day undoes the batch's everyday events every time.
+    @settings(max_examples=1, database=None, deadline=None)
+    @given(st.none())  # the machine records hypothesis events: inside a test
+    def scripted_day(_: None) -> None:
+        day = HallMachine()
+
+        def run(cmd: cmds.Command) -> None:
+            assert day.run(cmd) is None, f"{cmd.TYPE} refused"
+
+        for cmd in set_up_commands("arrival", 3, True, 0, OpeningHours()):
+            run(cmd)
+        for i in range(5):
+            run(cmds.IssueTicket(service="ktp", token=f"{i:012x}", by="kiosk-1"))
+        run(cmds.OpenCounter(counter="L1", officer="siti", by="siti"))
+        for _ in range(2):
+            run(cmds.CallNext(counter="L1"))
+            run(cmds.Complete(counter="L1"))
+        run(cmds.CallNext(counter="L1"))
+        run(cmds.Transfer(ticket=str(day.state.counters["L1"].ticket), to_service="kk"))
+        run(cmds.Transfer(ticket=next(iter(day.state.queues["ktp"])), to_service="kk"))
+
+    scripted_day()
     wanted = {"ticket_issued", "ticket_called", "ticket_completed", "ticket_transferred"}
-    # Which events the examples undo depends on the interpreter's hash seed (set order
-    # in the machine): under some seeds 40 examples never undo "ticket_completed".
-    # Then more examples, rather than a check that fails by chance.
-    for examples in (40, 160):
-        run_state_machine_as_test(
-            HallMachine,
-            settings=settings(
-                max_examples=examples,
-                stateful_step_count=40,
-                deadline=None,
-                derandomize=True,
-                database=None,
-                suppress_health_check=[HealthCheck.too_slow],
-                phases=PHASES,
-            ),
-        )
-        if wanted <= undone:
-            break
-    assert wanted <= undone
+    assert wanted <= undone, f"never undone: {sorted(wanted - undone)}"
 
 
 # --- guards: a caller's precondition checked on the state the command is decided on ---
