@@ -25,7 +25,7 @@ from typing import Any
 
 import hiredis
 from redis._parsers.base import BaseParser
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import RedisSSLContext, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 OnMessage = Callable[[bytes, bytes], None]  # channel, data
@@ -34,6 +34,19 @@ OnMessage = Callable[[bytes, bytes], None]  # channel, data
 def _error(message: str) -> Exception:
     error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
     return error
+
+
+def tls_context(options: dict[str, Any]) -> ssl.SSLContext:
+    """The TLS settings redis-py uses for the same `rediss://` URL (its `ssl_*` query
+    arguments: ssl_ca_certs, ssl_cert_reqs, ssl_check_hostname, ssl_certfile...), so
+    that the lean links connect wherever redis-py's connections do. Defaults as
+    redis-py's: the server's certificate and host name are checked."""
+    args: dict[str, Any] = {"cert_reqs": "required", "check_hostname": True}
+    for name in RedisSSLContext.__slots__:
+        if f"ssl_{name}" in options and name != "context":
+            args[name] = options[f"ssl_{name}"]
+    context: ssl.SSLContext = RedisSSLContext(**args).get()
+    return context
 
 
 def pack(*args: bytes | str | int) -> bytes:
@@ -70,7 +83,7 @@ class RespConnection(asyncio.Protocol):
                     lambda: cls(on_message), options["path"]
                 )
             else:
-                tls = ssl.create_default_context() if url.startswith("rediss:") else None
+                tls = tls_context(dict(options)) if url.startswith("rediss:") else None
                 _, conn = await loop.create_connection(
                     lambda: cls(on_message),
                     options.get("host", "localhost"),
