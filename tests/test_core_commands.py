@@ -893,6 +893,31 @@ def test_prefix_taken(hall: Hall) -> None:
     )
 
 
+def test_a_prefix_used_today_stays_with_its_service_until_the_day_ends(hall: Hall) -> None:
+    """A freed prefix taken by another service the same day would call a second A001."""
+    a001 = hall.issue("ktp")
+    _set_service(hall, "ktp", prefix="Z")  # moved: its next ticket is Z002
+    rej = hall.reject(
+        "prefix_taken",
+        "set_up_service",
+        service="kk",
+        agency="dukcapil",
+        prefix="A",
+        name_id="KK",
+        name_en="KK",
+    )
+    assert rej.details == {"service": "ktp"}
+    # A service may take back a prefix of its own: the numbers go on.
+    _set_service(hall, "ktp", prefix="A")
+    assert hall.t(hall.issue("ktp")).number == "A002"
+    _set_service(hall, "ktp", prefix="Z")
+    # The next day the prefix is free: kk takes it, and numbering starts again.
+    hall.now = TUESDAY
+    _set_service(hall, "kk", prefix="A")
+    assert hall.t(hall.issue("kk")).number == "A001"
+    assert hall.t(a001).number == "A001"  # yesterday's, expired
+
+
 def _set_service(h: Hall, service: str = "ktp", **changes: Any) -> None:
     s = h.state.services[service]
     fields: dict[str, Any] = {
@@ -1564,6 +1589,7 @@ def test_every_rejection_code_is_asserted() -> None:
         "{seq:x}",
         "{prefix}-{prefix}-{prefix}-{prefix}-{prefix}-{prefix}{seq}",
         "{seq",
+        "{seq:04}",  # no prefix: every service would call 0001
     ],
 )
 def test_number_format_must_fit_a_ticket(hall: Hall, fmt: str) -> None:
@@ -1575,7 +1601,7 @@ def test_number_format_must_fit_a_ticket(hall: Hall, fmt: str) -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "number"),
-    [("{prefix}{seq:03d}", "A007"), ("{prefix}-{seq}", "A-7"), ("{seq:04}", "0007")],
+    [("{prefix}{seq:03d}", "A007"), ("{prefix}-{seq}", "A-7"), ("{seq:04}{prefix}", "0007A")],
 )
 def test_number_format_accepted(hall: Hall, fmt: str, number: str) -> None:
     hall.do("set_up_site", site="mpp-jkt", name="MPP", number_format=fmt)

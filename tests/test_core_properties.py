@@ -99,6 +99,7 @@ SERVICES = {  # id: agency, prefix, target wait (minutes)
     "izin": ("dpmptsp", "D", 30),
 }
 SERVICE_IDS = list(SERVICES)
+SPARE_PREFIXES = ["Y", "Z"]  # a service may move to one, freeing its own for another
 COUNTER_SERVICES = {  # overlapping, in order of preference
     "L1": ["ktp", "kk"],
     "L2": ["kk", "nib"],
@@ -405,7 +406,7 @@ class HallMachine(RuleBasedStateMachine):
 
     @rule(
         service=st.sampled_from(SERVICE_IDS),
-        prefix_of=st.sampled_from([*SERVICE_IDS * 3, "bad"]),
+        prefix_of=st.sampled_from([*SERVICE_IDS * 3, *SPARE_PREFIXES, "bad"]),
         quota=st.integers(0, 5),
         target_min=st.integers(1, 60),
         opening=st.one_of(hours, st.sampled_from(BAD_HOURS).map(copy.deepcopy)),
@@ -420,8 +421,12 @@ class HallMachine(RuleBasedStateMachine):
         opening: OpeningHours,
         active: bool,
     ) -> None:
-        # Its own prefix (accepted), another service's (prefix_taken), or malformed.
-        prefix = SERVICES[prefix_of][1] if prefix_of in SERVICES else "a1"
+        # Its own prefix, another service's (prefix_taken, or free again after that one
+        # moved to a spare one), a spare one, or malformed.
+        if prefix_of in SERVICES:
+            prefix = SERVICES[prefix_of][1]
+        else:
+            prefix = prefix_of if prefix_of in SPARE_PREFIXES else "a1"
         agency = SERVICES[service][0]
         self.run(
             c.SetUpService(

@@ -8,6 +8,7 @@ command raises `Rejected` and yields no events, so nothing is half-applied.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import string
 from collections.abc import Callable
@@ -123,6 +124,12 @@ def _set_up_service(
             raise Rejected(
                 "prefix_taken", f"prefix {cmd.prefix} belongs to {other.id}", service=other.id
             )
+    if holder := _prefix_used_today(state, _site(state), cmd, now):
+        raise Rejected(
+            "prefix_taken",
+            f"prefix {cmd.prefix} numbered {holder}'s tickets today; free again tomorrow",
+            service=holder,
+        )
     _check_name(cmd.name_id, "name_id")
     _check_name(cmd.name_en, "name_en")
     if not 1 <= cmd.target_wait_min <= MAX_TARGET_MIN:
@@ -145,6 +152,22 @@ def _set_up_service(
     return [e.ServiceConfigured(service=service, **meta)]
 
 
+def _prefix_used_today(state: HallState, site: Site, cmd: c.SetUpService, now: float) -> str:
+    """The other service whose tickets of today carry `cmd.prefix`, or "".
+
+    A prefix freed during the day (its service moved to another) stays unusable for
+    the others until the day ends: numbering starts at 1 per service, so a second A001
+    would be called in the same hall. A ticket keeps its seq and number, so whether
+    the prefix made its number is a format away (a rare set-up command may scan).
+    """
+    today = _today(state, site, now)
+    number = functools.partial(site.number_format.format, prefix=cmd.prefix)
+    for t in state.tickets.values():
+        if t.day == today and t.service != cmd.service and t.number == number(seq=t.seq):
+            return t.service
+    return ""
+
+
 @handles(c.SetUpCounter)
 def _set_up_counter(
     state: HallState, cmd: c.SetUpCounter, now: float, meta: dict[str, Any]
@@ -162,15 +185,18 @@ def _set_up_counter(
 # --- the business day -----------------------------------------------------------
 
 
-def _roll_day(
-    state: HallState, site: Site, cmd: c.Command, now: float, meta: dict[str, Any]
-) -> list[e.Event]:
+def _today(state: HallState, site: Site, now: float) -> str:
     today = business_day(now, site.timezone)
     # The business day never goes back: a clock a little behind (another host's, or one
     # stepped back) decides on the latest day, never reopens an earlier one over it.
     latest = state.day or max((t.day for t in state.tickets.values()), default=None)
-    if latest is not None and today < latest:
-        today = latest
+    return latest if latest is not None and today < latest else today
+
+
+def _roll_day(
+    state: HallState, site: Site, cmd: c.Command, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    today = _today(state, site, now)
     if state.day == today:
         return []
     out: list[e.Event] = []
@@ -443,8 +469,9 @@ def _check_number_format(fmt: str) -> None:
         fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(fmt) if name]
     except ValueError as exc:
         raise _invalid("number_format", str(exc)) from None
-    if "seq" not in [name for name, _ in fields]:
-        raise _invalid("number_format", "must contain {seq}")
+    # Every service numbers from 1: without its prefix two services would both call 001.
+    if not {"prefix", "seq"} <= {name for name, _ in fields}:
+        raise _invalid("number_format", "must contain {prefix} and {seq}")
     for name, spec in fields:
         if name not in ("prefix", "seq") or not NUMBER_SPEC.fullmatch(spec or ""):
             raise _invalid("number_format", "only {prefix} and {seq} or {seq:0Nd} (N <= 6)")
