@@ -443,6 +443,27 @@ class HallMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(
+        giver=st.sampled_from(SERVICE_IDS),
+        taker=st.sampled_from(SERVICE_IDS),
+        spare=st.sampled_from(SPARE_PREFIXES),
+        tickets=st.integers(0, 3),
+    )
+    def hand_prefix_over(self, giver: str, taker: str, spare: str, tickets: int) -> None:
+        """A supervisor moves a service to a spare prefix and gives its old one to another
+        (refused while the old one numbered tickets today), which then issues some."""
+        if giver not in self.state.services or taker not in self.state.services:
+            return
+        freed = self.state.services[giver].prefix
+        for service, prefix in ((giver, spare), (taker, freed)):
+            now = self.state.services[service]
+            fields = {f.name: getattr(now, f.name) for f in dataclasses.fields(now)}
+            fields.update(service=fields.pop("id"), prefix=prefix, by="admin")
+            fields.update(daily_quota=0, hours=OpeningHours(), active=True)  # it issues below
+            self.run(c.SetUpService(**fields))
+        for i in range(tickets):
+            self.run(c.IssueTicket(service=taker, token=f"handover{i:04d}", by="kiosk-1"))
+
     @rule(counter=st.sampled_from([*KNOWN_COUNTERS, "L5"]), svc=service_lists)
     def set_up_counter(self, counter: str, svc: list[str]) -> None:
         self.run(c.SetUpCounter(counter=counter, name=f"Loket {counter}", services=svc, by="admin"))
