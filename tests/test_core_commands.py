@@ -897,15 +897,7 @@ def test_a_prefix_used_today_stays_with_its_service_until_the_day_ends(hall: Hal
     """A freed prefix taken by another service the same day would call a second A001."""
     a001 = hall.issue("ktp")
     _set_service(hall, "ktp", prefix="Z")  # moved: its next ticket is Z002
-    rej = hall.reject(
-        "prefix_taken",
-        "set_up_service",
-        service="kk",
-        agency="dukcapil",
-        prefix="A",
-        name_id="KK",
-        name_en="KK",
-    )
+    rej = hall.reject("prefix_taken", "set_up_service", **_service_fields(hall, "kk", prefix="A"))
     assert rej.details == {"service": "ktp"}
     # A service may take back a prefix of its own: the numbers go on.
     _set_service(hall, "ktp", prefix="A")
@@ -919,6 +911,11 @@ def test_a_prefix_used_today_stays_with_its_service_until_the_day_ends(hall: Hal
 
 
 def _set_service(h: Hall, service: str = "ktp", **changes: Any) -> None:
+    h.do("set_up_service", **_service_fields(h, service, **changes))
+
+
+def _service_fields(h: Hall, service: str, **changes: Any) -> dict[str, Any]:
+    """A service's set-up command as it stands, with `changes`."""
     s = h.state.services[service]
     fields: dict[str, Any] = {
         "service": s.id,
@@ -931,8 +928,7 @@ def _set_service(h: Hall, service: str = "ktp", **changes: Any) -> None:
         "hours": {"open": s.hours.open, "close": s.hours.close, "weekdays": s.hours.weekdays},
         "active": s.active,
     }
-    fields.update(changes)
-    h.do("set_up_service", **fields)
+    return fields | changes
 
 
 def test_service_inactive(hall: Hall) -> None:
