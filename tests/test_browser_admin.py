@@ -72,7 +72,7 @@ def test_admin_sets_up_a_hall_and_its_devices(hall: Hall, browser: Any) -> None:
     assert service.locator("[name=name_en]").input_value() == "Land and building tax"
     service.locator("[name=prefix]").fill("A")
     service.get_by_role("button", name="Simpan").click()
-    page.get_by_text("Awalan ini dipakai layanan lain").wait_for()
+    page.get_by_text("Awalan ini milik layanan lain").wait_for()
 
     section = tab(page, "counters")
     counter = section.locator("form[data-form=counter]")

@@ -119,17 +119,9 @@ def _set_up_service(
         raise Rejected("unknown_agency", f"no agency {cmd.agency!r}", id=cmd.agency)
     if not PREFIX.fullmatch(cmd.prefix):
         raise _invalid("prefix", "one or two capital letters")
-    for other in state.services.values():
-        if other.prefix == cmd.prefix and other.id != cmd.service:
-            raise Rejected(
-                "prefix_taken", f"prefix {cmd.prefix} belongs to {other.id}", service=other.id
-            )
-    if holder := _prefix_used_today(state, _site(state), cmd, now):
-        raise Rejected(
-            "prefix_taken",
-            f"prefix {cmd.prefix} numbered {holder}'s tickets today; free again tomorrow",
-            service=holder,
-        )
+    if taken := _prefix_holder(state, cmd, now):
+        holder, why = taken
+        raise Rejected("prefix_taken", f"prefix {cmd.prefix} {why}", service=holder)
     _check_name(cmd.name_id, "name_id")
     _check_name(cmd.name_en, "name_en")
     if not 1 <= cmd.target_wait_min <= MAX_TARGET_MIN:
@@ -152,20 +144,24 @@ def _set_up_service(
     return [e.ServiceConfigured(service=service, **meta)]
 
 
-def _prefix_used_today(state: HallState, site: Site, cmd: c.SetUpService, now: float) -> str:
-    """The other service whose tickets of today carry `cmd.prefix`, or "".
+def _prefix_holder(state: HallState, cmd: c.SetUpService, now: float) -> tuple[str, str] | None:
+    """The other service that has `cmd.prefix`, or whose tickets of today carry it, and why.
 
-    A prefix freed during the day (its service moved to another) stays unusable for
-    the others until the day ends: numbering starts at 1 per service, so a second A001
-    would be called in the same hall. A ticket keeps its seq and number, so whether
-    the prefix made its number is a format away (a rare set-up command may scan).
+    A prefix freed during the day (its service moved to another) stays with that service
+    until the day ends: numbering starts at 1 per service, so a second A001 would be
+    called in the same hall. A ticket keeps its seq and number, so whether the prefix
+    made its number is a format away (a rare set-up command may scan).
     """
+    for other in state.services.values():
+        if other.prefix == cmd.prefix and other.id != cmd.service:
+            return other.id, f"belongs to {other.id}"
+    site = _site(state)
     today = _today(state, site, now)
     number = functools.partial(site.number_format.format, prefix=cmd.prefix)
     for t in state.tickets.values():
         if t.day == today and t.service != cmd.service and t.number == number(seq=t.seq):
-            return t.service
-    return ""
+            return t.service, f"numbered {t.service}'s tickets today; free again tomorrow"
+    return None
 
 
 @handles(c.SetUpCounter)

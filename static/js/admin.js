@@ -32,7 +32,7 @@ register({
   a_none: ["Belum ada", "None yet"],
   a_retry: ["Coba lagi", "Try again"],
   err_account_disabled: ["Akun ini dinonaktifkan", "This account is disabled"],
-  err_prefix_taken: ["Awalan ini dipakai layanan lain (atau sudah dipakainya hari ini)", "Another service has this prefix (or used it today)"],
+  err_prefix_taken: ["Awalan ini milik layanan lain, atau sudah dipakai layanan lain hari ini", "Another service has this prefix, or used it today"],
   err_user_exists: ["Nama pengguna sudah ada", "That username is taken"],
   err_last_admin: ["Admin aktif terakhir tidak boleh dinonaktifkan", "The last active admin cannot be disabled"],
   err_password_too_short: ["Kata sandi minimal 8 karakter", "Passwords have 8 characters or more"],
