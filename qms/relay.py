@@ -395,15 +395,16 @@ class SiteRelay:
         self, answered: asyncio.Future[Result | dict[str, Any]], count: int, error: Exception | None
     ) -> None:
         """A request's PUBLISH was answered: nobody listening (the writer is gone) or a
-        failed link settle the request now; else its answer is on its way."""
+        failed link settle the request now; else its answer is on its way (or, as the
+        reply and the command's events come on different links, already here)."""
+        if error is None and count:
+            self.forwarded += 1
         if answered.done():
             return
         if error is not None:
             answered.set_exception(error)
         elif not count:
             answered.set_exception(_NotHeard())
-        else:
-            self.forwarded += 1
 
     # --- sending ---------------------------------------------------------------------
 

@@ -224,29 +224,33 @@ def _waiting(hall: HallServer) -> int:
     return sum(q["waiting"] for q in queues)
 
 
+def _pairs(hall: HallServer, one: Api, other: Api) -> None:
+    """PAIRS keys, each sent at once through `one` and `other`: one ticket each, and
+    exactly one first answer (201, repeated: false) per key."""
+    before = _waiting(hall)
+    wrong = []
+    for i in range(PAIRS):
+        key = {"Idempotency-Key": f"pair-{i}"}
+        replies = _concurrently(
+            partial(one.post, f"{S}/tickets", {"service": "ktp"}, headers=key),
+            partial(other.post, f"{S}/tickets", {"service": "ktp"}, headers=key),
+        )
+        got = sorted((r.status, r.body["repeated"]) for r in replies)
+        if got != [(200, True), (201, False)]:
+            wrong.append((i, got))
+        elif replies[0].body["ticket"] != replies[1].body["ticket"]:
+            wrong.append((i, "two tickets"))
+    assert wrong == [], wrong
+    assert _waiting(hall) == before + PAIRS
+
+
 @pytest.mark.redis
 @pytest.mark.slow
 def test_one_key_through_two_processes_has_exactly_one_first_answer(
     tmp_path: Path, redis_log_url: str
 ) -> None:
     with two_processes(tmp_path, redis_log_url) as (a, b):
-        kiosk_a = a.who["kiosk"]
-        kiosk_b = Api(b.url, token=kiosk_a.token)
-        before = _waiting(a)
-        wrong = []
-        for i in range(PAIRS):
-            key = {"Idempotency-Key": f"pair-{i}"}
-            replies = _concurrently(
-                partial(kiosk_a.post, f"{S}/tickets", {"service": "ktp"}, headers=key),
-                partial(kiosk_b.post, f"{S}/tickets", {"service": "ktp"}, headers=key),
-            )
-            got = sorted((r.status, r.body["repeated"]) for r in replies)
-            if got != [(200, True), (201, False)]:
-                wrong.append((i, got))
-            elif replies[0].body["ticket"] != replies[1].body["ticket"]:
-                wrong.append((i, "two tickets"))
-        assert wrong == [], wrong
-        assert _waiting(a) == before + PAIRS
+        _pairs(a, a.who["kiosk"], Api(b.url, token=a.who["kiosk"].token))
         assert _relay_view(b.url)["fallbacks"] == 0
 
 
