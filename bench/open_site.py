@@ -274,7 +274,7 @@ async def timed_open(url: str, expected: dict[str, Any], version: int) -> dict[s
 async def open_breakdown(url: str) -> dict[str, float]:
     """open()'s steps timed one by one: load + decode the snapshot, rebuild the state, tail."""
     from qms.core import state_from_dict
-    from qms.engine import SiteEngine
+    from qms.engine import SiteEngine, remembered
     from qms.eventlog import open_log
 
     log = open_log(url)
@@ -289,7 +289,7 @@ async def open_breakdown(url: str) -> dict[str, float]:
         engine = SiteEngine(log, SITE)
         assert state is not None
         engine.state, engine.version = state, version
-        engine._commands = OrderedDict((c, (v, n)) for c, v, n in data.get("commands", []))
+        engine._commands = remembered(data.get("commands", []))
         t2 = time.perf_counter()
         await engine.catch_up()
         t3 = time.perf_counter()
