@@ -63,7 +63,8 @@ from qms.core import (
 from qms.core.calendar import zone
 from qms.core.model import HallState
 from qms.demo_hall import COUNTERS, MEAN_SERVICE_MIN, SERVICES, setup_commands
-from qms.engine import CID, CID_COUNT, REMEMBERED_COMMANDS, SNAPSHOT_EVERY
+from qms.engine import REMEMBERED_COMMANDS, SNAPSHOT_EVERY
+from qms.idempotency import CID, CID_COUNT
 from qms.simulate import ARRIVALS_PER_HOUR, PRIORITY_SHARE
 
 TZ = "Asia/Jakarta"
@@ -274,8 +275,9 @@ async def timed_open(url: str, expected: dict[str, Any], version: int) -> dict[s
 async def open_breakdown(url: str) -> dict[str, float]:
     """open()'s steps timed one by one: load + decode the snapshot, rebuild the state, tail."""
     from qms.core import state_from_dict
-    from qms.engine import SiteEngine, remembered
+    from qms.engine import SiteEngine
     from qms.eventlog import open_log
+    from qms.idempotency import remembered
 
     log = open_log(url)
     try:

@@ -21,22 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
-import json
 import logging
 import random
 import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from qms.core import (
     Command,
     HallState,
-    Rejected,
     decide,
     event_from_dict,
     event_to_dict,
@@ -44,24 +41,27 @@ from qms.core import (
     parse_command,
     state_from_dict,
 )
-from qms.core.commands import IssueTicket, command_to_dict
+from qms.core.commands import IssueTicket
 from qms.core.evolve import checkpoint
 from qms.core.snapshot import LiveSnapshot
 from qms.eventlog import EventLog, EventLogError, VersionConflict, codec
 from qms.eventlog.follower import LogFollower
+from qms.idempotency import (
+    CID,
+    CID_COUNT,
+    CID_FINGERPRINT,
+    VIA,
+    Remembered,
+    fingerprint,
+    remembered,
+    reused,
+)
 
 if TYPE_CHECKING:
     from qms.relay import SiteRelay
 
 log = logging.getLogger(__name__)
 
-CID = "cid"  # event field: the command id, on a command's first event
-CID_COUNT = "cn"  # event field: how many events that command made
-CID_FINGERPRINT = "cf"  # event field: what command the id named (`fingerprint`)
-VIA = "via"  # event field: the process a forwarded command came from (`qms.relay`)
-# Not part of what a command id names: who sent it (the API namespaces ids by
-# caller already), the id itself, and the ticket token the engine draws.
-NOT_FINGERPRINTED = frozenset({"by", "command_id", "token"})
 REMEMBERED_COMMANDS = 20_000  # command ids kept for idempotency (about a busy day)
 IMMEDIATE_RETRIES = 3
 MAX_BACKOFF_S = 0.02
@@ -110,36 +110,6 @@ def wire_guard(cls: type[WireGuard]) -> type[WireGuard]:
     """Class decorator: the writer rebuilds guards of this kind from the wire."""
     GUARD_KINDS[cls.kind] = cls
     return cls
-
-
-def fingerprint(cmd: Command) -> str:
-    """A short hash of what `cmd` asks for, to tell a repeat of a command id from the
-    same id reused for another command (16 hex digits: a mix-up, not an attack, is
-    what it guards against)."""
-    data = {k: v for k, v in command_to_dict(cmd).items() if k not in NOT_FINGERPRINTED}
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
-
-
-def reused(cid: str) -> Rejected:
-    return Rejected(
-        "idempotency_key_reused",
-        "this command id (Idempotency-Key) was used for a different command",
-        command_id=cid,
-    )
-
-
-# The remembered command ids: id -> (version of its first event, its event count,
-# its fingerprint or None for an event written before fingerprints).
-Remembered = tuple[int, int, str | None]
-
-
-def remembered(rows: Iterable[Any]) -> OrderedDict[str, Remembered]:
-    """The command ids as a snapshot keeps them: [id, version, count(, fingerprint)]."""
-    out: OrderedDict[str, Remembered] = OrderedDict()
-    for cid, version, count, *rest in rows:
-        out[cid] = (version, count, rest[0] if rest else None)
-    return out
 
 
 class EngineBusy(Exception):

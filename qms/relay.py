@@ -67,22 +67,12 @@ from redis.exceptions import RedisError
 from qms.core import Command, HallState, Rejected, parse_command
 from qms.core.commands import command_to_dict
 from qms.core.errors import ALL_CODES
-from qms.engine import (
-    CID,
-    CID_COUNT,
-    GUARD_KINDS,
-    VIA,
-    EngineBusy,
-    Guard,
-    Result,
-    SiteEngine,
-    WireGuard,
-    fingerprint,
-)
+from qms.engine import GUARD_KINDS, EngineBusy, Guard, Result, SiteEngine, WireGuard
 from qms.eventlog import EventLogError, keys
 from qms.eventlog.outage import is_outage
 from qms.eventlog.redis import PING_S, RedisLog, timed
 from qms.eventlog.resp import RespConnection
+from qms.idempotency import CID, CID_COUNT, VIA, fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from test_engine import engine_on, hall
 from test_relay import hall_url, node, settled  # noqa: F401 (hall_url is a fixture)
 
 from qms.core import Rejected, parse_command
-from qms.engine import CID, CID_COUNT, CID_FINGERPRINT, fingerprint
 from qms.eventlog import EventLog
+from qms.idempotency import CID, CID_COUNT, CID_FINGERPRINT, fingerprint
 
 S = f"/sites/{SITE}"
 PAIRS = 24  # concurrent pairs of one key, through two processes
