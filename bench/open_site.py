@@ -63,7 +63,8 @@ from qms.core import (
 from qms.core.calendar import zone
 from qms.core.model import HallState
 from qms.demo_hall import COUNTERS, MEAN_SERVICE_MIN, SERVICES, setup_commands
-from qms.engine import CID, CID_COUNT, REMEMBERED_COMMANDS, SNAPSHOT_EVERY
+from qms.engine import REMEMBERED_COMMANDS, SNAPSHOT_EVERY
+from qms.idempotency import CID, CID_COUNT
 from qms.simulate import ARRIVALS_PER_HOUR, PRIORITY_SHARE
 
 TZ = "Asia/Jakarta"
@@ -276,6 +277,7 @@ async def open_breakdown(url: str) -> dict[str, float]:
     from qms.core import state_from_dict
     from qms.engine import SiteEngine
     from qms.eventlog import open_log
+    from qms.idempotency import remembered
 
     log = open_log(url)
     try:
@@ -289,7 +291,7 @@ async def open_breakdown(url: str) -> dict[str, float]:
         engine = SiteEngine(log, SITE)
         assert state is not None
         engine.state, engine.version = state, version
-        engine._commands = OrderedDict((c, (v, n)) for c, v, n in data.get("commands", []))
+        engine._commands = remembered(data.get("commands", []))
         t2 = time.perf_counter()
         await engine.catch_up()
         t3 = time.perf_counter()

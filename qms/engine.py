@@ -8,7 +8,9 @@ never call the same ticket, and no ticket is lost.
 
 A command may carry a client-made ``command_id``: a repeat returns the first
 result instead of acting twice. The id is written on the command's first event,
-so every process (and a restarted one) knows it.
+so every process (and a restarted one) knows it, with a fingerprint of the
+command (`fingerprint`): the same id for a different command is refused
+(``idempotency_key_reused``) instead of being answered with the other's result.
 
 Commands waiting for a site in one process go in one append (group commit):
 each is decided on the state after the ones before it and answered on its own.
@@ -44,14 +46,22 @@ from qms.core.evolve import checkpoint
 from qms.core.snapshot import LiveSnapshot
 from qms.eventlog import EventLog, EventLogError, VersionConflict, codec
 from qms.eventlog.follower import LogFollower
+from qms.idempotency import (
+    CID,
+    CID_COUNT,
+    CID_FINGERPRINT,
+    VIA,
+    Remembered,
+    fingerprint,
+    remembered,
+    reused,
+)
 
 if TYPE_CHECKING:
     from qms.relay import SiteRelay
 
 log = logging.getLogger(__name__)
 
-CID = "cid"  # event field: the command id, on a command's first event
-CID_COUNT = "cn"  # event field: how many events that command made
 REMEMBERED_COMMANDS = 20_000  # command ids kept for idempotency (about a busy day)
 IMMEDIATE_RETRIES = 3
 MAX_BACKOFF_S = 0.02
@@ -68,6 +78,10 @@ SNAPSHOT_PAUSE_S = 0.001
 
 # A caller's precondition on the state a command is decided on: raises to refuse.
 Guard = Callable[[HallState], None]
+# A command to decide, its guard, and the process it was forwarded from (or None).
+Item = tuple[Command, Guard | None, str | None]
+# ... waiting in the engine's queue, with the future of its result.
+Queued = tuple[Command, Guard | None, "asyncio.Future[Result]", str | None]
 
 
 class WireGuard(ABC):
@@ -132,11 +146,11 @@ class SiteEngine(LogFollower):
         self.max_attempts = max_attempts
         self.state = HallState()
         self.conflicts = 0  # lost races, for benchmarks and health
-        self._commands: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._commands: OrderedDict[str, Remembered] = OrderedDict()
         self.batches = 0  # appends made by execute: fewer than commands when they group
         self.max_batch = max_batch
         # Commands waiting for the drainer task, which runs them in batches (group commit).
-        self._queue: list[tuple[Command, Guard | None, asyncio.Future[Result]]] = []
+        self._queue: list[Queued] = []
         self._drainer: asyncio.Task[None] | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
         self._snapshot_again = False  # a multiple was crossed while one was being saved
@@ -157,7 +171,7 @@ class SiteEngine(LogFollower):
             state = state_from_dict(data.get("state", {}))
             if state is not None:
                 self.state, self.version = state, version
-                self._commands = OrderedDict((c, (v, n)) for c, v, n in data.get("commands", []))
+                self._commands = remembered(data.get("commands", []))
         await self.catch_up()
         return self
 
@@ -170,7 +184,7 @@ class SiteEngine(LogFollower):
     def _applied(self, version: int, data: Mapping[str, Any]) -> None:
         cid = data.get(CID)
         if isinstance(cid, str):
-            self._remember(cid, version, int(data.get(CID_COUNT, 1)))
+            self._remember(cid, version, int(data.get(CID_COUNT, 1)), data.get(CID_FINGERPRINT))
         for listener in self.listeners:
             listener(version, data, self.state)
 
@@ -197,11 +211,14 @@ class SiteEngine(LogFollower):
         """`execute` in this process (compare-and-append), never forwarded."""
         return await self.submit(cmd, guard)  # a caller cancelled before its turn is skipped
 
-    def submit(self, cmd: Command, guard: Guard | None = None) -> asyncio.Future[Result]:
+    def submit(
+        self, cmd: Command, guard: Guard | None = None, *, via: str | None = None
+    ) -> asyncio.Future[Result]:
         """Queue `cmd` for this process's next append; the future is its result.
-        (`execute_here` without a coroutine: the relay serves requests with it.)"""
+        (`execute_here` without a coroutine: the relay serves requests with it, naming
+        the process that sent it in `via`, which goes on the command's first event.)"""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.append((cmd, guard, future))
+        self._queue.append((cmd, guard, future, via))
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain(), name=f"qms-engine-{self.site}")
         return future
@@ -215,21 +232,21 @@ class SiteEngine(LogFollower):
         """
         try:
             while self._queue:
-                batch = [p for p in self._queue[: self.max_batch] if not p[2].done()]
+                batch = [q for q in self._queue[: self.max_batch] if not q[2].done()]
                 del self._queue[: self.max_batch]
                 if batch:
                     await self._run(batch)
         finally:
             self._drainer = None
-            for _, _, future in self._queue:  # only when cancelled itself (the loop is closing)
+            for _, _, future, _ in self._queue:  # only when cancelled (the loop is closing)
                 future.cancel()
             self._queue.clear()
 
-    async def _run(self, batch: list[tuple[Command, Guard | None, asyncio.Future[Result]]]) -> None:
+    async def _run(self, batch: list[Queued]) -> None:
         try:
-            outcomes = await self._commit([(cmd, guard) for cmd, guard, _ in batch])
+            outcomes = await self._commit([(cmd, guard, via) for cmd, guard, _, via in batch])
         except BaseException as exc:  # EngineBusy, the log failing, cancellation: all of them
-            for _, _, future in batch:
+            for _, _, future, _ in batch:
                 if future.done():
                     continue
                 if isinstance(exc, asyncio.CancelledError):
@@ -241,7 +258,7 @@ class SiteEngine(LogFollower):
             return
         # A command left out of this batch (after one that ends a batch) goes first next.
         self._queue[:0] = batch[len(outcomes) :]
-        for (_, _, future), outcome in zip(batch, outcomes, strict=False):
+        for (_, _, future, _), outcome in zip(batch, outcomes, strict=False):
             if future.done():
                 continue
             if isinstance(outcome, Exception):
@@ -249,7 +266,7 @@ class SiteEngine(LogFollower):
             else:
                 future.set_result(outcome)
 
-    async def _commit(self, items: list[tuple[Command, Guard | None]]) -> list[Result | Exception]:
+    async def _commit(self, items: list[Item]) -> list[Result | Exception]:
         """Decide `cmds` (or a prefix of them) and append their events in ONE append.
 
         Group commit: one compare-and-append (one Lua call, one SQLite transaction and
@@ -298,14 +315,13 @@ class SiteEngine(LogFollower):
                     self.apply(base + 1 + i, d)  # no-op for entries a catch-up applied
                 if new_version // self.snapshot_every > base // self.snapshot_every:
                     self._snapshot_soon()
-            return await self._results([cmd for cmd, _ in items], decided, base)
+            return await self._results([cmd for cmd, _, _ in items], decided, base)
         raise EngineBusy(f"site {self.site}: gave up after {self.max_attempts} conflicts")
 
-    def _decide_batch(
-        self, items: list[tuple[Command, Guard | None]]
-    ) -> list[list[dict[str, Any]] | Exception | str]:
+    def _decide_batch(self, items: list[Item]) -> list[list[dict[str, Any]] | Exception | str]:
         """Per command (a prefix of `items`): its event dicts, its `Rejected` (or what its
-        guard raised), or the id it repeats.
+        guard raised), or the id it repeats. An id seen before with another command's
+        fingerprint is refused (`idempotency_key_reused`) before anything is decided.
 
         Command k is decided on the state with the events of commands 1..k-1 folded in,
         and those are taken back out before returning, so the state is never ahead of
@@ -319,13 +335,16 @@ class SiteEngine(LogFollower):
         """
         out: list[list[dict[str, Any]] | Exception | str] = []
         undo: list[Callable[[], None]] = []
-        written: set[str] = set()  # command ids of this batch's commands with events
+        written: dict[str, str] = {}  # id -> fingerprint, of this batch's commands with events
         try:
-            for k, (cmd, guard) in enumerate(items):
+            for k, (cmd, guard, via) in enumerate(items):
                 cid = cmd.command_id
-                if cid is not None and (cid in written or cid in self._commands):
-                    out.append(cid)
-                    continue
+                mark = None if cid is None else fingerprint(cmd)
+                if cid is not None:
+                    seen = written.get(cid) or self._seen(cid)
+                    if seen is not None:
+                        out.append(cid if seen in (mark, "") else reused(cid))
+                        continue
                 try:
                     if guard is not None:
                         guard(self.state)
@@ -334,9 +353,12 @@ class SiteEngine(LogFollower):
                     out.append(exc)
                     continue
                 data = [event_to_dict(ev) for ev in events]
-                if cid is not None and data:
-                    data[0] = {**data[0], CID: cid, CID_COUNT: len(data)}
-                    written.add(cid)
+                if cid is not None and mark is not None and data:
+                    first = {**data[0], CID: cid, CID_COUNT: len(data), CID_FINGERPRINT: mark}
+                    if via is not None:
+                        first[VIA] = via
+                    data[0] = first
+                    written[cid] = mark
                 out.append(data)
                 if k + 1 == len(items):
                     break
@@ -380,12 +402,20 @@ class SiteEngine(LogFollower):
         return results
 
     async def _repeat(self, cid: str) -> Result:
-        first, count = self._commands[cid]
+        first, count, _ = self._commands[cid]
         entries = await self.log.read(self.site, after=first - 1, limit=count)
         return Result(version=self.version, events=entries, repeated=True)
 
-    def _remember(self, cid: str, version: int, count: int) -> None:
-        self._commands[cid] = (version, count)
+    def _seen(self, cid: str) -> str | None:
+        """The fingerprint of the command `cid` named ("" when its event has none,
+        written before fingerprints: taken as matching any); None if it is new."""
+        known = self._commands.get(cid)
+        if known is None:
+            return None
+        return known[2] or ""
+
+    def _remember(self, cid: str, version: int, count: int, mark: Any = None) -> None:
+        self._commands[cid] = (version, count, mark if isinstance(mark, str) else None)
         while len(self._commands) > REMEMBERED_COMMANDS:
             self._commands.popitem(last=False)
 
@@ -409,7 +439,7 @@ class SiteEngine(LogFollower):
         )
 
     async def _save_live(
-        self, version: int, snap: LiveSnapshot, commands: list[tuple[str, tuple[int, int]]]
+        self, version: int, snap: LiveSnapshot, commands: list[tuple[str, Remembered]]
     ) -> None:
         try:
             out = codec.MapWriter()
@@ -430,8 +460,8 @@ class SiteEngine(LogFollower):
                 self._snapshot = None  # every ticket is in: no more copy on write
             out.key("commands")
             out.array_header(len(commands))
-            for i, (cid, (v, n)) in enumerate(commands, 1):
-                out.item([cid, v, n])
+            for i, (cid, (v, n, mark)) in enumerate(commands, 1):
+                out.item([cid, v, n] if mark is None else [cid, v, n, mark])
                 if i % 256 == 0 and time.perf_counter() > until:
                     await asyncio.sleep(SNAPSHOT_PAUSE_S)
                     until = time.perf_counter() + SNAPSHOT_SLICE_S

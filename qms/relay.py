@@ -19,22 +19,30 @@ How (Redis only: the embedded SQLite log is one process anyway):
 - The writer queues each request in its engine (`SiteEngine.submit`, from the
   channel's callback: no task per request), where requests group-commit with
   its own commands. A command that made events needs no answer message:
-  the sender's follower brings them (matched by command id, `_on_event`), and
-  then the sender's state includes them, so what its caller reads next agrees.
-  Refusals, repeats and errors are published back. Messages go out at once on
+  the sender's follower brings them (matched by command id and by the sender's
+  node id the writer puts on the first event, `via`: the same id given to the
+  writer's own caller makes events that are not this request's answer,
+  `_on_event`), and then the sender's state includes them, so what its caller
+  reads next agrees. Refusals, repeats and errors are published back.
+- One request per command id at a time: a duplicate (a double tap reaching
+  this process twice) waits for the first one's answer and shares it as a
+  repeat (`_share`), instead of sending again. Messages go out at once on
   the log's lean command link (`RedisLog.link`), pipelined: no task per message.
 - The writer's log reader leaves the site out (`RedisLog.mute`): all appends
   are its own. A process that decides a command itself nudges the writer, and
   the writer compares versions once a second, to read in anything else.
-- A writer whose own Redis calls failed answers "error", and the sender runs the
-  command itself (same id), so its caller sees this process's own outcome.
+- A writer whose own Redis calls failed answers "error" (or "unavailable"), and
+  the sender runs the command itself (same id), so its caller sees this
+  process's own outcome. A request whose PUBLISH fails (the link, or Redis, is
+  down) runs here too, without blaming the writer.
 - Every forwarded command carries a command id (one is made when the caller gave
   none). When the writer does not answer in time, the sender executes the
-  command itself: the id makes sure a command the writer did run is not run
-  again, and the request's deadline, checked by the writer on the very state it
-  decides on, makes sure a late writer does not act after the sender gave up
-  (wall-clock time: keep the hosts' clocks in step). A lost message costs a
-  wait, never a double or a missing command.
+  command itself (and sends the writer nothing more for a while): the id makes
+  sure a command the writer did run is not run again, and the request's
+  deadline, checked by the writer on the very state it decides on, makes sure
+  a late writer does not act after the sender gave up (wall-clock time: keep
+  the hosts' clocks in step). A lost message costs a wait, never a double or a
+  missing command.
 - Compare-and-append stays underneath: two nodes that both think they are the
   writer (a lease lapsing during a long pause) are slower, never wrong.
 """
@@ -59,23 +67,16 @@ from redis.exceptions import RedisError
 from qms.core import Command, HallState, Rejected, parse_command
 from qms.core.commands import command_to_dict
 from qms.core.errors import ALL_CODES
-from qms.engine import (
-    CID,
-    CID_COUNT,
-    GUARD_KINDS,
-    EngineBusy,
-    Guard,
-    Result,
-    SiteEngine,
-    WireGuard,
-)
+from qms.engine import GUARD_KINDS, EngineBusy, Guard, Result, SiteEngine, WireGuard
 from qms.eventlog import EventLogError, keys
+from qms.eventlog.outage import is_outage
 from qms.eventlog.redis import PING_S, RedisLog, timed
 from qms.eventlog.resp import RespConnection
+from qms.idempotency import CID, CID_COUNT, VIA, fingerprint
 
 log = logging.getLogger(__name__)
 
-PROTOCOL = 1  # bumped when a request or an answer changes shape
+PROTOCOL = 2  # bumped when a request or an answer changes shape (2: `via`, "unavailable")
 LEASE_MS = 3_000  # the writer's lease; a writer that died is replaced within this
 FORWARD_TIMEOUT = 2.0  # s a sender waits for the writer before running the command itself
 SHUN_S = 10.0  # a writer that did not answer gets nothing more for this long
@@ -105,6 +106,10 @@ class Expired(Exception):
 
 class _NotHeard(Exception):
     """Nobody listens on the writer's channel: it is gone."""
+
+
+class _Silent(Exception):
+    """The writer heard the request (PUBLISH said so) but did not answer in time."""
 
 
 # A PUBLISH's outcome: (how many listened, None) or (0, the error).
@@ -142,6 +147,9 @@ class SiteRelay:
         # Requests out, by command id: settled by an answer message, or by the
         # command's events arriving through the follower (`_on_event`).
         self._pending: dict[str, asyncio.Future[Result | dict[str, Any]]] = {}
+        # The same ids, for their duplicates (`_share`): the command, and its outcome
+        # once known (None when it failed: a duplicate then runs on its own).
+        self._forwarding: dict[str, tuple[Command, asyncio.Future[Result | None]]] = {}
         self._collecting: tuple[str, int, list[tuple[int, dict[str, Any]]]] | None = None
         self._ids = 0  # for the command ids made here
         self._outbox: list[tuple[str, bytes, OnReply | None]] = []
@@ -377,15 +385,16 @@ class SiteRelay:
         self, answered: asyncio.Future[Result | dict[str, Any]], count: int, error: Exception | None
     ) -> None:
         """A request's PUBLISH was answered: nobody listening (the writer is gone) or a
-        failed link settle the request now; else its answer is on its way."""
+        failed link settle the request now; else its answer is on its way (or, as the
+        reply and the command's events come on different links, already here)."""
+        if error is None and count:
+            self.forwarded += 1
         if answered.done():
             return
         if error is not None:
             answered.set_exception(error)
         elif not count:
             answered.set_exception(_NotHeard())
-        else:
-            self.forwarded += 1
 
     # --- sending ---------------------------------------------------------------------
 
@@ -404,10 +413,40 @@ class SiteRelay:
             return await self._run_here(cmd, guard)
         # Running it here after a timeout must not act twice: it needs an id.
         cid = cmd.command_id
+        if cid and cid in self._forwarding:
+            return await self._share(cid, cmd, guard)
         if not cid:
             self._ids += 1
             cid = f"relay-{self.node}-{self._ids}"
             cmd = dataclasses.replace(cmd, command_id=cid)
+        outcome: asyncio.Future[Result | None] = asyncio.get_running_loop().create_future()
+        self._forwarding[cid] = (cmd, outcome)
+        try:
+            result = await self._forward(cmd, guard, writer, cid)
+        except BaseException:
+            outcome.set_result(None)
+            raise
+        else:
+            outcome.set_result(result)
+            return result
+        finally:
+            del self._forwarding[cid]
+
+    async def _share(self, cid: str, cmd: Command, guard: Guard | None) -> Result:
+        """A duplicate of a command this process is forwarding: once the first one is
+        answered, its answer as a repeat (no second request, no timeout, nobody
+        shunned). When the first failed, or this is another command under its id,
+        it is decided on its own (and then refused as `idempotency_key_reused` when
+        the first one made events)."""
+        first, outcome = self._forwarding[cid]
+        result = await asyncio.shield(outcome)
+        if result is not None and fingerprint(first) == fingerprint(cmd):
+            return dataclasses.replace(result, repeated=True)
+        return await self.execute(cmd, guard)
+
+    async def _forward(self, cmd: Command, guard: Guard | None, writer: str, cid: str) -> Result:
+        """Send `cmd` (with its id `cid`) to the writer and wait for its answer; run it
+        here when nobody listens, the link fails, or the writer stays silent."""
         request = {
             "k": "req",
             "v": PROTOCOL,
@@ -433,21 +472,26 @@ class SiteRelay:
             if self.writer == writer:
                 self._set_writer(None)
             return await self._run_here(cmd, guard, fallback=True)
-        except _ERRORS as exc:
+        except _Silent as exc:  # it heard, but did not answer: leave it alone for a while
             now = time.monotonic()
             self._shunned = {w: t for w, t in self._shunned.items() if t > now}
             self._shunned[writer] = now + SHUN_S
-            log.warning("site %s: writer %s did not answer (%r)", self.site, writer, exc)
+            log.warning("site %s: writer %s did not answer (%s)", self.site, writer, exc)
+            return await self._run_here(cmd, guard, fallback=True)
+        except _ERRORS:
+            # The PUBLISH failed: our link (or Redis) is down, not the writer. Run it
+            # here: done, or refused as an outage (logged once, by the log).
             return await self._run_here(cmd, guard, fallback=True)
         finally:
             expiry.cancel()
             self._pending.pop(cid, None)
         if isinstance(answer, Result):
             return answer
-        if answer.get("x") == "error":
+        if answer.get("x") in ("error", "unavailable"):
             # The writer failed (its Redis calls timed out, say): run it here, with the
             # same id, so the caller sees this process's own outcome (and error types).
-            log.warning("site %s: the writer failed (%s)", self.site, answer.get("message"))
+            if answer.get("x") == "error":
+                log.warning("site %s: the writer failed (%s)", self.site, answer.get("message"))
             return await self._run_here(cmd, guard, fallback=True)
         return await self._result(answer)
 
@@ -479,8 +523,8 @@ class SiteRelay:
                 self._settle(mine, events)
             return
         cid = data.get(CID)
-        if not isinstance(cid, str) or cid not in self._pending:
-            return
+        if not isinstance(cid, str) or cid not in self._pending or data.get(VIA) != self.node:
+            return  # not a command of ours, or the same id decided for someone else
         count = int(data.get(CID_COUNT, 1))
         if count <= 1:
             self._settle(cid, [(version, dict(data))])
@@ -537,7 +581,7 @@ class SiteRelay:
             if answer is not None:
                 self._answer(sender, cid, answer)
             return
-        decided = self.engine.submit(cmd, guard)
+        decided = self.engine.submit(cmd, guard, via=sender)
         self._serving.add(decided)
         decided.add_done_callback(partial(self._decided, sender, cid))
 
@@ -575,6 +619,8 @@ def _answer_for(exc: BaseException) -> dict[str, Any] | None:
         return {"x": "rejected", **exc.to_dict()}
     if isinstance(exc, EngineBusy):
         return {"x": "busy", "message": str(exc)}
+    if is_outage(exc):  # the sender tries itself, without a warning (the log logs it once)
+        return {"x": "unavailable", "message": repr(exc)}
     return {"x": "error", "message": repr(exc)}
 
 
@@ -601,7 +647,7 @@ def _retrieve(reply: asyncio.Future[Any]) -> Exception | None:
 
 def _expire(answered: asyncio.Future[Any]) -> None:
     if not answered.done():
-        answered.set_exception(TimeoutError("the writer did not answer in time"))
+        answered.set_exception(_Silent("the writer did not answer in time"))
 
 
 def _rebuild(wire: Any, cmd: Command) -> WireGuard | None:

@@ -37,7 +37,11 @@ GUARD_CODES: dict[str, int] = {
     "not_your_counter": 403,  # an officer acts only at the counter they are signed in to
     "not_your_ticket": 403,  # ... and on tickets at, last at, or sent to it
 }
-ALL_CODES = {**CODES, **GUARD_CODES}
+# Codes of the engine around `decide`: idempotency (`qms.engine`).
+ENGINE_CODES: dict[str, int] = {
+    "idempotency_key_reused": 422,  # the command id was given to a different command
+}
+ALL_CODES = {**CODES, **GUARD_CODES, **ENGINE_CODES}
 
 
 class Rejected(Exception):

@@ -15,6 +15,7 @@ from .base import (
     Event,
     EventLog,
     EventLogError,
+    LogUnavailable,
     VersionConflict,
 )
 from .codec import MAX_EVENT_BYTES, check_site
@@ -27,6 +28,7 @@ __all__ = [
     "Event",
     "EventLog",
     "EventLogError",
+    "LogUnavailable",
     "VersionConflict",
     "check_site",
     "open_log",

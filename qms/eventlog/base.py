@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .codec import Encoded
+    from .outage import Outage
 
 Event = Mapping[str, Any]
 Entry = tuple[int, dict[str, Any]]  # (version, event)
@@ -54,6 +55,16 @@ class DecodeError(EventLogError):
         self.reason = reason
 
 
+class LogUnavailable(EventLogError):
+    """The log's backend cannot be reached now: the connection was refused or lost, no
+    reply came in time, or it is still loading its data after a restart.
+
+    An outage, not a bug: the server answers 503 ``log_unavailable`` and tries again
+    later (`qms.eventlog.outage`). An append that fails this way may or may not have
+    been written: resending it with the same command id is safe.
+    """
+
+
 class EpochChanged(EventLogError):
     """The site's log was dropped under a subscription; its versions no longer continue.
 
@@ -67,6 +78,9 @@ class EpochChanged(EventLogError):
 
 class EventLog(abc.ABC):
     """One event log per site; an instance serves any number of sites."""
+
+    # Whether the backend can be reached, as its callers saw it (logged once per outage).
+    outage: Outage
 
     @abc.abstractmethod
     async def append(self, site: str, expected_version: int, events: Sequence[Event]) -> int:

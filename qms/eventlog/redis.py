@@ -35,6 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from . import codec, keys
 from ._fanout import Fanout
 from .base import DecodeError, Entry, Event, EventLog, EventLogError, VersionConflict
+from .outage import OUTAGE_ERRORS, Outage, unavailable
 from .resp import RespConnection
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ class RedisLog(EventLog):
         self._in_flight = 0  # commands on the shared client; close() lets them finish
         self._idle = asyncio.Event()
         self._idle.set()
+        self.outage = Outage()
 
     @property
     def fanout(self) -> Fanout:
@@ -212,14 +214,21 @@ class RedisLog(EventLog):
 
         Counted so that close() closes the pool only once they are done: redis-py
         would otherwise hand a connection opened during its close back to a closed
-        pool, leaking its socket.
+        pool, leaking its socket. Redis being down, restarting or loading raises
+        `LogUnavailable`, and the outage is logged once (`self.outage`), not per call.
         """
         if self._closed:
             raise EventLogError("the log is closed")
         self._in_flight += 1
         self._idle.clear()
         try:
-            return await (command() if seconds is None else timed(command(), seconds))
+            result = await (command() if seconds is None else timed(command(), seconds))
+        except OUTAGE_ERRORS as exc:
+            self.outage.failed(exc)
+            raise unavailable(exc) from exc
+        else:
+            self.outage.ok()
+            return result
         finally:
             self._in_flight -= 1
             if not self._in_flight:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from . import codec
 from ._fanout import Fanout
 from .base import Entry, Event, EventLog, EventLogError, VersionConflict
+from .outage import Outage
 
 _T = TypeVar("_T")
 
@@ -49,6 +50,7 @@ class SqliteLog(EventLog):
         self._conn: sqlite3.Connection | None = None  # opened by, and only used on, the worker
         self._closed = False
         self._fanout = Fanout(self.read)
+        self.outage = Outage()
 
     @property
     def fanout(self) -> Fanout:

@@ -67,7 +67,9 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
     "in": "header",
     "required": False,
     "description": "a client-made key (1-100 visible ASCII characters); the same key from "
-    "the same caller returns the first result with `repeated: true` instead of acting twice",
+    "the same caller returns the first result with `repeated: true` instead of acting twice, "
+    "whichever server process it reaches; the key given to a different command is 422 "
+    "`idempotency_key_reused`",
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
 }
 
@@ -471,7 +473,14 @@ def _register_commands() -> None:
             responses[200] = "repeated: the first result of this Idempotency-Key"
         responses[404] = "unknown site, agency, service, counter or ticket"
         responses[409] = "refused in this state (the engine's code, e.g. `counter_busy`)"
-        responses[503] = "the hall is very busy (`busy`); press again, nothing was done"
+        responses[422] = (
+            "the request is malformed (`invalid_command`, `invalid_request`), or its "
+            "Idempotency-Key was used for a different command (`idempotency_key_reused`)"
+        )
+        responses[503] = (
+            "the hall is very busy (`busy`; nothing was done), or the event log cannot be "
+            "reached (`log_unavailable`, with Retry-After): press again, with the same key"
+        )
         api(
             spec.method,
             spec.path,

@@ -12,6 +12,8 @@ from starlette.responses import JSONResponse, Response
 
 from qms.core import Rejected
 from qms.engine import EngineBusy
+from qms.eventlog import LogUnavailable
+from qms.eventlog.outage import OUTAGE_ERRORS, RETRY_AFTER_S
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,23 @@ async def _busy(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _log_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis (the log, or what lives beside it) cannot be reached: an outage, answered
+    as one. Logged once per outage by the log's `Outage` (`qms.eventlog.outage`), not
+    here per request; the client tries again after Retry-After."""
+    hall = getattr(request.app.state, "hall", None)
+    outage = getattr(getattr(hall, "log", None), "outage", None)
+    if outage is not None and not isinstance(exc, LogUnavailable):
+        outage.failed(exc)  # a call that bypassed the log (a throttle) counts too
+    return error_response(
+        503,
+        "log_unavailable",
+        "the event log cannot be reached now; try again shortly (with the same Idempotency-Key)",
+        {"retry_after": RETRY_AFTER_S},
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "error")
@@ -111,5 +130,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     Rejected: _rejected,
     EngineBusy: _busy,
     HTTPException: _http,
+    # Each type, not a base class: an `Exception` handler runs in Starlette's server
+    # error middleware, which re-raises, and uvicorn logs a traceback per request.
+    **dict.fromkeys(OUTAGE_ERRORS, _log_unavailable),
     Exception: _unexpected,
 }

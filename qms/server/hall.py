@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from qms.engine import SiteEngine
 from qms.eventlog import EventLog, check_site
+from qms.eventlog.outage import is_outage
 from qms.eventlog.redis import RedisLog
 from qms.relay import SiteRelay
 
@@ -82,7 +83,10 @@ class Hall:
             except Exception as exc:
                 failures += 1
                 self.follower_errors[engine.site] = exc
-                log.exception("site %s: follower failed (%d in a row)", engine.site, failures)
+                if not is_outage(exc):
+                    log.exception("site %s: follower failed (%d in a row)", engine.site, failures)
+                elif failures == 1:  # an outage: once, and without a traceback
+                    log.warning("site %s: follower waits for the log (%s)", engine.site, exc)
             else:
                 self.follower_errors.pop(engine.site, None)
             await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP, 0.1 * 2**failures)))

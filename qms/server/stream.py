@@ -32,6 +32,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from qms.core import HallState
 from qms.engine import SiteEngine
+from qms.eventlog import LogUnavailable
+from qms.eventlog.outage import OUTAGE_ERRORS, is_outage
 from qms.server.audience import Audience, Kind
 from qms.server.config import Config
 from qms.server.errors import ApiError
@@ -391,6 +393,8 @@ class StreamHub:
                 who = await self.auth.principal(conn.ws)
             except ApiError:
                 who = ANONYMOUS
+            except OUTAGE_ERRORS:
+                return  # the log cannot say now: keep everyone, ask again next round
             if who.role is Role.ANONYMOUS:
                 self.stats["reauth_closed"] += 1
                 conn.close(Close.NOT_AUTHENTICATED, "credentials no longer valid")
@@ -482,7 +486,8 @@ class StreamHub:
             try:
                 feed = await self.attach(engine).ready()
             except Exception as exc:
-                log.warning("stream %s: cannot read the log's epoch: %r", site, exc)
+                if not is_outage(exc):  # an outage is logged once, by the log
+                    log.warning("stream %s: cannot read the log's epoch: %r", site, exc)
                 raise Refused(Close.TRY_AGAIN_LATER, "the site cannot be read now") from None
             if hello.epoch == feed.epoch and (hello.version or 0) > feed.version:
                 # The client saw more than this process has applied (it came from a
@@ -501,7 +506,13 @@ class StreamHub:
             conn.close(refused.code, refused.reason)
         except ProtocolError as error:
             conn.close(error.code, error.reason)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):  # e.g. the accounts log, read to admit: logged once, by the log
+                if not isinstance(exc, LogUnavailable):  # a call that bypassed the log
+                    self.hall.log.outage.failed(exc)
+                self.stats[f"refused_{Close.TRY_AGAIN_LATER}"] += 1
+                conn.close(Close.TRY_AGAIN_LATER, "the event log cannot be reached now")
+                return False
             log.exception("stream: unexpected error while opening a connection")
             conn.close(Close.INTERNAL_ERROR, "internal error; resume later")
         return False
@@ -554,7 +565,8 @@ class StreamHub:
         except Refused:
             raise
         except Exception as exc:
-            log.warning("stream %s: cannot open the site: %r", site, exc)
+            if not is_outage(exc):  # an outage is logged once, by the log
+                log.warning("stream %s: cannot open the site: %r", site, exc)
             raise Refused(Close.TRY_AGAIN_LATER, "the site cannot be read now") from None
         if engine.state.site is None:
             raise Refused(Close.NOT_FOUND, f"no site {site}")
