@@ -147,6 +147,10 @@ def _accounts_config(args: argparse.Namespace) -> Any:
 
 
 def _table(rows: list[list[str]]) -> None:
+    """Columns; control characters in old records are shown escaped, never printed."""
+    from qms.core.text import printable
+
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -165,6 +169,20 @@ async def _accounts_command(args: argparse.Namespace, config: Any, password: str
         elif action == ("user", "passwd"):
             user = await store.set_password(args.username.lower(), password, by="cli")
             print(f"password of {user.username} changed; their other sessions ended")
+        elif action in (("user", "activate"), ("user", "deactivate")):
+            active = args.action == "activate"
+            user = await store.change_user(args.username.lower(), active=active, by="cli")
+            print(f"user {user.username} {'active' if user.active else 'deactivated'}")
+        elif action == ("user", "set"):
+            if args.role is None and not args.site:
+                raise SystemExit("qms user set: give --role and/or --site; nothing was changed")
+            user = await store.change_user(
+                args.username.lower(),
+                role=None if args.role is None else UserRole(args.role),
+                sites=args.site or None,
+                by="cli",
+            )
+            print(f"user {user.username}: {user.role.value} ({', '.join(user.sites) or 'all'})")
         elif action == ("user", "list"):
             rows = [["USERNAME", "ROLE", "ACTIVE", "SITES"]]
             for u in store.users():
@@ -209,7 +227,7 @@ def _add_account_parsers(sub: Any) -> None:
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--data-dir", default=None, help="default ./qms-data (QMS_DATA_DIR)")
     where.add_argument("--log-url", default=None, help="sqlite:///… or redis://… (QMS_LOG_URL)")
-    user = sub.add_parser("user", help="people: add, passwd, list")
+    user = sub.add_parser("user", help="people: add, passwd, set, activate, deactivate, list")
     users = user.add_subparsers(dest="action", required=True)
     add = users.add_parser(
         "add", parents=[where], help="add a user (password from stdin when it is not a terminal)"
@@ -219,6 +237,17 @@ def _add_account_parsers(sub: Any) -> None:
     add.add_argument("--site", action="append", default=[], help="a site (repeat for more)")
     passwd = users.add_parser("passwd", parents=[where], help="set a user's password")
     passwd.add_argument("username")
+    change = users.add_parser("set", parents=[where], help="give a user another role and/or sites")
+    change.add_argument("username")
+    change.add_argument("--role", default=None, choices=["admin", "supervisor", "officer"])
+    change.add_argument(
+        "--site", action="append", default=[], help="the user's sites, all of them (repeat)"
+    )
+    for verb, text in (
+        ("activate", "let a deactivated user sign in again"),
+        ("deactivate", "stop a user signing in (their sessions end; never the last admin)"),
+    ):
+        users.add_parser(verb, parents=[where], help=text).add_argument("username")
     users.add_parser("list", parents=[where], help="list users")
     device = sub.add_parser("device", help="displays and kiosks: add, revoke, list")
     devices = device.add_subparsers(dest="action", required=True)

@@ -354,6 +354,28 @@ def test_add_user_refuses(admin: Client, body: dict[str, object], code: str) -> 
     assert_error(admin.post("/api/v1/users", body), 422, code)
 
 
+def test_weak_passwords_are_refused_everywhere(server: LiveServer, admin: Client) -> None:
+    """NIST SP 800-63B: not the username, not a common password; at creation, at an
+    admin's reset and at one's own change, with stable codes; nothing changes."""
+    body = {"username": "sandi", "role": "officer", "sites": [SITE]}
+    for password, code in (
+        ("Sandi2024!", "password_is_username"),
+        ("password1", "password_too_common"),
+    ):
+        assert_error(admin.post("/api/v1/users", {**body, "password": password}), 422, code)
+    assert all(u["username"] != "sandi" for u in admin.get("/api/v1/users").json["users"])
+    new_user(admin, "sandi")
+    reset = admin.post("/api/v1/users/sandi/password", {"password": "SANDI12345"})
+    assert_error(reset, 422, "password_is_username")
+    user = signed_in(server, "sandi")
+    own = user.post(
+        "/api/v1/session/password", {"old_password": PASSWORD, "new_password": "qwertyuiop"}
+    )
+    assert_error(own, 422, "password_too_common")
+    assert user.get("/api/v1/session").json["name"] == "sandi"  # nothing changed
+    signed_in(server, "sandi")
+
+
 def test_change_user_refuses(admin: Client) -> None:
     assert_error(admin.put("/api/v1/users/nobody", {"active": False}), 404, "unknown_user")
     assert_error(admin.put("/api/v1/users/root", {"active": "no"}), 422, "invalid_command")
