@@ -487,6 +487,24 @@ def test_device_tokens_in_the_query_only_outside_the_api(server: LiveServer) -> 
     assert_error(basic, 401, "not_authenticated")
 
 
+def test_control_characters_in_names_and_texts_are_refused(admin: Client) -> None:
+    """Issue 12: an ESC or a newline in a device name forged rows in `qms device list`,
+    a bidi override could garble a display; refused (422 invalid_text), nothing kept."""
+    site = "mpp-teks"
+    assert admin.put(f"/api/v1/sites/{site}", {"name": "MPP Teks"}).status == 200
+    for bad in ("TV\nlobby  yes", "TV \x1b[31m", "TV \u202eybbol", "TV\u2069"):
+        device = admin.post("/api/v1/devices", {"kind": "display", "site": site, "name": bad})
+        assert_error(device, 422, "invalid_text")
+        assert device.json["error"]["details"]["field"] == "name"
+        text = admin.post(f"/api/v1/sites/{site}/broadcast", {"text": f"Selamat datang {bad}"})
+        assert_error(text, 422, "invalid_text")
+        agency = admin.put(f"/api/v1/sites/{site}/agencies/bpjs", {"name": bad})
+        assert_error(agency, 422, "invalid_text")
+    assert admin.get(f"/api/v1/devices?site={site}").json["devices"] == []
+    ok = admin.post(f"/api/v1/sites/{site}/broadcast", {"text": "Selamat datang 🙏"})
+    assert ok.status == 200, ok.body
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
