@@ -18,6 +18,13 @@ from qms.eventlog import open_log
 from qms.simulate import next_workday, opening_time, run_day, summary
 
 
+def private_data_dir(path: Path | str) -> Path:
+    """The data directory, made 0700 (qms.server.app.private_data_dir)."""
+    from qms.server.app import private_data_dir as make_private
+
+    return make_private(path)
+
+
 async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
     log = open_log(f"sqlite:///{data_dir / 'qms.db'}")
     try:
@@ -64,7 +71,7 @@ def _serve_demo(args: argparse.Namespace) -> int:
         log_url=args.log_url,
         simulate=True if args.simulate else None,
     )
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    private_data_dir(config.data_dir)
     for line in asyncio.run(prepare(config)):
         print(line)
     return _run_server(config)
@@ -93,7 +100,7 @@ def _run_server(config: Any) -> int:
             file=sys.stderr,
         )
         return 2
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    private_data_dir(config.data_dir)
     print(f"qms: log {config.effective_log_url}")
     base = config.base_url
     print(f"qms: pages    {base}/  console {base}/console  supervisor {base}/supervisor")
@@ -215,7 +222,7 @@ def _run_accounts(args: argparse.Namespace) -> int:
     if args.command == "user" and args.action in ("add", "passwd"):
         password = _read_password("Password" if args.action == "add" else "New password")
     config = _accounts_config(args)
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    private_data_dir(config.data_dir)
     try:
         return asyncio.run(_accounts_command(args, config, password))
     except AccountRejected as exc:
@@ -288,8 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo" and args.terminal:
-        data_dir = Path(args.data_dir or "qms-data").resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = private_data_dir(Path(args.data_dir or "qms-data").resolve())
         return asyncio.run(_demo(args, data_dir))
     if args.command == "demo":
         return _serve_demo(args)
