@@ -93,6 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_server(config: Any) -> int:
     import uvicorn
 
+    from qms.server.http import KEEP_ALIVE_S, MAX_HEADER_BYTES, TimedH11Protocol
+
     if config.workers > 1 and not config.effective_log_url.startswith(("redis", "unix")):
         print(
             "qms serve: --workers > 1 needs a shared log: pass --log-url redis://HOST:PORT/DB "
@@ -118,6 +120,16 @@ def _run_server(config: Any) -> int:
         workers=config.workers if config.workers > 1 else None,
         log_level="info",
         timeout_graceful_shutdown=5,
+        # Limits for a server a stranger can reach (docs/deploy.md): each request must
+        # arrive within QMS_REQUEST_TIMEOUT s (qms.server.http), an idle kept-alive
+        # connection is closed after 5 s, request line and headers are at most 16 KiB,
+        # and X-Forwarded-For is believed from QMS_FORWARDED_ALLOW_IPS only.
+        http=TimedH11Protocol,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=config.limit_concurrency or None,
+        proxy_headers=bool(config.forwarded_allow_ips),
+        forwarded_allow_ips=config.forwarded_allow_ips or None,
         # Frames are encoded once per audience and shared; per-connection deflate
         # would compress each copy again and double the memory of an idle socket.
         ws_per_message_deflate=False,

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -73,6 +73,12 @@ def secret_key(config: Config) -> bytes:
     return path.read_bytes().strip()
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client left (or was cut off for being too slow, qms.server.http) before its
+    request had arrived: nobody to answer, nothing to log as an error."""
+    return Response(status_code=400)
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -127,7 +133,8 @@ def create_app(config: Config | None = None) -> Starlette:
     stream_module = importlib.import_module("qms.server.stream")
     routes.extend(stream_module.routes())
     routes.extend(pages.routes(config.voice_dir))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    handlers = {**EXCEPTION_HANDLERS, ClientDisconnect: client_gone}
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
 
 
 def app_from_env() -> Starlette:
