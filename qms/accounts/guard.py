@@ -11,11 +11,11 @@ The rules (docs/security.md, "Sign-in throttling", says the same):
     that place is refused;
   - `PER_PLACE`: 20 failures per 5 minutes from one address group, whatever the
     usernames (higher than per user: a whole hall is often one NAT address);
-  - `PER_USER`: once a username has 10 failures in 15 minutes from anywhere,
+  - `PER_USER`: once a username has 10 failures in an hour from anywhere,
     each further attempt must wait after the last failure: 1 s, doubling every
-    10 failures more, at most 30 s. This caps a distributed guesser at a few
-    attempts a minute and is never a lock-out: it lasts seconds. Places the user
-    signed in from in the last 30 days (`Places`) are spared it.
+    10 failures more, at most 30 s. This holds a distributed guesser to about
+    120 attempts an hour and is never a lock-out: it lasts seconds. Places the
+    user signed in from in the last 30 days (`Places`) are spared it.
 
 While refused (429 with Retry-After), an attempt is not checked at all: a right
 password is refused too. A failure is recorded *before* the slow password check
@@ -87,7 +87,7 @@ class Slowdown:
 
 PER_USER_AND_PLACE = Limit(count=5, window_s=900.0)
 PER_PLACE = Limit(count=20, window_s=300.0)
-PER_USER = Slowdown(after=10, window_s=900.0, first_s=1.0, step=10, max_s=30.0)
+PER_USER = Slowdown(after=10, window_s=3600.0, first_s=1.0, step=10, max_s=30.0)
 PER_DEVICE = Limit(count=5, window_s=900.0)
 
 
