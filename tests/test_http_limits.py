@@ -45,7 +45,7 @@ def test_a_connection_that_sends_nothing_is_closed(server: LiveServer) -> None:
         started = time.monotonic()
         answer = read_until_closed(sock)
         assert time.monotonic() - started < WAIT_S
-    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert answer == b""  # closed without a word: nothing was asked
 
 
 def test_headers_sent_slowly_are_cut_at_the_deadline(server: LiveServer) -> None:

@@ -6,9 +6,10 @@ declares a body it never finishes, is held open for ever (issue 12: 300 of them
 held for 90 s). `TimedH11Protocol` gives each request `QMS_REQUEST_TIMEOUT`
 seconds (10 by default) from the connection's start, or from the first byte of
 a kept-alive connection's next request, until its last byte has arrived;
-otherwise it closes the connection (answering 408 when nothing was answered
-yet). Once a request is complete the app takes as long as it takes, and a
-websocket upgrade leaves the deadline behind with the HTTP protocol.
+otherwise it closes the connection (answering 408 when part of a request had
+come and nothing was answered yet; silently when nothing came at all). Once a
+request is complete the app takes as long as it takes, and a websocket upgrade
+leaves the deadline behind with the HTTP protocol.
 
 A public hall still belongs behind a reverse proxy (docs/deploy.md), which
 buffers requests and limits connections; this keeps a directly exposed server
@@ -48,6 +49,7 @@ class TimedH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._started = False  # a byte of the current request has come
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -56,9 +58,11 @@ class TimedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self._deadline is None and self.conn.their_state is h11.IDLE:
             self._arm()  # the first byte of the next request on a kept-alive connection
+        self._started = True
         super().data_received(data)
         if self.conn.their_state not in _ARRIVING:
             self._disarm()
+            self._started = False
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
         self._disarm()
@@ -81,6 +85,8 @@ class TimedH11Protocol(H11Protocol):
         self._deadline = None
         if self.transport.is_closing() or self.conn.their_state not in _ARRIVING:
             return
-        if self.cycle is None or not self.cycle.response_started:
-            self.transport.write(_REQUEST_TIMEOUT)  # nothing was answered yet
+        if self._started and (self.cycle is None or not self.cycle.response_started):
+            self.transport.write(_REQUEST_TIMEOUT)  # part of a request came, nothing answered
+        # A connection on which nothing came is closed without a word: a browser's
+        # spare (preconnected) socket must not find a stray 408 on it later.
         self.transport.close()  # the app, if it waits for the body, hears a disconnect
