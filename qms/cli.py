@@ -18,6 +18,13 @@ from qms.eventlog import open_log
 from qms.simulate import next_workday, opening_time, run_day, summary
 
 
+def private_data_dir(path: Path | str) -> Path:
+    """The data directory, made 0700 (qms.server.app.private_data_dir)."""
+    from qms.server.app import private_data_dir as make_private
+
+    return make_private(path)
+
+
 async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
     log = open_log(f"sqlite:///{data_dir / 'qms.db'}")
     try:
@@ -64,7 +71,7 @@ def _serve_demo(args: argparse.Namespace) -> int:
         log_url=args.log_url,
         simulate=True if args.simulate else None,
     )
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    private_data_dir(config.data_dir)
     for line in asyncio.run(prepare(config)):
         print(line)
     return _run_server(config)
@@ -86,6 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_server(config: Any) -> int:
     import uvicorn
 
+    from qms.server.http import KEEP_ALIVE_S, MAX_HEADER_BYTES, TimedH11Protocol
+
     if config.workers > 1 and not config.effective_log_url.startswith(("redis", "unix")):
         print(
             "qms serve: --workers > 1 needs a shared log: pass --log-url redis://HOST:PORT/DB "
@@ -93,7 +102,7 @@ def _run_server(config: Any) -> int:
             file=sys.stderr,
         )
         return 2
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    private_data_dir(config.data_dir)
     print(f"qms: log {config.effective_log_url}")
     base = config.base_url
     print(f"qms: pages    {base}/  console {base}/console  supervisor {base}/supervisor")
@@ -111,6 +120,16 @@ def _run_server(config: Any) -> int:
         workers=config.workers if config.workers > 1 else None,
         log_level="info",
         timeout_graceful_shutdown=5,
+        # Limits for a server a stranger can reach (docs/deploy.md): each request must
+        # arrive within QMS_REQUEST_TIMEOUT s (qms.server.http), an idle kept-alive
+        # connection is closed after 5 s, request line and headers are at most 16 KiB,
+        # and X-Forwarded-For is believed from QMS_FORWARDED_ALLOW_IPS only.
+        http=TimedH11Protocol,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=config.limit_concurrency or None,
+        proxy_headers=bool(config.forwarded_allow_ips),
+        forwarded_allow_ips=config.forwarded_allow_ips or None,
         # Frames are encoded once per audience and shared; per-connection deflate
         # would compress each copy again and double the memory of an idle socket.
         ws_per_message_deflate=False,
@@ -147,6 +166,10 @@ def _accounts_config(args: argparse.Namespace) -> Any:
 
 
 def _table(rows: list[list[str]]) -> None:
+    """Columns; control characters in old records are shown escaped, never printed."""
+    from qms.core.text import printable
+
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -165,6 +188,20 @@ async def _accounts_command(args: argparse.Namespace, config: Any, password: str
         elif action == ("user", "passwd"):
             user = await store.set_password(args.username.lower(), password, by="cli")
             print(f"password of {user.username} changed; their other sessions ended")
+        elif action in (("user", "activate"), ("user", "deactivate")):
+            active = args.action == "activate"
+            user = await store.change_user(args.username.lower(), active=active, by="cli")
+            print(f"user {user.username} {'active' if user.active else 'deactivated'}")
+        elif action == ("user", "set"):
+            if args.role is None and not args.site:
+                raise SystemExit("qms user set: give --role and/or --site; nothing was changed")
+            user = await store.change_user(
+                args.username.lower(),
+                role=None if args.role is None else UserRole(args.role),
+                sites=args.site or None,
+                by="cli",
+            )
+            print(f"user {user.username}: {user.role.value} ({', '.join(user.sites) or 'all'})")
         elif action == ("user", "list"):
             rows = [["USERNAME", "ROLE", "ACTIVE", "SITES"]]
             for u in store.users():
@@ -197,7 +234,7 @@ def _run_accounts(args: argparse.Namespace) -> int:
     if args.command == "user" and args.action in ("add", "passwd"):
         password = _read_password("Password" if args.action == "add" else "New password")
     config = _accounts_config(args)
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    private_data_dir(config.data_dir)
     try:
         return asyncio.run(_accounts_command(args, config, password))
     except AccountRejected as exc:
@@ -209,7 +246,7 @@ def _add_account_parsers(sub: Any) -> None:
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--data-dir", default=None, help="default ./qms-data (QMS_DATA_DIR)")
     where.add_argument("--log-url", default=None, help="sqlite:///… or redis://… (QMS_LOG_URL)")
-    user = sub.add_parser("user", help="people: add, passwd, list")
+    user = sub.add_parser("user", help="people: add, passwd, set, activate, deactivate, list")
     users = user.add_subparsers(dest="action", required=True)
     add = users.add_parser(
         "add", parents=[where], help="add a user (password from stdin when it is not a terminal)"
@@ -219,6 +256,17 @@ def _add_account_parsers(sub: Any) -> None:
     add.add_argument("--site", action="append", default=[], help="a site (repeat for more)")
     passwd = users.add_parser("passwd", parents=[where], help="set a user's password")
     passwd.add_argument("username")
+    change = users.add_parser("set", parents=[where], help="give a user another role and/or sites")
+    change.add_argument("username")
+    change.add_argument("--role", default=None, choices=["admin", "supervisor", "officer"])
+    change.add_argument(
+        "--site", action="append", default=[], help="the user's sites, all of them (repeat)"
+    )
+    for verb, text in (
+        ("activate", "let a deactivated user sign in again"),
+        ("deactivate", "stop a user signing in (their sessions end; never the last admin)"),
+    ):
+        users.add_parser(verb, parents=[where], help=text).add_argument("username")
     users.add_parser("list", parents=[where], help="list users")
     device = sub.add_parser("device", help="displays and kiosks: add, revoke, list")
     devices = device.add_subparsers(dest="action", required=True)
@@ -259,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo" and args.terminal:
-        data_dir = Path(args.data_dir or "qms-data").resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = private_data_dir(Path(args.data_dir or "qms-data").resolve())
         return asyncio.run(_demo(args, data_dir))
     if args.command == "demo":
         return _serve_demo(args)

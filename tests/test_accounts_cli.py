@@ -86,3 +86,70 @@ def test_the_command_line_on_a_redis_log(tmp_path: Path, redis_log_url: str) -> 
     assert add.returncode == 0, add.stderr
     assert "root" in qms("user", "list", *where).stdout
     assert not (tmp_path / "data" / "qms.db").exists()
+
+
+def test_accounts_can_always_be_recovered_from_the_command_line(tmp_path: Path) -> None:
+    """Issue 12: the CLI had no way to reactivate a user or give back a role; and the
+    last active admin can never be deactivated or demoted, from here either."""
+    where = ("--data-dir", str(tmp_path / "data"))
+
+    def rows() -> dict[str, list[str]]:
+        lines = qms("user", "list", *where).stdout.splitlines()[1:]
+        return {line.split()[0]: line.split()[1:] for line in lines}
+
+    assert (
+        qms("user", "add", "root", "--role", "admin", *where, input="rahasia-123\n").returncode == 0
+    )
+    officer = ("user", "add", "budi", "--role", "officer", "--site", "a", *where)
+    assert qms(*officer, input="rahasia-123\n").returncode == 0
+    last = qms("user", "deactivate", "root", *where)
+    assert last.returncode == 1 and "last_admin" in last.stderr
+    demote = qms("user", "set", "root", "--role", "officer", "--site", "a", *where)
+    assert demote.returncode == 1 and "last_admin" in demote.stderr
+    assert rows()["root"] == ["admin", "yes", "*"]
+
+    off = qms("user", "deactivate", "Budi", *where)
+    assert off.returncode == 0 and "budi deactivated" in off.stdout
+    assert rows()["budi"] == ["officer", "no", "a"]
+    on = qms("user", "activate", "budi", *where)
+    assert on.returncode == 0 and "budi active" in on.stdout
+    assert rows()["budi"] == ["officer", "yes", "a"]
+
+    promoted = qms(
+        "user", "set", "budi", "--role", "supervisor", "--site", "a", "--site", "b", *where
+    )
+    assert promoted.returncode == 0, promoted.stderr
+    assert rows()["budi"] == ["supervisor", "yes", "a,b"]
+    assert qms("user", "set", "budi", "--site", "c", *where).returncode == 0
+    assert rows()["budi"] == ["supervisor", "yes", "c"]
+    assert qms("user", "set", "budi", "--role", "admin", *where).returncode == 0
+    assert qms("user", "deactivate", "root", *where).returncode == 0  # no longer the last
+    assert rows()["root"] == ["admin", "no", "*"]
+    assert qms("user", "activate", "root", *where).returncode == 0
+
+    nothing = qms("user", "set", "budi", *where)
+    assert nothing.returncode != 0 and "nothing was changed" in nothing.stderr
+    unknown = qms("user", "activate", "nobody", *where)
+    assert unknown.returncode == 1 and "unknown_user" in unknown.stderr
+    nosite = qms("user", "set", "budi", "--role", "officer", *where)  # an admin has none
+    assert nosite.returncode == 1 and "sites_required" in nosite.stderr
+
+
+def test_weak_passwords_and_control_characters_are_refused(tmp_path: Path) -> None:
+    where = ("--data-dir", str(tmp_path / "data"))
+    add = ("user", "add", "petugas1", "--role", "officer", "--site", "a", *where)
+    same = qms(*add, input="Petugas1\n")
+    assert same.returncode == 1 and "password_is_username" in same.stderr
+    common = qms(*add, input="iloveyou\n")
+    assert common.returncode == 1 and "password_too_common" in common.stderr
+    assert "petugas1" not in qms("user", "list", *where).stdout
+    assert qms(*add, input="rahasia-123\n").returncode == 0
+    passwd = qms("user", "passwd", "petugas1", *where, input="petugas1-2024\n")
+    assert passwd.returncode == 1 and "password_is_username" in passwd.stderr
+    device = ("device", "add", "--kind", "display", "--site", "a", *where)
+    for name in ("TV\nrevoked  yes", "TV \x1b[2J", "TV \u202eemag", "TV\u2028lobby"):
+        bad = qms(*device, "--name", name)
+        assert bad.returncode == 1 and "invalid_text" in bad.stderr, bad.stderr
+    zone = qms(*device, "--zone", "lantai\t1")
+    assert zone.returncode == 1 and "invalid_text" in zone.stderr
+    assert len(qms("device", "list", *where).stdout.splitlines()) == 1  # the header only

@@ -1,4 +1,4 @@
-"""Passwords (scrypt), session cookies (HMAC) and sign-in throttling, with fixed clocks."""
+"""Passwords (scrypt, the policy), session and device cookies (HMAC), with fixed clocks."""
 
 from __future__ import annotations
 
@@ -19,15 +19,21 @@ from qms.accounts.passwords import (
     verify_password,
 )
 from qms.accounts.sessions import (
+    DEVICE_LIFETIME_S,
+    DEVICE_USERS,
     LIFETIME_S,
     MAX_COOKIE,
+    DeviceClaims,
     SessionClaims,
+    device_key,
     new_session,
+    read_device,
     read_session,
+    remember_user,
     session_key,
+    sign_device,
     sign_session,
 )
-from qms.accounts.throttle import Throttle
 
 NOW = 1_795_000_000.0
 KEY = session_key(b"0123456789abcdef" * 4)
@@ -91,6 +97,51 @@ def test_password_policy() -> None:
     assert not verify_password("x" * 1025, hash_password("x" * 1024, params=ScryptParams(4)))
 
 
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("budi", "budi"),  # too short anyway, but first: the username
+        ("petugas1", "petugas1"),
+        ("petugas1", "PETUGAS1"),
+        ("budi.santoso", "Budi.Santoso"),
+        ("budi.santoso", "budisantoso2024!"),  # the username with digits and symbols
+        ("ani", "ANI-1234-5678"),
+        ("ani", "antrean-2024"),  # a word of the service
+        ("ani", "LOKET123456"),
+    ],
+)
+def test_a_password_is_not_the_username(username: str, password: str) -> None:
+    with pytest.raises(AccountRejected) as refused:
+        check_password(password, username)
+    assert refused.value.code in ("password_is_username", "password_too_short")
+    if len(password) >= 8:
+        assert refused.value.code == "password_is_username"
+
+
+@pytest.mark.parametrize(
+    "common", ["password", "Password1", "12345678", "qwertyuiop", "iloveyou", "bismillah"]
+)
+def test_common_passwords_are_refused(common: str) -> None:
+    with pytest.raises(AccountRejected) as refused:
+        check_password(common, "someone")
+    assert refused.value.code == "password_too_common"
+
+
+def test_the_common_password_list_ships_with_the_package() -> None:
+    from qms.accounts.passwords import common_passwords
+
+    words = common_passwords()
+    assert 5000 < len(words) < 20000
+    assert all(len(w) >= 8 and w == w.lower() for w in words)
+    assert not any(w.startswith("# ") for w in words)
+
+
+def test_good_passwords_pass_the_policy() -> None:
+    for password in ("rahasia-123", "kuda baterai staples", "budi-bukan-sandi"):
+        check_password(password, "budi2")  # "budi" is in it, but so is more
+    check_password("12345678-x9q", "12345678")  # a username of digits has no letters
+
+
 def test_dummy_hash_is_a_real_hash_of_the_default_cost() -> None:
     assert is_password_hash(dummy_hash()) and not needs_rehash(dummy_hash(), DEFAULT_PARAMS)
 
@@ -99,10 +150,11 @@ def test_dummy_hash_is_a_real_hash_of_the_default_cost() -> None:
 
 
 def test_a_signed_session_reads_back() -> None:
-    claims = new_session("budi", 3, NOW)
+    claims = new_session("budi", 3, NOW, session_id=lambda: "sesi-1")
     value = sign_session(KEY, claims)
     assert read_session(KEY, value, NOW + 10) == claims
-    assert claims == SessionClaims("budi", 3, int(NOW), int(NOW) + LIFETIME_S)
+    assert claims == SessionClaims("budi", 3, "sesi-1", int(NOW), int(NOW) + LIFETIME_S)
+    assert new_session("budi", 3, NOW).session != new_session("budi", 3, NOW).session
     assert all(c.isalnum() or c in "._-" for c in value)  # cookie-safe without quoting
 
 
@@ -117,11 +169,12 @@ def test_another_key_or_any_change_is_refused() -> None:
     value = sign_session(KEY, new_session("budi", 1, NOW))
     assert read_session(session_key(b"another secret"), value, NOW) is None
     version, payload, mac = value.split(".")
-    forged = json.dumps({"u": "root", "e": 1, "iat": int(NOW), "exp": int(NOW) + 60})
+    forged = json.dumps({"u": "root", "e": 1, "s": "abc", "iat": int(NOW), "exp": int(NOW) + 60})
     forged_payload = base64.urlsafe_b64encode(forged.encode()).decode().rstrip("=")
     for bad in (
         f"{version}.{forged_payload}.{mac}",
-        f"v2.{payload}.{mac}",
+        f"v1.{payload}.{mac}",
+        f"d1.{payload}.{mac}",
         f"{version}.{payload}.{mac[:-2]}",
         f"{version}.{payload}",
         value + "x",
@@ -138,47 +191,48 @@ def test_a_well_signed_but_ill_formed_payload_is_refused() -> None:
         import hmac
 
         payload = base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
-        mac = hmac.new(KEY, f"v1.{payload}".encode(), hashlib.sha256).digest()
-        return f"v1.{payload}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+        mac = hmac.new(KEY, f"v2.{payload}".encode(), hashlib.sha256).digest()
+        return f"v2.{payload}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
-    good = {"u": "budi", "e": 1, "iat": int(NOW), "exp": int(NOW) + 60}
+    good = {"u": "budi", "e": 1, "s": "sesi-1", "iat": int(NOW), "exp": int(NOW) + 60}
     assert read_session(KEY, signed(good), NOW) is not None
-    for bad in ([1], {**good, "u": 5}, {**good, "e": "1"}, {**good, "exp": True}, {"u": "x"}):
+    for bad in (
+        [1],
+        {**good, "u": 5},
+        {**good, "e": "1"},
+        {**good, "exp": True},
+        {"u": "x"},
+        {k: v for k, v in good.items() if k != "s"},  # a v1 body: no session id to revoke
+        {**good, "s": ""},
+        {**good, "s": 7},
+    ):
         assert read_session(KEY, signed(bad), NOW) is None
 
 
-# --- throttling -----------------------------------------------------------------------------
+# --- device cookies ---------------------------------------------------------------------------
+
+DKEY = device_key(b"0123456789abcdef" * 4)
 
 
-def test_throttle_after_the_limit_until_the_window_passes() -> None:
-    throttle = Throttle(limit=3, window_s=300)
-    for i in range(3):
-        assert throttle.retry_after("budi", NOW + i) is None
-        throttle.failed("budi", NOW + i)
-    assert throttle.retry_after("budi", NOW + 3) == 297  # the first failure leaves at NOW+300
-    assert throttle.retry_after("ani", NOW + 3) is None  # per key
-    assert throttle.retry_after("budi", NOW + 299.5) == 1
-    assert throttle.retry_after("budi", NOW + 300) is None  # a sliding window: one slot free
-    throttle.failed("budi", NOW + 300)
-    assert throttle.retry_after("budi", NOW + 300) == 1
+def test_a_device_cookie_reads_back_and_remembers_the_latest_users() -> None:
+    first = remember_user(None, "budi", NOW)
+    assert first.users == ("budi",) and len(first.device) >= 16
+    assert read_device(DKEY, sign_device(DKEY, first), NOW) == first
+    again = remember_user(remember_user(first, "ani", NOW + 1), "budi", NOW + 2)
+    assert again.device == first.device and again.users == ("ani", "budi")
+    many = first
+    for i in range(DEVICE_USERS + 3):
+        many = remember_user(many, f"petugas{i}", NOW)
+    assert len(many.users) == DEVICE_USERS and many.users[-1] == f"petugas{DEVICE_USERS + 2}"
 
 
-def test_throttle_forget_and_undo() -> None:
-    throttle = Throttle(limit=2, window_s=60)
-    throttle.failed("a", NOW)
-    throttle.failed("a", NOW + 1)
-    assert throttle.retry_after("a", NOW + 2)
-    throttle.undo("a", NOW + 1)
-    assert throttle.retry_after("a", NOW + 2) is None
-    throttle.failed("a", NOW + 2)
-    throttle.forget("a")
-    assert throttle.retry_after("a", NOW + 3) is None
-    throttle.undo("nobody", NOW)  # harmless
-
-
-def test_throttle_memory_is_bounded() -> None:
-    throttle = Throttle(limit=1, window_s=60, max_keys=100)
-    for i in range(1000):
-        throttle.failed(f"10.0.{i // 256}.{i % 256}", NOW)
-    assert len(throttle._failures) == 100
-    assert throttle.retry_after("10.0.3.231", NOW) == 60  # the most recent are kept
+def test_a_device_cookie_is_signed_expires_and_is_no_session() -> None:
+    claims = DeviceClaims("perangkat-1", ("budi",), int(NOW))
+    value = sign_device(DKEY, claims)
+    assert read_device(DKEY, value, NOW + DEVICE_LIFETIME_S - 1) == claims
+    assert read_device(DKEY, value, NOW + DEVICE_LIFETIME_S) is None
+    assert read_device(device_key(b"another secret"), value, NOW) is None
+    assert read_device(KEY, value, NOW) is None  # the session key does not sign it
+    assert read_session(KEY, value, NOW) is None and read_session(DKEY, value, NOW) is None
+    session = sign_session(DKEY, new_session("budi", 1, NOW))
+    assert read_device(DKEY, session, NOW) is None  # one signature never stands in for another

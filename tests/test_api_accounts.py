@@ -20,6 +20,7 @@ from accounts_client import PASSWORD, Client, Reply, add_device, add_user, signe
 from live_server import LiveServer
 
 import qms.server.api_accounts  # noqa: F401  (declares its routes)
+from qms.accounts.guard import PER_PLACE, PER_USER, PER_USER_AND_PLACE
 from qms.server.app import secret_key
 from qms.server.config import Config
 from qms.server.routes import API
@@ -74,6 +75,21 @@ def test_sign_in_who_am_i_and_sign_out(server: LiveServer, admin: Client) -> Non
     assert out.status == 200 and out.json["role"] == "anonymous"
     assert "Max-Age=0" in (out.cookie() or "") and "qms_session" not in budi.cookies
     assert budi.get("/api/v1/session").json["role"] == "anonymous"
+
+
+def test_signing_out_ends_the_session_on_the_server(server: LiveServer, admin: Client) -> None:
+    """Issue 12: the cookie still worked for up to 12 hours after DELETE /session."""
+    new_user(admin, "keluar")
+    browser = signed_in(server, "keluar")
+    elsewhere = signed_in(server, "keluar")  # another session of the same user
+    stolen = Client(server.url, cookies=dict(browser.cookies))  # a copy of the cookie
+    assert stolen.get(f"/api/v1/sites/{SITE}/queues").status != 401
+    assert browser.delete("/api/v1/session").status == 200
+    assert stolen.get("/api/v1/session").json["role"] == "anonymous"
+    assert_error(stolen.get(f"/api/v1/sites/{SITE}/queues"), 401, "not_authenticated")
+    assert elsewhere.get("/api/v1/session").json["name"] == "keluar"  # only that session
+    assert stolen.delete("/api/v1/session").status == 200  # signing out again: harmless
+    assert signed_in(server, "keluar").get("/api/v1/session").json["name"] == "keluar"
 
 
 def test_the_cookie_flags(server: LiveServer, admin: Client) -> None:
@@ -157,19 +173,81 @@ def test_a_disabled_user_cannot_sign_in_and_loses_their_session(
 # --- throttling -----------------------------------------------------------------------------
 
 
-def test_throttled_per_username(server: LiveServer, admin: Client) -> None:
+def test_throttled_per_username_and_place(server: LiveServer, admin: Client) -> None:
     new_user(admin, "target")
     new_user(admin, "bystander")
-    client = Client(server.url)
-    for _ in range(5):  # from five addresses: the username still counts
-        assert_error(
-            client.sign_in("target", "wrong-guess", headers=address()), 401, "bad_credentials"
-        )
-    locked = client.sign_in("target", PASSWORD, headers=address())  # even the right one
+    client, there = Client(server.url), address()
+    for _ in range(PER_USER_AND_PLACE.count):
+        assert_error(client.sign_in("target", "wrong-guess", headers=there), 401, "bad_credentials")
+    locked = client.sign_in("target", PASSWORD, headers=there)  # even the right one
     assert_error(locked, 429, "too_many_requests")
     retry = int(locked.headers["Retry-After"])
-    assert 1 <= retry <= 300 and locked.json["error"]["details"]["retry_after"] == retry
-    assert client.sign_in("bystander", headers=address()).status == 200
+    assert 1 <= retry <= 900 and locked.json["error"]["details"]["retry_after"] == retry
+    assert client.sign_in("bystander", headers=there).status == 200  # another user, there
+    assert Client(server.url).sign_in("target", headers=address()).status == 200  # elsewhere
+
+
+def ipv6(n: int, net: str = "2001:db8:12:34") -> dict[str, str]:
+    """The n-th address of one /64 (a host that changes its address at will)."""
+    return {"X-Forwarded-For": f"{net}:{n:x}:0:0:{n + 1:x}"}
+
+
+def test_the_addresses_of_one_ipv6_64_are_one_place(server: LiveServer, admin: Client) -> None:
+    """Issue 12: 25 addresses of one /64 were never throttled, and from them one host
+    locked 6 users out. Now they are one place: refused after the per-place limit;
+    the 6 users sign in from their own addresses at once."""
+    victims = [f"korban6-{i}" for i in range(6)]
+    for name in victims:
+        new_user(admin, name)
+    client = Client(server.url)
+    answers = [
+        client.sign_in(victims[n % 6], "wrong-guess", headers=ipv6(n)).status for n in range(25)
+    ]
+    assert answers[: PER_PLACE.count] == [401] * PER_PLACE.count
+    assert set(answers[PER_PLACE.count :]) == {429}
+    for name in victims:
+        assert Client(server.url).sign_in(name, headers=address()).status == 200
+
+
+def test_a_lock_out_attempt_does_not_lock_the_user_out(server: LiveServer, admin: Client) -> None:
+    """Issue 12: anyone who knew a username could keep its officer off their counter.
+    Strangers from many addresses (and many of one /64) fail the password again and
+    again; the officer signs in at once from their counter's address, in a new
+    browser, and from their own browser anywhere."""
+    new_user(admin, "loket7")
+    counter = address()
+    own_browser = Client(server.url)
+    assert own_browser.sign_in("loket7", headers=counter).status == 200  # a day before
+    assert "qms_device" in own_browser.cookies
+    own_browser.delete("/api/v1/session")
+    attacker, refused = Client(server.url), 0
+    for n in range(60):
+        headers = address() if n % 2 else ipv6(n, "2001:db8:66:77")
+        reply = attacker.sign_in("loket7", f"tebakan-{n}", headers=headers)
+        assert reply.status in (401, 429), reply.body
+        if reply.status == 429:
+            assert int(reply.headers["Retry-After"]) <= 900
+            refused += 1
+    assert refused > 0  # slowed
+    assert Client(server.url).sign_in("loket7", headers=counter).status == 200
+    assert own_browser.sign_in("loket7", headers=address()).status == 200
+    stranger = Client(server.url).sign_in("loket7", headers=address())  # new place, new browser
+    if stranger.status == 429:  # slowed for seconds, never locked for minutes
+        assert int(stranger.headers["Retry-After"]) <= PER_USER.max_s
+    else:
+        assert stranger.status == 200
+
+
+def test_the_device_cookie(server: LiveServer, admin: Client) -> None:
+    new_user(admin, "perangkat")
+    reply = Client(server.url).sign_in("perangkat")
+    cookie = reply.cookie("qms_device") or ""
+    assert cookie.startswith("qms_device=d1.")
+    for flag in ("HttpOnly", "SameSite=strict", "Path=/api/v1/session", "Max-Age=15552000"):
+        assert flag in cookie, cookie
+    assert "Secure" not in cookie
+    over_tls = Client(server.url).sign_in("perangkat", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in (over_tls.cookie("qms_device") or "")
 
 
 def test_throttled_per_address(server: LiveServer, admin: Client) -> None:
@@ -274,6 +352,28 @@ def test_admin_manages_users(server: LiveServer, admin: Client) -> None:
 def test_add_user_refuses(admin: Client, body: dict[str, object], code: str) -> None:
     body = {"password": PASSWORD, **body}
     assert_error(admin.post("/api/v1/users", body), 422, code)
+
+
+def test_weak_passwords_are_refused_everywhere(server: LiveServer, admin: Client) -> None:
+    """NIST SP 800-63B: not the username, not a common password; at creation, at an
+    admin's reset and at one's own change, with stable codes; nothing changes."""
+    body = {"username": "sandi", "role": "officer", "sites": [SITE]}
+    for password, code in (
+        ("Sandi2024!", "password_is_username"),
+        ("password1", "password_too_common"),
+    ):
+        assert_error(admin.post("/api/v1/users", {**body, "password": password}), 422, code)
+    assert all(u["username"] != "sandi" for u in admin.get("/api/v1/users").json["users"])
+    new_user(admin, "sandi")
+    reset = admin.post("/api/v1/users/sandi/password", {"password": "SANDI12345"})
+    assert_error(reset, 422, "password_is_username")
+    user = signed_in(server, "sandi")
+    own = user.post(
+        "/api/v1/session/password", {"old_password": PASSWORD, "new_password": "qwertyuiop"}
+    )
+    assert_error(own, 422, "password_too_common")
+    assert user.get("/api/v1/session").json["name"] == "sandi"  # nothing changed
+    signed_in(server, "sandi")
 
 
 def test_change_user_refuses(admin: Client) -> None:
@@ -385,6 +485,24 @@ def test_device_tokens_in_the_query_only_outside_the_api(server: LiveServer) -> 
     )
     basic = Client(server.url).get("/api/v1/device", headers={"Authorization": f"Basic {token}"})
     assert_error(basic, 401, "not_authenticated")
+
+
+def test_control_characters_in_names_and_texts_are_refused(admin: Client) -> None:
+    """Issue 12: an ESC or a newline in a device name forged rows in `qms device list`,
+    a bidi override could garble a display; refused (422 invalid_text), nothing kept."""
+    site = "mpp-teks"
+    assert admin.put(f"/api/v1/sites/{site}", {"name": "MPP Teks"}).status == 200
+    for bad in ("TV\nlobby  yes", "TV \x1b[31m", "TV \u202eybbol", "TV\u2069"):
+        device = admin.post("/api/v1/devices", {"kind": "display", "site": site, "name": bad})
+        assert_error(device, 422, "invalid_text")
+        assert device.json["error"]["details"]["field"] == "name"
+        text = admin.post(f"/api/v1/sites/{site}/broadcast", {"text": f"Selamat datang {bad}"})
+        assert_error(text, 422, "invalid_text")
+        agency = admin.put(f"/api/v1/sites/{site}/agencies/bpjs", {"name": bad})
+        assert_error(agency, 422, "invalid_text")
+    assert admin.get(f"/api/v1/devices?site={site}").json["devices"] == []
+    ok = admin.post(f"/api/v1/sites/{site}/broadcast", {"text": "Selamat datang 🙏"})
+    assert ok.status == 200, ok.body
 
 
 @pytest.mark.parametrize(
@@ -505,6 +623,12 @@ def test_two_servers_on_redis_share_people_and_devices(tmp_path: Path, redis_log
         kiosk_at_b = Client(b.url, token=made["token"])
         assert kiosk_at_b.get("/api/v1/device").status == 200
         admin_a.delete(f"/api/v1/devices/{made['device']['device']}")
+        copy_at_b = Client(b.url, cookies=dict(at_b.cookies))
+        signed_in(b, "pindah").delete("/api/v1/session")  # another session: ends alone
+        assert copy_at_b.get("/api/v1/session").json["name"] == "pindah"
+        Client(a.url, cookies=dict(at_b.cookies)).delete("/api/v1/session")  # ended at A…
+        until(lambda: copy_at_b.get("/api/v1/session").json["role"] == "anonymous")  # …and B
+        at_b = signed_in(b, "pindah")
         admin_a.post("/api/v1/users/pindah/password", {"password": "sandi-baru-1"})
         until(lambda: kiosk_at_b.get("/api/v1/device").status == 401)
         until(lambda: at_b.get("/api/v1/session").json["role"] == "anonymous")

@@ -1613,3 +1613,38 @@ def test_broadcast_sets_and_clears_running_text_without_opening_a_day() -> None:
     assert h.state.day is None
     h.do("broadcast", text="", zone="B")
     assert h.state.messages == {"": "Selamat datang di MPP"}
+
+
+# =============================================================================
+# Names and texts: no control or bidi characters (issue 12)
+# =============================================================================
+
+FORGING = ["Loket 1\nLoket 9", "Loket\x1b[2J", "Loket \u202e9", "A\u2066B", "TV\u0085", "x\u2028y"]
+
+
+@pytest.mark.parametrize("bad", FORGING)
+def test_names_and_texts_with_control_characters_are_refused(bad: str) -> None:
+    h = Hall.standard()
+    h.reject("invalid_text", "broadcast", text=f"Selamat datang {bad}")
+    h.reject("invalid_text", "broadcast", text="Selamat datang", zone=bad)
+    h.reject("invalid_text", "set_up_agency", agency="bpjs", name=bad)
+    h.reject("invalid_text", "set_up_counter", counter="L9", name=bad)
+    h.reject("invalid_text", "set_up_counter", counter="L9", name="Loket 9", zone=bad)
+    h.reject("invalid_text", "set_up_site", site="mpp-jkt", name=bad)
+    h.reject(
+        "invalid_text",
+        "set_up_service",
+        service="sim",
+        agency="samsat",
+        prefix="S",
+        name_id=bad,
+        name_en="Driving licence",
+    )
+    h.reject("invalid_text", "open_counter", counter="L1", officer=f"budi{bad}")
+
+
+def test_names_keep_their_letters_and_emoji() -> None:
+    h = Hall.standard()
+    h.do("broadcast", text="Selamat datang 🙏 — Pelayanan KTP-el dibuka 08.00 👨‍👩‍👧")
+    h.do("set_up_agency", agency="bpjs", name="BPJS Kesehatan · Cabang Bengkulu")
+    assert h.state.agencies["bpjs"].name == "BPJS Kesehatan · Cabang Bengkulu"

@@ -1,9 +1,10 @@
-"""Sign-in throttles behind the server's async interface: the local one and the
-Redis one keep the same contract, and on Redis every process shares one count,
-so more server processes do not multiply the limit."""
+"""Where sign-in failures are counted: the local stores and the Redis ones keep the
+same contract, and on Redis every process shares one count, so more server
+processes do not multiply a limit."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,8 +15,16 @@ import redis.asyncio as aioredis
 from accounts_client import Client
 from live_server import LiveServer
 
-from qms.accounts.throttle import LocalThrottle, RedisThrottle
-from qms.server.auth import USER_FAILURES
+from qms.accounts.guard import PER_USER_AND_PLACE
+from qms.accounts.throttle import (
+    KNOWN_PLACE_S,
+    FailureLog,
+    LocalFailures,
+    LocalPlaces,
+    Places,
+    RedisFailures,
+    RedisPlaces,
+)
 
 NOW = 1_700_000_000.0
 
@@ -27,56 +36,96 @@ async def client(redis_url: str) -> AsyncIterator[Any]:
     await redis.aclose()
 
 
+Make = Callable[[int, float], FailureLog]
+
+
 @pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.redis)])
-async def make(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[int, float], Any]]:
+async def stores(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[Make, Callable[[], Places]]]:
     if request.param == "local":
-        yield lambda limit, window: LocalThrottle(limit, window)
+        yield (lambda keep, window: LocalFailures(keep, window)), LocalPlaces
         return
     redis = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
     prefix = f"t{uuid.uuid4().hex}"
-    yield lambda limit, window: RedisThrottle(redis, prefix, "user", limit, window)
+    yield (
+        (lambda keep, window: RedisFailures(redis, prefix, "user", keep, window)),
+        (lambda: RedisPlaces(redis, prefix)),
+    )
     keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
     if keys:
         await redis.delete(*keys)
     await redis.aclose()
 
 
-async def test_the_limit_then_the_sliding_window(make: Callable[[int, float], Any]) -> None:
-    throttle = make(3, 300)
-    for i in range(3):
-        assert await throttle.retry_after("budi", NOW + i) is None
-        await throttle.failed("budi", NOW + i)
-    assert await throttle.retry_after("budi", NOW + 3) == 297  # the first leaves at NOW+300
-    assert await throttle.retry_after("ani", NOW + 3) is None  # per key
-    assert await throttle.retry_after("budi", NOW + 299.5) == 1
-    assert await throttle.retry_after("budi", NOW + 300) is None  # one slot free again
-    await throttle.failed("budi", NOW + 300)
-    assert await throttle.retry_after("budi", NOW + 300) == 1
+async def test_add_answers_the_failures_before_it_within_the_window(
+    stores: tuple[Make, Callable[[], Places]],
+) -> None:
+    failures = stores[0](3, 300)
+    seen = [(await failures.add("budi", NOW + i))[1] for i in range(4)]
+    assert seen == [[], [NOW], [NOW, NOW + 1], [NOW, NOW + 1, NOW + 2]]
+    assert (await failures.add("ani", NOW + 4))[1] == []  # per key
+    _, later = await failures.add("budi", NOW + 301.5)  # NOW and NOW+1 left the window
+    assert later == [NOW + 2, NOW + 3]  # and only the 3 most recent are kept
 
 
-async def test_undo_and_forget(make: Callable[[int, float], Any]) -> None:
-    throttle = make(2, 60)
-    await throttle.failed("a", NOW)
-    mark = await throttle.failed("a", NOW + 1)
-    assert await throttle.retry_after("a", NOW + 2)
-    await throttle.undo("a", mark)
-    assert await throttle.retry_after("a", NOW + 2) is None
-    await throttle.failed("a", NOW + 2)
-    await throttle.forget("a")
-    assert await throttle.retry_after("a", NOW + 3) is None
+async def test_remove_and_forget(stores: tuple[Make, Callable[[], Places]]) -> None:
+    failures = stores[0](5, 60)
+    await failures.add("a", NOW)
+    mark, _ = await failures.add("a", NOW + 1)
+    await failures.remove("a", mark)
+    assert (await failures.add("a", NOW + 2))[1] == [NOW]
+    await failures.forget("a")
+    assert (await failures.add("a", NOW + 3))[1] == []
+    await failures.remove("nobody", "0:0")  # harmless
+    await failures.forget("nobody")
+
+
+async def test_parallel_attempts_each_see_the_ones_before(
+    stores: tuple[Make, Callable[[], Places]],
+) -> None:
+    """Ten guesses at once: each is counted before it is checked, and each sees a
+    different number before it, so a limit of 5 lets exactly 5 through."""
+    failures = stores[0](PER_USER_AND_PLACE.keep, PER_USER_AND_PLACE.window_s)
+    seen = await asyncio.gather(*(failures.add("budi", NOW) for _ in range(10)))
+    allowed = [before for _, before in seen if PER_USER_AND_PLACE.wait(before, NOW) == 0]
+    assert len(allowed) == 5
+
+
+async def test_known_places(stores: tuple[Make, Callable[[], Places]]) -> None:
+    places = stores[1]()
+    assert not await places.known("budi", "10.0.0.1", NOW)
+    await places.remember("budi", "10.0.0.1", NOW)
+    assert await places.known("budi", "10.0.0.1", NOW + KNOWN_PLACE_S - 1)
+    assert not await places.known("budi", "10.0.0.1", NOW + KNOWN_PLACE_S)
+    assert not await places.known("ani", "10.0.0.1", NOW)
+    assert not await places.known("budi", "10.0.0.2", NOW)
+
+
+def test_local_memory_is_bounded() -> None:
+    failures = LocalFailures(keep=1, window_s=60, max_keys=100)
+
+    async def fill() -> None:
+        for i in range(1000):
+            await failures.add(f"10.0.{i // 256}.{i % 256}", NOW)
+        assert len(failures._failures) == 100
+        assert (await failures.add("10.0.3.231", NOW))[1] == [NOW]  # the most recent are kept
+
+    asyncio.run(fill())
 
 
 @pytest.mark.redis
 async def test_processes_on_one_redis_share_the_count(client: Any) -> None:
     prefix = f"t{uuid.uuid4().hex}"
-    one, two = (RedisThrottle(client, prefix, "user", 4, 60) for _ in range(2))
-    for i in range(2):
-        await one.failed("budi", NOW + i)
-        await two.failed("budi", NOW + i)
-    assert await one.retry_after("budi", NOW + 3) == 57
-    assert await two.retry_after("budi", NOW + 3) == 57
+    one, two = (RedisFailures(client, prefix, "user", 4, 60) for _ in range(2))
+    await one.add("budi", NOW)
+    await two.add("budi", NOW + 1)
+    assert (await one.add("budi", NOW + 2))[1] == [NOW, NOW + 1]
     await one.forget("budi")
-    assert await two.retry_after("budi", NOW + 3) is None
+    assert (await two.add("budi", NOW + 3))[1] == []
+    places_one, places_two = RedisPlaces(client, prefix), RedisPlaces(client, prefix)
+    await places_one.remember("budi", "2001:db8::/64", NOW)
+    assert await places_two.known("budi", "2001:db8::/64", NOW)
 
 
 @pytest.mark.redis
@@ -85,21 +134,38 @@ async def test_processes_on_one_redis_share_the_count(client: Any) -> None:
 def test_two_servers_on_one_redis_log_share_the_sign_in_limit(
     tmp_path: Path, redis_log_url: str
 ) -> None:
-    """Wrong passwords spread over two server processes reach the per-user limit
-    together: the next attempt is refused (429) by either, a right password too."""
+    """Wrong passwords from one place spread over two server processes reach the
+    per-user-and-place limit together: the next attempt from there is refused
+    (429) by either, a right password too; from another place it is not."""
     with (
         LiveServer(tmp_path / "a", log_url=redis_log_url) as a,
         LiveServer(tmp_path / "b", log_url=redis_log_url) as b,
     ):
         a.cli("user", "add", "budi", "--role", "admin", input="rahasia-123\n")
         servers = [Client(a.url), Client(b.url)]
-        for i in range(USER_FAILURES):
+        there = {"X-Forwarded-For": "192.0.2.7"}
+        for i in range(PER_USER_AND_PLACE.count):
             wrong = servers[i % 2].request(
-                "POST", "/api/v1/session", {"username": "budi", "password": f"salah-{i}"}
+                "POST",
+                "/api/v1/session",
+                {"username": "budi", "password": f"salah-{i}"},
+                headers=there,
             )
             assert wrong.status == 401, wrong.json
         for client in servers:
             refused = client.request(
-                "POST", "/api/v1/session", {"username": "budi", "password": "rahasia-123"}
+                "POST",
+                "/api/v1/session",
+                {"username": "budi", "password": "rahasia-123"},
+                headers=there,
             )
             assert refused.status == 429 and refused.code == "too_many_requests"
+        elsewhere = {"X-Forwarded-For": "198.51.100.9"}
+        for client in servers:
+            ok = client.request(
+                "POST",
+                "/api/v1/session",
+                {"username": "budi", "password": "rahasia-123"},
+                headers=elsewhere,
+            )
+            assert ok.status == 200, ok.json

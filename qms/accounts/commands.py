@@ -62,6 +62,13 @@ class RevokeDevice(AccountCommand):
     device: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class EndSession(AccountCommand):
+    username: str
+    session: str
+    expires_at: float
+
+
 def parse(cls: type[T], data: Mapping[str, Any]) -> T:
     """Build `cls` (a command or a request body) strictly from untrusted data."""
     try:

@@ -16,6 +16,7 @@ from qms.accounts.commands import (
     AddDevice,
     AddUser,
     ChangeUser,
+    EndSession,
     RevokeDevice,
     SetPassword,
 )
@@ -25,6 +26,7 @@ from qms.accounts.events import (
     DeviceAdded,
     DeviceRevoked,
     PasswordSet,
+    SessionEnded,
     UserAdded,
     UserChanged,
 )
@@ -40,8 +42,10 @@ from qms.accounts.model import (
     UserRole,
 )
 from qms.accounts.passwords import is_password_hash
+from qms.core.text import control_character
 
 TOKEN_HASH_RE = re.compile(r"[0-9a-f]{64}")
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def decide(state: AccountsState, command: AccountCommand, now: float) -> list[AccountEvent]:
@@ -122,6 +126,8 @@ def _add_device(cmd: AddDevice, state: AccountsState, now: float) -> list[Accoun
         raise AccountRejected("invalid_zone", f"a zone is at most {MAX_ZONE} characters")
     if len(cmd.name) > MAX_NAME:
         raise AccountRejected("invalid_command", f"a name is at most {MAX_NAME} characters")
+    _check_text("zone", cmd.zone)
+    _check_text("name", cmd.name)
     if TOKEN_HASH_RE.fullmatch(cmd.token_hash) is None:
         raise AccountRejected("invalid_command", "token_hash: expected 64 hex digits")
     if cmd.token_hash in state.by_token:
@@ -150,6 +156,24 @@ def _revoke_device(cmd: RevokeDevice, state: AccountsState, now: float) -> list[
     return [DeviceRevoked(at=now, by=cmd.by, device=device.device)]
 
 
+@_decide.register
+def _end_session(cmd: EndSession, state: AccountsState, now: float) -> list[AccountEvent]:
+    user = _user(state, cmd.username)
+    if SESSION_ID_RE.fullmatch(cmd.session) is None:
+        raise AccountRejected("invalid_command", "session: not a session id", field="session")
+    if cmd.session in state.ended_sessions or cmd.expires_at <= now:
+        return []  # ended already, or over by itself
+    return [
+        SessionEnded(
+            at=now,
+            by=cmd.by,
+            username=user.username,
+            session=cmd.session,
+            expires_at=cmd.expires_at,
+        )
+    ]
+
+
 # --- checks ------------------------------------------------------------------------------
 
 
@@ -173,6 +197,17 @@ def _check_site(site: str) -> None:
     if SITE_RE.fullmatch(site) is None:
         raise AccountRejected(
             "invalid_site", "a site id is 1-64 of [A-Za-z0-9_-], not starting with _", site=site
+        )
+
+
+def _check_text(field: str, text: str) -> None:
+    bad = control_character(text)
+    if bad is not None:
+        raise AccountRejected(
+            "invalid_text",
+            f"{field}: no control or bidi characters (found U+{ord(bad):04X})",
+            field=field,
+            character=f"U+{ord(bad):04X}",
         )
 
 
@@ -236,4 +271,12 @@ def evolve(state: AccountsState, event: AccountEvent) -> AccountsState:
                 # Its token hash stays known: a revoked token is refused at once,
                 # without a look at the log for news.
                 device.revoked, device.revoked_at = True, event.at
+        case SessionEnded():
+            # Forget the ended sessions that have expired by now: memory stays at
+            # about a day's sign-outs however long the log grows.
+            ended = state.ended_sessions
+            for session in [s for s, expiry in ended.items() if expiry <= event.at]:
+                del ended[session]
+            if event.expires_at > event.at:
+                ended[event.session] = event.expires_at
     return state

@@ -17,9 +17,12 @@ CODES: dict[str, int] = {
     "invalid_username": 422,  # not 1-64 of [a-z0-9._-], starting with a letter or digit
     "invalid_site": 422,  # not a site id, or a reserved one (starting with "_")
     "invalid_zone": 422,
+    "invalid_text": 422,  # a name with a control character (newline, ESC, a bidi override…)
     "sites_required": 422,  # a supervisor or officer needs at least one site
     "password_too_short": 422,
     "password_too_long": 422,
+    "password_is_username": 422,  # the username (any case), maybe with digits or symbols
+    "password_too_common": 422,  # on the list of common passwords shipped with qms
     "invalid_password_hash": 422,  # not a hash this version can verify
     "user_exists": 409,
     "unknown_user": 404,

@@ -76,8 +76,20 @@ class DeviceRevoked(AccountEvent):
     device: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class SessionEnded(AccountEvent):
+    """A user signed out: their session `session` (an id from the cookie) is over,
+    wherever a copy of the cookie is; kept in mind until it would have expired."""
+
+    TYPE = "session_ended"
+    username: str
+    session: str
+    expires_at: float
+
+
 EVENT_TYPES: dict[str, type[AccountEvent]] = {
-    cls.TYPE: cls for cls in (UserAdded, UserChanged, PasswordSet, DeviceAdded, DeviceRevoked)
+    cls.TYPE: cls
+    for cls in (UserAdded, UserChanged, PasswordSet, DeviceAdded, DeviceRevoked, SessionEnded)
 }
 
 

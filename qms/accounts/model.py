@@ -80,6 +80,8 @@ class AccountsState:
     users: dict[str, User] = field(default_factory=dict)
     devices: dict[str, Device] = field(default_factory=dict)
     by_token: dict[str, str] = field(default_factory=dict)  # token hash -> device id
+    # Sessions signed out of, until they would have expired: session id -> expiry.
+    ended_sessions: dict[str, float] = field(default_factory=dict)
 
     def device_by_token_hash(self, token_hash: str) -> Device | None:
         device = self.by_token.get(token_hash)

@@ -14,6 +14,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import importlib.resources
 import re
 import secrets
 from dataclasses import dataclass
@@ -48,7 +49,23 @@ class ScryptParams:
 DEFAULT_PARAMS = ScryptParams()
 
 
-def check_password(password: str) -> None:
+# Words of this service a password must not be (NIST SP 800-63B: "context-specific words").
+CONTEXT_WORDS = frozenset({"qms", "antrean", "antrian", "loket", "mpp", "pelayanan"})
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The common passwords shipped with qms (qms/accounts/common-passwords.txt)."""
+    text = importlib.resources.files("qms.accounts").joinpath("common-passwords.txt")
+    lines = text.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("# "))
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalpha())
+
+
+def check_length(password: str) -> None:
     """Refuse a password qms will not hash: shorter than 8 or longer than 1024 characters."""
     if len(password) < MIN_LENGTH:
         raise AccountRejected(
@@ -57,6 +74,26 @@ def check_password(password: str) -> None:
     if len(password) > MAX_LENGTH:
         raise AccountRejected(
             "password_too_long", f"a password has at most {MAX_LENGTH} characters"
+        )
+
+
+def check_password(password: str, username: str | None = None) -> None:
+    """Refuse a password qms will not set: a length `check_length` refuses; the
+    username (in any case, alone or with only digits and symbols around it, like
+    ``Budi2024!``) or a word of this service; one on the list of common passwords
+    (NIST SP 800-63B). Length beats composition rules: there are no others."""
+    check_length(password)
+    letters = _letters(password)
+    names = {_letters(username)} if username else set()
+    if password.casefold() == (username or "").casefold() or (
+        letters and letters in (names | CONTEXT_WORDS)
+    ):
+        raise AccountRejected(
+            "password_is_username", "a password must not be the username or the service's name"
+        )
+    if password.casefold() in common_passwords():
+        raise AccountRejected(
+            "password_too_common", "this password is on the list of common passwords"
         )
 
 
@@ -84,7 +121,7 @@ def hash_password(
     password: str, *, params: ScryptParams = DEFAULT_PARAMS, salt: bytes | None = None
 ) -> str:
     """The encoded hash of `password` with a fresh random salt (or `salt`, for tests)."""
-    check_password(password)
+    check_length(password)
     salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
     key = _scrypt(password, salt, params, KEY_BYTES)
     return f"$scrypt$ln={params.log2_n},r={params.r},p={params.p}${_b64(salt)}${_b64(key)}"

@@ -29,6 +29,7 @@ from qms.accounts.commands import (
     AddDevice,
     AddUser,
     ChangeUser,
+    EndSession,
     RevokeDevice,
     SetPassword,
 )
@@ -131,8 +132,8 @@ class AccountsStore(LogFollower):
 
     # --- passwords ------------------------------------------------------------------------
 
-    async def hash_password(self, password: str) -> str:
-        check_password(password)  # at once, before waiting for a thread
+    async def hash_password(self, password: str, username: str) -> str:
+        check_password(password, username)  # at once, before waiting for a thread
         async with self._hashing:
             return await asyncio.to_thread(hash_password, password)
 
@@ -174,9 +175,9 @@ class AccountsStore(LogFollower):
         command = AddUser(
             by=by, username=username, role=role, sites=list(sites), password_hash=dummy_hash()
         )
-        check_password(password)
+        check_password(password, username)
         decide(self.state, command, self.clock())  # fail fast: a bad name costs no hash
-        hashed = await self.hash_password(password)
+        hashed = await self.hash_password(password, username)
         await self.execute(dataclasses.replace(command, password_hash=hashed))
         return self.state.users[username]
 
@@ -198,9 +199,17 @@ class AccountsStore(LogFollower):
     async def set_password(self, username: str, password: str, *, by: str | None = None) -> User:
         if await self.user(username) is None:
             raise AccountRejected("unknown_user", f"no user {username}", username=username)
-        hashed = await self.hash_password(password)
+        hashed = await self.hash_password(password, username)
         await self.execute(SetPassword(by=by, username=username, password_hash=hashed))
         return self.state.users[username]
+
+    async def end_session(
+        self, username: str, session: str, expires_at: float, *, by: str | None = None
+    ) -> None:
+        """Record that `session` of `username` is over (signed out), on every process."""
+        await self.execute(
+            EndSession(by=by, username=username, session=session, expires_at=expires_at)
+        )
 
     # --- devices ----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from qms.core.model import (
     TicketState,
 )
 from qms.core.policy import POLICIES, choose
+from qms.core.text import control_character
 
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PREFIX = re.compile(r"^[A-Z]{1,2}$")
@@ -170,6 +171,7 @@ def _set_up_counter(
 ) -> list[e.Event]:
     _check_id("counter", cmd.counter)
     _check_name(cmd.name)
+    _check_text(cmd.zone, "zone")
     _check_services(state, cmd.services)
     return [
         e.CounterConfigured(
@@ -324,6 +326,8 @@ def _cancel(state: HallState, cmd: c.Cancel, now: float, meta: dict[str, Any]) -
 def _broadcast(
     state: HallState, cmd: c.Broadcast, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
+    _check_text(cmd.text, "text")
+    _check_text(cmd.zone, "zone")
     return [e.MessageBroadcast(text=cmd.text.strip(), zone=cmd.zone, **meta)]
 
 
@@ -337,6 +341,7 @@ def _open(state: HallState, cmd: c.OpenCounter, now: float, meta: dict[str, Any]
         raise wrong_state("counter", counter.id, "closed or paused", counter.state.value)
     if not cmd.officer.strip():
         raise Rejected("officer_required", "an officer opens a counter", field="officer")
+    _check_text(cmd.officer, "officer")
     return [e.CounterOpened(counter=counter.id, officer=cmd.officer, **meta)]
 
 
@@ -483,6 +488,19 @@ def _check_id(kind: str, ident: str) -> None:
 def _check_name(name: str, field: str = "name") -> None:
     if not name.strip():
         raise _invalid(field, "must not be empty")
+    _check_text(name, field)
+
+
+def _check_text(text: str, field: str) -> None:
+    """Names and texts reach displays, consoles and terminals: no control characters."""
+    bad = control_character(text)
+    if bad is not None:
+        raise Rejected(
+            "invalid_text",
+            f"{field}: no control or bidi characters (found U+{ord(bad):04X})",
+            field=field,
+            character=f"U+{ord(bad):04X}",
+        )
 
 
 def _check_services(state: HallState, services: list[str]) -> None:

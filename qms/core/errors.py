@@ -8,6 +8,7 @@ from typing import Any
 # Each maps to the HTTP status that fits it best.
 CODES: dict[str, int] = {
     "invalid_command": 422,  # malformed: unknown type, missing/ill-typed/oversized field
+    "invalid_text": 422,  # a name or broadcast text with a control or bidi character
     "site_not_set_up": 409,
     "invalid_timezone": 422,
     "unknown_policy": 422,

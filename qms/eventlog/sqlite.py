@@ -41,6 +41,25 @@ CREATE TABLE IF NOT EXISTS snapshots (
 """
 
 
+def _private_files(path: str) -> None:
+    """The log file (and its -wal, -shm, -journal) readable by its owner only (0600):
+    it holds every password hash. SQLite gives the files it makes beside the
+    database the database's own mode, so a database made 0600 here keeps them
+    0600; files left looser by an older version are tightened."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # an empty file: a new db
+    except OSError:
+        return  # sqlite3.connect reports what is wrong
+    for name in (path, *(path + tail for tail in ("-wal", "-shm", "-journal"))):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:
+            pass  # absent, or not ours: nothing to tighten
+
+
 class SqliteLog(EventLog):
     """`EventLog` in the SQLite file at `path` (``":memory:"`` for a throwaway log)."""
 
@@ -61,6 +80,7 @@ class SqliteLog(EventLog):
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
+            _private_files(self._path)
             # check_same_thread=False: opened here, on the worker, and only ever used there.
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             try:

@@ -15,11 +15,12 @@ from starlette.responses import JSONResponse, Response
 from qms.accounts import AccountRejected, DeviceKind, User, UserRole
 from qms.accounts.commands import parse
 from qms.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from qms.accounts.sessions import COOKIE_NAME, LIFETIME_S
+from qms.accounts.sessions import COOKIE_NAME, DEVICE_COOKIE, DEVICE_LIFETIME_S, LIFETIME_S
+from qms.server.addresses import client_address
 from qms.server.auth import Accounts, device_link, principal_of_user
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, STAFF, Principal, Role
-from qms.server.routes import api
+from qms.server.routes import PREFIX, api
 
 ADMIN = frozenset({Role.ADMIN})
 ADMIN_OR_SUPERVISOR = frozenset({Role.ADMIN, Role.SUPERVISOR})
@@ -139,10 +140,6 @@ def _accounts(request: Request) -> Accounts:
     return accounts
 
 
-def _address(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def whoami(who: Principal) -> dict[str, Any]:
     return {
         "role": who.role.value,
@@ -157,8 +154,10 @@ def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
-def _with_cookie(request: Request, body: dict[str, Any], value: str) -> Response:
+def _with_cookie(request: Request, body: dict[str, Any], value: str, username: str) -> Response:
+    """The answer with the session cookie, and the device cookie renewed for `username`."""
     response = _json(body)
+    secure = request.url.scheme in ("https", "wss")
     response.set_cookie(
         COOKIE_NAME,
         value,
@@ -166,7 +165,17 @@ def _with_cookie(request: Request, body: dict[str, Any], value: str) -> Response
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme in ("https", "wss"),
+        secure=secure,
+    )
+    device = _accounts(request).device_cookie(request.cookies.get(DEVICE_COOKIE), username)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        max_age=DEVICE_LIFETIME_S,
+        path=f"{PREFIX}/session",  # sent only to sign-in and password change
+        httponly=True,
+        samesite="strict",
+        secure=secure,
     )
     return response
 
@@ -209,8 +218,10 @@ async def sign_in(request: Request, who: Principal) -> Response:
     if not isinstance(username, str):
         raise AccountRejected("invalid_command", "username: expected a string", field="username")
     accounts = _accounts(request)
-    user, cookie = await accounts.sign_in(_username(username), password, _address(request))
-    return _with_cookie(request, whoami(principal_of_user(user)), cookie)
+    user, cookie = await accounts.sign_in(
+        _username(username), password, client_address(request), request.cookies.get(DEVICE_COOKIE)
+    )
+    return _with_cookie(request, whoami(principal_of_user(user)), cookie, user.username)
 
 
 @api(
@@ -230,10 +241,11 @@ async def get_session(request: Request, who: Principal) -> Response:
     "/session",
     allow=EVERYONE,
     tag="accounts",
-    summary="Sign out: clears the session cookie",
+    summary="Sign out: ends the session on the server (every copy of its cookie) and clears it",
     response=WHOAMI,
 )
 async def sign_out(request: Request, who: Principal) -> Response:
+    await _accounts(request).sign_out(request.cookies.get(COOKIE_NAME))
     response = _json(whoami(Principal(Role.ANONYMOUS)))
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
     return response
@@ -255,8 +267,10 @@ async def change_password(request: Request, who: Principal) -> Response:
     if body:
         raise AccountRejected("invalid_command", f"{sorted(body)[0]}: unknown field")
     accounts = _accounts(request)
-    user, cookie = await accounts.change_own_password(who.name, old, new, _address(request))
-    return _with_cookie(request, whoami(principal_of_user(user)), cookie)
+    user, cookie = await accounts.change_own_password(
+        who.name, old, new, client_address(request), request.cookies.get(DEVICE_COOKIE)
+    )
+    return _with_cookie(request, whoami(principal_of_user(user)), cookie, user.username)
 
 
 # --- users ----------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-import ipaddress
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from qms.core.model import Channel, HallState, Ticket, TicketState
 from qms.engine import Result, SiteEngine, WireGuard, wire_guard
 from qms.eventlog import check_site
 from qms.server import queries as q
+from qms.server.addresses import client_address
 from qms.server.errors import ApiError, read_json
 from qms.server.hall import Hall
 from qms.server.openapi import COMMAND_RESULT, dataclass_schema
@@ -652,18 +652,6 @@ class MissLimiter:
         self._misses[address] = misses  # the most recent address last
         while len(self._misses) > self.max_addresses:
             self._misses.popitem(last=False)
-
-
-def client_address(request: Request) -> str:
-    """The caller's address; IPv6 by /64 (one household or phone has a whole /64)."""
-    host = request.client.host if request.client else ""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if ip.version == 6:
-        return str(ipaddress.ip_network(f"{host}/64", strict=False))
-    return host
 
 
 def _limiter(app: Starlette) -> MissLimiter:

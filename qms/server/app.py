@@ -7,11 +7,12 @@ import importlib
 import logging
 import os
 import secrets
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -28,19 +29,54 @@ log = logging.getLogger(__name__)
 API_MODULES = ("qms.server.api_accounts", "qms.server.api_hall", "qms.server.openapi")
 
 
+def private_data_dir(path: Path | str) -> Path:
+    """The data directory, made if missing, readable by its owner only (0700): it
+    holds the log with every password hash, and the secret key.
+
+    A directory that exists with looser modes is tightened, with a warning; one
+    that is not ours, or is shared on purpose (the sticky bit, like /tmp), is left
+    as it is, with a warning: its files are 0600 anyway.
+    """
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    loose = stat.S_IMODE(info.st_mode) & 0o077
+    if not loose:
+        return path
+    mode = oct(stat.S_IMODE(info.st_mode))
+    if info.st_mode & stat.S_ISVTX or info.st_uid != os.geteuid():
+        log.warning("qms: data directory %s is %s and shared; not changed", path, mode)
+        return path
+    try:
+        path.chmod(0o700)
+    except OSError as exc:
+        log.warning("qms: data directory %s is %s and could not be made 0700: %s", path, mode, exc)
+    else:
+        log.warning("qms: data directory %s was %s; made 0700 (owner only)", path, mode)
+    return path
+
+
 def secret_key(config: Config) -> bytes:
     """The session signing key: from the config, or generated once into the data dir (0600)."""
     if config.secret_key:
         return config.secret_key.encode()
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    private_data_dir(config.data_dir)
     path = config.data_dir / "secret.key"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)  # left looser by hand or by an older version
         return path.read_bytes().strip()
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32))
     return path.read_bytes().strip()
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client left (or was cut off for being too slow, qms.server.http) before its
+    request had arrived: nobody to answer, nothing to log as an error."""
+    return Response(status_code=400)
 
 
 async def healthz(request: Request) -> Response:
@@ -97,7 +133,8 @@ def create_app(config: Config | None = None) -> Starlette:
     stream_module = importlib.import_module("qms.server.stream")
     routes.extend(stream_module.routes())
     routes.extend(pages.routes(config.voice_dir))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    handlers = {**EXCEPTION_HANDLERS, ClientDisconnect: client_gone}
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
 
 
 def app_from_env() -> Starlette:

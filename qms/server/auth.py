@@ -1,4 +1,4 @@
-"""Who is asking: session cookies for people, bearer tokens for devices; sign-in throttling.
+"""Who is asking: session cookies for people, bearer tokens for devices; signing in and out.
 
 `Accounts` is the server's `Authenticator`: `principal(conn)` turns an HTTP
 request or a websocket handshake into a `Principal`:
@@ -9,9 +9,13 @@ request or a websocket handshake into a `Principal`:
   /api/v1 (a display or kiosk URL); API calls send the header, so tokens stay
   out of API access logs;
 - the ``qms_session`` cookie: a person, ``via_cookie=True`` (routes.py then
-  checks the Origin of unsafe requests); an invalid, expired or outdated cookie
-  (password changed, user deactivated) is anonymous;
+  checks the Origin of unsafe requests); an invalid, expired, signed-out or
+  outdated cookie (password changed, user deactivated) is anonymous;
 - nothing: `ANONYMOUS`.
+
+Signing in goes through the `SignInGuard` (qms/accounts/guard.py: the throttling
+rules), which counts failures where every process sees them; a successful sign-in
+also sets the device cookie that makes this browser trusted for that user.
 
 The CLI uses `open_accounts(config)` and the helpers below without a server.
 """
@@ -28,17 +32,39 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from starlette.requests import HTTPConnection
 
 from qms.accounts import AccountRejected, AccountsStore, Device, User, UserRole
+from qms.accounts.guard import (
+    PER_DEVICE,
+    PER_PLACE,
+    PER_USER,
+    PER_USER_AND_PLACE,
+    Limit,
+    SignInGuard,
+    Slowdown,
+    Stores,
+    Throttled,
+)
 from qms.accounts.passwords import check_password
 from qms.accounts.sessions import (
     COOKIE_NAME,
+    DEVICE_COOKIE,
     LIFETIME_S,
+    device_key,
     new_session,
+    read_device,
     read_session,
+    remember_user,
     session_key,
+    sign_device,
     sign_session,
 )
 from qms.accounts.store import TOKEN_PREFIX
-from qms.accounts.throttle import LocalThrottle, RedisThrottle
+from qms.accounts.throttle import (
+    FailureLog,
+    LocalFailures,
+    LocalPlaces,
+    RedisFailures,
+    RedisPlaces,
+)
 from qms.eventlog import EventLog, open_log
 from qms.server.config import Config
 from qms.server.errors import ApiError
@@ -47,17 +73,13 @@ from qms.server.routes import PREFIX
 
 log = logging.getLogger(__name__)
 
-# Sign-in failures allowed per 5 minutes. Per address it is higher: a whole hall
-# often reaches a hosted server from one NAT address.
-USER_FAILURES = 5
-ADDRESS_FAILURES = 20
-THROTTLE_WINDOW_S = 300.0
 MAX_TOKEN = 200  # characters; a real one is 48
 REFRESH_S = 1.0  # look at the log for other processes' changes at most this often
 BACKOFF_CAP = 5.0
 
 __all__ = [
     "COOKIE_NAME",
+    "DEVICE_COOKIE",
     "LIFETIME_S",
     "Accounts",
     "bootstrap_admin",
@@ -85,14 +107,24 @@ def device_link(config: Config, device: Device, token: str) -> str:
     return f"{config.base_url}/{device.kind.value}?token={token}"
 
 
-def throttle(log: EventLog, name: str, limit: int) -> LocalThrottle | RedisThrottle:
-    """Sign-in failures counted where every process of this deployment sees them:
-    in Redis beside a Redis log, else in this (single) process's memory."""
+def throttle_stores(log: EventLog) -> Stores:
+    """Sign-in counts kept where every process of this deployment sees them: in
+    Redis beside a Redis log, else in this (single) process's memory."""
     shared = getattr(log, "shared", None)
-    if shared is None:
-        return LocalThrottle(limit, THROTTLE_WINDOW_S)
-    redis, prefix = shared()
-    return RedisThrottle(redis, prefix, name, limit, THROTTLE_WINDOW_S)
+
+    def failures(name: str, rule: Limit | Slowdown) -> FailureLog:
+        if shared is None:
+            return LocalFailures(rule.keep, rule.window_s)
+        redis, prefix = shared()
+        return RedisFailures(redis, prefix, name, rule.keep, rule.window_s)
+
+    return Stores(
+        per_user_and_place=failures("user-place", PER_USER_AND_PLACE),
+        per_place=failures("place", PER_PLACE),
+        per_user=failures("user", PER_USER),
+        per_device=failures("device", PER_DEVICE),
+        places=LocalPlaces() if shared is None else RedisPlaces(*shared()),
+    )
 
 
 class Accounts:
@@ -110,8 +142,8 @@ class Accounts:
         self.clock = clock
         self.store = AccountsStore(log, clock=clock)
         self._key = session_key(secret)
-        self.by_user = throttle(log, "user", USER_FAILURES)
-        self.by_address = throttle(log, "address", ADDRESS_FAILURES)
+        self._device_key = device_key(secret)
+        self.guard = SignInGuard(throttle_stores(log))
         self._follower: asyncio.Task[None] | None = None
         self.follower_error: BaseException | None = None
 
@@ -179,7 +211,7 @@ class Accounts:
 
     async def _user(self, cookie: str) -> Principal:
         claims = read_session(self._key, cookie, self.clock())
-        if claims is None:
+        if claims is None or claims.session in self.store.state.ended_sessions:
             return ANONYMOUS
         user = self.store.state.users.get(claims.username)
         if user is None or user.password_epoch < claims.epoch:
@@ -197,51 +229,61 @@ class Accounts:
             self._key, new_session(user.username, user.password_epoch, self.clock())
         )
 
-    async def _throttled(self, username: str, address: str | None) -> None:
+    def device_cookie(self, value: str | None, username: str) -> str:
+        """The device cookie after `username` signed in on the browser that sent `value`."""
         now = self.clock()
-        waits = [await self.by_user.retry_after(username, now)]
-        if address is not None:
-            waits.append(await self.by_address.retry_after(address, now))
-        wait = max((w for w in waits if w is not None), default=None)
-        if wait is not None:
-            error = ApiError(
-                429, "too_many_requests", f"too many failed sign-ins; try again in {wait} s"
-            )
-            error.details["retry_after"] = wait
-            error.headers["Retry-After"] = str(wait)
-            raise error
+        claims = read_device(self._device_key, value, now) if value else None
+        return sign_device(self._device_key, remember_user(claims, username, now))
 
-    async def _check_password(self, username: str, password: str, address: str | None) -> User:
-        """The user if the password is theirs; else 401 (and one failure counted), or 429.
-
-        The failure is counted before the (slow) check and taken back on success,
-        so a burst of parallel guesses cannot slip past the limit.
-        """
-        await self._throttled(username, address)
+    async def _check_password(
+        self, username: str, password: str, place: str, device_cookie: str | None
+    ) -> User:
+        """The user if the password is theirs; else 401 (one failure counted), or 429."""
         now = self.clock()
-        await self.by_user.failed(username, now)
-        mark = await self.by_address.failed(address, now) if address is not None else None
+        device = read_device(self._device_key, device_cookie, now) if device_cookie else None
+        try:
+            attempt = await self.guard.enter(username, place, device, now)
+        except Throttled as exc:
+            error = ApiError(429, "too_many_requests", str(exc))
+            error.details["retry_after"] = exc.retry_after
+            error.headers["Retry-After"] = str(exc.retry_after)
+            raise error from None
         user = await self.store.authenticate(username, password)
         if user is None:
             raise ApiError(401, "bad_credentials", "wrong username or password")
-        await self.by_user.forget(username)
-        if address is not None and mark is not None:
-            await self.by_address.undo(address, mark)
+        await self.guard.succeeded(attempt, self.clock())
         return user
 
-    async def sign_in(self, username: str, password: str, address: str | None) -> tuple[User, str]:
-        """(user, cookie value); 401 bad_credentials, 403 account_disabled or 429."""
-        user = await self._check_password(username, password, address)
+    async def sign_in(
+        self, username: str, password: str, place: str, device_cookie: str | None = None
+    ) -> tuple[User, str]:
+        """(user, session cookie value); 401 bad_credentials, 403 account_disabled or 429.
+
+        `place` is the caller's address group (qms/server/addresses.py);
+        `device_cookie` the browser's qms_device cookie, if any."""
+        user = await self._check_password(username, password, place, device_cookie)
         if not user.active:
             raise ApiError(403, "account_disabled", "this account is disabled; ask an admin")
         return user, self.session_cookie(user)
 
+    async def sign_out(self, cookie: str | None) -> None:
+        """End the session of `cookie` on the server: every copy of it is anonymous
+        from now on, in every process (recorded in the accounts log)."""
+        claims = read_session(self._key, cookie, self.clock()) if cookie else None
+        if claims is None or claims.session in self.store.state.ended_sessions:
+            return
+        if await self.store.user(claims.username) is None:
+            return
+        await self.store.end_session(
+            claims.username, claims.session, claims.expires_at, by=claims.username
+        )
+
     async def change_own_password(
-        self, username: str, old: str, new: str, address: str | None
+        self, username: str, old: str, new: str, place: str, device_cookie: str | None = None
     ) -> tuple[User, str]:
         """Set a new password after checking the old one: other sessions end; a new cookie."""
-        check_password(new)
-        await self._check_password(username, old, address)
+        check_password(new, username)
+        await self._check_password(username, old, place, device_cookie)
         user = await self.store.set_password(username, new, by=username)
         return user, self.session_cookie(user)
 

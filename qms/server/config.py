@@ -28,6 +28,17 @@ class Config:
     # Redis log: forward each site's commands to one process (`qms.relay`); off, every
     # process decides (compare-and-append), which is slower when they share a site.
     relay: bool = True
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, "*" for any; empty: none): the reverse proxy in front of
+    # a public hall (docs/deploy.md). By default one on this host.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    # A request's line, headers and body must arrive within this many seconds of its
+    # first byte (and a new connection's first request within it too), else the
+    # connection is closed: slow or never-finished requests cannot pile up.
+    request_timeout: float = 10.0
+    # Connections and requests at once before new HTTP requests are answered 503
+    # (uvicorn's limit_concurrency; open websockets count); 0: no limit.
+    limit_concurrency: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -79,6 +90,12 @@ class Config:
             from_env["voice_dir"] = env["QMS_VOICE_DIR"]
         if "QMS_RELAY" in env:
             from_env["relay"] = env["QMS_RELAY"] not in ("", "0", "false", "no")
+        if "QMS_FORWARDED_ALLOW_IPS" in env:
+            from_env["forwarded_allow_ips"] = env["QMS_FORWARDED_ALLOW_IPS"].strip()
+        if "QMS_REQUEST_TIMEOUT" in env:
+            from_env["request_timeout"] = float(env["QMS_REQUEST_TIMEOUT"])
+        if "QMS_LIMIT_CONCURRENCY" in env:
+            from_env["limit_concurrency"] = int(env["QMS_LIMIT_CONCURRENCY"])
         if "QMS_SIMULATE" in env:
             from_env["simulate"] = env["QMS_SIMULATE"] not in ("", "0", "false", "no")
         cfg = replace(cfg, **from_env)  # type: ignore[arg-type]
@@ -105,5 +122,8 @@ class Config:
             env["QMS_PUBLIC_URL"] = self.public_url
         if self.voice_dir:
             env["QMS_VOICE_DIR"] = self.voice_dir
+        env["QMS_FORWARDED_ALLOW_IPS"] = self.forwarded_allow_ips
+        env["QMS_REQUEST_TIMEOUT"] = repr(self.request_timeout)
+        env["QMS_LIMIT_CONCURRENCY"] = str(self.limit_concurrency)
         env["QMS_SIMULATE"] = "1" if self.simulate else "0"
         return env

@@ -23,6 +23,7 @@ import re
 import signal
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping
 from types import FrameType
 from typing import Any
@@ -68,20 +69,39 @@ BEAT_SLOTS = 16  # the heartbeat interval is cut in this many ticks; each pings 
 
 # --- secrets in uvicorn's log lines --------------------------------------------------------
 
-_TOKEN_IN_QUERY = re.compile(r"([?&;][\w.-]*token=)[^&;#\s\"']*", re.IGNORECASE)
+_QUERY = re.compile(r"\?[^\s\"'#]*")  # a query string inside a log line
+# A visitor's status ref is their only credential: /t/<site>.<token> (the page) and
+# /api/v1/tickets/<ref> (its poll). Staff routes name ticket ids, not refs.
+_STATUS_REF = re.compile(r"(/t/|/api/v1/tickets/)[^/?#\s\"']+")
+
+
+def _redact_query(match: re.Match[str]) -> str:
+    """Every parameter whose name, decoded as Starlette decodes it, holds "token"
+    (``token``, ``Token``, ``tok%65n``, ``x_token``) gets its value replaced."""
+    parts = re.split(r"([&;])", match.group(0)[1:])
+    for i in range(0, len(parts), 2):
+        name, eq, _ = parts[i].partition("=")
+        if eq and "token" in urllib.parse.unquote_plus(name).lower():
+            parts[i] = f"{name}=[redacted]"
+    return "?" + "".join(parts)
 
 
 def redact(text: str) -> str:
-    """`text` with the value of every `…token=` query parameter replaced."""
-    return _TOKEN_IN_QUERY.sub(r"\1[redacted]", text) if "token=" in text.lower() else text
+    """`text` without secrets: token-like query values and visitors' status refs replaced."""
+    if "?" in text:
+        text = _QUERY.sub(_redact_query, text)
+    if "/t/" in text or "/tickets/" in text:
+        text = _STATUS_REF.sub(r"\1[redacted]", text)
+    return text
 
 
 class RedactTokens(logging.Filter):
-    """Keeps display devices' `?token=…` out of uvicorn's access and websocket log lines.
+    """Keeps secrets in URLs out of uvicorn's access and websocket log lines.
 
     A display's URL carries its device token (a browser cannot set headers on a
-    websocket); uvicorn logs every request's path with its query string, both in
-    the access log (`uvicorn.access`) and for each websocket (`uvicorn.error`:
+    websocket), a visitor's status page and its poll carry the ticket's ref;
+    uvicorn logs every request's path with its query string, both in the access
+    log (`uvicorn.access`) and for each websocket (`uvicorn.error`:
     `"WebSocket /api/v1/sites/…/stream?token=…" [accepted]`).
     """
 
