@@ -16,9 +16,11 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qms.reports import db
+from qms.reports.activity import Key
 from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, to_columns
 from qms.reports.visits import SiteFold
 
@@ -38,7 +40,7 @@ class LiveDay:
         n = next(_ids)
         self.visits_table, self.activity_table = f"live_v_{n}", f"live_a_{n}"
         self.open_table = f"live_o_{n}"
-        self._loaded: str | None = None  # the day the tables hold
+        self._synced: dict[int, _Synced] = {}  # id of a DuckDB connection -> its tables' state
 
     def apply(self, version: int, entry: Mapping[str, Any]) -> None:
         with self._lock:
@@ -52,25 +54,30 @@ class LiveDay:
     def sync(
         self, con: duckdb.DuckDBPyConnection, now: float, *, activity: bool = True
     ) -> str | None:
-        """Bring the tables up to date as of `now` (the activity ones only with `activity`:
-        most views read visits alone); the day they hold (None: no day)."""
+        """Bring this connection's tables up to date as of `now` (the activity ones only
+        with `activity`: most views read visits alone); the day they hold (None: no day)."""
         with self._lock:
             fold = self.fold
             day = fold.kept_day
+            # What changed since the last sync goes to every connection's own list.
+            visits, counters = set(fold.dirty), fold.take_activity_dirty()
+            fold.dirty.clear()
+            for synced in self._synced.values():
+                synced.visits |= visits
+                synced.activity |= counters
             if day is None:
                 return None
-            if self._loaded != day:
+            mine = self._synced.get(id(con))
+            if mine is None or mine.day != day:
                 rows = fold.rows()
-                fold.dirty.clear()
-                fold.take_activity_dirty()
                 create = "CREATE OR REPLACE TABLE"
                 db.load(con, f"{create} {self.visits_table} AS ", rows.visits, VISIT_COLUMNS)
                 db.load(con, f"{create} {self.activity_table} AS ", rows.activity, ACTIVITY_COLUMNS)
-                self._loaded = day
+                mine = self._synced[id(con)] = _Synced(day)
             else:
-                self._sync_visits(con)
+                self._sync_visits(con, mine)
             if activity:
-                self._sync_activity(con)
+                self._sync_activity(con, mine)
                 db.load(
                     con,
                     f"CREATE OR REPLACE TABLE {self.open_table} AS ",
@@ -79,17 +86,23 @@ class LiveDay:
                 )
             return day
 
-    def _sync_visits(self, con: duckdb.DuckDBPyConnection) -> None:
-        dirty = sorted(self.fold.dirty)
-        self.fold.dirty.clear()
+    def forget(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The connection is closing: stop keeping its list of changes."""
+        with self._lock:
+            self._synced.pop(id(con), None)
+
+    def _sync_visits(self, con: duckdb.DuckDBPyConnection, mine: _Synced) -> None:
+        dirty = sorted(mine.visits)
+        mine.visits = set()
         if dirty:
             table = self.visits_table
             con.execute(f"DELETE FROM {table} WHERE list_contains($1, ticket)", [dirty])
             visits = self.fold.rows(tickets=dirty).visits
             db.load(con, f"INSERT INTO {table} ", visits, VISIT_COLUMNS)
 
-    def _sync_activity(self, con: duckdb.DuckDBPyConnection) -> None:
-        rows = self.fold.activity_rows(self.fold.take_activity_dirty())
+    def _sync_activity(self, con: duckdb.DuckDBPyConnection, mine: _Synced) -> None:
+        rows = self.fold.activity_rows(mine.activity)
+        mine.activity = set()
         if not rows:
             return
         table = self.activity_table
@@ -104,3 +117,12 @@ class LiveDay:
             key,
         )
         db.load(con, f"INSERT INTO {table} ", rows, ACTIVITY_COLUMNS)
+
+
+@dataclass
+class _Synced:
+    """What one connection's tables hold: their day, and what changed since."""
+
+    day: str
+    visits: set[str] = field(default_factory=set)
+    activity: set[Key] = field(default_factory=set)

@@ -131,6 +131,8 @@ class Reports:
 
     def close(self) -> None:
         if self._con is not None:
+            for live in self.live.values():
+                live.forget(self._con)
             self._con.close()
             self._con = None
 
@@ -239,15 +241,22 @@ class Reports:
         activity: list[str] = []
         for site, period in sorted(scope.periods.items()):
             days = {d: p for d, p in built_days(self.root, site).items() if period.contains(d)}
+            live = self.live.get(site)
+            day = None if live is None else live.day
+            # Today is read live; so is a closed day whose file is not written yet, and a
+            # day opened again after its file was written (the file is behind until it
+            # closes again). A closed day with its file is read from the file.
+            if live is not None and day is not None and period.contains(day):
+                if day not in days or live.fold.open_day == day:
+                    days.pop(day, None)
+                else:
+                    live = None
+            else:
+                live = None
             for path in days.values():
                 visit_files.append(str(path))
                 activity_files.append(str(path.parent / ACTIVITY_FILE))
-            live = self.live.get(site)
-            if live is None or live.day is None or not period.contains(live.day):
-                continue
-            if live.day in days:
-                continue  # closed and written: the file is the record
-            if live.sync(con, now, activity=with_activity) is None:
+            if live is None or live.sync(con, now, activity=with_activity) is None:
                 continue
             clock = LocalClock(live.fold.state.site.timezone if live.fold.state.site else "UTC")
             local_now = f"make_timestamp({clock.local_us(now)})"
