@@ -169,7 +169,7 @@ class Hall:
             t = choose([t for t in today if t.state in (T.WAITING, *IN_HAND_STATES)])
             if t is not None:
                 to_service = sorted(SERVICES)[pick // 5 % len(SERVICES)]
-                to_counter = sorted(COUNTERS)[pick // 2 % 3] if pick % 4 == 0 else None
+                to_counter = sorted(COUNTERS)[pick // 2 % 3] if pick % 2 == 0 else None
                 cmd = c.Transfer(ticket=t.id, to_service=to_service, to_counter=to_counter)
         elif action == "hold":
             t = choose([t for t in today if t.state in (T.WAITING, *IN_HAND_STATES)])

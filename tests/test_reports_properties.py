@@ -15,12 +15,14 @@ import asyncio
 import math
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import hypothesis
+import hypothesis.internal.conjecture.engine as hypothesis_engine
 import pytest
 import reports_naive as naive
 from hypothesis import HealthCheck, given, settings
@@ -37,12 +39,14 @@ from qms.reports.store import build_missing_days
 pytestmark = pytest.mark.timeout(300)
 
 START = local("2024-05-06", "07:30")  # a Monday
+EXTRA = ["next_day", "rush", "rush", "work", "work", "work", "to_quarter", "to_quarter"]
+SHRINK_SECONDS = 40
 DIMENSIONS = ["site", "agency", "service", "counter", "officer", "channel", "priority"]
 DIMENSIONS += ["day", "weekday", "hour"]
 
 actions = st.lists(
     st.tuples(
-        st.sampled_from([*ACTIONS, "next_day", "rush", "rush", "work", "work", "work"]),
+        st.sampled_from([*ACTIONS, *EXTRA]),
         st.integers(0, 10**6),
         st.one_of(st.floats(0, 30), st.floats(30, 1800), st.just(0.0)),
     ),
@@ -59,6 +63,14 @@ filters = st.one_of(
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _shrink_briefly() -> Iterator[None]:
+    """A failure shrinks for SHRINK_SECONDS at most, so that it is reported in time."""
+    # A private constant of hypothesis; should it go, the patch is a harmless no-op.
+    with mock.patch.object(hypothesis_engine, "MAX_SHRINKING_SECONDS", SHRINK_SECONDS, create=True):
+        yield
+
+
 def play(hall: Hall, steps: list[tuple[str, int, float]]) -> None:
     """The morning (two counters open, a few visitors), then the steps; "rush" brings
     several visitors, "work" has every open counter go on with its ticket."""
@@ -73,6 +85,9 @@ def play(hall: Hall, steps: list[tuple[str, int, float]]) -> None:
         elif action == "work":
             for i in range(3):
                 hall.act(["call_next", "start", "complete"][(pick + i) % 3], pick, dt / 3)
+        elif action == "to_quarter":  # exactly on a quarter hour (Jakarta is UTC+7:00)
+            hall.now = (hall.now // 900 + 1) * 900
+            hall.act(["call_next", "complete", "issue"][pick % 3], pick, 0.0)
         elif action == "next_day":
             day = date.fromtimestamp(hall.now + 6 * 3600)  # past the local midnight
             hall.now = max(hall.now, local(day.isoformat(), "07:30"))
@@ -202,7 +217,7 @@ async def _run(
 
 
 @settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

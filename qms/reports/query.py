@@ -182,12 +182,23 @@ class Reports:
             out.append({**row, "wait": {"n": n, "mean": mean, "p50": q[0], "p90": q[1]}})
         return {"scope": scope.to_dict(), "cells": out}
 
-    def staff(self, scope: Scope, by: str = "counter", now: float | None = None) -> dict[str, Any]:
-        """Per counter or officer: served, service time, open, paused, busy and idle time."""
+    def staff(
+        self,
+        scope: Scope,
+        by: str = "counter",
+        now: float | None = None,
+        minutes: int | None = None,
+    ) -> dict[str, Any]:
+        """Per counter or officer: served, service time, open, paused, busy and idle time;
+        with `minutes` (15, 30 or 60), per interval too (`start` of each row)."""
         if by not in STAFF_KEYS:
             raise ReportError("invalid_dimension", f"staff by {by!r}", allowed=list(STAFF_KEYS))
+        if minutes is not None and minutes not in INTERVAL_MINUTES:
+            raise ReportError(
+                "invalid_interval", "interval minutes: 15, 30 or 60", allowed=INTERVAL_MINUTES
+            )
         rows = []
-        for row in self._rows(scope, sql.staff(by), now, activity=True):
+        for row in self._rows(scope, sql.staff(by, minutes), now, activity=True):
             q = row.pop("service_s_q") or [None, None, None]
             service = {
                 "n": row.pop("service_s_n") or 0,
@@ -204,7 +215,10 @@ class Reports:
                 row[name] = row[name] or 0
             row["utilisation"] = _share(row["busy_s"], row["open_s"])
             rows.append({**row, "service": service})
-        return {"scope": scope.to_dict(), "by": by, "rows": rows}
+        if minutes is None:
+            for row in rows:
+                del row["start"]
+        return {"scope": scope.to_dict(), "by": by, "minutes": minutes, "rows": rows}
 
     # -- running the SQL -----------------------------------------------------------------
 

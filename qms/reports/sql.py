@@ -116,28 +116,38 @@ SELECT isodow(arrival) - 1 AS weekday, hour(arrival) AS hour,
 FROM v GROUP BY ALL ORDER BY ALL"""
 
 
-def staff(key: str) -> str:
-    """Per counter or officer: time in each state (from `a`) and the visits it ended (`v`)."""
+def staff(key: str, minutes: int | None = None) -> str:
+    """Per counter or officer (and per interval of `minutes`, when given): time in each
+    state (from `a`, by its quarter hour) and the visits it ended (`v`, by their end)."""
     qs = ", ".join(str(q) for q in QUANTILES)
+    if minutes is None:
+        slot_a = slot_v = "NULL::VARCHAR"
+    else:
+        step = f"INTERVAL {int(minutes)} MINUTE"
+        slot_a = f"strftime(time_bucket({step}, start), '%Y-%m-%dT%H:%M:%S')"
+        slot_v = f"strftime(time_bucket({step}, finished), '%Y-%m-%dT%H:%M:%S')"
     return f"""
 WITH t AS (
-    SELECT {key} AS key,
+    SELECT {key} AS key, {slot_a} AS start,
            coalesce(sum(seconds) FILTER (WHERE state <> 'paused'), 0) AS open_s,
            coalesce(sum(seconds) FILTER (WHERE state = 'paused'), 0) AS paused_s,
            coalesce(sum(seconds) FILTER (WHERE state = 'busy'), 0) AS busy_s,
            coalesce(sum(seconds) FILTER (WHERE state = 'idle_waiting'), 0) AS idle_waiting_s,
            coalesce(sum(seconds) FILTER (WHERE state = 'idle'), 0) AS idle_s
-    FROM a WHERE {key} IS NOT NULL GROUP BY 1),
+    FROM a WHERE {key} IS NOT NULL GROUP BY ALL),
 s AS (
-    SELECT {key} AS key,
+    SELECT {key} AS key, {slot_v} AS start,
            count(*) FILTER (WHERE outcome = 'served') AS served,
            count(*) FILTER (WHERE outcome = 'no_show') AS no_show,
            count(*) FILTER (WHERE outcome = 'transferred') AS transferred,
            count(service_s) AS service_s_n, coalesce(sum(service_s), 0) AS service_s_sum,
            avg(service_s) AS service_s_mean,
            quantile_cont(service_s, [{qs}]) AS service_s_q, max(service_s) AS service_s_max
-    FROM v WHERE {key} IS NOT NULL GROUP BY 1)
-SELECT * FROM t FULL JOIN s USING (key) ORDER BY key"""
+    FROM v WHERE {key} IS NOT NULL GROUP BY ALL)
+SELECT coalesce(t.key, s.key) AS key, coalesce(t.start, s.start) AS start,
+       t.* EXCLUDE (key, start), s.* EXCLUDE (key, start)
+FROM t FULL JOIN s ON t.key = s.key AND t.start IS NOT DISTINCT FROM s.start
+ORDER BY 1, 2"""
 
 
 def in_list(param: str, column: str) -> str:
