@@ -62,7 +62,8 @@ class Period:
         """The period before, of the same length: the day, week, month, quarter or year
         before (the same part of it when this one runs to date), or as many days before."""
         if self.kind in ("day", "week", "range"):
-            span = timedelta(days=self.days)
+            # A week to date is compared with the same days of the week before.
+            span = timedelta(days=7 if self.kind == "week" else self.days)
             return Period(self.first - span, self.last - span, self.kind)
         months = {"month": 1, "quarter": 3, "year": 12}[self.kind]
         first = _add_months(self.first, -months)
