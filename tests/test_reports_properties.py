@@ -205,8 +205,10 @@ async def _run(
         only_live.add_live(live)
         day = Period(date.fromisoformat(days[-1]), date.fromisoformat(days[-1])) if days else period
         one = Scope({SITE: day}, scope.filters)
-        for view in ("summary", "heatmap"):
-            assert getattr(only_live, view)(one, hall.now) == getattr(reports, view)(one, hall.now)
+        # (the day before is in the files only: compare this day's own figures)
+        mine = only_live.summary(one, hall.now)["measures"]
+        assert mine == reports.summary(one, hall.now)["measures"]
+        assert only_live.heatmap(one, hall.now) == reports.heatmap(one, hall.now)
         for by in ("counter", "officer"):
             assert only_live.staff(one, by, hall.now) == reports.staff(one, by, hall.now)
         assert only_live.intervals(one, 15, hall.now) == reports.intervals(one, 15, hall.now)
@@ -220,6 +222,7 @@ async def _run(
     max_examples=40,
     deadline=None,
     derandomize=True,
+    database=None,  # the same examples on every run, whatever earlier runs stored
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(steps=actions, wanted=filters, keeps=st.booleans())

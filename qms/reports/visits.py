@@ -34,6 +34,10 @@ SET_UP = (
     e.CounterConfigured,
     e.CounterServicesSet,
 )
+_SKIPPING_NEEDS = frozenset({*(cls.TYPE for cls in SET_UP), e.DayOpened.TYPE, e.DayClosed.TYPE})
+_TICKET_KINDS = frozenset(
+    cls for cls in e.EVENT_TYPES.values() if issubclass(cls, e.TicketStep | e.TicketIssued)
+)
 COUNTER_EVENTS = (e.CounterOpened, e.CounterPaused, e.CounterClosed)
 FINAL_KNOWN = ("served", "no_show", "cancelled")  # the visitor's leaving time is known
 
@@ -202,8 +206,12 @@ class SiteFold:
 
     def apply(self, version: int, entry: Mapping[str, Any]) -> None:
         self.version = version
+        if self._skipping is not None and entry.get("type") not in _SKIPPING_NEEDS:
+            return  # a day not kept: only its set-up and its close matter (not even decoded)
         ev = event_from_dict(entry)
-        if isinstance(ev, SET_UP):
+        if type(ev) in _TICKET_KINDS:  # most events: first
+            self._ticket(ev)  # type: ignore[arg-type]
+        elif isinstance(ev, SET_UP):
             evolve(self.state, ev)
             day = self._open_day()
             if day is not None and isinstance(ev, e.CounterConfigured | e.CounterServicesSet):
@@ -217,8 +225,6 @@ class SiteFold:
                 self._skipping = None
         elif isinstance(ev, e.DayClosed):
             self._closed(ev, version)
-        elif isinstance(ev, e.TicketStep | e.TicketIssued):
-            self._ticket(ev)
         elif isinstance(ev, COUNTER_EVENTS):
             evolve(self.state, ev)
             day = self._open_day()
@@ -275,27 +281,35 @@ class SiteFold:
     def _ticket(self, ev: e.TicketStep | e.TicketIssued) -> None:
         s, day = self.state, self._day
         queues = s.queues
+        kind = type(ev)
         before = s.tickets.get(ev.ticket)
-        # Who may call changes only where a queue became empty or not empty, and at the
-        # counters that held or now hold the ticket.
-        keys = [] if before is None else [queue_key(before)]
-        if isinstance(ev, e.TicketIssued):
-            keys.append(ev.service)
-        elif isinstance(ev, e.TicketTransferred):
-            keys.append(directed_queue(ev.to_counter) if ev.to_counter else ev.to_service)
-        was = [bool(queues.get(k)) for k in keys]
-        holders = {getattr(ev, "counter", None), None if before is None else before.counter}
+        # Who may call changes only where a queue became empty or not empty (the index
+        # keeps no empty queue), and at the counters that held or now hold the ticket.
+        keys: list[tuple[str, bool]] = []
+        if before is not None:
+            key = queue_key(before)
+            keys.append((key, key in queues))
+        if kind is e.TicketIssued:
+            keys.append((ev.service, ev.service in queues))  # type: ignore[union-attr]
+        elif kind is e.TicketTransferred:
+            to: e.TicketTransferred = ev  # type: ignore[assignment]
+            key = directed_queue(to.to_counter) if to.to_counter else to.to_service
+            keys.append((key, key in queues))
         evolve(s, ev)
         if day is None:
             return
-        holders.add(s.tickets[ev.ticket].counter)
         self._stay_step(day, ev)
         self.dirty.add(ev.ticket)
-        counters = {c for c in holders if c is not None}
-        for key, had in zip(keys, was, strict=True):
-            if had != bool(queues.get(key)):
-                counters.update(day.activity.counters_of(s, key))
-        day.activity.update(s, sorted(counters), ev.at)
+        counters = [s.tickets[ev.ticket].counter]
+        if kind is not e.TicketIssued:
+            counters.append(ev.counter)  # type: ignore[union-attr]
+        if before is not None:
+            counters.append(before.counter)
+        activity = day.activity
+        for key, had in keys:
+            if had != (key in queues):
+                counters += activity.counters_of(s, key)
+        activity.update(s, dict.fromkeys(c for c in counters if c is not None), ev.at)
 
     def _target(self, service: str) -> float | None:
         svc = self.state.services.get(service)
@@ -326,39 +340,41 @@ class SiteFold:
         if not stays:  # a ticket of a day not kept (cannot happen in a well-formed log)
             return
         stay = stays[-1]
-        if isinstance(ev, e.TicketCalled):
+        kind = type(ev)
+        step: Any = ev  # its type is `kind` (compared by identity: faster than isinstance)
+        if kind is e.TicketCalled:
             stay.calls += 1
-            stay.call_at, stay.call_counter, stay.call_officer = at, ev.counter, ev.officer
+            stay.call_at, stay.call_counter, stay.call_officer = at, step.counter, step.officer
             stay.call_target = self._target(stay.service)
             stay.start_at = None
             stay.in_hand = True
-        elif isinstance(ev, e.TicketRecalled):
+        elif kind is e.TicketRecalled:
             stay.recalls += 1
-        elif isinstance(ev, e.ServiceStarted):
+        elif kind is e.ServiceStarted:
             stay.start_at = at
-        elif isinstance(ev, e.TicketCompleted):
+        elif kind is e.TicketCompleted:
             self._end(stay, "served", at)
-        elif isinstance(ev, e.TicketNoShow):
+        elif kind is e.TicketNoShow:
             self._end(stay, "no_show", at)
-        elif isinstance(ev, e.TicketCancelled):
+        elif kind is e.TicketCancelled:
             self._end(stay, "cancelled", at)
-        elif isinstance(ev, e.TicketReturned):
+        elif kind is e.TicketReturned:
             stay.returns += 1
             stay.in_hand = False
-        elif isinstance(ev, e.TicketHeld):
+        elif kind is e.TicketHeld:
             stay.holds += 1
             stay.in_hand = False
-        elif isinstance(ev, e.TicketTransferred):
+        elif kind is e.TicketTransferred:
             self._end(stay, "transferred", at)
-            agency = self._agency(ev.to_service)
+            agency = self._agency(step.to_service)
             nxt = _Stay(
                 stay.index + 1,
                 stay.number,
-                ev.to_service,
+                step.to_service,
                 agency,
                 stay.channel,
                 stay.priority,
-                ev.to_counter,
+                step.to_counter,
                 stay.issued,
                 at,
             )
