@@ -59,6 +59,7 @@ async def test_a_day_closed_while_no_process_ran_is_built_on_the_next_start(
     busy(hall, MONDAY)
     busy(hall, TUESDAY)
     await store(log, hall)
+    assert await build_missing_days(log, SITE, root, TUESDAY, TUESDAY) == []  # a period's
     assert await build_missing_days(log, SITE, root) == [MONDAY]
     assert list(built_days(root, SITE)) == [MONDAY]
     assert visits_in(root, MONDAY) == 5

@@ -142,20 +142,32 @@ async def build_days(
     return sorted(written)
 
 
-async def build_missing_days(log: EventLog, site: str, root: Path) -> list[str]:
+async def build_missing_days(
+    log: EventLog, site: str, root: Path, first: str | None = None, last: str | None = None
+) -> list[str]:
     """Write every closed day of `site` that has no file (or whose file predates a later
-    close of the same day): at start, and whenever a day closes. The days written."""
+    close of the same day), from `first` to `last` when given (YYYY-MM-DD): at start,
+    whenever a day closes, and before a report of a period. The days written."""
     have = built_days(root, site)
     con = db.connect()
 
+    def missing(day: str) -> bool:
+        return day not in have and _within(day, first, last)
+
     def stale(day: str, version: int) -> bool:
+        if not _within(day, first, last):
+            return False
         path = have.get(day)
         return path is None or closed_version(con, path) < version
 
     try:
-        return await build_days(log, site, root, lambda day: day not in have, reopened=stale)
+        return await build_days(log, site, root, missing, reopened=stale)
     finally:
         con.close()
+
+
+def _within(day: str, first: str | None, last: str | None) -> bool:
+    return (first is None or day >= first) and (last is None or day <= last)
 
 
 async def rebuild(
@@ -164,7 +176,4 @@ async def rebuild(
     """Write again the files of every closed day of `site` from `first` to `last` (inclusive,
     YYYY-MM-DD; None: unbounded). The days written."""
 
-    def wanted(day: str) -> bool:
-        return (first is None or day >= first) and (last is None or day <= last)
-
-    return await build_days(log, site, root, wanted)
+    return await build_days(log, site, root, lambda day: _within(day, first, last))
