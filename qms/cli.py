@@ -15,6 +15,7 @@ from qms.core.calendar import local_time
 from qms.demo_hall import SITE, setup_commands
 from qms.engine import SiteEngine
 from qms.eventlog import open_log
+from qms.reports import cli as reports_cli  # light: duckdb loads only when a report runs
 from qms.simulate import next_workday, opening_time, run_day, summary
 
 
@@ -301,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--delay", type=float, default=0.01, help="--terminal: s between calls")
     demo.add_argument("--seed", type=int, default=None)
     _add_account_parsers(sub)
+    reports_cli.add_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command == "reports":
+        return reports_cli.run(args)
     if args.command in ("user", "device"):
         return _run_accounts(args)
     if args.command == "serve":

@@ -1,0 +1,366 @@
+"""Reports over any period and cut: one method per view, plain JSON-able dicts out.
+
+`Reports` reads the closed days' Parquet files of the sites and periods in a
+`Scope`, plus today's live tables (`LiveDay`) for a day that has no file yet,
+and runs the SQL of `qms.reports.sql` over them with DuckDB. Percentiles are
+exact over the whole period (`quantile_cont` over every visit, never an average
+of daily figures). The shapes are documented in docs/reports.md ("Results");
+the cards, the API and the exports are meant to take their numbers from here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qms.core.model import Channel, Priority
+from qms.eventlog.codec import check_site
+from qms.reports import db, sql
+from qms.reports.errors import ReportError
+from qms.reports.live import LiveDay
+from qms.reports.period import Period, between, named
+from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, LocalClock
+from qms.reports.store import ACTIVITY_FILE, built_days
+
+if TYPE_CHECKING:
+    import duckdb
+
+MAX_FILTER_VALUES = 200
+INTERVAL_MINUTES = (15, 30, 60)
+STAFF_KEYS = ("counter", "officer")
+_ALLOWED = {"channel": {c.value for c in Channel}, "priority": {p.value for p in Priority}}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Only visits whose column is one of the listed values (an empty list: all)."""
+
+    agency: tuple[str, ...] = ()
+    service: tuple[str, ...] = ()
+    counter: tuple[str, ...] = ()
+    officer: tuple[str, ...] = ()
+    channel: tuple[str, ...] = ()
+    priority: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | None) -> Filters:
+        """From untrusted input: each known key maps to a list of strings."""
+        names = {f.name for f in fields(cls)}
+        values: dict[str, tuple[str, ...]] = {}
+        for key, raw in (data or {}).items():
+            if key not in names:
+                raise ReportError("invalid_filter", f"no filter {key!r}", allowed=sorted(names))
+            items = [raw] if isinstance(raw, str) else raw
+            if not isinstance(items, list | tuple) or len(items) > MAX_FILTER_VALUES:
+                raise ReportError("invalid_filter", f"{key}: a list of at most 200", filter=key)
+            for item in items:
+                if not isinstance(item, str) or not 0 < len(item) <= 200:
+                    raise ReportError("invalid_filter", f"{key}: values are ids", filter=key)
+                if key in _ALLOWED and item not in _ALLOWED[key]:
+                    raise ReportError(
+                        "invalid_filter",
+                        f"{key}: unknown value {item!r}",
+                        filter=key,
+                        allowed=sorted(_ALLOWED[key]),
+                    )
+            values[key] = tuple(sorted(set(items)))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {f.name: list(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name)}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which sites, each over a period of its own calendar, and which visits of them."""
+
+    periods: Mapping[str, Period]
+    filters: Filters = field(default_factory=Filters)
+
+    def __post_init__(self) -> None:
+        if not self.periods:
+            raise ReportError("invalid_site", "name at least one site")
+        for site in self.periods:
+            try:
+                check_site(site)
+            except ValueError:
+                raise ReportError("invalid_site", f"not a site id: {site!r}") from None
+
+    def previous(self) -> Scope:
+        return Scope({s: p.previous() for s, p in self.periods.items()}, self.filters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sites": {s: p.to_dict() for s, p in sorted(self.periods.items())},
+            "filters": self.filters.to_dict(),
+        }
+
+
+def scope(
+    sites: Mapping[str, str],
+    period: str | tuple[str, str],
+    now: float,
+    filters: Mapping[str, Any] | Filters | None = None,
+) -> Scope:
+    """A scope over `sites` (site -> its timezone): a named period resolved in each site's
+    own calendar at `now`, or a (first, last) range of dates, the same for every site."""
+    if isinstance(period, str):
+        periods = {site: named(period, now, tz) for site, tz in sites.items()}
+    else:
+        first, last = period
+        periods = dict.fromkeys(sites, between(first, last))
+    wanted = filters if isinstance(filters, Filters) else Filters.parse(filters)
+    return Scope(periods, wanted)
+
+
+class Reports:
+    """The report views over one reports folder; today's figures from `live` sites."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.live: dict[str, LiveDay] = {}
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()  # one DuckDB connection, one query at a time
+
+    def add_live(self, live: LiveDay) -> None:
+        self.live[live.site] = live
+
+    def close(self) -> None:
+        if self._con is not None:
+            for live in self.live.values():
+                live.forget(self._con)
+            self._con.close()
+            self._con = None
+
+    # -- the views ---------------------------------------------------------------------
+
+    def summary(self, scope: Scope, now: float | None = None) -> dict[str, Any]:
+        """Every measure over the scope, the same over the period before, and the change."""
+        current = _measures(self._rows(scope, sql.SUMMARY, now)[0])
+        before = scope.previous()
+        previous = _measures(self._rows(before, sql.SUMMARY, now)[0])
+        return {
+            "scope": scope.to_dict(),
+            "measures": current,
+            "previous": {"scope": before.to_dict(), "measures": previous},
+            "change": _change(current, previous),
+        }
+
+    def breakdown(self, scope: Scope, by: str, now: float | None = None) -> dict[str, Any]:
+        """Every measure per value of one cut (`sql.DIMENSIONS`)."""
+        key = sql.DIMENSIONS.get(by)
+        if key is None:
+            raise ReportError("invalid_dimension", f"no cut {by!r}", allowed=sorted(sql.DIMENSIONS))
+        rows = self._rows(scope, sql.breakdown(key), now)
+        return {
+            "scope": scope.to_dict(),
+            "by": by,
+            "rows": [{"key": row["key"], **_measures(row)} for row in rows],
+        }
+
+    def intervals(
+        self, scope: Scope, minutes: int = 15, now: float | None = None
+    ) -> dict[str, Any]:
+        """Per interval of `minutes` (15, 30 or 60; site-local, start included)."""
+        if minutes not in INTERVAL_MINUTES:
+            raise ReportError(
+                "invalid_interval", "interval minutes: 15, 30 or 60", allowed=INTERVAL_MINUTES
+            )
+        rows = self._rows(scope, sql.intervals(minutes), now)
+        return {"scope": scope.to_dict(), "minutes": minutes, "rows": rows}
+
+    def heatmap(self, scope: Scope, now: float | None = None) -> dict[str, Any]:
+        """Per weekday (0 = Monday) and hour of arrival."""
+        out = []
+        for row in self._rows(scope, sql.HEATMAP, now):
+            q = row.pop("wait_s_q") or [None, None]
+            n, mean = row.pop("wait_s_n"), row.pop("wait_s_mean")
+            out.append({**row, "wait": {"n": n, "mean": mean, "p50": q[0], "p90": q[1]}})
+        return {"scope": scope.to_dict(), "cells": out}
+
+    def staff(
+        self,
+        scope: Scope,
+        by: str = "counter",
+        now: float | None = None,
+        minutes: int | None = None,
+    ) -> dict[str, Any]:
+        """Per counter or officer: served, service time, open, paused, busy and idle time;
+        with `minutes` (15, 30 or 60), per interval too (`start` of each row)."""
+        if by not in STAFF_KEYS:
+            raise ReportError("invalid_dimension", f"staff by {by!r}", allowed=list(STAFF_KEYS))
+        if minutes is not None and minutes not in INTERVAL_MINUTES:
+            raise ReportError(
+                "invalid_interval", "interval minutes: 15, 30 or 60", allowed=INTERVAL_MINUTES
+            )
+        rows = []
+        for row in self._rows(scope, sql.staff(by, minutes), now, activity=True):
+            q = row.pop("service_s_q") or [None, None, None]
+            service = {
+                "n": row.pop("service_s_n") or 0,
+                "total": row.pop("service_s_sum") or 0.0,
+                "mean": row.pop("service_s_mean"),
+                "p50": q[0],
+                "p90": q[1],
+                "p95": q[2],
+                "max": row.pop("service_s_max"),
+            }
+            for name in ("open_s", "paused_s", "busy_s", "idle_waiting_s", "idle_s"):
+                row[name] = row[name] or 0.0
+            for name in ("served", "no_show", "transferred"):
+                row[name] = row[name] or 0
+            row["utilisation"] = _share(row["busy_s"], row["open_s"])
+            rows.append({**row, "service": service})
+        if minutes is None:
+            for row in rows:
+                del row["start"]
+        return {"scope": scope.to_dict(), "by": by, "minutes": minutes, "rows": rows}
+
+    # -- running the SQL -----------------------------------------------------------------
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = db.connect()
+        return self._con
+
+    def _rows(
+        self, scope: Scope, query: str, now: float | None, *, activity: bool = False
+    ) -> list[dict[str, Any]]:
+        at = time.time() if now is None else now
+        with self._lock:
+            con = self._connection()
+            visits, counters = self._sources(con, scope, at, activity)
+            where, params = _where(scope.filters)
+            staff_where = _where(scope.filters, only=STAFF_KEYS)[0]
+            full = (
+                f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}), "
+                f"a AS (SELECT * FROM ({counters}) WHERE {staff_where}) {_strip_with(query)}"
+            )
+            cursor = con.execute(full, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _sources(
+        self, con: duckdb.DuckDBPyConnection, scope: Scope, now: float, with_activity: bool
+    ) -> tuple[str, str]:
+        """The SQL of the visits and activity in scope: files, then live tables (their
+        activity brought up to date only `with_activity`)."""
+        visit_files: list[str] = []
+        activity_files: list[str] = []
+        visits: list[str] = []
+        activity: list[str] = []
+        for site, period in sorted(scope.periods.items()):
+            days = {d: p for d, p in built_days(self.root, site).items() if period.contains(d)}
+            live = self.live.get(site)
+            day = None if live is None else live.day
+            # Today is read live; so is a closed day whose file is not written yet, and a
+            # day opened again after its file was written (the file is behind until it
+            # closes again). A closed day with its file is read from the file.
+            if live is not None and day is not None and period.contains(day):
+                if day not in days or live.fold.open_day == day:
+                    days.pop(day, None)
+                else:
+                    live = None
+            else:
+                live = None
+            for path in days.values():
+                visit_files.append(str(path))
+                activity_files.append(str(path.parent / ACTIVITY_FILE))
+            if live is None or live.sync(con, now, activity=with_activity) is None:
+                continue
+            clock = LocalClock(live.fold.state.site.timezone if live.fold.state.site else "UTC")
+            local_now = f"make_timestamp({clock.local_us(now)})"
+            visits.append(_derived(f"SELECT * FROM {live.visits_table}", local_now))
+            activity.append(f"SELECT * FROM {live.activity_table}")
+            activity.append(f"SELECT * FROM {live.open_table}")
+        if visit_files:
+            visits.insert(0, _derived(_read(visit_files), "NULL::TIMESTAMP"))
+            activity.insert(0, _read(activity_files))
+        empty_visits = _derived(db.empty_select(VISIT_COLUMNS), "NULL::TIMESTAMP")
+        return (
+            sql.union(visits, empty_visits),
+            sql.union(activity, db.empty_select(ACTIVITY_COLUMNS)),
+        )
+
+
+def _read(paths: Sequence[str]) -> str:
+    files = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    return f"SELECT * FROM read_parquet([{files}])"
+
+
+def _derived(select: str, now: str) -> str:
+    extra = ", ".join(d.format(now=now) for d in sql.DERIVED)
+    return f"SELECT *, {extra} FROM ({select})"
+
+
+def _strip_with(query: str) -> str:
+    """Join a view's own WITH onto the scope's: `WITH v AS (…), a AS (…), its CTEs`."""
+    text = query.strip()
+    return ", " + text[4:].lstrip() if text.upper().startswith("WITH") else text
+
+
+def _where(filters: Filters, only: Sequence[str] | None = None) -> tuple[str, dict[str, Any]]:
+    conds, params = ["true"], {}
+    for f in fields(filters):
+        values = getattr(filters, f.name)
+        if values and (only is None or f.name in only):
+            conds.append(sql.in_list(f"f_{f.name}", f.name))
+            params[f"f_{f.name}"] = list(values)
+    return " AND ".join(conds), params
+
+
+# -- shaping the results -----------------------------------------------------------------
+
+
+def _share(part: float | int | None, whole: float | int | None) -> float | None:
+    return None if not whole else (part or 0) / whole
+
+
+def _stat(row: Mapping[str, Any], column: str) -> dict[str, Any]:
+    q = row.get(f"{column}_q") or [None] * len(sql.QUANTILES)
+    return {
+        "n": row[f"{column}_n"] or 0,
+        "mean": row[f"{column}_mean"],
+        "p50": q[0],
+        "p90": q[1],
+        "p95": q[2],
+        "max": row[f"{column}_max"],
+    }
+
+
+def _measures(row: Mapping[str, Any]) -> dict[str, Any]:
+    outcomes = {
+        name: row[name] or 0
+        for name in ("served", "no_show", "cancelled", "expired", "transferred", "going_on")
+    }
+    final = outcomes["served"] + outcomes["no_show"] + outcomes["cancelled"] + outcomes["expired"]
+    return {
+        "visits": row["visits"] or 0,
+        "tickets": row["tickets"] or 0,
+        "outcomes": outcomes,
+        "rates": {
+            "served": _share(outcomes["served"], final),
+            "no_show": _share(outcomes["no_show"], final),
+            "left": _share(outcomes["cancelled"], final),
+            "expired": _share(outcomes["expired"], final),
+            "transferred": _share(outcomes["transferred"], row["ended"]),
+            "within_target": _share(row["within_target"], row["with_target"]),
+        },
+        "wait": _stat(row, "wait_s"),
+        "walk": _stat(row, "walk_s"),
+        "service": _stat(row, "service_s"),
+        "hall": _stat(row, "hall_s"),
+    }
+
+
+def _change(current: Any, previous: Any) -> Any:
+    """current - previous, leaf by leaf (None where either is None)."""
+    if isinstance(current, dict):
+        return {k: _change(v, previous.get(k) if previous else None) for k, v in current.items()}
+    if isinstance(current, int | float) and isinstance(previous, int | float):
+        return current - previous
+    return None

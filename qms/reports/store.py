@@ -1,0 +1,179 @@
+"""Closed business days as Parquet files, written from the log and rebuilt from it.
+
+Layout (docs/reports.md, "Files"): ``<root>/site=<site>/day=<YYYY-MM-DD>/`` holds
+``visits.parquet`` and ``counters.parquet``, where the root is
+``$QMS_REPORTS_DIR`` or ``<data dir>/reports``. A day's files are written when
+its ``day_closed`` is folded, each atomically (a temporary file, synced, then
+renamed), counters first: a day with a ``visits.parquet`` is built. Both carry
+the log version of the ``day_closed`` they were made from (Parquet key-value
+metadata ``qms_closed_version``), so a day opened again after a close (and
+closed later) is seen to need writing again. The same log gives the same files.
+
+The functions here read the log (async) and fold each page of it in a worker
+thread, so a server can call them without stalling its event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qms.reports import db
+from qms.reports.rows import ACTIVITY_COLUMNS, ACTIVITY_ORDER, VISIT_COLUMNS, VISIT_ORDER
+from qms.reports.visits import DayRows, SiteFold
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from qms.eventlog import EventLog
+
+REPORTS_DIR_ENV = "QMS_REPORTS_DIR"
+VISITS_FILE = "visits.parquet"
+ACTIVITY_FILE = "counters.parquet"
+SCHEMA = "1"  # raised when a column changes meaning: files of another schema are rebuilt
+PAGE = 5_000  # log entries read and folded at a time
+_DAY_DIR = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
+
+
+def reports_dir(data_dir: Path, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    configured = env.get(REPORTS_DIR_ENV)
+    return Path(configured) if configured else Path(data_dir) / "reports"
+
+
+def day_dir(root: Path, site: str, day: str) -> Path:
+    return root / f"site={site}" / f"day={day}"
+
+
+def built_days(root: Path, site: str) -> dict[str, Path]:
+    """The site's days that have files: day -> its visits file, in day order."""
+    site_dir = root / f"site={site}"
+    try:
+        entries = list(os.scandir(site_dir))
+    except FileNotFoundError:
+        return {}
+    out: dict[str, Path] = {}
+    for entry in entries:
+        match = _DAY_DIR.match(entry.name)
+        if match is not None:
+            path = Path(entry.path) / VISITS_FILE
+            if path.exists():
+                out[match.group(1)] = path
+    return dict(sorted(out.items()))
+
+
+def built_sites(root: Path) -> list[str]:
+    try:
+        names = [e.name for e in os.scandir(root) if e.is_dir() and e.name.startswith("site=")]
+    except FileNotFoundError:
+        return []
+    return sorted(n.removeprefix("site=") for n in names)
+
+
+def write_day(con: duckdb.DuckDBPyConnection, root: Path, rows: DayRows) -> Path:
+    """Write a closed day's files; returns the visits file."""
+    if rows.closed_version <= 0:
+        raise ValueError(f"site {rows.site}: day {rows.day} is not closed")
+    folder = day_dir(root, rows.site, rows.day)
+    meta = {
+        "qms_site": rows.site,
+        "qms_day": rows.day,
+        "qms_closed_version": str(rows.closed_version),
+        "qms_schema": SCHEMA,
+    }
+    db.write_parquet(
+        con, folder / ACTIVITY_FILE, rows.activity, ACTIVITY_COLUMNS, ACTIVITY_ORDER, meta
+    )
+    visits = folder / VISITS_FILE
+    db.write_parquet(con, visits, rows.visits, VISIT_COLUMNS, VISIT_ORDER, meta)
+    return visits
+
+
+def closed_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """The log version a day's file was made from (0 when unknown or of another schema)."""
+    meta = db.file_metadata(con, path)
+    if meta.get("qms_schema") != SCHEMA:
+        return 0
+    try:
+        return int(meta.get("qms_closed_version", "0"))
+    except ValueError:
+        return 0
+
+
+async def _fold_log(log: EventLog, site: str, fold: SiteFold) -> None:
+    """Feed the whole log of `site` to `fold`, a page at a time, folding in a thread."""
+    after = 0
+    while True:
+        page = await log.read(site, after, PAGE)
+        if not page:
+            return
+        await asyncio.to_thread(fold.apply_all, page)
+        after = page[-1][0]
+
+
+async def build_days(
+    log: EventLog,
+    site: str,
+    root: Path,
+    wanted: Callable[[str], bool],
+    *,
+    reopened: Callable[[str, int], bool] = lambda day, version: False,
+) -> list[str]:
+    """Write the files of every closed day that `wanted(day)` selects; the days written."""
+    con = db.connect()
+    written: dict[str, None] = {}
+
+    def write(rows: DayRows) -> None:
+        write_day(con, root, rows)
+        written[rows.day] = None
+
+    try:
+        fold = SiteFold(site, keep=wanted, reopened=reopened, on_closed=write)
+        await _fold_log(log, site, fold)
+        if fold.redo:  # days opened again after a close whose first part was not kept
+            redo = set(fold.redo)
+            await _fold_log(log, site, SiteFold(site, keep=redo.__contains__, on_closed=write))
+    finally:
+        con.close()
+    return sorted(written)
+
+
+async def build_missing_days(
+    log: EventLog, site: str, root: Path, first: str | None = None, last: str | None = None
+) -> list[str]:
+    """Write every closed day of `site` that has no file (or whose file predates a later
+    close of the same day), from `first` to `last` when given (YYYY-MM-DD): at start,
+    whenever a day closes, and before a report of a period. The days written."""
+    have = built_days(root, site)
+    con = db.connect()
+
+    def missing(day: str) -> bool:
+        return day not in have and _within(day, first, last)
+
+    def stale(day: str, version: int) -> bool:
+        if not _within(day, first, last):
+            return False
+        path = have.get(day)
+        return path is None or closed_version(con, path) < version
+
+    try:
+        return await build_days(log, site, root, missing, reopened=stale)
+    finally:
+        con.close()
+
+
+def _within(day: str, first: str | None, last: str | None) -> bool:
+    return (first is None or day >= first) and (last is None or day <= last)
+
+
+async def rebuild(
+    log: EventLog, site: str, root: Path, first: str | None = None, last: str | None = None
+) -> list[str]:
+    """Write again the files of every closed day of `site` from `first` to `last` (inclusive,
+    YYYY-MM-DD; None: unbounded). The days written."""
+
+    return await build_days(log, site, root, lambda day: _within(day, first, last))

@@ -1,0 +1,157 @@
+"""The closed days' files: built from the log (SQLite and Redis), missing ones found,
+rebuilt identically, a reopened day written again; `qms reports rebuild`; no DuckDB
+loaded by the server's import."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+from reports_hall import SITE, Hall, local, store
+
+from qms.cli import main
+from qms.core import commands as c
+from qms.eventlog import EventLog, open_log
+from qms.reports.period import Period
+from qms.reports.query import Reports, Scope
+from qms.reports.store import (
+    ACTIVITY_FILE,
+    VISITS_FILE,
+    build_missing_days,
+    built_days,
+    closed_version,
+    day_dir,
+    rebuild,
+    reports_dir,
+)
+
+MONDAY, TUESDAY, WEDNESDAY = "2024-05-06", "2024-05-07", "2024-05-08"
+
+
+def busy(hall: Hall, day: str, tickets: int = 5) -> None:
+    hall.now = local(day, "08:00")
+    hall.must(c.OpenCounter(counter="L1", officer="budi"))
+    for i in range(tickets):
+        hall.must(c.IssueTicket(service="ktp", token=f"{day}-{i}"), 60.0)
+    for _ in range(tickets - 1):
+        hall.must(c.CallNext(counter="L1"), 120.0)
+        hall.must(c.Complete(counter="L1"), 300.0)
+
+
+def visits_in(root: Path, day: str) -> int:
+    path = day_dir(root, SITE, day) / VISITS_FILE
+    count = duckdb.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()
+    return 0 if count is None else int(count[0])
+
+
+async def test_a_day_closed_while_no_process_ran_is_built_on_the_next_start(
+    log: EventLog, tmp_path: Path
+) -> None:
+    """Monday is closed by Tuesday's first command (nobody closed it; no process wrote
+    its file): the next start's `build_missing_days` builds Monday, not Tuesday (open)."""
+    root = tmp_path / "reports"
+    hall = Hall(local(MONDAY, "07:00")).set_up()
+    busy(hall, MONDAY)
+    busy(hall, TUESDAY)
+    await store(log, hall)
+    assert await build_missing_days(log, SITE, root, TUESDAY, TUESDAY) == []  # a period's
+    assert await build_missing_days(log, SITE, root) == [MONDAY]
+    assert list(built_days(root, SITE)) == [MONDAY]
+    assert visits_in(root, MONDAY) == 5
+    assert await build_missing_days(log, SITE, root) == []  # nothing is missing now
+    hall.must(c.CloseDay(), 60.0)
+    await store(log, hall, await log.version(SITE))
+    assert await build_missing_days(log, SITE, root) == [TUESDAY]
+
+
+async def test_rebuilding_gives_the_same_files(log: EventLog, tmp_path: Path) -> None:
+    hall = Hall(local(MONDAY, "07:00")).set_up()
+    busy(hall, MONDAY)
+    busy(hall, TUESDAY)
+    hall.must(c.CloseDay(), 60.0)
+    await store(log, hall)
+    first, second = tmp_path / "one", tmp_path / "two"
+    assert await build_missing_days(log, SITE, first) == [MONDAY, TUESDAY]
+    before = {p: p.read_bytes() for p in first.rglob("*.parquet")}
+    assert await rebuild(log, SITE, first) == [MONDAY, TUESDAY]
+    assert await rebuild(log, SITE, second, TUESDAY, TUESDAY) == [TUESDAY]
+    assert {p: p.read_bytes() for p in first.rglob("*.parquet")} == before  # byte for byte
+    for name in (VISITS_FILE, ACTIVITY_FILE):
+        one = day_dir(first, SITE, TUESDAY) / name
+        assert (day_dir(second, SITE, TUESDAY) / name).read_bytes() == one.read_bytes()
+    assert not list(first.rglob("*.tmp"))  # no temporary file left behind
+
+
+async def test_a_day_reopened_after_its_file_was_written_is_written_again(
+    log: EventLog, tmp_path: Path
+) -> None:
+    root = tmp_path / "reports"
+    hall = Hall(local(MONDAY, "07:00")).set_up()
+    busy(hall, MONDAY, tickets=3)
+    hall.must(c.CloseDay(), 60.0)
+    await store(log, hall)
+    assert await build_missing_days(log, SITE, root) == [MONDAY]
+    con = duckdb.connect()
+    path = day_dir(root, SITE, MONDAY) / VISITS_FILE
+    first_close = closed_version(con, path)
+    assert first_close == len(hall.entries)
+    # Later the same Monday: a visitor comes, the day opens again and closes again.
+    version = len(hall.entries)
+    hall.must(c.IssueTicket(service="kk", token="late"), 600.0)
+    hall.must(c.CloseDay(), 60.0)
+    await store(log, hall, version)
+    assert await build_missing_days(log, SITE, root) == [MONDAY]
+    assert closed_version(con, path) == len(hall.entries) > first_close
+    assert visits_in(root, MONDAY) == 4
+    reports = Reports(root)
+    monday = Scope({SITE: Period(date(2024, 5, 6), date(2024, 5, 6))})
+    measures = reports.summary(monday)["measures"]
+    assert measures["outcomes"]["served"] == 2 and measures["outcomes"]["expired"] == 2
+
+
+async def _three_days(path: Path) -> None:
+    log = open_log(f"sqlite:///{path}")
+    try:
+        hall = Hall(local(MONDAY, "07:00")).set_up()
+        for day in (MONDAY, TUESDAY, WEDNESDAY):
+            busy(hall, day, tickets=2)
+        hall.must(c.CloseDay(), 60.0)
+        await store(log, hall)
+    finally:
+        await log.close()
+
+
+def test_qms_reports_rebuild(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    asyncio.run(_three_days(data / "qms.db"))
+    argv = ["reports", "rebuild", "--data-dir", str(data), "--site", SITE]
+    assert main([*argv, "--from", TUESDAY, "--to", WEDNESDAY]) == 0
+    assert list(built_days(data / "reports", SITE)) == [TUESDAY, WEDNESDAY]
+    assert main(["reports", "rebuild", "--data-dir", str(data)]) == 0  # the sites it has
+    assert list(built_days(data / "reports", SITE)) == [MONDAY, TUESDAY, WEDNESDAY]
+    assert main([*argv, "--from", "2024-13-01"]) == 2  # not a date: refused, nothing done
+    assert main(["reports", "rebuild", "--data-dir", str(tmp_path / "empty")]) == 2
+
+
+def test_the_reports_folder_is_configurable(tmp_path: Path) -> None:
+    assert reports_dir(tmp_path, {}) == tmp_path / "reports"
+    assert reports_dir(tmp_path, {"QMS_REPORTS_DIR": "/srv/qms-reports"}) == Path(
+        "/srv/qms-reports"
+    )
+
+
+def test_the_server_does_not_load_duckdb() -> None:
+    """DuckDB is imported when a report runs, not when the server or the CLI starts."""
+    code = (
+        "import sys, qms.server.app, qms.cli, qms.reports.query, qms.reports.store; "
+        "sys.exit('duckdb' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=60, check=False)
+    assert done.returncode == 0
