@@ -160,3 +160,134 @@ def test_docs_api_md_lists_every_hall_route() -> None:
             continue  # docs/security.md
         listed = f"`{spec.method} {spec.path}`" in text or f"`{spec.method} {spec.path}[" in text
         assert listed, f"docs/api.md does not list `{spec.method} {spec.path}`"
+
+
+# --- the document says exactly what the server accepts ----------------------------------------
+
+
+def _operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if method in METHODS:
+                yield method, path, op
+
+
+def _schemas(schema: Any) -> Iterator[dict[str, Any]]:
+    """Every (sub)schema of `schema`."""
+    if isinstance(schema, dict):
+        yield schema
+        for value in schema.values():
+            yield from _schemas(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _schemas(value)
+
+
+def test_path_ids_have_the_engines_pattern(doc: dict[str, Any]) -> None:
+    """The engine takes ids of 1-64 [A-Za-z0-9_-] (a hall's site does not start with _);
+    the document said any string."""
+    for method, path, op in _operations(doc):
+        for param in op.get("parameters", []):
+            if param["in"] == "path":
+                assert "pattern" in param["schema"], (method, path, param)
+    site = doc["paths"]["/api/v1/sites/{site}"]["put"]["parameters"][0]["schema"]["pattern"]
+    counter = doc["paths"]["/api/v1/sites/{site}/counters/{counter}"]["put"]["parameters"][1]
+    for good in ("mpp-bengkulu", "S1", "a" * 64):
+        assert re.search(site, good) and re.search(counter["schema"]["pattern"], good)
+    for bad in ("", "a" * 65, "a b", "a.b", "é", "_accounts"):
+        assert not re.search(site, bad), bad
+    assert not re.search(counter["schema"]["pattern"], "a" * 65)
+
+
+def test_idempotency_key_is_1_to_100_visible_ascii(doc: dict[str, Any]) -> None:
+    op = doc["paths"]["/api/v1/sites/{site}/tickets"]["post"]
+    (key,) = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+    pattern = key["schema"]["pattern"]
+    for good in ("k", "kiosk1-0001", "!" * 100, "~{}[]"):
+        assert re.search(pattern, good), good
+    for bad in ("", "a" * 101, "a b", "é", "a\tb", "\x7f"):
+        assert not re.search(pattern, bad), bad
+
+
+def test_bodies_with_required_fields_are_required(doc: dict[str, Any]) -> None:
+    """An empty body is `{}`, which lacks the required fields (422): the body is required."""
+    seen = set()
+    for method, path, op in _operations(doc):
+        body = op.get("requestBody")
+        if body is None:
+            continue
+        schema = body["content"]["application/json"]["schema"]
+        assert body["required"] is bool(schema.get("required")), (method, path)
+        seen.add(body["required"])
+    assert seen == {True, False}
+
+
+def test_command_fields_carry_their_bounds(doc: dict[str, Any]) -> None:
+    paths = doc["paths"]
+    service = paths["/api/v1/sites/{site}/services/{service}"]["put"]["requestBody"]
+    props = service["content"]["application/json"]["schema"]["properties"]
+    assert (props["daily_quota"]["minimum"], props["daily_quota"]["maximum"]) == (0, 9999)
+    target = props["target_wait_min"]
+    assert (target["minimum"], target["maximum"]) == (1, 24 * 60)
+    weekday = props["hours"]["properties"]["weekdays"]["items"]
+    assert (weekday["minimum"], weekday["maximum"]) == (0, 6)
+    assert props["prefix"]["pattern"] == "^[A-Z]{1,2}$"
+    for path in ("/api/v1/sites/{site}/counters/{counter}", COUNTER_SERVICES):
+        body = paths[path]["put"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["properties"]["services"]["uniqueItems"] is True, path
+    site = paths["/api/v1/sites/{site}"]["put"]["requestBody"]["content"]["application/json"]
+    streak = site["schema"]["properties"]["priority_streak_max"]
+    assert (streak["minimum"], streak["maximum"]) == (1, 100)
+    # Every integer of every request has bounds (msgpack ends at 64 bits, JSON at 2^53).
+    for method, path, op in _operations(doc):
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+        for schema in _schemas(body.get("schema")):
+            if schema.get("type") == "integer":
+                assert "minimum" in schema and "maximum" in schema, (method, path, schema)
+
+
+COUNTER_SERVICES = "/api/v1/sites/{site}/counters/{counter}/services"
+
+
+def _success_schema(doc: dict[str, Any], path: str, method: str = "get") -> dict[str, Any]:
+    answers = doc["paths"]["/api/v1" + path][method]["responses"]
+    status = min(s for s in answers if s.startswith("2"))
+    schema: dict[str, Any] = answers[status]["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def test_answers_are_described_field_by_field(doc: dict[str, Any], tmp_path: Path) -> None:
+    """The views' answers were `{"type": "object"}` lists: now each row's fields and types
+    are stated, and a live hall's answers (staff and device views, a command's, a
+    ticket's public status) match them."""
+    from api_client import SITE, hall_server
+
+    queues = _success_schema(doc, "/sites/{site}/queues")
+    assert {"waiting", "estimated_wait_s"} <= set(
+        queues["properties"]["queues"]["items"]["required"]
+    )
+    with hall_server(tmp_path) as hall:
+        s = f"/sites/{SITE}"
+        for who in ("admin", "display"):
+            api = hall.who[who]
+            for path in (s, f"{s}/queues", f"{s}/counters"):
+                template = path.replace(SITE, "{site}")
+                jsonschema.validate(api.ok("GET", path), _success_schema(doc, template))
+        tickets = hall.admin.ok("GET", f"{s}/tickets")
+        jsonschema.validate(tickets, _success_schema(doc, "/sites/{site}/tickets"))
+        status = hall.who["anonymous"].ok("GET", f"/tickets/{hall.ref}")
+        jsonschema.validate(status, _success_schema(doc, "/tickets/{ref}"))
+        issued = hall.who["kiosk"].ok("POST", f"{s}/tickets", {"service": "ktp"})
+        jsonschema.validate(issued, _success_schema(doc, "/sites/{site}/tickets", "post"))
+        held = hall.admin.ok("POST", f"{s}/tickets/{issued['ticket']['ticket']}/hold")
+        jsonschema.validate(
+            held, _success_schema(doc, "/sites/{site}/tickets/{ticket}/hold", "post")
+        )
+        for row in tickets["tickets"]:
+            assert set(row) <= set(
+                _success_schema(doc, "/sites/{site}/tickets")["properties"]["tickets"]["items"][
+                    "properties"
+                ]
+            )

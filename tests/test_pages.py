@@ -54,12 +54,17 @@ def test_assets_are_immutable_under_their_build(hall: Hall) -> None:
         "/static/x/../../pyproject.toml",
         "/static/x/%2e%2e/%2e%2e/pyproject.toml",
         "/static/x/nope.js",
+        "/static/x/a%00b",  # a NUL byte: Path.resolve() raised ValueError (500)
+        "/static/x/js%00/stream.js",
+        "/static/x/" + "a" * 300,  # a name too long for the file system (OSError)
+        "/static/x/voice/" + "a" * 300 + "/x.ogg",
     ],
 )
 def test_nothing_outside_static_is_served(hall: Hall, path: str) -> None:
     reply = Client(hall.url).get(path)
     assert reply.status == 404
     assert reply.code == "not_found"
+    assert reply.json == {"error": {"code": "not_found", "message": "no such file", "details": {}}}
 
 
 def test_build_changes_with_any_file(tmp_path: Path) -> None:

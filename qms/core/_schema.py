@@ -3,6 +3,13 @@
 One small converter serves commands (strict: unknown or ill-typed fields are
 refused) and events (tolerant: unknown fields are ignored, missing ones take
 their defaults, so events written by an older or newer version still load).
+
+A field's domain beyond its type is a `Constraint` in its annotation
+(``Annotated[int, Constraint(minimum=0, maximum=6)]``): strict parsing refuses
+values outside it, and the API's OpenAPI document states it
+(`qms.server.openapi`), so both say the same. Every integer parsed strictly is
+within ±`MAX_INT` even without one: untrusted numbers never reach msgpack (whose
+integers end at 64 bits) or a JSON client (whose end at 2^53).
 """
 
 from __future__ import annotations
@@ -10,15 +17,46 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import re
 import types
 import typing
 from collections.abc import Hashable, Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 T = TypeVar("T")
 
 MAX_STR = 200
 MAX_LIST = 64
+MAX_INT = 2**53 - 1  # the largest integer every JSON client reads exactly
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What a field's value may be beyond its type (checked only when parsing strictly)."""
+
+    minimum: int | None = None  # integers
+    maximum: int | None = None
+    pattern: str | None = None  # strings: a regular expression the whole value matches
+    unique_items: bool = False  # lists: no item twice
+    meaning: str = ""  # the pattern in words, for the error message
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` (already of the field's type) is refused, or None."""
+        if isinstance(value, int):
+            low = self.minimum is not None and value < self.minimum
+            high = self.maximum is not None and value > self.maximum
+            if low or high:
+                if self.minimum is None:
+                    return f"at most {self.maximum}"
+                if self.maximum is None:
+                    return f"at least {self.minimum}"
+                return f"between {self.minimum} and {self.maximum}"
+        if isinstance(value, str) and self.pattern and not re.fullmatch(self.pattern, value):
+            return self.meaning or f"must match {self.pattern}"
+        if isinstance(value, list) and self.unique_items and len(set(value)) != len(value):
+            return "an item is listed twice"
+        return None
 
 
 class SchemaError(ValueError):
@@ -40,6 +78,27 @@ def _converter(tp: Any, strict: bool) -> Converter:
     of the cost of following a busy site.
     """
     origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *extras = typing.get_args(tp)
+        convert = _converter(base, strict)
+        constraints = [x for x in extras if isinstance(x, Constraint)]
+        if not strict or not constraints:  # events are facts: they load as they were written
+            return convert
+
+        def check(value: Any, name: str) -> None:
+            for constraint in constraints:
+                problem = constraint.problem(value)
+                if problem is not None:
+                    raise SchemaError(name, problem)
+
+        def constrained(value: Any, name: str) -> Any:
+            if type(value) is int:  # the field's own bounds say more than the general one
+                check(value, name)
+            value = convert(value, name)
+            check(value, name)
+            return value
+
+        return constrained
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         optional = type(None) in args
@@ -108,6 +167,8 @@ def _converter(tp: Any, strict: bool) -> Converter:
         def an_int(value: Any, name: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise SchemaError(name, "expected an integer")
+            if strict and not -MAX_INT <= value <= MAX_INT:
+                raise SchemaError(name, f"between {-MAX_INT} and {MAX_INT}")
             return value
 
         return an_int
@@ -141,7 +202,7 @@ def _converter(tp: Any, strict: bool) -> Converter:
 @functools.cache
 def _plan(cls: type, strict: bool) -> tuple[frozenset[str], list[tuple[str, bool, Converter]]]:
     """A class's init fields: the known names, and (name, required, converter) each."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = [f for f in dataclasses.fields(cls) if f.init]
     known = frozenset(f.name for f in fields) | {"type", "schema"}
     steps = [

@@ -7,9 +7,9 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from qms.core.model import OpeningHours
+from qms.core.model import HHMM_PATTERN, OpeningHours
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+_HHMM = re.compile(HHMM_PATTERN)
 
 
 @functools.cache

@@ -1,18 +1,36 @@
 """What people and devices ask the hall to do. Parsed strictly from plain mappings.
 
 Each command is a small dataclass; ``parse_command`` turns untrusted input into
-one or raises `Rejected("invalid_command")` naming the field at fault.
+one or raises `Rejected("invalid_command")` naming the field at fault. The
+bounds of a field (`Constraint` in its annotation) are checked there too, before
+a command is packed for another process or decided, and the API's OpenAPI
+document states them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from qms.core._schema import SchemaError, from_dict, to_dict
+from qms.core._schema import Constraint, SchemaError, from_dict, to_dict
 from qms.core.errors import Rejected
 from qms.core.model import Channel, OpeningHours, Priority
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # sites, agencies, services, counters, tickets
+MAX_TARGET_MIN = 24 * 60
+MAX_QUOTA = 9999  # tickets per service and day; numbers are formatted for up to 4 digits
+MAX_PRIORITY_STREAK = 100
+PREFIX_PATTERN = r"^[A-Z]{1,2}$"
+
+Prefix = Annotated[str, Constraint(pattern=PREFIX_PATTERN, meaning="one or two capital letters")]
+TargetMinutes = Annotated[int, Constraint(minimum=1, maximum=MAX_TARGET_MIN)]
+Quota = Annotated[int, Constraint(minimum=0, maximum=MAX_QUOTA)]  # 0: no quota
+PriorityStreak = Annotated[int, Constraint(minimum=1, maximum=MAX_PRIORITY_STREAK)]
+# An id of the hall (site, agency, service, counter, ticket): refused at parse time, so
+# a malformed one never reaches the engine (nor its idempotency record).
+Id = Annotated[str, Constraint(pattern=ID_PATTERN, meaning="1-64 letters, digits, '-' or '_'")]
+ServiceIds = Annotated[list[Id], Constraint(unique_items=True)]  # in order of preference
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,32 +44,32 @@ class Command:
 @dataclass(frozen=True, kw_only=True)
 class SetUpSite(Command):
     TYPE = "set_up_site"
-    site: str
+    site: Id
     name: str
     timezone: str = "Asia/Jakarta"
     number_format: str = "{prefix}{seq:03d}"
     policy: str = "arrival"
-    priority_streak_max: int = 3
+    priority_streak_max: PriorityStreak = 3
     transfer_keeps_arrival: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
 class SetUpAgency(Command):
     TYPE = "set_up_agency"
-    agency: str
+    agency: Id
     name: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class SetUpService(Command):
     TYPE = "set_up_service"
-    service: str
-    agency: str
-    prefix: str
+    service: Id
+    agency: Id
+    prefix: Prefix
     name_id: str
     name_en: str
-    target_wait_min: int = 15
-    daily_quota: int = 0
+    target_wait_min: TargetMinutes = 15
+    daily_quota: Quota = 0
     hours: OpeningHours = field(default_factory=OpeningHours)
     active: bool = True
 
@@ -59,16 +77,16 @@ class SetUpService(Command):
 @dataclass(frozen=True, kw_only=True)
 class SetUpCounter(Command):
     TYPE = "set_up_counter"
-    counter: str
+    counter: Id
     name: str
     zone: str = ""
-    services: list[str] = field(default_factory=list)
+    services: ServiceIds = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
 class IssueTicket(Command):
     TYPE = "issue_ticket"
-    service: str
+    service: Id
     priority: Priority = Priority.REGULAR
     channel: Channel = Channel.KIOSK
     token: str = ""  # the unguessable public token; the engine draws it
@@ -76,7 +94,7 @@ class IssueTicket(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class CounterCommand(Command):
-    counter: str
+    counter: Id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +116,7 @@ class CloseCounter(CounterCommand):
 @dataclass(frozen=True, kw_only=True)
 class SetCounterServices(CounterCommand):
     TYPE = "set_counter_services"
-    services: list[str]
+    services: ServiceIds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,7 +127,7 @@ class CallNext(CounterCommand):
 @dataclass(frozen=True, kw_only=True)
 class CallTicket(CounterCommand):
     TYPE = "call_ticket"
-    ticket: str
+    ticket: Id
     override: bool = False  # supervisor power: call a ticket of a service the counter lacks
 
 
@@ -140,7 +158,7 @@ class ReturnToQueue(CounterCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class TicketCommand(Command):
-    ticket: str
+    ticket: Id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,8 +166,8 @@ class Transfer(TicketCommand):
     """Move a ticket to another service's queue, or to one counter (or both)."""
 
     TYPE = "transfer"
-    to_service: str | None = None
-    to_counter: str | None = None
+    to_service: Id | None = None
+    to_counter: Id | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,10 +34,10 @@ from qms.core.model import (
 from qms.core.policy import POLICIES, choose
 from qms.core.text import control_character
 
-ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-PREFIX = re.compile(r"^[A-Z]{1,2}$")
-MAX_TARGET_MIN = 24 * 60
-MAX_QUOTA = 9999
+ID = re.compile(c.ID_PATTERN)
+PREFIX = re.compile(c.PREFIX_PATTERN)
+MAX_TARGET_MIN = c.MAX_TARGET_MIN
+MAX_QUOTA = c.MAX_QUOTA
 NUMBER_SPEC = re.compile(r"(0?[1-6]d?)?")  # "", "3", "03d"
 MAX_NUMBER_LEN = 16
 
@@ -87,8 +87,8 @@ def _set_up_site(
         raise Rejected("invalid_timezone", f"unknown timezone {cmd.timezone!r}", field="timezone")
     if cmd.policy not in POLICIES:
         raise Rejected("unknown_policy", f"unknown policy {cmd.policy!r}", allowed=sorted(POLICIES))
-    if not 1 <= cmd.priority_streak_max <= 100:
-        raise _invalid("priority_streak_max", "must be between 1 and 100")
+    if not 1 <= cmd.priority_streak_max <= c.MAX_PRIORITY_STREAK:
+        raise _invalid("priority_streak_max", f"between 1 and {c.MAX_PRIORITY_STREAK}")
     _check_number_format(cmd.number_format)
     site = Site(
         id=cmd.site,

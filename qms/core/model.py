@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from qms.core._schema import Constraint
+
+HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+HHMM = Annotated[str, Constraint(pattern=HHMM_PATTERN, meaning="HH:MM, 00:00 to 24:00")]
+Weekday = Annotated[int, Constraint(minimum=0, maximum=6)]  # Monday = 0
 
 
 class TicketState(enum.StrEnum):
@@ -65,9 +72,9 @@ class Agency:
 
 @dataclass
 class OpeningHours:
-    open: str = "00:00"  # HH:MM, site-local
-    close: str = "24:00"
-    weekdays: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])  # Monday = 0
+    open: HHMM = "00:00"
+    close: HHMM = "24:00"
+    weekdays: list[Weekday] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
 
 
 @dataclass

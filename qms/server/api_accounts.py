@@ -14,8 +14,10 @@ from starlette.responses import JSONResponse, Response
 
 from qms.accounts import AccountRejected, DeviceKind, User, UserRole
 from qms.accounts.commands import parse
+from qms.accounts.model import MAX_NAME, MAX_ZONE, SITE_RE
 from qms.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from qms.accounts.sessions import COOKIE_NAME, DEVICE_COOKIE, DEVICE_LIFETIME_S, LIFETIME_S
+from qms.core._schema import MAX_LIST, MAX_STR
 from qms.server.addresses import client_address
 from qms.server.auth import Accounts, device_link, principal_of_user
 from qms.server.errors import ApiError, read_json
@@ -29,8 +31,15 @@ DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
 # --- JSON schemas (request bodies and answers) ---------------------------------------------
 
 _ID = {"type": "string", "maxLength": 64}
+_SITE = {"type": "string", "pattern": f"^{SITE_RE.pattern}$"}  # a hall's id
 _PASSWORD = {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
-_SITES = {"type": "array", "items": _ID, "maxItems": 64}
+_SITES = {"type": "array", "items": _ID, "maxItems": MAX_LIST}
+# Sites as a request names them: checked against the role (an admin's are ignored).
+_ANY_SITES = {
+    "type": "array",
+    "items": {"type": "string", "maxLength": MAX_STR},
+    "maxItems": MAX_LIST,
+}
 _ROLE = {"type": "string", "enum": [r.value for r in UserRole]}
 _KIND = {"type": "string", "enum": [k.value for k in DeviceKind]}
 
@@ -50,19 +59,43 @@ PASSWORD_CHANGE = _object(
 )
 NEW_USER = _object(
     ["username", "role", "password"],
-    username={**_ID, "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
+    username={
+        "type": "string",
+        "maxLength": MAX_STR,
+        # Not a pattern: the server trims and lower-cases it first ("Siti" is siti).
+        "description": "once trimmed and lower-cased: 1-64 of a-z 0-9 . _ -, "
+        "starting with a letter or digit",
+    },
     role=_ROLE,
-    sites={**_SITES, "description": "required for supervisor and officer; ignored for admin"},
+    sites={**_ANY_SITES, "description": "required for supervisor and officer; ignored for admin"},
     password=_PASSWORD,
 )
-USER_UPDATE = _object([], role=_ROLE, sites=_SITES, active={"type": "boolean"})
+USER_UPDATE = _object(
+    [],
+    role={
+        "type": ["string", "null"],
+        "enum": [*(r.value for r in UserRole), None],
+        "description": "null: unchanged",
+    },
+    sites={**_ANY_SITES, "type": ["array", "null"], "description": "null: unchanged"},
+    active={"type": ["boolean", "null"], "description": "null: unchanged"},
+)
 PASSWORD_RESET = _object(["password"], password=_PASSWORD)
 NEW_DEVICE = _object(
     ["kind", "site"],
     kind=_KIND,
-    site=_ID,
-    zone={"type": "string", "maxLength": 64},
-    name={"type": "string", "maxLength": 100},
+    site=_SITE,
+    # Trimmed before they are checked, so the limits are in words, not in maxLength.
+    zone={
+        "type": "string",
+        "maxLength": MAX_STR,
+        "description": f"at most {MAX_ZONE} characters once trimmed; empty: every zone",
+    },
+    name={
+        "type": "string",
+        "maxLength": MAX_STR,
+        "description": f"at most {MAX_NAME} characters once trimmed",
+    },
 )
 
 WHOAMI = _object(
@@ -92,8 +125,8 @@ DEVICE = _object(
     created_at={"type": "number"},
     revoked_at={"type": ["number", "null"]},
 )
-SITE_FILTER = (
-    {"name": "site", "in": "query", "required": False, "schema": _ID, "description": "one site"},
+SITE_FILTER = (  # any text: a site that matches nothing lists nothing
+    {"name": "site", "in": "query", "required": False, "schema": {"type": "string"}},
 )
 
 

@@ -39,6 +39,7 @@ from qms.core import commands as c
 from qms.core.model import Channel, HallState, Ticket, TicketState
 from qms.engine import Result, SiteEngine, WireGuard, wire_guard
 from qms.eventlog import check_site
+from qms.server import answers as a
 from qms.server import queries as q
 from qms.server.addresses import client_address
 from qms.server.errors import ApiError, read_json
@@ -70,7 +71,7 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
     "the same caller returns the first result with `repeated: true` instead of acting twice, "
     "whichever server process it reaches; the key given to a different command is 422 "
     "`idempotency_key_reused`",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
+    "schema": {"type": "string", "pattern": f"^[!-~]{{1,{MAX_KEY}}}$"},
 }
 
 
@@ -498,17 +499,6 @@ _register_commands()
 
 # --- queries --------------------------------------------------------------------------------
 
-_OBJ: dict[str, Any] = {"type": "object"}
-_LIST: dict[str, Any] = {"type": "array", "items": _OBJ}
-
-
-def _view_schema(**props: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["version", *props],
-        "properties": {"version": {"type": "integer"}, **props},
-    }
-
 
 @api(
     "GET",
@@ -516,9 +506,7 @@ def _view_schema(**props: dict[str, Any]) -> dict[str, Any]:
     allow=READERS,
     summary="The site's set-up: site, agencies, services, counters, running texts",
     responses={404: "no such site (`unknown_site`)"},
-    response=_view_schema(
-        site=_OBJ, day={"type": ["string", "null"]}, agencies=_LIST, services=_LIST, counters=_LIST
-    ),
+    response=a.SETUP,
 )
 async def get_site(request: Request, who: Principal) -> Response:
     engine = await _set_up_engine(request)
@@ -531,7 +519,7 @@ async def get_site(request: Request, who: Principal) -> Response:
     allow=READERS,
     summary="Each service's queue: waiting count, oldest wait, estimated wait of a new ticket",
     responses={404: "no such site (`unknown_site`)"},
-    response=_view_schema(now={"type": "number"}, queues=_LIST),
+    response=a.QUEUES,
 )
 async def get_queues(request: Request, who: Principal) -> Response:
     engine = await _set_up_engine(request)
@@ -557,7 +545,7 @@ async def get_queues(request: Request, who: Principal) -> Response:
             "schema": {"type": "string"},
         },
     ),
-    response=_view_schema(now={"type": "number"}, counters=_LIST),
+    response=a.COUNTERS,
 )
 async def get_counters(request: Request, who: Principal) -> Response:
     engine = await _set_up_engine(request)
@@ -596,7 +584,7 @@ STATE_VALUES = [s.value for s in TicketState]
             "schema": {"type": "string"},
         },
     ),
-    response=_view_schema(day={"type": ["string", "null"]}, tickets=_LIST),
+    response=a.TICKETS,
 )
 async def get_tickets(request: Request, who: Principal) -> Response:
     wanted = request.query_params.getlist("state")
@@ -695,25 +683,7 @@ async def _find_ticket(request: Request, ref: str) -> tuple[SiteEngine, Ticket] 
         404: "no such ticket (`unknown_ticket`); every miss gives the same answer",
         429: "too many misses from this address (`too_many_requests`)",
     },
-    response={
-        "type": "object",
-        "required": ["version", "ticket"],
-        "properties": {
-            "version": {"type": "integer"},
-            "now": {"type": "number"},
-            "ticket": {
-                "type": "object",
-                "properties": {
-                    "number": {"type": "string"},
-                    "service": {"type": "string"},
-                    "state": {"type": "string", "enum": STATE_VALUES},
-                    "people_ahead": {"type": ["integer", "null"]},
-                    "estimated_wait_s": {"type": ["number", "null"]},
-                    "counter": {"type": ["object", "null"]},
-                },
-            },
-        },
-    },
+    response=a.TICKET_STATUS,
 )
 async def get_ticket_status(request: Request, who: Principal) -> Response:
     """The ref is ``<site>.<token>`` as in the status URL ``/t/<ref>`` an issued ticket

@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from qms.eventlog import open_log
 from qms.server import pages
 from qms.server.config import Config
-from qms.server.errors import EXCEPTION_HANDLERS, error_response
+from qms.server.errors import EXCEPTION_HANDLERS, error_response, quiet_client_faults
 from qms.server.hall import Hall
 from qms.server.routes import starlette_routes
 
@@ -73,12 +73,6 @@ def secret_key(config: Config) -> bytes:
     return path.read_bytes().strip()
 
 
-async def client_gone(request: Request, exc: Exception) -> Response:
-    """The client left (or was cut off for being too slow, qms.server.http) before its
-    request had arrived: nobody to answer, nothing to log as an error."""
-    return Response(status_code=400)
-
-
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -106,6 +100,7 @@ def create_app(config: Config | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.config = config
+        quiet_client_faults()
         app.state.secret = secret_key(config)  # small, once at start: blocking I/O is fine
         event_log = open_log(config.effective_log_url)
         app.state.hall = Hall(event_log, relay=config.relay)
@@ -133,8 +128,7 @@ def create_app(config: Config | None = None) -> Starlette:
     stream_module = importlib.import_module("qms.server.stream")
     routes.extend(stream_module.routes())
     routes.extend(pages.routes(config.voice_dir))
-    handlers = {**EXCEPTION_HANDLERS, ClientDisconnect: client_gone}
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
 
 
 def app_from_env() -> Starlette:

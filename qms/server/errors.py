@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from qms.core import Rejected
@@ -53,6 +53,11 @@ def error_response(
     return JSONResponse(body, status_code=status, **kw)
 
 
+def _not_json(name: str) -> Any:
+    """Python's json reads NaN and Infinity; JSON has no such numbers."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 async def read_json(request: Request) -> dict[str, Any]:
     """The request's JSON object, or 400/413/415 — before anything is changed."""
     declared = request.headers.get("content-length")
@@ -66,10 +71,10 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not body:
         return {}
     ctype = request.headers.get("content-type", "").split(";")[0].strip()
-    if ctype != "application/json":
+    if ctype.lower() != "application/json":  # media types are case-insensitive (RFC 9110)
         raise ApiError(415, "unsupported_media_type", "send application/json")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting: recursion
         raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
     try:  # a "\udXXX" escape alone is no character: it could be stored but never sent back
@@ -120,9 +125,45 @@ async def _http(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
+async def _client_left(request: Request, exc: Exception) -> Response:
+    """The client closed the connection before its request was read: nobody hears an
+    answer, and it is not the server's fault (no traceback; one debug line)."""
+    log.debug("client left during %s %s", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "the client closed the connection")
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "unexpected error; it was logged")
+
+
+class QuietClientFaults(logging.Filter):
+    """One plain line, not an ERROR with a traceback, for a client's bad websocket frame.
+
+    uvicorn's websockets protocol closes a text frame that is not UTF-8 with 1007
+    (right), but logs it with `logger.exception` (wrong: anyone, even unsigned,
+    could fill the log with tracebacks). The close itself is unchanged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's words: "Invalid UTF-8 sequence received from client." (an app's own
+        # UnicodeDecodeError, logged as "Exception in ASGI application", stays as it is)
+        if (
+            "UTF-8" in str(record.msg)
+            and record.exc_info
+            and isinstance(record.exc_info[1], UnicodeDecodeError)
+        ):
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            record.msg, record.args = "websocket closed 1007: a text frame not in UTF-8", ()
+        return True
+
+
+def quiet_client_faults() -> None:
+    """Install `QuietClientFaults` on uvicorn's error log (idempotent)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietClientFaults) for f in logger.filters):
+        logger.addFilter(QuietClientFaults())
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
@@ -133,5 +174,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     # Each type, not a base class: an `Exception` handler runs in Starlette's server
     # error middleware, which re-raises, and uvicorn logs a traceback per request.
     **dict.fromkeys(OUTAGE_ERRORS, _log_unavailable),
+    ClientDisconnect: _client_left,
     Exception: _unexpected,
 }

@@ -24,7 +24,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from qms.core._schema import MAX_LIST, MAX_STR
+from qms.accounts.model import DEVICE_RE, SITE_RE, USERNAME_RE
+from qms.core._schema import MAX_INT, MAX_LIST, MAX_STR, Constraint
+from qms.core.commands import ID_PATTERN
+from qms.server.answers import COMMAND_RESOURCES
 from qms.server.errors import HTTP_CODES
 from qms.server.principal import EVERYONE, Principal, Role
 from qms.server.routes import API, PREFIX, ApiRoute, api
@@ -33,6 +36,29 @@ OPENAPI_VERSION = "3.1.0"
 USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
 DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
 PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
+
+
+def _anchored(pattern: str) -> str:
+    return f"^{pattern}$"
+
+
+# The {path} parameters: what the server can find (anything else is 404, or 422 where
+# a PUT would create it). Ids of the hall are the engine's ids; a hall's site id
+# does not start with "_" (reserved logs such as _accounts).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "site": {"type": "string", "pattern": _anchored(SITE_RE.pattern)},
+    "agency": {"type": "string", "pattern": ID_PATTERN},
+    "service": {"type": "string", "pattern": ID_PATTERN},
+    "counter": {"type": "string", "pattern": ID_PATTERN},
+    "ticket": {"type": "string", "pattern": ID_PATTERN},
+    "ref": {
+        "type": "string",
+        "pattern": r"^([A-Za-z0-9_-]{1,64}\.)?[A-Za-z0-9_-]{1,64}$",
+        "description": "`<site>.<token>`, or a bare token",
+    },
+    "username": {"type": "string", "pattern": _anchored(USERNAME_RE.pattern)},
+    "device": {"type": "string", "pattern": _anchored(DEVICE_RE.pattern)},
+}
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -70,6 +96,7 @@ COMMAND_RESULT_SCHEMA: dict[str, Any] = {
             "type": "boolean",
             "description": "true when this answers an Idempotency-Key seen before",
         },
+        **COMMAND_RESOURCES,
     },
     "additionalProperties": True,
 }
@@ -110,6 +137,12 @@ EXTRA_PATHS: dict[str, dict[str, Any]] = {
 def type_schema(tp: Any) -> dict[str, Any]:
     """The JSON schema of a field type as `qms.core._schema` parses it (strictly)."""
     origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(tp)
+        schema = dict(type_schema(base))
+        for constraint in (x for x in extras if isinstance(x, Constraint)):
+            schema.update(constraint_schema(constraint))
+        return schema
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         inner = [type_schema(a) for a in args if a is not type(None)]
@@ -126,12 +159,28 @@ def type_schema(tp: Any) -> dict[str, Any]:
         return {"type": "string", "enum": [m.value for m in tp]}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return dataclass_schema(tp)
-    simple = {bool: "boolean", int: "integer", float: "number"}
+    if tp is int:
+        return {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT}
+    simple = {bool: "boolean", float: "number"}
     if tp in simple:
         return {"type": simple[tp]}
     if tp is str:
         return {"type": "string", "maxLength": MAX_STR}
     return {}
+
+
+def constraint_schema(constraint: Constraint) -> dict[str, Any]:
+    """A `Constraint` in JSON schema words (its patterns are anchored, as the parser's are)."""
+    out: dict[str, Any] = {}
+    if constraint.minimum is not None:
+        out["minimum"] = constraint.minimum
+    if constraint.maximum is not None:
+        out["maximum"] = constraint.maximum
+    if constraint.pattern is not None:
+        out["pattern"] = constraint.pattern
+    if constraint.unique_items:
+        out["uniqueItems"] = True
+    return out
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
@@ -148,7 +197,7 @@ def _default(f: dataclasses.Field[Any]) -> Any:
 
 def dataclass_schema(cls: type, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
     """An object schema of `cls`'s init fields (less `exclude`); no other properties."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     properties: dict[str, Any] = {}
     required: list[str] = []
     for f in dataclasses.fields(cls):
@@ -235,7 +284,7 @@ def _operation_ids() -> dict[int, str]:
 
 def operation(spec: ApiRoute, operation_id: str) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]}
         for name in PATH_PARAM.findall(spec.path)
     ]
     params.extend(spec.parameters)
@@ -254,7 +303,8 @@ def operation(spec: ApiRoute, operation_id: str) -> dict[str, Any]:
         op["parameters"] = params
     if spec.body is not None:
         op["requestBody"] = {
-            "required": False,
+            # Required when the body has a required field (no body is `{}`, which lacks it).
+            "required": bool(spec.body.get("required")),
             "content": {"application/json": {"schema": spec.body}},
         }
     return op

@@ -100,8 +100,11 @@ class StaticFiles:
 
 
 def _inside(base: Path, relative: str) -> Path | None:
-    path = (base / relative).resolve()
-    if not path.is_relative_to(base.resolve()) or not path.is_file():
+    try:
+        path = (base / relative).resolve()
+        if not path.is_relative_to(base.resolve()) or not path.is_file():
+            return None
+    except (ValueError, OSError):  # a NUL byte, a name too long, …: no such file
         return None
     return path
 
