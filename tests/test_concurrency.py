@@ -353,7 +353,12 @@ async def test_officers_ride_through_a_redis_outage(
     finally:
         await log.close()
     assert after > before + 3 * OUTAGE_AFTER  # most of the work came after the outage
-    assert sum(r["outage_retries"] for r in reports) > 0  # the outage was real
+    # The outage was real: an officer had to press again, or (one writer) the writer's
+    # calls failed and the commands waiting on it were run again once Redis was back,
+    # without any officer seeing it; either way a process logged the outage.
+    logged = [w.name for w in race.workers if "event log unavailable" in w.stderr()]
+    assert sum(r["outage_retries"] for r in reports) > 0 or (relay and logged)
+    assert logged
     if how == "stall" and not relay:
         assert sum(r["repeats"] for r in reports) > 0  # a lost reply answered by its id
     if relay:  # the site's one writer did most of it, before and after the outage
