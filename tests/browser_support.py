@@ -116,6 +116,16 @@ def js_errors(errors: list[str]) -> list[str]:
     return [e for e in errors if "Failed to load resource" not in e]
 
 
+# What Chromium logs while the server is down or restarting: the connection is
+# refused, or (a race with the listening socket coming back) not connected.
+SERVER_DOWN = ("ERR_CONNECTION_REFUSED", "ERR_SOCKET_NOT_CONNECTED", "ERR_CONNECTION_RESET")
+
+
+def without_server_down(errors: list[str]) -> list[str]:
+    """`errors` without the failed connections of a server that was down on purpose."""
+    return [e for e in errors if not any(code in e for code in SERVER_DOWN)]
+
+
 def watch(page: Any) -> list[str]:
     """Collect the page's uncaught errors and console errors (a test asserts none)."""
     errors: list[str] = []

@@ -11,7 +11,16 @@ from typing import Any
 
 import pytest
 from accounts_client import Client
-from browser_support import HD, PHONE, Hall, js_errors, keep_screenshot, shot, watch
+from browser_support import (
+    HD,
+    PHONE,
+    Hall,
+    js_errors,
+    keep_screenshot,
+    shot,
+    watch,
+    without_server_down,
+)
 from staff_pages import (
     L1,
     TICKETS,
@@ -281,5 +290,5 @@ def test_bad_credentials_server_down_and_phone(hall: Hall, browser: Any, clean: 
     page.locator("[data-conn=live]").wait_for(timeout=40_000)
     in_hand(page, number)
     assert page.locator("[data-action=complete]").is_enabled()
-    assert [e for e in js_errors(errors) if "ERR_CONNECTION_REFUSED" not in e] == []
+    assert without_server_down(js_errors(errors)) == []
     context.close()

@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
+from browser_support import (
+    HD,
+    PHONE,
+    SITE,
+    Hall,
+    js_errors,
+    keep_screenshot,
+    shot,
+    watch,
+    without_server_down,
+)
 from staff_pages import (
     TICKETS,
     HeldStream,
@@ -222,5 +232,5 @@ def test_sign_in_messages(hall: Hall, browser: Any, clean: Client) -> None:
     page.locator("[data-banner]", has_text="Sesi Anda berakhir").wait_for()
     assert page.locator("#signin").is_visible()
     assert counter(clean)["state"] == "closed"
-    assert [e for e in js_errors(errors) if "ERR_CONNECTION_REFUSED" not in e] == []
+    assert without_server_down(js_errors(errors)) == []
     context.close()
