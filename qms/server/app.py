@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from qms.eventlog import open_log
+from qms.eventlog import is_redis_url, open_log
 from qms.server import pages
 from qms.server.config import Config
-from qms.server.errors import EXCEPTION_HANDLERS, error_response, quiet_client_faults
+from qms.server.errors import error_response, exception_handlers, quiet_client_faults
 from qms.server.hall import Hall
 from qms.server.routes import starlette_routes
 
@@ -128,7 +128,8 @@ def create_app(config: Config | None = None) -> Starlette:
     stream_module = importlib.import_module("qms.server.stream")
     routes.extend(stream_module.routes())
     routes.extend(pages.routes(config.voice_dir))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    handlers = exception_handlers(redis=is_redis_url(config.effective_log_url))
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
 
 
 def app_from_env() -> Starlette:
