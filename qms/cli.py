@@ -14,8 +14,9 @@ from typing import Any
 from qms.core.calendar import local_time
 from qms.demo_hall import SITE, setup_commands
 from qms.engine import SiteEngine
-from qms.eventlog import open_log
+from qms.eventlog import is_redis_url, open_log
 from qms.reports import cli as reports_cli  # light: duckdb loads only when a report runs
+from qms.server.settings import SettingError
 from qms.simulate import next_workday, opening_time, run_day, summary
 
 
@@ -96,7 +97,7 @@ def _run_server(config: Any) -> int:
 
     from qms.server.http import KEEP_ALIVE_S, MAX_HEADER_BYTES, TimedH11Protocol
 
-    if config.workers > 1 and not config.effective_log_url.startswith(("redis", "unix")):
+    if config.workers > 1 and not is_redis_url(config.effective_log_url):
         print(
             "qms serve: --workers > 1 needs a shared log: pass --log-url redis://HOST:PORT/DB "
             "(the embedded SQLite log serves one process)",
@@ -135,10 +136,7 @@ def _run_server(config: Any) -> int:
         # would compress each copy again and double the memory of an idle socket.
         ws_per_message_deflate=False,
         ws_max_size=16 * 1024,  # client frames are tiny (the stream refuses > 4 KiB)
-        # uvicorn's sans-I/O websockets protocol: the same frames for less CPU per
-        # send than the legacy one (N=100 press-to-display p50 ~4.0 vs ~5.4 ms,
-        # docs/performance.md); QMS_WS_IMPL=websockets|wsproto picks another.
-        ws=os.environ.get("QMS_WS_IMPL", "websockets-sansio"),
+        ws=config.ws_impl,  # QMS_WS_IMPL
     )
     return 0
 
@@ -304,6 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     _add_account_parsers(sub)
     reports_cli.add_parsers(sub)
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except SettingError as exc:  # a QMS_* variable that cannot be used: say which
+        print(f"qms: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "reports":
         return reports_cli.run(args)
     if args.command in ("user", "device"):

@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from qms.core import (
     Command,
@@ -56,9 +56,6 @@ from qms.idempotency import (
     remembered,
     reused,
 )
-
-if TYPE_CHECKING:
-    from qms.relay import SiteRelay
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +124,14 @@ class Result:
     repeated: bool = False  # True when this is the stored result of an earlier identical id
 
 
+class CommandRoute(Protocol):
+    """Where a command goes instead of this process's engine: the seam between the
+    engine and `qms.relay`, which forwards it to the site's one writer (or runs it
+    here with `execute_here`). The engine knows nothing more of the relay."""
+
+    async def execute(self, cmd: Command, guard: Guard | None) -> Result: ...
+
+
 class SiteEngine(LogFollower):
     def __init__(
         self,
@@ -158,8 +163,8 @@ class SiteEngine(LogFollower):
         # Called with (version, event dict, state) after each event is folded in,
         # in log order, once per event: the live stream hangs off this.
         self.listeners: list[Callable[[int, Mapping[str, Any], HallState], None]] = []
-        # Set while a `SiteRelay` runs: commands then go to the site's one writer.
-        self.relay: SiteRelay | None = None
+        # Set while a relay runs (`qms.relay`): commands then go to the site's one writer.
+        self.relay: CommandRoute | None = None
 
     # --- opening and following ---------------------------------------------------
 

@@ -674,11 +674,15 @@ def _deadline(until: float, inner: Guard | None) -> Guard:
 
 @contextlib.asynccontextmanager
 async def relaying(engine: SiteEngine) -> AsyncIterator[SiteRelay | None]:
-    """Run a `SiteRelay` for `engine` for the block (None, and nothing, off Redis)."""
-    if not isinstance(engine.log, RedisLog):
+    """Run a `SiteRelay` for `engine` for the block (None, and nothing, on a log
+    that one process has to itself). The one way relays start, in the server
+    (`qms.server.hall`), in tests and in benchmarks."""
+    log = engine.log
+    if not log.shared_by_processes:
         yield None
         return
-    relay = SiteRelay(engine, engine.log)
+    assert isinstance(log, RedisLog)  # the only log shared by processes
+    relay = SiteRelay(engine, log)
     relay.attach()
     task = asyncio.create_task(relay.run(), name=f"qms-relay-lease-{engine.site}")
     try:

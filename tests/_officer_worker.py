@@ -35,12 +35,12 @@ from typing import Any
 from qms.core import Rejected
 from qms.engine import EngineBusy, Result, SiteEngine, following
 from qms.eventlog import open_log
-from qms.eventlog.outage import OUTAGE_ERRORS
+from qms.eventlog.outage import outage_errors
 from qms.relay import relaying
 
 # What a Redis outage looks like to a client: `LogUnavailable` from the log, redis-py's
 # errors from the relay's own calls, and what a link failing raises.
-OUTAGE = (*OUTAGE_ERRORS, OSError)
+OUTAGE = (*outage_errors(redis=True), OSError)
 OUTAGE_LIMIT = 30.0  # seconds one command may keep failing for want of Redis
 BACKOFF = (0.01, 0.05)  # seconds, uniform
 BUSY_LIMIT = 3  # EngineBusy answers for one command before the officer gives up (starvation)

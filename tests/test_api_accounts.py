@@ -21,9 +21,9 @@ from live_server import LiveServer
 
 import qms.server.api_accounts  # noqa: F401  (declares its routes)
 from qms.accounts.guard import PER_PLACE, PER_USER, PER_USER_AND_PLACE
+from qms.server.api import ROUTES as API
 from qms.server.app import secret_key
 from qms.server.config import Config
-from qms.server.routes import API
 
 SITE = "mpp-bengkulu"
 OTHER = "mpp-lain"

@@ -719,12 +719,9 @@ def junk_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
 
 
 def _all_routes() -> list[Any]:
-    from qms.server.app import API_MODULES
-    from qms.server.routes import API
+    from qms.server.api import ROUTES
 
-    for module in API_MODULES:
-        __import__(module)
-    return list(API)
+    return list(ROUTES)
 
 
 @pytest.mark.parametrize("route", _all_routes(), ids=lambda r: f"{r.method} {r.path}")

@@ -1,4 +1,4 @@
-"""Who may call what: every route in `routes.API` x every kind of caller.
+"""Who may call what: every route in `qms.server.api.ROUTES` x every kind of caller.
 
 `MATRIX` has one row per route: the request to send (its ids filled in, a body
 that would be valid) and, per caller, ``OK`` (allowed: anything but 401/403; a
@@ -23,11 +23,7 @@ import api_client
 import pytest
 from api_client import PRINCIPALS, SITE, HallServer, hall_server
 
-from qms.server.app import API_MODULES
-from qms.server.routes import API
-
-for _module in API_MODULES:
-    __import__(_module)
+from qms.server.api import ROUTES as API
 
 OK = "ok"
 Outcome = str | int

@@ -87,6 +87,8 @@ def test_the_wheel_carries_static(tmp_path: Path) -> None:
             "wheel",
             "--quiet",
             "--no-deps",
+            "--no-build-isolation",  # hatchling from the dev extras: no package index needed
+            "--no-index",
             "-w",
             str(tmp_path),
             str(ROOT),

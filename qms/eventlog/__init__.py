@@ -35,6 +35,14 @@ __all__ = [
 ]
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def is_redis_url(url: str) -> bool:
+    """Whether `url` names a Redis log (known before the log is opened)."""
+    return urlsplit(url).scheme in REDIS_SCHEMES
+
+
 def open_log(url: str) -> EventLog:
     """The event log at `url`.
 
@@ -50,7 +58,7 @@ def open_log(url: str) -> EventLog:
         from .sqlite import SqliteLog
 
         return SqliteLog(path)
-    if parts.scheme in ("redis", "rediss", "unix"):
+    if parts.scheme in REDIS_SCHEMES:
         query = parse_qsl(parts.query, keep_blank_values=True)
         prefixes = [value for name, value in query if name == "prefix"]
         rest = [(name, value) for name, value in query if name != "prefix"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 
-from .base import DecodeError, Event
+from .base import DecodeError, Encoded, Event
 
 # One oversized command must not bloat a log that every client replays.
 MAX_EVENT_BYTES = 64 * 1024
@@ -115,10 +115,6 @@ def decode(site: str, version: int, data: object) -> dict[str, Any]:
     if problem is not None:
         raise DecodeError(site, version, problem)
     return event
-
-
-class Encoded(bytes):
-    """A state already encoded, a piece at a time (`MapWriter`): stored as it is."""
 
 
 class MapWriter:

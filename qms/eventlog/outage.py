@@ -7,7 +7,7 @@ the client tries again later. Logging a traceback per request drowned the one
 fact that matters (197 of them in one run); `Outage` logs the first failure and
 the recovery, and counts what failed in between.
 
-`OUTAGE_ERRORS` are the exception types that mean "cannot be reached now":
+`outage_errors()` are the exception types that mean "cannot be reached now":
 `LogUnavailable` (what `RedisLog` raises), redis-py's connection, timeout,
 loading and fail-over errors (raised by the parts that talk to Redis directly:
 the sign-in throttles, the relay), and the built-in connection and timeout errors.
@@ -16,10 +16,11 @@ the sign-in throttles, the relay), and the built-in connection and timeout error
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 
-from .base import LogUnavailable
+from .errors import LogUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,9 @@ RETRY_AFTER_S = 2  # what a 503 log_unavailable tells a client to wait (Retry-Af
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:
-    try:  # the embedded log needs no Redis client installed
-        from redis import exceptions as r
-    except ImportError:
-        return ()
     # BusyLoadingError (a restarted server loading its data) is a ConnectionError.
+    from redis import exceptions as r
+
     return (
         r.ConnectionError,
         r.TimeoutError,
@@ -42,17 +41,16 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
-    LogUnavailable,
-    *_redis_errors(),
-    ConnectionError,
-    TimeoutError,
-)
+def outage_errors(redis: bool) -> tuple[type[BaseException], ...]:
+    """The exception types that mean an outage; redis-py's only with a Redis log
+    (the embedded default imports no Redis client at all)."""
+    return (LogUnavailable, *(_redis_errors() if redis else ()), ConnectionError, TimeoutError)
 
 
 def is_outage(exc: BaseException) -> bool:
-    """True when `exc` means the log's backend cannot be reached now."""
-    return isinstance(exc, OUTAGE_ERRORS)
+    """True when `exc` means the log's backend cannot be reached now. redis-py's
+    errors count once redis-py is loaded: no other process part can raise them."""
+    return isinstance(exc, outage_errors("redis.exceptions" in sys.modules))
 
 
 def unavailable(exc: BaseException) -> LogUnavailable:

@@ -34,12 +34,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import codec, keys
 from ._fanout import Fanout
-from .base import DecodeError, Entry, Event, EventLog, EventLogError, VersionConflict
-from .outage import OUTAGE_ERRORS, Outage, unavailable
+from .base import DecodeError, Encoded, Entry, Event, EventLog, EventLogError, VersionConflict
+from .outage import Outage, outage_errors, unavailable
 from .resp import RespConnection
 
 logger = logging.getLogger(__name__)
 
+OUTAGE_ERRORS = outage_errors(redis=True)
 COMMAND_TIMEOUT = 10.0  # seconds for any one command
 PING_S = 5.0  # a reader's link quiet this long is PINGed (a dead one is then noticed)
 READER_NAME = "qms-log-reader"  # its connection's name in CLIENT LIST
@@ -200,6 +201,14 @@ class RedisLog(EventLog):
     def url(self) -> str:
         """The server's URL (without the key prefix)."""
         return self._url
+
+    @property
+    def shared_by_processes(self) -> bool:
+        return True
+
+    def problems(self) -> dict[str, str]:
+        error = self._reader_error
+        return {} if error is None else {"log reader": repr(error)}
 
     def shared(self) -> tuple[aioredis.Redis, str]:
         """The client and key prefix, for state the deployment's processes share
@@ -366,7 +375,7 @@ class RedisLog(EventLog):
         return bytes(value).decode()
 
     async def save_snapshot(
-        self, site: str, version: int, state: Mapping[str, Any] | codec.Encoded
+        self, site: str, version: int, state: Mapping[str, Any] | Encoded
     ) -> None:
         codec.check_site(site)
         codec.check_version("version", version)

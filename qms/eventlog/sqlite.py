@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from . import codec
 from ._fanout import Fanout
-from .base import Entry, Event, EventLog, EventLogError, VersionConflict
+from .base import Encoded, Entry, Event, EventLog, EventLogError, VersionConflict
 from .outage import Outage
 
 _T = TypeVar("_T")
@@ -238,7 +238,7 @@ class SqliteLog(EventLog):
         return await self._call(self._epoch_sync, codec.check_site(site))
 
     async def save_snapshot(
-        self, site: str, version: int, state: Mapping[str, Any] | codec.Encoded
+        self, site: str, version: int, state: Mapping[str, Any] | Encoded
     ) -> None:
         codec.check_site(site)
         codec.check_version("version", version)

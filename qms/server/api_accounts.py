@@ -22,7 +22,7 @@ from qms.server.addresses import client_address
 from qms.server.auth import Accounts, device_link, principal_of_user
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, STAFF, Principal, Role
-from qms.server.routes import PREFIX, api
+from qms.server.routes import PREFIX, ApiRoute, api
 
 ADMIN = frozenset({Role.ADMIN})
 ADMIN_OR_SUPERVISOR = frozenset({Role.ADMIN, Role.SUPERVISOR})
@@ -463,3 +463,19 @@ async def revoke_device(request: Request, who: Principal) -> Response:
 async def this_device(request: Request, who: Principal) -> Response:
     device = _accounts(request).store.state.devices[who.name]
     return _json({"device": device.public()})
+
+
+ROUTES: tuple[ApiRoute, ...] = (
+    sign_in,
+    get_session,
+    sign_out,
+    change_password,
+    list_users,
+    add_user,
+    change_user,
+    reset_password,
+    list_devices,
+    add_device,
+    revoke_device,
+    this_device,
+)

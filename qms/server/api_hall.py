@@ -46,7 +46,7 @@ from qms.server.errors import ApiError, read_json
 from qms.server.hall import Hall
 from qms.server.openapi import COMMAND_RESULT, dataclass_schema
 from qms.server.principal import EVERYONE, STAFF, Principal, Role
-from qms.server.routes import PREFIX, Endpoint, api
+from qms.server.routes import PREFIX, ApiRoute, Endpoint, api
 
 ADMINS = frozenset({Role.ADMIN})
 MANAGERS = frozenset({Role.ADMIN, Role.SUPERVISOR})
@@ -466,35 +466,32 @@ def _command_endpoint(spec: CommandRoute) -> Endpoint:
     return endpoint
 
 
-def _register_commands() -> None:
-    for spec in COMMAND_ROUTES:
-        exclude = SERVER_FIELDS | set(spec.ids)
-        responses = {201 if spec.created else 200: "done (or repeated)"}
-        if spec.created:
-            responses[200] = "repeated: the first result of this Idempotency-Key"
-        responses[404] = "unknown site, agency, service, counter or ticket"
-        responses[409] = "refused in this state (the engine's code, e.g. `counter_busy`)"
-        responses[422] = (
-            "the request is malformed (`invalid_command`, `invalid_request`), or its "
-            "Idempotency-Key was used for a different command (`idempotency_key_reused`)"
-        )
-        responses[503] = (
-            "the hall is very busy (`busy`; nothing was done), or the event log cannot be "
-            "reached (`log_unavailable`, with Retry-After): press again, with the same key"
-        )
-        api(
-            spec.method,
-            spec.path,
-            allow=spec.allow,
-            summary=spec.summary,
-            body=dataclass_schema(spec.command_class, exclude=frozenset(exclude)),
-            responses=responses,
-            parameters=(IDEMPOTENCY_KEY,),
-            response=COMMAND_RESULT,
-        )(_command_endpoint(spec))
-
-
-_register_commands()
+def _command_route(spec: CommandRoute) -> ApiRoute:
+    """The HTTP route of one engine command."""
+    exclude = SERVER_FIELDS | set(spec.ids)
+    responses = {201 if spec.created else 200: "done (or repeated)"}
+    if spec.created:
+        responses[200] = "repeated: the first result of this Idempotency-Key"
+    responses[404] = "unknown site, agency, service, counter or ticket"
+    responses[409] = "refused in this state (the engine's code, e.g. `counter_busy`)"
+    responses[422] = (
+        "the request is malformed (`invalid_command`, `invalid_request`), or its "
+        "Idempotency-Key was used for a different command (`idempotency_key_reused`)"
+    )
+    responses[503] = (
+        "the hall is very busy (`busy`; nothing was done), or the event log cannot be "
+        "reached (`log_unavailable`, with Retry-After): press again, with the same key"
+    )
+    return api(
+        spec.method,
+        spec.path,
+        allow=spec.allow,
+        summary=spec.summary,
+        body=dataclass_schema(spec.command_class, exclude=frozenset(exclude)),
+        responses=responses,
+        parameters=(IDEMPOTENCY_KEY,),
+        response=COMMAND_RESULT,
+    )(_command_endpoint(spec))
 
 
 # --- queries --------------------------------------------------------------------------------
@@ -706,3 +703,13 @@ async def get_ticket_status(request: Request, who: Principal) -> Response:
     means = _views(request.app, engine).means(engine.state, engine.version)
     status = q.ticket_status(engine.state, ticket, now, means)
     return _json({"version": engine.version, "now": now, "ticket": status})
+
+
+ROUTES: tuple[ApiRoute, ...] = (
+    *(_command_route(spec) for spec in COMMAND_ROUTES),
+    get_site,
+    get_queues,
+    get_counters,
+    get_tickets,
+    get_ticket_status,
+)

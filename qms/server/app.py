@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 import secrets
@@ -16,17 +15,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from qms.eventlog import open_log
-from qms.server import pages
+from qms.demo import simulation
+from qms.eventlog import is_redis_url, open_log
+from qms.server import pages, stream
+from qms.server.api import ROUTES
+from qms.server.auth import Accounts
 from qms.server.config import Config
-from qms.server.errors import EXCEPTION_HANDLERS, error_response, quiet_client_faults
+from qms.server.errors import error_response, exception_handlers, quiet_client_faults
 from qms.server.hall import Hall
 from qms.server.routes import starlette_routes
 
 log = logging.getLogger(__name__)
-
-# Modules that declare routes with @api (imported for their side effect).
-API_MODULES = ("qms.server.api_accounts", "qms.server.api_hall", "qms.server.openapi")
 
 
 def private_data_dir(path: Path | str) -> Path:
@@ -94,8 +93,6 @@ async def readyz(request: Request) -> Response:
 
 def create_app(config: Config | None = None) -> Starlette:
     config = config or Config.from_env()
-    for module in API_MODULES:
-        importlib.import_module(module)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -104,13 +101,8 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.secret = secret_key(config)  # small, once at start: blocking I/O is fine
         event_log = open_log(config.effective_log_url)
         app.state.hall = Hall(event_log, relay=config.relay)
-        from qms.server.auth import Accounts  # its module needs the routes imported first
-        from qms.server.stream import StreamHub
-
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
-        app.state.hub = StreamHub(app.state.hall, app.state.auth, config)
-        from qms.demo import simulation
-
+        app.state.hub = stream.StreamHub(app.state.hall, app.state.auth, config)
         try:
             async with simulation(app.state.hall, config.simulate and config.workers == 1):
                 yield
@@ -123,12 +115,12 @@ def create_app(config: Config | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        *starlette_routes(),
+        *starlette_routes(ROUTES),
     ]
-    stream_module = importlib.import_module("qms.server.stream")
-    routes.extend(stream_module.routes())
+    routes.extend(stream.routes())
     routes.extend(pages.routes(config.voice_dir))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    handlers = exception_handlers(redis=is_redis_url(config.effective_log_url))
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
 
 
 def app_from_env() -> Starlette:

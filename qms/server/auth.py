@@ -110,12 +110,12 @@ def device_link(config: Config, device: Device, token: str) -> str:
 def throttle_stores(log: EventLog) -> Stores:
     """Sign-in counts kept where every process of this deployment sees them: in
     Redis beside a Redis log, else in this (single) process's memory."""
-    shared = getattr(log, "shared", None)
+    shared = log.shared()
 
     def failures(name: str, rule: Limit | Slowdown) -> FailureLog:
         if shared is None:
             return LocalFailures(rule.keep, rule.window_s)
-        redis, prefix = shared()
+        redis, prefix = shared
         return RedisFailures(redis, prefix, name, rule.keep, rule.window_s)
 
     return Stores(
@@ -123,7 +123,7 @@ def throttle_stores(log: EventLog) -> Stores:
         per_place=failures("place", PER_PLACE),
         per_user=failures("user", PER_USER),
         per_device=failures("device", PER_DEVICE),
-        places=LocalPlaces() if shared is None else RedisPlaces(*shared()),
+        places=LocalPlaces() if shared is None else RedisPlaces(*shared),
     )
 
 

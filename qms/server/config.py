@@ -1,12 +1,16 @@
-"""Server settings: command-line flags, each also from a QMS_* environment variable."""
+"""Server settings: command-line flags, each also from a QMS_* environment variable
+(field `name` from QMS_NAME, `qms.server.settings`)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+from qms.server.settings import dump, load
+
+PREFIX = "QMS_"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -39,7 +43,9 @@ class Config:
     # Connections and requests at once before new HTTP requests are answered 503
     # (uvicorn's limit_concurrency; open websockets count); 0: no limit.
     limit_concurrency: int = 0
-    extra: Mapping[str, str] = field(default_factory=dict)
+    # uvicorn's websocket implementation (docs/performance.md: the sans-I/O one sends
+    # the same frames for less CPU); "websockets" or "wsproto" pick another.
+    ws_impl: str = "websockets-sansio"
 
     @property
     def effective_log_url(self) -> str:
@@ -66,64 +72,12 @@ class Config:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
         """Defaults, then QMS_* variables, then explicit overrides (flags) that are not None."""
-        env = os.environ if env is None else env
-        cfg = cls()
-        from_env: dict[str, object] = {}
-        if "QMS_HOST" in env:
-            from_env["host"] = env["QMS_HOST"]
-        if "QMS_PORT" in env:
-            from_env["port"] = int(env["QMS_PORT"])
-        if "QMS_DATA_DIR" in env:
-            from_env["data_dir"] = Path(env["QMS_DATA_DIR"])
-        if "QMS_LOG_URL" in env:
-            from_env["log_url"] = env["QMS_LOG_URL"]
-        if "QMS_WORKERS" in env:
-            from_env["workers"] = int(env["QMS_WORKERS"])
-        if "QMS_ALLOWED_ORIGINS" in env:
-            origins = tuple(o.strip() for o in env["QMS_ALLOWED_ORIGINS"].split(",") if o.strip())
-            from_env["allowed_origins"] = origins
-        if "QMS_SECRET_KEY" in env:
-            from_env["secret_key"] = env["QMS_SECRET_KEY"]
-        if "QMS_PUBLIC_URL" in env:
-            from_env["public_url"] = env["QMS_PUBLIC_URL"]
-        if "QMS_VOICE_DIR" in env:
-            from_env["voice_dir"] = env["QMS_VOICE_DIR"]
-        if "QMS_RELAY" in env:
-            from_env["relay"] = env["QMS_RELAY"] not in ("", "0", "false", "no")
-        if "QMS_FORWARDED_ALLOW_IPS" in env:
-            from_env["forwarded_allow_ips"] = env["QMS_FORWARDED_ALLOW_IPS"].strip()
-        if "QMS_REQUEST_TIMEOUT" in env:
-            from_env["request_timeout"] = float(env["QMS_REQUEST_TIMEOUT"])
-        if "QMS_LIMIT_CONCURRENCY" in env:
-            from_env["limit_concurrency"] = int(env["QMS_LIMIT_CONCURRENCY"])
-        if "QMS_SIMULATE" in env:
-            from_env["simulate"] = env["QMS_SIMULATE"] not in ("", "0", "false", "no")
-        cfg = replace(cfg, **from_env)  # type: ignore[arg-type]
-        chosen = {k: v for k, v in overrides.items() if v is not None}
-        if "data_dir" in chosen:
-            chosen["data_dir"] = Path(str(chosen["data_dir"]))
-        return replace(cfg, **chosen)  # type: ignore[arg-type]
+        values = load(cls, os.environ if env is None else env, PREFIX)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(str(values["data_dir"]))
+        return cls(**values)
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes `from_env` give this config (for uvicorn workers)."""
-        env = {
-            "QMS_HOST": self.host,
-            "QMS_PORT": str(self.port),
-            "QMS_DATA_DIR": str(self.data_dir),
-            "QMS_WORKERS": str(self.workers),
-        }
-        if self.log_url:
-            env["QMS_LOG_URL"] = self.log_url
-        if self.allowed_origins:
-            env["QMS_ALLOWED_ORIGINS"] = ",".join(self.allowed_origins)
-        if self.secret_key:
-            env["QMS_SECRET_KEY"] = self.secret_key
-        if self.public_url:
-            env["QMS_PUBLIC_URL"] = self.public_url
-        if self.voice_dir:
-            env["QMS_VOICE_DIR"] = self.voice_dir
-        env["QMS_FORWARDED_ALLOW_IPS"] = self.forwarded_allow_ips
-        env["QMS_REQUEST_TIMEOUT"] = repr(self.request_timeout)
-        env["QMS_LIMIT_CONCURRENCY"] = str(self.limit_concurrency)
-        env["QMS_SIMULATE"] = "1" if self.simulate else "0"
-        return env
+        return dump(self, PREFIX)

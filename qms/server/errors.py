@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from qms.core import Rejected
 from qms.engine import EngineBusy
 from qms.eventlog import LogUnavailable
-from qms.eventlog.outage import OUTAGE_ERRORS, RETRY_AFTER_S
+from qms.eventlog.outage import RETRY_AFTER_S, outage_errors
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +166,16 @@ def quiet_client_faults() -> None:
         logger.addFilter(QuietClientFaults())
 
 
-EXCEPTION_HANDLERS: dict[Any, Any] = {
-    ApiError: _api_error,
-    Rejected: _rejected,
-    EngineBusy: _busy,
-    HTTPException: _http,
-    # Each type, not a base class: an `Exception` handler runs in Starlette's server
-    # error middleware, which re-raises, and uvicorn logs a traceback per request.
-    **dict.fromkeys(OUTAGE_ERRORS, _log_unavailable),
-    ClientDisconnect: _client_left,
-    Exception: _unexpected,
-}
+def exception_handlers(redis: bool) -> dict[Any, Any]:
+    """The app's handlers; `redis`: the log is Redis, whose client's errors are outages."""
+    return {
+        ApiError: _api_error,
+        Rejected: _rejected,
+        EngineBusy: _busy,
+        HTTPException: _http,
+        # Each type, not a base class: an `Exception` handler runs in Starlette's server
+        # error middleware, which re-raises, and uvicorn logs a traceback per request.
+        **dict.fromkeys(outage_errors(redis), _log_unavailable),
+        ClientDisconnect: _client_left,
+        Exception: _unexpected,
+    }

@@ -8,12 +8,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from qms.engine import SiteEngine
 from qms.eventlog import EventLog, check_site
 from qms.eventlog.outage import is_outage
-from qms.eventlog.redis import RedisLog
-from qms.relay import SiteRelay
+
+if TYPE_CHECKING:
+    from qms.relay import SiteRelay
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +34,9 @@ class Hall:
     ) -> None:
         self.log = log
         self.clock = clock
-        self.relay = relay and isinstance(log, RedisLog)
+        self.relay = relay and log.shared_by_processes
         self.relays: dict[str, SiteRelay] = {}
-        self._relay_tasks: dict[str, asyncio.Task[None]] = {}
+        self._relaying = contextlib.AsyncExitStack()
         self._engines: dict[str, SiteEngine] = {}
         self._opening: dict[str, asyncio.Task[SiteEngine]] = {}
         self._followers: dict[str, asyncio.Task[None]] = {}
@@ -65,10 +67,14 @@ class Hall:
             callback(engine)
         self._engines[site] = engine
         self._followers[site] = asyncio.create_task(self._follow(engine), name=f"follow {site}")
-        if self.relay and isinstance(self.log, RedisLog):
-            relay = self.relays[site] = SiteRelay(engine, self.log)
-            relay.attach()
-            self._relay_tasks[site] = asyncio.create_task(relay.run(), name=f"relay {site}")
+        if self.relay:
+            # Here, not at the top: qms.relay needs redis-py, which the embedded
+            # default never imports.
+            from qms.relay import relaying
+
+            relay = await self._relaying.enter_async_context(relaying(engine))
+            if relay is not None:
+                self.relays[site] = relay
         return engine
 
     async def _follow(self, engine: SiteEngine) -> None:
@@ -103,17 +109,13 @@ class Hall:
         for site, task in self._followers.items():
             if task.done():
                 problems[site] = "follower stopped"
-        reader_error = getattr(self.log, "reader_error", None)
-        if reader_error is not None:
-            problems["log reader"] = repr(reader_error)
+        problems.update(self.log.problems())
         return not problems, problems
 
     async def close(self) -> None:
         # Relays first: a writer gives up its lease and answers what it received,
         # which needs its engine and the log.
-        for relay in self.relays.values():
-            relay.detach()
-        await _cancel(self._relay_tasks)
+        await self._relaying.aclose()  # each relay's block ends in `relaying`
         self.relays.clear()
         await _cancel(self._followers)
         self._engines.clear()

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from qms.server.config import Config
 
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 KEEP_ALIVE_S = 5  # an idle kept-alive connection is closed after this (uvicorn's default)
@@ -41,7 +42,7 @@ _ARRIVING = (h11.IDLE, h11.SEND_BODY)  # the client's states while a request is 
 @functools.cache
 def request_timeout() -> float:
     """Seconds a request may take to arrive (QMS_REQUEST_TIMEOUT; read once per process)."""
-    value = float(os.environ.get("QMS_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_S))
+    value = Config.from_env().request_timeout
     return value if value > 0 else DEFAULT_REQUEST_TIMEOUT_S
 
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the API, made from the route table (`routes.API`).
+"""The OpenAPI 3.1 document of the API, made from its route table (`qms.server.api`).
 
 Each `@api` declaration gives a path, a method, its summary, who may call it
 (``x-qms-roles`` and the security requirements), its request body schema and
@@ -19,18 +19,16 @@ import importlib.metadata
 import re
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from qms.accounts.model import DEVICE_RE, SITE_RE, USERNAME_RE
 from qms.core._schema import MAX_INT, MAX_LIST, MAX_STR, Constraint
 from qms.core.commands import ID_PATTERN
 from qms.server.answers import COMMAND_RESOURCES
 from qms.server.errors import HTTP_CODES
-from qms.server.principal import EVERYONE, Principal, Role
-from qms.server.routes import API, PREFIX, ApiRoute, api
+from qms.server.principal import EVERYONE, Role
+from qms.server.routes import PREFIX, ApiRoute
 
 OPENAPI_VERSION = "3.1.0"
 USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
@@ -269,11 +267,11 @@ def _responses(spec: ApiRoute) -> dict[str, Any]:
     return out
 
 
-def _operation_ids() -> dict[int, str]:
+def _operation_ids(table: Sequence[ApiRoute]) -> dict[int, str]:
     """A unique operationId per route: its endpoint's name, or method and path when shared."""
-    names = [spec.endpoint.__name__ for spec in API]
+    names = [spec.endpoint.__name__ for spec in table]
     out: dict[int, str] = {}
-    for i, spec in enumerate(API):
+    for i, spec in enumerate(table):
         name = names[i]
         if names.count(name) > 1 or not name.isidentifier():
             slug = re.sub(r"[^A-Za-z0-9]+", "_", spec.path).strip("_")
@@ -322,11 +320,11 @@ def _version() -> str:
         return "0"
 
 
-def document(server_url: str = "") -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document."""
+def document(table: Sequence[ApiRoute], server_url: str = "") -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document of the routes in `table`."""
     paths: dict[str, dict[str, Any]] = {p: dict(ops) for p, ops in EXTRA_PATHS.items()}
-    ids = _operation_ids()
-    for i, spec in enumerate(API):
+    ids = _operation_ids(table)
+    for i, spec in enumerate(table):
         ops = paths.setdefault(openapi_path(spec.full_path), {})
         ops[spec.method.lower()] = operation(spec, ids[i])
     doc: dict[str, Any] = {
@@ -362,17 +360,6 @@ def document(server_url: str = "") -> dict[str, Any]:
     if server_url:
         doc["servers"] = [{"url": server_url}]
     return doc
-
-
-@api(
-    "GET",
-    "/openapi.json",
-    allow=EVERYONE,
-    summary="This API's OpenAPI 3.1 document",
-    tag="meta",
-)
-async def openapi_json(request: Request, who: Principal) -> Response:
-    return JSONResponse(document())
 
 
 __all__ = ["PREFIX", "dataclass_schema", "document", "type_schema"]

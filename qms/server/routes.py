@@ -1,9 +1,12 @@
-"""The route table: one declaration per HTTP route feeds routing, access checks,
+"""Declaring a route: one `ApiRoute` per HTTP route feeds routing, access checks,
 the OpenAPI document and the authorisation-matrix test.
 
     @api("POST", "/sites/{site}/counters/{counter}/call-next", allow=STAFF,
          summary="Call the next ticket")
     async def call_next(request: Request, who: Principal) -> Response: ...
+
+`api` turns the function into its `ApiRoute` and registers nothing: each module
+lists its routes in a `ROUTES` tuple, and `qms.server.api` composes them.
 
 Every route is under /api/v1. The wrapper authenticates (401 when a role is
 required and nobody is signed in, 403 when the role is not allowed), checks
@@ -13,7 +16,7 @@ CSRF on unsafe methods (the Origin must be one of the allowed origins).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +52,6 @@ class ApiRoute:
         return PREFIX + self.path
 
 
-API: list[ApiRoute] = []
-
-
 def api(
     method: str,
     path: str,
@@ -63,16 +63,13 @@ def api(
     responses: dict[int, str] | None = None,
     parameters: tuple[dict[str, Any], ...] = (),
     response: dict[str, Any] | None = None,
-) -> Callable[[Endpoint], Endpoint]:
-    def register(fn: Endpoint) -> Endpoint:
-        API.append(
-            ApiRoute(
-                method, path, fn, allow, summary, tag, body, responses or {}, parameters, response
-            )
+) -> Callable[[Endpoint], ApiRoute]:
+    def declare(fn: Endpoint) -> ApiRoute:
+        return ApiRoute(
+            method, path, fn, allow, summary, tag, body, responses or {}, parameters, response
         )
-        return fn
 
-    return register
+    return declare
 
 
 def _guard(spec: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
@@ -96,10 +93,10 @@ def _guard(spec: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def starlette_routes() -> list[Route]:
+def starlette_routes(table: Sequence[ApiRoute]) -> list[Route]:
     """Group the table by path (one Starlette route per path, dispatching on method)."""
     by_path: dict[str, dict[str, ApiRoute]] = {}
-    for spec in API:
+    for spec in table:
         by_path.setdefault(spec.full_path, {})[spec.method] = spec
     routes = []
     for path, methods in by_path.items():

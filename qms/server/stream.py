@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from qms.core import HallState
 from qms.engine import SiteEngine
 from qms.eventlog import LogUnavailable
-from qms.eventlog.outage import OUTAGE_ERRORS, is_outage
+from qms.eventlog.outage import is_outage
 from qms.server.audience import Audience, Kind
 from qms.server.config import Config
 from qms.server.errors import ApiError
@@ -413,7 +413,9 @@ class StreamHub:
                 who = await self.auth.principal(conn.ws)
             except ApiError:
                 who = ANONYMOUS
-            except OUTAGE_ERRORS:
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
                 return  # the log cannot say now: keep everyone, ask again next round
             if who.role is Role.ANONYMOUS:
                 self.stats["reauth_closed"] += 1

@@ -31,15 +31,6 @@ register({
   a_saved: ["Tersimpan", "Saved"],
   a_none: ["Belum ada", "None yet"],
   a_retry: ["Coba lagi", "Try again"],
-  err_account_disabled: ["Akun ini dinonaktifkan", "This account is disabled"],
-  err_prefix_taken: ["Awalan ini milik layanan lain, atau sudah dipakai layanan lain hari ini", "Another service has this prefix, or used it today"],
-  err_user_exists: ["Nama pengguna sudah ada", "That username is taken"],
-  err_last_admin: ["Admin aktif terakhir tidak boleh dinonaktifkan", "The last active admin cannot be disabled"],
-  err_password_too_short: ["Kata sandi minimal 8 karakter", "Passwords have 8 characters or more"],
-  err_invalid_username: ["Nama pengguna: huruf kecil, angka, . _ -", "Usernames: lower-case letters, digits, . _ -"],
-  err_sites_required: ["Supervisor dan petugas memerlukan lokasi", "Supervisors and officers need a site"],
-  err_invalid_timezone: ["Zona waktu tidak dikenal (contoh: Asia/Jakarta)", "Unknown time zone (e.g. Asia/Jakarta)"],
-  err_site_not_set_up: ["Siapkan lokasinya dulu (tab Lokasi)", "Set the site up first (Site tab)"],
 });
 
 const TABS = {

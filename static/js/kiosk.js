@@ -40,11 +40,6 @@ register({
     "This kiosk link is no longer valid (revoked or wrong). Ask the admin for a new link.",
   ],
   k_no_services: ["Belum ada layanan yang disiapkan di lokasi ini.", "No services are set up at this site yet."],
-  err_service_closed: ["Layanan ini sedang tutup", "This service is closed now"],
-  err_service_inactive: ["Layanan ini tidak aktif", "This service is not active"],
-  err_quota_reached: ["Kuota antrean hari ini sudah habis", "Today's quota for this service is used up"],
-  err_site_not_set_up: ["Lokasi belum disiapkan", "The site is not set up"],
-  err_busy: ["Server sedang sibuk; tekan lagi", "The server is busy; press again"],
 });
 
 const params = new URLSearchParams(location.search);

@@ -25,27 +25,6 @@ register({
   site: ["Situs", "Site"],
   no_site: ["Akun ini tidak terdaftar di situs mana pun.", "This account belongs to no site."],
   // The engine's and the API's codes (docs/api.md "Errors"), for people.
-  err_counter_not_open: ["Loket belum dibuka (atau sedang istirahat)", "The counter is not open (or paused)"],
-  err_counter_busy: ["Masih ada tiket di tangan: selesaikan dulu", "A ticket is still in hand: finish it first"],
-  err_counter_idle: ["Tidak ada tiket di tangan", "No ticket in hand"],
-  err_no_ticket_waiting: ["Tidak ada antrean untuk loket ini", "No ticket is waiting for this counter"],
-  err_service_not_served: ["Loket ini tidak melayani layanan tiket itu", "This counter does not serve that ticket's service"],
-  err_invalid_state: ["Tiket atau loket tidak dalam keadaan yang tepat", "The ticket or counter is not in the right state"],
-  err_ticket_expired: ["Tiket sudah kedaluwarsa (hari sebelumnya)", "The ticket has expired (an earlier day)"],
-  err_same_destination: ["Tiket sudah berada di tujuan itu", "The ticket is already there"],
-  err_service_inactive: ["Layanan tidak aktif", "The service is not active"],
-  err_unknown_ticket: ["Tiket tidak ditemukan", "No such ticket"],
-  err_unknown_counter: ["Loket tidak ditemukan", "No such counter"],
-  err_unknown_service: ["Layanan tidak ditemukan", "No such service"],
-  err_unknown_site: ["Situs tidak ditemukan", "No such site"],
-  err_not_your_counter: ["Loket ini dipegang petugas lain", "Another officer holds this counter"],
-  err_not_your_ticket: ["Tiket ini bukan milik loket Anda", "This ticket is not your counter's"],
-  err_account_disabled: ["Akun dinonaktifkan", "The account is disabled"],
-  err_bad_origin: ["Permintaan dari halaman lain ditolak", "A request from another page was refused"],
-  err_busy: ["Server sibuk; tekan lagi", "The server is busy; press again"],
-  err_log_unavailable: ["Penyimpanan tidak tersedia; coba lagi", "Storage is unavailable; try again"],
-  err_invalid_command: ["Isian tidak sah", "Invalid input"],
-  err_officer_required: ["Petugas wajib diisi", "An officer is required"],
 });
 
 /** The signed-in person, or null (anonymous). Throws ApiError (status 0) when the server is down. */

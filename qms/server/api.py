@@ -1,0 +1,21 @@
+"""The HTTP API's route table, composed here and nowhere else: routing, the access
+checks, the OpenAPI document and the tests all read this one tuple. A new app's
+module exports its `ROUTES` and is added below."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from qms.server import api_accounts, api_hall
+from qms.server.openapi import document
+from qms.server.principal import EVERYONE, Principal
+from qms.server.routes import ApiRoute, api
+
+
+@api("GET", "/openapi.json", allow=EVERYONE, summary="This API's OpenAPI 3.1 document", tag="meta")
+async def openapi_json(request: Request, who: Principal) -> Response:
+    return JSONResponse(document(ROUTES))
+
+
+ROUTES: tuple[ApiRoute, ...] = (*api_accounts.ROUTES, openapi_json, *api_hall.ROUTES)
