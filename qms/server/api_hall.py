@@ -17,7 +17,8 @@ Who may do what, beyond the route table's roles and site scope (docs/api.md):
 The public ticket status (`GET /tickets/{ref}`) finds a ticket by its
 unguessable token through a per-site index kept per log version; every miss
 answers the same 404 and counts against the caller's address (429 past
-`MISSES_PER_WINDOW`).
+`TICKET_MISSES`), in the server's one throttle (`qms.server.auth.failure_log`:
+shared by every process on a Redis log).
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from qms.accounts.guard import Limit
+from qms.accounts.throttle import FailureLog
 from qms.core import COMMAND_TYPES, Command, Rejected, parse_command
 from qms.core import commands as c
 from qms.core.model import Channel, HallState, Ticket, TicketState
@@ -59,9 +60,7 @@ RESERVED_PREFIX = "_"  # logs that are not halls, e.g. _accounts (qms.accounts.m
 MAX_KEY = 100  # characters of an Idempotency-Key
 MAX_COMMAND_ID = 200  # the core's string limit
 
-MISSES_PER_WINDOW = 20  # unknown ticket refs per address per window
-MISS_WINDOW_S = 60.0
-MAX_ADDRESSES = 10_000
+TICKET_MISSES = Limit(count=20, window_s=60.0)  # unknown ticket refs per address
 
 IDEMPOTENCY_KEY: dict[str, Any] = {
     "name": "Idempotency-Key",
@@ -261,17 +260,6 @@ async def _set_up_engine(request: Request) -> SiteEngine:
     if engine.state.site is None:
         raise unknown_site(site)
     return engine
-
-
-def _views(app: Starlette, engine: SiteEngine) -> q.SiteViews:
-    """The site's derived views (token index, service times), kept for this app."""
-    cache: dict[str, tuple[SiteEngine, q.SiteViews]] | None = getattr(app.state, "hall_views", None)
-    if cache is None:
-        cache = app.state.hall_views = {}
-    entry = cache.get(engine.site)
-    if entry is None or entry[0] is not engine:
-        entry = cache[engine.site] = (engine, q.SiteViews())
-    return entry[1]
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -521,7 +509,7 @@ async def get_site(request: Request, who: Principal) -> Response:
 async def get_queues(request: Request, who: Principal) -> Response:
     engine = await _set_up_engine(request)
     now = _hall(request).clock()
-    means = _views(request.app, engine).means(engine.state, engine.version)
+    means = _hall(request).views(engine).means(engine.state, engine.version)
     return _json(
         {"version": engine.version, "now": now, "queues": q.queues(engine.state, now, means)}
     )
@@ -601,51 +589,6 @@ async def get_tickets(request: Request, who: Principal) -> Response:
 # --- the public ticket status -----------------------------------------------------------------
 
 
-class MissLimiter:
-    """At most `limit` misses per address in a sliding `window`; remembers `max_addresses`."""
-
-    def __init__(
-        self,
-        limit: int = MISSES_PER_WINDOW,
-        window: float = MISS_WINDOW_S,
-        max_addresses: int = MAX_ADDRESSES,
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_addresses = max_addresses
-        self._misses: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def retry_after(self, address: str, now: float) -> float:
-        """Seconds until `address` may ask again; 0 when it may now."""
-        misses = self._misses.get(address)
-        if misses is None:
-            return 0.0
-        while misses and misses[0] <= now - self.window:
-            misses.popleft()
-        if not misses:
-            del self._misses[address]
-            return 0.0
-        if len(misses) < self.limit:
-            return 0.0
-        return max(0.0, misses[0] + self.window - now)
-
-    def miss(self, address: str, now: float) -> None:
-        misses = self._misses.pop(address, None) or deque()
-        misses.append(now)
-        while len(misses) > self.limit:
-            misses.popleft()
-        self._misses[address] = misses  # the most recent address last
-        while len(self._misses) > self.max_addresses:
-            self._misses.popitem(last=False)
-
-
-def _limiter(app: Starlette) -> MissLimiter:
-    limiter: MissLimiter | None = getattr(app.state, "ticket_miss_limiter", None)
-    if limiter is None:
-        limiter = app.state.ticket_miss_limiter = MissLimiter()
-    return limiter
-
-
 def _no_such_ticket() -> ApiError:
     """The one answer for every miss, whatever the reason."""
     return ApiError(404, "unknown_ticket", "no such ticket")
@@ -665,7 +608,7 @@ async def _find_ticket(request: Request, ref: str) -> tuple[SiteEngine, Ticket] 
         sites, token = hall.sites, ref
     for name in sites:
         engine = await hall.engine(name)
-        ticket = _views(request.app, engine).find_token(engine.state, engine.version, token)
+        ticket = _hall(request).views(engine).find_token(engine.state, engine.version, token)
         if ticket is not None:
             return engine, ticket
     return None
@@ -685,22 +628,26 @@ async def _find_ticket(request: Request, ref: str) -> tuple[SiteEngine, Ticket] 
 async def get_ticket_status(request: Request, who: Principal) -> Response:
     """The ref is ``<site>.<token>`` as in the status URL ``/t/<ref>`` an issued ticket
     gives; no token, officer or personal data in the answer."""
-    limiter = _limiter(request.app)
+    misses: FailureLog = request.app.state.ticket_misses
     address = client_address(request)
     hall = _hall(request)
     now = hall.clock()
-    wait = limiter.retry_after(address, now)
+    # Counted before the lookup, as sign-in failures are: parallel guesses from one
+    # address each see the ones before them. A hit, or a refusal, is taken back.
+    mark, before = await misses.add(address, now)
+    wait = TICKET_MISSES.wait(before, now)
     if wait > 0:
+        await misses.remove(address, mark)
         error = ApiError(429, "too_many_requests", "too many unknown tickets; try again later")
         error.details["retry_after"] = int(wait) + 1
         error.headers["Retry-After"] = str(int(wait) + 1)
         raise error
     found = await _find_ticket(request, request.path_params["ref"])
     if found is None:
-        limiter.miss(address, now)
         raise _no_such_ticket()
+    await misses.remove(address, mark)
     engine, ticket = found
-    means = _views(request.app, engine).means(engine.state, engine.version)
+    means = _hall(request).views(engine).means(engine.state, engine.version)
     status = q.ticket_status(engine.state, ticket, now, means)
     return _json({"version": engine.version, "now": now, "ticket": status})
 

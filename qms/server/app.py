@@ -19,7 +19,8 @@ from qms.demo import simulation
 from qms.eventlog import is_redis_url, open_log
 from qms.server import pages, stream
 from qms.server.api import ROUTES
-from qms.server.auth import Accounts
+from qms.server.api_hall import TICKET_MISSES
+from qms.server.auth import Accounts, failure_log
 from qms.server.config import Config
 from qms.server.errors import error_response, exception_handlers, quiet_client_faults
 from qms.server.hall import Hall
@@ -102,6 +103,7 @@ def create_app(config: Config | None = None) -> Starlette:
         event_log = open_log(config.effective_log_url)
         app.state.hall = Hall(event_log, relay=config.relay)
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
+        app.state.ticket_misses = failure_log(event_log, "ticket-miss", TICKET_MISSES)
         app.state.hub = stream.StreamHub(app.state.hall, app.state.auth, config)
         try:
             async with simulation(app.state.hall, config.simulate and config.workers == 1):
