@@ -19,8 +19,9 @@ from live_server import LiveServer
 
 from qms.core import COMMAND_TYPES
 from qms.server import api_hall
-from qms.server.api_hall import COMMAND_ROUTES
+from qms.server.api_commands import COMMAND_ROUTES, SERVER_FIELDS
 from qms.server.errors import MAX_BODY
+from qms.server.openapi import dataclass_schema
 
 S = f"/sites/{SITE}"
 
@@ -84,9 +85,7 @@ def test_every_engine_command_has_a_route() -> None:
 
 def test_command_bodies_are_documented_from_the_commands() -> None:
     for spec in COMMAND_ROUTES:
-        body = api_hall.dataclass_schema(
-            spec.command_class, exclude=api_hall.SERVER_FIELDS | set(spec.ids)
-        )
+        body = dataclass_schema(spec.command_class, exclude=SERVER_FIELDS | set(spec.ids))
         assert "by" not in body["properties"] and "command_id" not in body["properties"]
         for name in spec.ids:
             assert "{" + name + "}" in spec.path

@@ -22,11 +22,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from test_engine import SITE, engine_on, hall
 
 from qms.core import Command, HallState, Rejected, parse_command
+from qms.counter_console.guard import OfficerGuard, Own
 from qms.engine import SiteEngine, WireGuard, following, wire_guard
 from qms.eventlog import open_log
 from qms.eventlog.redis import RedisLog
 from qms.relay import SiteRelay, relaying
-from qms.server.api_hall import OfficerGuard, Own
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
 
