@@ -140,7 +140,7 @@ def server_gc() -> Any:
     """The garbage-collector policy `qms serve` runs (`GcPolicy`, started once the
     site's engine is open): collect then freeze, and again after each full collection
     the interpreter makes, so that a full collection walks only what is new."""
-    from qms.server.stream import GcPolicy
+    from qms.server.process import GcPolicy
 
     policy = GcPolicy(freeze_delay_s=1.0, reclaim_s=3600)
     policy.start()

@@ -162,7 +162,7 @@ def _clone(state: HallState) -> HallState:
 # what earlier async tests of the session left behind (never-awaited coroutines); those
 # warnings are theirs, not this test's.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_checkpoint_undoes_every_event_exactly() -> None:
     """Every event the property machine folds in, with up to three before it (as in a
     batch): evolve them in turn on a copy, undo them in reverse, and the copy is as it
     was, down to the order of its dicts (repr shows it)."""
@@ -195,9 +195,11 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
         chains[id(state)] = (state, start, events)
         return state
 
-    monkeypatch.setattr("test_core_properties.evolve", evolve_and_check)
+    class CheckedMachine(HallMachine):
+        fold = staticmethod(evolve_and_check)
+
     run_state_machine_as_test(
-        HallMachine,
+        CheckedMachine,
         settings=settings(
             max_examples=40,
             stateful_step_count=40,
@@ -215,7 +217,7 @@ def test_checkpoint_undoes_every_event_exactly(monkeypatch: pytest.MonkeyPatch) 
     @settings(max_examples=1, database=None, deadline=None)
     @given(st.none())  # the machine records hypothesis events: inside a test
     def scripted_day(_: None) -> None:
-        day = HallMachine()
+        day = CheckedMachine()
 
         def run(cmd: cmds.Command) -> None:
             assert day.run(cmd) is None, f"{cmd.TYPE} refused"

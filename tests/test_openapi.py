@@ -18,7 +18,7 @@ from openapi_spec_validator import validate
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from qms.server.api import ROUTES as API
-from qms.server.api_hall import COMMAND_ROUTES, SERVER_FIELDS
+from qms.server.api_commands import COMMAND_ROUTES, SERVER_FIELDS
 from qms.server.app import create_app
 from qms.server.config import Config
 from qms.server.openapi import ERROR_SCHEMA, document

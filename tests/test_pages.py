@@ -14,7 +14,7 @@ import pytest
 from accounts_client import Client
 from browser_support import Hall, start_hall
 
-from qms.server.pages import StaticFiles, static_root
+from qms.server.pages import AppFiles, static_root
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def test_index_page_points_at_this_build(hall: Hall) -> None:
     assert page.headers["cache-control"] == "no-cache"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["referrer-policy"] == "no-referrer"
-    assert build_of(page.body.decode()) == StaticFiles(static_root()).build
+    assert build_of(page.body.decode()) == AppFiles(static_root()).build
 
 
 def test_assets_are_immutable_under_their_build(hall: Hall) -> None:
@@ -46,6 +46,11 @@ def test_assets_are_immutable_under_their_build(hall: Hall) -> None:
     # A page of an older build still gets the files, but not cached for good.
     old = client.get("/static/000000000000/js/stream.js")
     assert old.status == 200 and old.headers["cache-control"] == "no-cache"
+
+    # Served as files are (read off the event loop): an ETag, and a byte range on request.
+    assert asset.headers["etag"]
+    part = client.get(f"/static/{build}/js/stream.js", headers={"Range": "bytes=0-9"})
+    assert part.status == 206 and part.body == asset.body[:10]
 
 
 @pytest.mark.parametrize(
@@ -69,9 +74,9 @@ def test_nothing_outside_static_is_served(hall: Hall, path: str) -> None:
 
 def test_build_changes_with_any_file(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<p>{{static}}</p>")
-    first = StaticFiles(tmp_path).build
+    first = AppFiles(tmp_path).build
     (tmp_path / "a.js").write_text("1")
-    second = StaticFiles(tmp_path)
+    second = AppFiles(tmp_path)
     assert first != second.build
     assert second.page("index.html") == f"<p>/static/{second.build}</p>"
 
@@ -125,7 +130,7 @@ def test_a_sites_own_voice_pack_is_served_from_its_folder(tmp_path: Path) -> Non
     try:
         client = Client(hall.url)
         build = build_of(client.get("/").body.decode())
-        assert build != StaticFiles(static_root()).build  # the site's packs count
+        assert build != AppFiles(static_root()).build  # the site's packs count
         own = client.get(f"/static/{build}/voice/bengkulu/manifest.json")
         assert own.status == 200 and own.json == {"clips": {}}
         assert client.get(f"/static/{build}/voice/id/manifest.json").json == {"replaced": True}

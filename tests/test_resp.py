@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from qms.eventlog import keys
 from qms.eventlog.redis import APPENDER_NAME, READER_NAME, RedisLog
@@ -37,6 +37,9 @@ async def test_replies_come_back_in_order_and_errors_are_redis_pys(redis_url: st
         with pytest.raises(ResponseError, match="wrong number"):
             await conn.call("GET")
         assert await conn.call("PING") == b"PONG"  # the error did not shift the replies
+        # A coded error reply is the class redis-py's own connections raise.
+        with pytest.raises(NoScriptError):
+            await conn.call("EVALSHA", "0" * 40, 0)
     finally:
         conn.close()
 

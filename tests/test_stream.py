@@ -224,7 +224,7 @@ async def test_device_tokens_stay_out_of_the_server_log(hall: StreamHall):
 
 async def test_long_lived_objects_are_frozen_after_joins(hall: StreamHall):
     """The server freezes what start-up and joining clients made (full collections
-    then skip it); see qms.server.stream.GcPolicy."""
+    then skip it); see qms.server.process.GcPolicy."""
     before = await act(hall.metrics)
     assert before["gc_freezes"] >= 1 and before["gc_frozen"] > 0
     display = hall.client("display")
@@ -243,7 +243,7 @@ async def test_survivors_of_a_full_collection_are_frozen_too() -> None:
     """Commands keep making long-lived objects; after the interpreter walked them in a
     full collection, GcPolicy freezes them (within WATCH_S), so the next full
     collection walks only what is new. Its own collections do not count."""
-    from qms.server.stream import GcPolicy
+    from qms.server.process import GcPolicy
 
     policy = GcPolicy(freeze_delay_s=60, reclaim_s=3600)
     policy.WATCH_S = 0.05
@@ -268,7 +268,7 @@ async def test_survivors_of_a_full_collection_are_frozen_too() -> None:
 
 
 def test_redact():
-    from qms.server.stream import redact
+    from qms.server.process import redact
 
     assert redact("GET /s/x/stream?token=abc.def&z=1") == "GET /s/x/stream?token=[redacted]&z=1"
     assert redact("/d?zone=A&display_token=s3cr3t") == "/d?zone=A&display_token=[redacted]"

@@ -25,6 +25,7 @@ from qms.accounts.throttle import (
     RedisFailures,
     RedisPlaces,
 )
+from qms.server.api_hall import TICKET_MISSES
 
 NOW = 1_700_000_000.0
 
@@ -169,3 +170,28 @@ def test_two_servers_on_one_redis_log_share_the_sign_in_limit(
                 headers=elsewhere,
             )
             assert ok.status == 200, ok.json
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_two_servers_on_one_redis_log_share_the_ticket_miss_limit(
+    tmp_path: Path, redis_log_url: str
+) -> None:
+    """Guessed ticket refs spread over two server processes reach the per-address
+    limit together (one throttle for sign-in and ticket misses): then either
+    answers 429, while another address still gets its 404."""
+    with (
+        LiveServer(tmp_path / "a", log_url=redis_log_url) as a,
+        LiveServer(tmp_path / "b", log_url=redis_log_url) as b,
+    ):
+        servers = [Client(a.url), Client(b.url)]
+        guesser = {"X-Forwarded-For": "192.0.2.77"}
+        for i in range(TICKET_MISSES.count):
+            miss = servers[i % 2].request("GET", f"/api/v1/tickets/x.guess{i}", headers=guesser)
+            assert miss.status == 404 and miss.code == "unknown_ticket", miss.json
+        for client in servers:
+            refused = client.request("GET", "/api/v1/tickets/x.more", headers=guesser)
+            assert refused.status == 429 and refused.code == "too_many_requests"
+        other = {"X-Forwarded-For": "198.51.100.77"}
+        assert servers[1].request("GET", "/api/v1/tickets/x.y", headers=other).status == 404

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .base import (
+from .base import Event, EventLog
+from .codec import MAX_EVENT_BYTES, check_site
+from .errors import (
     DecodeError,
     Entry,
     EpochChanged,
-    Event,
-    EventLog,
     EventLogError,
     LogUnavailable,
     VersionConflict,
 )
-from .codec import MAX_EVENT_BYTES, check_site
 
 __all__ = [
     "MAX_EVENT_BYTES",

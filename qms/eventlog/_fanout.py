@@ -20,7 +20,7 @@ import contextlib
 import enum
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
-from .base import Entry, EpochChanged, EventLogError
+from .errors import Entry, EpochChanged, EventLogError
 
 QUEUE_SIZE = 1024  # entries buffered per subscriber before the fan-out drops for it
 PAGE_SIZE = 512  # entries per storage read while catching up

@@ -19,26 +19,9 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import (
-    DecodeError,
     Entry,
-    EpochChanged,
-    EventLogError,
-    LogUnavailable,
-    VersionConflict,
 )
 from .outage import Outage
-
-__all__ = [
-    "DecodeError",
-    "Encoded",
-    "Entry",
-    "EpochChanged",
-    "Event",
-    "EventLog",
-    "EventLogError",
-    "LogUnavailable",
-    "VersionConflict",
-]
 
 Event = Mapping[str, Any]
 

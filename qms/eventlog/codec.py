@@ -14,7 +14,8 @@ from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 
-from .base import DecodeError, Encoded, Event
+from .base import Encoded, Event
+from .errors import DecodeError
 
 # One oversized command must not bloat a log that every client replays.
 MAX_EVENT_BYTES = 64 * 1024

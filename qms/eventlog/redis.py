@@ -34,7 +34,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import codec, keys
 from ._fanout import Fanout
-from .base import DecodeError, Encoded, Entry, Event, EventLog, EventLogError, VersionConflict
+from .base import Encoded, Event, EventLog
+from .errors import DecodeError, Entry, EventLogError, VersionConflict
 from .outage import Outage, outage_errors, unavailable
 from .resp import RespConnection
 

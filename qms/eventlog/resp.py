@@ -24,16 +24,48 @@ from collections.abc import Callable
 from typing import Any
 
 import hiredis
-from redis._parsers.base import BaseParser
+from redis import exceptions as rx
 from redis.asyncio.connection import RedisSSLContext, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 OnMessage = Callable[[bytes, bytes], None]  # channel, data
 
 
+# A Redis error reply's first word, as the redis-py exception its own connections
+# raise (what the callers catch: an outage, a missing script); our own small table
+# rather than redis-py's private parser.
+ERROR_CLASSES: dict[str, type[rx.RedisError]] = {
+    "LOADING": rx.BusyLoadingError,  # a restarted server loading its data: an outage
+    "READONLY": rx.ReadOnlyError,  # a replica that was the primary: an outage
+    "MASTERDOWN": rx.MasterDownError,
+    "TRYAGAIN": rx.TryAgainError,
+    "CLUSTERDOWN": rx.ClusterDownError,
+    "NOSCRIPT": rx.NoScriptError,  # EVALSHA of a script the server does not hold
+    "NOAUTH": rx.AuthenticationError,
+    "WRONGPASS": rx.AuthenticationError,
+    "NOPERM": rx.NoPermissionError,
+    "EXECABORT": rx.ExecAbortError,
+    "OOM": rx.OutOfMemoryError,
+}
+# The ssl_* options of a rediss:// URL that redis-py's connections take.
+TLS_OPTIONS = (
+    "keyfile",
+    "certfile",
+    "cert_reqs",
+    "ca_certs",
+    "ca_data",
+    "ca_path",
+    "check_hostname",
+    "min_version",
+    "ciphers",
+    "password",
+)
+
+
 def _error(message: str) -> Exception:
-    error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
-    return error
+    code, _, rest = message.partition(" ")
+    kind = ERROR_CLASSES.get(code)
+    return kind(rest) if kind is not None else rx.ResponseError(message)
 
 
 def tls_context(options: dict[str, Any]) -> ssl.SSLContext:
@@ -42,8 +74,8 @@ def tls_context(options: dict[str, Any]) -> ssl.SSLContext:
     that the lean links connect wherever redis-py's connections do. Defaults as
     redis-py's: the server's certificate and host name are checked."""
     args: dict[str, Any] = {"cert_reqs": "required", "check_hostname": True}
-    for name in RedisSSLContext.__slots__:
-        if f"ssl_{name}" in options and name != "context":
+    for name in TLS_OPTIONS:
+        if f"ssl_{name}" in options:
             args[name] = options[f"ssl_{name}"]
     context: ssl.SSLContext = RedisSSLContext(**args).get()
     return context

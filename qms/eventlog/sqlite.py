@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 from . import codec
 from ._fanout import Fanout
-from .base import Encoded, Entry, Event, EventLog, EventLogError, VersionConflict
+from .base import Encoded, Event, EventLog
+from .errors import Entry, EventLogError, VersionConflict
 from .outage import Outage
 
 _T = TypeVar("_T")

@@ -1,4 +1,4 @@
-"""JSON schemas of the hall's answers, for the OpenAPI document (`api_hall` routes).
+"""JSON schemas of the hall's answers, for the OpenAPI document (`api_hall`, `api_commands`).
 
 They follow `qms.server.queries` field by field: every field the views always send
 is required, with its type (null where it may be missing a value). Schemathesis

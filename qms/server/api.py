@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from qms.server import api_accounts, api_hall
+from qms.server import api_accounts, api_commands, api_hall
 from qms.server.openapi import document
 from qms.server.principal import EVERYONE, Principal
 from qms.server.routes import ApiRoute, api
@@ -18,4 +18,9 @@ async def openapi_json(request: Request, who: Principal) -> Response:
     return JSONResponse(document(ROUTES))
 
 
-ROUTES: tuple[ApiRoute, ...] = (*api_accounts.ROUTES, openapi_json, *api_hall.ROUTES)
+ROUTES: tuple[ApiRoute, ...] = (
+    *api_accounts.ROUTES,
+    openapi_json,
+    *api_commands.ROUTES,
+    *api_hall.ROUTES,
+)

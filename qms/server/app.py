@@ -19,10 +19,13 @@ from qms.demo import simulation
 from qms.eventlog import is_redis_url, open_log
 from qms.server import pages, stream
 from qms.server.api import ROUTES
-from qms.server.auth import Accounts
+from qms.server.api_hall import TICKET_MISSES
+from qms.server.auth import Accounts, failure_log
 from qms.server.config import Config
-from qms.server.errors import error_response, exception_handlers, quiet_client_faults
+from qms.server.errors import error_response, exception_handlers
+from qms.server.feed import StreamSettings
 from qms.server.hall import Hall
+from qms.server.process import GcPolicy, ShutdownSignals, quiet_client_faults, redact_uvicorn_logs
 from qms.server.routes import starlette_routes
 
 log = logging.getLogger(__name__)
@@ -97,20 +100,31 @@ def create_app(config: Config | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.config = config
-        quiet_client_faults()
+        quiet_client_faults()  # uvicorn's log: no traceback for a client's bad frame
+        redact_uvicorn_logs()  # nor a device token or a visitor's ref
         app.state.secret = secret_key(config)  # small, once at start: blocking I/O is fine
         event_log = open_log(config.effective_log_url)
         app.state.hall = Hall(event_log, relay=config.relay)
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
-        app.state.hub = stream.StreamHub(app.state.hall, app.state.auth, config)
+        app.state.ticket_misses = failure_log(event_log, "ticket-miss", TICKET_MISSES)
+        settings = StreamSettings.from_env()
+        gc_policy = GcPolicy(settings.gc_freeze_s, settings.gc_reclaim_s)
+        app.state.hub = stream.StreamHub(
+            app.state.hall, app.state.auth, config, gc_policy, settings
+        )
+        gc_policy.start()  # after the app and accounts are open: they are frozen first
+        signals = ShutdownSignals(app.state.hub.going_away)
+        signals.install()
         try:
             async with simulation(app.state.hall, config.simulate and config.workers == 1):
                 yield
         finally:
+            signals.restore()
             await app.state.hub.close()  # tells clients "going away" first
             await app.state.hall.close()
             await app.state.auth.close()
             await event_log.close()
+            gc_policy.stop()
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),

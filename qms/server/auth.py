@@ -107,16 +107,23 @@ def device_link(config: Config, device: Device, token: str) -> str:
     return f"{config.base_url}/{device.kind.value}?token={token}"
 
 
+def failure_log(log: EventLog, name: str, rule: Limit | Slowdown) -> FailureLog:
+    """Failure counts for `rule` kept where every process of this deployment sees
+    them: in Redis beside a Redis log, else in this (single) process's memory. The one
+    throttle of the server: sign-in failures and unknown ticket refs alike."""
+    shared = log.shared()
+    if shared is None:
+        return LocalFailures(rule.keep, rule.window_s)
+    redis, prefix = shared
+    return RedisFailures(redis, prefix, name, rule.keep, rule.window_s)
+
+
 def throttle_stores(log: EventLog) -> Stores:
-    """Sign-in counts kept where every process of this deployment sees them: in
-    Redis beside a Redis log, else in this (single) process's memory."""
+    """Sign-in counts (`failure_log`), and the places each user signed in from."""
     shared = log.shared()
 
     def failures(name: str, rule: Limit | Slowdown) -> FailureLog:
-        if shared is None:
-            return LocalFailures(rule.keep, rule.window_s)
-        redis, prefix = shared
-        return RedisFailures(redis, prefix, name, rule.keep, rule.window_s)
+        return failure_log(log, name, rule)
 
     return Stores(
         per_user_and_place=failures("user-place", PER_USER_AND_PLACE),

@@ -137,35 +137,6 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "unexpected error; it was logged")
 
 
-class QuietClientFaults(logging.Filter):
-    """One plain line, not an ERROR with a traceback, for a client's bad websocket frame.
-
-    uvicorn's websockets protocol closes a text frame that is not UTF-8 with 1007
-    (right), but logs it with `logger.exception` (wrong: anyone, even unsigned,
-    could fill the log with tracebacks). The close itself is unchanged.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # uvicorn's words: "Invalid UTF-8 sequence received from client." (an app's own
-        # UnicodeDecodeError, logged as "Exception in ASGI application", stays as it is)
-        if (
-            "UTF-8" in str(record.msg)
-            and record.exc_info
-            and isinstance(record.exc_info[1], UnicodeDecodeError)
-        ):
-            record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
-            record.msg, record.args = "websocket closed 1007: a text frame not in UTF-8", ()
-        return True
-
-
-def quiet_client_faults() -> None:
-    """Install `QuietClientFaults` on uvicorn's error log (idempotent)."""
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, QuietClientFaults) for f in logger.filters):
-        logger.addFilter(QuietClientFaults())
-
-
 def exception_handlers(redis: bool) -> dict[Any, Any]:
     """The app's handlers; `redis`: the log is Redis, whose client's errors are outages."""
     return {

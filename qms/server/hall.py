@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from qms.engine import SiteEngine
 from qms.eventlog import EventLog, check_site
 from qms.eventlog.outage import is_outage
+from qms.server.queries import SiteViews
 
 if TYPE_CHECKING:
     from qms.relay import SiteRelay
@@ -44,6 +45,7 @@ class Hall:
         # Called with each engine as soon as it is open, before it applies anything
         # more (the live stream hangs its listener on it here).
         self.on_open: list[Callable[[SiteEngine], object]] = []
+        self._views: dict[str, tuple[SiteEngine, SiteViews]] = {}
 
     async def engine(self, site: str) -> SiteEngine:
         """The site's engine, opened (snapshot + tail) and following the log."""
@@ -98,6 +100,13 @@ class Hall:
             await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP, 0.1 * 2**failures)))
             with contextlib.suppress(Exception):
                 await engine.catch_up()
+
+    def views(self, engine: SiteEngine) -> SiteViews:
+        """The site's derived views for queries (token index, service times)."""
+        entry = self._views.get(engine.site)
+        if entry is None or entry[0] is not engine:
+            entry = self._views[engine.site] = (engine, SiteViews())
+        return entry[1]
 
     @property
     def sites(self) -> list[str]:

@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from qms.server.errors import ApiError
@@ -65,7 +65,7 @@ def static_root() -> Path:
 
 
 @dataclass
-class StaticFiles:
+class AppFiles:
     root: Path
     voice_dir: Path | None = None  # the site's own voice packs, if any
 
@@ -110,7 +110,7 @@ def _inside(base: Path, relative: str) -> Path | None:
 
 
 def routes(voice_dir: str = "") -> list[BaseRoute]:
-    files = StaticFiles(static_root(), Path(voice_dir) if voice_dir else None)
+    files = AppFiles(static_root(), Path(voice_dir) if voice_dir else None)
 
     def page_endpoint(name: str) -> Callable[[Request], Awaitable[Response]]:
         html = files.page(name)  # once, at start-up: the build is fixed for the process
@@ -131,7 +131,9 @@ def routes(voice_dir: str = "") -> list[BaseRoute]:
         if kind.startswith("text/"):
             kind += "; charset=utf-8"
         headers = {**(IMMUTABLE if fresh else NO_CACHE), "X-Content-Type-Options": "nosniff"}
-        return Response(path.read_bytes(), media_type=kind, headers=headers)
+        # Read in a worker thread, not on the event loop; with ETag, Last-Modified and
+        # Range (a voice pack's audio is fetched in parts by some browsers).
+        return FileResponse(path, media_type=kind, headers=headers)
 
     result: list[BaseRoute] = [
         Route(path, page_endpoint(name), methods=["GET"])

@@ -20,6 +20,10 @@ class Role(enum.StrEnum):
 
 STAFF = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
 EVERYONE = frozenset(Role)
+ADMINS = frozenset({Role.ADMIN})
+MANAGERS = frozenset({Role.ADMIN, Role.SUPERVISOR})
+ISSUERS = STAFF | {Role.KIOSK}
+READERS = STAFF | {Role.DISPLAY, Role.KIOSK}  # the public views
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Read-only views of one site's hall: pure functions of a `HallState` and `now`.
 
-No I/O and no clock: the HTTP layer (`api_hall`) passes the engine's state and
+No I/O and no clock: the HTTP layer (`api_hall`, `api_commands`) passes the engine's state and
 the time in. Every view is plain JSON-ready data. Public views (set-up, queues,
 counters without officers, a ticket's status) never carry personal data or a
 ticket's token; staff views add officers and ticket ids.
