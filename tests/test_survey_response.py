@@ -54,7 +54,7 @@ def test_instrument_round_trips_through_its_dict() -> None:
             }
         ],
         "profile": ["usia"],
-        "valid_days": 3,
+        "valid_hours": 3,
     }
     v2 = configure(DEFAULT, config)
     assert v2.version == 2
@@ -81,8 +81,8 @@ def test_instrument_round_trips_through_its_dict() -> None:
         {"profile": ["agama"]},
         {"extras": [{"key": "U1", "title": ["a", "b"], "text": ["a", "b"], "labels": []}]},
         {"extras": [{"key": "X1"}]},
-        {"valid_days": 0},
-        {"valid_days": True},
+        {"valid_hours": 0},
+        {"valid_hours": True},
         {"suggestion_limit": 5000},
         {"questions": {"U1": {"text": ["x" * 301, "b"]}}},
     ],

@@ -266,7 +266,7 @@ class Instrument:
     profile: tuple[ProfileField, ...] = PROFILE
     extras: tuple[Question, ...] = ()
     suggestion_limit: int = DEFAULT_SUGGESTION_LIMIT  # 0: no free text asked
-    valid_days: int = 7  # a completed ticket may be rated this many days after completion
+    valid_hours: int = 24  # a completed ticket may be rated this long after its completion
 
     def question(self, key: str) -> Question | None:
         for q in (*self.elements, *self.extras):
@@ -287,7 +287,7 @@ class Instrument:
             "profile": [p.to_dict() for p in self.profile],
             "extras": [q.to_dict() for q in self.extras],
             "suggestion_limit": self.suggestion_limit,
-            "valid_days": self.valid_days,
+            "valid_hours": self.valid_hours,
         }
 
 
@@ -328,7 +328,7 @@ def _int(value: Any, where: str, low: int, high: int) -> int:
 
 
 _CONFIG_FIELDS = frozenset(
-    {"enabled", "questions", "profile", "extras", "suggestion_limit", "valid_days"}
+    {"enabled", "questions", "profile", "extras", "suggestion_limit", "valid_hours"}
 )
 
 
@@ -339,7 +339,7 @@ def configure(base: Instrument, config: Mapping[str, Any]) -> Instrument:
     "labels": [[id, en] x 4]}} to reword an element; its key and title stay);
     `profile` (the profile keys still asked, a subset of the default four);
     `extras` ([{"key": "X1", "title", "text", "labels"}], kept out of the IKM);
-    `suggestion_limit` (0-2000) and `valid_days` (1-90). What it leaves out is kept.
+    `suggestion_limit` (0-2000) and `valid_hours` (1-24). What it leaves out is kept.
     """
     if not isinstance(config, Mapping):
         raise _bad("expected an object")
@@ -365,8 +365,8 @@ def configure(base: Instrument, config: Mapping[str, Any]) -> Instrument:
     if "suggestion_limit" in config:
         limit = _int(config["suggestion_limit"], "suggestion_limit", 0, 2000)
         out = replace(out, suggestion_limit=limit)
-    if "valid_days" in config:
-        out = replace(out, valid_days=_int(config["valid_days"], "valid_days", 1, 90))
+    if "valid_hours" in config:
+        out = replace(out, valid_hours=_int(config["valid_hours"], "valid_hours", 1, 24))
     return out
 
 
@@ -426,7 +426,7 @@ def from_dict(data: Mapping[str, Any]) -> Instrument:
         profile=profile,
         extras=tuple(question(q) for q in data["extras"]),
         suggestion_limit=int(data["suggestion_limit"]),
-        valid_days=int(data["valid_days"]),
+        valid_hours=int(data["valid_hours"]),
     )
 
 
