@@ -26,7 +26,12 @@ from qms.server.routes import starlette_routes
 log = logging.getLogger(__name__)
 
 # Modules that declare routes with @api (imported for their side effect).
-API_MODULES = ("qms.server.api_accounts", "qms.server.api_hall", "qms.server.openapi")
+API_MODULES = (
+    "qms.server.api_accounts",
+    "qms.server.api_hall",
+    "qms.server.api_survey",
+    "qms.server.openapi",
+)
 
 
 def private_data_dir(path: Path | str) -> Path:

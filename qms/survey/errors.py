@@ -29,6 +29,7 @@ CODES: dict[str, int] = {
     "survey_unknown_ticket": 404,  # no such ticket at this site (or a wrong token)
     # the figures (qms.survey.aggregate)
     "invalid_cut": 422,  # a cut the survey figures do not know
+    "invalid_period": 422,  # unreadable days, last before first, or longer than allowed
     "invalid_group_size": 422,  # a minimum group size below the floor
 }
 
