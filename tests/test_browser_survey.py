@@ -10,6 +10,8 @@ from typing import Any
 from browser_support import PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
 from staff_pages import L1, issue, reset_hall, staff
 
+from qms.survey.instrument import DEFAULT
+
 SURVEY = "section.survey"
 
 
@@ -99,15 +101,5 @@ def test_html_in_questions_is_shown_as_text(hall: Hall, browser: Any) -> None:
         assert page.locator("fieldset.question img").count() == 0
         assert js_errors(page.errors) == []
     finally:
-        reset = {
-            "questions": {
-                "U1": {
-                    "text": [
-                        "Bagaimana pendapat Saudara tentang kesesuaian persyaratan pelayanan dengan jenis"
-                        " pelayanannya?",
-                        "How well do the service's requirements fit the kind of service?",
-                    ]
-                }
-            }
-        }
+        reset = {"questions": {"U1": {"text": DEFAULT.elements[0].text.to_list()}}}
         assert admin.put(f"/api/v1/sites/{SITE}/survey", reset).status == 200
