@@ -187,3 +187,16 @@ def test_error_shape() -> None:
     }
     with pytest.raises(ValueError):
         SurveyError("made_up", "x")
+
+
+@pytest.mark.parametrize(
+    "module", ["qms.survey.instrument", "qms.survey.response", "qms.survey.records", "qms.core"]
+)
+def test_each_package_imports_first(module: str) -> None:
+    """qms.core uses qms.survey and qms.survey uses qms.core.text: no import cycle, whichever
+    a program imports first (a fresh interpreter each)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()

@@ -14,20 +14,27 @@ always covers 24 hours after any completion; so `valid_hours` is at most 24.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qms.core import commands as c
 from qms.core import events as e
 from qms.core.decide import handles
 from qms.core.errors import Rejected
 from qms.core.model import HallState, TicketState
-from qms.survey import instrument as si
 from qms.survey.errors import SurveyError
-from qms.survey.response import parse
+
+if TYPE_CHECKING:
+    from qms.survey.instrument import Instrument
+
+# qms.survey's instrument and response modules are imported where they are used:
+# they use qms.core.text, and importing them here would make importing either
+# package first a circular import.
 
 
-def instrument_of(state: HallState) -> si.Instrument:
+def instrument_of(state: HallState) -> Instrument:
     """The instrument in force at the site."""
+    from qms.survey import instrument as si
+
     return si.DEFAULT if state.survey is None else si.from_dict(state.survey)
 
 
@@ -63,6 +70,8 @@ def _submit(
     problem = survey_problem(state, cmd.ticket, cmd.token, now)
     if problem is not None:
         raise problem
+    from qms.survey.response import parse
+
     try:
         response = parse(cmd.response, instrument_of(state))
     except SurveyError as exc:
@@ -88,8 +97,10 @@ def _submit(
 def _configure(
     state: HallState, cmd: c.ConfigureSurvey, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
+    from qms.survey.instrument import configure
+
     try:
-        changed = si.configure(instrument_of(state), cmd.config)
+        changed = configure(instrument_of(state), cmd.config)
     except SurveyError as exc:
         raise _rejected(exc) from None
     return [e.SurveyConfigured(instrument=changed.to_dict(), **meta)]
