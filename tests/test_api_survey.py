@@ -162,3 +162,38 @@ def test_the_site_switches_the_survey_off_and_rewords_it(hall: HallServer) -> No
     error(hall.admin.put(f"{S}/survey", {"valid_hours": 99}), 422, "invalid_instrument")
     body = {**ANSWERS, "instrument": on["version"]}
     assert anon.post(f"/tickets/{ticket['ref']}/survey", body).status == 201
+
+
+def test_export_has_one_row_per_response_and_never_the_ticket(hall: HallServer) -> None:
+    ticket = served(hall)
+    body = {**ANSWERS, "suggestion": '=HYPERLINK("x")', "profile": {"jenis_kelamin": "P"}}
+    assert hall.who["anonymous"].post(f"/tickets/{ticket['ref']}/survey", body).status == 201
+    total = hall.admin.ok("GET", f"{S}/survey/results")["respondents"]
+    reply = hall.who["supervisor"].get(f"{S}/survey/export?format=csv")
+    assert reply.status == 200, reply
+    assert reply.headers["content-type"].startswith("text/csv")
+    assert "attachment" in reply.headers["content-disposition"]
+    text = reply.raw.decode("utf-8-sig")
+    lines = text.strip().split("\r\n")
+    assert lines[0].startswith("period,service,agency,channel,U1,")
+    assert len(lines) == 1 + total
+    assert "'=HYPERLINK" in text  # a formula is kept as text
+    for secret in (ticket["ticket"], ticket["ref"].split(".")[1], "budi", "L1"):
+        assert secret not in text
+    xlsx = hall.admin.get(f"{S}/survey/export?format=xlsx")
+    assert xlsx.status == 200 and xlsx.raw[:2] == b"PK"
+    error(hall.admin.get(f"{S}/survey/export?format=pdf"), 422, "invalid_request")
+    error(hall.who["officer"].get(f"{S}/survey/export"), 403, "forbidden")
+
+
+def test_public_result_for_anyone(hall: HallServer) -> None:
+    for _ in range(5):
+        ref = served(hall)["ref"]
+        assert hall.who["anonymous"].post(f"/tickets/{ref}/survey", ANSWERS).status == 201
+    public = hall.who["anonymous"].ok("GET", f"/survey/{SITE}")
+    assert public["site"] == SITE and public["respondents"] >= 5
+    assert public["index"]["grade"]["letter"] in "ABCD"
+    assert len(public["index"]["elements"]) == 9
+    assert public["history"] and all("key" in g for g in public["history"])
+    assert "officer" not in json.dumps(public) and "budi" not in json.dumps(public)
+    error(hall.who["anonymous"].get("/survey/nosite"), 404, "unknown_site")

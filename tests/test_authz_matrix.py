@@ -111,6 +111,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sites/{site}/survey"): Row(MANAGERS),
     ("PUT", "/sites/{site}/survey"): Row(ADMIN, {"enabled": True}),
     ("GET", "/sites/{site}/survey/results"): Row(MANAGERS),
+    ("GET", "/sites/{site}/survey/export"): Row(MANAGERS),
+    ("GET", "/survey/{hall}"): Row(EVERYONE),
     ("GET", "/openapi.json"): Row(EVERYONE),
     # accounts (bodies that are refused after the guard, so nothing changes)
     ("POST", "/session"): Row(EVERYONE, {}),
@@ -165,6 +167,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
 def _fill(text: str, hall: HallServer) -> str:
     ids = {
         "{site}": SITE,
+        "{hall}": SITE,
         "{counter}": "L1",
         "{ticket}": hall.ticket,
         "{ref}": hall.ref,

@@ -3,7 +3,9 @@
 - `GET  /tickets/{ref}/survey`: may this ticket be rated now, and the questions;
 - `POST /tickets/{ref}/survey`: the visitor's answers (once per completed ticket);
 - `GET|PUT /sites/{site}/survey`: the questionnaire in force / change it (admin);
-- `GET  /sites/{site}/survey/results`: the index and its cuts (admin, supervisor).
+- `GET  /sites/{site}/survey/results`: the index and its cuts (admin, supervisor);
+- `GET  /sites/{site}/survey/export`: the responses as CSV or XLSX (admin, supervisor);
+- `GET  /survey/{hall}`: the published figures and their history (anyone).
 
 The visitor's ref (`<site>.<token>`) is their only credential, as for the ticket
 status. No answer of these routes says which ticket gave which answer: the
@@ -33,12 +35,16 @@ from qms.server.api_hall import (
     _limiter,
     _no_such_ticket,
     _set_up_engine,
+    _site_exists,
+    _valid_site,
+    unknown_site,
 )
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, Principal, Role
 from qms.server.routes import api
 from qms.survey.aggregate import CUTS, DEFAULT_MIN_GROUP, PERIODS, cut
 from qms.survey.errors import SurveyError
+from qms.survey.export import to_csv, to_xlsx
 from qms.survey.index import Tally, compute
 from qms.survey.records import SurveyBook
 from qms.survey.sample import progress
@@ -327,3 +333,111 @@ async def get_survey_results(request: Request, who: Principal) -> Response:
         return _json({"site": engine.site, **results(book, first, last, by)})
     except SurveyError as exc:
         raise _survey_error(exc) from None
+
+
+async def _period_records(
+    request: Request, engine: SiteEngine | None = None
+) -> tuple[SiteEngine, SurveyBook, date, date]:
+    engine = engine or await _set_up_engine(request)
+    site = engine.state.site
+    assert site is not None  # _set_up_engine: a set-up site
+    today = date.fromisoformat(business_day(_hall(request).clock(), site.timezone))
+    params = request.query_params
+    try:
+        first, last = period_of(params.get("first"), params.get("last"), today)
+    except SurveyError as exc:
+        raise _survey_error(exc) from None
+    return engine, await survey_book(request, engine), first, last
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@api(
+    "GET",
+    "/sites/{site}/survey/export",
+    allow=MANAGERS,
+    tag="survey",
+    summary="The period's responses, one row each (never the ticket): CSV or XLSX",
+    parameters=(
+        *RESULT_PARAMS[:2],
+        {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["csv", "xlsx"]},
+        },
+    ),
+    responses={
+        404: "no such site (`unknown_site`)",
+        422: "a bad period (`invalid_period`) or format (`invalid_request`)",
+    },
+    media=("text/csv", XLSX),
+)
+async def get_survey_export(request: Request, who: Principal) -> Response:
+    """Columns: period (the month), service, agency, channel, U1…U9, the profile and the
+    suggestion; XLSX adds the calculation sheet (NRR, weighted, IKM, converted, grade)."""
+    kind = request.query_params.get("format", "csv")
+    if kind not in ("csv", "xlsx"):
+        raise ApiError(422, "invalid_request", "format: csv or xlsx", allowed=["csv", "xlsx"])
+    engine, book, first, last = await _period_records(request)
+    records = book.between(first, last)
+    name = f"skm-{engine.site}-{first.isoformat()}-{last.isoformat()}.{kind}"
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store",
+    }
+    if kind == "csv":
+        return Response(to_csv(records), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(to_xlsx(records), media_type=XLSX, headers=headers)
+
+
+PUBLIC_RESULTS = a.record(
+    site=a.STR,
+    name=a.STR,
+    period=a.record(first=a.STR, last=a.STR),
+    respondents=a.INT,
+    min_group=a.INT,
+    index={"type": ["object", "null"]},
+    history={"type": "array", "items": {"type": "object"}},
+)
+
+
+@api(
+    "GET",
+    "/survey/{hall}",
+    allow=EVERYONE,
+    tag="survey",
+    summary="The published survey result: IKM, grade, each element, respondents, history",
+    parameters=RESULT_PARAMS[:2],
+    responses={
+        404: "no such site (`unknown_site`)",
+        422: "a bad period (`invalid_period`)",
+    },
+    response=PUBLIC_RESULTS,
+)
+async def get_survey_public(request: Request, who: Principal) -> Response:
+    """What the regulation asks a unit to publish, for anyone: no cut below the site, a
+    period under 5 respondents without an index; `history` is each quarter's result."""
+    name = request.path_params["hall"]
+    hall = _hall(request)
+    if not _valid_site(name) or not await _site_exists(hall, name):
+        raise unknown_site(name)
+    engine = await hall.engine(name)
+    site = engine.state.site
+    if site is None:
+        raise unknown_site(name)
+    engine, book, first, last = await _period_records(request, engine)
+    shown = results(book, first, last, None)
+    history = cut(book.records, "quarter", MIN_GROUP).to_dict()["groups"]
+    return _json(
+        {
+            "site": engine.site,
+            "name": site.name,
+            "period": shown["period"],
+            "respondents": shown["respondents"],
+            "min_group": MIN_GROUP,
+            "index": shown["index"],
+            "history": history,
+        }
+    )

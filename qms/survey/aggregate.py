@@ -38,6 +38,7 @@ class Record:
     day: date
     scores: tuple[int, ...]
     values: dict[str, str | None] = field(default_factory=dict)
+    suggestion: str = ""  # for the export of responses only; never in a cut
 
 
 def period_key(day: date, kind: str) -> str:

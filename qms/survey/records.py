@@ -36,7 +36,8 @@ def record_of(entry: Mapping[str, Any]) -> Record:
     for key in PROFILE_KEYS:
         values[key] = profile.get(key)
     scores = tuple(int(s) for s in response.get("scores", ()))
-    return Record(date.fromisoformat(str(entry["day"])), scores, values)
+    text = str(response.get("suggestion") or "")
+    return Record(date.fromisoformat(str(entry["day"])), scores, values, text)
 
 
 @dataclass
@@ -45,7 +46,6 @@ class SurveyBook:
 
     version: int = 0
     records: list[Record] = field(default_factory=list)
-    suggestions: list[tuple[date, str]] = field(default_factory=list)
     served: Counter[str] = field(default_factory=Counter)  # business day -> tickets completed
     timezone: str = "Asia/Jakarta"
 
@@ -59,11 +59,7 @@ class SurveyBook:
         elif kind == "site_configured":
             self.timezone = str((entry.get("site") or {}).get("timezone", self.timezone))
         else:
-            record = record_of(entry)
-            self.records.append(record)
-            text = (entry.get("response") or {}).get("suggestion") or ""
-            if text:
-                self.suggestions.append((record.day, str(text)))
+            self.records.append(record_of(entry))
 
     def between(self, first: date, last: date) -> list[Record]:
         return [r for r in self.records if first <= r.day <= last]
