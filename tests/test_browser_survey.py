@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from accounts_client import Client
 from browser_support import PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
 from staff_pages import L1, issue, reset_hall, staff
 
@@ -103,3 +104,30 @@ def test_html_in_questions_is_shown_as_text(hall: Hall, browser: Any) -> None:
     finally:
         reset = {"questions": {"U1": {"text": DEFAULT.elements[0].text.to_list()}}}
         assert admin.put(f"/api/v1/sites/{SITE}/survey", reset).status == 200
+
+
+def test_the_public_result_page(hall: Hall, browser: Any) -> None:
+    page = phone(browser)
+    page.goto(f"{hall.url}/skm/{SITE}")
+    page.wait_for_selector("main[data-state]")
+    # fewer than five answers so far in this hall: says so, shows no index
+    if page.locator("main").get_attribute("data-state") == "too_few":
+        assert "Belum cukup responden" in page.locator(".too-few").inner_text()
+    anon_answers = {"answers": {f"U{i}": 3 if i != 4 else 2 for i in range(1, 10)}}
+    for _ in range(5):
+        ticket = served(hall)
+        ref = ticket["ref"]
+        reply = Client(hall.url).post(f"/api/v1/tickets/{ref}/survey", anon_answers)
+        assert reply.status == 201, reply.json
+    page.reload()
+    page.wait_for_selector("main[data-state=shown]")
+    assert page.locator(".ikm").inner_text().replace(".", "").isdigit()
+    assert page.locator(".grade").inner_text() in "ABCD"
+    assert page.locator("table.elements tbody tr").count() == 9
+    lowest = page.locator("tr.lowest")
+    assert "Biaya/tarif" in lowest.first.inner_text() and "terendah" in lowest.first.inner_text()
+    assert page.locator(".history tbody tr").count() >= 1
+    shot(page, "survey-results-phone")
+    page.get_by_role("button", name="English").click()
+    assert page.get_by_role("heading", name="Citizen satisfaction survey results").is_visible()
+    assert js_errors(page.errors) == []
