@@ -250,3 +250,9 @@ def test_splitting_and_merging_gives_the_same_figures(
     assert Tally.of(a) + Tally.of(b) == Tally.of(a + b)
     assert compute(Tally.of(a) + Tally.of(b)) == compute(Tally.of(a + b))
     assert (Tally.of(a) + Tally.of(b)) - Tally.of(b) == Tally.of(a)
+
+
+def test_a_response_of_other_than_nine_scores_is_refused() -> None:
+    with pytest.raises(ValueError, match="9 scores"):
+        Tally.of([[4] * 9, [4] * 8])
+    assert Tally.of([]) == Tally()

@@ -101,15 +101,13 @@ class Tally:
 
     @classmethod
     def of(cls, scores: Iterable[Sequence[int]]) -> Tally:
-        n = 0
-        sums = [0] * N_ELEMENTS
-        for row in scores:
-            if len(row) != N_ELEMENTS:
-                raise ValueError(f"expected {N_ELEMENTS} scores, got {len(row)}")
-            n += 1
-            for i, s in enumerate(row):
-                sums[i] += s
-        return cls(n, tuple(sums))
+        rows = list(scores)
+        if rows and set(map(len, rows)) != {N_ELEMENTS}:
+            raise ValueError(f"expected {N_ELEMENTS} scores per response")
+        if not rows:
+            return cls()
+        # column sums in C (zip, sum); a period's tally is also the sum of its days' tallies
+        return cls(len(rows), tuple(sum(column) for column in zip(*rows, strict=True)))
 
 
 @dataclass(frozen=True, slots=True)
