@@ -79,6 +79,7 @@ def test_instrument_round_trips_through_its_dict() -> None:
         {"questions": {"U1": {"labels": [["a", "b"]] * 3}}},
         {"questions": {"U1": {"weight": 2}}},
         {"profile": ["agama"]},
+        {"profile": [{}, []]},  # unhashable: once a 500
         {"extras": [{"key": "U1", "title": ["a", "b"], "text": ["a", "b"], "labels": []}]},
         {"extras": [{"key": "X1"}]},
         {"valid_hours": 0},

@@ -357,7 +357,9 @@ def configure(base: Instrument, config: Mapping[str, Any]) -> Instrument:
         out = replace(out, elements=_reworded(base.elements, config["questions"]))
     if "profile" in config:
         keys = config["profile"]
-        if not isinstance(keys, list) or not all(k in _PROFILE_BY_KEY for k in keys):
+        if not isinstance(keys, list) or not all(
+            isinstance(k, str) and k in _PROFILE_BY_KEY for k in keys
+        ):
             raise _bad("profile: expected a list of profile keys", allowed=list(PROFILE_KEYS))
         out = replace(out, profile=tuple(p for p in PROFILE if p.key in keys))
     if "extras" in config:
