@@ -80,7 +80,9 @@ def waiting(hall: HallServer, service: str = "ktp") -> int:
 
 
 def test_every_engine_command_has_a_route() -> None:
-    assert sorted(spec.command for spec in COMMAND_ROUTES) == sorted(COMMAND_TYPES)
+    # the survey's commands have routes of their own (qms/server/api_survey.py)
+    survey = ["configure_survey", "submit_survey"]
+    assert sorted([spec.command for spec in COMMAND_ROUTES] + survey) == sorted(COMMAND_TYPES)
 
 
 def test_command_bodies_are_documented_from_the_commands() -> None:

@@ -227,6 +227,24 @@ def test_unknown_event_types_are_withheld_from_displays_only():
     assert aud.project(SUPERVISOR, event, Facts()) == event
 
 
+def test_no_audience_sees_a_survey_answer():
+    """Not even a supervisor: it names the ticket and the officer (docs/survey.md)."""
+    event = {
+        "type": "survey_answered",
+        "schema": 1,
+        "at": NOW,
+        "ticket": "t1",
+        "service": "ktp",
+        "officer": "budi",
+        "day": "2024-07-01",
+        "response": {"scores": [1] * 9},
+    }
+    for audience in (DISPLAY, CONSOLE_L1, SUPERVISOR):
+        assert aud.project(audience, event, Facts()) is None
+    message = aud.event_message(7, SUPERVISOR, event, Facts())
+    assert message == {"type": "event", "version": 7}  # the version goes on, empty
+
+
 def test_views(hall: Recorder):
     for i, (service, priority) in enumerate(
         [("ktp", "lansia"), ("kk", "regular"), ("pkb", "regular")]

@@ -101,6 +101,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sites/{site}/counters"): Row(READERS),
     ("GET", "/sites/{site}/tickets"): Row(SITE_STAFF),
     ("GET", "/tickets/{ref}"): Row(EVERYONE),
+    # survey (the ticket's ref is its only credential; the results are the managers')
+    ("GET", "/tickets/{ref}/survey"): Row(EVERYONE),
+    ("POST", "/tickets/{ref}/survey"): Row(EVERYONE, {"answers": {}}),
+    ("GET", "/sites/{site}/survey"): Row(MANAGERS),
+    ("PUT", "/sites/{site}/survey"): Row(ADMIN, {"enabled": True}),
+    ("GET", "/sites/{site}/survey/results"): Row(MANAGERS),
+    ("GET", "/sites/{site}/survey/export"): Row(MANAGERS),
+    ("GET", "/survey/{hall}"): Row(EVERYONE),
     ("GET", "/openapi.json"): Row(EVERYONE),
     # accounts (bodies that are refused after the guard, so nothing changes)
     ("POST", "/session"): Row(EVERYONE, {}),
@@ -155,6 +163,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
 def _fill(text: str, hall: HallServer) -> str:
     ids = {
         "{site}": SITE,
+        "{hall}": SITE,
         "{counter}": "L1",
         "{ticket}": hall.ticket,
         "{ref}": hall.ref,

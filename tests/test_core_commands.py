@@ -239,6 +239,14 @@ def _call_l1(h: Hall) -> dict[str, Any]:
     return {"counter": "L1"}
 
 
+def _rated(h: Hall) -> dict[str, Any]:
+    """A completed ticket and a full survey answer for it (tests/test_survey_core.py)."""
+    tid = _called(h)
+    h.do("complete", counter="L1")
+    answers = {f"U{i}": 4 for i in range(1, 10)}
+    return {"ticket": tid, "token": h.t(tid).token, "response": {"answers": answers}}
+
+
 def _held(h: Hall) -> dict[str, Any]:
     tid = _issue(h)
     h.do("hold", ticket=tid)
@@ -293,6 +301,8 @@ NORMAL_CASES: dict[str, Callable[[Hall], Case]] = {
     "cancel": lambda h: ({"ticket": _issue(h)}, ["ticket_cancelled"]),
     "close_day": lambda h: (_day_under_way(h), ["day_closed"]),
     "broadcast": lambda h: ({"text": "Loket 5 istirahat"}, ["message_broadcast"]),
+    "submit_survey": lambda h: (_rated(h), ["survey_answered"]),
+    "configure_survey": lambda h: ({"config": {"valid_hours": 12}}, ["survey_configured"]),
 }
 
 
@@ -1494,8 +1504,11 @@ def busy_hall() -> Hall:
     h.do("recall", counter="L1")
     h.do("start_service", counter="L1")
     h.do("transfer", ticket=h.c("L1").ticket, to_service="kk", to_counter="L2")
-    h.call("L2")
+    rated = h.call("L2")
     h.do("complete", counter="L2")
+    h.do("configure_survey", config={"suggestion_limit": 500})
+    answers = {f"U{i}": 3 for i in range(1, 10)}
+    h.do("submit_survey", ticket=rated, token=h.t(rated).token, response={"answers": answers})
     h.call("L1")
     h.do("no_show", counter="L1")
     h.call("L1")

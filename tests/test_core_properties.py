@@ -45,7 +45,6 @@ from hypothesis.stateful import (
 )
 
 from qms.core import (
-    CODES,
     COMMAND_TYPES,
     HallState,
     Rejected,
@@ -59,6 +58,7 @@ from qms.core import (
 from qms.core import commands as c
 from qms.core import events as e
 from qms.core.calendar import business_day
+from qms.core.errors import ALL_CODES
 from qms.core.evolve import queue_key
 from qms.core.model import (
     FINAL_STATES,
@@ -245,7 +245,7 @@ class HallMachine(RuleBasedStateMachine):
         try:
             events = decide(self.state, cmd, at)
         except Rejected as exc:
-            assert exc.code in CODES, exc.code
+            assert exc.code in ALL_CODES, exc.code
             if before is not None:
                 self.unchanged = None
                 assert self.as_dict() == before, f"{cmd.TYPE} refused, state changed"
@@ -294,12 +294,19 @@ class HallMachine(RuleBasedStateMachine):
         return max([business_day(at, TZ_NAME), *self.days_opened])
 
     def check_acceptance(self, cmd: c.Command, at: float) -> None:
+        if isinstance(cmd, c.SubmitSurvey):  # a completed ticket, rated once, within 24 h
+            t = self.state.tickets[cmd.ticket]
+            assert t.state is TicketState.DONE and t.token == cmd.token and not t.surveyed
+            assert t.finished_at is not None and at - t.finished_at <= 24 * 3600
+            return
         day = self.ticket_day(cmd)
         if day is not None:
             today = self.today(at)
             assert day == today, f"{cmd.TYPE} accepted for a ticket of {day} on {today}"
 
     def check_refusal(self, cmd: c.Command, code: str, at: float) -> None:
+        if isinstance(cmd, c.SubmitSurvey | c.ConfigureSurvey):
+            return  # tests/test_survey_core.py: each refusal
         day = self.ticket_day(cmd)
         if day is None:
             return
@@ -554,6 +561,32 @@ class HallMachine(RuleBasedStateMachine):
     def unhold(self, data: st.DataObject, by: str | None) -> None:
         self.run(c.Unhold(ticket=self.pick_ticket(data, TicketState.HELD), by=by))
 
+    @rule(data=st.data(), score=st.integers(0, 5), right_token=st.integers(0, 4))
+    def submit_survey(self, data: st.DataObject, score: int, right_token: int) -> None:
+        """A visitor rates a ticket: mostly a completed one, with its token."""
+        ticket = self.pick_ticket(data, TicketState.DONE)
+        t = self.state.tickets.get(ticket)
+        token = t.token if t is not None and right_token else "not-its-token"
+        answers = {f"U{i}": score if i == 1 else 4 for i in range(1, 10)}
+        code = self.run(c.SubmitSurvey(ticket=ticket, token=token, response={"answers": answers}))
+        if code is None:
+            assert self.state.tickets[ticket].surveyed
+
+    @rule(
+        config=st.sampled_from(
+            [
+                {"valid_hours": 1},
+                {"enabled": False},
+                {"enabled": True},
+                {"valid_hours": 0},
+                {"colour": 1},
+            ]
+        ),
+        by=staff,
+    )
+    def configure_survey(self, config: dict[str, Any], by: str | None) -> None:
+        self.run(c.ConfigureSurvey(config=config, by=by))
+
     @rule(data=st.data(), by=st.one_of(staff, kiosks))
     def cancel(self, data: st.DataObject, by: str | None) -> None:
         ticket = self.pick_ticket(data, TicketState.WAITING, TicketState.HELD)
@@ -790,6 +823,11 @@ def _loose(tp: Any) -> st.SearchStrategy[Any]:
         return st.builds(OpeningHours, open=hhmm, close=hhmm, weekdays=days)
     if isinstance(tp, type) and issubclass(tp, Priority | Channel):
         return st.sampled_from(list(tp))
+    if origin is dict:  # a survey's answers or configuration: JSON-like
+        keys = st.sampled_from(["answers", "enabled", "valid_hours", "U1", "U9", "profile"])
+        leaf = st.one_of(st.integers(-1, 30), st.booleans(), st.text(max_size=4), st.none())
+        inner = st.dictionaries(keys, leaf, max_size=3)
+        return st.dictionaries(keys, st.one_of(leaf, inner), max_size=4)
     raise TypeError(tp)
 
 
@@ -892,7 +930,7 @@ def test_decide_is_pure(
         try:
             events = decide(state, cmd, now)
         except Rejected as exc:
-            assert exc.code in CODES
+            assert exc.code in ALL_CODES
             assert state == before, f"refused {cmd.TYPE} changed the state"
             continue
         assert state == before, f"decide({cmd.TYPE}) changed the state"

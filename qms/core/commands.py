@@ -199,6 +199,32 @@ class CloseDay(Command):
     TYPE = "close_day"
 
 
+# A ticket's public token (the secret of its status URL /t/<site>.<token>).
+Token = Annotated[str, Constraint(pattern=r"^[A-Za-z0-9_-]{1,64}$", meaning="a ticket's token")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitSurvey(Command):
+    """A visitor's satisfaction survey answers for their completed ticket (`qms.survey`).
+
+    `ticket` and `token` together: the token proves the visitor holds the ticket.
+    `response` is checked against the instrument in force (`qms.survey.response`).
+    """
+
+    TYPE = "submit_survey"
+    ticket: Id
+    token: Token
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigureSurvey(Command):
+    """Change the satisfaction survey's questionnaire (`qms.survey.instrument.configure`)."""
+
+    TYPE = "configure_survey"
+    config: dict[str, Any]
+
+
 def _concrete(cls: type[Command]) -> list[type[Command]]:
     out = [cls] if cls.TYPE else []
     for sub in cls.__subclasses__():

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from qms.core import commands as c
 from qms.core import events as e
+from qms.core import survey
 from qms.core.calendar import business_day, is_open, valid_hours, valid_timezone
 from qms.core.errors import Rejected, wrong_state
 from qms.core.evolve import evolve
@@ -60,7 +61,17 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
     if isinstance(command, c.SetUpSite):
         return _set_up_site(state, command, now, meta)
     site = _site(state)
-    if isinstance(command, c.SetUpAgency | c.SetUpService | c.SetUpCounter | c.Broadcast):
+    # The survey neither opens nor closes a business day: a visitor answering at night
+    # must not expire the tickets of a day a supervisor left open.
+    if isinstance(
+        command,
+        c.SetUpAgency
+        | c.SetUpService
+        | c.SetUpCounter
+        | c.Broadcast
+        | c.SubmitSurvey
+        | c.ConfigureSurvey,
+    ):
         return _HANDLERS[type(command)](state, command, now, meta)
     # Any other command first rolls the business day over when the date changed.
     rolled = _roll_day(state, site, command, now, meta)
@@ -561,3 +572,6 @@ def _ticket(state: HallState, ident: str) -> Ticket:
 def _expect_ticket(t: Ticket, *expected: TicketState) -> None:
     if t.state not in expected:
         raise wrong_state("ticket", t.id, " or ".join(s.value for s in expected), t.state.value)
+
+
+_HANDLERS.update(survey.HANDLERS)  # the survey's commands, kept apart (this module is long)

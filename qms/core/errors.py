@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from qms.survey.errors import CODES as SURVEY_CODES
+
 # Stable codes, part of the public contract (the HTTP API passes them through).
 # Each maps to the HTTP status that fits it best.
 CODES: dict[str, int] = {
@@ -42,7 +44,8 @@ GUARD_CODES: dict[str, int] = {
 ENGINE_CODES: dict[str, int] = {
     "idempotency_key_reused": 422,  # the command id was given to a different command
 }
-ALL_CODES = {**CODES, **GUARD_CODES, **ENGINE_CODES}
+# Codes of the satisfaction survey (answers, instrument, the visit rated): qms.survey.errors.
+ALL_CODES = {**SURVEY_CODES, **CODES, **GUARD_CODES, **ENGINE_CODES}
 
 
 class Rejected(Exception):

@@ -223,6 +223,33 @@ class MessageBroadcast(Event):
     zone: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class SurveyConfigured(Event):
+    """The satisfaction survey's questionnaire changed (reworded, extras, on/off): a new version."""
+
+    TYPE = "survey_configured"
+    instrument: dict[str, Any]  # `qms.survey.instrument.Instrument.to_dict()`
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyAnswered(Event):
+    """A visitor answered the satisfaction survey of their completed ticket (once per ticket).
+
+    The visit's service, agency, counter, officer, channel and day are copied from
+    the ticket, so the index can be recomputed from these events alone.
+    """
+
+    TYPE = "survey_answered"
+    ticket: str
+    service: str
+    agency: str = ""
+    counter: str | None = None
+    officer: str | None = None
+    channel: Channel = Channel.KIOSK
+    day: str
+    response: dict[str, Any]  # `qms.survey.response.Response.to_dict()`
+
+
 def _concrete(cls: type[Event]) -> list[type[Event]]:
     out = [cls] if cls.TYPE else []
     for sub in cls.__subclasses__():

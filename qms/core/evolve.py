@@ -252,6 +252,24 @@ def _broadcast(s: HallState, ev: e.MessageBroadcast) -> None:
         s.messages.pop(ev.zone, None)
 
 
+# --- the satisfaction survey ---------------------------------------------------------------
+
+
+@applies(e.SurveyConfigured)
+def _survey_configured(s: HallState, ev: e.SurveyConfigured) -> None:
+    s.survey = dict(ev.instrument)
+
+
+@applies(e.SurveyAnswered)
+def _survey_answered(s: HallState, ev: e.SurveyAnswered) -> None:
+    # The answers themselves are not kept in the state: only that this ticket has
+    # answered (one response per served ticket). A ticket no longer in the state (an
+    # older day, or a report's fold of one day) has nothing to mark.
+    t = s.tickets.get(ev.ticket)
+    if t is not None:
+        t.surveyed = True
+
+
 # --- the waiting-queue index -------------------------------------------------------------
 
 
@@ -306,6 +324,7 @@ def rebuild_queues(s: HallState) -> None:
 _UNDOABLE: frozenset[type[e.Event]] = frozenset(
     {
         e.TicketIssued,
+        e.SurveyAnswered,  # one ticket's `surveyed`
         *(cls for cls in _APPLY if issubclass(cls, e.TicketStep)),
         e.CounterOpened,
         e.CounterPaused,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from qms.core._schema import Constraint
 
@@ -133,6 +133,7 @@ class Ticket:
     started_at: float | None = None
     finished_at: float | None = None
     steps: list[Step] = field(default_factory=list)
+    surveyed: bool = False  # its satisfaction survey was answered (once per served ticket)
 
 
 @dataclass
@@ -154,6 +155,9 @@ class HallState:
     seq: dict[str, int] = field(default_factory=dict)  # per-service numbers issued today
     serial: int = 0  # tickets issued today, site-wide
     messages: dict[str, str] = field(default_factory=dict)  # zone ("" for all) -> running text
+    # The satisfaction survey's instrument in force (`qms.survey.instrument`, as a
+    # dict); None: the default questionnaire of PermenPAN-RB 14/2017, version 1.
+    survey: dict[str, Any] | None = None
     # Derived indexes, not stored in snapshots, rebuilt on restore. `queues`: queue
     # key -> waiting ticket ids of today, where the key is the service, or
     # "@<counter>" for tickets transferred to one counter. `lines`: the same

@@ -207,20 +207,10 @@ async def _find_ticket(request: Request, ref: str) -> tuple[SiteEngine, Ticket] 
     return None
 
 
-@api(
-    "GET",
-    "/tickets/{ref}",
-    allow=EVERYONE,
-    summary="One ticket's public status by its unguessable ref (anonymous)",
-    responses={
-        404: "no such ticket (`unknown_ticket`); every miss gives the same answer",
-        429: "too many misses from this address (`too_many_requests`)",
-    },
-    response=a.TICKET_STATUS,
-)
-async def get_ticket_status(request: Request, who: Principal) -> Response:
-    """The ref is ``<site>.<token>`` as in the status URL ``/t/<ref>`` an issued ticket
-    gives; no token, officer or personal data in the answer."""
+async def visitor_ticket(request: Request) -> tuple[SiteEngine, Ticket]:
+    """The engine and ticket of the path's `ref`, the visitor's only credential: every
+    miss answers the same 404 and counts against the caller's address (429 past
+    `TICKET_MISSES`, even for a real ref, until the oldest miss leaves the window)."""
     misses: FailureLog = request.app.state.ticket_misses
     address = client_address(request)
     hall = _hall(request)
@@ -239,7 +229,25 @@ async def get_ticket_status(request: Request, who: Principal) -> Response:
     if found is None:
         raise _no_such_ticket()
     await misses.remove(address, mark)
-    engine, ticket = found
+    return found
+
+
+@api(
+    "GET",
+    "/tickets/{ref}",
+    allow=EVERYONE,
+    summary="One ticket's public status by its unguessable ref (anonymous)",
+    responses={
+        404: "no such ticket (`unknown_ticket`); every miss gives the same answer",
+        429: "too many misses from this address (`too_many_requests`)",
+    },
+    response=a.TICKET_STATUS,
+)
+async def get_ticket_status(request: Request, who: Principal) -> Response:
+    """The ref is ``<site>.<token>`` as in the status URL ``/t/<ref>`` an issued ticket
+    gives; no token, officer or personal data in the answer."""
+    engine, ticket = await visitor_ticket(request)
+    now = _hall(request).clock()
     means = _hall(request).views(engine).means(engine.state, engine.version)
     status = q.ticket_status(engine.state, ticket, now, means)
     return _json({"version": engine.version, "now": now, "ticket": status})

@@ -107,6 +107,7 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.hall = Hall(event_log, relay=config.relay)
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
         app.state.ticket_misses = failure_log(event_log, "ticket-miss", TICKET_MISSES)
+        app.state.survey_books = {}  # site -> its survey records, read in on first use
         settings = StreamSettings.from_env()
         gc_policy = GcPolicy(settings.gc_freeze_s, settings.gc_reclaim_s)
         app.state.hub = stream.StreamHub(

@@ -10,6 +10,9 @@ Three audiences (docs/protocol.md):
   queues it serves, and the hall's set-up; other counters' officers stay hidden.
 - ``supervisor`` (the whole site): everything but ticket tokens.
 
+No audience sees a survey answer (`survey_answered`): staff read the survey's
+figures, never a response or which ticket gave it.
+
 Everything here is pure: an event is projected from the event itself and its
 `Facts`, which the stream computes once, from the state right after the event
 was folded in, and keeps with the event in its ring. A replayed event therefore
@@ -30,6 +33,9 @@ from qms.core.policy import directed_queue
 Json = dict[str, Any]
 
 RECENT_CALLS = 10  # calls kept for snapshots
+# Events no audience sees, not even a supervisor: a survey answer names its ticket and
+# officer (docs/survey.md, "Anonymity"); the figures come from the survey routes only.
+ANONYMOUS_EVENTS = frozenset({"survey_answered"})
 WAITING_LIST_MAX = 200  # waiting tickets listed in a console snapshot
 
 
@@ -222,6 +228,8 @@ def project(
 
     `served` is the set of services of a console's counter (ignored otherwise).
     """
+    if event.get("type") in ANONYMOUS_EVENTS:
+        return None
     if audience.kind is Kind.SUPERVISOR:
         return _staff_event(event, f, personal=True)
     if audience.kind is Kind.CONSOLE:

@@ -54,6 +54,11 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "pattern": r"^([A-Za-z0-9_-]{1,64}\.)?[A-Za-z0-9_-]{1,64}$",
         "description": "`<site>.<token>`, or a bare token",
     },
+    "hall": {  # a site, in a public path: no site scope is checked
+        "type": "string",
+        "pattern": _anchored(SITE_RE.pattern),
+        "description": "a site id (its published figures are public)",
+    },
     "username": {"type": "string", "pattern": _anchored(USERNAME_RE.pattern)},
     "device": {"type": "string", "pattern": _anchored(DEVICE_RE.pattern)},
 }
@@ -239,10 +244,12 @@ def _error(status: int, why: str) -> dict[str, Any]:
 def _responses(spec: ApiRoute) -> dict[str, Any]:
     declared = dict(spec.responses)
     success = min((s for s in declared if s < 300), default=200)
+    body = {"schema": spec.response or {"type": "object"}}
     out: dict[str, Any] = {
         str(success): {
             "description": declared.pop(success, "done"),
-            "content": {"application/json": {"schema": spec.response or {"type": "object"}}},
+            # a file (an export) is described by its media types alone
+            "content": {m: body if m == "application/json" else {} for m in spec.media},
         }
     }
     for status in sorted(s for s in declared if s < 300):

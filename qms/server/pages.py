@@ -37,6 +37,7 @@ PAGES = {
     "/supervisor": "supervisor.html",
     "/admin": "admin.html",
     "/t/{ref}": "visitor.html",
+    "/skm/{site}": "survey-results.html",  # a site's published survey result (anyone)
     "/": "index.html",
 }
 NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}

@@ -46,6 +46,7 @@ class ApiRoute:
     # OpenAPI parameter objects besides the {path} ones (query strings, headers)
     parameters: tuple[dict[str, Any], ...] = ()
     response: dict[str, Any] | None = None  # JSON schema of the success body
+    media: tuple[str, ...] = ("application/json",)  # media types of the success body
 
     @property
     def full_path(self) -> str:
@@ -63,10 +64,21 @@ def api(
     responses: dict[int, str] | None = None,
     parameters: tuple[dict[str, Any], ...] = (),
     response: dict[str, Any] | None = None,
+    media: tuple[str, ...] = ("application/json",),
 ) -> Callable[[Endpoint], ApiRoute]:
     def declare(fn: Endpoint) -> ApiRoute:
         return ApiRoute(
-            method, path, fn, allow, summary, tag, body, responses or {}, parameters, response
+            method,
+            path,
+            fn,
+            allow,
+            summary,
+            tag,
+            body,
+            responses or {},
+            parameters,
+            response,
+            media,
         )
 
     return declare

@@ -71,6 +71,7 @@ let failures = 0;
 let timer = null;
 let stopped = false; // a miss or a final state: no more polls
 let lastCall = sessionStorage.getItem(`qms.call.${ref}`); // a call already signalled
+let survey = null; // once the ticket is completed, its satisfaction survey (survey.js)
 
 function counterName(c) {
   return c ? c.name || c.counter : "";
@@ -109,7 +110,19 @@ function render() {
       h("p", { class: "explain" }, t(`v_explain_${s}`)),
     ),
   );
+  if (s === "done") showSurvey();
   $("#updated").textContent = updated ? t("v_updated", { time: formatClock(updated) }) : "";
+}
+
+/** Completed: the page turns into the satisfaction survey (survey.js, loaded only now, so
+ * a waiting phone loads none of it); the survey asks the server whether it is open. */
+async function showSurvey() {
+  if (!survey) {
+    const { surveyFor } = await import("./survey.js");
+    survey = survey || surveyFor(ref);
+  }
+  survey.render();
+  if (main.dataset.state === "done") main.append(survey.el);
 }
 
 function notFound() {

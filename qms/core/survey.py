@@ -1,0 +1,114 @@
+"""The satisfaction survey's rules in the hall: who may answer, when, and once.
+
+- A ticket may be rated once it is completed (`done`), by whoever holds its
+  token (the secret of its status URL), within the instrument's `valid_hours`
+  of its completion (24 by default), and once: a second answer is refused with
+  `survey_already_answered`, never replaces the first.
+- The answers are checked against the instrument in force (`qms.survey`); the
+  event copies the visit's service, agency, counter, officer, channel and day.
+- A site changes its questionnaire with `configure_survey`: the next version.
+
+The hall's state keeps today's and the previous business day's tickets, which
+always covers 24 hours after any completion; so `valid_hours` is at most 24.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qms.core import commands as c
+from qms.core import events as e
+from qms.core.errors import Rejected
+from qms.core.model import HallState, TicketState
+from qms.survey.errors import SurveyError
+
+if TYPE_CHECKING:
+    from qms.survey.instrument import Instrument
+
+# qms.survey's instrument and response modules are imported where they are used:
+# they use qms.core.text, and importing them here would make importing either
+# package first a circular import.
+
+
+def instrument_of(state: HallState) -> Instrument:
+    """The instrument in force at the site."""
+    from qms.survey import instrument as si
+
+    return si.DEFAULT if state.survey is None else si.from_dict(state.survey)
+
+
+def _rejected(exc: SurveyError) -> Rejected:
+    return Rejected(exc.code, exc.message, **exc.details)
+
+
+def survey_problem(state: HallState, ticket: str, token: str, now: float) -> Rejected | None:
+    """Why the ticket may not be rated now, or None (also asked by the visitor's page)."""
+    inst = instrument_of(state)
+    t = state.tickets.get(ticket)
+    if t is None or t.token != token:
+        return Rejected("survey_unknown_ticket", "no such ticket")
+    if not inst.enabled:
+        return Rejected("survey_off", "this site does not run the survey now")
+    if t.state is not TicketState.DONE or t.finished_at is None:
+        return Rejected("survey_not_open", "the survey opens when the service is completed")
+    if t.surveyed:
+        return Rejected("survey_already_answered", "this visit has been rated already; thank you")
+    if now - t.finished_at > inst.valid_hours * 3600:
+        return Rejected(
+            "survey_expired",
+            f"the survey closes {inst.valid_hours} hours after the service",
+            valid_hours=inst.valid_hours,
+        )
+    return None
+
+
+def _submit(
+    state: HallState, cmd: c.SubmitSurvey, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    problem = survey_problem(state, cmd.ticket, cmd.token, now)
+    if problem is not None:
+        raise problem
+    from qms.survey.response import parse
+
+    try:
+        response = parse(cmd.response, instrument_of(state))
+    except SurveyError as exc:
+        raise _rejected(exc) from None
+    t = state.tickets[cmd.ticket]
+    service = state.services.get(t.service)
+    return [
+        e.SurveyAnswered(
+            ticket=t.id,
+            service=t.service,
+            agency=service.agency if service is not None else "",
+            counter=t.counter,
+            officer=t.officer,
+            channel=t.channel,
+            day=t.day,
+            response=response.to_dict(),
+            **meta,
+        )
+    ]
+
+
+def _configure(
+    state: HallState, cmd: c.ConfigureSurvey, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    from qms.survey.instrument import configure
+
+    try:
+        changed = configure(instrument_of(state), cmd.config)
+    except SurveyError as exc:
+        raise _rejected(exc) from None
+    return [e.SurveyConfigured(instrument=changed.to_dict(), **meta)]
+
+
+# The survey's commands, for `qms.core.decide` (which imports this module; this one
+# imports nothing of decide).
+HANDLERS: dict[
+    type[c.Command], Callable[[HallState, Any, float, dict[str, Any]], list[e.Event]]
+] = {
+    c.SubmitSurvey: _submit,
+    c.ConfigureSurvey: _configure,
+}

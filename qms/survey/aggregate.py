@@ -1,0 +1,142 @@
+"""The index per group (service, agency, counter, officer, channel, profile, period).
+
+Anonymity rule: a group with fewer than `min_group` respondents (default 5) is
+never shown on its own. Hiding it is not enough when the total is shown: the
+total minus the shown groups gives it back. So suppression is complementary:
+while the hidden groups are fewer than two, or hold fewer than `min_group`
+respondents together, the smallest shown group is hidden too. Whatever a reader
+subtracts from the total then covers at least two groups and at least
+`min_group` people. A total below `min_group` is itself hidden, and so is
+every group under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from qms.survey.errors import SurveyError
+from qms.survey.index import Index, Tally, compute
+from qms.survey.instrument import PROFILE_KEYS
+
+DEFAULT_MIN_GROUP = 5
+MIN_GROUP_FLOOR = 3  # a site may raise the minimum, never set it below this
+CUTS = ("service", "agency", "counter", "officer", "channel", *PROFILE_KEYS)
+PERIODS = ("month", "quarter", "semester", "year")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One response as the figures see it: its scores and what it can be cut by.
+
+    `values` holds the cut values (service, agency, counter, officer, channel
+    and the profile answers); no ticket, no time finer than the day.
+    """
+
+    day: date
+    scores: tuple[int, ...]
+    values: dict[str, str | None] = field(default_factory=dict)
+    suggestion: str = ""  # for the export of responses only; never in a cut
+
+
+def period_key(day: date, kind: str) -> str:
+    """The period a day belongs to: 2026-03, 2026-Q1, 2026-S1, 2026."""
+    if kind == "month":
+        return f"{day.year}-{day.month:02d}"
+    if kind == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    if kind == "semester":
+        return f"{day.year}-S{(day.month - 1) // 6 + 1}"
+    if kind == "year":
+        return str(day.year)
+    raise SurveyError("invalid_cut", f"no period {kind!r}", allowed=list(PERIODS))
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    key: str | None  # None: the respondents who left this value out (or a walk-up with no officer)
+    respondents: int | None  # None when suppressed
+    index: Index | None  # None when suppressed (or nobody answered)
+    suppressed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "suppressed": self.suppressed,
+            "respondents": self.respondents,
+            "index": self.index.to_dict() if self.index else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    by: str
+    min_group: int
+    total: Group
+    groups: tuple[Group, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            "min_group": self.min_group,
+            "total": self.total.to_dict(),
+            "groups": [g.to_dict() for g in self.groups],
+        }
+
+
+def suppressed_keys(sizes: dict[str | None, int], min_group: int) -> set[str | None]:
+    """The groups to hide: primary (too small) then complementary (see the module)."""
+    hidden = {k for k, n in sizes.items() if n < min_group}
+    if not hidden:
+        return hidden
+    shown = sorted((k for k in sizes if k not in hidden), key=lambda k: (sizes[k], str(k)))
+    while shown and (len(hidden) < 2 or sum(sizes[k] for k in hidden) < min_group):
+        hidden.add(shown.pop(0))
+    return hidden
+
+
+def _group(key: str | None, tally: Tally, hidden: bool) -> Group:
+    if hidden:
+        return Group(key, None, None, True)
+    return Group(key, tally.respondents, compute(tally), False)
+
+
+def cut(
+    records: Iterable[Record],
+    by: str,
+    min_group: int = DEFAULT_MIN_GROUP,
+    key: Callable[[Record], str | None] | None = None,
+) -> Cut:
+    """The index of all `records` and of each value of `by`, with small groups hidden.
+
+    `by` is one of `CUTS` or `PERIODS` (or any name, with `key` to say how to group).
+    """
+    if min_group < MIN_GROUP_FLOOR:
+        raise SurveyError(
+            "invalid_group_size", f"the minimum group is at least {MIN_GROUP_FLOOR}", got=min_group
+        )
+    if key is None:
+        if by in PERIODS:
+            key = lambda r: period_key(r.day, by)  # noqa: E731
+        elif by in CUTS:
+            key = lambda r: r.values.get(by)  # noqa: E731
+        else:
+            raise SurveyError("invalid_cut", f"no cut {by!r}", allowed=[*CUTS, *PERIODS])
+    rows: dict[str | None, list[tuple[int, ...]]] = {}
+    everything: list[tuple[int, ...]] = []
+    for r in records:
+        rows.setdefault(key(r), []).append(r.scores)
+        everything.append(r.scores)
+    total = Tally.of(everything)
+    tallies = {k: Tally.of(v) for k, v in rows.items()}
+    if total.respondents < min_group:
+        hidden = set(tallies)
+    else:
+        hidden = suppressed_keys({k: t.respondents for k, t in tallies.items()}, min_group)
+    groups = tuple(
+        _group(k, tallies[k], k in hidden)
+        for k in sorted(tallies, key=lambda k: (k is None, str(k)))
+    )
+    return Cut(by, min_group, _group(None, total, total.respondents < min_group), groups)

@@ -1,0 +1,69 @@
+"""The survey's records read from a site's log: a pure fold of its entries.
+
+`SurveyBook.apply(version, entry)` takes every entry of the log in order and
+keeps what the survey figures need: each `survey_answered` as an anonymous
+`Record` (its scores, the cut values, the day: no ticket, no time of day), and
+the visitors served per business day (`ticket_completed`, for the sample size
+of the next period). Everything else is skipped without being decoded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from qms.core.calendar import business_day
+from qms.survey.aggregate import Record
+from qms.survey.instrument import PROFILE_KEYS
+
+_WANTED = frozenset({"survey_answered", "ticket_completed", "site_configured"})
+
+
+def record_of(entry: Mapping[str, Any]) -> Record:
+    """A `survey_answered` event as the figures see it."""
+    response = entry.get("response") or {}
+    profile = response.get("profile") or {}
+    values: dict[str, str | None] = {
+        "service": entry.get("service"),
+        "agency": entry.get("agency") or None,
+        "counter": entry.get("counter"),
+        "officer": entry.get("officer"),
+        "channel": entry.get("channel", "kiosk"),
+    }
+    for key in PROFILE_KEYS:
+        values[key] = profile.get(key)
+    scores = tuple(int(s) for s in response.get("scores", ()))
+    text = str(response.get("suggestion") or "")
+    return Record(date.fromisoformat(str(entry["day"])), scores, values, text)
+
+
+@dataclass
+class SurveyBook:
+    """One site's survey records, brought up to date entry by entry."""
+
+    version: int = 0
+    records: list[Record] = field(default_factory=list)
+    served: Counter[str] = field(default_factory=Counter)  # business day -> tickets completed
+    timezone: str = "Asia/Jakarta"
+
+    def apply(self, version: int, entry: Mapping[str, Any]) -> None:
+        self.version = version
+        kind = entry.get("type")
+        if kind not in _WANTED:
+            return
+        if kind == "ticket_completed":
+            self.served[business_day(float(entry["at"]), self.timezone)] += 1
+        elif kind == "site_configured":
+            self.timezone = str((entry.get("site") or {}).get("timezone", self.timezone))
+        else:
+            self.records.append(record_of(entry))
+
+    def between(self, first: date, last: date) -> list[Record]:
+        return [r for r in self.records if first <= r.day <= last]
+
+    def served_between(self, first: date, last: date) -> int:
+        low, high = first.isoformat(), last.isoformat()
+        return sum(n for day, n in self.served.items() if low <= day <= high)

@@ -1,0 +1,125 @@
+// The public result of a site's satisfaction survey, /skm/<site> (docs/survey.md):
+// the IKM, its grade, each element, respondents and period, and each quarter's
+// result, from GET /api/v1/survey/{site}. Printable on one A4 page.
+
+import { get } from "./api.js";
+import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { $, h } from "./ui.js";
+
+register({
+  r_title: ["Hasil Survei Kepuasan Masyarakat", "Citizen satisfaction survey results"],
+  r_period: ["Periode {first} s.d. {last}", "Period {first} to {last}"],
+  r_respondents: ["{n} responden", "{n} respondents"],
+  r_ikm: ["Indeks Kepuasan Masyarakat (IKM)", "Satisfaction index (IKM)"],
+  r_grade: ["Mutu pelayanan", "Service quality"],
+  r_too_few: [
+    "Belum cukup responden untuk menampilkan hasil (paling sedikit {n}).",
+    "Not enough respondents to show a result yet (at least {n}).",
+  ],
+  r_element: ["Unsur pelayanan", "Element"],
+  r_nrr: ["Nilai rata-rata (NRR)", "Mean (NRR)"],
+  r_converted: ["Nilai konversi", "Converted"],
+  r_lowest: ["terendah", "lowest"],
+  r_history: ["Riwayat per triwulan", "By quarter"],
+  r_quarter: ["Triwulan", "Quarter"],
+  r_hidden: ["< {n} responden", "< {n} respondents"],
+  r_print: ["Cetak", "Print"],
+});
+
+const ELEMENTS = {
+  U1: ["Persyaratan", "Requirements"],
+  U2: ["Sistem, mekanisme dan prosedur", "System, mechanism and procedure"],
+  U3: ["Waktu penyelesaian", "Completion time"],
+  U4: ["Biaya/tarif", "Cost/fee"],
+  U5: ["Produk spesifikasi jenis pelayanan", "Service product specification"],
+  U6: ["Kompetensi pelaksana", "Staff competence"],
+  U7: ["Perilaku pelaksana", "Staff conduct"],
+  U8: ["Penanganan pengaduan, saran dan masukan", "Handling of complaints and suggestions"],
+  U9: ["Sarana dan prasarana", "Facilities and infrastructure"],
+};
+
+const site = decodeURIComponent(location.pathname.replace(/^\/skm\//, ""));
+const main = $("#app");
+let data = null;
+const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
+
+function render() {
+  if (!data) return;
+  const index = data.index;
+  main.dataset.state = index ? "shown" : "too_few";
+  const head = h(
+    "section",
+    { class: "head" },
+    h("h2", {}, data.name),
+    h("p", {}, t("r_period", data.period), " · ", t("r_respondents", { n: data.respondents })),
+  );
+  if (!index) {
+    main.replaceChildren(head, h("p", { class: "too-few" }, t("r_too_few", { n: data.min_group })));
+    return;
+  }
+  const grade = index.grade;
+  const score = h(
+    "section",
+    { class: "score", "data-grade": grade.letter },
+    h("div", {}, h("p", { class: "label" }, t("r_ikm")), h("p", { class: "ikm" }, index.converted)),
+    h("div", {}, h("p", { class: "label" }, t("r_grade")), h("p", { class: "grade" }, grade.letter), h("p", {}, getLang() === "en" ? grade.en : grade.id)),
+  );
+  const rows = index.elements.map((e) =>
+    h(
+      "tr",
+      { class: e.lowest ? "lowest" : null },
+      h("th", { scope: "row" }, `${e.key} `, pick(ELEMENTS[e.key] || [e.key, e.key]), e.lowest ? h("span", { class: "tag" }, t("r_lowest")) : null),
+      h("td", {}, e.nrr),
+      h("td", {}, e.converted),
+      h("td", {}, e.grade),
+    ),
+  );
+  const table = h(
+    "table",
+    { class: "elements" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("r_element")), h("th", { scope: "col" }, t("r_nrr")), h("th", { scope: "col" }, t("r_converted")), h("th", { scope: "col" }, t("r_grade")))),
+    h("tbody", {}, rows),
+  );
+  const history = data.history.length
+    ? h(
+        "section",
+        { class: "history" },
+        h("h3", {}, t("r_history")),
+        h(
+          "table",
+          {},
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("r_quarter")), h("th", { scope: "col" }, "IKM"), h("th", { scope: "col" }, t("r_grade")))),
+          h(
+            "tbody",
+            {},
+            data.history.map((g) =>
+              h(
+                "tr",
+                {},
+                h("th", { scope: "row" }, g.key),
+                h("td", {}, g.suppressed ? t("r_hidden", { n: data.min_group }) : g.index.converted),
+                h("td", {}, g.suppressed ? "" : g.index.grade.letter),
+              ),
+            ),
+          ),
+        ),
+      )
+    : null;
+  const print = h("button", { type: "button", class: "secondary no-print", onclick: () => window.print() }, t("r_print"));
+  main.replaceChildren(head, score, table, history, print);
+}
+
+async function load() {
+  try {
+    data = await get(`/survey/${encodeURIComponent(site)}`);
+    render();
+  } catch (err) {
+    main.dataset.state = "error";
+    main.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err)));
+  }
+}
+
+onLangChange(render);
+applyI18n();
+langToggle();
+load();

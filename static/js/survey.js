@@ -1,0 +1,176 @@
+// The satisfaction survey (SKM) on the visitor's page, once the ticket is completed.
+//
+// GET /api/v1/tickets/{ref}/survey says whether it is open and brings the questions
+// (Bahasa Indonesia first: [id, en] pairs, shown in the page's language); the answers
+// go once to POST …/survey (docs/api.md "Survey"). Every text is set as text, never
+// as HTML. The choices survive a language switch (they live in `answers`).
+
+import { get, post } from "./api.js";
+import { errorText, getLang, register, t } from "./i18n.js";
+import { h } from "./ui.js";
+
+register({
+  s_title: ["Survei Kepuasan Masyarakat", "Satisfaction survey"],
+  s_intro: [
+    "Bantu kami memperbaiki layanan: 9 pertanyaan singkat. Jawaban Anda anonim: petugas tidak tahu siapa yang menjawab.",
+    "Help us improve: 9 short questions. Your answers are anonymous: staff never see who answered.",
+  ],
+  s_profile: ["Tentang Anda (boleh dilewati)", "About you (optional)"],
+  s_skip: ["— tidak diisi —", "— skip —"],
+  s_suggestion: ["Saran dan masukan (boleh dikosongkan)", "Suggestions (optional)"],
+  s_send: ["Kirim penilaian", "Send"],
+  s_sending: ["Mengirim…", "Sending…"],
+  s_missing: ["Mohon jawab semua pertanyaan bertanda *.", "Please answer every question marked *."],
+  s_thanks: ["Terima kasih atas penilaian Anda!", "Thank you for your feedback!"],
+  s_thanks_more: [
+    "Penilaian Anda membantu kami memperbaiki layanan.",
+    "Your answers help us improve the service.",
+  ],
+  s_expired: ["Survei untuk kunjungan ini sudah ditutup.", "The survey for this visit has closed."],
+  s_changed: [
+    "Pertanyaan survei baru saja diubah; periksa lagi jawaban Anda lalu kirim.",
+    "The questions have just changed; check your answers and send again.",
+  ],
+  s_closes: ["Survei terbuka sampai {time}.", "The survey is open until {time}."],
+  err_invalid_answer: ["Jawaban harus 1 sampai 4.", "Answers are 1 to 4."],
+  err_missing_answer: ["Mohon jawab semua pertanyaan bertanda *.", "Please answer every question marked *."],
+  err_text_too_long: ["Saran terlalu panjang.", "The suggestion is too long."],
+  err_invalid_text: ["Saran memuat karakter yang tidak diizinkan.", "The suggestion holds a character that is not allowed."],
+});
+
+/** The survey of one ticket: `el` to place in the page, `render()` after a language switch. */
+export function surveyFor(ref) {
+  const el = h("section", { class: "survey", "aria-live": "polite", "data-survey": "loading" });
+  const path = `/tickets/${encodeURIComponent(ref)}/survey`;
+  const s = { status: "loading", instrument: null, closesAt: null, answers: {}, profile: {}, suggestion: "", sending: false, message: "" };
+  const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
+
+  async function load() {
+    try {
+      const got = await get(path);
+      Object.assign(s, { status: got.status, instrument: got.instrument, closesAt: got.closes_at });
+    } catch (err) {
+      s.status = "error";
+      s.message = errorText(err);
+    }
+    render();
+  }
+
+  function question(q, required) {
+    const legendId = `q-${q.key}`;
+    return h(
+      "fieldset",
+      { class: "question", "data-key": q.key, "aria-labelledby": legendId },
+      h("legend", { id: legendId }, h("span", { class: "qtitle" }, pick(q.title), required ? " *" : ""), h("span", { class: "qtext" }, pick(q.text))),
+      h(
+        "div",
+        { class: "scale" },
+        q.labels.map((label, i) =>
+          h(
+            "label",
+            {},
+            h("input", {
+              type: "radio",
+              name: q.key,
+              value: i + 1,
+              required,
+              checked: s.answers[q.key] === i + 1,
+              onchange: () => (s.answers[q.key] = i + 1),
+            }),
+            h("span", { class: "score" }, String(i + 1)),
+            h("span", { class: "text" }, pick(label)),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function profileField(field) {
+    const id = `p-${field.key}`;
+    return h(
+      "div",
+      { class: "field" },
+      h("label", { for: id }, pick(field.title)),
+      h(
+        "select",
+        { id, name: field.key, onchange: (ev) => (s.profile[field.key] = ev.target.value) },
+        h("option", { value: "" }, t("s_skip")),
+        field.options.map(([code, label]) => h("option", { value: code, selected: s.profile[field.key] === code }, pick(label))),
+      ),
+    );
+  }
+
+  function form() {
+    const inst = s.instrument;
+    const profile = inst.profile.length
+      ? h("fieldset", { class: "profile" }, h("legend", {}, t("s_profile")), inst.profile.map(profileField))
+      : null;
+    const suggestion = inst.suggestion_limit
+      ? h(
+          "div",
+          { class: "field" },
+          h("label", { for: "saran" }, t("s_suggestion")),
+          h("textarea", { id: "saran", rows: 3, maxlength: inst.suggestion_limit, oninput: (ev) => (s.suggestion = ev.target.value) }, s.suggestion),
+        )
+      : null;
+    const closes = s.closesAt ? new Date(s.closesAt * 1000).toLocaleString(getLang() === "en" ? "en-GB" : "id-ID", { dateStyle: "medium", timeStyle: "short" }) : "";
+    return h(
+      "form",
+      { id: "survey-form", novalidate: true, onsubmit: send },
+      h("h2", {}, t("s_title")),
+      h("p", { class: "intro" }, t("s_intro")),
+      inst.elements.map((q) => question(q, true)),
+      inst.extras.map((q) => question(q, false)),
+      profile,
+      suggestion,
+      s.message ? h("p", { class: "survey-error", role: "alert" }, s.message) : null,
+      h("button", { type: "submit", class: "primary", disabled: s.sending }, s.sending ? t("s_sending") : t("s_send")),
+      closes ? h("p", { class: "closes" }, t("s_closes", { time: closes })) : null,
+    );
+  }
+
+  async function send(ev) {
+    ev.preventDefault();
+    const missing = s.instrument.elements.find((q) => !s.answers[q.key]);
+    if (missing) {
+      s.message = t("s_missing");
+      render();
+      el.querySelector(`fieldset[data-key="${missing.key}"] input`)?.focus();
+      return;
+    }
+    const answers = {};
+    for (const q of [...s.instrument.elements, ...s.instrument.extras]) if (s.answers[q.key]) answers[q.key] = s.answers[q.key];
+    const profile = Object.fromEntries(Object.entries(s.profile).filter(([, v]) => v));
+    const body = { instrument: s.instrument.version, answers, profile };
+    if (s.suggestion.trim()) body.suggestion = s.suggestion;
+    s.sending = true;
+    s.message = "";
+    render();
+    try {
+      await post(path, body);
+      s.status = "answered";
+    } catch (err) {
+      if (err.code === "survey_already_answered") s.status = "answered";
+      else if (err.code === "survey_expired") s.status = "expired";
+      else if (err.code === "instrument_mismatch") {
+        await load();
+        s.message = t("s_changed");
+      } else s.message = errorText(err);
+    }
+    s.sending = false;
+    render();
+  }
+
+  function render() {
+    el.dataset.survey = s.status;
+    if (s.status === "open" && s.instrument) el.replaceChildren(form());
+    else if (s.status === "answered")
+      el.replaceChildren(h("div", { class: "thanks", role: "status" }, h("h2", {}, t("s_thanks")), h("p", {}, t("s_thanks_more"))));
+    else if (s.status === "expired") el.replaceChildren(h("p", { class: "closed" }, t("s_expired")));
+    else if (s.status === "error") el.replaceChildren(h("p", { class: "survey-error", role: "alert" }, s.message));
+    else el.replaceChildren();
+  }
+
+  load();
+  return { el, render };
+}

@@ -1,0 +1,159 @@
+"""The survey in the hall's core: a completed ticket rated once, by its token, in time.
+
+Uses the decide-then-evolve `Hall` of tests/test_core_commands.py (which also
+checks that every event survives its wire form and that decide changes nothing).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from test_core_commands import Hall
+
+from qms.core import Rejected, state_from_dict, state_to_dict
+from qms.core import events as e
+from qms.core.errors import ALL_CODES
+from qms.core.evolve import checkpoint, evolve
+from qms.core.survey import instrument_of
+from qms.survey.instrument import ELEMENT_KEYS
+
+ANSWERS = {"answers": {k: 3 for k in ELEMENT_KEYS}, "profile": {"usia": "30-39"}}
+
+
+def refused(h: Hall, code: str, kind: str, **fields: Any) -> Rejected:
+    before = copy.deepcopy(h.state)
+    with pytest.raises(Rejected) as info:
+        h.do(kind, **fields)
+    assert info.value.code == code, info.value
+    assert info.value.http_status == ALL_CODES[code]
+    assert h.state == before
+    return info.value
+
+
+def served() -> tuple[Hall, str, str]:
+    h = Hall.standard()
+    tid = h.issue("kk")
+    h.open("L2", "sari")
+    h.call("L2")
+    h.do("start_service", counter="L2")
+    h.tick(300)
+    h.do("complete", counter="L2")
+    return h, tid, h.state.tickets[tid].token
+
+
+def test_a_completed_ticket_is_rated_once() -> None:
+    h, tid, token = served()
+    h.tick(60)
+    (ev,) = h.do("submit_survey", ticket=tid, token=token, response=ANSWERS)
+    assert isinstance(ev, e.SurveyAnswered)
+    assert (ev.service, ev.agency, ev.counter, ev.officer, ev.day) == (
+        "kk",
+        "dukcapil",
+        "L2",
+        "sari",
+        h.state.tickets[tid].day,
+    )
+    assert ev.response["scores"] == [3] * 9 and ev.response["profile"] == {"usia": "30-39"}
+    assert ev.by is None  # the visitor is nobody in the log
+    assert h.state.tickets[tid].surveyed
+    error = refused(
+        h, "survey_already_answered", "submit_survey", ticket=tid, token=token, response=ANSWERS
+    )
+    assert error.http_status == 409
+
+
+def test_who_and_when() -> None:
+    h, tid, token = served()
+    refused(
+        h,
+        "survey_unknown_ticket",
+        "submit_survey",
+        ticket=tid,
+        token="wrongtoken",
+        response=ANSWERS,
+    )
+    refused(
+        h, "survey_unknown_ticket", "submit_survey", ticket="nope", token=token, response=ANSWERS
+    )
+    waiting = h.issue("kk")
+    refused(
+        h,
+        "survey_not_open",
+        "submit_survey",
+        ticket=waiting,
+        token=h.state.tickets[waiting].token,
+        response=ANSWERS,
+    )
+    h.tick(24 * 3600 + 1)
+    error = refused(h, "survey_expired", "submit_survey", ticket=tid, token=token, response=ANSWERS)
+    assert error.details == {"valid_hours": 24}
+
+
+def test_bad_answers_record_nothing() -> None:
+    h, tid, token = served()
+    bad = {"answers": {**ANSWERS["answers"], "U9": 5}}
+    refused(h, "invalid_answer", "submit_survey", ticket=tid, token=token, response=bad)
+    refused(
+        h,
+        "missing_answer",
+        "submit_survey",
+        ticket=tid,
+        token=token,
+        response={"answers": {"U1": 4}},
+    )
+    assert not h.state.tickets[tid].surveyed
+
+
+def test_survey_does_not_roll_the_business_day() -> None:
+    h, tid, token = served()
+    h.tick(15 * 3600)  # the next morning, before anyone opened the day
+    day = h.state.day
+    events = h.do("submit_survey", ticket=tid, token=token, response=ANSWERS)
+    assert [ev.TYPE for ev in events] == ["survey_answered"] and h.state.day == day
+
+
+def test_configure_switch_off_and_versions() -> None:
+    h, tid, token = served()
+    assert instrument_of(h.state).version == 1
+    (ev,) = h.do("configure_survey", config={"valid_hours": 2, "profile": ["usia"]})
+    assert isinstance(ev, e.SurveyConfigured) and ev.instrument["version"] == 2
+    refused(
+        h,
+        "instrument_mismatch",
+        "submit_survey",
+        ticket=tid,
+        token=token,
+        response={**ANSWERS, "instrument": 1},
+    )
+    h.do("configure_survey", config={"enabled": False})
+    refused(h, "survey_off", "submit_survey", ticket=tid, token=token, response=ANSWERS)
+    refused(h, "invalid_instrument", "configure_survey", config={"valid_hours": 48})
+    h.do("configure_survey", config={"enabled": True})
+    assert instrument_of(h.state).version == 4
+    h.tick(3 * 3600)
+    refused(h, "survey_expired", "submit_survey", ticket=tid, token=token, response=ANSWERS)
+
+
+def test_snapshot_keeps_the_instrument_and_the_mark() -> None:
+    h, tid, token = served()
+    h.do("configure_survey", config={"valid_hours": 5})
+    h.do("submit_survey", ticket=tid, token=token, response=ANSWERS)
+    restored = state_from_dict(state_to_dict(h.state))
+    assert restored is not None
+    assert restored.survey == h.state.survey and restored.tickets[tid].surveyed
+
+
+def test_the_answer_is_undone_exactly() -> None:
+    h, tid, _token = served()
+    before = copy.deepcopy(h.state)
+    ev = e.SurveyAnswered(
+        at=h.now, ticket=tid, service="kk", agency="dukcapil", day="2024-07-01", response={}
+    )
+    undo = checkpoint(h.state, ev)
+    assert undo is not None
+    evolve(h.state, ev)
+    assert h.state != before
+    undo()
+    assert h.state == before
