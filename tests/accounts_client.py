@@ -27,6 +27,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 from live_server import LiveServer
+from openapi_check import check
 
 PASSWORD = "rahasia-123"  # the password the helpers give everyone unless told otherwise
 
@@ -92,6 +93,7 @@ class Client:
         except urllib.error.HTTPError as error:
             reply = Reply(error.code, error.headers, error.read())
         self._keep_cookies(reply)
+        check(method, path, reply.status, reply.headers.get("content-type", ""), reply.body)
         return reply
 
     def _keep_cookies(self, reply: Reply) -> None:

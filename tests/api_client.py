@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from live_server import LiveServer
+from openapi_check import check
 
 from qms.accounts import DeviceKind, UserRole
 from qms.server.auth import open_accounts
@@ -116,6 +117,7 @@ class Api:
             content = resp.read()
         finally:
             conn.close()
+        check(method, full, resp.status, resp.headers.get("content-type", ""), content)
         try:
             parsed = json.loads(content) if content else None
         except ValueError:

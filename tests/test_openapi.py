@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 from live_server import LiveServer
+from openapi_check import check, schema_of
 from openapi_spec_validator import validate
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
@@ -288,3 +289,16 @@ def test_answers_are_described_field_by_field(doc: dict[str, Any], tmp_path: Pat
                     "properties"
                 ]
             )
+
+
+def test_answers_are_checked_against_the_document() -> None:
+    """The test clients check every answer (tests/openapi_check.py); the check finds
+    each route's documented body and refuses one that does not match it."""
+    assert schema_of("GET", "/api/v1/sites/s1/queues", 200) is not None
+    assert schema_of("POST", "/api/v1/sites/s1/counters/L1/call-next", 409) is not None  # Error
+    good = b'{"error": {"code": "counter_busy", "message": "m", "details": {}}}'
+    check("POST", "/api/v1/sites/s1/counters/L1/call-next", 409, "application/json", good)
+    with pytest.raises(AssertionError, match="does not match the OpenAPI document"):
+        check("GET", "/api/v1/sites/s1/queues", 200, "application/json", b'{"version": "x"}')
+    with pytest.raises(AssertionError, match="does not match the OpenAPI document"):
+        check("POST", "/api/v1/sites/s1/counters/L1/call-next", 409, "application/json", b"{}")

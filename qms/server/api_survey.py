@@ -132,6 +132,7 @@ ANSWER_BODY: dict[str, Any] = {
     summary="Answer the satisfaction survey of a completed ticket (anonymous, once)",
     body=ANSWER_BODY,
     responses={
+        201: "the answer is recorded",
         404: "no such ticket (`unknown_ticket`, `survey_unknown_ticket`)",
         409: "not completed (`survey_not_open`), answered already (`survey_already_answered`:"
         " a second answer never replaces the first), switched off (`survey_off`), or an"
