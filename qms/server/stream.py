@@ -513,12 +513,13 @@ class StreamHub:
                 # The client saw more than this process has applied (it came from a
                 # process further ahead): catch up from the log before answering.
                 await asyncio.wait_for(engine.catch_up(), self.settings.close_timeout_s)
+            backfill = await feed.backfill(hello)  # calls older than memory, from the log
             if self.closing:
                 raise Refused(Close.GOING_AWAY, "server going away")
             if conn.phase is not Phase.HANDSHAKE:
                 return False
             self._check_counter(who, audience, engine.state)
-            plan = feed.join(conn, audience, hello, self.settings.heartbeat_s)
+            plan = feed.join(conn, audience, hello, self.settings.heartbeat_s, backfill)
             log.debug("stream %s: %s joined (%s)", site, audience, plan)
             return True
         except Refused as refused:
