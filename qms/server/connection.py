@@ -12,6 +12,7 @@ import asyncio
 import collections
 import enum
 import os
+import socket
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, fields
@@ -43,6 +44,8 @@ class StreamSettings:
     gc_reclaim_s: float = 3600.0  # how often frozen objects are unfrozen and collected once
     history_calls: int = 10_000  # the day's calls kept in memory per site (history.py)
     history_read: int = 50_000  # events read from the log at most for one resume's calls
+    stall_s: float = 10.0  # a socket that takes nothing, or a ping unanswered, this long: 4008
+    socket_buffer: int = 32 * 1024  # SO_SNDBUF of a stream socket (the kernel doubles it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StreamSettings:
@@ -101,10 +104,13 @@ class Connection:
         "last_heard",
         "limit",
         "phase",
+        "ping_at",
         "queued",
         "reader",
         "slot",
+        "stalled_since",
         "version",
+        "watch",
         "who",
         "ws",
     )
@@ -129,6 +135,11 @@ class Connection:
         self._closer: asyncio.Task[None] | None = None  # sending the close frame
         self.reader: asyncio.Task[Any] | None = None  # the endpoint's task, while it reads
         self.interrupted = False  # the reader was cancelled because no close frame could go
+        # Slow-consumer rules (heartbeat.Heartbeat.check_stalls): when the oldest
+        # unanswered ping went out, and since when a blocked send made no progress.
+        self.ping_at: float | None = None
+        self.stalled_since: float | None = None
+        self.watch: set[Connection] | None = None  # the heartbeat's, while live
 
     # called synchronously by the fan-out, the reader and the hub: never block.
 
@@ -173,6 +184,7 @@ class Connection:
     def _drop(self) -> None:
         self._queue = None
         self.queued = 0
+        self.stalled_since = None
         blocked, self._blocked = self._blocked, None
         if blocked is not None and blocked is not asyncio.current_task():
             blocked.cancel()  # a send blocked on a full socket: give up on it
@@ -199,6 +211,9 @@ class Connection:
         # The send waits for the socket to drain: let a task see it through, and
         # queue what comes meanwhile.
         self._blocked = asyncio.get_running_loop().create_task(self._finish(coro, waiting))
+        self.stalled_since = time.monotonic()
+        if self.watch is not None:
+            self.watch.add(self)
 
     async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
         """Complete a send that `_push` started, then drain the queue; gives up on a close."""
@@ -216,6 +231,7 @@ class Connection:
             finally:
                 coro.close()  # no-op once finished; unwinds it when cancelled
             while self.phase is Phase.LIVE and self._queue:
+                self.stalled_since = time.monotonic()  # the socket took a frame: progress
                 frame, size = self._queue.popleft()
                 self.queued -= size
                 await self.ws.send(_message(frame))
@@ -227,6 +243,7 @@ class Connection:
             if self._blocked is asyncio.current_task():
                 self._blocked = None
                 self._queue = None
+                self.stalled_since = None
 
     def _lost(self) -> None:
         """A send failed: the client is gone (the reader sees the disconnect too)."""
@@ -258,3 +275,45 @@ def _message(frame: Frame) -> dict[str, Any]:
     if isinstance(frame, bytes):
         return {"type": "websocket.send", "bytes": frame}
     return {"type": "websocket.send", "text": frame}
+
+
+def _transport(send: Any) -> Any:
+    """The asyncio transport under an ASGI `send`: uvicorn's websocket protocols keep
+    it as `.transport`, and Starlette passes their bound `send` on, wrapped in a
+    closure or two (its exception handling)."""
+    for _ in range(8):
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        if transport is not None:
+            return transport
+        inner = None
+        for cell in getattr(send, "__closure__", None) or ():
+            try:
+                contents = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if callable(contents):
+                inner = contents
+                break
+        if inner is None:
+            return None
+        send = inner
+    return None
+
+
+def bound_send_buffer(ws: WebSocket, size: int) -> bool:
+    """Bound the kernel's send buffer of a stream socket (SO_SNDBUF, which Linux doubles).
+
+    Left alone, Linux grows it to several hundred KB per socket: a client that stopped
+    reading would take minutes of a quiet hall's frames before a send blocked, and the
+    slow-consumer rules never saw it. False when the socket cannot be reached (another
+    server than uvicorn, a test transport): the rules then only act later.
+    """
+    transport = _transport(getattr(ws, "_send", None))
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+    except OSError:
+        return False
+    return True
