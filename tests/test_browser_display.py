@@ -416,6 +416,7 @@ def test_reconnects_after_restart_and_network_loss_without_replay(
     assert page.evaluate("() => window.qmsDisplay.queued") == 0
     # A004 was called and recalled while the display was away: said once, as recalled.
     assert [e["version"] for e in announced(page)] == [v1, v2, v3, recall["version"]]
+    assert v4 in page.evaluate("() => window.qmsDisplay.calls.map((c) => c.version)")
     assert_in_order_never_overlapping(announced(page))
     assert [e for e in page.errors if "ERR_CONNECTION_REFUSED" not in e] == []
     assert entries
