@@ -213,17 +213,27 @@ class StalledClient:
     socket with a tiny receive buffer, read only when `drain` is called. (An asyncio
     client would keep reading up to 256 KiB into its own buffers.)"""
 
-    def __init__(self, base_ws_url: str, site: str, token: str, rcvbuf: int = 4096) -> None:
+    def __init__(
+        self,
+        base_ws_url: str,
+        site: str,
+        token: str,
+        rcvbuf: int | None = 4096,
+        maxseg: int | None = 536,
+    ) -> None:
         from websockets.client import ClientProtocol
         from websockets.uri import parse_uri
 
         self.url = f"{base_ws_url}/api/v1/sites/{site}/stream?token={token}"
         self.protocol = ClientProtocol(parse_uri(self.url), max_size=None)
         self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         # A small segment size keeps the server's send buffer small too: Linux sizes
         # it from the congestion window in segments, and loopback segments are 64 KiB.
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+        # (None: a plain socket, as a TV's, whose server side the kernel lets grow.)
+        if maxseg is not None:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, maxseg)
         self.sock.settimeout(10)
         self.version: int | None = None
         self.epoch: str | None = None

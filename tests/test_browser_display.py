@@ -412,10 +412,12 @@ def test_reconnects_after_restart_and_network_loss_without_replay(
     _, v4 = desk.call("petugas1", "L1", "ktp")
     recall = desk.counter("petugas1", "L1", "recall")
     page.evaluate("() => { const s = window.qmsDisplay.stream; s.epoch = 'gone'; s.start(); }")
-    entries = wait_announced(page, 5)
+    entries = wait_announced(page, 4)
     page.wait_for_timeout(500)
     assert page.evaluate("() => window.qmsDisplay.queued") == 0
-    assert [e["version"] for e in announced(page)] == [v1, v2, v3, v4, recall["version"]]
+    # A004 was called and recalled while the display was away: said once, as recalled.
+    assert [e["version"] for e in announced(page)] == [v1, v2, v3, recall["version"]]
+    assert v4 in page.evaluate("() => window.qmsDisplay.calls.map((c) => c.version)")
     assert_in_order_never_overlapping(announced(page))
     assert without_server_down(page.errors) == []
     assert entries
@@ -498,3 +500,47 @@ def test_set_up_change_refreshes_the_board_without_replaying(
     finally:
         assert boss.put(f"{P}/counters/L1", {**renamed, "name": l1["name"]}).status == 200
     assert page.errors == []
+
+
+def test_after_a_disconnect_every_missed_call_is_shown_and_only_the_still_called_said(
+    hall: Hall, desk: Desk, browser: Any
+) -> None:
+    """Issue 12 §1: a display that was away shows every call it missed, says only
+    those whose ticket is still called (oldest first), and says when it resynced."""
+    page = display(browser, hall, rate=RATE)
+    desk.open("petugas1", "L1")
+    desk.call("petugas1", "L1", "ktp")
+    said = len(wait_announced(page, 1))
+
+    def away_then_back(resume: str) -> tuple[list[str], int]:
+        page.evaluate("() => window.qmsDisplay.stream.stop()")
+        made = [desk.call("petugas1", "L1", "ktp") for _ in range(3)]  # the first two end done
+        if resume == "snapshot":
+            page.evaluate("() => { window.qmsDisplay.stream.wantSnapshot = true; }")
+        page.evaluate("() => window.qmsDisplay.stream.start()")
+        page.wait_for_function(LIVE)
+        page.wait_for_function(f"() => window.qmsDisplay.version >= {made[-1][1]}")
+        return [n for n, _ in made], made[-1][1]
+
+    for resume in ("replay", "snapshot"):
+        numbers, still_called = away_then_back(resume)
+        entries = wait_announced(page, said + 1)
+        page.wait_for_timeout(500)  # room for a stale call to be queued wrongly
+        assert page.evaluate("() => window.qmsDisplay.count + window.qmsDisplay.queued") == said + 1
+        assert [e["version"] for e in entries[said:]] == [still_called], resume
+        said += 1
+        missed = page.locator("#missed li .d-num").all_text_contents()
+        assert missed == numbers, resume  # every missed call is on the board
+        assert page.locator("#missed-box").is_visible()
+        history = page.evaluate("() => window.qmsDisplay.calls.map((c) => c.number)")
+        assert history[-3:] == numbers
+        assert page.locator("#resynced").is_hidden()
+    shot(page, "display-missed-calls")
+
+    # History the server could not recover (another incarnation of the log): said so.
+    page.evaluate("() => window.qmsDisplay.stream.stop()")
+    page.evaluate("() => { const s = window.qmsDisplay.stream; s.epoch = 'gone'; s.start(); }")
+    page.locator("#resynced").wait_for(state="visible", timeout=10_000)
+    assert "disinkronkan ulang" in str(page.locator("#resynced").text_content())
+    assert page.errors == []
+    page.close()

@@ -9,7 +9,7 @@ import msgpack
 import pytest
 
 from qms.server.audience import Kind
-from qms.server.feed import StreamSettings
+from qms.server.connection import StreamSettings
 from qms.server.wire import (
     Close,
     Format,

@@ -22,8 +22,8 @@ from qms.server.api import ROUTES
 from qms.server.api_hall import TICKET_MISSES
 from qms.server.auth import Accounts, failure_log
 from qms.server.config import Config
+from qms.server.connection import StreamSettings
 from qms.server.errors import error_response, exception_handlers
-from qms.server.feed import StreamSettings
 from qms.server.hall import Hall
 from qms.server.process import GcPolicy, ShutdownSignals, quiet_client_faults, redact_uvicorn_logs
 from qms.server.routes import starlette_routes

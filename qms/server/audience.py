@@ -32,7 +32,7 @@ from qms.core.policy import directed_queue
 
 Json = dict[str, Any]
 
-RECENT_CALLS = 10  # calls kept for snapshots
+RECENT_CALLS = 10  # the last calls every snapshot carries (a resume's carries more)
 # Events no audience sees, not even a supervisor: a survey answer names its ticket and
 # officer (docs/survey.md, "Anonymity"); the figures come from the survey routes only.
 ANONYMOUS_EVENTS = frozenset({"survey_answered"})
@@ -356,14 +356,26 @@ def _messages(state: HallState, zone: str | None, every_zone: bool) -> dict[str,
     return {z: text for z, text in state.messages.items() if z in ("", zone or "")}
 
 
+def _with_states(calls: Iterable[Mapping[str, Any]], state: HallState) -> list[Json]:
+    """Calls with their ticket's current state: of the calls it missed, a display
+    announces only those still `called` (not being served, done or a no-show)."""
+    out = []
+    for call in calls:
+        ticket = state.tickets.get(str(call.get("ticket")))
+        out.append({**call, "state": str(ticket.state) if ticket is not None else None})
+    return out
+
+
 def view(audience: Audience, state: HallState, calls: Iterable[Mapping[str, Any]]) -> Json:
-    """The audience's snapshot of the hall: what a fresh client needs to draw itself."""
+    """The audience's snapshot of the hall: what a fresh client needs to draw itself.
+
+    `calls` are the calls it carries (`history.CallHistory.for_snapshot`), oldest first."""
     common: Json = {
         "day": state.day,
         "agencies": [{"id": a.id, "name": a.name} for a in state.agencies.values()],
         "services": _services(state),
     }
-    calls = list(calls)[-RECENT_CALLS:]
+    calls = _with_states(calls, state)
     if audience.kind is Kind.DISPLAY:
         zone = audience.zone
         counters = [c for c in state.counters.values() if zone is None or c.zone == zone]

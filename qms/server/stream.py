@@ -7,7 +7,8 @@
 site's `feed.SiteFeed`, which answers with exactly the events it missed or a
 snapshot, then streams live events through the connection's bounded queue. It
 also pings every client, closes the silent ones, checks credentials again now
-and then, and says "going away" (1001) to everyone when the server stops.
+and then (`heartbeat.Heartbeat` pings and finds the silent and the slow), and
+says "going away" (1001) to everyone when the server stops.
 
 The protocol, close codes included, is in docs/protocol.md.
 """
@@ -31,9 +32,11 @@ from qms.eventlog import LogUnavailable
 from qms.eventlog.outage import is_outage
 from qms.server.audience import Audience, Kind
 from qms.server.config import Config
+from qms.server.connection import Connection, Phase, StreamSettings, bound_send_buffer
 from qms.server.errors import ApiError
-from qms.server.feed import Connection, Phase, SiteFeed, StreamSettings
+from qms.server.feed import SiteFeed
 from qms.server.hall import Hall
+from qms.server.heartbeat import Heartbeat
 from qms.server.principal import ANONYMOUS, STAFF, Authenticator, Principal, Role
 from qms.server.process import GcPolicy
 from qms.server.wire import (
@@ -56,9 +59,6 @@ AUDIENCE_ROLES: dict[Kind, frozenset[Role]] = {
     Kind.CONSOLE: STAFF,
     Kind.SUPERVISOR: frozenset({Role.ADMIN, Role.SUPERVISOR}),
 }
-
-
-BEAT_SLOTS = 16  # the heartbeat interval is cut in this many ticks; each pings 1/16 of the clients
 
 
 # --- the hub -------------------------------------------------------------------------------
@@ -91,13 +91,10 @@ class StreamHub:
         self.closing = False
         self.connections: set[Connection] = set()
         self.feeds: dict[str, SiteFeed] = {}
-        self._ticker: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()  # set while no connection is open
         self._idle.set()
         self.stats: collections.Counter[str] = collections.Counter()
-        # Heartbeats: each connection is in one of BEAT_SLOTS slots; each tick of
-        # heartbeat_s / BEAT_SLOTS pings one slot, so no tick pings everyone at once.
-        self._slots: list[set[Connection]] = [set() for _ in range(BEAT_SLOTS)]
+        self.heartbeat = Heartbeat(self.settings, self.stats, self._recheck)
         self.gc = gc  # the process's policy (`qms.server.process`): told of long-lived objects
         # Every engine the hall opens gets its feed at once, so this process's ring
         # holds every event since: a client failing over from another process resumes.
@@ -135,60 +132,14 @@ class StreamHub:
         self.begin_close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), self.settings.close_timeout_s + 1)
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._ticker
+        await self.heartbeat.stop()
         with contextlib.suppress(ValueError):
             self.hall.on_open.remove(self.attach)
         for feed in self.feeds.values():
             feed.detach()
         self.feeds.clear()
 
-    # --- heartbeats ----------------------------------------------------------------------
-
-    def _ensure_ticker(self) -> None:
-        if self._ticker is None or self._ticker.done():
-            self._ticker = asyncio.create_task(self._tick(), name="stream heartbeat")
-
-    def _beat_join(self, conn: Connection) -> None:
-        """Give a live connection the heartbeat slot with the fewest connections."""
-        conn.slot = min(range(BEAT_SLOTS), key=lambda i: len(self._slots[i]))
-        self._slots[conn.slot].add(conn)
-
-    def _beat_leave(self, conn: Connection) -> None:
-        self._slots[conn.slot].discard(conn)
-
-    async def _tick(self) -> None:
-        """Ping each live client every interval with the last version it was given, one
-        slot of clients per tick (pings and pongs spread over the interval, not in one
-        burst); close the silent ones (4408)."""
-        beat = self.settings.heartbeat_s
-        step = beat / BEAT_SLOTS
-        silent = beat * self.settings.silent_beats
-        last_check = time.monotonic()
-        loop = asyncio.get_running_loop()
-        due = loop.time()
-        slot = 0
-        while True:
-            due += step
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            try:
-                now = time.monotonic()
-                for conn in list(self._slots[slot]):
-                    if conn.phase is not Phase.LIVE or conn.feed is None:
-                        continue
-                    if now - conn.last_heard > silent:
-                        self.stats["silent_closed"] += 1
-                        conn.close(Close.TIMEOUT, f"silent for over {silent:g} s")
-                    else:
-                        conn.offer(conn.feed.ping_frame(conn.fmt, conn.version))
-                slot = (slot + 1) % BEAT_SLOTS
-                if now - last_check >= self.settings.reauth_s:
-                    last_check = now
-                    await self._recheck()
-            except Exception:  # a heartbeat must never die silently
-                log.exception("stream: heartbeat failed")
+    # --- credentials, again ------------------------------------------------------------
 
     async def _recheck(self) -> None:
         """Ask again who each client is (a display stays connected for months): a
@@ -257,12 +208,14 @@ class StreamHub:
         self.connections.add(conn)
         self._idle.clear()
         self.stats["connections"] += 1
-        self._ensure_ticker()
+        self.heartbeat.ensure_running()
+        if bound_send_buffer(ws, self.settings.socket_buffer):  # see heartbeat.py
+            self.stats["send_buffers_bound"] += 1
         conn.reader = asyncio.current_task()
         try:
             try:
                 if await self._join(conn):
-                    self._beat_join(conn)
+                    self.heartbeat.join(conn)
                     self.gc.soon()  # the connection is long-lived: freeze it (debounced)
                     await self._read(conn)  # until the client leaves, or is closed
             except asyncio.CancelledError:
@@ -276,7 +229,7 @@ class StreamHub:
         finally:
             conn.reader = None
             conn.gone()
-            self._beat_leave(conn)
+            self.heartbeat.leave(conn)
             self.connections.discard(conn)
             if not self.connections:
                 self._idle.set()
@@ -305,12 +258,13 @@ class StreamHub:
                 # The client saw more than this process has applied (it came from a
                 # process further ahead): catch up from the log before answering.
                 await asyncio.wait_for(engine.catch_up(), self.settings.close_timeout_s)
+            backfill = await feed.backfill(hello)  # calls older than memory, from the log
             if self.closing:
                 raise Refused(Close.GOING_AWAY, "server going away")
             if conn.phase is not Phase.HANDSHAKE:
                 return False
             self._check_counter(who, audience, engine.state)
-            plan = feed.join(conn, audience, hello, self.settings.heartbeat_s)
+            plan = feed.join(conn, audience, hello, self.settings.heartbeat_s, backfill)
             log.debug("stream %s: %s joined (%s)", site, audience, plan)
             return True
         except Refused as refused:
@@ -410,7 +364,9 @@ class StreamHub:
                 if kind == "ping" and conn.feed is not None:
                     version = conn.version  # the last it was given (events may be on their way)
                     conn.offer(encode({"type": "pong", "version": version}, conn.fmt))
-                elif kind != "pong":
+                elif kind == "pong":
+                    conn.ping_at = None  # it read every frame up to our ping (heartbeat.py)
+                else:
                     raise ProtocolError(f"unexpected message {kind[:40]!r}")
             except ProtocolError as error:
                 conn.close(error.code, error.reason)

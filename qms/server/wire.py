@@ -102,6 +102,7 @@ class Hello:
     version: int | None = None
     counter: str | None = None
     zone: str | None = None
+    snapshot: bool = False  # a snapshot even when a replay would do (it keeps its calls owed)
 
 
 def _optional_str(message: Mapping[str, Any], name: str) -> str | None:
@@ -129,12 +130,16 @@ def parse_hello(message: Mapping[str, Any]) -> Hello:
     counter = _optional_str(message, "counter")
     if audience is Kind.CONSOLE and counter is None:
         raise ProtocolError("hello: a console names its 'counter'")
+    snapshot = message.get("snapshot", False)
+    if not isinstance(snapshot, bool):
+        raise ProtocolError("hello: 'snapshot' must be true or false")
     return Hello(
         audience=audience,
         epoch=_optional_str(message, "epoch"),
         version=version,
         counter=counter if audience is Kind.CONSOLE else None,
         zone=_optional_str(message, "zone") if audience is Kind.DISPLAY else None,
+        snapshot=snapshot,
     )
 
 
@@ -149,9 +154,10 @@ def plan_resume(hello: Hello, epoch: str, version: int, base: int, max_replay: i
 
     `base` is the last version *not* in the server's ring of recent events: the
     ring holds base+1..version. A client of another epoch, or one that has seen
-    nothing, behind the ring, too far behind or ahead of the log gets a snapshot.
+    nothing, behind the ring, too far behind or ahead of the log gets a snapshot, and
+    so does one that asks for it.
     """
-    if hello.epoch != epoch or hello.version is None or hello.version > version:
+    if hello.snapshot or hello.epoch != epoch or hello.version is None or hello.version > version:
         return Resume.SNAPSHOT
     if hello.version == version:
         return Resume.CURRENT

@@ -8,7 +8,13 @@
 // Never replays on reload: the first snapshot after the page loads marks its
 // calls as already said; afterwards a call is said only when its version is
 // above the highest version said or skipped so far (events come in version
-// order; a snapshot after a reconnect carries the recent calls with theirs).
+// order; a snapshot after a reconnect carries every call since, with versions).
+//
+// After a reconnect (docs/protocol.md, "No call is lost"): every missed call is
+// shown (the "missed" list, and the call history), but only those whose ticket
+// is still called are said, oldest first, each ticket once; a replay is judged
+// at its end by the same rule. A resume the server could not recover
+// (`recovered: false`) shows a "resynced" note.
 
 import { Announcer } from "./announcer.js";
 import { ApiError, get, pageToken } from "./api.js";
@@ -48,6 +54,11 @@ register({
     "The queue server cannot be reached. Trying again in {s} s…",
   ],
   d_refused: ["Server menolak layar ini: {reason}", "The server refused this display: {reason}"],
+  d_missed: ["Dipanggil saat layar terputus", "Called while this display was disconnected"],
+  d_resynced: [
+    "Layar disinkronkan ulang: sebagian panggilan sebelumnya mungkin tidak tampil",
+    "Display resynced: some earlier calls may not be shown",
+  ],
   d_stale: ["Terputus dari server — data di layar mungkin tidak terbaru", "Disconnected — what you see may be out of date"],
 });
 
@@ -63,13 +74,17 @@ const opt = {
 };
 const STATIC = new URL("..", import.meta.url).pathname.replace(/\/$/, ""); // /static/<build>
 const RECENT_SHOWN = 6;
-const CALLS_KEPT = 10;
+const CALLS_KEPT = 1000; // the display's call history (every missed call joins it)
+const MISSED_SHOWN_MS = 5 * 60_000; // the "missed" list stays this long after a reconnect
 const PAINTS_KEPT = 1000;
 
 let view = null; // the display's snapshot view, kept current by events
 let timezone;
 let highest = null; // the highest version whose calls are said or skipped
 let stream = null;
+let catchingUp = null; // during a replay: {missed: calls, still: ticket -> its latest call while still called}
+let replayTarget = 0;
+let missedTimer = null;
 const announcer = new Announcer({
   base: `${STATIC}/voice/${opt.pack}`,
   voice: opt.voice,
@@ -87,6 +102,9 @@ const hook = {
   },
   get version() {
     return highest;
+  },
+  get calls() {
+    return view ? view.calls : [];
   },
   get queued() {
     return announcer.queue.length + (announcer.busy ? 1 : 0);
@@ -117,19 +135,52 @@ function counterShown(c) {
   return !only || c.services.some((s) => only.has(s));
 }
 
+function onWelcome(msg, resuming) {
+  catchingUp = msg.resume === "replay" && highest !== null ? { missed: [], still: new Map() } : null;
+  replayTarget = msg.version;
+  if (resuming) $("#resynced").hidden = msg.recovered !== false;
+}
+
 function onSnapshot(next, version) {
   const first = highest === null;
+  const before = view ? view.calls : [];
   view = next;
-  view.calls = view.calls || [];
+  view.calls = (view.calls || []).sort((a, b) => a.version - b.version);
   timezone = view.site ? view.site.timezone : undefined;
   if (!first) {
-    // After a reconnect: say the calls that happened while we were away, only those.
-    for (const call of [...view.calls].sort((a, b) => a.version - b.version)) {
-      if (call.version > highest && callShown(call)) announce(call);
-    }
+    // After a reconnect: keep our history older than the snapshot's calls, show
+    // every call made while we were away, say those still called (each ticket once).
+    const oldest = view.calls.length ? view.calls[0].version : Infinity;
+    view.calls = [...before.filter((c) => c.version < oldest), ...view.calls].slice(-CALLS_KEPT);
+    const missed = view.calls.filter((c) => c.version > highest && callShown(c));
+    const latestOf = new Map(missed.map((c) => [c.ticket, c]));
+    showMissed(missed);
+    const still = [...latestOf.values()].filter((c) => c.state === "called");
+    for (const call of still.sort((a, b) => a.version - b.version)) announce(call);
   }
   highest = Math.max(highest ?? 0, version);
   renderAll();
+}
+
+function showMissed(calls) {
+  if (!calls.length) return;
+  const list = $("#missed");
+  list.replaceChildren(
+    ...calls.map((c) =>
+      h("li", { dataset: { version: c.version, state: c.state || "" } }, h("span", { class: "d-num" }, c.number), counterName(c.counter)),
+    ),
+  );
+  $("#missed-box").hidden = false;
+  clearTimeout(missedTimer);
+  missedTimer = setTimeout(() => ($("#missed-box").hidden = true), MISSED_SHOWN_MS);
+}
+
+/** The end of a replay: show what was missed, say the calls whose ticket is still called. */
+function endReplay() {
+  const { missed, still } = catchingUp;
+  catchingUp = null;
+  showMissed(missed);
+  for (const call of [...still.values()].sort((a, b) => a.version - b.version)) announce(call);
 }
 
 function onEvent(msg) {
@@ -140,6 +191,7 @@ function onEvent(msg) {
   }
   const ev = msg.event;
   if (ev) apply(ev, msg.version);
+  if (catchingUp && msg.version >= replayTarget) endReplay();
   highest = Math.max(highest ?? 0, msg.version);
 }
 
@@ -156,11 +208,16 @@ function apply(ev, version) {
     renderCalls(true);
     renderCounters();
     measurePaint(version, t0);
-    if (version > (highest ?? 0)) announce(call);
+    if (catchingUp) {
+      catchingUp.missed.push(call);
+      catchingUp.still.set(call.ticket, call); // said at the end if still called then
+    } else if (version > (highest ?? 0)) announce(call);
   } else if (kind === "service_started") {
+    if (catchingUp) catchingUp.still.delete(ev.ticket);
     if (counter && counter.ticket === ev.ticket) counter.ticket_state = "serving";
     renderCounters();
   } else if (LEAVES_COUNTER.has(kind)) {
+    if (catchingUp) catchingUp.still.delete(ev.ticket);
     for (const c of view.counters) {
       if (c.ticket === ev.ticket) Object.assign(c, { ticket: null, number: null, ticket_state: null });
     }
@@ -402,6 +459,7 @@ async function main() {
     zone: opt.zone || dev.zone || undefined,
     token: opt.token,
     retryRefused: true, // a display runs unattended: keep asking, slowly
+    onWelcome,
     onSnapshot,
     onEvent,
     onStatus,

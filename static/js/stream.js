@@ -24,6 +24,8 @@ export class Stream {
    * @param {(view: object, version: number) => void} o.onSnapshot
    * @param {(msg: {version: number, event?: object, queues?: object}) => void} o.onEvent
    * @param {(status: {state: string, code?: number, reason?: string, retryInMs?: number}) => void} [o.onStatus]
+   * @param {(welcome: object, resuming: boolean) => void} [o.onWelcome]  the welcome (resume, recovered),
+   *   and whether this hello resumed from a version seen before
    * @param {boolean} [o.retryRefused]  keep asking (slowly) after a 44xx refusal
    */
   constructor(o) {
@@ -36,6 +38,8 @@ export class Stream {
     this.timer = null;
     this.watchdog = null;
     this.heartbeatMs = 15_000;
+    this.wantSnapshot = false; // the next hello asks for a snapshot (resync)
+    this.resuming = false; // the last hello named a version seen before
   }
 
   start() {
@@ -76,6 +80,8 @@ export class Stream {
     this.ws = ws;
     ws.onopen = () => {
       const hello = { type: "hello", audience: this.o.audience, epoch: this.epoch, version: this.version };
+      if (this.wantSnapshot) hello.snapshot = true; // keeps our place: the calls since are still owed
+      this.resuming = this.version !== null;
       if (this.o.counter) hello.counter = this.o.counter;
       if (this.o.zone) hello.zone = this.o.zone;
       ws.send(JSON.stringify(hello));
@@ -106,10 +112,12 @@ export class Stream {
       case "welcome":
         this.heartbeatMs = (msg.heartbeat || 15) * 1000;
         this.target = msg.version;
+        if (this.o.onWelcome) this.o.onWelcome(msg, this.resuming);
         if (msg.resume === "current") this.live();
         else this.status("syncing");
         break;
       case "snapshot":
+        this.wantSnapshot = false;
         this.epoch = msg.epoch;
         this.version = msg.version;
         this.o.onSnapshot(msg.view, msg.version);
@@ -151,10 +159,10 @@ export class Stream {
     this.watchdog = setTimeout(() => this.restart("silent"), this.heartbeatMs * SILENT_BEATS);
   }
 
-  /** Forget what was seen and reconnect at once: the server answers with a fresh snapshot. */
+  /** Reconnect at once for a fresh snapshot; our place is kept, so the snapshot still
+   *  carries every call since it (docs/protocol.md, "No call is lost"). */
   resync(reason = "resync") {
-    this.epoch = null;
-    this.version = null;
+    this.wantSnapshot = true;
     const ws = this.ws;
     this.ws = null;
     clearTimeout(this.watchdog);
