@@ -26,7 +26,12 @@ from qms.server.routes import starlette_routes
 log = logging.getLogger(__name__)
 
 # Modules that declare routes with @api (imported for their side effect).
-API_MODULES = ("qms.server.api_accounts", "qms.server.api_hall", "qms.server.openapi")
+API_MODULES = (
+    "qms.server.api_accounts",
+    "qms.server.api_hall",
+    "qms.server.api_reports",
+    "qms.server.openapi",
+)
 
 
 def private_data_dir(path: Path | str) -> Path:
@@ -104,6 +109,13 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.secret = secret_key(config)  # small, once at start: blocking I/O is fine
         event_log = open_log(config.effective_log_url)
         app.state.hall = Hall(event_log, relay=config.relay)
+        from qms.reports.store import reports_dir
+        from qms.server.reports_hub import ReportsHub
+
+        # Each site's reports follow its engine from its opening (closed days are
+        # written as they close); DuckDB is loaded by the first write or report.
+        app.state.reports = ReportsHub(event_log, reports_dir(config.data_dir))
+        app.state.hall.on_open.append(app.state.reports.attach)
         from qms.server.auth import Accounts  # its module needs the routes imported first
         from qms.server.stream import StreamHub
 
@@ -117,6 +129,7 @@ def create_app(config: Config | None = None) -> Starlette:
         finally:
             await app.state.hub.close()  # tells clients "going away" first
             await app.state.hall.close()
+            await app.state.reports.close()
             await app.state.auth.close()
             await event_log.close()
 
