@@ -10,6 +10,7 @@ figures are the live ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -74,25 +75,31 @@ class Served:
         self.who["anonymous"] = Api(server.url)
 
 
+@contextlib.contextmanager
+def served_hall(tmp: Path, log_url: str | None) -> Iterator[Served]:
+    """A live server over a log that holds the two closed past days (SQLite by default)."""
+    data_dir = tmp / "data"
+    data_dir.mkdir()
+    log_url = log_url or f"sqlite:///{data_dir / 'qms.db'}"
+    asyncio.run(_prepare(data_dir, log_url))
+    with LiveServer(data_dir, log_url=log_url) as server:
+        yield Served(server, data_dir)
+
+
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("api_reports")
-    data_dir = tmp / "data"
-    data_dir.mkdir()
-    if request.param == "sqlite":
-        log_url = f"sqlite:///{data_dir / 'qms.db'}"
-    else:
+    log_url = None
+    if request.param == "redis":
         from conftest import delete_prefix, with_query
 
         base = request.getfixturevalue("redis_url")
         prefix = f"trep{int(time.time() * 1000)}"
         log_url = with_query(base, prefix=prefix)
         request.addfinalizer(lambda: delete_prefix(base, prefix))
-    asyncio.run(_prepare(data_dir, log_url))
-    with LiveServer(data_dir, log_url=log_url) as server:
-        yield Served(server, data_dir)
+    with served_hall(tmp_path_factory.mktemp("api_reports"), log_url) as hall:
+        yield hall
 
 
 def get(who: Api, path: str, **params: Any) -> Any:

@@ -112,6 +112,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sites/{site}/reports/intervals"): Row(MANAGERS),
     ("GET", "/sites/{site}/reports/heatmap"): Row(MANAGERS),
     ("GET", "/sites/{site}/reports/staff"): Row(MANAGERS),
+    ("GET", "/sites/{site}/reports/export"): Row(MANAGERS),
     # accounts (bodies that are refused after the guard, so nothing changes)
     ("POST", "/session"): Row(EVERYONE, {}),
     ("GET", "/session"): Row(EVERYONE),

@@ -23,7 +23,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from qms.reports import sql
+from qms.reports import export, sql
 from qms.reports.errors import CODES, ReportError
 from qms.reports.period import NAMED
 from qms.reports.query import INTERVAL_MINUTES, STAFF_KEYS, Scope, scope
@@ -260,3 +260,57 @@ async def get_report_staff(request: Request, who: Principal) -> Response:
     by = _one(request, "by") or "counter"
     minutes = minutes_of(request, None)
     return _json(await run_report(request, lambda s, now: reports.staff(s, by, now, minutes)))
+
+
+EXPORT_PARAMETERS = (
+    _query("format", "`csv` (default: one table) or `xlsx` (every table, one sheet each)",
+           {"type": "string", "enum": list(export.FORMATS)}),
+    _query("table", "the CSV's table (default `summary`; `visits`: one row per visit)",
+           {"type": "string", "enum": list(export.TABLES)}),
+    *PERIOD_PARAMETERS,
+)  # fmt: skip
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@api(
+    "GET",
+    "/sites/{site}/reports/export",
+    allow=READ_REPORTS,
+    summary="The report's tables as CSV or XLSX: the same numbers as the API",
+    tag="reports",
+    parameters=EXPORT_PARAMETERS,
+    responses=REPORT_ERRORS,
+    content={
+        "text/csv": {"schema": {"type": "string"}},
+        XLSX: {"schema": {"type": "string", "format": "binary"}},
+    },
+)
+async def get_report_export(request: Request, who: Principal) -> Response:
+    """A CSV of one table (`table`), or an XLSX workbook of every table, including one
+    row per visit: exactly the figures of the API's views for the same query string."""
+    fmt, table = export.check(_one(request, "format"), _one(request, "table"))
+    reports = hub_of(request).reports
+    engine = await _set_up_engine(request)
+    name = engine.state.site.name if engine.state.site is not None else engine.site
+    out: dict[str, Any] = {}
+
+    def view(s: Scope, now: float) -> dict[str, Any]:
+        if fmt == "csv":
+            out["body"] = export.csv_export(reports, s, table, now)
+        else:
+            out["body"] = export.xlsx_export(reports, s, now, f"Laporan kinerja {name}")
+        out["period"] = s.periods[engine.site]
+        return {}
+
+    await run_report(request, view)
+    period = out["period"]
+    filename = f"laporan-{engine.site}-{period.first}-{period.last}"
+    filename += f"-{table}.csv" if fmt == "csv" else ".xlsx"
+    return Response(
+        out["body"],
+        media_type="text/csv; charset=utf-8" if fmt == "csv" else XLSX,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )

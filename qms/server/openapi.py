@@ -244,7 +244,8 @@ def _responses(spec: ApiRoute) -> dict[str, Any]:
     out: dict[str, Any] = {
         str(success): {
             "description": declared.pop(success, "done"),
-            "content": {"application/json": {"schema": spec.response or {"type": "object"}}},
+            "content": spec.content
+            or {"application/json": {"schema": spec.response or {"type": "object"}}},
         }
     }
     for status in sorted(s for s in declared if s < 300):

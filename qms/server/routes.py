@@ -43,6 +43,8 @@ class ApiRoute:
     # OpenAPI parameter objects besides the {path} ones (query strings, headers)
     parameters: tuple[dict[str, Any], ...] = ()
     response: dict[str, Any] | None = None  # JSON schema of the success body
+    # The success body's media types and schemas when it is not JSON (e.g. text/csv)
+    content: dict[str, Any] | None = None
 
     @property
     def full_path(self) -> str:
@@ -63,11 +65,22 @@ def api(
     responses: dict[int, str] | None = None,
     parameters: tuple[dict[str, Any], ...] = (),
     response: dict[str, Any] | None = None,
+    content: dict[str, Any] | None = None,
 ) -> Callable[[Endpoint], Endpoint]:
     def register(fn: Endpoint) -> Endpoint:
         API.append(
             ApiRoute(
-                method, path, fn, allow, summary, tag, body, responses or {}, parameters, response
+                method,
+                path,
+                fn,
+                allow,
+                summary,
+                tag,
+                body,
+                responses or {},
+                parameters,
+                response,
+                content,
             )
         )
         return fn
