@@ -64,6 +64,10 @@ async def _prepare(data_dir: Path, log_url: str) -> None:
         await accounts.add_user("sup", UserRole.SUPERVISOR, (SITE,), PASSWORD, by="test")
         await accounts.add_user("sup2", UserRole.SUPERVISOR, ("elsewhere",), PASSWORD, by="test")
         await accounts.add_user("budi", UserRole.OFFICER, (SITE,), PASSWORD, by="test")
+        await accounts.add_user("kepala", UserRole.VIEWER, (SITE,), PASSWORD, by="test")
+        await accounts.add_user(
+            "koord", UserRole.VIEWER, (SITE,), PASSWORD, by="test", agencies=("dpmptsp",)
+        )
 
 
 class Served:
@@ -71,7 +75,8 @@ class Served:
         self.server = server
         self.root = data_dir / "reports"
         self.admin = sign_in(server.url, "admin")
-        self.who = {name: sign_in(server.url, name) for name in ("sup", "sup2", "budi")}
+        names = ("sup", "sup2", "budi", "kepala", "koord")
+        self.who = {name: sign_in(server.url, name) for name in names}
         self.who["anonymous"] = Api(server.url)
 
 
@@ -222,6 +227,28 @@ def test_who_may_read_the_reports(served: Served) -> None:
     assert get(served.who["anonymous"], f"{R}/summary").status == 401
     reply = get(served.admin, "/sites/nowhere/reports/summary")
     assert (reply.status, reply.code) == (404, "unknown_site")
+
+
+def test_a_viewer_reads_the_reports_and_nothing_else(served: Served) -> None:
+    """The hall's head (a viewer of the site) sees every agency; an agency's coordinator
+    (a viewer limited to dpmptsp) sees only its own, whatever it asks for."""
+    head, coordinator = served.who["kepala"], served.who["koord"]
+    assert ok(head, f"{R}/summary", period="yesterday")["measures"]["visits"] == 5
+    assert head.get(f"/sites/{SITE}").status == 200  # names for the page
+    assert head.get(f"/sites/{SITE}/queues").status == 403  # not the floor
+    assert head.get(f"/sites/{SITE}/tickets").status == 403
+    assert head.post(f"/sites/{SITE}/tickets", {"service": "ktp"}).status == 403
+    # the past days are dukcapil's (ktp): the coordinator of dpmptsp sees none of them
+    mine = ok(coordinator, f"{R}/summary", period="yesterday")
+    assert mine["scope"]["filters"] == {"agency": ["dpmptsp"]}
+    assert mine["measures"]["visits"] == 0
+    rows = ok(coordinator, f"{R}/breakdown", by="agency", **{"from": D2, "to": D1})["rows"]
+    assert rows == []
+    assert ok(coordinator, f"{R}/staff", by="officer", **{"from": D2, "to": D1})["rows"] == []
+    reply = get(coordinator, f"{R}/summary", agency="dukcapil")
+    assert (reply.status, reply.code) == (403, "forbidden")
+    assert get(coordinator, f"{R}/export", format="xlsx").status == 200
+    assert ok(served.admin, f"{R}/staff", by="officer", **{"from": D2, "to": D1})["rows"]
 
 
 def test_today_is_live_and_its_file_has_the_same_figures_once_closed(served: Served) -> None:

@@ -503,7 +503,7 @@ _register_commands()
 @api(
     "GET",
     "/sites/{site}",
-    allow=READERS,
+    allow=READERS | {Role.VIEWER},  # the reports page names services and agencies
     summary="The site's set-up: site, agencies, services, counters, running texts",
     responses={404: "no such site (`unknown_site`)"},
     response=a.SETUP,

@@ -28,11 +28,12 @@ from qms.reports.errors import CODES, ReportError
 from qms.reports.period import NAMED
 from qms.reports.query import INTERVAL_MINUTES, STAFF_KEYS, Scope, scope
 from qms.server.api_hall import _set_up_engine
+from qms.server.errors import ApiError
 from qms.server.principal import Principal, Role
 from qms.server.reports_hub import ReportsHub
 from qms.server.routes import api
 
-READ_REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR})
+READ_REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.VIEWER})
 FILTERS = ("agency", "service", "counter", "officer", "channel", "priority")
 PARAMS = frozenset({"period", "from", "to", "by", "minutes", "format", "table", *FILTERS})
 
@@ -131,8 +132,11 @@ def _one(request: Request, name: str) -> str | None:
     return values[0] if values else None
 
 
-def request_scope(request: Request, site: str, timezone: str, now: float) -> Scope:
-    """The scope the query string asks for (ReportError when it is bad)."""
+def request_scope(
+    request: Request, site: str, timezone: str, now: float, who: Principal | None = None
+) -> Scope:
+    """The scope the query string asks for (ReportError when it is bad). A viewer limited
+    to agencies sees only theirs: the agency filter is theirs, or a part of it."""
     period, first, last = (_one(request, n) for n in ("period", "from", "to"))
     if first is not None or last is not None:
         if period is not None:
@@ -143,6 +147,14 @@ def request_scope(request: Request, site: str, timezone: str, now: float) -> Sco
     else:
         wanted = period if period is not None else "today"
     filters = {n: request.query_params.getlist(n) for n in FILTERS if n in request.query_params}
+    if who is not None and who.agencies is not None:
+        asked = set(filters.get("agency") or who.agencies)
+        if not asked <= who.agencies:
+            raise ApiError(
+                403, "forbidden", "not allowed to see these agencies",
+                allowed=sorted(who.agencies),
+            )  # fmt: skip
+        filters["agency"] = sorted(asked)
     return scope({site: timezone}, wanted, now, filters)
 
 
@@ -158,14 +170,14 @@ def minutes_of(request: Request, default: int | None) -> int | None:
 
 
 async def run_report(
-    request: Request, view: Callable[[Scope, float], dict[str, Any]]
+    request: Request, view: Callable[[Scope, float], dict[str, Any]], who: Principal
 ) -> dict[str, Any]:
     """Resolve the scope, make sure its closed days have files, run `view` in a thread."""
     engine = await _set_up_engine(request)
     assert engine.state.site is not None  # _set_up_engine answers 404 otherwise
     hub = hub_of(request)
     now = request.app.state.hall.clock()
-    wanted = request_scope(request, engine.site, engine.state.site.timezone, now)
+    wanted = request_scope(request, engine.site, engine.state.site.timezone, now, who)
     periods = [*wanted.periods.values(), *wanted.previous().periods.values()]
     await hub.prepare(engine.site, periods)
     result = await asyncio.to_thread(view, wanted, now)
@@ -188,7 +200,7 @@ def _json(data: dict[str, Any]) -> JSONResponse:
 )
 async def get_report_summary(request: Request, who: Principal) -> Response:
     reports = hub_of(request).reports
-    return _json(await run_report(request, lambda s, now: reports.summary(s, now)))
+    return _json(await run_report(request, lambda s, now: reports.summary(s, now), who))
 
 
 @api(
@@ -210,7 +222,7 @@ async def get_report_summary(request: Request, who: Principal) -> Response:
 async def get_report_breakdown(request: Request, who: Principal) -> Response:
     reports = hub_of(request).reports
     by = _one(request, "by") or "service"
-    return _json(await run_report(request, lambda s, now: reports.breakdown(s, by, now)))
+    return _json(await run_report(request, lambda s, now: reports.breakdown(s, by, now), who))
 
 
 @api(
@@ -226,7 +238,7 @@ async def get_report_breakdown(request: Request, who: Principal) -> Response:
 async def get_report_intervals(request: Request, who: Principal) -> Response:
     reports = hub_of(request).reports
     minutes = minutes_of(request, 60) or 60
-    return _json(await run_report(request, lambda s, now: reports.intervals(s, minutes, now)))
+    return _json(await run_report(request, lambda s, now: reports.intervals(s, minutes, now), who))
 
 
 @api(
@@ -241,7 +253,7 @@ async def get_report_intervals(request: Request, who: Principal) -> Response:
 )
 async def get_report_heatmap(request: Request, who: Principal) -> Response:
     reports = hub_of(request).reports
-    return _json(await run_report(request, lambda s, now: reports.heatmap(s, now)))
+    return _json(await run_report(request, lambda s, now: reports.heatmap(s, now), who))
 
 
 @api(
@@ -259,7 +271,17 @@ async def get_report_staff(request: Request, who: Principal) -> Response:
     reports = hub_of(request).reports
     by = _one(request, "by") or "counter"
     minutes = minutes_of(request, None)
-    return _json(await run_report(request, lambda s, now: reports.staff(s, by, now, minutes)))
+
+    def view(s: Scope, now: float) -> dict[str, Any]:
+        result = reports.staff(s, by, now, minutes)
+        if who.agencies is not None:
+            # A counter's time is not per agency: an agency's coordinator sees the
+            # counters and officers that ended visits of their agencies only.
+            result["rows"] = [r for r in result["rows"] if r["service"]["n"] or r["served"]
+                              or r["no_show"] or r["transferred"]]  # fmt: skip
+        return result
+
+    return _json(await run_report(request, view, who))
 
 
 EXPORT_PARAMETERS = (
@@ -302,7 +324,7 @@ async def get_report_export(request: Request, who: Principal) -> Response:
         out["period"] = s.periods[engine.site]
         return {}
 
-    await run_report(request, view)
+    await run_report(request, view, who)
     period = out["period"]
     filename = f"laporan-{engine.site}-{period.first}-{period.last}"
     filename += f"-{table}.csv" if fmt == "csv" else ".xlsx"

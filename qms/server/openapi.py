@@ -33,7 +33,7 @@ from qms.server.principal import EVERYONE, Principal, Role
 from qms.server.routes import API, PREFIX, ApiRoute, api
 
 OPENAPI_VERSION = "3.1.0"
-USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
+USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER, Role.VIEWER})
 DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
 PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
 

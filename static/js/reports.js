@@ -448,7 +448,7 @@ function boot() {
     await signOut();
     location.reload();
   });
-  gate = new Gate({ roles: ["supervisor", "admin"], form: $("#signin"), app: $("#app"), onReady: ready });
+  gate = new Gate({ roles: ["supervisor", "admin", "viewer"], form: $("#signin"), app: $("#app"), onReady: ready });
   gate.start();
 }
 
