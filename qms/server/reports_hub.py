@@ -98,10 +98,13 @@ class SiteReports:
     # -- feeding the fold -------------------------------------------------------------
 
     def _listen(self, version: int, data: Mapping[str, Any], state: HallState) -> None:
-        if self._following:
-            self.live.apply(version, data)
-        else:
+        if not self._following:
             self._pending.append((version, data))
+            return
+        try:
+            self.live.apply(version, data)
+        except Exception:  # the reports must never stop the hall: log, and go on
+            log.exception("site %s: the live reports could not fold version %d", self.site, version)
 
     async def _catch_up(self) -> None:
         """Fold the log up to now, then follow the engine."""
