@@ -182,7 +182,9 @@ async def _accounts_command(args: argparse.Namespace, config: Any, password: str
         action = (args.command, args.action)
         if action == ("user", "add"):
             role = UserRole(args.role)
-            user = await store.add_user(args.username.lower(), role, args.site, password, by="cli")
+            user = await store.add_user(
+                args.username.lower(), role, args.site, password, by="cli", agencies=args.agency
+            )
             print(f"user {user.username} added: {role.value} ({', '.join(user.sites) or 'all'})")
         elif action == ("user", "passwd"):
             user = await store.set_password(args.username.lower(), password, by="cli")
@@ -192,13 +194,16 @@ async def _accounts_command(args: argparse.Namespace, config: Any, password: str
             user = await store.change_user(args.username.lower(), active=active, by="cli")
             print(f"user {user.username} {'active' if user.active else 'deactivated'}")
         elif action == ("user", "set"):
-            if args.role is None and not args.site:
-                raise SystemExit("qms user set: give --role and/or --site; nothing was changed")
+            if args.role is None and not args.site and not args.agency:
+                raise SystemExit(
+                    "qms user set: give --role, --site and/or --agency; nothing was changed"
+                )
             user = await store.change_user(
                 args.username.lower(),
                 role=None if args.role is None else UserRole(args.role),
                 sites=args.site or None,
                 by="cli",
+                agencies=args.agency or None,
             )
             print(f"user {user.username}: {user.role.value} ({', '.join(user.sites) or 'all'})")
         elif action == ("user", "list"):
@@ -251,15 +256,22 @@ def _add_account_parsers(sub: Any) -> None:
         "add", parents=[where], help="add a user (password from stdin when it is not a terminal)"
     )
     add.add_argument("username")
-    add.add_argument("--role", required=True, choices=["admin", "supervisor", "officer"])
+    roles = ["admin", "supervisor", "officer", "viewer"]
+    add.add_argument("--role", required=True, choices=roles)
     add.add_argument("--site", action="append", default=[], help="a site (repeat for more)")
+    add.add_argument(
+        "--agency", action="append", default=[], help="a viewer's agency (repeat; none: all)"
+    )
     passwd = users.add_parser("passwd", parents=[where], help="set a user's password")
     passwd.add_argument("username")
     change = users.add_parser("set", parents=[where], help="give a user another role and/or sites")
     change.add_argument("username")
-    change.add_argument("--role", default=None, choices=["admin", "supervisor", "officer"])
+    change.add_argument("--role", default=None, choices=roles)
     change.add_argument(
         "--site", action="append", default=[], help="the user's sites, all of them (repeat)"
+    )
+    change.add_argument(
+        "--agency", action="append", default=[], help="a viewer's agencies, all of them (repeat)"
     )
     for verb, text in (
         ("activate", "let a deactivated user sign in again"),

@@ -129,6 +129,11 @@ class CommandRoute(Protocol):
     engine and `qms.relay`, which forwards it to the site's one writer (or runs it
     here with `execute_here`). The engine knows nothing more of the relay."""
 
+    @property
+    def is_writer(self) -> bool:
+        """Whether this process decides the site's commands now (its one writer)."""
+        ...
+
     async def execute(self, cmd: Command, guard: Guard | None) -> Result: ...
 
 

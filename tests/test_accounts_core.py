@@ -131,6 +131,22 @@ def test_staff_needs_a_site(book: Book, role: UserRole) -> None:
     )
 
 
+def test_a_viewer_may_be_limited_to_agencies(book: Book) -> None:
+    """A hall's head reads every agency's reports; an agency's coordinator only its own."""
+    viewer = AddUser(
+        username="koord", role=UserRole.VIEWER, sites=["s"], password_hash=HASH1,
+        agencies=["samsat", "dukcapil", "samsat"],
+    )  # fmt: skip
+    book.do(viewer)
+    assert book.state.users["koord"].agencies == ["dukcapil", "samsat"]
+    assert book.state.users["koord"].public()["agencies"] == ["dukcapil", "samsat"]
+    book.do(ChangeUser(username="koord", agencies=[]))
+    assert book.state.users["koord"].agencies == []
+    book.reject(ChangeUser(username="koord", agencies=["a b"]), "invalid_agency")
+    book.reject(dataclasses.replace(officer(), agencies=["samsat"]), "agencies_for_viewers")
+    book.reject(dataclasses.replace(viewer, username="v2", sites=[]), "sites_required")
+
+
 @pytest.mark.parametrize("site", ["_accounts", "", "mpp bengkulu", "x" * 65, "a/b"])
 def test_add_user_refuses_bad_sites(book: Book, site: str) -> None:
     book.reject(officer(sites=(site,)), "invalid_site")

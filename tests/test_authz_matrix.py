@@ -110,6 +110,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sites/{site}/survey/export"): Row(MANAGERS),
     ("GET", "/survey/{hall}"): Row(EVERYONE),
     ("GET", "/openapi.json"): Row(EVERYONE),
+    # reports
+    ("GET", "/sites/{site}/reports/summary"): Row(MANAGERS),
+    ("GET", "/sites/{site}/reports/breakdown"): Row(MANAGERS),
+    ("GET", "/sites/{site}/reports/intervals"): Row(MANAGERS),
+    ("GET", "/sites/{site}/reports/heatmap"): Row(MANAGERS),
+    ("GET", "/sites/{site}/reports/staff"): Row(MANAGERS),
+    ("GET", "/sites/{site}/reports/export"): Row(MANAGERS),
     # accounts (bodies that are refused after the guard, so nothing changes)
     ("POST", "/session"): Row(EVERYONE, {}),
     ("GET", "/session"): Row(EVERYONE),

@@ -87,6 +87,8 @@ def refused(code: str, call: Any, *args: Any, **kw: Any) -> ReportError:
         ("2000-01-01", "2025-01-01"),  # over ten years
         (None, "2025-01-01"),
         ("x" * 1000, "2025-01-01"),
+        ("0001-01-01", "0001-01-02"),  # the period before would be before year 1
+        ("9999-12-30", "9999-12-31"),
     ],
 )
 def test_bad_ranges_are_refused(first: Any, last: Any) -> None:

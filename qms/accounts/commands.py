@@ -8,7 +8,7 @@ draws them and `decide` stays pure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from qms.accounts.errors import AccountRejected
@@ -29,6 +29,7 @@ class AddUser(AccountCommand):
     role: UserRole
     sites: list[str]
     password_hash: str
+    agencies: list[str] = field(default_factory=list)  # a viewer's (empty: every agency)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +40,7 @@ class ChangeUser(AccountCommand):
     role: UserRole | None = None
     sites: list[str] | None = None
     active: bool | None = None
+    agencies: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -44,6 +44,8 @@ from qms.accounts.model import (
 from qms.accounts.passwords import is_password_hash
 from qms.core.text import control_character
 
+AGENCY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the hall's ids (qms.core.commands)
+
 TOKEN_HASH_RE = re.compile(r"[0-9a-f]{64}")
 SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -64,6 +66,7 @@ def _add_user(cmd: AddUser, state: AccountsState, now: float) -> list[AccountEve
     if cmd.username in state.users:
         raise AccountRejected("user_exists", f"user {cmd.username} exists", username=cmd.username)
     sites = _sites_for(cmd.role, cmd.sites)
+    agencies = _agencies_for(cmd.role, cmd.agencies)
     _check_hash(cmd.password_hash)
     return [
         UserAdded(
@@ -73,6 +76,7 @@ def _add_user(cmd: AddUser, state: AccountsState, now: float) -> list[AccountEve
             role=cmd.role,
             sites=sites,
             password_hash=cmd.password_hash,
+            agencies=agencies,
         )
     ]
 
@@ -88,7 +92,8 @@ def _change_user(cmd: ChangeUser, state: AccountsState, now: float) -> list[Acco
         sites = []
     else:  # keeps the sites it has; an admin made officer must be given some
         sites = _sites_for(role, user.sites)
-    if (role, sites, active) == (user.role, user.sites, user.active):
+    agencies = _agencies_for(role, user.agencies if cmd.agencies is None else cmd.agencies)
+    if (role, sites, active, agencies) == (user.role, user.sites, user.active, user.agencies):
         return []
     was_admin = user.role is UserRole.ADMIN and user.active
     if (
@@ -101,7 +106,13 @@ def _change_user(cmd: ChangeUser, state: AccountsState, now: float) -> list[Acco
         )
     return [
         UserChanged(
-            at=now, by=cmd.by, username=user.username, role=role, sites=sites, active=active
+            at=now,
+            by=cmd.by,
+            username=user.username,
+            role=role,
+            sites=sites,
+            active=active,
+            agencies=agencies,
         )
     ]
 
@@ -223,6 +234,24 @@ def _sites_for(role: UserRole, sites: Iterable[str]) -> list[str]:
     return unique
 
 
+def _agencies_for(role: UserRole, agencies: Iterable[str]) -> list[str]:
+    """A viewer's agencies as stored (sorted, unique); other roles have none: they see
+    every agency of their sites."""
+    unique = sorted(set(agencies))
+    if role is not UserRole.VIEWER:
+        if unique:
+            raise AccountRejected(
+                "agencies_for_viewers", "only a viewer is limited to agencies", role=role.value
+            )
+        return []
+    for agency in unique:
+        if AGENCY_RE.fullmatch(agency) is None:
+            raise AccountRejected(
+                "invalid_agency", "an agency id is 1-64 of [A-Za-z0-9_-]", agency=agency
+            )
+    return unique
+
+
 def _check_hash(password_hash: str) -> None:
     if not is_password_hash(password_hash):
         raise AccountRejected("invalid_password_hash", "not a password hash qms can verify")
@@ -240,6 +269,7 @@ def evolve(state: AccountsState, event: AccountEvent) -> AccountsState:
                 role=event.role,
                 sites=list(event.sites),
                 password_hash=event.password_hash,
+                agencies=list(event.agencies),
                 created_at=event.at,
                 changed_at=event.at,
             )
@@ -247,6 +277,7 @@ def evolve(state: AccountsState, event: AccountEvent) -> AccountsState:
             user = state.users.get(event.username)
             if user is not None:
                 user.role, user.sites, user.active = event.role, list(event.sites), event.active
+                user.agencies = list(event.agencies)
                 user.changed_at = event.at
         case PasswordSet():
             user = state.users.get(event.username)

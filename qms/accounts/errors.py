@@ -18,7 +18,9 @@ CODES: dict[str, int] = {
     "invalid_site": 422,  # not a site id, or a reserved one (starting with "_")
     "invalid_zone": 422,
     "invalid_text": 422,  # a name with a control character (newline, ESC, a bidi override…)
-    "sites_required": 422,  # a supervisor or officer needs at least one site
+    "sites_required": 422,  # a supervisor, officer or viewer needs at least one site
+    "agencies_for_viewers": 422,  # only a viewer is limited to agencies
+    "invalid_agency": 422,  # an agency id that is not 1-64 of [A-Za-z0-9_-]
     "password_too_short": 422,
     "password_too_long": 422,
     "password_is_username": 422,  # the username (any case), maybe with digits or symbols

@@ -8,7 +8,7 @@ file (see docs/security.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from qms.accounts.model import DeviceKind, UserRole
@@ -33,17 +33,19 @@ class UserAdded(AccountEvent):
     role: UserRole
     sites: list[str]
     password_hash: str
+    agencies: list[str] = field(default_factory=list)  # a viewer's (empty: every agency)
 
 
 @dataclass(frozen=True, kw_only=True)
 class UserChanged(AccountEvent):
-    """A user's role, sites or active flag changed (all three recorded as they now are)."""
+    """A user's role, sites, agencies or active flag changed (all recorded as they now are)."""
 
     TYPE = "user_changed"
     username: str
     role: UserRole
     sites: list[str]
     active: bool
+    agencies: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

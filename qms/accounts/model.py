@@ -19,6 +19,9 @@ class UserRole(enum.StrEnum):
     ADMIN = "admin"  # everything, at every site
     SUPERVISOR = "supervisor"  # runs the floor of their sites
     OFFICER = "officer"  # serves at a counter of their sites
+    # Reads the reports of their sites, and nothing else: a hall's head, or an agency's
+    # coordinator (then limited to `agencies`).
+    VIEWER = "viewer"
 
 
 class DeviceKind(enum.StrEnum):
@@ -32,6 +35,7 @@ class User:
     role: UserRole
     sites: list[str]  # empty for admins: they may use every site
     password_hash: str
+    agencies: list[str] = field(default_factory=list)  # a viewer's; empty: every agency
     password_epoch: int = 1  # +1 on every password change: older sessions die
     active: bool = True
     created_at: float = 0.0
@@ -43,6 +47,7 @@ class User:
             "username": self.username,
             "role": self.role.value,
             "sites": list(self.sites),
+            "agencies": list(self.agencies),
             "active": self.active,
             "created_at": self.created_at,
             "changed_at": self.changed_at,

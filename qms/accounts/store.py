@@ -171,9 +171,15 @@ class AccountsStore(LogFollower):
         password: str,
         *,
         by: str | None = None,
+        agencies: Iterable[str] = (),
     ) -> User:
         command = AddUser(
-            by=by, username=username, role=role, sites=list(sites), password_hash=dummy_hash()
+            by=by,
+            username=username,
+            role=role,
+            sites=list(sites),
+            password_hash=dummy_hash(),
+            agencies=list(agencies),
         )
         check_password(password, username)
         decide(self.state, command, self.clock())  # fail fast: a bad name costs no hash
@@ -189,10 +195,14 @@ class AccountsStore(LogFollower):
         sites: Iterable[str] | None = None,
         active: bool | None = None,
         by: str | None = None,
+        agencies: Iterable[str] | None = None,
     ) -> User:
         listed = None if sites is None else list(sites)
+        limited = None if agencies is None else list(agencies)
         await self.execute(
-            ChangeUser(by=by, username=username, role=role, sites=listed, active=active)
+            ChangeUser(
+                by=by, username=username, role=role, sites=listed, active=active, agencies=limited
+            )
         )
         return self.state.users[username]
 

@@ -18,6 +18,7 @@ from qms.core.calendar import business_day, valid_timezone
 from qms.reports.errors import ReportError
 
 MAX_DAYS = 3_700  # about ten years
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # of a range's days
 KINDS = ("day", "week", "month", "quarter", "year", "range")
 NAMED = (
     "today",
@@ -97,9 +98,14 @@ def parse_day(text: Any, what: str = "day") -> date:
     if not isinstance(text, str) or not _ISO_DATE.match(text):
         raise ReportError("invalid_period", f"{what}: expected YYYY-MM-DD", value=str(text)[:40])
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ReportError("invalid_period", f"{what}: no such date", value=text) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:  # the period before must be a date too
+        raise ReportError(
+            "invalid_period", f"{what}: years {FIRST_YEAR} to {LAST_YEAR}", value=text
+        )
+    return day
 
 
 def between(first: Any, last: Any) -> Period:

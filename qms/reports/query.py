@@ -220,6 +220,13 @@ class Reports:
                 del row["start"]
         return {"scope": scope.to_dict(), "by": by, "minutes": minutes, "rows": rows}
 
+    def visits(self, scope: Scope, now: float | None = None) -> tuple[list[str], list[list[Any]]]:
+        """One row per visit in scope (the exports' visits sheet): columns and rows, in
+        order of site, day, arrival."""
+        rows = self._rows(scope, sql.VISITS, now)
+        columns = list(rows[0]) if rows else list(sql.VISIT_EXPORT)
+        return columns, [list(row.values()) for row in rows]
+
     # -- running the SQL -----------------------------------------------------------------
 
     def _connection(self) -> duckdb.DuckDBPyConnection:

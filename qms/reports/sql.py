@@ -107,6 +107,15 @@ FROM arr FULL JOIN cal USING (start) FULL JOIN srv USING (start) FULL JOIN q USI
 ORDER BY 1"""
 
 
+# The visits' own columns, for the exports (one row per visit).
+VISIT_EXPORT = (
+    "site", "day", "ticket", "number", "visit", "last", "service", "agency", "channel",
+    "priority", "directed_to", "issued", "arrival", "called", "started", "finished",
+    "outcome", "counter", "officer", "calls", "recalls", "returns", "holds",
+    "wait_s", "walk_s", "service_s", "hall_s", "target_s", "within_target",
+)  # fmt: skip
+VISITS = f"SELECT {', '.join(VISIT_EXPORT)} FROM v ORDER BY site, day, arrival, ticket, visit"
+
 HEATMAP = """
 SELECT isodow(arrival) - 1 AS weekday, hour(arrival) AS hour,
        count(DISTINCT day) AS days, count(*) AS arrivals,

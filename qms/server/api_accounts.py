@@ -67,8 +67,15 @@ NEW_USER = _object(
         "starting with a letter or digit",
     },
     role=_ROLE,
-    sites={**_ANY_SITES, "description": "required for supervisor and officer; ignored for admin"},
+    sites={
+        **_ANY_SITES,
+        "description": "required for supervisor, officer and viewer; ignored for admin",
+    },
     password=_PASSWORD,
+    agencies={
+        **_ANY_SITES,
+        "description": "a viewer's agencies (it then sees only theirs); empty: every agency",
+    },
 )
 USER_UPDATE = _object(
     [],
@@ -79,6 +86,7 @@ USER_UPDATE = _object(
     },
     sites={**_ANY_SITES, "type": ["array", "null"], "description": "null: unchanged"},
     active={"type": ["boolean", "null"], "description": "null: unchanged"},
+    agencies={**_ANY_SITES, "type": ["array", "null"], "description": "null: unchanged"},
 )
 PASSWORD_RESET = _object(["password"], password=_PASSWORD)
 NEW_DEVICE = _object(
@@ -104,12 +112,14 @@ WHOAMI = _object(
     name={"type": "string", "description": "username, device id, or empty"},
     sites={"type": ["array", "null"], "items": _ID, "description": "null: every site"},
     zone={"type": ["string", "null"]},
+    agencies={"type": "array", "items": _ID, "description": "a viewer's (absent: every agency)"},
 )
 USER = _object(
     ["username", "role", "sites", "active"],
     username=_ID,
     role=_ROLE,
     sites=_SITES,
+    agencies=_SITES,
     active={"type": "boolean"},
     created_at={"type": "number"},
     changed_at={"type": "number"},
@@ -138,6 +148,7 @@ class UserUpdate:
     role: UserRole | None = None
     sites: list[str] | None = None
     active: bool | None = None
+    agencies: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,7 @@ class NewUser:
     username: str
     role: UserRole
     sites: list[str] = field(default_factory=list)
+    agencies: list[str] = field(default_factory=list)
 
 
 def _secret(body: dict[str, Any], name: str) -> str:
@@ -174,12 +186,15 @@ def _accounts(request: Request) -> Accounts:
 
 
 def whoami(who: Principal) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "role": who.role.value,
         "name": who.name,
         "sites": None if who.sites is None else sorted(who.sites),
         "zone": who.zone,
     }
+    if who.agencies is not None:  # a viewer limited to agencies
+        out["agencies"] = sorted(who.agencies)
+    return out
 
 
 def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
@@ -343,7 +358,7 @@ async def add_user(request: Request, who: Principal) -> Response:
     password = _secret(body, "password")
     new = parse(NewUser, body)
     user = await _accounts(request).store.add_user(
-        _username(new.username), new.role, new.sites, password, by=who.name
+        _username(new.username), new.role, new.sites, password, by=who.name, agencies=new.agencies
     )
     return _json(user.public(), status_code=201)
 
@@ -366,6 +381,7 @@ async def change_user(request: Request, who: Principal) -> Response:
         sites=update.sites,
         active=update.active,
         by=who.name,
+        agencies=update.agencies,
     )
     return _json(user.public())
 

@@ -26,7 +26,7 @@ from qms.server import queries as q
 from qms.server.addresses import client_address
 from qms.server.errors import ApiError
 from qms.server.hall import Hall
-from qms.server.principal import EVERYONE, READERS, STAFF, Principal
+from qms.server.principal import EVERYONE, READERS, STAFF, Principal, Role
 from qms.server.routes import ApiRoute, api
 
 RESERVED_PREFIX = "_"  # logs that are not halls, e.g. _accounts (qms.accounts.model)
@@ -81,7 +81,7 @@ async def _set_up_engine(request: Request) -> SiteEngine:
 @api(
     "GET",
     "/sites/{site}",
-    allow=READERS,
+    allow=READERS | {Role.VIEWER},  # the reports page names services and agencies
     summary="The site's set-up: site, agencies, services, counters, running texts",
     responses={404: "no such site (`unknown_site`)"},
     response=a.SETUP,

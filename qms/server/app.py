@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from qms.demo import simulation
 from qms.eventlog import is_redis_url, open_log
+from qms.reports.store import reports_dir
 from qms.server import pages, stream
 from qms.server.api import ROUTES
 from qms.server.api_hall import TICKET_MISSES
@@ -26,6 +27,7 @@ from qms.server.connection import StreamSettings
 from qms.server.errors import error_response, exception_handlers
 from qms.server.hall import Hall
 from qms.server.process import GcPolicy, ShutdownSignals, quiet_client_faults, redact_uvicorn_logs
+from qms.server.reports_hub import ReportsHub
 from qms.server.routes import starlette_routes
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,10 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.secret = secret_key(config)  # small, once at start: blocking I/O is fine
         event_log = open_log(config.effective_log_url)
         app.state.hall = Hall(event_log, relay=config.relay)
+        # Each site's reports follow its engine from its opening (closed days are
+        # written as they close); DuckDB is loaded by the first write or report.
+        app.state.reports = ReportsHub(event_log, reports_dir(config.data_dir))
+        app.state.hall.on_open.append(app.state.reports.attach)
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
         app.state.ticket_misses = failure_log(event_log, "ticket-miss", TICKET_MISSES)
         app.state.survey_books = {}  # site -> its survey records, read in on first use
@@ -123,6 +129,7 @@ def create_app(config: Config | None = None) -> Starlette:
             signals.restore()
             await app.state.hub.close()  # tells clients "going away" first
             await app.state.hall.close()
+            await app.state.reports.close()
             await app.state.auth.close()
             await event_log.close()
             gc_policy.stop()

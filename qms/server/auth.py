@@ -93,7 +93,10 @@ __all__ = [
 
 def principal_of_user(user: User, *, via_cookie: bool = True) -> Principal:
     sites = None if user.role is UserRole.ADMIN else frozenset(user.sites)
-    return Principal(Role(user.role.value), user.username, sites, via_cookie=via_cookie)
+    agencies = frozenset(user.agencies) if user.agencies else None
+    return Principal(
+        Role(user.role.value), user.username, sites, via_cookie=via_cookie, agencies=agencies
+    )
 
 
 def principal_of_device(device: Device) -> Principal:

@@ -14,6 +14,8 @@ from qms.core import Rejected
 from qms.engine import EngineBusy
 from qms.eventlog import LogUnavailable
 from qms.eventlog.outage import RETRY_AFTER_S, outage_errors
+from qms.reports.errors import CODES as REPORT_CODES
+from qms.reports.errors import ReportError
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,12 @@ async def _rejected(request: Request, exc: Exception) -> Response:
     return error_response(exc.http_status, exc.code, exc.message, exc.details)
 
 
+async def _report_error(request: Request, exc: Exception) -> Response:
+    """A report asked for with a bad period, cut or filter (its own stable codes)."""
+    assert isinstance(exc, ReportError)
+    return error_response(REPORT_CODES[exc.code], exc.code, exc.message, exc.details)
+
+
 async def _busy(request: Request, exc: Exception) -> Response:
     return error_response(
         503, "busy", "the hall is very busy; press again", headers={"Retry-After": "1"}
@@ -142,6 +150,7 @@ def exception_handlers(redis: bool) -> dict[Any, Any]:
     return {
         ApiError: _api_error,
         Rejected: _rejected,
+        ReportError: _report_error,
         EngineBusy: _busy,
         HTTPException: _http,
         # Each type, not a base class: an `Exception` handler runs in Starlette's server

@@ -31,7 +31,7 @@ from qms.server.principal import EVERYONE, Role
 from qms.server.routes import PREFIX, ApiRoute
 
 OPENAPI_VERSION = "3.1.0"
-USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
+USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER, Role.VIEWER})
 DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
 PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
 
@@ -241,6 +241,11 @@ def _error(status: int, why: str) -> dict[str, Any]:
     }
 
 
+def _file(media: str) -> dict[str, Any]:
+    binary = {} if media.startswith("text/") else {"format": "binary"}
+    return {"schema": {"type": "string", **binary}}
+
+
 def _responses(spec: ApiRoute) -> dict[str, Any]:
     declared = dict(spec.responses)
     success = min((s for s in declared if s < 300), default=200)
@@ -248,8 +253,8 @@ def _responses(spec: ApiRoute) -> dict[str, Any]:
     out: dict[str, Any] = {
         str(success): {
             "description": declared.pop(success, "done"),
-            # a file (an export) is described by its media types alone
-            "content": {m: body if m == "application/json" else {} for m in spec.media},
+            # a file (an export) is a string in its media type
+            "content": {m: body if m == "application/json" else _file(m) for m in spec.media},
         }
     }
     for status in sorted(s for s in declared if s < 300):

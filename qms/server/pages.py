@@ -35,6 +35,7 @@ PAGES = {
     "/kiosk": "kiosk.html",
     "/console": "console.html",
     "/supervisor": "supervisor.html",
+    "/reports": "reports.html",
     "/admin": "admin.html",
     "/t/{ref}": "visitor.html",
     "/skm/{site}": "survey-results.html",  # a site's published survey result (anyone)

@@ -13,6 +13,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     SUPERVISOR = "supervisor"
     OFFICER = "officer"
+    VIEWER = "viewer"  # reads the reports of its sites (and agencies, when it has some)
     DISPLAY = "display"  # a device: reads the public stream
     KIOSK = "kiosk"  # a device: issues tickets
     ANONYMOUS = "anonymous"
@@ -33,6 +34,7 @@ class Principal:
     sites: frozenset[str] | None = frozenset()  # None: every site (admins)
     zone: str | None = None  # devices may be bound to one zone
     via_cookie: bool = False  # cookie sessions need CSRF defence on unsafe methods
+    agencies: frozenset[str] | None = None  # a viewer limited to agencies; None: every one
 
     def may_use_site(self, site: str) -> bool:
         return self.sites is None or site in self.sites

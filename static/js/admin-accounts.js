@@ -24,6 +24,7 @@ register({
   a_role_admin: ["Admin", "Admin"],
   a_role_supervisor: ["Supervisor", "Supervisor"],
   a_role_officer: ["Petugas", "Officer"],
+  a_role_viewer: ["Pembaca laporan", "Report viewer"],
   a_device: ["Perangkat", "Device"],
   a_kind: ["Jenis", "Kind"],
   a_kind_display: ["Layar aula", "Hall display"],
@@ -43,7 +44,7 @@ register({
   a_password_reset_done: ["Sandi {user} diatur ulang; sesi lamanya berakhir.", "{user}'s password is reset; their sessions ended."],
 });
 
-const ROLES = ["officer", "supervisor", "admin"];
+const ROLES = ["officer", "supervisor", "admin", "viewer"];
 
 export async function usersSection(ctx) {
   const { users } = await get("/users");

@@ -10,6 +10,7 @@ import { $, banner } from "./ui.js";
 register({
   signed_in_as: ["Masuk sebagai {name} ({role})", "Signed in as {name} ({role})"],
   role_officer: ["petugas", "officer"],
+  role_viewer: ["pembaca laporan", "report viewer"],
   role_supervisor: ["supervisor", "supervisor"],
   role_admin: ["admin", "admin"],
   session_expired: ["Sesi Anda berakhir. Silakan masuk lagi.", "Your session has ended. Please sign in again."],

@@ -1,0 +1,177 @@
+"""Exports: the report's tables as CSV (one table) or XLSX (every table, one sheet each).
+
+Every number is the very value `Reports` answers the API with (no rounding, no
+conversion: seconds and fractions), flattened to columns (`wait.p50`), so that
+the cards, the API and the exports agree (tests/test_reports_export.py). Each
+table has a header row of column names; the summary is one row per measure with
+its value, the period before and the change.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from qms.reports.errors import ReportError
+from qms.reports.query import Reports, Scope
+
+Table = tuple[list[str], list[list[Any]]]
+
+# Indonesian first, English second: the measures' names in the summary table.
+LABELS = {
+    "visits": "Kunjungan / Visits",
+    "tickets": "Tiket / Tickets",
+    "outcomes.served": "Dilayani / Served",
+    "outcomes.no_show": "Tidak hadir / No-show",
+    "outcomes.cancelled": "Batal (pergi) / Left",
+    "outcomes.expired": "Tidak terlayani / Expired",
+    "outcomes.transferred": "Dialihkan / Transferred",
+    "outcomes.going_on": "Berjalan / Going on",
+    "rates.served": "% dilayani / % served",
+    "rates.no_show": "% tidak hadir / % no-show",
+    "rates.left": "% batal / % left",
+    "rates.expired": "% tidak terlayani / % expired",
+    "rates.transferred": "% dialihkan / % transferred",
+    "rates.within_target": "% sesuai target / % within target",
+}
+STAT_NAMES = {"wait": "Tunggu / Wait", "walk": "Menuju loket / Walk",
+              "service": "Layanan / Service", "hall": "Di gedung / In hall"}  # fmt: skip
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"wait": {"p50": 1}} -> {"wait.p50": 1}."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def label(measure: str) -> str:
+    if measure in LABELS:
+        return LABELS[measure]
+    head, _, stat = measure.partition(".")
+    return f"{STAT_NAMES.get(head, head)} {stat} (s)" if stat else measure
+
+
+def _rows(items: Iterable[Mapping[str, Any]], first: Iterable[str] = ()) -> Table:
+    flat = [flatten(item) for item in items]
+    columns: list[str] = list(first)
+    for row in flat:
+        columns += [k for k in row if k not in columns]
+    return columns, [[row.get(c) for c in columns] for row in flat]
+
+
+def summary_table(summary: Mapping[str, Any]) -> Table:
+    current = flatten(summary["measures"])
+    previous = flatten(summary["previous"]["measures"])
+    change = flatten(summary["change"])
+    columns = ["measure", "label", "value", "previous", "change"]
+    rows = [[k, label(k), v, previous.get(k), change.get(k)] for k, v in current.items()]
+    return columns, rows
+
+
+def _breakdown(by: str) -> Callable[[Reports, Scope, float], Table]:
+    return lambda r, s, now: _rows(r.breakdown(s, by, now)["rows"], ["key"])
+
+
+def _staff(by: str) -> Callable[[Reports, Scope, float], Table]:
+    return lambda r, s, now: _rows(r.staff(s, by, now)["rows"], ["key"])
+
+
+# name -> (sheet title, how to make it); the order of the XLSX's sheets.
+TABLES: dict[str, tuple[str, Callable[[Reports, Scope, float], Table]]] = {
+    "summary": ("Ringkasan", lambda r, s, now: summary_table(r.summary(s, now))),
+    "agency": ("Per instansi", _breakdown("agency")),
+    "service": ("Per layanan", _breakdown("service")),
+    "counter": ("Per loket", _breakdown("counter")),
+    "officer": ("Per petugas", _breakdown("officer")),
+    "channel": ("Per kanal", _breakdown("channel")),
+    "priority": ("Per prioritas", _breakdown("priority")),
+    "day": ("Per hari", _breakdown("day")),
+    "intervals": ("Per jam", lambda r, s, now: _rows(r.intervals(s, 60, now)["rows"])),
+    "heatmap": ("Hari x jam", lambda r, s, now: _rows(r.heatmap(s, now)["cells"])),
+    "staff_counter": ("Waktu loket", _staff("counter")),
+    "staff_officer": ("Waktu petugas", _staff("officer")),
+    "visits": ("Kunjungan", lambda r, s, now: r.visits(s, now)),
+}
+FORMATS = ("csv", "xlsx")
+
+
+def check(fmt: str | None, table: str | None) -> tuple[str, str]:
+    fmt = fmt or "csv"
+    if fmt not in FORMATS:
+        raise ReportError("invalid_dimension", f"format {fmt!r}", allowed=list(FORMATS))
+    table = table or "summary"
+    if table not in TABLES:
+        raise ReportError("invalid_dimension", f"no table {table!r}", allowed=list(TABLES))
+    return fmt, table
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return value
+
+
+def to_csv(table: Table) -> bytes:
+    """RFC 4180, UTF-8 with a byte-order mark (so that spreadsheets read it as UTF-8)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    columns, rows = table
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else _cell(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+def csv_export(reports: Reports, scope: Scope, table: str, now: float) -> bytes:
+    return to_csv(TABLES[table][1](reports, scope, now))
+
+
+def xlsx_export(reports: Reports, scope: Scope, now: float, title: str) -> bytes:
+    """Every table, one sheet each, after a sheet that says what the report is."""
+    import xlsxwriter  # type: ignore[import-untyped]
+
+    out = io.BytesIO()
+    # Texts stay texts: a name starting with "=" is not a formula, nor a number a string.
+    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    book = xlsxwriter.Workbook(out, options)
+    bold = book.add_format({"bold": True})
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    about = book.add_worksheet("Laporan")
+    about.write_string(0, 0, title, bold)
+    for i, (site, period) in enumerate(sorted(scope.to_dict()["sites"].items()), 2):
+        about.write_row(i, 0, [site, period["first"], period["last"], period["days"]])
+    filters = scope.filters.to_dict()
+    about.write_string(i + 2, 0, "Filter: " + (repr(filters) if filters else "-"))
+    for _, (sheet_name, make) in TABLES.items():
+        columns, rows = make(reports, scope, now)
+        sheet = book.add_worksheet(sheet_name)
+        sheet.write_row(0, 0, columns, bold)
+        for r, row in enumerate(rows, 1):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, datetime):
+                    sheet.write_datetime(r, c, value, stamp)
+                elif isinstance(value, date):
+                    sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), day)
+                elif isinstance(value, bool):
+                    sheet.write_boolean(r, c, value)
+                elif isinstance(value, int | float):
+                    sheet.write_number(r, c, value)
+                else:
+                    sheet.write_string(r, c, str(_cell(value)))
+        sheet.freeze_panes(1, 0)
+    book.close()
+    return out.getvalue()
