@@ -15,17 +15,21 @@ import os
 import socket
 import time
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from qms.server.audience import Audience
 from qms.server.principal import Principal
+from qms.server.settings import SettingError, env_name, load
 from qms.server.wire import Close, Format, Frame, clip_reason
 
 if TYPE_CHECKING:
     from qms.server.feed import SiteFeed
+
+
+PREFIX = "QMS_STREAM_"
 
 
 @dataclass(frozen=True)
@@ -49,20 +53,12 @@ class StreamSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StreamSettings:
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            name = f"QMS_STREAM_{f.name.upper()}"
-            raw = env.get(name)
-            if raw is None:
-                continue
-            try:
-                value = float(raw) if f.type == "float" else int(raw)
-            except ValueError:
-                value = 0
+        """Defaults, then QMS_STREAM_* (`qms.server.settings`); every value positive."""
+        values = load(cls, os.environ if env is None else env, PREFIX)
+        for name, value in values.items():
             if not value > 0:
-                raise ValueError(f"{name} must be a positive {f.type}, got {raw!r}")
-            values[f.name] = value
+                variable = env_name(PREFIX, name)
+                raise SettingError(f"{variable} must be positive, got {value!r}")
         return cls(**values)
 
 
