@@ -109,6 +109,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sites/{site}/survey/results"): Row(MANAGERS),
     ("GET", "/sites/{site}/survey/export"): Row(MANAGERS),
     ("GET", "/survey/{hall}"): Row(EVERYONE),
+    ("PUT", "/sites/{site}/survey/plan"): Row(
+        ADMIN, {"period": "2026", "elements": ["U1"], "text": "x"}
+    ),
     ("GET", "/openapi.json"): Row(EVERYONE),
     # accounts (bodies that are refused after the guard, so nothing changes)
     ("POST", "/session"): Row(EVERYONE, {}),

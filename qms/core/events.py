@@ -250,6 +250,19 @@ class SurveyAnswered(Event):
     response: dict[str, Any]  # `qms.survey.response.Response.to_dict()`
 
 
+@dataclass(frozen=True, kw_only=True)
+class SurveyPlanWritten(Event):
+    """An admin wrote the follow-up plan (rencana tindak lanjut) of a survey period.
+
+    The latest plan of a period is the one published; the earlier ones stay in the log.
+    """
+
+    TYPE = "survey_plan_written"
+    period: str  # 2026, 2026-S1, 2026-Q1 or 2026-03
+    elements: list[str]  # the weak elements it addresses (U1…U9)
+    text: str
+
+
 def _concrete(cls: type[Event]) -> list[type[Event]]:
     out = [cls] if cls.TYPE else []
     for sub in cls.__subclasses__():

@@ -104,6 +104,22 @@ def _configure(
     return [e.SurveyConfigured(instrument=changed.to_dict(), **meta)]
 
 
+def _write_plan(
+    state: HallState, cmd: c.WriteSurveyPlan, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    from qms.survey.plan import parse_plan
+
+    try:
+        plan = parse_plan(cmd.plan)
+    except SurveyError as exc:
+        raise _rejected(exc) from None
+    return [
+        e.SurveyPlanWritten(
+            period=plan.period, elements=list(plan.elements), text=plan.text, **meta
+        )
+    ]
+
+
 # The survey's commands, for `qms.core.decide` (which imports this module; this one
 # imports nothing of decide).
 HANDLERS: dict[
@@ -111,4 +127,5 @@ HANDLERS: dict[
 ] = {
     c.SubmitSurvey: _submit,
     c.ConfigureSurvey: _configure,
+    c.WriteSurveyPlan: _write_plan,
 }

@@ -378,6 +378,7 @@ PUBLIC_RESULTS = a.record(
     min_group=a.INT,
     index={"type": ["object", "null"]},
     history={"type": "array", "items": {"type": "object"}},
+    plans={"type": "array", "items": {"type": "object"}},
 )
 
 
@@ -396,7 +397,8 @@ PUBLIC_RESULTS = a.record(
 )
 async def get_survey_public(request: Request, who: Principal) -> Response:
     """What the regulation asks a unit to publish, for anyone: no cut below the site, a
-    period under 5 respondents without an index; `history` is each quarter's result."""
+    period under 5 respondents without an index; `history` is each quarter's result,
+    `plans` each period's follow-up plan (rencana tindak lanjut), the latest first."""
     name = request.path_params["hall"]
     hall = _hall(request)
     if not _valid_site(name) or not await _site_exists(hall, name):
@@ -417,6 +419,7 @@ async def get_survey_public(request: Request, who: Principal) -> Response:
             "min_group": MIN_GROUP,
             "index": shown["index"],
             "history": history,
+            "plans": [p.to_dict() for p in book.plan_history()],
         }
     )
 

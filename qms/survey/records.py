@@ -4,7 +4,8 @@
 keeps what the survey figures need: each `survey_answered` as an anonymous
 `Record` (its scores, the cut values, the day: no ticket, no time of day), and
 the visitors served per business day (`ticket_completed`, for the sample size
-of the next period). Everything else is skipped without being decoded.
+of the next period), and each period's latest follow-up plan
+(`survey_plan_written`). Everything else is skipped without being decoded.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from typing import Any
 from qms.core.calendar import business_day
 from qms.survey.aggregate import Record
 from qms.survey.instrument import PROFILE_KEYS
+from qms.survey.plan import Plan, plan_of
 
-_WANTED = frozenset({"survey_answered", "ticket_completed", "site_configured"})
+_WANTED = frozenset(
+    {"survey_answered", "survey_plan_written", "ticket_completed", "site_configured"}
+)
 
 
 def record_of(entry: Mapping[str, Any]) -> Record:
@@ -48,6 +52,7 @@ class SurveyBook:
     records: list[Record] = field(default_factory=list)
     served: Counter[str] = field(default_factory=Counter)  # business day -> tickets completed
     timezone: str = "Asia/Jakarta"
+    plans: dict[str, Plan] = field(default_factory=dict)  # period -> its latest follow-up plan
 
     def apply(self, version: int, entry: Mapping[str, Any]) -> None:
         self.version = version
@@ -56,6 +61,10 @@ class SurveyBook:
             return
         if kind == "ticket_completed":
             self.served[business_day(float(entry["at"]), self.timezone)] += 1
+        elif kind == "survey_plan_written":
+            plan = plan_of(entry)
+            self.plans.pop(plan.period, None)  # re-inserted: the latest written is last
+            self.plans[plan.period] = plan
         elif kind == "site_configured":
             self.timezone = str((entry.get("site") or {}).get("timezone", self.timezone))
         else:
@@ -63,6 +72,10 @@ class SurveyBook:
 
     def between(self, first: date, last: date) -> list[Record]:
         return [r for r in self.records if first <= r.day <= last]
+
+    def plan_history(self) -> list[Plan]:
+        """Every period's latest plan, the most recent period first (2026 after 2026-Q4)."""
+        return sorted(self.plans.values(), key=lambda p: (p.period[:4], p.period), reverse=True)
 
     def served_between(self, first: date, last: date) -> int:
         low, high = first.isoformat(), last.isoformat()
