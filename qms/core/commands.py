@@ -226,6 +226,16 @@ class ConfigureSurvey(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SubmitWalkUpSurvey(Command):
+    """A walk-up visitor's survey answers for `service`, without a ticket (the QR code a
+    hall posts per service): counted apart from the answers of served visits."""
+
+    TYPE = "submit_walk_up_survey"
+    service: Id
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
 class WriteSurveyPlan(Command):
     """Write a period's follow-up plan (rencana tindak lanjut, `qms.survey.plan`):
     `plan` is `{"period", "elements", "text"}`; a later one for the period replaces it."""

@@ -70,6 +70,7 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
         | c.SetUpCounter
         | c.Broadcast
         | c.SubmitSurvey
+        | c.SubmitWalkUpSurvey
         | c.ConfigureSurvey
         | c.WriteSurveyPlan,
     ):

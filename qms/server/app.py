@@ -20,6 +20,7 @@ from qms.eventlog import is_redis_url, open_log
 from qms.server import pages, stream
 from qms.server.api import ROUTES
 from qms.server.api_hall import TICKET_MISSES
+from qms.server.api_survey_walkup import WALK_UP_ANSWERS
 from qms.server.auth import Accounts, failure_log
 from qms.server.config import Config
 from qms.server.errors import error_response, exception_handlers
@@ -107,6 +108,7 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.hall = Hall(event_log, relay=config.relay)
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
         app.state.ticket_misses = failure_log(event_log, "ticket-miss", TICKET_MISSES)
+        app.state.walk_up_answers = failure_log(event_log, "walk-up", WALK_UP_ANSWERS)
         app.state.survey_books = {}  # site -> its survey records, read in on first use
         settings = StreamSettings.from_env()
         gc_policy = GcPolicy(settings.gc_freeze_s, settings.gc_reclaim_s)

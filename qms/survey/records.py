@@ -35,13 +35,19 @@ def record_of(entry: Mapping[str, Any]) -> Record:
         "agency": entry.get("agency") or None,
         "counter": entry.get("counter"),
         "officer": entry.get("officer"),
-        "channel": entry.get("channel", "kiosk"),
+        # a walk-up answer (no ticket) is its own channel in every cut
+        "channel": "walk_up" if entry.get("walk_up") else entry.get("channel", "kiosk"),
     }
     for key in PROFILE_KEYS:
         values[key] = profile.get(key)
     scores = tuple(int(s) for s in response.get("scores", ()))
     text = str(response.get("suggestion") or "")
     return Record(date.fromisoformat(str(entry["day"])), scores, values, text)
+
+
+def source_of(record: Record) -> str:
+    """`walk_up` for an answer on a service's walk-up QR code, `visit` for a served ticket's."""
+    return "walk_up" if record.values.get("channel") == "walk_up" else "visit"
 
 
 @dataclass

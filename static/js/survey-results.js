@@ -27,6 +27,14 @@ register({
   r_hidden: ["< {n} responden", "< {n} respondents"],
   r_print: ["Cetak", "Print"],
   r_plans: ["Rencana tindak lanjut", "Follow-up plan"],
+  r_walk_up: [
+    "Termasuk {n} jawaban tanpa tiket (QR layanan), dihitung terpisah.",
+    "Includes {n} answers without a ticket (service QR codes), counted apart.",
+  ],
+  r_walk_up_few: [
+    "Termasuk jawaban tanpa tiket (QR layanan); terlalu sedikit untuk ditampilkan terpisah.",
+    "Includes answers without a ticket (service QR codes); too few to show apart.",
+  ],
   r_plans_past: ["Rencana periode sebelumnya", "Plans of past periods"],
   r_plan_for: ["Unsur: {list}", "Elements: {list}"],
 });
@@ -76,6 +84,15 @@ function plansSection() {
   );
 }
 
+// Answers given on a service's walk-up QR code (no ticket) are flagged, with their
+// count when their group is large enough to show (docs/survey.md "Walk-up survey").
+function walkUpFlag() {
+  const group = (data.sources || []).find((g) => g.key === "walk_up");
+  if (!group) return null;
+  const text = group.suppressed ? t("r_walk_up_few") : t("r_walk_up", { n: group.respondents });
+  return h("p", { class: "walk-up-flag" }, text);
+}
+
 function render() {
   if (!data) return;
   const index = data.index;
@@ -85,6 +102,7 @@ function render() {
     { class: "head" },
     h("h2", {}, data.name),
     h("p", {}, t("r_period", data.period), " · ", t("r_respondents", { n: data.respondents })),
+    walkUpFlag(),
   );
   if (!index) {
     main.replaceChildren(head, h("p", { class: "too-few" }, t("r_too_few", { n: data.min_group })), plansSection());
