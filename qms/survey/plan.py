@@ -20,7 +20,7 @@ from qms.survey.instrument import ELEMENT_KEYS
 
 MAX_TEXT = 2000  # characters of the plan's text: a paragraph or a short list, not a report
 # The period labels of `qms.survey.aggregate.period_key`: 2026, 2026-S1, 2026-Q1, 2026-03.
-PERIOD = re.compile(r"^[0-9]{4}(-(Q[1-4]|S[12]|0[1-9]|1[0-2]))?$")
+PERIOD = re.compile(r"[0-9]{4}(-(Q[1-4]|S[12]|0[1-9]|1[0-2]))?")
 _FIELDS = frozenset({"period", "elements", "text"})
 
 
@@ -42,7 +42,7 @@ def parse_plan(data: Any) -> Plan:
     if unknown:
         raise SurveyError("invalid_plan", f"unknown field {unknown[0]!r}", field=unknown[0])
     period = data.get("period")
-    if not isinstance(period, str) or not PERIOD.match(period):
+    if not isinstance(period, str) or not PERIOD.fullmatch(period):
         raise SurveyError(
             "invalid_plan", "period: 2026, 2026-S1, 2026-Q1 or 2026-03", field="period"
         )

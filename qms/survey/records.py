@@ -80,7 +80,8 @@ class SurveyBook:
         return [r for r in self.records if first <= r.day <= last]
 
     def plan_history(self) -> list[Plan]:
-        """Every period's latest plan, the most recent period first (2026 after 2026-Q4)."""
+        """Every period's latest plan: the latest year first; within a year S2, S1, Q4…Q1,
+        12…01, then the year's own plan (the labels' reverse order)."""
         return sorted(self.plans.values(), key=lambda p: (p.period[:4], p.period), reverse=True)
 
     def served_between(self, first: date, last: date) -> int:
