@@ -83,7 +83,9 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
         | c.SetUpCounter
         | c.Broadcast
         | c.SubmitSurvey
-        | c.ConfigureSurvey,
+        | c.SubmitWalkUpSurvey
+        | c.ConfigureSurvey
+        | c.WriteSurveyPlan,
     ):
         return _HANDLERS[type(command)](state, command, now, meta)
     # Any other command first rolls the business day over when the date changed.
