@@ -104,6 +104,7 @@ async def get_walk_up_survey(request: Request, who: Principal) -> Response:
     summary="Answer a service's walk-up survey without a ticket (counted apart, limited)",
     body=ANSWER_BODY,
     responses={
+        201: "the answer is recorded",
         404: "no such site (`unknown_site`) or service (`survey_unknown_service`)",
         409: "switched off (`survey_off`) or an older questionnaire (`instrument_mismatch`)",
         422: "a bad answer (`invalid_answer`, `missing_answer`, `unknown_question`,"
