@@ -145,7 +145,7 @@ class _Day:
         self.last_call = _instant(day, LAST_CALL, tz)
         self.close = _instant(day, DAY_CLOSE, tz)
         self.tz = tz
-        self.recalled: set[str] = set()
+        self.plan: dict[str, tuple[str, float]] = {}  # counter -> what ends the service, when
 
     def at(self, t: float, action: str, subject: str = "") -> None:
         self.tie += 1
@@ -215,12 +215,17 @@ class _Day:
         if draw < NO_SHOW_SHARE:  # nobody comes: one recall, then no-show
             self.at(self.now + 60, "recall", cid)
             return
-        mean = MEAN_SERVICE_MIN[ticket.service] * 60 * self.speeds[cid]
-        took = 30 + self.rng.expovariate(1 / mean)
         if draw < NO_SHOW_SHARE + TRANSFER_SHARE:  # the wrong queue: sent on after a word
-            self.at(self.now + 30 + self.rng.uniform(30, 120), "transfer", cid)
+            self.plan[cid] = ("transfer", self.rng.uniform(30, 120))
         else:
-            self.at(self.now + took, "complete", cid)
+            mean = MEAN_SERVICE_MIN[ticket.service] * 60 * self.speeds[cid]
+            self.plan[cid] = ("complete", 30 + self.rng.expovariate(1 / mean))
+        self.at(self.now + self.rng.uniform(20, 90), "start", cid)  # the walk to the counter
+
+    async def _start(self, cid: str) -> None:
+        await self.cmd({"type": "start_service", "counter": cid})
+        action, took = self.plan.pop(cid)
+        self.at(self.now + took, action, cid)
 
     async def _recall(self, cid: str) -> None:
         await self.cmd({"type": "recall", "counter": cid})
