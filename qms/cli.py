@@ -365,6 +365,9 @@ def _run(args: argparse.Namespace) -> int:
         return _run_accounts(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "demo" and args.terminal and args.history is not None:
+        print("qms demo: --history fills the served demo; leave out --terminal", file=sys.stderr)
+        return 2
     if args.command == "demo" and args.terminal:
         data_dir = private_data_dir(Path(args.data_dir or "qms-data").resolve())
         return asyncio.run(_demo(args, data_dir))

@@ -104,3 +104,8 @@ def test_days_to_fill() -> None:
 def test_cli_rejects_a_history_of_no_days(tmp_path: Path, capsys: Any) -> None:
     assert main(["demo", "--history", "0", "--data-dir", str(tmp_path)]) == 2
     assert "--history" in capsys.readouterr().err
+
+
+def test_cli_history_is_for_the_served_demo(tmp_path: Path, capsys: Any) -> None:
+    assert main(["demo", "--terminal", "--history", "--data-dir", str(tmp_path)]) == 2
+    assert "--terminal" in capsys.readouterr().err
