@@ -13,6 +13,7 @@ from typing import Any
 
 from qms.core.calendar import local_time
 from qms.demo_hall import SITE, setup_commands
+from qms.demo_history import DEFAULT_DAYS
 from qms.engine import SiteEngine
 from qms.eventlog import is_redis_url, open_log
 from qms.reports import cli as reports_cli  # light: duckdb loads only when a report runs
@@ -74,9 +75,36 @@ def _serve_demo(args: argparse.Namespace) -> int:
         simulate=True if args.simulate else None,
     )
     private_data_dir(config.data_dir)
+    if args.history is not None:
+        code = _demo_history(args, config)
+        if code:
+            return code
     for line in asyncio.run(prepare(config)):
         print(line)
     return _run_server(config)
+
+
+def _demo_history(args: argparse.Namespace, config: Any) -> int:
+    from qms.demo_history import fill_demo_history, site_today
+    from qms.reports.store import reports_dir
+
+    if args.history < 1:
+        print("qms demo: --history takes a number of days >= 1", file=sys.stderr)
+        return 2
+    seed = args.seed if args.seed is not None else random.randrange(1_000_000)
+    print(f"Riwayat / history: {args.history} hari / days before today, seed {seed}")
+    started = time.monotonic()
+    asyncio.run(
+        fill_demo_history(
+            config.effective_log_url,
+            reports_dir(config.data_dir),
+            args.history,
+            seed,
+            site_today(time.time()),
+        )
+    )
+    print(f"Riwayat selesai / history done in {time.monotonic() - started:.1f} s")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -311,6 +339,15 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--hours", type=float, default=2.0, help="--terminal: simulated hours")
     demo.add_argument("--delay", type=float, default=0.01, help="--terminal: s between calls")
     demo.add_argument("--seed", type=int, default=None)
+    demo.add_argument(
+        "--history",
+        type=int,
+        nargs="?",
+        const=DEFAULT_DAYS,
+        default=None,
+        metavar="DAYS",
+        help="first fill the DAYS (default 28) before today with simulated days (reports)",
+    )
     _add_account_parsers(sub)
     reports_cli.add_parsers(sub)
     args = parser.parse_args(argv)
@@ -328,6 +365,9 @@ def _run(args: argparse.Namespace) -> int:
         return _run_accounts(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "demo" and args.terminal and args.history is not None:
+        print("qms demo: --history fills the served demo; leave out --terminal", file=sys.stderr)
+        return 2
     if args.command == "demo" and args.terminal:
         data_dir = private_data_dir(Path(args.data_dir or "qms-data").resolve())
         return asyncio.run(_demo(args, data_dir))

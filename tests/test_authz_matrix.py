@@ -109,6 +109,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sites/{site}/survey/results"): Row(MANAGERS),
     ("GET", "/sites/{site}/survey/export"): Row(MANAGERS),
     ("GET", "/survey/{hall}"): Row(EVERYONE),
+    ("GET", "/survey/{hall}/walk-up/{service}"): Row(EVERYONE),
+    ("POST", "/survey/{hall}/walk-up/{service}"): Row(EVERYONE, {"answers": {}}),
+    ("PUT", "/sites/{site}/survey/plan"): Row(
+        ADMIN, {"period": "2026", "elements": ["U1"], "text": "x"}
+    ),
     ("GET", "/openapi.json"): Row(EVERYONE),
     # reports
     ("GET", "/sites/{site}/reports/summary"): Row(MANAGERS),

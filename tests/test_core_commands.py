@@ -303,6 +303,14 @@ NORMAL_CASES: dict[str, Callable[[Hall], Case]] = {
     "broadcast": lambda h: ({"text": "Loket 5 istirahat"}, ["message_broadcast"]),
     "submit_survey": lambda h: (_rated(h), ["survey_answered"]),
     "configure_survey": lambda h: ({"config": {"valid_hours": 12}}, ["survey_configured"]),
+    "submit_walk_up_survey": lambda h: (
+        {"service": "ktp", "response": {"answers": {f"U{i}": 3 for i in range(1, 10)}}},
+        ["survey_answered"],
+    ),
+    "write_survey_plan": lambda h: (
+        {"plan": {"period": "2026-Q1", "elements": ["U9"], "text": "Kursi tunggu"}},
+        ["survey_plan_written"],
+    ),
 }
 
 
@@ -1509,6 +1517,7 @@ def busy_hall() -> Hall:
     h.do("configure_survey", config={"suggestion_limit": 500})
     answers = {f"U{i}": 3 for i in range(1, 10)}
     h.do("submit_survey", ticket=rated, token=h.t(rated).token, response={"answers": answers})
+    h.do("write_survey_plan", plan={"period": "2026", "elements": ["U4"], "text": "Tarif"})
     h.call("L1")
     h.do("no_show", counter="L1")
     h.call("L1")

@@ -587,6 +587,26 @@ class HallMachine(RuleBasedStateMachine):
     def configure_survey(self, config: dict[str, Any], by: str | None) -> None:
         self.run(c.ConfigureSurvey(config=config, by=by))
 
+    @rule(service=st.sampled_from(["ktp", "kk", "nosuch"]), score=st.integers(0, 5), by=staff)
+    def submit_walk_up_survey(self, service: str, score: int, by: str | None) -> None:
+        """A walk-up answer for a service, without a ticket: no ticket is marked."""
+        answers = {f"U{i}": score if i == 1 else 3 for i in range(1, 10)}
+        before = {t.id: t.surveyed for t in self.state.tickets.values()}
+        self.run(c.SubmitWalkUpSurvey(service=service, response={"answers": answers}, by=by))
+        assert {t.id: t.surveyed for t in self.state.tickets.values()} == before
+
+    @rule(
+        period=st.sampled_from(["2026", "2026-Q1", "2026-13", ""]),
+        elements=st.lists(st.sampled_from(["U1", "U9", "X1"]), max_size=3),
+        text=st.text(max_size=20),
+        by=staff,
+    )
+    def write_survey_plan(
+        self, period: str, elements: list[str], text: str, by: str | None
+    ) -> None:
+        plan = {"period": period, "elements": elements, "text": text}
+        self.run(c.WriteSurveyPlan(plan=plan, by=by))
+
     @rule(data=st.data(), by=st.one_of(staff, kiosks))
     def cancel(self, data: st.DataObject, by: str | None) -> None:
         ticket = self.pick_ticket(data, TicketState.WAITING, TicketState.HELD)

@@ -172,11 +172,17 @@ async def _ride_through(
         while (ready := Api(server.url).get("/readyz")).status != 200:
             assert time.monotonic() < deadline, ready
             await asyncio.sleep(0.1)  # polling with a deadline
-    forwarded = _relay_view(b.url)["forwarded"]
+    # One of them writes again (the lease may have moved to B while Redis was back
+    # before A renewed it), and the other forwards to it again.
     deadline = time.monotonic() + RECOVERY_S
-    while _relay_view(b.url)["forwarded"] == forwarded:  # B sends to the writer again
-        assert time.monotonic() < deadline, _relay_view(b.url)
-        kiosk[b.url].ok("POST", f"{S}/tickets", {"service": "pkb"})
+    while {_relay_view(s.url).get("writer") for s in (a, b)} != {"here", "elsewhere"}:
+        assert time.monotonic() < deadline, [_relay_view(s.url) for s in (a, b)]
+        await asyncio.sleep(0.05)  # polling with a deadline
+    sender = a if _relay_view(a.url)["writer"] == "elsewhere" else b
+    forwarded = _relay_view(sender.url)["forwarded"]
+    while _relay_view(sender.url)["forwarded"] == forwarded:  # it sends to the writer again
+        assert time.monotonic() < deadline, _relay_view(sender.url)
+        kiosk[sender.url].ok("POST", f"{S}/tickets", {"service": "pkb"})
     for server in (a, b):
         output = _output(server)
         assert "Traceback" not in output and " 500 " not in output, output

@@ -225,6 +225,25 @@ class ConfigureSurvey(Command):
     config: dict[str, Any]
 
 
+@dataclass(frozen=True, kw_only=True)
+class SubmitWalkUpSurvey(Command):
+    """A walk-up visitor's survey answers for `service`, without a ticket (the QR code a
+    hall posts per service): counted apart from the answers of served visits."""
+
+    TYPE = "submit_walk_up_survey"
+    service: Id
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteSurveyPlan(Command):
+    """Write a period's follow-up plan (rencana tindak lanjut, `qms.survey.plan`):
+    `plan` is `{"period", "elements", "text"}`; a later one for the period replaces it."""
+
+    TYPE = "write_survey_plan"
+    plan: dict[str, Any]
+
+
 def _concrete(cls: type[Command]) -> list[type[Command]]:
     out = [cls] if cls.TYPE else []
     for sub in cls.__subclasses__():

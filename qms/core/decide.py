@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import re
-import string
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,6 +17,21 @@ from qms.core import commands as c
 from qms.core import events as e
 from qms.core import survey
 from qms.core.calendar import business_day, is_open, valid_hours, valid_timezone
+from qms.core.checks import (
+    check_id,
+    check_name,
+    check_number_format,
+    check_services,
+    check_text,
+    counter_of,
+    expect_free,
+    expect_ticket,
+    invalid,
+    open_counter_of,
+    service_of,
+    site_of,
+    ticket_of,
+)
 from qms.core.errors import Rejected, wrong_state
 from qms.core.evolve import evolve
 from qms.core.model import (
@@ -33,7 +47,6 @@ from qms.core.model import (
     TicketState,
 )
 from qms.core.policy import POLICIES, choose
-from qms.core.text import control_character
 
 ID = re.compile(c.ID_PATTERN)
 PREFIX = re.compile(c.PREFIX_PATTERN)
@@ -60,7 +73,7 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
     meta: dict[str, Any] = {"at": now, "by": command.by}
     if isinstance(command, c.SetUpSite):
         return _set_up_site(state, command, now, meta)
-    site = _site(state)
+    site = site_of(state)
     # The survey neither opens nor closes a business day: a visitor answering at night
     # must not expire the tickets of a day a supervisor left open.
     if isinstance(
@@ -70,7 +83,9 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
         | c.SetUpCounter
         | c.Broadcast
         | c.SubmitSurvey
-        | c.ConfigureSurvey,
+        | c.SubmitWalkUpSurvey
+        | c.ConfigureSurvey
+        | c.WriteSurveyPlan,
     ):
         return _HANDLERS[type(command)](state, command, now, meta)
     # Any other command first rolls the business day over when the date changed.
@@ -90,17 +105,17 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
 def _set_up_site(
     state: HallState, cmd: c.SetUpSite, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    _check_id("site", cmd.site)
+    check_id("site", cmd.site)
     if state.site is not None and state.site.id != cmd.site:
         raise wrong_state("site", cmd.site, state.site.id, cmd.site)
-    _check_name(cmd.name)
+    check_name(cmd.name)
     if not valid_timezone(cmd.timezone):
         raise Rejected("invalid_timezone", f"unknown timezone {cmd.timezone!r}", field="timezone")
     if cmd.policy not in POLICIES:
         raise Rejected("unknown_policy", f"unknown policy {cmd.policy!r}", allowed=sorted(POLICIES))
     if not 1 <= cmd.priority_streak_max <= c.MAX_PRIORITY_STREAK:
-        raise _invalid("priority_streak_max", f"between 1 and {c.MAX_PRIORITY_STREAK}")
-    _check_number_format(cmd.number_format)
+        raise invalid("priority_streak_max", f"between 1 and {c.MAX_PRIORITY_STREAK}")
+    check_number_format(cmd.number_format)
     site = Site(
         id=cmd.site,
         name=cmd.name,
@@ -117,8 +132,8 @@ def _set_up_site(
 def _set_up_agency(
     state: HallState, cmd: c.SetUpAgency, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    _check_id("agency", cmd.agency)
-    _check_name(cmd.name)
+    check_id("agency", cmd.agency)
+    check_name(cmd.name)
     return [e.AgencyConfigured(agency=Agency(id=cmd.agency, name=cmd.name), **meta)]
 
 
@@ -126,22 +141,22 @@ def _set_up_agency(
 def _set_up_service(
     state: HallState, cmd: c.SetUpService, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    _check_id("service", cmd.service)
+    check_id("service", cmd.service)
     if cmd.agency not in state.agencies:
         raise Rejected("unknown_agency", f"no agency {cmd.agency!r}", id=cmd.agency)
     if not PREFIX.fullmatch(cmd.prefix):
-        raise _invalid("prefix", "one or two capital letters")
+        raise invalid("prefix", "one or two capital letters")
     if taken := _prefix_holder(state, cmd, now):
         holder, why = taken
         raise Rejected("prefix_taken", f"prefix {cmd.prefix} {why}", service=holder)
-    _check_name(cmd.name_id, "name_id")
-    _check_name(cmd.name_en, "name_en")
+    check_name(cmd.name_id, "name_id")
+    check_name(cmd.name_en, "name_en")
     if not 1 <= cmd.target_wait_min <= MAX_TARGET_MIN:
-        raise _invalid("target_wait_min", f"between 1 and {MAX_TARGET_MIN}")
+        raise invalid("target_wait_min", f"between 1 and {MAX_TARGET_MIN}")
     if not 0 <= cmd.daily_quota <= MAX_QUOTA:
-        raise _invalid("daily_quota", f"between 0 (no quota) and {MAX_QUOTA}")
+        raise invalid("daily_quota", f"between 0 (no quota) and {MAX_QUOTA}")
     if not valid_hours(cmd.hours):
-        raise _invalid("hours", "open < close, as HH:MM, weekdays 0 (Monday) to 6")
+        raise invalid("hours", "open < close, as HH:MM, weekdays 0 (Monday) to 6")
     service = Service(
         id=cmd.service,
         agency=cmd.agency,
@@ -167,7 +182,7 @@ def _prefix_holder(state: HallState, cmd: c.SetUpService, now: float) -> tuple[s
     for other in state.services.values():
         if other.prefix == cmd.prefix and other.id != cmd.service:
             return other.id, f"belongs to {other.id}"
-    site = _site(state)
+    site = site_of(state)
     today = _today(state, site, now)
     number = functools.partial(site.number_format.format, prefix=cmd.prefix)
     for t in state.tickets.values():
@@ -180,10 +195,10 @@ def _prefix_holder(state: HallState, cmd: c.SetUpService, now: float) -> tuple[s
 def _set_up_counter(
     state: HallState, cmd: c.SetUpCounter, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    _check_id("counter", cmd.counter)
-    _check_name(cmd.name)
-    _check_text(cmd.zone, "zone")
-    _check_services(state, cmd.services)
+    check_id("counter", cmd.counter)
+    check_name(cmd.name)
+    check_text(cmd.zone, "zone")
+    check_services(state, cmd.services)
     return [
         e.CounterConfigured(
             counter=cmd.counter, name=cmd.name, zone=cmd.zone, services=cmd.services, **meta
@@ -236,8 +251,8 @@ def _unfinished(state: HallState) -> list[str]:
 
 @handles(c.IssueTicket)
 def _issue(state: HallState, cmd: c.IssueTicket, now: float, meta: dict[str, Any]) -> list[e.Event]:
-    site = _site(state)
-    service = _service(state, cmd.service)
+    site = site_of(state)
+    service = service_of(state, cmd.service)
     if not service.active:
         raise Rejected("service_inactive", f"service {service.id} is not active", id=service.id)
     if not is_open(service.hours, now, site.timezone):
@@ -254,7 +269,7 @@ def _issue(state: HallState, cmd: c.IssueTicket, now: float, meta: dict[str, Any
             id=service.id,
         )
     if not cmd.token:
-        raise _invalid("token", "required (the engine draws it)")
+        raise invalid("token", "required (the engine draws it)")
     day = state.day or business_day(now, site.timezone)
     return [
         e.TicketIssued(
@@ -273,23 +288,23 @@ def _issue(state: HallState, cmd: c.IssueTicket, now: float, meta: dict[str, Any
 
 @handles(c.Transfer)
 def _transfer(state: HallState, cmd: c.Transfer, now: float, meta: dict[str, Any]) -> list[e.Event]:
-    t = _ticket(state, cmd.ticket)
-    _expect_ticket(t, TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)
+    t = ticket_of(state, cmd.ticket)
+    expect_ticket(t, TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)
     if cmd.to_service is None and cmd.to_counter is None:
-        raise _invalid("to_service", "name a service, a counter, or both")
+        raise invalid("to_service", "name a service, a counter, or both")
     to_service = t.service if cmd.to_service is None else cmd.to_service
-    service = _service(state, to_service)
+    service = service_of(state, to_service)
     if not service.active:
         raise Rejected("service_inactive", f"service {service.id} is not active", id=service.id)
     if cmd.to_counter is not None:
-        _counter(state, cmd.to_counter)
+        counter_of(state, cmd.to_counter)
     if (
         t.state is TicketState.WAITING
         and to_service == t.service
         and cmd.to_counter == t.target_counter
     ):
         raise Rejected("same_destination", f"ticket {t.number} is already there", id=t.id)
-    site = _site(state)
+    site = site_of(state)
     arrival = t.arrival_at if site.transfer_keeps_arrival else now
     return [
         e.TicketTransferred(
@@ -306,8 +321,8 @@ def _transfer(state: HallState, cmd: c.Transfer, now: float, meta: dict[str, Any
 
 @handles(c.Hold)
 def _hold(state: HallState, cmd: c.Hold, now: float, meta: dict[str, Any]) -> list[e.Event]:
-    t = _ticket(state, cmd.ticket)
-    _expect_ticket(t, TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)
+    t = ticket_of(state, cmd.ticket)
+    expect_ticket(t, TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)
     in_hand = t.state in IN_HAND_STATES
     return [
         e.TicketHeld(
@@ -321,15 +336,15 @@ def _hold(state: HallState, cmd: c.Hold, now: float, meta: dict[str, Any]) -> li
 
 @handles(c.Unhold)
 def _unhold(state: HallState, cmd: c.Unhold, now: float, meta: dict[str, Any]) -> list[e.Event]:
-    t = _ticket(state, cmd.ticket)
-    _expect_ticket(t, TicketState.HELD)
+    t = ticket_of(state, cmd.ticket)
+    expect_ticket(t, TicketState.HELD)
     return [e.TicketUnheld(ticket=t.id, **meta)]
 
 
 @handles(c.Cancel)
 def _cancel(state: HallState, cmd: c.Cancel, now: float, meta: dict[str, Any]) -> list[e.Event]:
-    t = _ticket(state, cmd.ticket)
-    _expect_ticket(t, TicketState.WAITING, TicketState.HELD)
+    t = ticket_of(state, cmd.ticket)
+    expect_ticket(t, TicketState.WAITING, TicketState.HELD)
     return [e.TicketCancelled(ticket=t.id, **meta)]
 
 
@@ -337,8 +352,8 @@ def _cancel(state: HallState, cmd: c.Cancel, now: float, meta: dict[str, Any]) -
 def _broadcast(
     state: HallState, cmd: c.Broadcast, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    _check_text(cmd.text, "text")
-    _check_text(cmd.zone, "zone")
+    check_text(cmd.text, "text")
+    check_text(cmd.zone, "zone")
     return [e.MessageBroadcast(text=cmd.text.strip(), zone=cmd.zone, **meta)]
 
 
@@ -347,12 +362,12 @@ def _broadcast(
 
 @handles(c.OpenCounter)
 def _open(state: HallState, cmd: c.OpenCounter, now: float, meta: dict[str, Any]) -> list[e.Event]:
-    counter = _counter(state, cmd.counter)
+    counter = counter_of(state, cmd.counter)
     if counter.state is CounterState.OPEN:
         raise wrong_state("counter", counter.id, "closed or paused", counter.state.value)
     if not cmd.officer.strip():
         raise Rejected("officer_required", "an officer opens a counter", field="officer")
-    _check_text(cmd.officer, "officer")
+    check_text(cmd.officer, "officer")
     return [e.CounterOpened(counter=counter.id, officer=cmd.officer, **meta)]
 
 
@@ -360,8 +375,8 @@ def _open(state: HallState, cmd: c.OpenCounter, now: float, meta: dict[str, Any]
 def _pause(
     state: HallState, cmd: c.PauseCounter, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    counter = _open_counter(state, cmd.counter)
-    _expect_free(counter)
+    counter = open_counter_of(state, cmd.counter)
+    expect_free(counter)
     return [e.CounterPaused(counter=counter.id, **meta)]
 
 
@@ -369,10 +384,10 @@ def _pause(
 def _close(
     state: HallState, cmd: c.CloseCounter, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    counter = _counter(state, cmd.counter)
+    counter = counter_of(state, cmd.counter)
     if counter.state is CounterState.CLOSED:
         raise wrong_state("counter", counter.id, "open or paused", counter.state.value)
-    _expect_free(counter)
+    expect_free(counter)
     return [e.CounterClosed(counter=counter.id, **meta)]
 
 
@@ -380,8 +395,8 @@ def _close(
 def _set_services(
     state: HallState, cmd: c.SetCounterServices, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    counter = _counter(state, cmd.counter)
-    _check_services(state, cmd.services)
+    counter = counter_of(state, cmd.counter)
+    check_services(state, cmd.services)
     return [e.CounterServicesSet(counter=counter.id, services=cmd.services, **meta)]
 
 
@@ -389,9 +404,9 @@ def _set_services(
 def _call_next(
     state: HallState, cmd: c.CallNext, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    counter = _open_counter(state, cmd.counter)
-    _expect_free(counter)
-    ticket = choose(state, _site(state), counter, now)
+    counter = open_counter_of(state, cmd.counter)
+    expect_free(counter)
+    ticket = choose(state, site_of(state), counter, now)
     if ticket is None:
         raise Rejected(
             "no_ticket_waiting", f"no ticket waits for counter {counter.name}", id=counter.id
@@ -403,11 +418,11 @@ def _call_next(
 def _call_ticket(
     state: HallState, cmd: c.CallTicket, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
-    counter = _open_counter(state, cmd.counter)
-    _expect_free(counter)
-    t = _ticket(state, cmd.ticket)
+    counter = open_counter_of(state, cmd.counter)
+    expect_free(counter)
+    t = ticket_of(state, cmd.ticket)
     # A parked visitor who is back is called by name, without queueing again.
-    _expect_ticket(t, TicketState.WAITING, TicketState.HELD)
+    expect_ticket(t, TicketState.WAITING, TicketState.HELD)
     mine = t.target_counter == counter.id or (
         t.target_counter is None and t.service in counter.services
     )
@@ -424,11 +439,11 @@ def _call_ticket(
 def _in_hand(
     state: HallState, counter_id: str, *expected: TicketState
 ) -> tuple[Counter, Ticket, dict[str, Any]]:
-    counter = _counter(state, counter_id)
+    counter = counter_of(state, counter_id)
     if counter.ticket is None:
         raise Rejected("counter_idle", f"counter {counter.name} has no ticket", id=counter.id)
     t = state.tickets[counter.ticket]
-    _expect_ticket(t, *expected)
+    expect_ticket(t, *expected)
     return counter, t, {"ticket": t.id, "counter": counter.id, "officer": counter.officer}
 
 
@@ -466,112 +481,6 @@ def _return(
 ) -> list[e.Event]:
     _, _, step = _in_hand(state, cmd.counter, TicketState.CALLED, TicketState.SERVING)
     return [e.TicketReturned(**step, **meta)]
-
-
-# --- look-ups and checks -------------------------------------------------------------
-
-
-def _invalid(field: str, problem: str) -> Rejected:
-    return Rejected("invalid_command", f"{field}: {problem}", field=field)
-
-
-def _check_number_format(fmt: str) -> None:
-    """Only {prefix} and {seq} with a plain width: a number fits a display and a ticket."""
-    try:
-        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(fmt) if name]
-    except ValueError as exc:
-        raise _invalid("number_format", str(exc)) from None
-    # Every service numbers from 1: without its prefix two services would both call 001.
-    if not {"prefix", "seq"} <= {name for name, _ in fields}:
-        raise _invalid("number_format", "must contain {prefix} and {seq}")
-    for name, spec in fields:
-        if name not in ("prefix", "seq") or not NUMBER_SPEC.fullmatch(spec or ""):
-            raise _invalid("number_format", "only {prefix} and {seq} or {seq:0Nd} (N <= 6)")
-    if len(fmt.format(prefix="AB", seq=MAX_QUOTA)) > MAX_NUMBER_LEN:
-        raise _invalid("number_format", f"numbers longer than {MAX_NUMBER_LEN} characters")
-
-
-def _check_id(kind: str, ident: str) -> None:
-    if not ID.fullmatch(ident):
-        raise _invalid(kind, "1-64 letters, digits, '-' or '_'")
-
-
-def _check_name(name: str, field: str = "name") -> None:
-    if not name.strip():
-        raise _invalid(field, "must not be empty")
-    _check_text(name, field)
-
-
-def _check_text(text: str, field: str) -> None:
-    """Names and texts reach displays, consoles and terminals: no control characters."""
-    bad = control_character(text)
-    if bad is not None:
-        raise Rejected(
-            "invalid_text",
-            f"{field}: no control or bidi characters (found U+{ord(bad):04X})",
-            field=field,
-            character=f"U+{ord(bad):04X}",
-        )
-
-
-def _check_services(state: HallState, services: list[str]) -> None:
-    if len(set(services)) != len(services):
-        raise _invalid("services", "listed twice")
-    for s in services:
-        _service(state, s)
-
-
-def _site(state: HallState) -> Site:
-    if state.site is None:
-        raise Rejected("site_not_set_up", "set up the site first")
-    return state.site
-
-
-def _service(state: HallState, ident: str) -> Service:
-    service = state.services.get(ident)
-    if service is None:
-        raise Rejected("unknown_service", f"no service {ident!r}", id=ident)
-    return service
-
-
-def _counter(state: HallState, ident: str) -> Counter:
-    counter = state.counters.get(ident)
-    if counter is None:
-        raise Rejected("unknown_counter", f"no counter {ident!r}", id=ident)
-    return counter
-
-
-def _open_counter(state: HallState, ident: str) -> Counter:
-    counter = _counter(state, ident)
-    if counter.state is not CounterState.OPEN:
-        raise Rejected(
-            "counter_not_open", f"counter {counter.name} is {counter.state.value}", id=counter.id
-        )
-    return counter
-
-
-def _expect_free(counter: Counter) -> None:
-    if counter.ticket is not None:
-        raise Rejected(
-            "counter_busy",
-            f"counter {counter.name} still has ticket {counter.ticket} in hand",
-            id=counter.id,
-            ticket=counter.ticket,
-        )
-
-
-def _ticket(state: HallState, ident: str) -> Ticket:
-    t = state.tickets.get(ident)
-    if t is None:
-        raise Rejected("unknown_ticket", f"no ticket {ident!r}", id=ident)
-    if t.state is TicketState.EXPIRED or t.day != state.day:
-        raise Rejected("ticket_expired", f"ticket {t.number} is from {t.day}", id=t.id, day=t.day)
-    return t
-
-
-def _expect_ticket(t: Ticket, *expected: TicketState) -> None:
-    if t.state not in expected:
-        raise wrong_state("ticket", t.id, " or ".join(s.value for s in expected), t.state.value)
 
 
 _HANDLERS.update(survey.HANDLERS)  # the survey's commands, kept apart (this module is long)

@@ -233,21 +233,38 @@ class SurveyConfigured(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SurveyAnswered(Event):
-    """A visitor answered the satisfaction survey of their completed ticket (once per ticket).
+    """A visitor answered the satisfaction survey of their completed ticket (once per
+    ticket), or of a service on its walk-up QR code (`walk_up`, no ticket).
 
     The visit's service, agency, counter, officer, channel and day are copied from
     the ticket, so the index can be recomputed from these events alone.
     """
 
     TYPE = "survey_answered"
-    ticket: str
+    ticket: str  # "" for a walk-up answer
     service: str
     agency: str = ""
     counter: str | None = None
     officer: str | None = None
-    channel: Channel = Channel.KIOSK
+    channel: Channel | None = Channel.KIOSK  # None for a walk-up answer: no ticket
     day: str
     response: dict[str, Any]  # `qms.survey.response.Response.to_dict()`
+    # Answered on a service's walk-up QR code, without a ticket: no ticket, counter,
+    # officer or channel; counted apart in the figures (docs/survey.md "Walk-up").
+    walk_up: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyPlanWritten(Event):
+    """An admin wrote the follow-up plan (rencana tindak lanjut) of a survey period.
+
+    The latest plan of a period is the one published; the earlier ones stay in the log.
+    """
+
+    TYPE = "survey_plan_written"
+    period: str  # 2026, 2026-S1, 2026-Q1 or 2026-03
+    elements: list[str]  # the weak elements it addresses (U1…U9)
+    text: str
 
 
 def _concrete(cls: type[Event]) -> list[type[Event]]:

@@ -270,6 +270,13 @@ def _survey_answered(s: HallState, ev: e.SurveyAnswered) -> None:
         t.surveyed = True
 
 
+@applies(e.SurveyPlanWritten)
+def _survey_plan_written(s: HallState, ev: e.SurveyPlanWritten) -> None:
+    # Published from the log by the survey's records (qms.survey.records): the hall's
+    # state needs nothing of it.
+    pass
+
+
 # --- the waiting-queue index -------------------------------------------------------------
 
 
@@ -325,6 +332,7 @@ _UNDOABLE: frozenset[type[e.Event]] = frozenset(
     {
         e.TicketIssued,
         e.SurveyAnswered,  # one ticket's `surveyed`
+        e.SurveyPlanWritten,  # nothing in the state
         *(cls for cls in _APPLY if issubclass(cls, e.TicketStep)),
         e.CounterOpened,
         e.CounterPaused,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from qms.core import commands as c
 from qms.core import events as e
+from qms.core.calendar import business_day
 from qms.core.errors import Rejected
 from qms.core.model import HallState, TicketState
 from qms.survey.errors import SurveyError
@@ -92,6 +93,39 @@ def _submit(
     ]
 
 
+def _submit_walk_up(
+    state: HallState, cmd: c.SubmitWalkUpSurvey, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    # No ticket, so nothing to rate once: the server limits answers per address instead
+    # (qms.server.api_survey_walkup), and the figures count them apart.
+    inst = instrument_of(state)
+    if not inst.enabled:
+        raise Rejected("survey_off", "this site does not run the survey now")
+    service = state.services.get(cmd.service)
+    if service is None:
+        raise Rejected("survey_unknown_service", "no such service", service=cmd.service)
+    from qms.survey.response import parse
+
+    try:
+        response = parse(cmd.response, inst)
+    except SurveyError as exc:
+        raise _rejected(exc) from None
+    site = state.site
+    assert site is not None  # decide: a set-up site
+    return [
+        e.SurveyAnswered(
+            ticket="",
+            service=service.id,
+            agency=service.agency,
+            channel=None,
+            day=business_day(now, site.timezone),
+            response=response.to_dict(),
+            walk_up=True,
+            **meta,
+        )
+    ]
+
+
 def _configure(
     state: HallState, cmd: c.ConfigureSurvey, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
@@ -104,11 +138,29 @@ def _configure(
     return [e.SurveyConfigured(instrument=changed.to_dict(), **meta)]
 
 
+def _write_plan(
+    state: HallState, cmd: c.WriteSurveyPlan, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    from qms.survey.plan import parse_plan
+
+    try:
+        plan = parse_plan(cmd.plan)
+    except SurveyError as exc:
+        raise _rejected(exc) from None
+    return [
+        e.SurveyPlanWritten(
+            period=plan.period, elements=list(plan.elements), text=plan.text, **meta
+        )
+    ]
+
+
 # The survey's commands, for `qms.core.decide` (which imports this module; this one
 # imports nothing of decide).
 HANDLERS: dict[
     type[c.Command], Callable[[HallState, Any, float, dict[str, Any]], list[e.Event]]
 ] = {
     c.SubmitSurvey: _submit,
+    c.SubmitWalkUpSurvey: _submit_walk_up,
     c.ConfigureSurvey: _configure,
+    c.WriteSurveyPlan: _write_plan,
 }

@@ -7,7 +7,15 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from qms.server import api_accounts, api_commands, api_hall, api_reports, api_survey
+from qms.server import (
+    api_accounts,
+    api_commands,
+    api_hall,
+    api_reports,
+    api_survey,
+    api_survey_plan,
+    api_survey_walkup,
+)
 from qms.server.openapi import document
 from qms.server.principal import EVERYONE, Principal
 from qms.server.routes import ApiRoute, api
@@ -24,5 +32,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *api_commands.ROUTES,
     *api_hall.ROUTES,
     *api_survey.ROUTES,
+    *api_survey_plan.ROUTES,
+    *api_survey_walkup.ROUTES,
     *api_reports.ROUTES,
 )

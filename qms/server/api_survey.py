@@ -42,7 +42,7 @@ from qms.survey.aggregate import CUTS, DEFAULT_MIN_GROUP, PERIODS, cut
 from qms.survey.errors import SurveyError
 from qms.survey.export import to_csv, to_xlsx
 from qms.survey.index import Tally, compute
-from qms.survey.records import SurveyBook
+from qms.survey.records import SurveyBook, source_of
 from qms.survey.sample import progress
 
 MIN_GROUP = DEFAULT_MIN_GROUP
@@ -254,6 +254,8 @@ def results(book: SurveyBook, first: date, last: date, by: str | None) -> dict[s
         "progress": progress(tally.respondents, served or None).to_dict(),
         "served_previous_period": served,
         "cut": None,
+        # answers of served visits and of walk-up QR codes, counted apart (small ones hidden)
+        "sources": cut(records, "source", MIN_GROUP, key=source_of).to_dict()["groups"],
     }
     if by is not None:
         out["cut"] = cut(records, by, MIN_GROUP).to_dict()
@@ -279,6 +281,7 @@ SURVEY_RESULTS = a.record(
     progress={"type": "object"},
     served_previous_period=a.INT,
     cut={"type": ["object", "null"]},
+    sources={"type": "array", "items": {"type": "object"}},
 )
 
 
@@ -379,6 +382,8 @@ PUBLIC_RESULTS = a.record(
     min_group=a.INT,
     index={"type": ["object", "null"]},
     history={"type": "array", "items": {"type": "object"}},
+    sources={"type": "array", "items": {"type": "object"}},
+    plans={"type": "array", "items": {"type": "object"}},
 )
 
 
@@ -397,7 +402,8 @@ PUBLIC_RESULTS = a.record(
 )
 async def get_survey_public(request: Request, who: Principal) -> Response:
     """What the regulation asks a unit to publish, for anyone: no cut below the site, a
-    period under 5 respondents without an index; `history` is each quarter's result."""
+    period under 5 respondents without an index; `history` is each quarter's result,
+    `plans` each period's follow-up plan (rencana tindak lanjut), the latest first."""
     name = request.path_params["hall"]
     hall = _hall(request)
     if not _valid_site(name) or not await _site_exists(hall, name):
@@ -418,6 +424,8 @@ async def get_survey_public(request: Request, who: Principal) -> Response:
             "min_group": MIN_GROUP,
             "index": shown["index"],
             "history": history,
+            "sources": shown["sources"],
+            "plans": [p.to_dict() for p in book.plan_history()],
         }
     )
 

@@ -21,6 +21,7 @@ from qms.reports.store import reports_dir
 from qms.server import pages, stream
 from qms.server.api import ROUTES
 from qms.server.api_hall import TICKET_MISSES
+from qms.server.api_survey_walkup import WALK_UP_ANSWERS
 from qms.server.auth import Accounts, failure_log
 from qms.server.config import Config
 from qms.server.connection import StreamSettings
@@ -113,6 +114,7 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.hall.on_open.append(app.state.reports.attach)
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
         app.state.ticket_misses = failure_log(event_log, "ticket-miss", TICKET_MISSES)
+        app.state.walk_up_answers = failure_log(event_log, "walk-up", WALK_UP_ANSWERS)
         app.state.survey_books = {}  # site -> its survey records, read in on first use
         settings = StreamSettings.from_env()
         gc_policy = GcPolicy(settings.gc_freeze_s, settings.gc_reclaim_s)

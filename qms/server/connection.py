@@ -2,7 +2,7 @@
 bounded send queue and the rules that find a client that does not keep up
 (docs/protocol.md, "Fan-out and back-pressure").
 
-`feed.SiteFeed` hands frames to connections; `stream.StreamHub` admits them and
+`feed.Feed` hands frames to connections; `stream.StreamHub` admits them and
 reads what they send.
 """
 
@@ -16,17 +16,26 @@ import socket
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from qms.engine import SiteEngine
 from qms.server.audience import Audience
 from qms.server.principal import Principal
 from qms.server.settings import SettingError, env_name, load
 from qms.server.wire import Close, Format, Frame, clip_reason
 
-if TYPE_CHECKING:
-    from qms.server.feed import SiteFeed
+
+class Feed(Protocol):
+    """What a connection needs of its site's feed (`feed.SiteFeed`, which imports this)."""
+
+    site: str
+    engine: SiteEngine
+
+    def remove(self, conn: Connection) -> None: ...
+
+    def ping_frame(self, fmt: Format, version: int) -> Frame: ...
 
 
 PREFIX = "QMS_STREAM_"
@@ -119,7 +128,7 @@ class Connection:
         self.phase = Phase.HANDSHAKE
         self.who: Principal | None = None
         self.audience: Audience | None = None
-        self.feed: SiteFeed | None = None
+        self.feed: Feed | None = None
         self.version = 0  # the last event version handed to this client
         self.slot = 0  # its heartbeat slot (stream.StreamHub spreads them)
         self.last_heard = time.monotonic()
@@ -139,7 +148,7 @@ class Connection:
 
     # called synchronously by the fan-out, the reader and the hub: never block.
 
-    def begin(self, feed: SiteFeed, audience: Audience, version: int, frames: list[Frame]) -> None:
+    def begin(self, feed: Feed, audience: Audience, version: int, frames: list[Frame]) -> None:
         """Go live at `version` with the hello's answer first (not counted against the limit)."""
         self.feed, self.audience, self.version = feed, audience, version
         self.phase = Phase.LIVE

@@ -39,6 +39,7 @@ PAGES = {
     "/admin": "admin.html",
     "/t/{ref}": "visitor.html",
     "/skm/{site}": "survey-results.html",  # a site's published survey result (anyone)
+    "/skm/{site}/walk-up/{service}": "survey-walkup.html",  # a service's walk-up QR survey
     "/": "index.html",
 }
 NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}

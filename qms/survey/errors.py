@@ -21,6 +21,10 @@ CODES: dict[str, int] = {
     "instrument_mismatch": 409,  # answered on an instrument version no longer in force
     # the instrument a site configures (qms.survey.instrument)
     "invalid_instrument": 422,
+    # the follow-up plan an admin writes (qms.survey.plan)
+    "invalid_plan": 422,  # no period label, no element, an empty text, or an unknown field
+    # the walk-up survey of a service, without a ticket (qms.core.survey)
+    "survey_unknown_service": 404,  # no such service at this site
     # the visit the answer belongs to (qms.survey.ledger and the server)
     "survey_off": 409,  # the site has switched the survey off
     "survey_not_open": 409,  # the ticket is not (yet) completed: nothing to rate

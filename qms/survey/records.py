@@ -4,7 +4,8 @@
 keeps what the survey figures need: each `survey_answered` as an anonymous
 `Record` (its scores, the cut values, the day: no ticket, no time of day), and
 the visitors served per business day (`ticket_completed`, for the sample size
-of the next period). Everything else is skipped without being decoded.
+of the next period), and each period's latest follow-up plan
+(`survey_plan_written`). Everything else is skipped without being decoded.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from typing import Any
 from qms.core.calendar import business_day
 from qms.survey.aggregate import Record
 from qms.survey.instrument import PROFILE_KEYS
+from qms.survey.plan import Plan, plan_of
 
-_WANTED = frozenset({"survey_answered", "ticket_completed", "site_configured"})
+_WANTED = frozenset(
+    {"survey_answered", "survey_plan_written", "ticket_completed", "site_configured"}
+)
 
 
 def record_of(entry: Mapping[str, Any]) -> Record:
@@ -31,13 +35,19 @@ def record_of(entry: Mapping[str, Any]) -> Record:
         "agency": entry.get("agency") or None,
         "counter": entry.get("counter"),
         "officer": entry.get("officer"),
-        "channel": entry.get("channel", "kiosk"),
+        # a walk-up answer (no ticket) is its own channel in every cut
+        "channel": "walk_up" if entry.get("walk_up") else entry.get("channel", "kiosk"),
     }
     for key in PROFILE_KEYS:
         values[key] = profile.get(key)
     scores = tuple(int(s) for s in response.get("scores", ()))
     text = str(response.get("suggestion") or "")
     return Record(date.fromisoformat(str(entry["day"])), scores, values, text)
+
+
+def source_of(record: Record) -> str:
+    """`walk_up` for an answer on a service's walk-up QR code, `visit` for a served ticket's."""
+    return "walk_up" if record.values.get("channel") == "walk_up" else "visit"
 
 
 @dataclass
@@ -48,6 +58,7 @@ class SurveyBook:
     records: list[Record] = field(default_factory=list)
     served: Counter[str] = field(default_factory=Counter)  # business day -> tickets completed
     timezone: str = "Asia/Jakarta"
+    plans: dict[str, Plan] = field(default_factory=dict)  # period -> its latest follow-up plan
 
     def apply(self, version: int, entry: Mapping[str, Any]) -> None:
         self.version = version
@@ -56,6 +67,10 @@ class SurveyBook:
             return
         if kind == "ticket_completed":
             self.served[business_day(float(entry["at"]), self.timezone)] += 1
+        elif kind == "survey_plan_written":
+            plan = plan_of(entry)
+            self.plans.pop(plan.period, None)  # re-inserted: the latest written is last
+            self.plans[plan.period] = plan
         elif kind == "site_configured":
             self.timezone = str((entry.get("site") or {}).get("timezone", self.timezone))
         else:
@@ -63,6 +78,11 @@ class SurveyBook:
 
     def between(self, first: date, last: date) -> list[Record]:
         return [r for r in self.records if first <= r.day <= last]
+
+    def plan_history(self) -> list[Plan]:
+        """Every period's latest plan: the latest year first; within a year S2, S1, Q4…Q1,
+        12…01, then the year's own plan (the labels' reverse order)."""
+        return sorted(self.plans.values(), key=lambda p: (p.period[:4], p.period), reverse=True)
 
     def served_between(self, first: date, last: date) -> int:
         low, high = first.isoformat(), last.isoformat()

@@ -6,11 +6,17 @@
 import { get, put } from "./api.js";
 import { getLang, register, t } from "./i18n.js";
 import { checkbox, field, fill, form, select, table } from "./admin-form.js";
+import { qrSvg } from "./qr.js";
 import { h } from "./ui.js";
 
 register({
   a_site_new: ["Lokasi ini belum disiapkan. Isi nama dan zona waktunya.", "This site is not set up yet. Give it a name and a time zone."],
   a_site_setup: ["Data lokasi", "Site details"],
+  a_walk_up: ["QR survei", "Survey QR"],
+  a_walk_up_caption: [
+    "Survei kepuasan tanpa tiket untuk layanan {name}: cetak dan pasang di loket. Jawaban dihitung terpisah.",
+    "Walk-up satisfaction survey for {name}: print it and post it at the counter. Answers are counted apart.",
+  ],
   a_name: ["Nama", "Name"],
   a_timezone: ["Zona waktu", "Time zone"],
   a_id: ["Kode", "Id"],
@@ -114,6 +120,21 @@ export async function servicesSection(ctx) {
   );
   if (!agencies.length) return [h("p", { class: "notice" }, t("a_no_agency_first"))];
   const hours = (s) => `${s.hours.open}–${s.hours.close} · ${s.hours.weekdays.map((d) => days[d]).join(" ")}`;
+  // A service's walk-up survey (docs/survey.md "Walk-up survey"): its QR code and link,
+  // for visitors without a ticket, shown under the table when asked for.
+  const qrPanel = h("div", { class: "walk-up-qr" });
+  const showQr = (s) => {
+    const url = `${location.origin}/skm/${encodeURIComponent(ctx.site)}/walk-up/${encodeURIComponent(s.service)}`;
+    const name = getLang() === "en" ? s.name_en : s.name_id;
+    qrPanel.replaceChildren(
+      h(
+        "figure",
+        { dataset: { service: s.service } },
+        qrSvg(url, { label: t("a_walk_up") + " " + name }),
+        h("figcaption", {}, t("a_walk_up_caption", { name }), " ", h("a", { href: url, target: "_blank", rel: "noopener" }, url)),
+      ),
+    );
+  };
   return [
     table(["a_prefix", "a_id", "a_name", "a_agency", "a_target", "a_quota", "a_hours", "a_active", ""], services, (s) =>
       h(
@@ -127,9 +148,16 @@ export async function servicesSection(ctx) {
         h("td", {}, s.daily_quota || "—"),
         h("td", {}, hours(s)),
         h("td", {}, t(s.active ? "a_yes" : "a_no")),
-        h("td", {}, editButton(editor, { ...s, ...s.hours })),
+        h(
+          "td",
+          {},
+          editButton(editor, { ...s, ...s.hours }),
+          " ",
+          h("button", { type: "button", class: "secondary walk-up", onclick: () => showQr(s) }, t("a_walk_up")),
+        ),
       ),
     ),
+    qrPanel,
     editor,
   ];
 }

@@ -1,6 +1,8 @@
 // The public result of a site's satisfaction survey, /skm/<site> (docs/survey.md):
 // the IKM, its grade, each element, respondents and period, and each quarter's
-// result, from GET /api/v1/survey/{site}. Printable on one A4 page.
+// result, from GET /api/v1/survey/{site}; the follow-up plan (rencana tindak lanjut)
+// of the latest period and those of past periods. Printable on one A4 page (the
+// latest plan is printed, the older ones are for the screen).
 
 import { get } from "./api.js";
 import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
@@ -24,6 +26,17 @@ register({
   r_quarter: ["Triwulan", "Quarter"],
   r_hidden: ["< {n} responden", "< {n} respondents"],
   r_print: ["Cetak", "Print"],
+  r_plans: ["Rencana tindak lanjut", "Follow-up plan"],
+  r_walk_up: [
+    "Termasuk {n} jawaban tanpa tiket (QR layanan), dihitung terpisah.",
+    "Includes {n} answers without a ticket (service QR codes), counted apart.",
+  ],
+  r_walk_up_few: [
+    "Termasuk jawaban tanpa tiket (QR layanan); terlalu sedikit untuk ditampilkan terpisah.",
+    "Includes answers without a ticket (service QR codes); too few to show apart.",
+  ],
+  r_plans_past: ["Rencana periode sebelumnya", "Plans of past periods"],
+  r_plan_for: ["Unsur: {list}", "Elements: {list}"],
 });
 
 const ELEMENTS = {
@@ -43,6 +56,43 @@ const main = $("#app");
 let data = null;
 const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
 
+// One plan: its period, the elements it addresses and its text (as text, never HTML;
+// the line breaks an admin typed are kept by CSS white-space).
+function planItem(plan) {
+  const names = plan.elements.map((k) => `${k} ${pick(ELEMENTS[k] || [k, k])}`).join(", ");
+  return h(
+    "article",
+    { class: "plan", "data-period": plan.period },
+    h("h4", {}, plan.period),
+    h("p", { class: "plan-elements" }, t("r_plan_for", { list: names })),
+    h("p", { class: "plan-text" }, plan.text),
+  );
+}
+
+function plansSection() {
+  const plans = data.plans || [];
+  if (!plans.length) return null;
+  const [latest, ...past] = plans;
+  return h(
+    "section",
+    { class: "plans" },
+    h("h3", {}, t("r_plans")),
+    planItem(latest),
+    past.length
+      ? h("div", { class: "plans-past no-print" }, h("h3", {}, t("r_plans_past")), past.map(planItem))
+      : null,
+  );
+}
+
+// Answers given on a service's walk-up QR code (no ticket) are flagged, with their
+// count when their group is large enough to show (docs/survey.md "Walk-up survey").
+function walkUpFlag() {
+  const group = (data.sources || []).find((g) => g.key === "walk_up");
+  if (!group) return null;
+  const text = group.suppressed ? t("r_walk_up_few") : t("r_walk_up", { n: group.respondents });
+  return h("p", { class: "walk-up-flag" }, text);
+}
+
 function render() {
   if (!data) return;
   const index = data.index;
@@ -52,9 +102,10 @@ function render() {
     { class: "head" },
     h("h2", {}, data.name),
     h("p", {}, t("r_period", data.period), " · ", t("r_respondents", { n: data.respondents })),
+    walkUpFlag(),
   );
   if (!index) {
-    main.replaceChildren(head, h("p", { class: "too-few" }, t("r_too_few", { n: data.min_group })));
+    main.replaceChildren(head, h("p", { class: "too-few" }, t("r_too_few", { n: data.min_group })), plansSection());
     return;
   }
   const grade = index.grade;
@@ -106,7 +157,7 @@ function render() {
       )
     : null;
   const print = h("button", { type: "button", class: "secondary no-print", onclick: () => window.print() }, t("r_print"));
-  main.replaceChildren(head, score, table, history, print);
+  main.replaceChildren(head, score, table, history, plansSection(), print);
 }
 
 async function load() {

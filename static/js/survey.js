@@ -32,16 +32,12 @@ register({
     "The questions have just changed; check your answers and send again.",
   ],
   s_closes: ["Survei terbuka sampai {time}.", "The survey is open until {time}."],
-  err_invalid_answer: ["Jawaban harus 1 sampai 4.", "Answers are 1 to 4."],
-  err_missing_answer: ["Mohon jawab semua pertanyaan bertanda *.", "Please answer every question marked *."],
-  err_text_too_long: ["Saran terlalu panjang.", "The suggestion is too long."],
-  err_invalid_text: ["Saran memuat karakter yang tidak diizinkan.", "The suggestion holds a character that is not allowed."],
 });
 
-/** The survey of one ticket: `el` to place in the page, `render()` after a language switch. */
-export function surveyFor(ref) {
+/** The survey of one ticket: `el` to place in the page, `render()` after a language switch.
+ * `path` is another survey of the same shape: a service's walk-up survey (survey-walkup.js). */
+export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/survey`) {
   const el = h("section", { class: "survey", "aria-live": "polite", "data-survey": "loading" });
-  const path = `/tickets/${encodeURIComponent(ref)}/survey`;
   const s = { status: "loading", instrument: null, closesAt: null, answers: {}, profile: {}, suggestion: "", sending: false, message: "" };
   const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
 

@@ -1,0 +1,60 @@
+// A service's walk-up survey, /skm/<site>/walk-up/<service> (docs/survey.md "Walk-up
+// survey"): the QR code a hall posts per service, for visitors without a ticket. The
+// questions and the sending are survey.js's, on GET/POST /api/v1/survey/{site}/walk-up/{service};
+// the answers are counted apart from those of served visits.
+
+import { get } from "./api.js";
+import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { surveyFor } from "./survey.js";
+import { $, h } from "./ui.js";
+
+register({
+  w_title: ["Survei Kepuasan Masyarakat", "Satisfaction survey"],
+  w_service: ["Layanan: {name}", "Service: {name}"],
+  w_walk_up: [
+    "Tanpa nomor antrean: jawaban ini dihitung terpisah dari penilaian kunjungan bertiket.",
+    "Without a ticket: these answers are counted apart from those of ticketed visits.",
+  ],
+  w_off: ["Survei sedang tidak dibuka.", "The survey is not open now."],
+});
+
+const [, siteName, service] = location.pathname.match(/^\/skm\/([^/]+)\/walk-up\/([^/]+)/) || [];
+const main = $("#app");
+const path = `/survey/${siteName}/walk-up/${service}`;
+let info = null;
+let survey = null;
+
+function render() {
+  if (!info) return;
+  const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
+  main.dataset.state = info.status;
+  const head = h(
+    "section",
+    { class: "head" },
+    h("h2", {}, info.name),
+    h("p", { class: "service" }, t("w_service", { name: pick(info.service.name) })),
+    h("p", { class: "walk-up-note" }, t("w_walk_up")),
+  );
+  if (info.status !== "open") {
+    main.replaceChildren(head, h("p", { class: "closed" }, t("w_off")));
+    return;
+  }
+  survey = survey || surveyFor("", path);
+  survey.render();
+  main.replaceChildren(head, survey.el);
+}
+
+async function load() {
+  try {
+    info = await get(path);
+    render();
+  } catch (err) {
+    main.dataset.state = "error";
+    main.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err)));
+  }
+}
+
+onLangChange(render);
+applyI18n();
+langToggle();
+load();
