@@ -2,7 +2,7 @@
 bounded send queue and the rules that find a client that does not keep up
 (docs/protocol.md, "Fan-out and back-pressure").
 
-`feed.Feed` hands frames to connections; `stream.StreamHub` admits them and
+`feed.SiteFeed` hands frames to connections; `stream.StreamHub` admits them and
 reads what they send.
 """
 
