@@ -86,7 +86,6 @@ def _serve_demo(args: argparse.Namespace) -> int:
 
 def _demo_history(args: argparse.Namespace, config: Any) -> int:
     from qms.demo_history import fill_demo_history, site_today
-    from qms.reports.store import reports_dir
 
     if args.history < 1:
         print("qms demo: --history takes a number of days >= 1", file=sys.stderr)
@@ -97,7 +96,7 @@ def _demo_history(args: argparse.Namespace, config: Any) -> int:
     asyncio.run(
         fill_demo_history(
             config.effective_log_url,
-            reports_dir(config.data_dir),
+            config.reports_path,
             args.history,
             seed,
             site_today(time.time()),

@@ -27,8 +27,8 @@ from qms.reports.store import (
     closed_version,
     day_dir,
     rebuild,
-    reports_dir,
 )
+from qms.server.config import Config
 
 MONDAY, TUESDAY, WEDNESDAY = "2024-05-06", "2024-05-07", "2024-05-08"
 
@@ -140,10 +140,10 @@ def test_qms_reports_rebuild(tmp_path: Path) -> None:
 
 
 def test_the_reports_folder_is_configurable(tmp_path: Path) -> None:
-    assert reports_dir(tmp_path, {}) == tmp_path / "reports"
-    assert reports_dir(tmp_path, {"QMS_REPORTS_DIR": "/srv/qms-reports"}) == Path(
-        "/srv/qms-reports"
-    )
+    env = {"QMS_DATA_DIR": str(tmp_path)}
+    assert Config.from_env(env).reports_path == tmp_path / "reports"
+    configured = Config.from_env({**env, "QMS_REPORTS_DIR": "/srv/qms-reports"})
+    assert configured.reports_path == Path("/srv/qms-reports")
 
 
 def test_the_server_does_not_load_duckdb() -> None:

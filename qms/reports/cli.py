@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def _rebuild(config: Any, sites: list[str], first: str | None, last: str | None) -> int:
     from qms.eventlog import check_site, open_log
-    from qms.reports.store import built_sites, rebuild, reports_dir
+    from qms.reports.store import built_sites, rebuild
 
-    root = reports_dir(config.data_dir)
+    root = config.reports_path
     sites = sites or built_sites(root)
     if not sites:
         print("qms: name the site(s) to rebuild with --site", file=sys.stderr)

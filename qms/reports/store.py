@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,18 +31,11 @@ if TYPE_CHECKING:
 
     from qms.eventlog import EventLog
 
-REPORTS_DIR_ENV = "QMS_REPORTS_DIR"
 VISITS_FILE = "visits.parquet"
 ACTIVITY_FILE = "counters.parquet"
 SCHEMA = "1"  # raised when a column changes meaning: files of another schema are rebuilt
 PAGE = 5_000  # log entries read and folded at a time
 _DAY_DIR = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
-
-
-def reports_dir(data_dir: Path, env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    configured = env.get(REPORTS_DIR_ENV)
-    return Path(configured) if configured else Path(data_dir) / "reports"
 
 
 def day_dir(root: Path, site: str, day: str) -> Path:

@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Route
 
 from qms.demo import simulation
 from qms.eventlog import is_redis_url, open_log
-from qms.reports.store import reports_dir
 from qms.server import pages, stream
 from qms.server.api import ROUTES
 from qms.server.api_hall import TICKET_MISSES
@@ -110,7 +109,7 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.hall = Hall(event_log, relay=config.relay)
         # Each site's reports follow its engine from its opening (closed days are
         # written as they close); DuckDB is loaded by the first write or report.
-        app.state.reports = ReportsHub(event_log, reports_dir(config.data_dir))
+        app.state.reports = ReportsHub(event_log, config.reports_path)
         app.state.hall.on_open.append(app.state.reports.attach)
         app.state.auth = await Accounts(event_log, config, app.state.secret).open()
         app.state.ticket_misses = failure_log(event_log, "ticket-miss", TICKET_MISSES)

@@ -46,10 +46,16 @@ class Config:
     # uvicorn's websocket implementation (docs/performance.md: the sans-I/O one sends
     # the same frames for less CPU); "websockets" or "wsproto" pick another.
     ws_impl: str = "websockets-sansio"
+    # Where the closed days' report files go (docs/reports.md); empty: DATA_DIR/reports.
+    reports_dir: str = ""
 
     @property
     def effective_log_url(self) -> str:
         return self.log_url or f"sqlite:///{(self.data_dir / 'qms.db').resolve()}"
+
+    @property
+    def reports_path(self) -> Path:
+        return Path(self.reports_dir) if self.reports_dir else self.data_dir / "reports"
 
     @property
     def base_url(self) -> str:
