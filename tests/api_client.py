@@ -143,6 +143,27 @@ class Api:
         return reply.body
 
 
+def error(reply: Reply, status: int, code: str) -> dict[str, Any]:
+    """The error of a refused reply, after checking its status, code and one shape."""
+    assert reply.status == status, reply
+    assert set(reply.body) == {"error"}, reply
+    assert set(reply.body["error"]) == {"code", "message", "details"}, reply
+    assert reply.code == code, reply
+    return dict(reply.body["error"])
+
+
+def served(hall: HallServer, service: str = "ktp", counter: str = "L1") -> dict[str, Any]:
+    """A ticket issued at the kiosk, called at `counter` by its officer, served and
+    completed (the hall's officer holds L1): the issued ticket as the kiosk got it."""
+    ticket = hall.who["kiosk"].ok("POST", f"/sites/{SITE}/tickets", {"service": service})
+    officer = hall.who["officer"]
+    at = f"/sites/{SITE}/counters/{counter}"
+    officer.ok("POST", f"{at}/call", {"ticket": ticket["ticket"]["ticket"]})
+    officer.ok("POST", f"{at}/start")
+    officer.ok("POST", f"{at}/complete")
+    return dict(ticket["ticket"])
+
+
 def sign_in(base_url: str, username: str, password: str = PASSWORD) -> Api:
     reply = Api(base_url).post("/session", {"username": username, "password": password})
     assert reply.status == 200, f"sign-in of {username}: {reply!r}"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import OTHER_SITE, SITE, Api, HallServer, Reply, hall_server, sign_in
+from api_client import OTHER_SITE, SITE, Api, HallServer, error, hall_server, sign_in
 from live_server import LiveServer
 
 from qms.core import COMMAND_TYPES
@@ -55,14 +55,6 @@ def unchanged(hall: HallServer) -> Iterator[None]:
     before = snapshot(hall)
     yield
     assert snapshot(hall) == before
-
-
-def error(reply: Reply, status: int, code: str) -> dict[str, Any]:
-    assert reply.status == status, reply
-    assert set(reply.body) == {"error"}, reply
-    assert set(reply.body["error"]) == {"code", "message", "details"}, reply
-    assert reply.code == code, reply
-    return dict(reply.body["error"])
 
 
 def issue(who: Api, service: str = "ktp", **body: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_client import SITE, HallServer, Reply, hall_server
+from api_client import SITE, HallServer, error, hall_server, served
 
 from qms.survey.instrument import ELEMENT_KEYS
 
@@ -22,21 +22,6 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
         # the ticket the fixture left in hand at L1: completed, so L1 is free
         server.who["officer"].ok("POST", f"{S}/counters/L1/complete")
         yield server
-
-
-def error(reply: Reply, status: int, code: str) -> None:
-    assert reply.status == status, reply
-    assert reply.body["error"]["code"] == code, reply
-
-
-def served(hall: HallServer) -> dict[str, Any]:
-    """A ktp ticket issued, called at L1 by its officer, served and completed."""
-    ticket = hall.who["kiosk"].ok("POST", f"{S}/tickets", {"service": "ktp"})["ticket"]
-    officer = hall.who["officer"]
-    officer.ok("POST", f"{S}/counters/L1/call", {"ticket": ticket["ticket"]})
-    officer.ok("POST", f"{S}/counters/L1/start")
-    officer.ok("POST", f"{S}/counters/L1/complete")
-    return dict(ticket)
 
 
 def test_the_visitor_answers_once(hall: HallServer) -> None:

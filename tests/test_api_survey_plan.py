@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from api_client import SITE, HallServer, Reply, hall_server
+from api_client import SITE, HallServer, error, hall_server
 
 S = f"/sites/{SITE}"
 PLAN = {
@@ -21,11 +21,6 @@ PLAN = {
 def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
     with hall_server(tmp_path_factory.mktemp("api_survey_plan")) as server:
         yield server
-
-
-def error(reply: Reply, status: int, code: str) -> None:
-    assert reply.status == status, reply
-    assert reply.body["error"]["code"] == code, reply
 
 
 def test_admin_writes_plans_and_anyone_reads_their_history(hall: HallServer) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_client import SITE, HallServer, Reply, hall_server
+from api_client import SITE, HallServer, error, hall_server, served
 
 from qms.survey.instrument import ELEMENT_KEYS
 
@@ -22,20 +22,6 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
     with hall_server(tmp_path_factory.mktemp("api_survey_walkup")) as server:
         server.who["officer"].ok("POST", f"{S}/counters/L1/complete")
         yield server
-
-
-def error(reply: Reply, status: int, code: str) -> None:
-    assert reply.status == status, reply
-    assert reply.body["error"]["code"] == code, reply
-
-
-def served(hall: HallServer) -> dict[str, Any]:
-    ticket = hall.who["kiosk"].ok("POST", f"{S}/tickets", {"service": "ktp"})["ticket"]
-    officer = hall.who["officer"]
-    officer.ok("POST", f"{S}/counters/L1/call", {"ticket": ticket["ticket"]})
-    officer.ok("POST", f"{S}/counters/L1/start")
-    officer.ok("POST", f"{S}/counters/L1/complete")
-    return dict(ticket)
 
 
 def test_the_walk_up_page_shows_the_questions(hall: HallServer) -> None:

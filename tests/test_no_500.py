@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from api_client import SITE, Api, HallServer, Reply, hall_server
+from api_client import SITE, Api, HallServer, error, hall_server
 from live_server import LiveServer
 
 S = f"/sites/{SITE}"
@@ -31,14 +31,6 @@ HUGE = (2**64, 2**64 + 1, -(2**63) - 1, 10**30, 2**53, -(2**53))
 def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
     with hall_server(tmp_path_factory.mktemp("no500")) as server:
         yield server
-
-
-def error(reply: Reply, status: int, code: str) -> dict[str, Any]:
-    assert reply.status == status, reply
-    assert set(reply.body) == {"error"}, reply
-    assert set(reply.body["error"]) == {"code", "message", "details"}, reply
-    assert reply.code == code, reply
-    return dict(reply.body["error"])
 
 
 def new_lines(hall: HallServer, before: str) -> list[str]:
