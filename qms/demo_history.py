@@ -268,20 +268,16 @@ async def fill_demo_history(
     """`qms demo --history`: fill the demo hall's log, then write the closed days' files
     (the server would build them on its first report otherwise)."""
     from qms.eventlog import open_log
-    from qms.eventlog.sqlite import SqliteLog
     from qms.reports.store import build_missing_days
 
     event_log = open_log(log_url)
     try:
         engine = await SiteEngine(event_log, SITE["site"]).open()
-        bulk = event_log if isinstance(event_log, SqliteLog) else None
-        if bulk is not None:  # a simulated past can be played again: no fsync per append
-            await bulk.set_durable(False)
+        await event_log.set_durable(False)  # a simulated past can be played again
         try:
             tallies = await fill_history(engine, days, seed, today, progress)
         finally:
-            if bulk is not None:
-                await bulk.set_durable(True)
+            await event_log.set_durable(True)
         if tallies:
             built = await build_missing_days(event_log, SITE["site"], reports_root)
             progress(f"Laporan / reports: {len(built)} hari ditulis / days written")

@@ -107,6 +107,12 @@ class EventLog(abc.ABC):
         log is this process's own."""
         return None
 
+    async def set_durable(self, durable: bool) -> None:
+        """Whether each append waits for the disk (the default); off only for a bulk
+        load that can be done again (`qms demo --history`). A no-op where the backend
+        has no such choice."""
+        return None
+
     def problems(self) -> dict[str, str]:
         """What is failing inside the log right now (for readiness); empty when well."""
         return {}
