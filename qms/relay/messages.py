@@ -14,9 +14,10 @@ import msgpack  # type: ignore[import-untyped]
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from qms.core import Command, HallState, Rejected
-from qms.engine import GUARD_KINDS, EngineBusy, Guard, WireGuard
+from qms.engine import EngineBusy
 from qms.eventlog import EventLogError
 from qms.eventlog.outage import is_outage
+from qms.guards import GUARD_KINDS, Guard, WireGuard
 
 PROTOCOL = 2  # bumped when a request or an answer changes shape (2: `via`, "unavailable")
 

@@ -26,9 +26,10 @@ import msgpack  # type: ignore[import-untyped]
 from qms.core import Command, HallState, Rejected, parse_command
 from qms.core.commands import command_to_dict
 from qms.core.errors import ALL_CODES
-from qms.engine import EngineBusy, Guard, Result, SiteEngine, WireGuard
+from qms.engine import EngineBusy, Result, SiteEngine
 from qms.eventlog import EventLogError, keys
 from qms.eventlog.redis import RedisLog, timed
+from qms.guards import Guard, WireGuard
 from qms.idempotency import CID, CID_COUNT, VIA, fingerprint
 from qms.relay.channel import ERRORS as _ERRORS
 from qms.relay.channel import Channel
