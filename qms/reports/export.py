@@ -88,6 +88,7 @@ def _staff(by: str) -> Callable[[Reports, Scope, float], Table]:
 # name -> (sheet title, how to make it); the order of the XLSX's sheets.
 TABLES: dict[str, tuple[str, Callable[[Reports, Scope, float], Table]]] = {
     "summary": ("Ringkasan", lambda r, s, now: summary_table(r.summary(s, now))),
+    "site": ("Per lokasi", _breakdown("site")),
     "agency": ("Per instansi", _breakdown("agency")),
     "service": ("Per layanan", _breakdown("service")),
     "counter": ("Per loket", _breakdown("counter")),
