@@ -131,6 +131,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/reports/heatmap"): Row(ANY_MANAGER),
     ("GET", "/reports/staff"): Row(ANY_MANAGER),
     ("GET", "/reports/export"): Row(ANY_MANAGER),
+    ("GET", "/sites/{site}/reports/survey"): Row(MANAGERS),
+    ("GET", "/reports/survey"): Row(ANY_MANAGER),
     # accounts (bodies that are refused after the guard, so nothing changes)
     ("POST", "/session"): Row(EVERYONE, {}),
     ("GET", "/session"): Row(EVERYONE),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from qms.core.model import Channel, Priority
 from qms.eventlog.codec import check_site
-from qms.reports import db, sql
+from qms.reports import db, satisfaction, sql
 from qms.reports.errors import ReportError
 from qms.reports.live import LiveDay
 from qms.reports.period import Period, between, named
@@ -226,6 +226,19 @@ class Reports:
         rows = self._rows(scope, sql.VISITS, now)
         columns = list(rows[0]) if rows else list(sql.VISIT_EXPORT)
         return columns, [list(row.values()) for row in rows]
+
+    def served_visits(
+        self, scope: Scope, now: float | None = None
+    ) -> dict[tuple[str, str], satisfaction.Visit]:
+        """(site, ticket) -> the figures of the ticket's served visit, for the visits in
+        scope (the survey's link to the wait: a ticket is served at most once)."""
+        rows = self._rows(scope, sql.SERVED, now)
+        return {
+            (r["site"], r["ticket"]): satisfaction.Visit(
+                r["wait_s"], r["service_s"], r["within_target"], r["priority"]
+            )
+            for r in rows
+        }
 
     # -- running the SQL -----------------------------------------------------------------
 

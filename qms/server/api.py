@@ -13,6 +13,7 @@ from qms.server import (
     api_hall,
     api_reports,
     api_reports_sites,
+    api_reports_survey,
     api_survey,
     api_survey_plan,
     api_survey_walkup,
@@ -36,5 +37,6 @@ ROUTES: tuple[ApiRoute, ...] = (
     *api_survey_plan.ROUTES,
     *api_survey_walkup.ROUTES,
     *api_reports.ROUTES,
+    *api_reports_survey.ROUTES,
     *api_reports_sites.ROUTES,
 )

@@ -34,6 +34,7 @@ from qms.server.api_reports import (
     _list,
     hub_of,
 )
+from qms.server.api_reports_survey import VIEW as SURVEY
 from qms.server.errors import ApiError
 from qms.server.principal import Principal
 from qms.server.routes import ApiRoute, api
@@ -122,5 +123,8 @@ async def get_report_sites(request: Request, who: Principal) -> Response:
 
 ROUTES: tuple[ApiRoute, ...] = (
     get_report_sites,
-    *(view.route(f"/reports/{view.name}", engines_of, (SITES,), RESPONSES) for view in VIEWS),
+    *(
+        view.route(f"/reports/{view.name}", engines_of, (SITES,), RESPONSES)
+        for view in (*VIEWS, SURVEY)
+    ),
 )
