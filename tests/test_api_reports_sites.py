@@ -11,6 +11,7 @@ a principal bound to some sites reads those only.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import io
 import random
@@ -67,6 +68,13 @@ class Deployment:
         return [r for s in sites for r in naive.visits(self.halls[s].entries, s)]
 
 
+def apart(make: Any) -> None:
+    """Run the coroutine `make()` to its end on a thread of its own: the browser tests'
+    thread may already run an event loop (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(make())).result()
+
+
 async def _prepare(data_dir: Path, log_url: str, halls: dict[str, Hall]) -> None:
     log = open_log(log_url)
     try:
@@ -87,7 +95,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     data_dir.mkdir()
     log_url = f"sqlite:///{data_dir / 'qms.db'}"
     halls = {A: played(A, 1), B: played(B, 2)}
-    asyncio.run(_prepare(data_dir, log_url, halls))
+    apart(lambda: _prepare(data_dir, log_url, halls))
     with LiveServer(data_dir, log_url=log_url) as server:
         yield Deployment(server, halls)
 

@@ -21,6 +21,7 @@ dated by its visit's day and finds its visit, so D2 by wait is 5 within, 5 above
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import io
 from collections.abc import Iterator
@@ -88,6 +89,13 @@ def played() -> Hall:
     return hall
 
 
+def apart(make: Any) -> None:
+    """Run the coroutine `make()` to its end on a thread of its own: the browser tests'
+    thread may already run an event loop (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(make())).result()
+
+
 async def _prepare(data_dir: Path, log_url: str) -> None:
     log = open_log(log_url)
     try:
@@ -105,7 +113,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("survey") / "data"
     data_dir.mkdir()
     log_url = f"sqlite:///{data_dir / 'qms.db'}"
-    asyncio.run(_prepare(data_dir, log_url))
+    apart(lambda: _prepare(data_dir, log_url))
     with LiveServer(data_dir, log_url=log_url) as live:
         yield live
 

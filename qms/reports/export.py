@@ -81,6 +81,23 @@ def _breakdown(by: str) -> Callable[[Reports, Scope, float], Table]:
     return lambda r, s, now: _rows(r.breakdown(s, by, now)["rows"], ["key"])
 
 
+STAFF_FIELDS = ("open_s", "paused_s", "busy_s", "idle_waiting_s", "idle_s", "utilisation")
+
+
+def _cut_with_staff(by: str) -> Callable[[Reports, Scope, float], Table]:
+    """Per counter or officer as the page's table shows it: every measure of the visits,
+    then the time of the same counter or officer (`staff.open_s`, …)."""
+
+    def make(r: Reports, s: Scope, now: float) -> Table:
+        time = {row["key"]: row for row in r.staff(s, by, now)["rows"]}
+        rows = r.breakdown(s, by, now)["rows"]
+        both = [{**row, "staff": {f: time.get(row["key"], {}).get(f) for f in STAFF_FIELDS}}
+                for row in rows]  # fmt: skip
+        return _rows(both, ["key"])
+
+    return make
+
+
 def _staff(by: str) -> Callable[[Reports, Scope, float], Table]:
     return lambda r, s, now: _rows(r.staff(s, by, now)["rows"], ["key"])
 
@@ -91,8 +108,8 @@ TABLES: dict[str, tuple[str, Callable[[Reports, Scope, float], Table]]] = {
     "site": ("Per lokasi", _breakdown("site")),
     "agency": ("Per instansi", _breakdown("agency")),
     "service": ("Per layanan", _breakdown("service")),
-    "counter": ("Per loket", _breakdown("counter")),
-    "officer": ("Per petugas", _breakdown("officer")),
+    "counter": ("Per loket", _cut_with_staff("counter")),
+    "officer": ("Per petugas", _cut_with_staff("officer")),
     "channel": ("Per kanal", _breakdown("channel")),
     "priority": ("Per prioritas", _breakdown("priority")),
     "day": ("Per hari", _breakdown("day")),

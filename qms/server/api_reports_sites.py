@@ -25,6 +25,7 @@ from starlette.responses import Response
 from qms.reports.errors import ReportError
 from qms.reports.store import built_sites
 from qms.server import answers as a
+from qms.server.api_accounts import _accounts
 from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
 from qms.server.api_reports import (
     READ_REPORTS,
@@ -53,42 +54,51 @@ RESPONSES = {
 
 
 def readable(request: Request, who: Principal) -> list[str]:
-    """The sites the principal may read: its own, or (an admin, bound to none) the sites
-    this server has open and those that have report files."""
+    """The sites the principal may read: its own; an admin (bound to none) every site the
+    deployment knows of: those this server has open, those with report files, and those
+    the accounts name (users' and devices' sites). Not every one need exist."""
     if who.sites is not None:
         return sorted(who.sites)
-    return sorted(set(_hall(request).sites) | set(built_sites(hub_of(request).root)))
+    store = _accounts(request).store
+    known = set(_hall(request).sites) | set(built_sites(hub_of(request).root))
+    known |= {s for u in store.users() for s in u.sites} | {d.site for d in store.devices()}
+    return sorted(known)
 
 
-def asked(request: Request, who: Principal) -> list[str]:
-    """The sites of the query string, checked against the principal; else its own."""
+def asked(request: Request, who: Principal) -> tuple[list[str], bool]:
+    """The sites of the query string, checked against the principal (and True); else the
+    ones it may read (and False)."""
     names = [n for raw in request.query_params.getlist("site") for n in raw.split(",") if n]
-    if not names:
+    explicit = bool(names)
+    if not explicit:
         names = readable(request, who)
-        if not names:
-            raise ReportError("invalid_site", "no site to report on: name one with `site`")
     names = sorted(set(names))
     if len(names) > MAX_SITES:
         raise ReportError("invalid_site", f"at most {MAX_SITES} sites", allowed=MAX_SITES)
     bad = [n for n in names if not _valid_site(n) or n.startswith("_")]
-    if bad:
+    if bad and explicit:
         raise ReportError("invalid_site", f"not a site id: {bad[0]!r}", site=bad[0])
     refused = [n for n in names if not who.may_use_site(n)]
     if refused:
         raise ApiError(403, "forbidden", "not allowed at these sites", sites=refused)
-    return names
+    return [n for n in names if n not in bad], explicit
 
 
 async def engines_of(request: Request, who: Principal) -> Engines:
+    """The engines of the sites asked for: a site named that does not exist is a 404; of
+    the default ones, those not set up are left out."""
     hall = _hall(request)
     engines: Engines = {}
-    for site in asked(request, who):
-        if not await _site_exists(hall, site):
-            raise unknown_site(site)
-        engine = await hall.engine(site)
-        if engine.state.site is None:
-            raise unknown_site(site)
+    names, explicit = asked(request, who)
+    for site in names:
+        engine = await hall.engine(site) if await _site_exists(hall, site) else None
+        if engine is None or engine.state.site is None:
+            if explicit:
+                raise unknown_site(site)
+            continue
         engines[site] = engine
+    if not engines:
+        raise ReportError("invalid_site", "no site to report on: name one with `site`")
     return engines
 
 
@@ -112,11 +122,10 @@ async def get_report_sites(request: Request, who: Principal) -> Response:
     hall = _hall(request)
     out: list[dict[str, Any]] = []
     for site in readable(request, who):
-        if not _valid_site(site) or not await _site_exists(hall, site):
+        if not _valid_site(site) or site.startswith("_") or not await _site_exists(hall, site):
             continue
-        engine = await hall.engine(site)
-        if engine.state.site is not None:
-            info = engine.state.site
+        info = (await hall.engine(site)).state.site
+        if info is not None:
             out.append({"site": site, "name": info.name, "timezone": info.timezone})
     return _json({"sites": out})
 
