@@ -50,6 +50,8 @@ def played(site: str, seed: int) -> Hall:
     moves = [m for m in ACTIONS if m != "close_day"] + ["rush", "work", "work", "work"]
     steps = [(rng.choice(moves), rng.randrange(10**6), rng.uniform(0, 200)) for _ in range(120)]
     hall = Hall(local(DAY, "07:30", ZONES[site]), tz=ZONES[site], site=site).set_up()
+    if site == B:  # its own name (set up again: the same site, renamed)
+        hall.must(c.SetUpSite(site=B, name="MPP Timur", timezone=ZONES[B]))
     play(hall, steps)
     hall.now = local(DAY, "20:00", ZONES[site])
     hall.must(c.CloseDay())
