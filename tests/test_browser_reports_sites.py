@@ -16,7 +16,9 @@ import csv
 import io
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
+import openpyxl
 import pytest
 from api_client import PASSWORD
 from browser_support import HD, keep_screenshot, shot, watch
@@ -25,7 +27,7 @@ from test_api_reports import D1, ok
 from test_api_reports_sites import DAY, A, B, Deployment, deployment  # noqa: F401 (fixture)
 from test_api_reports_survey import server  # noqa: F401 (fixture)
 
-from qms.reports.export import flatten
+from qms.reports.export import TABLES, flatten
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,6 +49,17 @@ def download(page: Any, href: str) -> list[dict[str, str]]:
     """The file behind a link, fetched by the page itself (its session, its cookie)."""
     text = page.evaluate("href => fetch(href).then(r => r.text())", href)
     return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def workbook(served: Deployment, href: str, title: str) -> dict[str, dict[str, Any]]:
+    """The one sheet of a table's XLSX link (after the sheet that says what it is)."""
+    url = urlsplit(href)
+    reply = served.admin.get(f"{url.path.removeprefix('/api/v1')}?{url.query}")
+    assert reply.status == 200, reply
+    book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
+    assert book.sheetnames == ["Laporan", title]
+    rows = list(book[title].iter_rows(values_only=True))
+    return {"" if r[0] is None else str(r[0]): dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
 
 
 def number(text: str) -> Any:
@@ -85,21 +98,26 @@ def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) ->
         tables = page.eval_on_selector_all(
             "table.figures[data-cut]:not([data-cut^=survey])",
             """els => els.map(t => [t.dataset.cut, t.closest('section').querySelector('a.csv').href,
+                 t.closest('section').querySelector('a.xlsx').href,
                  [...t.querySelectorAll('tbody tr')].map(r => [r.dataset.key,
                    Object.fromEntries([...r.querySelectorAll('td[data-field]')].map(
                      c => [c.dataset.field, JSON.parse(c.dataset.value)]))])])""",
         )
-        assert sorted(cut for cut, _, _ in tables) == sorted(
+        assert sorted(cut for cut, *_ in tables) == sorted(
             ["site", "service", "agency", "officer", "counter", "channel", "priority"]
         )
-        for cut, href, rows in tables:
+        for cut, href, xhref, rows in tables:
             assert f"table={cut}" in href and "channel=kiosk" in href, href
             got = {r["key"]: r for r in download(page, href)}
-            assert len(got) == len(rows), cut
+            sheet = workbook(deployment, xhref, TABLES[cut][0])
+            assert len(got) == len(rows) == len(sheet), cut
             for key, cells in rows:
                 assert cells, cut
                 for field, value in cells.items():
                     assert number(got[key][field]) == value, (cut, key, field)
+                    # (an XLSX cell holds 16 significant digits: XlsxWriter's "%.16G")
+                    close = value if value is None else pytest.approx(value, rel=1e-15)
+                    assert sheet[key][field] == close, (cut, key, field)
         sites = ok(deployment.admin, "/reports/breakdown", by="site", **want)["rows"]
         assert [r["key"] for r in sites] == [A, B]
         # the chart's series (one day: per hour) and the heatmap, each with its CSV

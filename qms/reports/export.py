@@ -122,11 +122,14 @@ TABLES: dict[str, tuple[str, Callable[[Reports, Scope, float], Table]]] = {
 FORMATS = ("csv", "xlsx")
 
 
-def check(fmt: str | None, table: str | None) -> tuple[str, str]:
+def check(fmt: str | None, table: str | None) -> tuple[str, str | None]:
+    """The format and table asked for: a CSV is one table (default `summary`); an XLSX
+    every table, or the one named."""
     fmt = fmt or "csv"
     if fmt not in FORMATS:
         raise ReportError("invalid_dimension", f"format {fmt!r}", allowed=list(FORMATS))
-    table = table or "summary"
+    if table is None:
+        return fmt, "summary" if fmt == "csv" else None
     if table not in TABLES:
         raise ReportError("invalid_dimension", f"no table {table!r}", allowed=list(TABLES))
     return fmt, table
@@ -155,8 +158,11 @@ def csv_export(reports: Reports, scope: Scope, table: str, now: float) -> bytes:
     return to_csv(TABLES[table][1](reports, scope, now))
 
 
-def xlsx_export(reports: Reports, scope: Scope, now: float, title: str) -> bytes:
-    """Every table, one sheet each, after a sheet that says what the report is."""
+def xlsx_export(
+    reports: Reports, scope: Scope, now: float, title: str, only: str | None = None
+) -> bytes:
+    """Every table (or `only` that one), one sheet each, after a sheet that says what the
+    report is."""
     import xlsxwriter  # type: ignore[import-untyped]
 
     out = io.BytesIO()
@@ -172,7 +178,9 @@ def xlsx_export(reports: Reports, scope: Scope, now: float, title: str) -> bytes
         about.write_row(i, 0, [site, period["first"], period["last"], period["days"]])
     filters = scope.filters.to_dict()
     about.write_string(i + 2, 0, "Filter: " + (repr(filters) if filters else "-"))
-    for _, (sheet_name, make) in TABLES.items():
+    for name, (sheet_name, make) in TABLES.items():
+        if only is not None and name != only:
+            continue
         columns, rows = make(reports, scope, now)
         sheet = book.add_worksheet(sheet_name)
         sheet.write_row(0, 0, columns, bold)

@@ -295,7 +295,8 @@ def _staff(request: Request, who: Principal) -> View:
 EXPORT_PARAMETERS = (
     _query("format", "`csv` (default: one table) or `xlsx` (every table, one sheet each)",
            {"type": "string", "enum": list(export.FORMATS)}),
-    _query("table", "the CSV's table (default `summary`; `visits`: one row per visit)",
+    _query("table", "the table: the CSV's (default `summary`; `visits`: one row per visit), or "
+           "the XLSX's only sheet (default: every table)",
            {"type": "string", "enum": list(export.TABLES)}),
     *PERIOD_PARAMETERS,
 )  # fmt: skip
@@ -312,17 +313,19 @@ async def _export(request: Request, who: Principal, engines: Engines, per_site: 
     out: dict[str, Any] = {}
 
     def view(s: Scope, now: float) -> dict[str, Any]:
-        if fmt == "csv":
-            out["body"] = export.csv_export(reports, s, table, now)
+        if fmt == "xlsx":
+            title = "Laporan kinerja " + ", ".join(names)
+            out["body"] = export.xlsx_export(reports, s, now, title, only=table)
         else:
-            out["body"] = export.xlsx_export(reports, s, now, "Laporan kinerja " + ", ".join(names))
+            out["body"] = export.csv_export(reports, s, table or "summary", now)
         out["period"] = s.periods[first]
         return {}
 
     await run_report(request, view, who, engines)
     period = out["period"]
     filename = f"laporan-{'+'.join(sorted(engines))}-{period.first}-{period.last}"
-    filename += f"-{table}.csv" if fmt == "csv" else ".xlsx"
+    filename += f"-{table}" if table else ""
+    filename += f".{fmt}"
     return Response(
         out["body"],
         media_type="text/csv; charset=utf-8" if fmt == "csv" else XLSX,

@@ -228,9 +228,9 @@ async function load() {
     const summary = await api("summary");
     const oneDay = Object.values(summary.scope.sites)[0].days === 1;
     // Each table's CSV is the export of that very table (the chart's: its series).
-    $("#chart-csv").dataset.table = oneDay ? "intervals" : "day";
-    for (const a of document.querySelectorAll("a.csv[data-table]")) {
-      a.href = file({ format: "csv", table: a.dataset.table });
+    $("#chart-csv").dataset.table = $("#chart-xlsx").dataset.table = oneDay ? "intervals" : "day";
+    for (const a of document.querySelectorAll("a.csv[data-table], a.xlsx[data-table]")) {
+      a.href = file({ format: a.classList.contains("xlsx") ? "xlsx" : "csv", table: a.dataset.table });
     }
     const surveyQ = new URLSearchParams(q);
     surveyQ.set("by", surveyBy);
