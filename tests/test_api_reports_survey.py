@@ -106,6 +106,9 @@ async def _prepare(data_dir: Path, log_url: str) -> None:
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         await accounts.add_user("kepala", UserRole.VIEWER, (SITE,), PASSWORD, by="test")
         await accounts.add_user("budi", UserRole.OFFICER, (SITE,), PASSWORD, by="test")
+        await accounts.add_user(
+            "koord", UserRole.VIEWER, (SITE,), PASSWORD, by="test", agencies=("dpmptsp",)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -197,5 +200,13 @@ def test_bad_requests(server: LiveServer, params: dict[str, str], status: int, c
     assert (reply.status, reply.code) == (status, code)
 
 
-def test_officers_do_not_read_it(server: LiveServer) -> None:
+def test_officers_do_not_read_it_and_a_coordinator_reads_their_agency(
+    server: LiveServer,
+) -> None:
     assert get(sign_in(server.url, "budi"), R).status == 403
+    # every answer here is of dukcapil's services: dpmptsp's coordinator sees none of them
+    mine = ok(sign_in(server.url, "koord"), R, **{"from": D2, "to": D1})
+    assert mine["scope"]["filters"] == {"agency": ["dpmptsp"]}
+    assert mine["groups"] == [] and mine["total"]["suppressed"]
+    reply = get(sign_in(server.url, "koord"), R, agency="dukcapil")
+    assert (reply.status, reply.code) == (403, "forbidden")

@@ -228,11 +228,12 @@ class Reports:
         return columns, [list(row.values()) for row in rows]
 
     def served_visits(
-        self, scope: Scope, now: float | None = None
+        self, scope: Scope, tickets: Sequence[str], now: float | None = None
     ) -> dict[tuple[str, str], satisfaction.Visit]:
         """(site, ticket) -> the figures of the ticket's served visit, for the visits in
-        scope (the survey's link to the wait: a ticket is served at most once)."""
-        rows = self._rows(scope, sql.SERVED, now)
+        scope of these `tickets` (the survey's link to the wait: a ticket is served at
+        most once). Only the rated tickets are read out, not the period's every visit."""
+        rows = self._rows(scope, sql.SERVED, now, extra={"tickets": sorted(set(tickets))})
         return {
             (r["site"], r["ticket"]): satisfaction.Visit(
                 r["wait_s"], r["service_s"], r["within_target"], r["priority"]
@@ -248,7 +249,13 @@ class Reports:
         return self._con
 
     def _rows(
-        self, scope: Scope, query: str, now: float | None, *, activity: bool = False
+        self,
+        scope: Scope,
+        query: str,
+        now: float | None,
+        *,
+        activity: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         at = time.time() if now is None else now
         with self._lock:
@@ -260,7 +267,7 @@ class Reports:
                 f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}), "
                 f"a AS (SELECT * FROM ({counters}) WHERE {staff_where}) {_strip_with(query)}"
             )
-            cursor = con.execute(full, params)
+            cursor = con.execute(full, {**params, **(extra or {})})
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -169,4 +169,5 @@ def union(selects: Sequence[str], empty: str) -> str:
 
 # The served visits' figures, for the satisfaction survey's link to the wait.
 SERVED = """SELECT site, ticket, wait_s, service_s, within_target, priority
-FROM v WHERE outcome = 'served' ORDER BY site, ticket"""
+FROM v WHERE outcome = 'served' AND ticket IN (SELECT unnest($tickets::VARCHAR[]))
+ORDER BY site, ticket"""

@@ -59,7 +59,8 @@ async def _survey(request: Request, who: Principal, engines: Engines, per_site: 
             period = scope.periods[site]
             responses += [(site, r) for r in book.between(period.first, period.last)]
         every = Scope(scope.periods, Filters())  # the filters apply to the responses
-        linked = satisfaction.link(responses, reports.served_visits(every, now))
+        rated = [r.ticket for _, r in responses if r.ticket]
+        linked = satisfaction.link(responses, reports.served_visits(every, rated, now))
         chosen = satisfaction.keep(linked, scope.filters.to_dict())
         return {"scope": scope.to_dict(), **satisfaction.satisfaction(chosen, by, MIN_GROUP)}
 
