@@ -8,10 +8,14 @@ Every route takes the period and the filters from the query string:
   only those visits (repeat a parameter for several values).
 
 Each view is one method of `qms.reports.query.Reports`, run in a worker thread
-(DuckDB) after the site's closed days of the period have their files
+(DuckDB) after the sites' closed days of the period have their files
 (`ReportsHub.prepare`). A bad period, cut or filter is a 422 with the report's
 stable code (`qms.reports.errors.CODES`, answered by `qms.server.errors`), never
 a 500.
+
+Each view (`VIEWS`, a `ReportView`) is one handler given the sites to report on:
+here the path's site; `qms.server.api_reports_sites` serves the same handlers
+across sites (`GET /api/v1/reports/…?site=…`).
 """
 
 from __future__ import annotations
