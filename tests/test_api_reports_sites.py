@@ -64,6 +64,7 @@ class Deployment:
         self.admin = sign_in(server.url, "admin")
         self.sup = sign_in(server.url, "sup")  # supervisor of A only
         self.head = sign_in(server.url, "kepala")  # a viewer of both
+        self.head_b = sign_in(server.url, "kepalab")  # a viewer of B only
         self.officer = sign_in(server.url, "budi")
 
     def rows(self, *sites: str) -> list[dict[str, Any]]:
@@ -88,6 +89,7 @@ async def _prepare(data_dir: Path, log_url: str, halls: dict[str, Hall]) -> None
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         await accounts.add_user("sup", UserRole.SUPERVISOR, (A,), PASSWORD, by="test")
         await accounts.add_user("kepala", UserRole.VIEWER, (A, B), PASSWORD, by="test")
+        await accounts.add_user("kepalab", UserRole.VIEWER, (B,), PASSWORD, by="test")
         await accounts.add_user("budi", UserRole.OFFICER, (A, B), PASSWORD, by="test")
 
 
@@ -150,6 +152,11 @@ def test_a_site_the_principal_may_not_read_is_403(deployment: Deployment, view: 
         assert reply.body["error"]["details"]["sites"] == [
             s for s in (B, "nowhere") if s in str(sites)
         ]
+    reply = get(deployment.head_b, f"/reports/{view}", site=[A, B], **SPAN)
+    assert (reply.status, reply.code) == (403, "forbidden") and reply.body["error"]["details"][
+        "sites"
+    ] == [A]
+    assert get(deployment.head_b, f"/reports/{view}", site=B, **SPAN).status == 200
     assert get(deployment.officer, f"/reports/{view}", site=A).status == 403
 
 
