@@ -12,6 +12,8 @@ from qms.server import (
     api_commands,
     api_hall,
     api_reports,
+    api_reports_sites,
+    api_reports_survey,
     api_survey,
     api_survey_plan,
     api_survey_walkup,
@@ -35,4 +37,6 @@ ROUTES: tuple[ApiRoute, ...] = (
     *api_survey_plan.ROUTES,
     *api_survey_walkup.ROUTES,
     *api_reports.ROUTES,
+    *api_reports_survey.ROUTES,
+    *api_reports_sites.ROUTES,
 )
