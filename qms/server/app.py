@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from qms.demo import simulation
 from qms.eventlog import is_redis_url, open_log
+from qms.reports.hub import ReportsHub
 from qms.server import pages
 from qms.server.api import ROUTES
 from qms.server.api_hall import TICKET_MISSES
@@ -26,7 +27,6 @@ from qms.server.config import Config
 from qms.server.errors import error_response, exception_handlers
 from qms.server.hall import Hall
 from qms.server.process import GcPolicy, ShutdownSignals, quiet_client_faults, redact_uvicorn_logs
-from qms.server.reports_hub import ReportsHub
 from qms.server.routes import starlette_routes
 from qms.server.stream import hub as stream
 from qms.server.stream.connection import StreamSettings

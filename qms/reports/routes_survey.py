@@ -21,7 +21,7 @@ from qms.reports import satisfaction
 from qms.reports.errors import ReportError
 from qms.reports.export import to_csv
 from qms.reports.query import Filters, Scope
-from qms.server.api_reports import (
+from qms.reports.routes import (
     PERIOD_PARAMETERS,
     Engines,
     ReportView,

@@ -1,6 +1,6 @@
 """Reports across sites: `GET /api/v1/reports/…` (docs/reports.md, docs/api.md "Reports").
 
-The same views as `/sites/{site}/reports/…` (`qms.server.api_reports.VIEWS`, the
+The same views as `/sites/{site}/reports/…` (`qms.reports.routes.VIEWS`, the
 same handlers) over several sites of a deployment at once: `site` names them
 (repeat it, or separate them with commas); without it, every site the
 principal may read. Each site's period is resolved in its own calendar, and
@@ -23,11 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from qms.reports.errors import ReportError
-from qms.reports.store import built_sites
-from qms.server import answers as a
-from qms.server.api_accounts import _accounts
-from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
-from qms.server.api_reports import (
+from qms.reports.routes import (
     READ_REPORTS,
     REPORT_ERRORS,
     VIEWS,
@@ -35,7 +31,11 @@ from qms.server.api_reports import (
     _list,
     hub_of,
 )
-from qms.server.api_reports_survey import VIEW as SURVEY
+from qms.reports.routes_survey import VIEW as SURVEY
+from qms.reports.store import built_sites
+from qms.server import answers as a
+from qms.server.api_accounts import _accounts
+from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
 from qms.server.errors import ApiError
 from qms.server.principal import Principal
 from qms.server.routes import ApiRoute, api

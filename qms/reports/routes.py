@@ -14,7 +14,7 @@ stable code (`qms.reports.errors.CODES`, answered by `qms.server.errors`), never
 a 500.
 
 Each view (`VIEWS`, a `ReportView`) is one handler given the sites to report on:
-here the path's site; `qms.server.api_reports_sites` serves the same handlers
+here the path's site; `qms.reports.routes_sites` serves the same handlers
 across sites (`GET /api/v1/reports/…?site=…`).
 """
 
@@ -31,12 +31,12 @@ from starlette.responses import JSONResponse, Response
 from qms.engine import SiteEngine
 from qms.reports import export, sql
 from qms.reports.errors import CODES, ReportError
+from qms.reports.hub import ReportsHub
 from qms.reports.period import NAMED
 from qms.reports.query import INTERVAL_MINUTES, STAFF_KEYS, Scope, scope
 from qms.server.api_hall import _set_up_engine
 from qms.server.errors import ApiError
 from qms.server.principal import Principal, Role
-from qms.server.reports_hub import ReportsHub
 from qms.server.routes import ApiRoute, api
 
 READ_REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.VIEWER})
@@ -214,7 +214,7 @@ Handler = Callable[[Request, Principal, Engines, bool], Awaitable[Response]]
 @dataclass(frozen=True)
 class ReportView:
     """One view, served twice: per site (`/sites/{site}/reports/<name>`) and across sites
-    (`/reports/<name>`, qms.server.api_reports_sites): the same handler, given the sites."""
+    (`/reports/<name>`, qms.reports.routes_sites): the same handler, given the sites."""
 
     name: str
     summary: str
