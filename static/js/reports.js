@@ -8,7 +8,7 @@
 
 import { ApiError, get } from "./api.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { Gate, chooseSite, roleName, signOut } from "./staff.js";
+import { Gate, chooseSite } from "./staff.js";
 import { $, banner, h, showError } from "./ui.js";
 
 register({
@@ -412,8 +412,6 @@ function fillFilters() {
 }
 
 async function ready(me) {
-  $("#whoami").textContent = `${me.name} (${roleName(me.role)})`;
-  $("#sign-out").hidden = false;
   site = chooseSite(me);
   if (!site) {
     banner(t("no_site"));
@@ -444,11 +442,7 @@ function boot() {
     load();
   });
   $("#print").addEventListener("click", () => window.print());
-  $("#sign-out").addEventListener("click", async () => {
-    await signOut();
-    location.reload();
-  });
-  gate = new Gate({ roles: ["supervisor", "admin", "viewer"], form: $("#signin"), app: $("#app"), onReady: ready });
+  gate = new Gate({ roles: ["supervisor", "admin", "viewer"], title: "rep_signin", app: $("#app"), onReady: ready });
   gate.start();
 }
 
