@@ -1,8 +1,9 @@
 // What a kiosk knows: its site's set-up (GET /sites/{site}), the queues
 // (GET …/queues) and the services the engine refused a moment ago; from them,
 // which agencies and services to offer, each service's tile (waiting, estimated
-// wait, or why it cannot issue now) and a new ticket's place. Pure: no DOM, no
-// I/O; the clock is passed in (epoch ms), so the page and the tests agree.
+// wait, or why it cannot issue now), a new ticket's place and when a screen
+// goes back to the start. Pure: no DOM, no I/O; the clock is passed in
+// (epoch ms), so the page and the tests agree.
 //
 // Kiosks may not read the stream (docs/protocol.md): the page reads the two
 // queries again now and then and after each ticket; the engine has the last
@@ -23,6 +24,17 @@ export function openAt(hours, date, timeZone) {
   const part = (type) => parts.find((p) => p.type === type).value;
   const now = `${part("hour")}:${part("minute")}`;
   return hours.weekdays.includes(WEEKDAYS.indexOf(part("weekday"))) && now >= hours.open && now < hours.close;
+}
+
+/**
+ * Seconds until `screen` goes back to the start by itself, or null: the ticket
+ * screen after `reset`, a half-made choice after `idle` without a touch (each
+ * touch starts it again); the start screen and the notices stay.
+ */
+export function backToStartAfter(screen, { idle, reset }) {
+  if (screen === "ticket") return reset;
+  if (screen === "services" || screen === "priority") return idle;
+  return null;
 }
 
 export class KioskModel {

@@ -8,7 +8,7 @@
 
 import { ApiError, get, newKey, pageToken, post } from "./api.js";
 import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { KioskModel } from "./kiosk-model.js";
+import { KioskModel, backToStartAfter } from "./kiosk-model.js";
 import { qrSvg } from "./qr.js";
 import { $, banner, formatClock, formatDate, formatWait, h } from "./ui.js";
 
@@ -90,8 +90,8 @@ function show(name, ...children) {
 
 function armIdle() {
   clearTimeout(idleTimer);
-  if (screen === "services" || screen === "priority") idleTimer = setTimeout(startScreen, IDLE_S * 1000);
-  if (screen === "ticket") idleTimer = setTimeout(startScreen, RESET_S * 1000);
+  const seconds = backToStartAfter(screen, { idle: IDLE_S, reset: RESET_S });
+  if (seconds !== null) idleTimer = setTimeout(startScreen, seconds * 1000);
 }
 
 function blocked(message) {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { KioskModel, REFUSAL_KEPT_MS, openAt } from "../../static/js/kiosk-model.js";
+import { KioskModel, REFUSAL_KEPT_MS, backToStartAfter, openAt } from "../../static/js/kiosk-model.js";
 
 const WEEKDAYS = { open: "08:00", close: "15:00", weekdays: [0, 1, 2, 3, 4] }; // Monday to Friday
 // Monday 7 December 2026 in Jakarta (UTC+7): 08:30 is 01:30 UTC.
@@ -85,6 +85,13 @@ describe("what the kiosk offers", () => {
     assert.deepEqual(model.unavailable(pajak, MONDAY_0830 + REFUSAL_KEPT_MS - 1), { why: "refused", code: "quota_reached" });
     assert.equal(model.unavailable(pajak, MONDAY_0830 + REFUSAL_KEPT_MS), null);
     assert.equal(REFUSAL_KEPT_MS, 5 * 60_000);
+  });
+});
+
+describe("back to the start", () => {
+  test("the ticket screen after `reset` s, a half-made choice after `idle` s; the start screen and notices stay", () => {
+    const after = (screen) => backToStartAfter(screen, { idle: 60, reset: 20 });
+    assert.deepEqual(["ticket", "services", "priority", "agencies", "blocked", "offline"].map(after), [20, 60, 60, null, null, null]);
   });
 });
 
