@@ -11,7 +11,7 @@
 import { ApiError, get, newKey, post } from "./api.js";
 import { ConsoleModel } from "./console-model.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { clock, Gate, chooseSite } from "./staff.js";
+import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { $, banner, connectionIndicator, formatDuration, h, showError } from "./ui.js";
 
@@ -109,20 +109,15 @@ function boot() {
   applyI18n();
   langToggle();
   onLangChange(render);
-  gate = new Gate({ roles: ["officer", "supervisor", "admin"], title: "console_signin", app: $("#app"), onReady: ready, onSignOut: stopStream });
+  gate = new Gate({ roles: ["officer", "supervisor", "admin"], title: "console_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
   gate.start();
 }
 
-async function ready(who) {
+async function ready(who, chosen) {
   me = who;
-  site = chooseSite(me);
-  if (!site) {
-    banner(t("no_site"));
-    return;
-  }
-  localStorage.setItem("qms.site", site);
+  site = chosen;
   const remembered = localStorage.getItem(rememberKey());
   const counters = await loadCounters();
   if (!counters) return;

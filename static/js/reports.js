@@ -8,7 +8,7 @@
 
 import { ApiError, get } from "./api.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { Gate, chooseSite } from "./staff.js";
+import { Gate } from "./staff.js";
 import { $, banner, h, showError } from "./ui.js";
 
 register({
@@ -411,12 +411,8 @@ function fillFilters() {
   }
 }
 
-async function ready(me) {
-  site = chooseSite(me);
-  if (!site) {
-    banner(t("no_site"));
-    return;
-  }
+async function ready(_me, chosen) {
+  site = chosen;
   try {
     setup = await get(`/sites/${encodeURIComponent(site)}`);
   } catch (err) {
@@ -442,7 +438,7 @@ function boot() {
     load();
   });
   $("#print").addEventListener("click", () => window.print());
-  gate = new Gate({ roles: ["supervisor", "admin", "viewer"], title: "rep_signin", app: $("#app"), onReady: ready });
+  gate = new Gate({ roles: ["supervisor", "admin", "viewer"], title: "rep_signin", app: $("#app"), onReady: ready, withSite: true });
   gate.start();
 }
 

@@ -56,7 +56,7 @@ export function roleName(role) {
 }
 
 /** The site to work on: ?site=, else the account's first site, else the last one used. */
-export function chooseSite(me) {
+function chooseSite(me) {
   const asked = new URLSearchParams(location.search).get("site");
   if (asked && (me.sites === null || me.sites.includes(asked))) return asked;
   if (me.sites && me.sites.length) return me.sites[0];
@@ -90,13 +90,16 @@ function signInForm(title) {
 /**
  * The sign-in gate of a staff page: renders its own form (titled by the i18n key
  * `title`) before `app`, and shows it until someone with one of `roles` is
- * signed in; then shows `app` and calls `onReady(me)`. The top bar's #whoami and
+ * signed in; then shows `app` and calls `onReady(me)`, or with `withSite`
+ * `onReady(me, site)` once the site to work on is chosen (chooseSite; none: the
+ * page says so and stays empty). The top bar's #whoami and
  * #sign-out, where the page has them, name whoever is signed in and sign out
  * (after `onSignOut`, which stops what the page runs; then the page reloads).
  */
 export class Gate {
-  constructor({ roles, title, app, onReady, onSignOut = () => {} }) {
+  constructor({ roles, title, app, onReady, onSignOut = () => {}, withSite = false }) {
     this.roles = roles;
+    this.withSite = withSite;
     this.app = app;
     this.onReady = onReady;
     this.onSignOut = onSignOut;
@@ -135,8 +138,11 @@ export class Gate {
       banner("");
       this.form.hidden = true;
       this.app.hidden = false;
-      this.onReady(me);
-      return;
+      if (!this.withSite) return this.onReady(me);
+      const site = chooseSite(me);
+      if (!site) return banner(t("no_site"));
+      localStorage.setItem("qms.site", site);
+      return this.onReady(me, site);
     }
     this.showForm(me);
     if (me) banner(t("wrong_role", { name: me.name, role: roleName(me.role) }));

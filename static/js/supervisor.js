@@ -9,7 +9,7 @@
 
 import { ApiError, get, newKey, post, put } from "./api.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { clock, Gate, chooseSite } from "./staff.js";
+import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { SupervisorModel } from "./supervisor-model.js";
 import { $, banner, connectionIndicator, formatDuration, formatWait, h, showError } from "./ui.js";
@@ -75,7 +75,6 @@ register({
 const model = new SupervisorModel();
 const indicator = connectionIndicator($("[data-conn]"));
 let gate;
-let me = null;
 let site = null;
 let stream = null;
 let live = false;
@@ -96,7 +95,7 @@ function boot() {
   applyI18n();
   langToggle();
   onLangChange(draw);
-  gate = new Gate({ roles: ["supervisor", "admin"], title: "sup_signin", app: $("#app"), onReady: ready, onSignOut: stopStream });
+  gate = new Gate({ roles: ["supervisor", "admin"], title: "sup_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
   $("#broadcast").addEventListener("submit", (e) => {
     e.preventDefault();
     const form = e.target;
@@ -108,14 +107,8 @@ function boot() {
   gate.start();
 }
 
-async function ready(who) {
-  me = who;
-  site = chooseSite(me);
-  if (!site) {
-    banner(t("no_site"));
-    return;
-  }
-  localStorage.setItem("qms.site", site);
+async function ready(_me, chosen) {
+  site = chosen;
   try {
     clock.learn(await get(sitePath("/queues")));
   } catch (err) {
