@@ -91,10 +91,10 @@ function signInForm(title) {
  * The sign-in gate of a staff page: renders its own form (titled by the i18n key
  * `title`) before `app`, and shows it until someone with one of `roles` is
  * signed in; then shows `app` and calls `onReady(me)`, or with `withSite`
- * `onReady(me, site)` once the site to work on is chosen (chooseSite; none: the
- * page says so and stays empty). The top bar's #whoami and
- * #sign-out, where the page has them, name whoever is signed in and sign out
- * (after `onSignOut`, which stops what the page runs; then the page reloads).
+ * `onReady(me, site)` once the site to work on is chosen (chooseSite; none:
+ * the page says so and stays empty). The top bar's #whoami and #sign-out,
+ * where the page has them, name whoever is signed in and sign out (after
+ * `onSignOut`, which stops what the page runs; then the page reloads).
  */
 export class Gate {
   constructor({ roles, title, app, onReady, onSignOut = () => {}, withSite = false }) {
