@@ -8,7 +8,6 @@ import { errorText, onLangChange, register, t } from "./i18n.js";
 import { $, banner, h } from "./ui.js";
 
 register({
-  signed_in_as: ["Masuk sebagai {name} ({role})", "Signed in as {name} ({role})"],
   role_officer: ["petugas", "officer"],
   role_viewer: ["pembaca laporan", "report viewer"],
   role_supervisor: ["supervisor", "supervisor"],
@@ -22,15 +21,12 @@ register({
     "Server tidak dapat dihubungi. Mencoba lagi otomatis…",
     "The server cannot be reached. Retrying by itself…",
   ],
-  retry: ["Coba lagi", "Retry"],
-  site: ["Situs", "Site"],
   no_site: ["Akun ini tidak terdaftar di situs mana pun.", "This account belongs to no site."],
   // The transfer dialog of the console and the supervisor.
   to_service: ["Ke layanan", "To service"],
   to_counter: ["Ke loket (boleh kosong)", "To counter (optional)"],
   any_counter: ["— loket mana saja —", "— any counter —"],
   cancel_btn: ["Batal", "Cancel"],
-  // The engine's and the API's codes (docs/api.md "Errors"), for people.
 });
 
 /** The signed-in person, or null (anonymous). Throws ApiError (status 0) when the server is down. */
