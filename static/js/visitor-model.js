@@ -34,7 +34,7 @@ export class VisitorModel {
     this.retryAfterMs = null;
     if (FINAL.has(ticket.state)) this.stopped = true;
     if (ticket.state !== "called") return false;
-    const call = `${ticket.called_at}|${ticket.recalls}`; // a recall moves called_at
+    const call = `${ticket.called_at}|${ticket.recalls}`; // a recall raises recalls; a new call (after a return) moves called_at
     if (call === this.lastCall) return false;
     this.lastCall = call;
     return true;

@@ -20,8 +20,11 @@ describe("what the phone shows and signals", () => {
     assert.equal(model.answered(calledAt(1500), 2000), true); // vibrate
     assert.equal(model.answered(calledAt(1500), 7000), false); // the same call: once
     assert.deepEqual(model.screen(), { state: "called", number: "A007", counter: "Loket 3", ahead: 0, estimatedWait: null });
-    assert.equal(model.answered(calledAt(1600, 1), 12000), true); // recalled: again
-    assert.equal(model.updated, 12000);
+    assert.equal(model.answered(calledAt(1500, 1), 12000), true); // recalled (same call time): again
+    assert.equal(model.answered(calledAt(1500, 1), 17000), false);
+    assert.equal(model.answered(waiting, 22000), false); // returned to the queue
+    assert.equal(model.answered(calledAt(1900), 27000), true); // called anew
+    assert.equal(model.updated, 27000);
   });
 
   test("a call signalled before a reload is not signalled again", () => {
