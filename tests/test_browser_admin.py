@@ -17,7 +17,7 @@ def open_admin(browser: Any, hall: Hall, viewport: dict[str, int] = HD) -> Any:
     page = context.new_page()
     page.errors = watch(page)
     page.goto(hall.url + "/admin")
-    page.wait_for_selector("main[data-screen=signin]")
+    page.locator("#signin").wait_for()
     return page
 
 
@@ -174,26 +174,37 @@ def test_admin_sets_up_a_new_site(hall: Hall, browser: Any) -> None:
 
 
 def test_bad_credentials_non_admin_and_server_down_say_so(hall: Hall, browser: Any) -> None:
+    """The admin page signs in through the staff pages' one gate (static/js/staff.js)."""
     page = open_admin(browser, hall)
     sign_in(page, "admin", "not-the-password")
     page.get_by_text("Nama pengguna atau kata sandi salah").wait_for()
-    assert page.locator("main").get_attribute("data-screen") == "signin"
+    assert page.locator("#signin").is_visible() and page.locator("#app").is_hidden()
     shot(page, "admin-bad-credentials-1920")
 
     sign_in(page, "petugas1", hall.passwords["petugas1"])
-    page.wait_for_selector("main[data-screen=forbidden]")
-    assert page.get_by_text("Halaman ini hanya untuk admin").is_visible()
-    assert "petugas1" in page.locator("main").inner_text()
+    page.locator("[data-banner]", has_text="tidak boleh membuka halaman ini").wait_for()
+    assert "petugas1" in page.locator("#whoami").inner_text()
+    assert page.locator("#signin").is_visible() and page.locator("#app").is_hidden()
     shot(page, "admin-forbidden-1920")
-    page.locator("main").get_by_role("button", name="Keluar").click()
-    page.wait_for_selector("main[data-screen=signin]")
+    page.locator("#sign-out").click()
+    page.locator("#signin").wait_for()
+    page.locator("#sign-out").wait_for(state="hidden")  # signed out: nobody to name
+    assert page.locator("#whoami").inner_text() == ""
 
+    # The server is down: said, and the page finds it by itself when it is back.
     page.route("**/api/v1/**", lambda route: route.abort())
     page.reload()
-    page.wait_for_selector("main[data-screen=offline]")
-    assert page.get_by_text("Server tidak dapat dihubungi").is_visible()
+    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for()
     shot(page, "admin-offline-1920")
     page.unroute("**/api/v1/**")
+    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for(state="hidden")
+
+    # Signed in, the server goes away before the app is read: said, with a button to try again.
+    page.route("**/api/v1/users", lambda route: route.abort())
+    sign_in(page, "admin", hall.passwords["admin"])
+    page.wait_for_selector("main[data-screen=offline]")
+    assert page.get_by_text("Server tidak dapat dihubungi").is_visible()
+    page.unroute("**/api/v1/users")
     page.get_by_role("button", name="Coba lagi").click()
-    page.wait_for_selector("main[data-screen=signin]")
+    page.wait_for_selector("#section[data-tab=site][data-ready]")
     assert js_errors(page.errors) == []

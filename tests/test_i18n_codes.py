@@ -26,3 +26,19 @@ def test_every_engine_code_has_a_text_in_both_languages() -> None:
     known = texts(JS / "i18n.js")
     assert sorted(set(ALL_CODES) - set(known)) == []
     assert all(id_ != en for id_, en in known.values())  # not an English copy
+
+
+REGISTERED = re.compile(r"register\(\{(.*?)\n\}\);", re.S)
+KEY = re.compile(r"^\s*([a-z][a-z0-9_]*):\s*\[", re.M)
+
+
+def test_no_text_is_registered_twice() -> None:
+    """Every key's text once: in i18n.js when every page needs it, in a shared module
+    (staff.js, admin-form.js) when some pages do, else beside its page's code. A second
+    registration would silently replace the first (copies drifted apart before)."""
+    where: dict[str, list[str]] = {}
+    for path in sorted(JS.glob("*.js")):
+        for block in REGISTERED.findall(path.read_text()):
+            for key in KEY.findall(block):
+                where.setdefault(key, []).append(path.name)
+    assert {key: files for key, files in where.items() if len(files) > 1} == {}

@@ -15,7 +15,6 @@ register({
   a_password: ["Kata sandi (min. 8 karakter)", "Password (8 characters or more)"],
   a_user_add: ["Tambah pengguna", "Add a user"],
   a_status: ["Status", "Status"],
-  a_active: ["Aktif", "Active"],
   a_disabled: ["Nonaktif", "Disabled"],
   a_disable: ["Nonaktifkan", "Disable"],
   a_enable: ["Aktifkan", "Enable"],

@@ -31,7 +31,6 @@ register({
   a_open: ["Buka", "Opens"],
   a_close: ["Tutup", "Closes"],
   a_days: ["Hari", "Days"],
-  a_active: ["Aktif", "Active"],
   a_hours: ["Jam layanan", "Hours"],
   a_service_edit: ["Tambah atau ubah layanan", "Add or change a service"],
   a_zone: ["Zona", "Zone"],

@@ -3,20 +3,16 @@
 // through the API (docs/api.md, docs/security.md); nothing is cached here, so
 // each section shows the server's state after each change.
 
-import { api, get, post } from "./api.js";
+import { api, get } from "./api.js";
 import { applyI18n, errorText, langToggle, onLangChange, register, t } from "./i18n.js";
 import { agenciesSection, countersSection, servicesSection, siteSection } from "./admin-hall.js";
 import { devicesSection, usersSection } from "./admin-accounts.js";
+import { Gate } from "./staff.js";
 import { $, banner, h } from "./ui.js";
 
 register({
   a_title: ["Admin qms", "qms admin"],
   a_signin_title: ["Masuk sebagai admin", "Sign in as an admin"],
-  a_forbidden: [
-    "Halaman ini hanya untuk admin. Anda masuk sebagai {name} ({role}). Keluar, lalu masuk dengan akun admin.",
-    "This page is for admins only. You are signed in as {name} ({role}). Sign out, then sign in with an admin account.",
-  ],
-  a_session_ended: ["Sesi Anda berakhir; silakan masuk lagi.", "Your session ended; please sign in again."],
   a_site: ["Lokasi", "Site"],
   a_other_site: ["Lokasi lain (kode)", "Another site (id)"],
   a_open_site: ["Buka", "Open"],
@@ -43,9 +39,10 @@ const TABS = {
 };
 const SITES = "qms.admin.sites";
 const main = $("#app");
-let me = null;
 let tab = "site";
 let redraw = () => {};
+// Signing in, a wrong role, an ended session, a server that is down: the staff pages' one gate.
+const gate = new Gate({ roles: ["admin"], title: "a_signin_title", app: main, onReady: start });
 
 function screen(name, ...children) {
   main.dataset.screen = name;
@@ -58,72 +55,18 @@ function message(err) {
 }
 
 function fail(err) {
-  if (err.status === 401) return signIn(t("a_session_ended"));
+  if (err.status === 401) return gate.expired();
   banner(message(err), "error");
 }
 
-// --- signed out, wrong role, unreachable --------------------------------------------------------
-function signIn(notice = "") {
-  redraw = () => signIn(notice);
-  $("#whoami").replaceChildren();
-  banner(notice, "info");
-  const user = h("input", { name: "username", autocomplete: "username", required: true });
-  const pass = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
-  const button = h("button", { type: "submit" }, t("sign_in"));
-  const el = h(
-    "form",
-    { class: "signin card" },
-    h("h2", {}, t("a_signin_title")),
-    h("label", {}, t("username"), user),
-    h("label", {}, t("password"), pass),
-    button,
-  );
-  el.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    button.disabled = true;
-    try {
-      me = await post("/session", { username: user.value.trim().toLowerCase(), password: pass.value });
-      banner("");
-      route();
-    } catch (err) {
-      banner(message(err), "error");
-      pass.select();
-    } finally {
-      button.disabled = false;
-    }
-  });
-  screen("signin", el);
-  user.focus();
+function start() {
+  app().catch((err) => (err.status === 0 ? offline(err) : fail(err)));
 }
 
-function forbidden() {
-  redraw = forbidden;
-  banner("");
-  screen(
-    "forbidden",
-    h("div", { class: "card notice", role: "alert" }, h("p", {}, t("a_forbidden", { name: me.name, role: me.role })), signOutButton()),
-  );
-}
-
+/** Signed in, but the server went away before the app was read: say so, and try again on a press. */
 function offline(err) {
   redraw = () => offline(err);
-  screen("offline", h("div", { class: "card notice", role: "alert" }, h("p", {}, errorText(err)), h("button", { type: "button", onclick: boot }, t("a_retry"))));
-}
-
-function signOutButton() {
-  return h(
-    "button",
-    {
-      type: "button",
-      class: "secondary",
-      onclick: async () => {
-        await api("DELETE", "/session").catch(() => {});
-        me = null;
-        signIn();
-      },
-    },
-    t("sign_out"),
-  );
+  screen("offline", h("div", { class: "card notice", role: "alert" }, h("p", {}, errorText(err)), h("button", { type: "button", onclick: start }, t("a_retry"))));
 }
 
 // --- the app ---------------------------------------------------------------------------------
@@ -143,7 +86,6 @@ async function app() {
   const sites = knownSites([...users.flatMap((u) => u.sites), ...devices.map((d) => d.site)]);
   const last = localStorage.getItem(`${SITES}.last`);
   const ctx = { site: sites.includes(last) ? last : sites[0] || "" };
-  $("#whoami").replaceChildren(h("span", {}, me.name), signOutButton());
 
   const picker = h("select", { name: "site", "aria-label": t("a_site") }, sites.map((s) => h("option", { value: s, selected: s === ctx.site }, s)));
   const other = h("input", { name: "other", placeholder: t("a_other_site"), "aria-label": t("a_other_site"), pattern: "[a-z0-9][a-z0-9_\\-]*" });
@@ -202,23 +144,7 @@ async function app() {
   await load();
 }
 
-function route() {
-  if (!me || me.role === "anonymous") return signIn();
-  if (me.role !== "admin") return forbidden();
-  app().catch((err) => (err.status === 0 ? offline(err) : fail(err)));
-}
-
-async function boot() {
-  banner("");
-  try {
-    me = await get("/session");
-  } catch (err) {
-    return offline(err);
-  }
-  route();
-}
-
-onLangChange(() => redraw());
+onLangChange(() => !main.hidden && redraw()); // the gate redraws its own form
 applyI18n();
 langToggle();
-boot();
+gate.start();

@@ -11,7 +11,7 @@
 import { ApiError, get, newKey, post } from "./api.js";
 import { ConsoleModel } from "./console-model.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { clock, Gate, chooseSite, roleName, signOut } from "./staff.js";
+import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { $, banner, connectionIndicator, formatDuration, h, showError } from "./ui.js";
 
@@ -51,11 +51,7 @@ register({
   act_list: ["Pilih dari antrean", "Pick from the list"],
   pending: ["Menunggu konfirmasi: {action}…", "Waiting for confirmation: {action}…"],
   transfer_title: ["Alihkan tiket {number}", "Transfer ticket {number}"],
-  to_service: ["Ke layanan", "To service"],
-  to_counter: ["Ke loket (boleh kosong)", "To counter (optional)"],
-  any_counter: ["— loket mana saja —", "— any counter —"],
   transfer_do: ["Alihkan", "Transfer"],
-  cancel_btn: ["Batal", "Cancel"],
   sent_here: ["Dikirim ke loket ini", "Sent to this counter"],
   no_waiting: ["Tidak ada yang menunggu", "Nobody waiting"],
   no_held: ["Tidak ada", "None"],
@@ -113,27 +109,15 @@ function boot() {
   applyI18n();
   langToggle();
   onLangChange(render);
-  gate = new Gate({ roles: ["officer", "supervisor", "admin"], form: $("#signin"), app: $("#app"), onReady: ready });
-  $("#sign-out").addEventListener("click", async () => {
-    stopStream();
-    await signOut();
-    location.reload();
-  });
+  gate = new Gate({ roles: ["officer", "supervisor", "admin"], title: "console_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
   gate.start();
 }
 
-async function ready(who) {
+async function ready(who, chosen) {
   me = who;
-  site = chooseSite(me);
-  $("#whoami").textContent = `${me.name} (${roleName(me.role)})`;
-  $("#sign-out").hidden = false;
-  if (!site) {
-    banner(t("no_site"));
-    return;
-  }
-  localStorage.setItem("qms.site", site);
+  site = chosen;
   const remembered = localStorage.getItem(rememberKey());
   const counters = await loadCounters();
   if (!counters) return;

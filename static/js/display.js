@@ -5,19 +5,14 @@
 // URL: /display?token=…[&zone=Z|&agency=A][&lang=en][&read=digits|number]
 //      [&voice=clips|browser|none][&pack=id][&rate=1]
 //
-// Never replays on reload: the first snapshot after the page loads marks its
-// calls as already said; afterwards a call is said only when its version is
-// above the highest version said or skipped so far (events come in version
-// order; a snapshot after a reconnect carries every call since, with versions).
-//
-// After a reconnect (docs/protocol.md, "No call is lost"): every missed call is
-// shown (the "missed" list, and the call history), but only those whose ticket
-// is still called are said, oldest first, each ticket once; a replay is judged
-// at its end by the same rule. A resume the server could not recover
-// (`recovered: false`) shows a "resynced" note.
+// What it shows and which calls it says (never on reload; after a reconnect
+// only the missed calls still called) is display-model.js; this module draws
+// it and speaks. A resume the server could not recover (`recovered: false`)
+// shows a "resynced" note.
 
 import { Announcer } from "./announcer.js";
 import { ApiError, get, pageToken } from "./api.js";
+import { DisplayModel } from "./display-model.js";
 import { Stream } from "./stream.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
 import { $, banner, connectionIndicator, formatClock, formatDate, h } from "./ui.js";
@@ -74,16 +69,12 @@ const opt = {
 };
 const STATIC = new URL("..", import.meta.url).pathname.replace(/\/$/, ""); // /static/<build>
 const RECENT_SHOWN = 6;
-const CALLS_KEPT = 1000; // the display's call history (every missed call joins it)
 const MISSED_SHOWN_MS = 5 * 60_000; // the "missed" list stays this long after a reconnect
 const PAINTS_KEPT = 1000;
 
-let view = null; // the display's snapshot view, kept current by events
+const model = new DisplayModel({ agency: opt.agency, zone: opt.zone });
 let timezone;
-let highest = null; // the highest version whose calls are said or skipped
 let stream = null;
-let catchingUp = null; // during a replay: {missed: calls, still: ticket -> its latest call while still called}
-let replayTarget = 0;
 let missedTimer = null;
 const announcer = new Announcer({
   base: `${STATIC}/voice/${opt.pack}`,
@@ -101,10 +92,10 @@ const hook = {
     return announcer.count;
   },
   get version() {
-    return highest;
+    return model.highest;
   },
   get calls() {
-    return view ? view.calls : [];
+    return model.calls;
   },
   get queued() {
     return announcer.queue.length + (announcer.busy ? 1 : 0);
@@ -114,52 +105,36 @@ const hook = {
 };
 window.qmsDisplay = hook;
 
-// --- state ---------------------------------------------------------------------------
-
-const SETUP = new Set(["site_configured", "agency_configured", "service_configured", "counter_configured", "day_opened", "day_closed"]);
-const LEAVES_COUNTER = new Set(["ticket_completed", "ticket_no_show", "ticket_returned", "ticket_transferred", "ticket_held", "ticket_cancelled"]);
-const COUNTER_STATE = { counter_opened: "open", counter_paused: "paused", counter_closed: "closed" };
-
-function agencyServices() {
-  if (!opt.agency || !view) return null;
-  return new Set(view.services.filter((s) => s.agency === opt.agency).map((s) => s.id));
-}
-
-function callShown(call) {
-  const only = agencyServices();
-  return !only || only.has(call.service);
-}
-
-function counterShown(c) {
-  const only = agencyServices();
-  return !only || c.services.some((s) => only.has(s));
-}
+// --- state (display-model.js) ------------------------------------------------------
 
 function onWelcome(msg, resuming) {
-  catchingUp = msg.resume === "replay" && highest !== null ? { missed: [], still: new Map() } : null;
-  replayTarget = msg.version;
+  model.welcome(msg);
   if (resuming) $("#resynced").hidden = msg.recovered !== false;
 }
 
 function onSnapshot(next, version) {
-  const first = highest === null;
-  const before = view ? view.calls : [];
-  view = next;
-  view.calls = (view.calls || []).sort((a, b) => a.version - b.version);
-  timezone = view.site ? view.site.timezone : undefined;
-  if (!first) {
-    // After a reconnect: keep our history older than the snapshot's calls, show
-    // every call made while we were away, say those still called (each ticket once).
-    const oldest = view.calls.length ? view.calls[0].version : Infinity;
-    view.calls = [...before.filter((c) => c.version < oldest), ...view.calls].slice(-CALLS_KEPT);
-    const missed = view.calls.filter((c) => c.version > highest && callShown(c));
-    const latestOf = new Map(missed.map((c) => [c.ticket, c]));
-    showMissed(missed);
-    const still = [...latestOf.values()].filter((c) => c.state === "called");
-    for (const call of still.sort((a, b) => a.version - b.version)) announce(call);
-  }
-  highest = Math.max(highest ?? 0, version);
+  const out = model.snapshot(next, version);
+  timezone = model.view.site ? model.view.site.timezone : undefined;
+  showMissed(out.missed);
+  for (const call of out.announce) announce(call);
   renderAll();
+}
+
+function onEvent(msg) {
+  const out = model.event(msg);
+  if (out.queues) renderQueues();
+  if (out.call) {
+    const t0 = performance.now();
+    renderCalls(true);
+    renderCounters();
+    measurePaint(msg.version, t0);
+  } else if (out.counters) {
+    renderCounters();
+  }
+  if (out.marquee) renderMarquee();
+  showMissed(out.missed);
+  for (const call of out.announce) announce(call);
+  if (out.resync) stream.resync("set-up changed"); // a fresh snapshot; calls above the highest in it are still said
 }
 
 function showMissed(calls) {
@@ -167,79 +142,12 @@ function showMissed(calls) {
   const list = $("#missed");
   list.replaceChildren(
     ...calls.map((c) =>
-      h("li", { dataset: { version: c.version, state: c.state || "" } }, h("span", { class: "d-num" }, c.number), counterName(c.counter)),
+      h("li", { dataset: { version: c.version, state: c.state || "" } }, h("span", { class: "d-num" }, c.number), model.counterName(c.counter)),
     ),
   );
   $("#missed-box").hidden = false;
   clearTimeout(missedTimer);
   missedTimer = setTimeout(() => ($("#missed-box").hidden = true), MISSED_SHOWN_MS);
-}
-
-/** The end of a replay: show what was missed, say the calls whose ticket is still called. */
-function endReplay() {
-  const { missed, still } = catchingUp;
-  catchingUp = null;
-  showMissed(missed);
-  for (const call of [...still.values()].sort((a, b) => a.version - b.version)) announce(call);
-}
-
-function onEvent(msg) {
-  if (!view) return;
-  if (msg.queues) {
-    Object.assign(view.queues, msg.queues);
-    renderQueues();
-  }
-  const ev = msg.event;
-  if (ev) apply(ev, msg.version);
-  if (catchingUp && msg.version >= replayTarget) endReplay();
-  highest = Math.max(highest ?? 0, msg.version);
-}
-
-function apply(ev, version) {
-  const counter = ev.counter ? view.counters.find((c) => c.id === ev.counter) : null;
-  const kind = ev.type;
-  if (kind === "ticket_called" || kind === "ticket_recalled") {
-    if (counter) Object.assign(counter, { ticket: ev.ticket, number: ev.number, ticket_state: "called" });
-    const call = { version, ticket: ev.ticket, number: ev.number, service: ev.service, counter: ev.counter, at: ev.at, recalls: ev.recalls || 0 };
-    view.calls.push(call);
-    if (view.calls.length > CALLS_KEPT) view.calls.splice(0, view.calls.length - CALLS_KEPT);
-    if (!callShown(call)) return;
-    const t0 = performance.now();
-    renderCalls(true);
-    renderCounters();
-    measurePaint(version, t0);
-    if (catchingUp) {
-      catchingUp.missed.push(call);
-      catchingUp.still.set(call.ticket, call); // said at the end if still called then
-    } else if (version > (highest ?? 0)) announce(call);
-  } else if (kind === "service_started") {
-    if (catchingUp) catchingUp.still.delete(ev.ticket);
-    if (counter && counter.ticket === ev.ticket) counter.ticket_state = "serving";
-    renderCounters();
-  } else if (LEAVES_COUNTER.has(kind)) {
-    if (catchingUp) catchingUp.still.delete(ev.ticket);
-    for (const c of view.counters) {
-      if (c.ticket === ev.ticket) Object.assign(c, { ticket: null, number: null, ticket_state: null });
-    }
-    renderCounters();
-  } else if (kind in COUNTER_STATE) {
-    if (counter) counter.state = COUNTER_STATE[kind];
-    renderCounters();
-  } else if (kind === "counter_services_set") {
-    if (counter) counter.services = ev.services || [];
-    renderCounters();
-  } else if (kind === "message_broadcast") {
-    if (ev.text) view.messages[ev.zone || ""] = ev.text;
-    else delete view.messages[ev.zone || ""];
-    renderMarquee();
-  } else if (SETUP.has(kind)) {
-    resync(); // set-up events carry ids only: take a fresh snapshot
-  }
-}
-
-// A fresh snapshot from the server; calls above `highest` in it are still said.
-function resync() {
-  stream.resync("set-up changed");
 }
 
 // Event received -> number painted: a rAF runs before the paint, the timeout after it.
@@ -255,14 +163,8 @@ function measurePaint(version, t0) {
   );
 }
 
-function counterName(id) {
-  const c = view && view.counters.find((x) => x.id === id);
-  return c ? c.name : id;
-}
-
 function announce(call) {
-  highest = Math.max(highest ?? 0, call.version);
-  const name = counterName(call.counter);
+  const name = model.counterName(call.counter);
   const words = callWords(call.number, name, call.counter, opt.read);
   $("#live-region").textContent = t("d_call_aria", { number: call.number, counter: name });
   announcer.enqueue({ version: call.version, number: call.number, counter: call.counter, words, text: sentence(words) });
@@ -277,13 +179,12 @@ function logAnnounced(entry) {
 
 // --- rendering -------------------------------------------------------------------------
 
-function serviceName(id) {
-  const s = view.services.find((x) => x.id === id);
-  if (!s) return id;
+function serviceName(s) {
   return getLang() === "en" ? s.name_en || s.name_id : s.name_id;
 }
 
 function renderAll() {
+  const view = model.view;
   if (!view) return;
   $("#site-name").textContent = view.site ? view.site.name : "";
   const agency = opt.agency && view.agencies.find((a) => a.id === opt.agency);
@@ -297,23 +198,15 @@ function renderAll() {
 }
 
 function renderCalls(flash = false) {
-  // The newest call of each ticket: a recall moves it to the top, not twice.
-  const seen = new Set();
-  const calls = [];
-  for (const call of [...view.calls].reverse()) {
-    if (!callShown(call) || seen.has(call.ticket)) continue;
-    seen.add(call.ticket);
-    calls.push(call);
-  }
+  const [top, ...rest] = model.board();
   const latest = $("#latest");
-  const [top, ...rest] = calls;
   if (!top) {
     latest.replaceChildren(h("span", { class: "d-none" }, t("d_no_calls")));
   } else if (latest.dataset.version !== String(top.version)) {
     latest.replaceChildren(
       h("span", { class: "d-number", id: "latest-number" }, top.number),
       h("span", { class: "d-go" }, t("d_go_to")),
-      h("span", { class: "d-counter", id: "latest-counter" }, counterName(top.counter)),
+      h("span", { class: "d-counter", id: "latest-counter" }, model.counterName(top.counter)),
       ...(top.recalls ? [h("span", { class: "d-recall" }, t("d_recall"))] : []),
     );
     latest.dataset.version = String(top.version);
@@ -325,51 +218,38 @@ function renderCalls(flash = false) {
   }
   $("#recent").replaceChildren(
     ...rest.slice(0, RECENT_SHOWN).map((c) =>
-      h("li", { dataset: { version: c.version } }, h("span", { class: "d-num" }, c.number), h("span", {}, counterName(c.counter))),
+      h("li", { dataset: { version: c.version } }, h("span", { class: "d-num" }, c.number), h("span", {}, model.counterName(c.counter))),
     ),
   );
 }
 
 function renderCounters() {
-  const rows = view.counters
-    .filter((c) => c.state !== "closed" && counterShown(c))
-    .map((c) =>
-      h(
-        "li",
-        { dataset: { counter: c.id, state: c.state } },
-        h("span", {}, c.name),
-        h("span", { class: "d-num" }, c.state === "paused" && !c.number ? t("d_paused") : c.number || "—"),
-      ),
-    );
+  const rows = model.counters().map((c) =>
+    h(
+      "li",
+      { dataset: { counter: c.id, state: c.state } },
+      h("span", {}, c.name),
+      h("span", { class: "d-num" }, c.state === "paused" && !c.number ? t("d_paused") : c.number || "—"),
+    ),
+  );
   $("#counters").replaceChildren(...rows);
 }
 
 function renderQueues() {
-  const only = agencyServices();
-  const rows = view.services
-    .filter((s) => s.active !== false && (!only || only.has(s.id)))
-    .filter((s) => !opt.zone && !view.zone ? true : servedHere(s.id))
-    .map((s) =>
-      h(
-        "tr",
-        { dataset: { service: s.id } },
-        h("td", {}, h("span", { class: "d-prefix" }, s.prefix), " ", serviceName(s.id)),
-        h("td", { class: "d-num" }, String(view.queues[s.id] || 0)),
-      ),
-    );
+  const rows = model.queues().map(({ service: s, waiting }) =>
+    h(
+      "tr",
+      { dataset: { service: s.id } },
+      h("td", {}, h("span", { class: "d-prefix" }, s.prefix), " ", serviceName(s)),
+      h("td", { class: "d-num" }, String(waiting)),
+    ),
+  );
   $("#queues").replaceChildren(...rows);
 }
 
-// A zoned display lists the services its counters serve.
-function servedHere(service) {
-  return view.counters.some((c) => c.services.includes(service));
-}
-
 function renderMarquee() {
-  const zone = view.zone || "";
-  const texts = [view.messages[""], zone ? view.messages[zone] : null].filter(Boolean);
   const box = $("#marquee");
-  const text = texts.join("   •   ");
+  const text = model.marquee();
   box.hidden = !text;
   const span = $("#marquee-text");
   if (span.textContent !== text) {
@@ -441,7 +321,7 @@ async function main() {
     renderAll();
     setIndicator({ state: stream ? stream.state || "connecting" : "connecting" });
   });
-  setInterval(() => view && tick(), 1000);
+  setInterval(() => model.view && tick(), 1000);
   tick();
   $("#sound-on").addEventListener("click", () => announcer.unlock());
   if (!opt.token) {

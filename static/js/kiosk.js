@@ -4,9 +4,11 @@
 // stream (docs/protocol.md), so the waits come from the queries, refreshed
 // while the start screen shows. URL options (docs/apps.md): ?paper=58|80,
 // ?print=1, ?reset=SECONDS (ticket screen), ?idle=SECONDS (mid-choice).
+// What it offers and why a service is unavailable: kiosk-model.js.
 
 import { ApiError, get, newKey, pageToken, post } from "./api.js";
 import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { KioskModel, backToStartAfter } from "./kiosk-model.js";
 import { qrSvg } from "./qr.js";
 import { $, banner, formatClock, formatDate, formatWait, h } from "./ui.js";
 
@@ -56,9 +58,7 @@ const STORE = "qms.kiosk.token";
 const main = $("#app");
 let token = null;
 let siteId = null; // the device's site
-let site = null; // its set-up (GET /sites/{site})
-let queues = {}; // service id -> its queue view
-let refused = {}; // service id -> error code, from the last failed issue (for a while)
+const model = new KioskModel();
 let screen = null;
 let idleTimer = null;
 let refreshTimer = null;
@@ -77,7 +77,6 @@ function takeToken() {
 }
 
 const name = (service) => (getLang() === "en" ? service.name_en : service.name_id) || service.service;
-const agencyName = (id) => (site.agencies.find((a) => a.id === id) || { name: id }).name;
 
 // --- screens -------------------------------------------------------------------------------
 function show(name, ...children) {
@@ -91,8 +90,8 @@ function show(name, ...children) {
 
 function armIdle() {
   clearTimeout(idleTimer);
-  if (screen === "services" || screen === "priority") idleTimer = setTimeout(startScreen, IDLE_S * 1000);
-  if (screen === "ticket") idleTimer = setTimeout(startScreen, RESET_S * 1000);
+  const seconds = backToStartAfter(screen, { idle: IDLE_S, reset: RESET_S });
+  if (seconds !== null) idleTimer = setTimeout(startScreen, seconds * 1000);
 }
 
 function blocked(message) {
@@ -117,7 +116,7 @@ function offline(err, retry) {
 function startScreen() {
   banner("");
   redraw = startScreen;
-  const agencies = site.agencies.filter((a) => site.services.some((s) => s.agency === a.id));
+  const agencies = model.agencies();
   if (!agencies.length) return show("agencies", h("p", { class: "notice card" }, t("k_no_services")));
   show(
     "agencies",
@@ -130,7 +129,7 @@ function startScreen() {
           "button",
           { type: "button", class: "tile", dataset: { agency: a.id }, onclick: () => servicesScreen(a.id) },
           h("span", { class: "tile-name" }, a.name),
-          h("span", { class: "tile-meta" }, t("k_services_n", { n: site.services.filter((s) => s.agency === a.id).length })),
+          h("span", { class: "tile-meta" }, t("k_services_n", { n: model.services(a.id).length })),
         ),
       ),
     ),
@@ -139,18 +138,18 @@ function startScreen() {
 
 function servicesScreen(agency) {
   redraw = () => servicesScreen(agency);
-  const services = site.services.filter((s) => s.agency === agency);
+  const services = model.services(agency);
   show(
     "services",
     h("button", { type: "button", class: "secondary back", onclick: startScreen }, t("k_back")),
-    h("h2", {}, agencyName(agency), h("small", {}, " · ", t("k_pick_service"))),
+    h("h2", {}, model.agencyName(agency), h("small", {}, " · ", t("k_pick_service"))),
     h("div", { class: "tiles" }, services.map(serviceTile)),
   );
 }
 
 function serviceTile(s) {
-  const q = queues[s.service] || {};
-  const why = unavailable(s);
+  const tile = model.tile(s, Date.now());
+  const why = unavailableText(tile.unavailable);
   return h(
     "button",
     {
@@ -166,38 +165,17 @@ function serviceTile(s) {
     h(
       "span",
       { class: "tile-meta" },
-      why || [t("k_waiting", { n: q.waiting ?? 0 }), q.estimated_wait_s != null ? ` · ${t("k_wait", { wait: formatWait(q.estimated_wait_s) })}` : ""],
+      why || [t("k_waiting", { n: tile.waiting }), tile.estimatedWait !== null ? ` · ${t("k_wait", { wait: formatWait(tile.estimatedWait) })}` : ""],
     ),
   );
 }
 
-/** Why a service cannot issue now ("" when it can): inactive, outside its hours, or just refused. */
-function unavailable(s) {
-  if (!s.active) return t("k_unavailable");
-  const code = refused[s.service];
-  if (code && Date.now() - code.at < 5 * 60_000) return errorText(new ApiError(409, code.code, code.code));
-  if (!openNow(s.hours)) return t("k_closed_hours", { open: s.hours.open, close: s.hours.close });
-  return "";
-}
-
-/** Is it within the service's opening hours, in the site's time zone? (The engine has the last word.) */
-function openNow(hours) {
-  if (!hours) return true;
-  try {
-    const parts = new Intl.DateTimeFormat("en-GB", {
-      timeZone: (site.site && site.site.timezone) || undefined,
-      weekday: "short",
-      hour: "2-digit",
-      minute: "2-digit",
-      hourCycle: "h23",
-    }).formatToParts(new Date());
-    const part = (type) => parts.find((p) => p.type === type).value;
-    const day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(part("weekday"));
-    const now = `${part("hour")}:${part("minute")}`;
-    return hours.weekdays.includes(day) && now >= hours.open && now < hours.close;
-  } catch {
-    return true;
-  }
+/** Why a service cannot issue now, in words ("" when it can). */
+function unavailableText(why) {
+  if (!why) return "";
+  if (why.why === "refused") return errorText(new ApiError(409, why.code, why.code));
+  if (why.why === "closed") return t("k_closed_hours", { open: why.open, close: why.close });
+  return t("k_unavailable");
 }
 
 function priorityScreen(service) {
@@ -221,7 +199,7 @@ function priorityScreen(service) {
       delete main.dataset.pending;
       if (err.status === 401) return blocked(t("k_revoked"));
       if (err.status === 409 || err.status === 404) {
-        refused[service.service] = { code: err.code, at: Date.now() };
+        model.refusal(service.service, err.code, Date.now());
         servicesScreen(service.agency);
       } else {
         for (const b of main.querySelectorAll("button")) b.disabled = false;
@@ -249,22 +227,23 @@ function priorityScreen(service) {
 function ticketScreen(ticket, service) {
   const url = new URL(ticket.status_url, location.origin).href;
   const issued = new Date();
-  let status = null; // the ticket's public status, once read
+  const tz = model.timezone;
+  let place = null; // {ahead, estimatedWait}, once known
+  const aheadText = () => (place ? t("k_people", { n: place.ahead }) : "…");
+  const waitText = () => (!place ? "…" : place.estimatedWait === null ? t("k_no_estimate") : formatWait(place.estimatedWait));
   const render = () => {
-    const ahead = status ? t("k_people", { n: status.people_ahead ?? 0 }) : "…";
-    const wait = !status ? "…" : status.estimated_wait_s == null ? t("k_no_estimate") : formatWait(status.estimated_wait_s);
     show(
       "ticket",
       h(
         "section",
         { class: "ticket card", "aria-live": "assertive", dataset: { number: ticket.number, statusUrl: url } },
-        h("p", { class: "site" }, site.site.name),
+        h("p", { class: "site" }, model.site.site.name),
         h("p", { class: "label" }, t("k_number")),
         h("p", { class: "number" }, ticket.number),
         h("p", { class: "service" }, name(service)),
         ticket.priority !== "regular" ? h("p", { class: "prio" }, t(`k_${ticket.priority}`)) : null,
-        h("p", { class: "when" }, `${formatDate(issued, site.site.timezone)} · ${formatClock(issued, site.site.timezone)}`),
-        h("dl", {}, h("div", {}, h("dt", {}, t("k_ahead")), h("dd", { class: "ahead" }, ahead)), h("div", {}, h("dt", {}, t("k_est_wait")), h("dd", { class: "wait" }, wait))),
+        h("p", { class: "when" }, `${formatDate(issued, tz)} · ${formatClock(issued, tz)}`),
+        h("dl", {}, h("div", {}, h("dt", {}, t("k_ahead")), h("dd", { class: "ahead" }, aheadText())), h("div", {}, h("dt", {}, t("k_est_wait")), h("dd", { class: "wait" }, waitText()))),
         h("div", { class: "qr" }, qrSvg(url, { label: t("k_scan") })),
         h("p", { class: "scan" }, t("k_scan")),
         h("p", { class: "link" }, url),
@@ -277,15 +256,13 @@ function ticketScreen(ticket, service) {
   render();
   // The answer has no position; the ticket's public status does.
   get(`/tickets/${encodeURIComponent(ticket.ref)}`)
-    .then((answer) => (status = answer.ticket))
-    .catch(() => {
-      const q = queues[service.service] || {};
-      status = { people_ahead: q.waiting ?? 0, estimated_wait_s: q.estimated_wait_s };
-    })
-    .finally(() => {
+    .then((answer) => answer.ticket)
+    .catch(() => null)
+    .then((status) => {
+      place = model.place(status, service.service);
       if (screen !== "ticket" || redraw !== render) return; // already gone back
-      for (const el of main.querySelectorAll(".ahead")) el.textContent = t("k_people", { n: status.people_ahead ?? 0 });
-      for (const el of main.querySelectorAll(".wait")) el.textContent = status.estimated_wait_s == null ? t("k_no_estimate") : formatWait(status.estimated_wait_s);
+      for (const el of main.querySelectorAll(".ahead")) el.textContent = aheadText();
+      for (const el of main.querySelectorAll(".wait")) el.textContent = waitText();
       main.dataset.ready = "1";
       if (params.get("print") === "1") window.print(); // silent with Chrome's --kiosk-printing
       refresh().catch(() => {}); // the start screen's refresh reports trouble
@@ -295,8 +272,7 @@ function ticketScreen(ticket, service) {
 // --- data ----------------------------------------------------------------------------------
 async function refresh() {
   const [setup, list] = await Promise.all([get(`/sites/${siteId}`, { token }), get(`/sites/${siteId}/queues`, { token })]);
-  site = setup;
-  queues = Object.fromEntries(list.queues.map((q) => [q.service, q]));
+  model.loaded(setup, list);
   tick(); // the hall's clock, in the site's timezone, not the device's
 }
 
@@ -308,7 +284,7 @@ async function boot() {
     const { device } = await get("/device", { token });
     siteId = device.site;
     await refresh();
-    $("#site-name").textContent = `${site.site.name} — ${t("k_title")}`;
+    $("#site-name").textContent = `${model.site.site.name} — ${t("k_title")}`;
     startScreen();
     clearInterval(refreshTimer);
     refreshTimer = setInterval(async () => {
@@ -331,13 +307,13 @@ async function boot() {
 }
 
 function tick() {
-  $("#clock").textContent = formatClock(new Date(), site && site.site ? site.site.timezone : undefined);
+  $("#clock").textContent = formatClock(new Date(), model.timezone);
 }
 
 for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => screen !== "ticket" && armIdle());
 onLangChange(() => {
   tick();
-  if (site && site.site.name) $("#site-name").textContent = `${site.site.name} — ${t("k_title")}`;
+  if (model.site && model.site.site.name) $("#site-name").textContent = `${model.site.site.name} — ${t("k_title")}`;
   redraw();
 });
 // ?paper=58 swaps the print sheet (its @page size) for the 58 mm roll.

@@ -10,7 +10,7 @@
 
 import { ApiError, get } from "./api.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { Gate, chooseSite, roleName, signOut } from "./staff.js";
+import { Gate, chooseSite } from "./staff.js";
 import { drawChart, drawHeatmap, drawSurvey, fmt, locale } from "./reports-view.js";
 import { $, banner, h, showError } from "./ui.js";
 
@@ -375,8 +375,6 @@ function fillFilters() {
 }
 
 async function ready(me) {
-  $("#whoami").textContent = `${me.name} (${roleName(me.role)})`;
-  $("#sign-out").hidden = false;
   try {
     readable = (await get("/reports/sites")).sites;
   } catch (err) {
@@ -417,11 +415,7 @@ function boot() {
   });
   $("#print").addEventListener("click", () => window.print());
   $("#survey-by").addEventListener("change", () => load());
-  $("#sign-out").addEventListener("click", async () => {
-    await signOut();
-    location.reload();
-  });
-  gate = new Gate({ roles: ["supervisor", "admin", "viewer"], form: $("#signin"), app: $("#app"), onReady: ready });
+  gate = new Gate({ roles: ["supervisor", "admin", "viewer"], title: "rep_signin", app: $("#app"), onReady: ready });
   gate.start();
 }
 

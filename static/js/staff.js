@@ -1,14 +1,13 @@
-// What the staff pages (counter console, supervisor) share: signing in and out,
-// "who am I", the site to work on, the server's clock, and the engine's error
-// codes in words. A page never goes blank: bad credentials, a wrong role, an
-// expired session and a server that is down each get their own message.
+// What the staff pages (counter console, supervisor, reports, admin) share:
+// the one sign-in (`Gate`), signing out, "who am I", the site to work on and
+// the server's clock. A page never goes blank: bad credentials, a wrong role,
+// an expired session and a server that is down each get their own message.
 
 import { ApiError, del, get, post } from "./api.js";
-import { errorText, register, t } from "./i18n.js";
-import { $, banner } from "./ui.js";
+import { errorText, onLangChange, register, t } from "./i18n.js";
+import { $, banner, h } from "./ui.js";
 
 register({
-  signed_in_as: ["Masuk sebagai {name} ({role})", "Signed in as {name} ({role})"],
   role_officer: ["petugas", "officer"],
   role_viewer: ["pembaca laporan", "report viewer"],
   role_supervisor: ["supervisor", "supervisor"],
@@ -22,10 +21,12 @@ register({
     "Server tidak dapat dihubungi. Mencoba lagi otomatis…",
     "The server cannot be reached. Retrying by itself…",
   ],
-  retry: ["Coba lagi", "Retry"],
-  site: ["Situs", "Site"],
   no_site: ["Akun ini tidak terdaftar di situs mana pun.", "This account belongs to no site."],
-  // The engine's and the API's codes (docs/api.md "Errors"), for people.
+  // The transfer dialog of the console and the supervisor.
+  to_service: ["Ke layanan", "To service"],
+  to_counter: ["Ke loket (boleh kosong)", "To counter (optional)"],
+  any_counter: ["— loket mana saja —", "— any counter —"],
+  cancel_btn: ["Batal", "Cancel"],
 });
 
 /** The signed-in person, or null (anonymous). Throws ApiError (status 0) when the server is down. */
@@ -69,22 +70,46 @@ export const clock = {
   },
 };
 
+/** The sign-in form, the one copy every staff page shows (texts switch with the language). */
+function signInForm(title) {
+  const field = (key, attrs) => h("label", {}, h("span", { "data-i18n": key }, t(key)), h("input", attrs));
+  return h(
+    "form",
+    { id: "signin", class: "signin card no-print", hidden: true },
+    h("h2", { "data-i18n": title }, t(title)),
+    field("username", { name: "username", autocomplete: "username", autocapitalize: "none", required: true }),
+    field("password", { name: "password", type: "password", autocomplete: "current-password", required: true }),
+    h("button", { type: "submit", "data-i18n": "sign_in" }, t("sign_in")),
+  );
+}
+
 /**
- * The sign-in gate of a staff page. Shows the form (`form` with inputs named
- * username and password) until someone with one of `roles` is signed in, then
- * calls `onReady(me)`. `message` is shown above the form (e.g. session expired).
+ * The sign-in gate of a staff page: renders its own form (titled by the i18n key
+ * `title`) before `app`, and shows it until someone with one of `roles` is
+ * signed in; then shows `app` and calls `onReady(me)`, or with `withSite`
+ * `onReady(me, site)` once the site to work on is chosen (chooseSite; none:
+ * the page says so and stays empty). The top bar's #whoami and #sign-out,
+ * where the page has them, name whoever is signed in and sign out (after
+ * `onSignOut`, which stops what the page runs; then the page reloads).
  */
 export class Gate {
-  constructor({ roles, form, app, onReady }) {
+  constructor({ roles, title, app, onReady, onSignOut = () => {}, withSite = false }) {
     this.roles = roles;
-    this.form = form;
+    this.withSite = withSite;
     this.app = app;
     this.onReady = onReady;
+    this.onSignOut = onSignOut;
+    this.me = null;
     this.retryTimer = null;
-    form.addEventListener("submit", (e) => {
+    this.form = signInForm(title);
+    app.before(this.form);
+    this.form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.submit();
     });
+    const out = $("#sign-out");
+    if (out) out.addEventListener("click", () => this.signOut());
+    onLangChange(() => this.showWho());
   }
 
   /** Who is signed in? Retries by itself while the server is down. */
@@ -103,16 +128,29 @@ export class Gate {
   }
 
   admit(me, message) {
+    this.me = me;
+    this.showWho();
     if (me && this.roles.includes(me.role)) {
       banner("");
       this.form.hidden = true;
       this.app.hidden = false;
-      this.onReady(me);
-      return;
+      if (!this.withSite) return this.onReady(me);
+      const site = chooseSite(me);
+      if (!site) return banner(t("no_site"));
+      localStorage.setItem("qms.site", site);
+      return this.onReady(me, site);
     }
     this.showForm(me);
     if (me) banner(t("wrong_role", { name: me.name, role: roleName(me.role) }));
     else banner(message || "", "info");
+  }
+
+  /** The top bar: who is signed in (also someone this page is not for), and the sign-out button. */
+  showWho() {
+    const who = $("#whoami");
+    if (who) who.textContent = this.me ? `${this.me.name} (${roleName(this.me.role)})` : "";
+    const out = $("#sign-out");
+    if (out) out.hidden = !this.me;
   }
 
   showForm(me) {
@@ -138,8 +176,16 @@ export class Gate {
     }
   }
 
+  async signOut() {
+    this.onSignOut();
+    await signOut();
+    location.reload();
+  }
+
   /** The session ended under the page (401, 4401): back to the form, saying why. */
   expired() {
+    this.me = null;
+    this.showWho();
     this.showForm(null);
     banner(t("session_expired"));
   }

@@ -9,7 +9,7 @@
 
 import { ApiError, get, newKey, post, put } from "./api.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { clock, Gate, chooseSite, roleName, signOut } from "./staff.js";
+import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { SupervisorModel } from "./supervisor-model.js";
 import { $, banner, connectionIndicator, formatDuration, formatWait, h, showError } from "./ui.js";
@@ -47,7 +47,6 @@ register({
   bc_none: ["Tidak ada teks berjalan", "No running text"],
   bc_clear: ["Hapus", "Clear"],
   save: ["Simpan", "Save"],
-  cancel_btn: ["Batal", "Cancel"],
   breach: ["melewati target", "over target"],
   none: ["—", "—"],
   st_open: ["Buka", "Open"],
@@ -69,9 +68,6 @@ register({
   ask_open: ["Buka {counter}", "Open {counter}"],
   ask_officer: ["Petugas", "Officer"],
   ask_transfer: ["Alihkan tiket {number}", "Transfer ticket {number}"],
-  to_service: ["Ke layanan", "To service"],
-  to_counter: ["Ke loket (boleh kosong)", "To counter (optional)"],
-  any_counter: ["— loket mana saja —", "— any counter —"],
   pending_sup: ["Menunggu konfirmasi…", "Waiting for confirmation…"],
   no_tickets: ["Tidak ada tiket yang belum selesai", "No unfinished ticket"],
 });
@@ -79,7 +75,6 @@ register({
 const model = new SupervisorModel();
 const indicator = connectionIndicator($("[data-conn]"));
 let gate;
-let me = null;
 let site = null;
 let stream = null;
 let live = false;
@@ -100,12 +95,7 @@ function boot() {
   applyI18n();
   langToggle();
   onLangChange(draw);
-  gate = new Gate({ roles: ["supervisor", "admin"], form: $("#signin"), app: $("#app"), onReady: ready });
-  $("#sign-out").addEventListener("click", async () => {
-    stopStream();
-    await signOut();
-    location.reload();
-  });
+  gate = new Gate({ roles: ["supervisor", "admin"], title: "sup_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
   $("#broadcast").addEventListener("submit", (e) => {
     e.preventDefault();
     const form = e.target;
@@ -117,16 +107,8 @@ function boot() {
   gate.start();
 }
 
-async function ready(who) {
-  me = who;
-  $("#whoami").textContent = `${me.name} (${roleName(me.role)})`;
-  $("#sign-out").hidden = false;
-  site = chooseSite(me);
-  if (!site) {
-    banner(t("no_site"));
-    return;
-  }
-  localStorage.setItem("qms.site", site);
+async function ready(_me, chosen) {
+  site = chosen;
   try {
     clock.learn(await get(sitePath("/queues")));
   } catch (err) {

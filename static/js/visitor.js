@@ -4,11 +4,13 @@
 // just a poll of GET /api/v1/tickets/{ref} (docs/api.md), every few seconds
 // while the page is visible, slower when hidden, backing off on errors, and
 // never again after a miss: misses are throttled per address, and a hall's
-// visitors often share one.
+// visitors often share one. The ticket's state and the polling rules:
+// visitor-model.js.
 
 import { get } from "./api.js";
 import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
 import { $, connectionIndicator, formatClock, formatWait, h } from "./ui.js";
+import { VisitorModel } from "./visitor-model.js";
 
 register({
   v_title: ["Status antrean", "Queue status"],
@@ -57,39 +59,28 @@ register({
   v_throttled: ["Terlalu banyak permintaan; mencoba lagi sebentar lagi.", "Too many requests; trying again shortly."],
 });
 
-const VISIBLE_MS = 5_000;
-const HIDDEN_MS = 30_000;
-const MAX_BACKOFF_MS = 60_000;
-const FINAL = new Set(["done", "no_show", "cancelled", "expired"]);
-
 const ref = decodeURIComponent(location.pathname.replace(/^\/t\//, ""));
 const main = $("#app");
 const conn = connectionIndicator($("[data-conn]"));
-let ticket = null; // the last status read
-let updated = null; // when
-let failures = 0;
+const model = new VisitorModel(sessionStorage.getItem(`qms.call.${ref}`)); // a call already signalled
 let timer = null;
-let stopped = false; // a miss or a final state: no more polls
-let lastCall = sessionStorage.getItem(`qms.call.${ref}`); // a call already signalled
 let survey = null; // once the ticket is completed, its satisfaction survey (survey.js)
 
-function counterName(c) {
-  return c ? c.name || c.counter : "";
-}
-
 function render() {
-  if (!ticket) return;
-  const s = ticket.state;
-  const counter = counterName(ticket.counter);
-  const service = getLang() === "en" ? ticket.service_name_en : ticket.service_name_id;
+  const view = model.screen();
+  if (!view) return;
+  if (view.state === "not_found") return notFound();
+  const s = view.state;
+  const counter = view.counter;
+  const service = getLang() === "en" ? model.ticket.service_name_en : model.ticket.service_name_id;
   main.dataset.state = s;
-  document.title = s === "called" ? `${ticket.number} → ${counter}` : `${ticket.number} — ${t("v_title")}`;
+  document.title = s === "called" ? `${view.number} → ${counter}` : `${view.number} — ${t("v_title")}`;
   main.replaceChildren(
     h(
       "section",
       { class: "ticket", "data-live": true },
       h("p", { class: "label" }, t("v_number")),
-      h("p", { class: "number" }, ticket.number),
+      h("p", { class: "number" }, view.number),
       h("p", { class: "service" }, service),
       s === "called"
         ? h("div", { class: "alert", role: "alert" }, h("p", {}, t("v_called")), h("p", { class: "go" }, t("v_go_to", { counter })))
@@ -98,12 +89,12 @@ function render() {
         ? h(
             "dl",
             {},
-            h("div", {}, h("dt", {}, t("v_ahead")), h("dd", { class: "ahead" }, t("v_people", { n: ticket.people_ahead ?? 0 }))),
+            h("div", {}, h("dt", {}, t("v_ahead")), h("dd", { class: "ahead" }, t("v_people", { n: view.ahead }))),
             h(
               "div",
               {},
               h("dt", {}, t("v_est_wait")),
-              h("dd", { class: "wait" }, ticket.estimated_wait_s == null ? t("v_no_estimate") : formatWait(ticket.estimated_wait_s)),
+              h("dd", { class: "wait" }, view.estimatedWait === null ? t("v_no_estimate") : formatWait(view.estimatedWait)),
             ),
           )
         : null,
@@ -111,7 +102,7 @@ function render() {
     ),
   );
   if (s === "done") showSurvey();
-  $("#updated").textContent = updated ? t("v_updated", { time: formatClock(updated) }) : "";
+  $("#updated").textContent = model.updated ? t("v_updated", { time: formatClock(new Date(model.updated)) }) : "";
 }
 
 /** Completed: the page turns into the satisfaction survey (survey.js, loaded only now, so
@@ -138,12 +129,9 @@ function problem(err) {
   $("#problem").hidden = false;
 }
 
-/** A new call (or a recall, which moves called_at): vibrate once, where the phone allows. */
+/** A new call (or a recall): vibrate once, where the phone allows. */
 function signalCall() {
-  const call = `${ticket.called_at}|${ticket.recalls}`;
-  if (ticket.state !== "called" || call === lastCall) return;
-  lastCall = call;
-  sessionStorage.setItem(`qms.call.${ref}`, call);
+  sessionStorage.setItem(`qms.call.${ref}`, model.lastCall);
   if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 800]);
 }
 
@@ -151,49 +139,39 @@ async function poll() {
   timer = null;
   try {
     const answer = await get(`/tickets/${encodeURIComponent(ref)}`);
-    ticket = answer.ticket;
-    updated = new Date();
-    failures = 0;
+    const fresh = model.answered(answer.ticket, Date.now());
     $("#problem").hidden = true;
     conn({ state: "live" });
-    signalCall();
+    if (fresh) signalCall();
     render();
-    if (FINAL.has(ticket.state)) stopped = true;
   } catch (err) {
-    if (err.code === "unknown_ticket") {
-      stopped = true;
+    model.failed(err.code, err.details && err.details.retry_after);
+    if (model.missing) {
       conn({ state: "live" });
       return notFound();
     }
-    failures += 1;
     conn({ state: "offline", reason: err.message });
     problem(err);
-    if (err.code === "too_many_requests") return schedule(1000 * (Number(err.details.retry_after) || 60));
   }
   schedule();
 }
 
-function schedule(delay) {
-  if (stopped) return;
+function schedule() {
   clearTimeout(timer);
-  if (delay === undefined) {
-    const base = document.hidden ? HIDDEN_MS : VISIBLE_MS;
-    // Exponential backoff with full jitter on errors, so a hall's phones do not return in step.
-    delay = failures ? Math.min(MAX_BACKOFF_MS, base * 2 ** (failures - 1)) * (0.5 + Math.random() / 2) : base;
-  }
-  timer = setTimeout(poll, delay);
+  const delay = model.nextDelay(document.hidden, Math.random());
+  if (delay !== null) timer = setTimeout(poll, delay);
 }
 
 function pollNow() {
-  if (stopped) return;
+  if (model.stopped) return;
   clearTimeout(timer);
   poll();
 }
 
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && !failures) pollNow(); // back on screen: fresh at once
+  if (!document.hidden && !model.failures) pollNow(); // back on screen: fresh at once
 });
-onLangChange(() => (main.dataset.state === "not_found" ? notFound() : render()));
+onLangChange(render);
 applyI18n();
 langToggle();
 poll();
