@@ -15,6 +15,7 @@ from qms.server import (
     api_survey,
     api_survey_plan,
     api_survey_walkup,
+    api_tablet,
 )
 from qms.server.openapi import document
 from qms.server.principal import EVERYONE, Principal
@@ -34,5 +35,6 @@ ROUTES: tuple[ApiRoute, ...] = (
     *api_survey.ROUTES,
     *api_survey_plan.ROUTES,
     *api_survey_walkup.ROUTES,
+    *api_tablet.ROUTES,
     *api_reports.ROUTES,
 )

@@ -19,6 +19,7 @@ from qms.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from qms.accounts.sessions import COOKIE_NAME, DEVICE_COOKIE, DEVICE_LIFETIME_S, LIFETIME_S
 from qms.core._schema import MAX_LIST, MAX_STR
 from qms.server.addresses import client_address
+from qms.server.api_tablet import tablet_counter
 from qms.server.auth import Accounts, device_link, principal_of_user
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, STAFF, Principal, Role
@@ -26,7 +27,7 @@ from qms.server.routes import PREFIX, ApiRoute, api
 
 ADMIN = frozenset({Role.ADMIN})
 ADMIN_OR_SUPERVISOR = frozenset({Role.ADMIN, Role.SUPERVISOR})
-DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
+DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})  # a tablet may call its own routes only
 
 # --- JSON schemas (request bodies and answers) ---------------------------------------------
 
@@ -104,6 +105,7 @@ NEW_DEVICE = _object(
         "maxLength": MAX_STR,
         "description": f"at most {MAX_NAME} characters once trimmed",
     },
+    counter={"type": "string", "maxLength": MAX_STR, "description": "a tablet's (only)"},
 )
 
 WHOAMI = _object(
@@ -130,6 +132,7 @@ DEVICE = _object(
     kind=_KIND,
     site=_ID,
     zone={"type": ["string", "null"]},
+    counter={"type": ["string", "null"], "description": "a tablet's counter"},
     name={"type": "string"},
     revoked={"type": "boolean"},
     created_at={"type": "number"},
@@ -157,6 +160,7 @@ class NewDevice:
     site: str
     zone: str = ""
     name: str = ""
+    counter: str = ""
 
 
 @dataclass(frozen=True)
@@ -433,21 +437,24 @@ async def list_devices(request: Request, who: Principal) -> Response:
     "/devices",
     allow=ADMIN,
     tag="accounts",
-    summary="Register a display or kiosk: answers its token once, with the link to open",
+    summary="Register a display, kiosk or counter tablet: answers its token once, with its link",
     body=NEW_DEVICE,
     response=_object(
         ["device", "token", "link"],
         device=DEVICE,
         token={"type": "string", "description": "shown once; only its hash is kept"},
-        link={"type": "string", "description": "{base_url}/display?token=… or /kiosk?token=…"},
+        link={"type": "string", "description": "{base_url}/display?token=… (kiosk, tablet)"},
     ),
-    responses={201: "created", 422: "invalid_site, invalid_zone, …"},
+    responses={201: "created", 404: "a tablet's unknown_site, unknown_counter", 422: "invalid_…"},
 )
 async def add_device(request: Request, who: Principal) -> Response:
     new = parse(NewDevice, await read_json(request))
+    zone, name, counter = new.zone.strip(), new.name.strip(), new.counter.strip()
+    if new.kind is DeviceKind.TABLET and counter:  # one the site has (`qms device add` trusts)
+        await tablet_counter(request.app.state.hall, new.site, counter)
     accounts = _accounts(request)
     device, token = await accounts.store.add_device(
-        new.kind, new.site, zone=new.zone.strip(), name=new.name.strip(), by=who.name
+        new.kind, new.site, zone=zone, name=name, counter=counter, by=who.name
     )
     link = device_link(accounts.config, device, token)
     return _json({"device": device.public(), "token": token, "link": link}, status_code=201)

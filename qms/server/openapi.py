@@ -32,7 +32,7 @@ from qms.server.routes import PREFIX, ApiRoute
 
 OPENAPI_VERSION = "3.1.0"
 USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER, Role.VIEWER})
-DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
+DEVICES = frozenset({Role.DISPLAY, Role.KIOSK, Role.TABLET})
 PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
 
 
@@ -267,6 +267,8 @@ def _responses(spec: ApiRoute) -> dict[str, Any]:
         errors[401] = "not signed in (`not_authenticated`)"
     if spec.allow != EVERYONE or "{site}" in spec.path or spec.method != "GET":
         errors[403] = "not allowed (`forbidden`, `bad_origin`, or a route's own code)"
+    else:
+        errors[403] = "a counter tablet's token (`forbidden`): it may call its own routes only"
     if spec.body is not None:
         errors[400] = "the body is not JSON (`invalid_json`) or a header is malformed"
         errors[413] = "the body is too large (`payload_too_large`)"
