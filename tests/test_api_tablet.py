@@ -31,11 +31,14 @@ from api_client import (
     sign_in,
 )
 from redis_server import free_port
+from stream_client import StreamClient
+from test_stream import refused
 
 from qms.accounts import DeviceKind
 from qms.server.app import create_app
 from qms.server.auth import open_accounts
 from qms.server.config import Config
+from qms.server.wire import Close
 from qms.survey.instrument import ELEMENT_KEYS
 
 S = f"/sites/{SITE}"
@@ -225,9 +228,7 @@ def test_nothing_after_ten_minutes(tablets: TabletHall) -> None:
         ({"answers": ANSWERS, "instrument": 99}, 409, "instrument_mismatch"),
     ],
 )
-def test_bad_answers_record_nothing(
-    tablets: TabletHall, body: Any, status: int, code: str
-) -> None:
+def test_bad_answers_record_nothing(tablets: TabletHall, body: Any, status: int, code: str) -> None:
     hall, tablet = tablets.hall, tablets.tablet
     served(hall)
     shown = _open(tablet)
@@ -291,3 +292,16 @@ def test_a_tablet_is_registered_with_a_counter_of_the_site(tablets: TabletHall) 
     # Revoked, it is anyone: 401 on its own routes.
     admin.ok("DELETE", f"/devices/{added['device']['device']}")
     error(l3.get("/tablet/survey"), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(
+    "hello",
+    [{"audience": "display"}, {"audience": "console", "counter": "L1"}, {"audience": "supervisor"}],
+    ids=lambda h: h["audience"],
+)
+def test_the_tablet_may_not_listen_to_the_stream(
+    tablets: TabletHall, hello: dict[str, str]
+) -> None:
+    ws_url = tablets.hall.url.replace("http://", "ws://")
+    client = StreamClient(ws_url, SITE, hello["audience"], token=tablets.tablet.token)
+    assert asyncio.run(refused(client, type="hello", **hello)) == Close.FORBIDDEN

@@ -26,7 +26,7 @@ const UNTOUCHED_MS = 90_000; // a survey nobody touches for this long is put awa
 const THANKS_MS = 5000; // the thank-you after an answer, before the idle screen
 const RETRY_MS = 30_000; // after an error the tablet cannot mend itself (a revoked link)
 
-const token = pageToken();
+const STORE = "qms.tablet.token";
 const main = $("#app");
 let counterName = "";
 let dismissed = null; // closes_at of the survey last put away: it does not come back
@@ -34,6 +34,21 @@ let shown = null; // { survey, closesAt } while the questions are on screen
 let poller = null;
 let untouched = null;
 let problem = "";
+
+// The token: out of the address bar (the visitor faces this screen), into local storage
+// (docs/security.md "Devices"), as the kiosk does.
+function takeToken() {
+  const fromUrl = pageToken();
+  if (fromUrl) {
+    localStorage.setItem(STORE, fromUrl);
+    const params = new URLSearchParams(location.search);
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : ""));
+  }
+  return fromUrl || localStorage.getItem(STORE);
+}
+const token = takeToken();
 
 function screen(name, ...children) {
   main.dataset.screen = name;
