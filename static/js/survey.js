@@ -38,8 +38,9 @@ register({
 /** The survey of one ticket: `el` to place in the page, `render()` after a language switch.
  * `path` is another survey of the same shape: a service's walk-up survey (survey-walkup.js),
  * or a counter tablet's (tablet.js), which passes `opts`: `token` (its device token),
- * `initial` (the GET it already made), `extra` (sent with the answer), `onSkip` (a Lewati
- * button that sends nothing) and `onEnd(status)` (once the survey is no longer open). */
+ * `initial` (the GET it already made), `extra` (sent with the answer), `intro` (its own
+ * text's key), `onSkip` (a Lewati button that sends nothing) and `onEnd(status)` (once the
+ * survey is no longer open). */
 export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/survey`, opts = {}) {
   const el = h("section", { class: "survey", "aria-live": "polite", "data-survey": "loading" });
   const s = { status: "loading", instrument: null, closesAt: null, answers: {}, profile: {}, suggestion: "", sending: false, message: "" };
@@ -119,7 +120,7 @@ export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/surve
       "form",
       { id: "survey-form", novalidate: true, onsubmit: send },
       h("h2", {}, t("s_title")),
-      h("p", { class: "intro" }, t("s_intro")),
+      h("p", { class: "intro" }, t(opts.intro || "s_intro")),
       inst.elements.map((q) => question(q, true)),
       inst.extras.map((q) => question(q, false)),
       profile,

@@ -17,6 +17,11 @@ register({
     "Setelah layanan Anda selesai, Anda dapat menilai layanan kami di sini.",
     "When your service is completed, you can rate it here.",
   ],
+  // Not "staff never see who answered": the officer sits across this screen.
+  tb_intro: [
+    "Bantu kami memperbaiki layanan: 9 pertanyaan singkat. Jawaban Anda tidak disimpan dengan nama Anda dan tidak ditampilkan lagi setelah dikirim. Boleh dilewati.",
+    "Help us improve: 9 short questions. Your answers are not kept with your name and are not shown again once sent. You may skip.",
+  ],
   tb_thanks: ["Terima kasih atas penilaian Anda!", "Thank you for your feedback!"],
   tb_thanks_more: ["Penilaian Anda membantu kami memperbaiki layanan.", "Your answers help us improve the service."],
 });
@@ -118,6 +123,7 @@ function show(got) {
     token,
     initial: got,
     extra: { closes_at: closesAt },
+    intro: "tb_intro",
     onSkip: putAway,
     onEnd: (status) => {
       dismissed = closesAt;
