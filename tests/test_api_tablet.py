@@ -35,6 +35,7 @@ from stream_client import StreamClient
 from test_stream import refused
 
 from qms.accounts import DeviceKind
+from qms.eventlog import open_log
 from qms.server.app import create_app
 from qms.server.auth import open_accounts
 from qms.server.config import Config
@@ -66,6 +67,19 @@ class TabletHall:
     hall: HallServer
     clock: Clock
     tablets: dict[str, Api]  # "L1", "L2", "other-site" (a tablet of OTHER_SITE at L1)
+    data_dir: Path
+
+    def answers(self) -> list[dict[str, Any]]:
+        """The site's survey_answered events, read from its log beside the server."""
+
+        async def read() -> list[dict[str, Any]]:
+            log = open_log(Config(data_dir=self.data_dir).effective_log_url)
+            try:
+                return [d for _, d in await log.read(SITE, 0, 100_000)]
+            finally:
+                await log.close()
+
+        return [d for d in asyncio.run(read()) if d["type"] == "survey_answered"]
 
     @property
     def tablet(self) -> Api:
@@ -112,7 +126,7 @@ def tablets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TabletHall]:
             "L2": Api(base, token=tokens["L2"]),
             "other-site": Api(base, token=tokens["other-site"]),
         }
-        yield TabletHall(hall, clock, by_counter)
+        yield TabletHall(hall, clock, by_counter, data_dir)
     finally:
         server.should_exit = True
         thread.join(timeout=20)
@@ -157,6 +171,9 @@ def test_the_tablet_sees_only_its_counters_last_completion(tablets: TabletHall) 
     reply = tablet.post("/tablet/survey", _answer(again, U1=4))
     assert reply.status == 201 and reply.body == {"answered": True}  # no score comes back
     assert hall.version() == before + 1
+    recorded = tablets.answers()[-1]
+    assert recorded["ticket"] == second["ticket"] and recorded["tablet"] is True
+    assert recorded["response"]["scores"][:2] == [4, 3] and recorded["channel"] == "kiosk"
     _idle(tablet)
     # The first visitor may still rate their own visit on their phone; the second may not.
     anon = hall.who["anonymous"]
@@ -173,6 +190,7 @@ def test_the_tablet_answer_is_the_visits_one_answer(tablets: TabletHall) -> None
     ticket = served(hall)
     shown = _open(tablet)
     assert anon.post(f"/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}).status == 201
+    assert tablets.answers()[-1]["tablet"] is False  # answered on the phone
     _idle(tablet)
     before = hall.version()
     error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_already_answered")

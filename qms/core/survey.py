@@ -129,6 +129,7 @@ def _submit(
             channel=t.channel,
             day=t.day,
             response=response.to_dict(),
+            tablet=cmd.tablet,
             **meta,
         )
     ]

@@ -144,7 +144,8 @@ async def post_tablet_survey(request: Request, who: Principal) -> Response:
     problem = tablet_problem(state, ticket, now)
     if problem is not None:
         raise problem
-    await engine.execute(c.SubmitSurvey(ticket=ticket.id, token=ticket.token, response=body))
+    answer = c.SubmitSurvey(ticket=ticket.id, token=ticket.token, response=body, tablet=True)
+    await engine.execute(answer)
     return _json({"answered": True}, 201)
 
 
