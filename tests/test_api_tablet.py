@@ -39,7 +39,7 @@ from qms.eventlog import open_log
 from qms.server.app import create_app
 from qms.server.auth import open_accounts
 from qms.server.config import Config
-from qms.server.wire import Close
+from qms.server.stream.wire import Close
 from qms.survey.instrument import ELEMENT_KEYS
 
 S = f"/sites/{SITE}"

@@ -7,11 +7,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from qms.reports import routes as reports
+from qms.reports import routes_sites as reports_sites
+from qms.reports import routes_survey as reports_survey
 from qms.server import (
     api_accounts,
     api_commands,
+    api_devices,
     api_hall,
-    api_reports,
     api_survey,
     api_survey_plan,
     api_survey_walkup,
@@ -29,6 +32,7 @@ async def openapi_json(request: Request, who: Principal) -> Response:
 
 ROUTES: tuple[ApiRoute, ...] = (
     *api_accounts.ROUTES,
+    *api_devices.ROUTES,
     openapi_json,
     *api_commands.ROUTES,
     *api_hall.ROUTES,
@@ -36,5 +40,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *api_survey_plan.ROUTES,
     *api_survey_walkup.ROUTES,
     *api_tablet.ROUTES,
-    *api_reports.ROUTES,
+    *reports.ROUTES,
+    *reports_survey.ROUTES,
+    *reports_sites.ROUTES,
 )
