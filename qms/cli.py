@@ -242,8 +242,11 @@ async def _accounts_command(args: argparse.Namespace, config: Any, password: str
             _table(rows)
         elif action == ("device", "add"):
             kind, zone, name = DeviceKind(args.kind), args.zone or "", args.name or ""
-            device, token = await store.add_device(kind, args.site, zone=zone, name=name, by="cli")
+            device, token = await store.add_device(
+                kind, args.site, zone=zone, name=name, counter=args.counter or "", by="cli"
+            )
             where = f", zone {device.zone}" if device.zone else ""
+            where += f", counter {device.counter}" if device.counter else ""
             print(f"device {device.device}: {kind.value} at site {device.site}{where}")
             print(f"link: {device_link(config, device, token)}")
             print(f"(the token is shown only this once; revoke: qms device revoke {device.device})")
@@ -251,10 +254,11 @@ async def _accounts_command(args: argparse.Namespace, config: Any, password: str
             device = await store.revoke_device(args.device, by="cli")
             print(f"device {device.device} revoked")
         elif action == ("device", "list"):
-            rows = [["DEVICE", "KIND", "SITE", "ZONE", "REVOKED", "NAME"]]
+            rows = [["DEVICE", "KIND", "SITE", "ZONE", "COUNTER", "REVOKED", "NAME"]]
             for d in store.devices():
                 revoked = "yes" if d.revoked else "no"
-                rows.append([d.device, d.kind.value, d.site, d.zone or "-", revoked, d.name])
+                at = [d.zone or "-", d.counter or "-"]
+                rows.append([d.device, d.kind.value, d.site, *at, revoked, d.name])
             _table(rows)
     return 0
 
@@ -307,12 +311,13 @@ def _add_account_parsers(sub: Any) -> None:
     ):
         users.add_parser(verb, parents=[where], help=text).add_argument("username")
     users.add_parser("list", parents=[where], help="list users")
-    device = sub.add_parser("device", help="displays and kiosks: add, revoke, list")
+    device = sub.add_parser("device", help="displays, kiosks and tablets: add, revoke, list")
     devices = device.add_subparsers(dest="action", required=True)
     dadd = devices.add_parser("add", parents=[where], help="add a device; prints its link once")
-    dadd.add_argument("--kind", required=True, choices=["display", "kiosk"])
+    dadd.add_argument("--kind", required=True, choices=["display", "kiosk", "tablet"])
     dadd.add_argument("--site", required=True)
     dadd.add_argument("--zone", default=None)
+    dadd.add_argument("--counter", default=None, help="a tablet's counter (required for one)")
     dadd.add_argument("--name", default=None, help="a label, e.g. 'TV lobby'")
     dadd.add_argument("--public-url", default=None, help="base of the link (QMS_PUBLIC_URL)")
     revoke = devices.add_parser("revoke", parents=[where], help="revoke a device's token")

@@ -43,6 +43,7 @@ PRINCIPALS = (
     "officer_elsewhere",  # an officer of SITE signed in to counter L2
     "display",  # display device of SITE
     "kiosk",  # kiosk device of SITE
+    "tablet",  # counter tablet of SITE at counter L1
     "revoked",  # a kiosk of SITE whose token was revoked
     "anonymous",
 )
@@ -181,9 +182,12 @@ async def _make_accounts(data_dir: Path, log_url: str | None) -> dict[str, str]:
         for username, role, sites in USERS.values():
             await store.add_user(username, role, sites, PASSWORD, by="test")
         await store.add_user("victim", UserRole.OFFICER, (SITE,), PASSWORD, by="test")
-        for kind in ("display", "kiosk", "revoked"):
-            device_kind = DeviceKind.DISPLAY if kind == "display" else DeviceKind.KIOSK
-            device, token = await store.add_device(device_kind, SITE, name=kind, by="test")
+        for kind in ("display", "kiosk", "revoked", "tablet"):
+            device_kind = DeviceKind(kind) if kind != "revoked" else DeviceKind.KIOSK
+            counter = "L1" if kind == "tablet" else ""
+            device, token = await store.add_device(
+                device_kind, SITE, name=kind, counter=counter, by="test"
+            )
             tokens[kind] = token
             if kind == "revoked":
                 await store.revoke_device(device.device, by="test")
@@ -267,6 +271,7 @@ def hall_server(
         who["display"] = Api(base, token=tokens["display"])
         who["kiosk"] = Api(base, token=tokens["kiosk"])
         who["revoked"] = Api(base, token=tokens["revoked"])
+        who["tablet"] = Api(base, token=tokens["tablet"])
         who["anonymous"] = Api(base)
         hall = HallServer(server, who)
         set_up_hall(hall.admin, SITE)

@@ -72,7 +72,16 @@ def test_devices_from_the_command_line(tmp_path: Path) -> None:
     row = next(
         line for line in qms("device", "list", *where).stdout.splitlines() if device[1] in line
     )
-    assert row.split()[:5] == [device[1], "display", "mpp-bengkulu", "lantai-1", "yes"]
+    assert row.split()[:6] == [device[1], "display", "mpp-bengkulu", "lantai-1", "-", "yes"]
+    tablet = qms("device", "add", "--kind", "tablet", "--site", "mpp-bengkulu", "--counter", "L1",
+                 *where).stdout  # fmt: skip
+    assert "counter L1" in tablet and "/tablet?token=qmsd_" in tablet, tablet
+    row = next(
+        line for line in qms("device", "list", *where).stdout.splitlines() if "tablet-" in line
+    )
+    assert row.split()[1:6] == ["tablet", "mpp-bengkulu", "-", "L1", "no"]
+    unbound = qms("device", "add", "--kind", "tablet", "--site", "mpp-bengkulu", *where)
+    assert unbound.returncode == 1 and "counter_required" in unbound.stderr
     bad = qms("device", "add", "--kind", "kiosk", "--site", "_accounts", *where)
     assert bad.returncode == 1 and "invalid_site" in bad.stderr
     missing = qms("device", "revoke", "kiosk-000000", *where)

@@ -10,7 +10,8 @@ counters again (a row may have closed the day or a counter).
 Callers (tests/api_client.py): admin; supervisor of the site; supervisor of
 another site; the officer signed in to counter L1; an officer of the site
 signed in to L2 (a counter other than the one named); display and kiosk devices
-of the site; a revoked kiosk; anonymous.
+of the site; the counter tablet of L1, refused everywhere but its own two routes (even
+the public ones anonymous callers may use); a revoked kiosk; anonymous.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ OK = "ok"
 Outcome = str | int
 
 USERS = ("admin", "supervisor", "supervisor_elsewhere", "officer", "officer_elsewhere")
-DEVICES = ("display", "kiosk")
+DEVICES = ("display", "kiosk")  # the tablet is no device of /device: its routes only
 
 
 def only(*allowed: str) -> dict[str, Outcome]:
@@ -47,7 +48,8 @@ def only(*allowed: str) -> dict[str, Outcome]:
     return out
 
 
-EVERYONE = dict.fromkeys(PRINCIPALS, OK)
+EVERYONE = {**dict.fromkeys(PRINCIPALS, OK), "tablet": 403}  # anyone but a counter tablet
+TABLET = only("tablet")
 ADMIN = only("admin")
 MANAGERS = only("admin", "supervisor")  # of the site named in the path
 ANY_MANAGER = only("admin", "supervisor", "supervisor_elsewhere")  # no site in the path
@@ -115,6 +117,9 @@ MATRIX: dict[tuple[str, str], Row] = {
         ADMIN, {"period": "2026", "elements": ["U1"], "text": "x"}
     ),
     ("GET", "/openapi.json"): Row(EVERYONE),
+    # the counter tablet: its own counter's last visit, nobody else's (no site in the path)
+    ("GET", "/tablet/survey"): Row(TABLET),
+    ("POST", "/tablet/survey"): Row(TABLET, {"closes_at": 0, "answers": {}}),
     # reports
     ("GET", "/sites/{site}/reports/summary"): Row(MANAGERS),
     ("GET", "/sites/{site}/reports/breakdown"): Row(MANAGERS),

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from api_client import SITE, USERS, Api, HallServer, hall_server
 
-ROLES = ("admin", "supervisor", "officer", "display", "kiosk", "anonymous")
+ROLES = ("admin", "supervisor", "officer", "display", "kiosk", "tablet", "anonymous")
 SEED = 20261205
 MAX_EXAMPLES = 5  # per operation in fuzzing (coverage adds its own): ~1,300 requests a role
 CHECKS = "all"
@@ -81,6 +81,8 @@ def _still_signed_in(api: Api, role: str) -> bool:
     if role == "anonymous":
         return True
     path = "/device" if api.token is not None else "/session"
+    if role == "tablet":  # its own routes only
+        return api.get("/tablet/survey").status == 200
     reply = api.get(path)
     return reply.status == 200 and (api.token is not None or reply.body["role"] == role)
 

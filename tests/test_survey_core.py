@@ -16,7 +16,13 @@ from qms.core import Rejected, state_from_dict, state_to_dict
 from qms.core import events as e
 from qms.core.errors import ALL_CODES
 from qms.core.evolve import checkpoint, evolve
-from qms.core.survey import instrument_of
+from qms.core.survey import (
+    TABLET_MINUTES,
+    instrument_of,
+    tablet_closes_at,
+    tablet_problem,
+    tablet_visit,
+)
 from qms.survey.instrument import ELEMENT_KEYS
 
 ANSWERS = {"answers": {k: 3 for k in ELEMENT_KEYS}, "profile": {"usia": "30-39"}}
@@ -157,3 +163,42 @@ def test_the_answer_is_undone_exactly() -> None:
     assert h.state != before
     undo()
     assert h.state == before
+
+
+def test_a_counter_tablet_asks_about_its_counters_last_completion_only() -> None:
+    """`tablet_visit` / `tablet_problem` (docs/survey.md "The counter tablet"), on a fixed
+    clock: the latest completion at the counter, for TABLET_MINUTES, never an earlier one."""
+    h, first, _ = served()  # completed at L2
+    assert tablet_visit(h.state, "L1") is None and tablet_visit(h.state, "nowhere") is None
+    visit = tablet_visit(h.state, "L2")
+    assert visit is not None and visit.id == first
+    assert tablet_closes_at(visit) == h.now + TABLET_MINUTES * 60
+    assert tablet_problem(h.state, visit, h.now) is None
+    closes = tablet_closes_at(visit)
+    assert tablet_problem(h.state, visit, closes - 0.001) is None
+    problem = tablet_problem(h.state, visit, closes)
+    assert problem is not None and problem.code == "survey_closed"
+    # The next visitor called: still the first visit (they are walking up) ...
+    second = h.issue("kk")
+    h.call("L2")
+    assert tablet_visit(h.state, "L2") is visit
+    # ... being served: nobody's, the person at the counter is someone else.
+    h.do("start_service", counter="L2")
+    assert tablet_visit(h.state, "L2") is None
+    h.tick(60)
+    h.do("complete", counter="L2")
+    latest = tablet_visit(h.state, "L2")
+    assert latest is not None and latest.id == second
+    # Rated (here on the phone): closed, and the first, unrated, visit does not come back.
+    h.do("submit_survey", ticket=second, token=latest.token, response=ANSWERS, tablet=False)
+    assert tablet_visit(h.state, "L2") is latest
+    rated = tablet_problem(h.state, latest, h.now)
+    assert rated is not None and rated.code == "survey_already_answered"
+    assert not h.state.tickets[first].surveyed and first != second
+    # On the tablet: recorded as such.
+    third = h.issue("kk")
+    h.call("L2")
+    h.do("complete", counter="L2")
+    (ev,) = h.do("submit_survey", ticket=third, token=h.state.tickets[third].token,
+                 response=ANSWERS, tablet=True)  # fmt: skip
+    assert ev.tablet is True and ev.channel == h.state.tickets[third].channel

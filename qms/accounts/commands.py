@@ -57,6 +57,7 @@ class AddDevice(AccountCommand):
     token_hash: str
     zone: str = ""
     name: str = ""
+    counter: str = ""  # a tablet's counter: required for a tablet, refused for any other kind
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,6 +38,7 @@ from qms.accounts.model import (
     USERNAME_RE,
     AccountsState,
     Device,
+    DeviceKind,
     User,
     UserRole,
 )
@@ -45,6 +46,7 @@ from qms.accounts.passwords import is_password_hash
 from qms.core.text import control_character
 
 AGENCY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the hall's ids (qms.core.commands)
+COUNTER_RE = AGENCY_RE
 
 TOKEN_HASH_RE = re.compile(r"[0-9a-f]{64}")
 SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -139,6 +141,7 @@ def _add_device(cmd: AddDevice, state: AccountsState, now: float) -> list[Accoun
         raise AccountRejected("invalid_command", f"a name is at most {MAX_NAME} characters")
     _check_text("zone", cmd.zone)
     _check_text("name", cmd.name)
+    _check_counter(cmd.kind, cmd.counter)
     if TOKEN_HASH_RE.fullmatch(cmd.token_hash) is None:
         raise AccountRejected("invalid_command", "token_hash: expected 64 hex digits")
     if cmd.token_hash in state.by_token:
@@ -153,6 +156,7 @@ def _add_device(cmd: AddDevice, state: AccountsState, now: float) -> list[Accoun
             zone=cmd.zone,
             name=cmd.name,
             token_hash=cmd.token_hash,
+            counter=cmd.counter,
         )
     ]
 
@@ -219,6 +223,23 @@ def _check_text(field: str, text: str) -> None:
             f"{field}: no control or bidi characters (found U+{ord(bad):04X})",
             field=field,
             character=f"U+{ord(bad):04X}",
+        )
+
+
+def _check_counter(kind: DeviceKind, counter: str) -> None:
+    """A tablet serves exactly one counter, named when it is registered (moving it is a
+    new registration); no other kind is bound to a counter."""
+    if kind is not DeviceKind.TABLET:
+        if counter:
+            raise AccountRejected(
+                "counter_for_tablets", "only a tablet is bound to a counter", kind=kind.value
+            )
+        return
+    if not counter:
+        raise AccountRejected("counter_required", "a tablet needs its counter", field="counter")
+    if COUNTER_RE.fullmatch(counter) is None:
+        raise AccountRejected(
+            "invalid_counter", "a counter id is 1-64 of [A-Za-z0-9_-]", counter=counter
         )
 
 
@@ -292,6 +313,7 @@ def evolve(state: AccountsState, event: AccountEvent) -> AccountsState:
                 site=event.site,
                 zone=event.zone,
                 name=event.name,
+                counter=event.counter,
                 token_hash=event.token_hash,
                 created_at=event.at,
             )

@@ -31,6 +31,9 @@ CODES: dict[str, int] = {
     "device_exists": 409,
     "token_taken": 409,  # two devices with one token hash (never, with random tokens)
     "unknown_device": 404,
+    "counter_required": 422,  # a tablet is registered with its counter
+    "counter_for_tablets": 422,  # only a tablet is bound to a counter
+    "invalid_counter": 422,  # a counter id that is not 1-64 of [A-Za-z0-9_-]
 }
 
 

@@ -59,7 +59,8 @@ class PasswordSet(AccountEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceAdded(AccountEvent):
-    """A display or kiosk was registered at a site (and zone), with the hash of its token."""
+    """A display, kiosk or counter tablet was registered at a site (and zone, or a
+    tablet's counter), with the hash of its token."""
 
     TYPE = "device_added"
     device: str
@@ -68,6 +69,7 @@ class DeviceAdded(AccountEvent):
     token_hash: str
     zone: str = ""
     name: str = ""
+    counter: str = ""  # a tablet's counter; empty for other kinds
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ class UserRole(enum.StrEnum):
 class DeviceKind(enum.StrEnum):
     DISPLAY = "display"  # reads the public stream
     KIOSK = "kiosk"  # issues tickets
+    TABLET = "tablet"  # faces the visitor at one counter: the survey of its last completion
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Device:
     token_hash: str  # sha256 hex of the token; the token itself is never stored
     zone: str = ""
     name: str = ""
+    counter: str = ""  # a tablet's counter (its only one); empty for other kinds
     revoked: bool = False
     created_at: float = 0.0
     revoked_at: float | None = None
@@ -73,6 +75,7 @@ class Device:
             "kind": self.kind.value,
             "site": self.site,
             "zone": self.zone or None,
+            "counter": self.counter or None,
             "name": self.name,
             "revoked": self.revoked,
             "created_at": self.created_at,

@@ -233,6 +233,7 @@ class AccountsStore(LogFollower):
         *,
         zone: str = "",
         name: str = "",
+        counter: str = "",
         by: str | None = None,
     ) -> tuple[Device, str]:
         """A new device and its token: the token is returned here once and stored nowhere."""
@@ -246,6 +247,7 @@ class AccountsStore(LogFollower):
                 site=site,
                 zone=zone,
                 name=name,
+                counter=counter,
                 token_hash=token_hash(token),
             )
             try:

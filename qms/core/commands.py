@@ -216,6 +216,7 @@ class SubmitSurvey(Command):
     ticket: Id
     token: Token
     response: dict[str, Any]
+    tablet: bool = False  # answered on the counter's tablet (the server sets it), not the phone
 
 
 @dataclass(frozen=True, kw_only=True)

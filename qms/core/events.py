@@ -252,6 +252,10 @@ class SurveyAnswered(Event):
     # Answered on a service's walk-up QR code, without a ticket: no ticket, counter,
     # officer or channel; counted apart in the figures (docs/survey.md "Walk-up").
     walk_up: bool = False
+    # Answered on the counter's tablet, in front of the officer, rather than on the
+    # visitor's phone (docs/survey.md "The counter tablet"): kept so that the figures
+    # can tell the two apart; the visit and its channel are the ticket's either way.
+    tablet: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

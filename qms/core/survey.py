@@ -10,6 +10,9 @@
 
 The hall's state keeps today's and the previous business day's tickets, which
 always covers 24 hours after any completion; so `valid_hours` is at most 24.
+
+A counter tablet (docs/survey.md "The counter tablet") asks about one visit only:
+`tablet_visit`, the last completion at its counter, for `TABLET_MINUTES`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from qms.core import commands as c
 from qms.core import events as e
 from qms.core.calendar import business_day
 from qms.core.errors import Rejected
-from qms.core.model import HallState, TicketState
+from qms.core.model import HallState, Ticket, TicketState
 from qms.survey.errors import SurveyError
 
 if TYPE_CHECKING:
@@ -64,6 +67,44 @@ def survey_problem(state: HallState, ticket: str, token: str, now: float) -> Rej
     return None
 
 
+TABLET_MINUTES = 10  # a counter tablet shows a completion's survey this long
+
+
+def tablet_visit(state: HallState, counter: str) -> Ticket | None:
+    """The visit a tablet at `counter` may ask about: the ticket most recently completed
+    there, unless the counter has started serving someone else since (the person at the
+    counter is then the next visitor). Only the latest counts: when its visitor rated
+    it on their phone, or skipped, an earlier visitor's survey must not come back.
+
+    A scan of the tickets the state keeps (two business days); a tablet asks every 3 s.
+    """
+    at = state.counters.get(counter)
+    if at is None:
+        return None
+    if at.ticket is not None and state.tickets[at.ticket].state is TicketState.SERVING:
+        return None
+    latest, latest_at = None, -1.0
+    for t in state.tickets.values():
+        finished = t.finished_at
+        if t.counter != counter or t.state is not TicketState.DONE or finished is None:
+            continue
+        if finished > latest_at:
+            latest, latest_at = t, finished
+    return latest
+
+
+def tablet_closes_at(ticket: Ticket) -> float:
+    """When a tablet stops asking about `ticket` (its key for the answer, too)."""
+    return (ticket.finished_at or 0.0) + TABLET_MINUTES * 60
+
+
+def tablet_problem(state: HallState, ticket: Ticket | None, now: float) -> Rejected | None:
+    """Why a tablet may not ask about `ticket` (its counter's `tablet_visit`) now, or None."""
+    if ticket is None or now >= tablet_closes_at(ticket):
+        return Rejected("survey_closed", "no visit at this counter to rate now")
+    return survey_problem(state, ticket.id, ticket.token, now)
+
+
 def _submit(
     state: HallState, cmd: c.SubmitSurvey, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
@@ -88,6 +129,7 @@ def _submit(
             channel=t.channel,
             day=t.day,
             response=response.to_dict(),
+            tablet=cmd.tablet,
             **meta,
         )
     ]

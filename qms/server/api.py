@@ -13,10 +13,12 @@ from qms.reports import routes_survey as reports_survey
 from qms.server import (
     api_accounts,
     api_commands,
+    api_devices,
     api_hall,
     api_survey,
     api_survey_plan,
     api_survey_walkup,
+    api_tablet,
 )
 from qms.server.openapi import document
 from qms.server.principal import EVERYONE, Principal
@@ -30,12 +32,14 @@ async def openapi_json(request: Request, who: Principal) -> Response:
 
 ROUTES: tuple[ApiRoute, ...] = (
     *api_accounts.ROUTES,
+    *api_devices.ROUTES,
     openapi_json,
     *api_commands.ROUTES,
     *api_hall.ROUTES,
     *api_survey.ROUTES,
     *api_survey_plan.ROUTES,
     *api_survey_walkup.ROUTES,
+    *api_tablet.ROUTES,
     *reports.ROUTES,
     *reports_survey.ROUTES,
     *reports_sites.ROUTES,

@@ -1,4 +1,4 @@
-"""People and devices over HTTP: sessions, users, devices (tag "accounts").
+"""People over HTTP: sessions and users (tag "accounts"; devices: `api_devices`).
 
 Every route is declared with `@api` (routes.py): the table feeds routing, the
 access guard, the OpenAPI document and the authorisation-matrix test.
@@ -12,21 +12,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from qms.accounts import AccountRejected, DeviceKind, User, UserRole
+from qms.accounts import AccountRejected, User, UserRole
 from qms.accounts.commands import parse
-from qms.accounts.model import MAX_NAME, MAX_ZONE, SITE_RE
+from qms.accounts.model import SITE_RE
 from qms.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from qms.accounts.sessions import COOKIE_NAME, DEVICE_COOKIE, DEVICE_LIFETIME_S, LIFETIME_S
 from qms.eventsourcing.schema import MAX_LIST, MAX_STR
 from qms.server.addresses import client_address
-from qms.server.auth import Accounts, device_link, principal_of_user
+from qms.server.auth import Accounts, principal_of_user
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, STAFF, Principal, Role
 from qms.server.routes import PREFIX, ApiRoute, api
 
 ADMIN = frozenset({Role.ADMIN})
 ADMIN_OR_SUPERVISOR = frozenset({Role.ADMIN, Role.SUPERVISOR})
-DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
 
 # --- JSON schemas (request bodies and answers) ---------------------------------------------
 
@@ -41,7 +40,6 @@ _ANY_SITES = {
     "maxItems": MAX_LIST,
 }
 _ROLE = {"type": "string", "enum": [r.value for r in UserRole]}
-_KIND = {"type": "string", "enum": [k.value for k in DeviceKind]}
 
 
 def _object(required: list[str], **props: Any) -> dict[str, Any]:
@@ -89,23 +87,6 @@ USER_UPDATE = _object(
     agencies={**_ANY_SITES, "type": ["array", "null"], "description": "null: unchanged"},
 )
 PASSWORD_RESET = _object(["password"], password=_PASSWORD)
-NEW_DEVICE = _object(
-    ["kind", "site"],
-    kind=_KIND,
-    site=_SITE,
-    # Trimmed before they are checked, so the limits are in words, not in maxLength.
-    zone={
-        "type": "string",
-        "maxLength": MAX_STR,
-        "description": f"at most {MAX_ZONE} characters once trimmed; empty: every zone",
-    },
-    name={
-        "type": "string",
-        "maxLength": MAX_STR,
-        "description": f"at most {MAX_NAME} characters once trimmed",
-    },
-)
-
 WHOAMI = _object(
     ["role", "name", "sites"],
     role={"type": "string", "enum": [r.value for r in Role]},
@@ -124,17 +105,6 @@ USER = _object(
     created_at={"type": "number"},
     changed_at={"type": "number"},
 )
-DEVICE = _object(
-    ["device", "kind", "site", "revoked"],
-    device=_ID,
-    kind=_KIND,
-    site=_ID,
-    zone={"type": ["string", "null"]},
-    name={"type": "string"},
-    revoked={"type": "boolean"},
-    created_at={"type": "number"},
-    revoked_at={"type": ["number", "null"]},
-)
 SITE_FILTER = (  # any text: a site that matches nothing lists nothing
     {"name": "site", "in": "query", "required": False, "schema": {"type": "string"}},
 )
@@ -149,14 +119,6 @@ class UserUpdate:
     sites: list[str] | None = None
     active: bool | None = None
     agencies: list[str] | None = None
-
-
-@dataclass(frozen=True)
-class NewDevice:
-    kind: DeviceKind
-    site: str
-    zone: str = ""
-    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -406,81 +368,6 @@ async def reset_password(request: Request, who: Principal) -> Response:
     return _json(user.public())
 
 
-# --- devices --------------------------------------------------------------------------------
-
-
-@api(
-    "GET",
-    "/devices",
-    allow=ADMIN_OR_SUPERVISOR,
-    tag="accounts",
-    summary="List devices, without their tokens (a supervisor: those of their sites)",
-    parameters=SITE_FILTER,
-    response={"type": "object", "properties": {"devices": {"type": "array", "items": DEVICE}}},
-)
-async def list_devices(request: Request, who: Principal) -> Response:
-    site = request.query_params.get("site")
-    devices = [
-        d.public()
-        for d in _accounts(request).store.devices()
-        if who.may_use_site(d.site) and (site is None or d.site == site)
-    ]
-    return _json({"devices": devices})
-
-
-@api(
-    "POST",
-    "/devices",
-    allow=ADMIN,
-    tag="accounts",
-    summary="Register a display or kiosk: answers its token once, with the link to open",
-    body=NEW_DEVICE,
-    response=_object(
-        ["device", "token", "link"],
-        device=DEVICE,
-        token={"type": "string", "description": "shown once; only its hash is kept"},
-        link={"type": "string", "description": "{base_url}/display?token=… or /kiosk?token=…"},
-    ),
-    responses={201: "created", 422: "invalid_site, invalid_zone, …"},
-)
-async def add_device(request: Request, who: Principal) -> Response:
-    new = parse(NewDevice, await read_json(request))
-    accounts = _accounts(request)
-    device, token = await accounts.store.add_device(
-        new.kind, new.site, zone=new.zone.strip(), name=new.name.strip(), by=who.name
-    )
-    link = device_link(accounts.config, device, token)
-    return _json({"device": device.public(), "token": token, "link": link}, status_code=201)
-
-
-@api(
-    "DELETE",
-    "/devices/{device}",
-    allow=ADMIN,
-    tag="accounts",
-    summary="Revoke a device's token, for good (revoking again changes nothing)",
-    response=_object(["device"], device=DEVICE),
-    responses={404: "unknown_device"},
-)
-async def revoke_device(request: Request, who: Principal) -> Response:
-    store = _accounts(request).store
-    device = await store.revoke_device(request.path_params["device"], by=who.name)
-    return _json({"device": device.public()})
-
-
-@api(
-    "GET",
-    "/device",
-    allow=DEVICES,
-    tag="accounts",
-    summary="This device (a display or kiosk asks with its token): its site and zone",
-    response=_object(["device"], device=DEVICE),
-)
-async def this_device(request: Request, who: Principal) -> Response:
-    device = _accounts(request).store.state.devices[who.name]
-    return _json({"device": device.public()})
-
-
 ROUTES: tuple[ApiRoute, ...] = (
     sign_in,
     get_session,
@@ -490,8 +377,4 @@ ROUTES: tuple[ApiRoute, ...] = (
     add_user,
     change_user,
     reset_password,
-    list_devices,
-    add_device,
-    revoke_device,
-    this_device,
 )

@@ -3,7 +3,7 @@
 `Accounts` is the server's `Authenticator`: `principal(conn)` turns an HTTP
 request or a websocket handshake into a `Principal`:
 
-- ``Authorization: Bearer <token>``: a device (display or kiosk); a revoked or
+- ``Authorization: Bearer <token>``: a device (display, kiosk or counter tablet); a revoked or
   unknown token, or any other scheme, is anonymous (never falls back to the cookie);
 - ``?token=<token>``: the same, but only on a websocket or a page outside
   /api/v1 (a display or kiosk URL); API calls send the header, so tokens stay
@@ -101,12 +101,16 @@ def principal_of_user(user: User, *, via_cookie: bool = True) -> Principal:
 
 def principal_of_device(device: Device) -> Principal:
     return Principal(
-        Role(device.kind.value), device.device, frozenset({device.site}), zone=device.zone or None
+        Role(device.kind.value),
+        device.device,
+        frozenset({device.site}),
+        zone=device.zone or None,
+        counter=device.counter or None,
     )
 
 
 def device_link(config: Config, device: Device, token: str) -> str:
-    """The page a device opens: {base_url}/display?token=… or /kiosk?token=…"""
+    """The page a device opens: {base_url}/display?token=…, /kiosk?token=… or /tablet?token=…"""
     return f"{config.base_url}/{device.kind.value}?token={token}"
 
 

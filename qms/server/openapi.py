@@ -28,7 +28,7 @@ from qms.server.routes import PREFIX, ApiRoute
 
 OPENAPI_VERSION = "3.1.0"
 USERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER, Role.VIEWER})
-DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})
+DEVICES = frozenset({Role.DISPLAY, Role.KIOSK, Role.TABLET})
 PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
 
 
@@ -110,7 +110,7 @@ EXTRA_PATHS: dict[str, dict[str, Any]] = {
             "summary": "The process lives",
             "tags": ["meta"],
             "security": [{}],
-            "x-qms-roles": sorted(r.value for r in EVERYONE),
+            "x-qms-roles": sorted(r.value for r in Role),  # outside the guard: a tablet too
             "responses": {"200": {"description": "alive"}},
         }
     },
@@ -120,7 +120,7 @@ EXTRA_PATHS: dict[str, dict[str, Any]] = {
             "summary": "The log answers and every log follower and reader is alive",
             "tags": ["meta"],
             "security": [{}],
-            "x-qms-roles": sorted(r.value for r in EVERYONE),
+            "x-qms-roles": sorted(r.value for r in Role),  # outside the guard: a tablet too
             "responses": {
                 "200": {"description": "ready"},
                 "503": {"$ref": "#/components/responses/Error"},
@@ -177,6 +177,8 @@ def _responses(spec: ApiRoute) -> dict[str, Any]:
         errors[401] = "not signed in (`not_authenticated`)"
     if spec.allow != EVERYONE or "{site}" in spec.path or spec.method != "GET":
         errors[403] = "not allowed (`forbidden`, `bad_origin`, or a route's own code)"
+    else:
+        errors[403] = "a counter tablet's token (`forbidden`): it may call its own routes only"
     if spec.body is not None:
         errors[400] = "the body is not JSON (`invalid_json`) or a header is malformed"
         errors[413] = "the body is too large (`payload_too_large`)"

@@ -33,6 +33,7 @@ PACKAGE = Path(__file__).resolve().parent.parent
 PAGES = {
     "/display": "display.html",
     "/kiosk": "kiosk.html",
+    "/tablet": "tablet.html",  # a counter tablet: the survey of its counter's last visit
     "/console": "console.html",
     "/supervisor": "supervisor.html",
     "/reports": "reports.html",

@@ -16,11 +16,16 @@ class Role(enum.StrEnum):
     VIEWER = "viewer"  # reads the reports of its sites (and agencies, when it has some)
     DISPLAY = "display"  # a device: reads the public stream
     KIOSK = "kiosk"  # a device: issues tickets
+    TABLET = "tablet"  # a device at one counter: its survey routes, nothing else
     ANONYMOUS = "anonymous"
 
 
 STAFF = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
-EVERYONE = frozenset(Role)
+# Every caller, anonymous included, but a counter tablet: it may call its own two
+# routes only (qms/server/api_tablet.py), not even the public ones, so that its token
+# opens nothing else should it leave the counter.
+TABLETS = frozenset({Role.TABLET})
+EVERYONE = frozenset(Role) - TABLETS
 ADMINS = frozenset({Role.ADMIN})
 MANAGERS = frozenset({Role.ADMIN, Role.SUPERVISOR})
 ISSUERS = STAFF | {Role.KIOSK}
@@ -35,6 +40,7 @@ class Principal:
     zone: str | None = None  # devices may be bound to one zone
     via_cookie: bool = False  # cookie sessions need CSRF defence on unsafe methods
     agencies: frozenset[str] | None = None  # a viewer limited to agencies; None: every one
+    counter: str | None = None  # a tablet's counter
 
     def may_use_site(self, site: str) -> bool:
         return self.sites is None or site in self.sites

@@ -31,6 +31,8 @@ CODES: dict[str, int] = {
     "survey_expired": 410,  # the ticket was completed more than the stated days ago
     "survey_already_answered": 409,  # one response per served visit; never replaced
     "survey_unknown_ticket": 404,  # no such ticket at this site (or a wrong token)
+    # a counter tablet's survey: the counter served someone else since, or its minutes passed
+    "survey_closed": 409,
     # the figures (qms.survey.aggregate)
     "invalid_cut": 422,  # a cut the survey figures do not know
     "invalid_period": 422,  # unreadable days, last before first, or longer than allowed

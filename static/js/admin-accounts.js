@@ -1,6 +1,6 @@
 // The admin's people and devices (docs/security.md): users with their role and
-// sites, password resets, disabling; display and kiosk links, whose token is
-// shown once, and their revocation.
+// sites, password resets, disabling; display, kiosk and counter tablet links, whose
+// token is shown once, and their revocation.
 
 import { get, post } from "./api.js";
 import { register, t } from "./i18n.js";
@@ -28,6 +28,9 @@ register({
   a_kind: ["Jenis", "Kind"],
   a_kind_display: ["Layar aula", "Hall display"],
   a_kind_kiosk: ["Kios", "Kiosk"],
+  a_kind_tablet: ["Tablet loket (survei)", "Counter tablet (survey)"],
+  a_tablet_counter: ["Loket tablet", "Tablet's counter"],
+  a_tablet_counter_hint: ["hanya untuk tablet loket", "counter tablets only"],
   a_label: ["Label", "Label"],
   a_device_add: ["Buat tautan perangkat", "Create a device link"],
   a_create: ["Buat", "Create"],
@@ -95,17 +98,20 @@ function resetForm(ctx, user) {
 
 export async function devicesSection(ctx) {
   const { devices } = await get(`/devices?site=${encodeURIComponent(ctx.site)}`);
+  // A tablet is bound to one of the site's counters (none yet on a site not set up).
+  const counters = await get(`/sites/${encodeURIComponent(ctx.site)}`).then((s) => s.counters, () => []);
   const shown = h("div", { class: "once", hidden: true, role: "status" });
   const editor = form(
     "a_device_add",
     [
-      field("a_kind", select("kind", ["display", "kiosk"].map((k) => [k, t(`a_kind_${k}`)]), "display")),
+      field("a_kind", select("kind", ["display", "kiosk", "tablet"].map((k) => [k, t(`a_kind_${k}`)]), "display")),
       field("a_zone", { name: "zone" }),
+      field("a_tablet_counter", select("counter", [["", "—"], ...counters.map((c) => [c.counter, `${c.counter} · ${c.name}`])], ""), "a_tablet_counter_hint"),
       field("a_label", { name: "name" }),
     ],
-    async (v) => {
+    async ({ counter, ...v }) => {
       try {
-        const added = await post("/devices", { ...v, site: ctx.site });
+        const added = await post("/devices", { ...v, site: ctx.site, ...(v.kind === "tablet" ? { counter } : {}) });
         await ctx.reload();
         showLink(ctx.view().querySelector(".once"), added);
       } catch (err) {
@@ -116,13 +122,14 @@ export async function devicesSection(ctx) {
   );
   return [
     shown,
-    table(["a_device", "a_kind", "a_zone", "a_label", "a_status", ""], devices, (d) =>
+    table(["a_device", "a_kind", "a_zone", "a_tablet_counter", "a_label", "a_status", ""], devices, (d) =>
       h(
         "tr",
         { dataset: { device: d.device } },
         h("td", {}, d.device),
         h("td", {}, t(`a_kind_${d.kind}`)),
         h("td", {}, d.zone || "—"),
+        h("td", {}, d.counter || "—"),
         h("td", {}, d.name || "—"),
         h("td", {}, t(d.revoked ? "a_revoked" : "a_active")),
         h("td", {}, d.revoked ? null : revokeButton(ctx, d)),

@@ -32,18 +32,24 @@ register({
     "The questions have just changed; check your answers and send again.",
   ],
   s_closes: ["Survei terbuka sampai {time}.", "The survey is open until {time}."],
+  s_pass: ["Lewati", "Skip"],
 });
 
 /** The survey of one ticket: `el` to place in the page, `render()` after a language switch.
- * `path` is another survey of the same shape: a service's walk-up survey (survey-walkup.js). */
-export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/survey`) {
+ * `path` is another survey of the same shape: a service's walk-up survey (survey-walkup.js),
+ * or a counter tablet's (tablet.js), which passes `opts`: `token` (its device token),
+ * `initial` (the GET it already made), `extra` (sent with the answer), `intro` (its own
+ * text's key), `onSkip` (a Lewati button that sends nothing) and `onEnd(status)` (once the
+ * survey is no longer open). */
+export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/survey`, opts = {}) {
   const el = h("section", { class: "survey", "aria-live": "polite", "data-survey": "loading" });
   const s = { status: "loading", instrument: null, closesAt: null, answers: {}, profile: {}, suggestion: "", sending: false, message: "" };
   const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
+  const auth = opts.token ? { token: opts.token } : {};
 
   async function load() {
     try {
-      const got = await get(path);
+      const got = await get(path, auth);
       Object.assign(s, { status: got.status, instrument: got.instrument, closesAt: got.closes_at });
     } catch (err) {
       s.status = "error";
@@ -114,13 +120,14 @@ export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/surve
       "form",
       { id: "survey-form", novalidate: true, onsubmit: send },
       h("h2", {}, t("s_title")),
-      h("p", { class: "intro" }, t("s_intro")),
+      h("p", { class: "intro" }, t(opts.intro || "s_intro")),
       inst.elements.map((q) => question(q, true)),
       inst.extras.map((q) => question(q, false)),
       profile,
       suggestion,
       s.message ? h("p", { class: "survey-error", role: "alert" }, s.message) : null,
       h("button", { type: "submit", class: "primary", disabled: s.sending }, s.sending ? t("s_sending") : t("s_send")),
+      opts.onSkip ? h("button", { type: "button", class: "secondary skip", onclick: opts.onSkip }, t("s_pass")) : null,
       closes ? h("p", { class: "closes" }, t("s_closes", { time: closes })) : null,
     );
   }
@@ -137,17 +144,17 @@ export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/surve
     const answers = {};
     for (const q of [...s.instrument.elements, ...s.instrument.extras]) if (s.answers[q.key]) answers[q.key] = s.answers[q.key];
     const profile = Object.fromEntries(Object.entries(s.profile).filter(([, v]) => v));
-    const body = { instrument: s.instrument.version, answers, profile };
+    const body = { ...opts.extra, instrument: s.instrument.version, answers, profile };
     if (s.suggestion.trim()) body.suggestion = s.suggestion;
     s.sending = true;
     s.message = "";
     render();
     try {
-      await post(path, body);
+      await post(path, body, auth);
       s.status = "answered";
     } catch (err) {
       if (err.code === "survey_already_answered") s.status = "answered";
-      else if (err.code === "survey_expired") s.status = "expired";
+      else if (err.code === "survey_expired" || err.code === "survey_closed") s.status = "expired";
       else if (err.code === "instrument_mismatch") {
         await load();
         s.message = t("s_changed");
@@ -155,6 +162,7 @@ export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/surve
     }
     s.sending = false;
     render();
+    if (s.status !== "open") opts.onEnd?.(s.status);
   }
 
   function render() {
@@ -167,6 +175,9 @@ export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/surve
     else el.replaceChildren();
   }
 
-  load();
+  if (opts.initial) {
+    Object.assign(s, { status: opts.initial.status, instrument: opts.initial.instrument, closesAt: opts.initial.closes_at });
+    render();
+  } else load();
   return { el, render };
 }

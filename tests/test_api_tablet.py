@@ -1,0 +1,325 @@
+"""The counter tablet over HTTP (docs/survey.md "The counter tablet", docs/api.md): it sees
+only the visit last completed at its own counter, for 10 minutes, until it is rated
+(here or on the visitor's phone), and nothing else anywhere.
+
+The server runs in this process (uvicorn in a thread, the real app) so that the test
+can move the hall's clock: the 10 minutes pass without waiting for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from api_client import (
+    OTHER_SITE,
+    SITE,
+    USERS,
+    Api,
+    HallServer,
+    _make_accounts,
+    error,
+    served,
+    set_up_hall,
+    sign_in,
+)
+from redis_server import free_port
+from stream_client import StreamClient
+from test_stream import refused
+
+from qms.accounts import DeviceKind
+from qms.eventlog import open_log
+from qms.server.app import create_app
+from qms.server.auth import open_accounts
+from qms.server.config import Config
+from qms.server.stream.wire import Close
+from qms.survey.instrument import ELEMENT_KEYS
+
+S = f"/sites/{SITE}"
+ANSWERS = {k: 3 for k in ELEMENT_KEYS}
+IDLE_KEYS = {"status", "closes_at", "instrument", "counter"}
+
+
+class Clock:
+    """time.time(), moved on by the test."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class Url:
+    url: str
+
+
+@dataclass
+class TabletHall:
+    hall: HallServer
+    clock: Clock
+    tablets: dict[str, Api]  # "L1", "L2", "other-site" (a tablet of OTHER_SITE at L1)
+    data_dir: Path
+
+    def answers(self) -> list[dict[str, Any]]:
+        """The site's survey_answered events, read from its log beside the server."""
+
+        async def read() -> list[dict[str, Any]]:
+            log = open_log(Config(data_dir=self.data_dir).effective_log_url)
+            try:
+                return [d for _, d in await log.read(SITE, 0, 100_000)]
+            finally:
+                await log.close()
+
+        return [d for d in asyncio.run(read()) if d["type"] == "survey_answered"]
+
+    @property
+    def tablet(self) -> Api:
+        return self.tablets["L1"]
+
+
+async def _more_tablets(data_dir: Path) -> dict[str, str]:
+    tokens = {}
+    async with open_accounts(Config(data_dir=data_dir)) as store:
+        for key, site, counter in (("L2", SITE, "L2"), ("other-site", OTHER_SITE, "L1")):
+            _, token = await store.add_device(DeviceKind.TABLET, site, counter=counter, by="test")
+            tokens[key] = token
+    return tokens
+
+
+@pytest.fixture(scope="module")
+def tablets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TabletHall]:
+    data_dir = tmp_path_factory.mktemp("api_tablet") / "data"
+    data_dir.mkdir()
+    tokens = asyncio.run(_make_accounts(data_dir, None))
+    tokens.update(asyncio.run(_more_tablets(data_dir)))
+    port = free_port()
+    app = create_app(Config(data_dir=data_dir, port=port))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    clock = Clock()
+    app.state.hall.clock = clock  # before any site's engine opens: they all read it
+    try:
+        base = f"http://127.0.0.1:{port}"
+        who = {key: sign_in(base, username) for key, (username, _, _) in USERS.items()}
+        who |= {k: Api(base, token=tokens[k]) for k in ("display", "kiosk", "revoked", "tablet")}
+        who["anonymous"] = Api(base)
+        hall = HallServer(Url(base), who)  # type: ignore[arg-type]
+        set_up_hall(hall.admin, SITE)
+        set_up_hall(hall.admin, OTHER_SITE)
+        hall.sign_in_counters()
+        by_counter = {
+            "L1": who["tablet"],
+            "L2": Api(base, token=tokens["L2"]),
+            "other-site": Api(base, token=tokens["other-site"]),
+        }
+        yield TabletHall(hall, clock, by_counter, data_dir)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def _open(api: Api) -> dict[str, Any]:
+    shown = api.ok("GET", "/tablet/survey")
+    assert shown["status"] == "open", shown
+    assert set(shown) == IDLE_KEYS
+    return shown
+
+
+def _idle(api: Api) -> None:
+    shown = api.ok("GET", "/tablet/survey")
+    assert shown["status"] == "idle" and shown["instrument"] is None, shown
+    assert shown["closes_at"] is None
+
+
+def _answer(shown: dict[str, Any], **answers: int) -> dict[str, Any]:
+    return {"closes_at": shown["closes_at"], "answers": {**ANSWERS, **answers}}
+
+
+def test_the_tablet_sees_only_its_counters_last_completion(tablets: TabletHall) -> None:
+    hall, tablet = tablets.hall, tablets.tablet
+    _idle(tablets.tablets["L2"])
+    first = served(hall)  # at L1
+    shown = _open(tablet)
+    assert shown["counter"] == "Loket 1"
+    assert shown["instrument"]["elements"][0]["key"] == "U1"
+    text = str(shown)
+    for secret in (first["ticket"], first["number"], first["ref"].split(".")[1]):
+        assert secret not in text  # nothing names the ticket or its visitor
+    # The tablet of another counter, and of another site's L1, see nothing of it.
+    _idle(tablets.tablets["L2"])
+    _idle(tablets.tablets["other-site"])
+    # The next completion at L1 replaces it: the first visitor's survey is gone for good.
+    second = served(hall)
+    again = _open(tablet)
+    assert again["closes_at"] > shown["closes_at"]
+    error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_closed")
+    before = hall.version()
+    reply = tablet.post("/tablet/survey", _answer(again, U1=4))
+    assert reply.status == 201 and reply.body == {"answered": True}  # no score comes back
+    assert hall.version() == before + 1
+    recorded = tablets.answers()[-1]
+    assert recorded["ticket"] == second["ticket"] and recorded["tablet"] is True
+    assert recorded["response"]["scores"][:2] == [4, 3] and recorded["channel"] == "kiosk"
+    _idle(tablet)
+    # The first visitor may still rate their own visit on their phone; the second may not.
+    anon = hall.who["anonymous"]
+    assert anon.ok("GET", f"/tickets/{first['ref']}/survey")["status"] == "open"
+    assert anon.ok("GET", f"/tickets/{second['ref']}/survey")["status"] == "answered"
+    error(anon.post(f"/tickets/{second['ref']}/survey", {"answers": ANSWERS}), 409,
+          "survey_already_answered")  # fmt: skip
+    assert hall.version() == before + 1
+
+
+def test_the_tablet_answer_is_the_visits_one_answer(tablets: TabletHall) -> None:
+    """Once per served visit, across the tablet and the phone: the phone first."""
+    hall, tablet, anon = tablets.hall, tablets.tablet, tablets.hall.who["anonymous"]
+    ticket = served(hall)
+    shown = _open(tablet)
+    assert anon.post(f"/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}).status == 201
+    assert tablets.answers()[-1]["tablet"] is False  # answered on the phone
+    _idle(tablet)
+    before = hall.version()
+    error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_already_answered")
+    assert hall.version() == before
+
+
+def test_the_next_visitor_being_served_closes_it(tablets: TabletHall) -> None:
+    hall, tablet = tablets.hall, tablets.tablet
+    served(hall)
+    shown = _open(tablet)
+    nxt = hall.who["kiosk"].ok("POST", f"{S}/tickets", {"service": "ktp"})["ticket"]
+    officer = hall.who["officer"]
+    officer.ok("POST", f"{S}/counters/L1/call", {"ticket": nxt["ticket"]})
+    _open(tablet)  # called, still walking up: the last visitor may finish
+    officer.ok("POST", f"{S}/counters/L1/start")
+    _idle(tablet)  # someone else sits at the counter now
+    before = hall.version()
+    error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_closed")
+    assert hall.version() == before
+    officer.ok("POST", f"{S}/counters/L1/complete")
+    _open(tablet)
+
+
+def test_nothing_after_ten_minutes(tablets: TabletHall) -> None:
+    hall, tablet = tablets.hall, tablets.tablet
+    ticket = served(hall)
+    shown = _open(tablet)
+    tablets.clock.offset += 9 * 60 + 50
+    _open(tablet)
+    tablets.clock.offset += 15
+    try:
+        _idle(tablet)
+        before = hall.version()
+        error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_closed")
+        assert hall.version() == before
+        # The visitor's phone keeps its own 24 hours.
+        anon = hall.who["anonymous"]
+        assert anon.ok("GET", f"/tickets/{ticket['ref']}/survey")["status"] == "open"
+    finally:
+        tablets.clock.offset -= 9 * 60 + 65
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"answers": ANSWERS}, 422, "invalid_request"),  # which visit: missing
+        ({"closes_at": "soon", "answers": ANSWERS}, 422, "invalid_request"),
+        ({"closes_at": True, "answers": ANSWERS}, 422, "invalid_request"),
+        ("shown", 409, "survey_closed"),  # not the visit shown (another number)
+        ({"answers": {**ANSWERS, "U1": 5}}, 422, "invalid_answer"),
+        ({"answers": {"U1": 4}}, 422, "missing_answer"),
+        ({"answers": ANSWERS, "ticket": "A001"}, 422, "invalid_response"),
+        ({"answers": ANSWERS, "instrument": 99}, 409, "instrument_mismatch"),
+    ],
+)
+def test_bad_answers_record_nothing(tablets: TabletHall, body: Any, status: int, code: str) -> None:
+    hall, tablet = tablets.hall, tablets.tablet
+    served(hall)
+    shown = _open(tablet)
+    if body == "shown":
+        body = {"closes_at": shown["closes_at"] + 1, "answers": ANSWERS}
+    elif "closes_at" not in body and code != "invalid_request":
+        body = {"closes_at": shown["closes_at"], **body}
+    before = hall.version()
+    error(tablet.post("/tablet/survey", body), status, code)
+    assert hall.version() == before
+    _open(tablet)
+    # not JSON, or not an object
+    error(tablet.post("/tablet/survey", raw=b"{", headers={"Content-Type": "application/json"}),
+          400, "invalid_json")  # fmt: skip
+    error(tablet.post("/tablet/survey", [1]), 422, "invalid_request")
+    assert hall.version() == before
+
+
+def test_refused_everywhere_else(tablets: TabletHall) -> None:
+    """Its token opens nothing but its two routes: not the hall's, not the public ones,
+    not another site's (tests/test_authz_matrix.py has every route)."""
+    hall, tablet = tablets.hall, tablets.tablet
+    ticket = served(hall)
+    for method, path in (
+        ("GET", f"{S}"),
+        ("GET", f"/sites/{OTHER_SITE}"),
+        ("POST", f"{S}/counters/L1/call-next"),
+        ("GET", f"/tickets/{ticket['ref']}"),
+        ("GET", f"/tickets/{ticket['ref']}/survey"),
+        ("GET", "/device"),
+        ("GET", "/session"),
+        ("GET", f"/survey/{SITE}"),
+    ):
+        error(tablet.call(method, path), 403, "forbidden")
+    error(tablet.post(f"/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}), 403,
+          "forbidden")  # fmt: skip
+    assert hall.who["anonymous"].ok("GET", f"/tickets/{ticket['ref']}/survey")["status"] == "open"
+
+
+def test_a_tablet_is_registered_with_a_counter_of_the_site(tablets: TabletHall) -> None:
+    admin = tablets.hall.admin
+    added = admin.ok("POST", "/devices", {"kind": "tablet", "site": SITE, "counter": "L3"})
+    assert added["device"]["kind"] == "tablet" and added["device"]["counter"] == "L3"
+    assert "/tablet?token=" in added["link"]
+    listed = admin.ok("GET", f"/devices?site={SITE}")["devices"]
+    assert {d["counter"] for d in listed if d["kind"] == "tablet"} >= {"L1", "L2", "L3"}
+    assert all(d["counter"] is None for d in listed if d["kind"] != "tablet")
+    l3 = Api(admin.base_url, token=added["token"])
+    _idle(l3)
+    before = len(listed)
+    for body, status, code in (
+        ({"kind": "tablet", "site": SITE}, 422, "counter_required"),
+        ({"kind": "tablet", "site": SITE, "counter": ""}, 422, "counter_required"),
+        ({"kind": "tablet", "site": SITE, "counter": "L9"}, 404, "unknown_counter"),
+        ({"kind": "tablet", "site": "nowhere", "counter": "L1"}, 404, "unknown_site"),
+        ({"kind": "kiosk", "site": SITE, "counter": "L1"}, 422, "counter_for_tablets"),
+        ({"kind": "tablet", "site": SITE, "counter": 1}, 422, "invalid_command"),
+    ):
+        error(admin.post("/devices", body), status, code)
+    assert len(admin.ok("GET", f"/devices?site={SITE}")["devices"]) == before
+    # Revoked, it is anyone: 401 on its own routes.
+    admin.ok("DELETE", f"/devices/{added['device']['device']}")
+    error(l3.get("/tablet/survey"), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(
+    "hello",
+    [{"audience": "display"}, {"audience": "console", "counter": "L1"}, {"audience": "supervisor"}],
+    ids=lambda h: h["audience"],
+)
+def test_the_tablet_may_not_listen_to_the_stream(
+    tablets: TabletHall, hello: dict[str, str]
+) -> None:
+    ws_url = tablets.hall.url.replace("http://", "ws://")
+    client = StreamClient(ws_url, SITE, hello["audience"], token=tablets.tablet.token)
+    assert asyncio.run(refused(client, type="hello", **hello)) == Close.FORBIDDEN
