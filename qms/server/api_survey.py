@@ -413,21 +413,21 @@ async def get_survey_public(request: Request, who: Principal) -> Response:
     if site is None:
         raise unknown_site(name)
     engine, book, first, last = await _period_records(request, engine)
+    return _json({"site": engine.site, "name": site.name, **published(book, first, last)})
+
+
+def published(book: SurveyBook, first: date, last: date) -> dict[str, Any]:
+    """The public page's figures (without the site's name): bench/survey_index.py times it."""
     shown = results(book, first, last, None)
-    history = cut(book.records, "quarter", MIN_GROUP).to_dict()["groups"]
-    return _json(
-        {
-            "site": engine.site,
-            "name": site.name,
-            "period": shown["period"],
-            "respondents": shown["respondents"],
-            "min_group": MIN_GROUP,
-            "index": shown["index"],
-            "history": history,
-            "sources": shown["sources"],
-            "plans": [p.to_dict() for p in book.plan_history()],
-        }
-    )
+    return {
+        "period": shown["period"],
+        "respondents": shown["respondents"],
+        "min_group": MIN_GROUP,
+        "index": shown["index"],
+        "history": cut(book.records, "quarter", MIN_GROUP).to_dict()["groups"],
+        "sources": shown["sources"],
+        "plans": [p.to_dict() for p in book.plan_history()],
+    }
 
 
 ROUTES: tuple[ApiRoute, ...] = (
