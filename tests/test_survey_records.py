@@ -25,9 +25,10 @@ def answered(day: int, scores: list[int], **values: Any) -> dict[str, Any]:
         "agency": "dukcapil",
         "counter": "L1",
         "officer": values.get("officer", "budi"),
-        "channel": "kiosk",
+        "channel": values.get("channel", "kiosk"),
         "day": date(2026, 1, 1 + day % 28).isoformat(),
         "response": {"instrument": 1, "scores": scores, "profile": {}, "suggestion": ""},
+        **({"walk_up": True} if values.get("walk_up") else {}),
     }
 
 
@@ -75,6 +76,8 @@ few_days = st.lists(
         st.lists(st.integers(1, 4), min_size=9, max_size=9),
         service=st.sampled_from(["ktp", "kk"]),
         officer=st.sampled_from(["budi", "sari"]),
+        channel=st.sampled_from(["kiosk", "online"]),
+        walk_up=st.booleans(),
     ),
     max_size=40,
 )
@@ -94,7 +97,7 @@ def test_the_days_tallies_give_the_cuts_of_the_records(
         assert book.tallies.total(first, last) == Tally.of(r.scores for r in records)
         for by in (*CUTS, *PERIODS):
             assert book.tallies.cut(first, last, by, 3) == cut(records, by, 3)
-        assert book.tallies.cut(first, last, "source", 3, source_of) == cut(
+        assert book.tallies.cut(first, last, "source", 3) == cut(
             records, "source", 3, key=source_of
         )
 

@@ -42,7 +42,7 @@ from qms.survey.aggregate import CUTS, DEFAULT_MIN_GROUP, PERIODS
 from qms.survey.errors import SurveyError
 from qms.survey.export import to_csv, to_xlsx
 from qms.survey.index import compute
-from qms.survey.records import SurveyBook, source_of
+from qms.survey.records import SurveyBook
 from qms.survey.sample import progress
 
 MIN_GROUP = DEFAULT_MIN_GROUP
@@ -256,9 +256,7 @@ def results(book: SurveyBook, first: date, last: date, by: str | None) -> dict[s
         "served_previous_period": served,
         "cut": None,
         # answers of served visits and of walk-up QR codes, counted apart (small ones hidden)
-        "sources": book.tallies.cut(first, last, "source", MIN_GROUP, source_of).to_dict()[
-            "groups"
-        ],
+        "sources": book.tallies.cut(first, last, "source", MIN_GROUP).to_dict()["groups"],
     }
     if by is not None:
         out["cut"] = book.tallies.cut(first, last, by, MIN_GROUP).to_dict()

@@ -159,6 +159,17 @@ def cut(
     return cut_of(by, _grouped(records, _key(by, key)), min_group)
 
 
+def source_of_channel(channel: str | None) -> str:
+    """`walk_up` for an answer on a service's walk-up QR code, `visit` for a served ticket's."""
+    return "walk_up" if channel == "walk_up" else "visit"
+
+
+# Cuts that are a function of another cut's value: their groups are merged from it.
+DERIVED: dict[str, tuple[str, Callable[[str | None], str | None]]] = {
+    "source": ("channel", source_of_channel),
+}
+
+
 class DayTallies:
     """The records by business day, with each day's tallies per cut kept once computed.
 
@@ -166,24 +177,42 @@ class DayTallies:
     of its days' (tallies add up), a few thousand small additions for a year instead of
     a pass over every response. A day's tallies are computed on first use and dropped
     when a record of that day arrives (answers come up to 24 hours after the visit, so
-    yesterday may still change).
+    yesterday may still change). A day's records are kept apart by channel as they
+    arrive, so the tallies every view needs (the total, the visit / walk-up sources) are
+    column sums, with no call per record.
     """
 
     def __init__(self) -> None:
-        self._records: dict[date, list[Record]] = {}
+        self._records: dict[date, dict[str | None, list[Record]]] = {}
         self._tallies: dict[date, dict[str, dict[str | None, Tally]]] = {}
 
     def add(self, record: Record) -> None:
-        self._records.setdefault(record.day, []).append(record)
+        parts = self._records.setdefault(record.day, {})
+        parts.setdefault(record.values.get("channel"), []).append(record)
         self._tallies.pop(record.day, None)
 
     def _day(
-        self, day: date, by: str, key: Callable[[Record], str | None]
+        self, day: date, by: str, key: Callable[[Record], str | None] | None
     ) -> dict[str | None, Tally]:
         kept = self._tallies.setdefault(day, {})
         tallies = kept.get(by)
-        if tallies is None:
-            tallies = kept[by] = _grouped(self._records[day], key)
+        if tallies is not None:
+            return tallies
+        parts = self._records[day]
+        if by == "channel":
+            tallies = {c: Tally.of([r.scores for r in rs]) for c, rs in parts.items()}
+        elif by == "":  # the day's total
+            tallies = {None: sum(self._day(day, "channel", None).values(), Tally())}
+        elif by in DERIVED:
+            base, derive = DERIVED[by]
+            tallies = {}
+            for value, tally in self._day(day, base, None).items():
+                k = derive(value)
+                tallies[k] = tally + tallies[k] if k in tallies else tally
+        else:
+            records = [r for rs in parts.values() for r in rs]
+            tallies = _grouped(records, _key(by, key))
+        kept[by] = tallies
         return tallies
 
     def groups(
@@ -195,15 +224,17 @@ class DayTallies:
     ) -> dict[str | None, Tally]:
         """The tally of each value of `by` (None: of the whole period) over `first`-`last`.
 
-        `key` says how to group when `by` is not one of `CUTS` or `PERIODS`; the same `by`
-        must always come with the same `key` (the days keep their tallies by `by`)."""
+        `key` says how to group when `by` is not one of `CUTS`, `PERIODS` or `DERIVED`; the
+        same `by` must always come with the same `key` (the days keep their tallies by `by`)."""
         period = by in PERIODS
-        name, group = ("", lambda r: None) if by is None or period else (by, _key(by, key))
+        name = "" if by is None or period else by
+        if name and name not in DERIVED:
+            _key(name, key)  # an unknown cut is refused even over a period without answers
         out: dict[str | None, Tally] = {}
         for day in self._records:
             if not first <= day <= last:
                 continue
-            for k, tally in self._day(day, name, group).items():
+            for k, tally in self._day(day, name, key).items():
                 if period:  # every record of a day is in the day's period
                     k = period_key(day, str(by))
                 seen = out.get(k)

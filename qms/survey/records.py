@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from qms.core.calendar import business_day
-from qms.survey.aggregate import DayTallies, Record
+from qms.survey.aggregate import DayTallies, Record, source_of_channel
 from qms.survey.instrument import PROFILE_KEYS
 from qms.survey.plan import Plan, plan_of
 
@@ -47,8 +47,9 @@ def record_of(entry: Mapping[str, Any]) -> Record:
 
 
 def source_of(record: Record) -> str:
-    """`walk_up` for an answer on a service's walk-up QR code, `visit` for a served ticket's."""
-    return "walk_up" if record.values.get("channel") == "walk_up" else "visit"
+    """`walk_up` for an answer on a service's walk-up QR code, `visit` for a served ticket's
+    (the cut `source` of `DayTallies`)."""
+    return source_of_channel(record.values.get("channel"))
 
 
 @dataclass
