@@ -14,6 +14,7 @@ from typing import Any
 from qms.core.calendar import local_time
 from qms.demo_hall import SITE, setup_commands
 from qms.demo_history import DEFAULT_DAYS
+from qms.display import voice_pack
 from qms.engine import SiteEngine
 from qms.eventlog import is_redis_url, open_log
 from qms.reports import cli as reports_cli  # light: duckdb loads only when a report runs
@@ -349,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_account_parsers(sub)
     reports_cli.add_parsers(sub)
+    voice_pack.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -360,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "reports":
         return reports_cli.run(args)
+    if args.command == "voice-pack":
+        return voice_pack.run(args)
     if args.command in ("user", "device"):
         return _run_accounts(args)
     if args.command == "serve":

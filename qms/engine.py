@@ -25,11 +25,10 @@ import logging
 import random
 import secrets
 import time
-from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from qms.core import (
     Command,
@@ -46,6 +45,7 @@ from qms.core.evolve import checkpoint
 from qms.core.snapshot import LiveSnapshot
 from qms.eventlog import EventLog, EventLogError, VersionConflict, codec
 from qms.eventlog.follower import LogFollower
+from qms.guards import Guard
 from qms.idempotency import (
     CID,
     CID_COUNT,
@@ -73,40 +73,10 @@ SNAPSHOT_SLICE_S = 0.0002
 SNAPSHOT_PAUSE_S = 0.001
 
 
-# A caller's precondition on the state a command is decided on: raises to refuse.
-Guard = Callable[[HallState], None]
 # A command to decide, its guard, and the process it was forwarded from (or None).
 Item = tuple[Command, Guard | None, str | None]
 # ... waiting in the engine's queue, with the future of its result.
 Queued = tuple[Command, Guard | None, "asyncio.Future[Result]", str | None]
-
-
-class WireGuard(ABC):
-    """A guard that can travel with its command to the site's writer in another
-    process (see `qms.relay`): a registered `kind` and msgpack-able arguments.
-    It refuses with `Rejected`, whose code and details travel back.
-    """
-
-    kind: ClassVar[str]
-
-    @abstractmethod
-    def __call__(self, state: HallState) -> None: ...
-
-    @abstractmethod
-    def to_wire(self) -> dict[str, Any]: ...
-
-    @classmethod
-    @abstractmethod
-    def from_wire(cls, data: Mapping[str, Any], command: Command) -> WireGuard: ...
-
-
-GUARD_KINDS: dict[str, type[WireGuard]] = {}
-
-
-def wire_guard(cls: type[WireGuard]) -> type[WireGuard]:
-    """Class decorator: the writer rebuilds guards of this kind from the wire."""
-    GUARD_KINDS[cls.kind] = cls
-    return cls
 
 
 class EngineBusy(Exception):

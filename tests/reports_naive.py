@@ -265,31 +265,34 @@ def wait_end(row: dict[str, Any], now: float | None) -> datetime | None:
 
 
 def intervals(rows: list[dict[str, Any]], minutes: int, now: float | None) -> list[dict[str, Any]]:
+    """Site-local intervals: each visit on its own site's clock (several sites in several
+    timezones share the local 09:00-10:00 interval)."""
     step = timedelta(minutes=minutes)
     if not rows:
         return []
-    tz = rows[0]["tz"]
-    first = min(local(r["arrival"], tz) for r in rows)
+
+    def at(r: dict[str, Any], key: str) -> datetime:
+        return local(r[key], r["tz"])
+
+    first = min(at(r, "arrival") for r in rows)
     ends = [wait_end(r, now) for r in rows]
     times = (
         [first]
         + [e for e in ends if e]
-        + [local(r[k], tz) for r in rows for k in ("called", "finished") if r[k] is not None]
+        + [at(r, k) for r in rows for k in ("called", "finished") if r[k] is not None]
     )
     start = datetime.combine(first.date(), datetime.min.time())
     out = []
     while start <= max(times):
         end = start + step
-        arr = [r for r in rows if start <= local(r["arrival"], tz) < end]
-        calls = [r for r in rows if r["called"] and start <= local(r["called"], tz) < end]
-        served = [
-            r for r in rows if r["outcome"] == "served" and start <= local(r["finished"], tz) < end
-        ]
+        arr = [r for r in rows if start <= at(r, "arrival") < end]
+        calls = [r for r in rows if r["called"] and start <= at(r, "called") < end]
+        served = [r for r in rows if r["outcome"] == "served" and start <= at(r, "finished") < end]
         waiting = []
         queue = 0
         for r, we in zip(rows, ends, strict=True):
             still = r["called"] is None and r["finished"] is None
-            arrived = local(r["arrival"], tz)
+            arrived = at(r, "arrival")
             if we is None or not arrived < we:
                 continue
             if arrived < end and (we > start or still):

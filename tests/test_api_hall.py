@@ -18,10 +18,10 @@ from api_client import OTHER_SITE, SITE, Api, HallServer, error, hall_server, si
 from live_server import LiveServer
 
 from qms.core import COMMAND_TYPES
+from qms.eventsourcing.schema import dataclass_schema
 from qms.server import api_hall
 from qms.server.api_commands import COMMAND_ROUTES, SERVER_FIELDS
 from qms.server.errors import MAX_BODY
-from qms.server.openapi import dataclass_schema
 
 S = f"/sites/{SITE}"
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from qms.core import HallState, decide, event_to_dict, evolve, parse_command
-from qms.server import audience as aud
-from qms.server.audience import Audience, Facts, Kind
-from qms.server.wire import Format, encode
+from qms.core.events import EVENT_TYPES
+from qms.display.audience import call_record
+from qms.server.stream import audience as aud
+from qms.server.stream.facts import Audience, Facts, Kind, changed_counts, facts, queue_counts
+from qms.server.stream.wire import Format, encode
 
 NOW = datetime(2024, 3, 4, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta")).timestamp()
 OFFICERS = ("budi.santoso", "sari.dewi")
@@ -46,12 +49,12 @@ class Recorder:
         for event in decide(self.state, command, NOW + len(self.entries)):
             evolve(self.state, event)
             data = event_to_dict(event)
-            counts = aud.queue_counts(self.state)
-            facts = aud.facts(data, self.state, aud.changed_counts(self.counts, counts))
+            counts = queue_counts(self.state)
+            f = facts(data, self.state, changed_counts(self.counts, counts))
             self.counts = counts
             version = len(self.entries) + 1
-            self.entries.append((version, data, facts))
-            call = aud.call_record(version, data, facts)
+            self.entries.append((version, data, f))
+            call = call_record(version, data, f)
             if call is not None:
                 self.calls.append(call)
             out.append(data)
@@ -220,11 +223,12 @@ def test_supervisor_sees_everyone_but_no_token(hall: Recorder):
     assert "SECRET-TOKEN" not in raw + view
 
 
-def test_unknown_event_types_are_withheld_from_displays_only():
+def test_unknown_event_types_reach_no_one():
+    """An older process meeting a newer process's event type (a rolling upgrade) keeps
+    it to itself: the type's row in AUDIENCES decides who may see it, and it has none."""
     event = {"type": "from_the_future", "schema": 1, "at": NOW, "secret": "x"}
-    assert aud.project(DISPLAY, event, Facts()) is None
-    assert aud.project(CONSOLE_L1, event, Facts()) is None
-    assert aud.project(SUPERVISOR, event, Facts()) == event
+    for audience in (DISPLAY, CONSOLE_L1, SUPERVISOR):
+        assert aud.project(audience, event, Facts()) is None
 
 
 def test_no_audience_sees_a_survey_answer():
@@ -277,8 +281,8 @@ def test_views(hall: Recorder):
 
 
 def test_changed_counts():
-    assert aud.changed_counts({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 1}) == {"b": 3, "c": 1}
-    assert aud.changed_counts({"a": 1}, {}) == {"a": 0}
+    assert changed_counts({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 1}) == {"b": 3, "c": 1}
+    assert changed_counts({"a": 1}, {}) == {"a": 0}
 
 
 def test_audience_shapes():
@@ -287,3 +291,50 @@ def test_audience_shapes():
     with pytest.raises(ValueError):
         Audience(Kind.SUPERVISOR, zone="A")
     assert Audience(Kind.DISPLAY, zone="A") == DISPLAY_A  # equal audiences share frames
+
+
+def _documented_audiences() -> dict[str, tuple[str, str, str]]:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+    section = text.split("### Who sees which event", 1)[1].split("\n### ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = tuple("" if c == "—" else c for c in cells[1:])
+    return rows  # type: ignore[return-value]
+
+
+def test_every_event_type_is_classified_for_every_audience():
+    """A new event type of the core must be given a row, or it would silently reach no one
+    (or, worse, someone); docs/protocol.md shows the same table."""
+    assert set(aud.AUDIENCES) == set(EVENT_TYPES)
+    documented = _documented_audiences()
+    assert documented == {t: (r.display, r.console, r.supervisor) for t, r in aud.AUDIENCES.items()}
+
+
+@pytest.mark.parametrize("kind", sorted(EVENT_TYPES))
+def test_the_table_decides_who_is_given_each_event(kind: str):
+    """Each audience is given an event of each type exactly when its row says so (an
+    event at the console's own counter, in the display's zone)."""
+    event = {
+        "type": kind,
+        "schema": 1,
+        "at": NOW,
+        "counter": "L1",
+        "ticket": "t1",
+        "service": "ktp",
+        "zone": "",
+        "by": "budi",
+    }
+    f = Facts(number="A001", service="ktp", zone="")
+    rule = aud.AUDIENCES[kind]
+    given = {
+        "display": aud.project(DISPLAY, event, f) is not None,
+        "console": aud.project(CONSOLE_L1, event, f, frozenset({"ktp"})) is not None,
+        "supervisor": aud.project(SUPERVISOR, event, f) is not None,
+    }
+    assert given == {
+        "display": bool(rule.display),
+        "console": bool(rule.console),
+        "supervisor": bool(rule.supervisor),
+    }

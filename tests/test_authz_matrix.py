@@ -122,6 +122,17 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sites/{site}/reports/heatmap"): Row(MANAGERS),
     ("GET", "/sites/{site}/reports/staff"): Row(MANAGERS),
     ("GET", "/sites/{site}/reports/export"): Row(MANAGERS),
+    # across sites: every site the caller may read (a site named in the query string
+    # that is not one of them is a 403: tests/test_api_reports_sites.py)
+    ("GET", "/reports/sites"): Row(ANY_MANAGER),
+    ("GET", "/reports/summary"): Row(ANY_MANAGER),
+    ("GET", "/reports/breakdown"): Row(ANY_MANAGER),
+    ("GET", "/reports/intervals"): Row(ANY_MANAGER),
+    ("GET", "/reports/heatmap"): Row(ANY_MANAGER),
+    ("GET", "/reports/staff"): Row(ANY_MANAGER),
+    ("GET", "/reports/export"): Row(ANY_MANAGER),
+    ("GET", "/sites/{site}/reports/survey"): Row(MANAGERS),
+    ("GET", "/reports/survey"): Row(ANY_MANAGER),
     # accounts (bodies that are refused after the guard, so nothing changes)
     ("POST", "/session"): Row(EVERYONE, {}),
     ("GET", "/session"): Row(EVERYONE),

@@ -38,7 +38,6 @@ from qms.core import (
     state_to_dict,
 )
 from qms.core import events as e
-from qms.core.events import UnknownEvent
 from qms.core.model import (
     Agency,
     Channel,
@@ -51,6 +50,7 @@ from qms.core.model import (
     Ticket,
     TicketState,
 )
+from qms.eventsourcing.records import UnknownEvent
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 

@@ -23,9 +23,10 @@ from test_engine import SITE, engine_on, hall
 
 from qms.core import Command, HallState, Rejected, parse_command
 from qms.counter_console.guard import OfficerGuard, Own
-from qms.engine import SiteEngine, WireGuard, following, wire_guard
+from qms.engine import SiteEngine, following
 from qms.eventlog import open_log
 from qms.eventlog.redis import RedisLog
+from qms.guards import WireGuard, wire_guard
 from qms.relay import SiteRelay, relaying
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]

@@ -34,7 +34,7 @@ from qms.eventlog import open_log
 from qms.reports.live import LiveDay
 from qms.reports.period import Period
 from qms.reports.query import Filters, Reports, Scope
-from qms.reports.store import build_missing_days
+from qms.reports.store import build_missing_days, rebuild
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -176,6 +176,9 @@ def check_all(
 async def _run(
     steps: list[tuple[str, int, float]], wanted: dict[str, list[str]], keeps: bool, root: Path
 ) -> None:
+    """The day's figures live and from its file against the naive ones; every closed day
+    (closed by the next day's first command, while no process ran, or at the end) built
+    from the log, and built again to the same bytes."""
     hall = Hall(START).set_up(keeps_arrival=keeps)
     play(hall, steps)
     log = open_log(f"sqlite:///{root / 'qms.db'}")
@@ -206,6 +209,15 @@ async def _run(
             await store(log, hall, await log.version(SITE))
             written = await build_missing_days(log, SITE, root / "reports")
             assert written == [days[-1]]
+        # Rebuilding every closed day from the log gives the same files, byte for byte.
+        again = root / "again"
+        await rebuild(log, SITE, again)
+        built = sorted(
+            p.relative_to(root / "reports") for p in (root / "reports").rglob("*.parquet")
+        )
+        assert sorted(p.relative_to(again) for p in again.rglob("*.parquet")) == built
+        for path in built:
+            assert (again / path).read_bytes() == (root / "reports" / path).read_bytes(), path
         check_all(reports, scope, hall.entries, wanted, None)
         only_live = Reports(root / "nothing")
         only_live.add_live(live)

@@ -18,7 +18,7 @@ from api_client import SITE
 from stream_client import MSGPACK, StalledClient, StreamClient, StreamHall, stream_hall
 from websockets.exceptions import ConnectionClosed
 
-from qms.server.wire import Close
+from qms.server.stream.wire import Close
 
 
 @pytest.fixture(scope="module")

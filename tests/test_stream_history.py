@@ -20,8 +20,8 @@ from stream_client import StreamClient, StreamHall, stream_hall
 
 from qms.core import HallState
 from qms.core.model import Ticket
-from qms.server.audience import Facts
-from qms.server.history import CallHistory, first_ticket
+from qms.display.history import CallHistory, first_ticket
+from qms.server.stream.facts import Facts
 
 ENV = {
     "QMS_STREAM_RING_SIZE": "16",  # a resume after a few calls is answered with a snapshot

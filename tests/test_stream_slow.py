@@ -14,7 +14,7 @@ from pathlib import Path
 from api_client import SITE
 from stream_client import StalledClient, StreamHall, stream_hall
 
-from qms.server.wire import Close
+from qms.server.stream.wire import Close
 
 SLACK_S = 1.5  # a loaded test machine: the server's checks may run this much late
 

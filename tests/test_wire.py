@@ -8,9 +8,9 @@ import json
 import msgpack
 import pytest
 
-from qms.server.audience import Kind
-from qms.server.connection import StreamSettings
-from qms.server.wire import (
+from qms.server.stream.connection import StreamSettings
+from qms.server.stream.facts import Kind
+from qms.server.stream.wire import (
     Close,
     Format,
     Hello,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from qms.accounts.errors import AccountRejected
 from qms.accounts.model import DeviceKind, UserRole
-from qms.core._schema import SchemaError, from_dict
+from qms.eventsourcing.schema import SchemaError, from_dict
 
 T = TypeVar("T")
 

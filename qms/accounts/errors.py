@@ -7,8 +7,6 @@ table (`qms.core.errors.CODES`) stays as it is.
 
 from __future__ import annotations
 
-from typing import Any
-
 from qms.core.errors import Rejected
 
 # Stable codes, part of the public contract.
@@ -39,14 +37,4 @@ CODES: dict[str, int] = {
 class AccountRejected(Rejected):
     """An account command the core refuses; nothing was changed."""
 
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        if code not in CODES:
-            raise ValueError(f"unregistered account rejection code {code!r}")
-        Exception.__init__(self, f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.details = details
-
-    @property
-    def http_status(self) -> int:
-        return CODES[self.code]
+    CODES = CODES

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from qms.accounts.model import DeviceKind, UserRole
-from qms.core._schema import SchemaError, from_dict, to_dict
+from qms.eventsourcing import records
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,15 +96,9 @@ EVENT_TYPES: dict[str, type[AccountEvent]] = {
 
 
 def event_to_dict(event: AccountEvent) -> dict[str, Any]:
-    return {"type": event.TYPE, "schema": event.SCHEMA, **to_dict(event)}
+    return records.event_to_dict(event)
 
 
 def event_from_dict(data: Mapping[str, Any]) -> AccountEvent:
-    """The typed event; ValueError for an unknown type or a field that cannot be read."""
-    cls = EVENT_TYPES.get(str(data.get("type", "")))
-    if cls is None:
-        raise ValueError(f"unknown account event type {data.get('type')!r}")
-    try:
-        return from_dict(cls, data, strict=False)
-    except SchemaError as exc:
-        raise ValueError(f"{cls.TYPE}: {exc}") from None
+    """The typed event; `UnknownEvent` (a ValueError) for an unknown type or a bad field."""
+    return records.event_from_dict(EVENT_TYPES, data, "account event")

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
-from qms.core._schema import Constraint, SchemaError, from_dict, to_dict
 from qms.core.errors import Rejected
 from qms.core.model import Channel, OpeningHours, Priority
+from qms.eventsourcing import records
+from qms.eventsourcing.schema import Constraint, SchemaError, from_dict, to_dict
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # sites, agencies, services, counters, tickets
 MAX_TARGET_MIN = 24 * 60
@@ -244,14 +245,7 @@ class WriteSurveyPlan(Command):
     plan: dict[str, Any]
 
 
-def _concrete(cls: type[Command]) -> list[type[Command]]:
-    out = [cls] if cls.TYPE else []
-    for sub in cls.__subclasses__():
-        out.extend(_concrete(sub))
-    return out
-
-
-COMMAND_TYPES: dict[str, type[Command]] = {c.TYPE: c for c in _concrete(Command)}
+COMMAND_TYPES: dict[str, type[Command]] = records.registry(Command)
 
 
 def parse_command(data: Any) -> Command:

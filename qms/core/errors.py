@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from qms.eventsourcing.rejection import Rejection
 from qms.survey.errors import CODES as SURVEY_CODES
 
 # Stable codes, part of the public contract (the HTTP API passes them through).
@@ -48,23 +47,10 @@ ENGINE_CODES: dict[str, int] = {
 ALL_CODES = {**SURVEY_CODES, **CODES, **GUARD_CODES, **ENGINE_CODES}
 
 
-class Rejected(Exception):
+class Rejected(Rejection):
     """A command the core refuses; nothing was changed."""
 
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        if code not in ALL_CODES:
-            raise ValueError(f"unregistered rejection code {code!r}")
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.details = details
-
-    @property
-    def http_status(self) -> int:
-        return ALL_CODES[self.code]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "details": self.details}
+    CODES = ALL_CODES
 
 
 def wrong_state(what: str, ident: str, expected: str, got: str) -> Rejected:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from qms.core._schema import SchemaError, from_dict, to_dict
 from qms.core.model import Agency, Channel, Priority, Service, Site
+from qms.eventsourcing import records
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,32 +267,13 @@ class SurveyPlanWritten(Event):
     text: str
 
 
-def _concrete(cls: type[Event]) -> list[type[Event]]:
-    out = [cls] if cls.TYPE else []
-    for sub in cls.__subclasses__():
-        out.extend(_concrete(sub))
-    return out
-
-
-EVENT_TYPES: dict[str, type[Event]] = {c.TYPE: c for c in _concrete(Event)}
-
-
-class UnknownEvent(ValueError):
-    pass
+EVENT_TYPES: dict[str, type[Event]] = records.registry(Event)
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": event.TYPE, "schema": event.SCHEMA}
-    data.update(to_dict(event))
-    return data
+    return records.event_to_dict(event)
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Load an event written by any version of qms (tolerant of added fields)."""
-    cls = EVENT_TYPES.get(data.get("type", ""))
-    if cls is None:
-        raise UnknownEvent(f"unknown event type {data.get('type')!r}")
-    try:
-        return from_dict(cls, data, strict=False)
-    except SchemaError as exc:
-        raise UnknownEvent(f"{cls.TYPE}: {exc}") from exc
+    return records.event_from_dict(EVENT_TYPES, data)

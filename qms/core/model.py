@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from qms.core._schema import Constraint
+from qms.eventsourcing.schema import Constraint
 
 HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
 HHMM = Annotated[str, Constraint(pattern=HHMM_PATTERN, meaning="HH:MM, 00:00 to 24:00")]

@@ -6,10 +6,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from qms.core._schema import from_dict, to_dict
 from qms.core.events import Event
 from qms.core.evolve import rebuild_queues, tickets_touched
 from qms.core.model import HallState, Ticket
+from qms.eventsourcing.schema import from_dict, to_dict
 
 # Raised when the state's shape changes; an older snapshot is then ignored and
 # the state rebuilt from the log (snapshots are a cache, the log is the truth).

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from qms.core import Command, Rejected
 from qms.core import commands as c
 from qms.core.model import HallState
-from qms.engine import WireGuard, wire_guard
+from qms.guards import WireGuard, wire_guard
 from qms.server.errors import ApiError
 from qms.server.principal import Principal, Role
 

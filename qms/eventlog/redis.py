@@ -1,22 +1,20 @@
 """The Redis backend: a Stream per site, the version as the stream ID, any number of processes.
 
-Compare-and-append is one Lua script (`_APPEND`), which also PUBLISHes the
-entries it added on the site's channel (`keys.push`). Live entries come from ONE
-reader per `RedisLog`: a Pub/Sub connection of its own (`resp.RespConnection`,
+Compare-and-append is one Lua script (`redis_layout.APPEND`), which also PUBLISHes
+the entries it added on the site's channel (`keys.push`). Live entries come from
+ONE reader per `RedisLog`: a Pub/Sub connection of its own (`resp.RespConnection`,
 lean on purpose: every append wakes every following process) subscribed to the
 channels of the sites with local subscribers, fanned out in-process by `Fanout`,
-which fills any gap from storage. Pub/Sub loses what is sent while a link is
-down, so the reader keeps, per site, the version of the last entry it delivered
-and, whenever it (re)subscribes, first reads from storage past it: a reconnect
-resumes exactly there. Pushed rather than polled with XREAD, a follower's wake
-costs a receive, not a receive and a send (docs/performance.md).
+which fills any gap from storage. Pub/Sub loses what is sent while a link is down,
+so the reader keeps, per site, the version of the last entry it delivered and,
+whenever it (re)subscribes, first reads from storage past it: a reconnect resumes
+exactly there. Pushed, not polled with XREAD: a wake costs a receive, not two calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import random
@@ -37,6 +35,7 @@ from ._fanout import Fanout
 from .base import Encoded, Event, EventLog
 from .errors import DecodeError, Entry, EventLogError, VersionConflict
 from .outage import Outage, outage_errors, unavailable
+from .redis_layout import APPEND, APPEND_SHA, SAVE_SNAPSHOT, entry, parse_id
 from .resp import RespConnection
 
 logger = logging.getLogger(__name__)
@@ -50,67 +49,6 @@ READ_COUNT = 512  # entries per storage read while the reader catches up
 BACKOFF_BASE = 0.05  # seconds; reconnect delay is uniform in [0, min(cap, base * 2**n)]
 BACKOFF_CAP = 2.0
 
-# KEYS: log, version, epoch, push channel (a channel, not a key: named here for the
-# cluster slot). ARGV: expected version, epoch if absent, token, event...
-# Redis' automatic retry may resend an append whose reply was lost: the token on
-# its first entry tells "already appended by me" from a real conflict, so such a
-# retry succeeds instead of leading the caller to decide (and call a ticket) twice.
-_APPEND = """
-local CONFLICT_ENTRIES = 64
-local expected = tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-local n = #ARGV - 3
-if current ~= expected then
-  if current >= expected + n then
-    local id = string.format('%d-0', expected + 1)
-    local first = redis.call('XRANGE', KEYS[1], id, id)[1]
-    if first then
-      local fields = first[2]
-      for i = 1, #fields, 2 do
-        if fields[i] == 't' and fields[i + 1] == ARGV[3] then
-          return {1, expected + n}
-        end
-      end
-    end
-  end
-  -- The conflict carries the entries the caller missed (a page of them), so the
-  -- loser of a race catches up without another round trip and can retry at once.
-  local missed = redis.call('XRANGE', KEYS[1], string.format('%d-0', expected + 1), '+',
-    'COUNT', CONFLICT_ENTRIES)
-  return {0, current, missed}
-end
-redis.call('SET', KEYS[3], ARGV[2], 'NX')
-redis.call('XADD', KEYS[1], string.format('%d-0', expected + 1), 'd', ARGV[4], 't', ARGV[3])
-for i = 2, n do
-  redis.call('XADD', KEYS[1], string.format('%d-0', expected + i), 'd', ARGV[3 + i])
-end
-redis.call('SET', KEYS[2], expected + n)
-local push = {expected + 1}
-for i = 1, n do
-  push[i + 1] = ARGV[3 + i]
-end
-redis.call('PUBLISH', KEYS[4], cmsgpack.pack(push))
-return {1, expected + n}
-"""
-
-# KEYS: snapshot, version. ARGV: version, state. Returns {0, current} when ahead of
-# the log; keeps a newer snapshot rather than replace it with an older one.
-_SAVE_SNAPSHOT = """
-local v = tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-if v > current then
-  return {0, current}
-end
-local old = redis.call('HGET', KEYS[1], 'v')
-if old and tonumber(old) > v then
-  return {1, tonumber(old)}
-end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
-return {1, v}
-"""
-
-_APPEND_SHA = hashlib.sha1(_APPEND.encode()).hexdigest()
-StreamId = tuple[int, int]
 _T = TypeVar("_T")
 
 
@@ -130,32 +68,13 @@ async def timed(call: Awaitable[_T], seconds: float = COMMAND_TIMEOUT) -> _T:
         raise RedisTimeoutError(f"no reply from Redis within {seconds} s") from exc
 
 
-def _parse_id(raw: bytes | str) -> StreamId:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _entry(site: str, raw_id: bytes | str, fields: Mapping[bytes, object]) -> Entry:
-    try:
-        version, seq = _parse_id(raw_id)
-    except ValueError as exc:
-        raise DecodeError(site, 0, f"stream ID {raw_id!r} is not <version>-0") from exc
-    if seq != 0:
-        raise DecodeError(site, version, f"stream ID {raw_id!r} is not <version>-0")
-    data = fields.get(b"d")
-    if data is None:
-        raise DecodeError(site, version, "stream entry has no 'd' field")
-    return version, codec.decode(site, version, data)
-
-
 class RedisLog(EventLog):
     """`EventLog` in the Redis at `url`, every key under `prefix` (see `keys`)."""
 
     def __init__(self, url: str, prefix: str = keys.DEFAULT_PREFIX) -> None:
         self._url = url
         self._prefix = keys.check_prefix(prefix)
-        # Default retries are kept: every command here is safe to resend (see _APPEND).
+        # Default retries are kept: every command here is safe to resend (see APPEND).
         # socket_timeout=None: see timed.
         self._redis = aioredis.Redis.from_url(url, protocol=2, socket_timeout=None)
         # The lean command link (`link`): appends, and the relay's publishes.
@@ -163,7 +82,7 @@ class RedisLog(EventLog):
         self._link_opening = asyncio.Lock()  # one link, however many callers wait for it
         timeout = parse_url(url).get("socket_timeout")
         self._reply_timeout = float(timeout) if isinstance(timeout, int | float) else None
-        self._snapshot_script = self._redis.register_script(_SAVE_SNAPSHOT)
+        self._snapshot_script = self._redis.register_script(SAVE_SNAPSHOT)
         self._fanout = Fanout(self.read, watch=self._watch, unwatch=self._unwatch)
         self._closed = False
         # The reader: the version last delivered per followed site, and its state.
@@ -264,7 +183,7 @@ class RedisLog(EventLog):
         if not reply[0]:
             # Lua hands stream fields back as a flat [name, value, ...] list.
             missed = [
-                _entry(site, raw_id, dict(zip(fields[::2], fields[1::2], strict=True)))
+                entry(site, raw_id, dict(zip(fields[::2], fields[1::2], strict=True)))
                 for raw_id, fields in reply[2]
             ]
             raise VersionConflict(site, expected_version, int(reply[1]), missed)
@@ -272,13 +191,13 @@ class RedisLog(EventLog):
         return int(reply[1])
 
     async def _append_script(self, site_keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run `_APPEND` on the lean connection (the writer's hottest call), pipelined.
+        """Run `APPEND` on the lean connection (the writer's hottest call), pipelined.
 
         As redis-py would: a reply later than the URL's `socket_timeout` (else
         COMMAND_TIMEOUT) is given up and the link dropped, and a broken or timed-out
         append is sent once more on a new connection. Resending is safe: the token
         makes an append that had gone through answer as the first one did (see
-        `_APPEND`).
+        `APPEND`).
         """
         for attempt in range(3):
             conn: RespConnection | None = None
@@ -287,12 +206,12 @@ class RedisLog(EventLog):
                     conn = self.link() or await self.open_link()
                     try:
                         return await conn.call(
-                            "EVALSHA", _APPEND_SHA, len(site_keys), *site_keys, *args
+                            "EVALSHA", APPEND_SHA, len(site_keys), *site_keys, *args
                         )
                     except NoScriptError:
                         if attempt == 2:
                             raise
-                        await conn.call("SCRIPT", "LOAD", _APPEND)  # a restart forgot it
+                        await conn.call("SCRIPT", "LOAD", APPEND)  # a restart forgot it
             except (RedisConnectionError, TimeoutError) as exc:
                 self.drop_link(conn)
                 if attempt:
@@ -352,7 +271,7 @@ class RedisLog(EventLog):
         items: Any = await self._call(
             lambda: self._redis.xrange(self._key(site), first, "+", count=limit)
         )
-        return [_entry(site, raw_id, fields) for raw_id, fields in items]
+        return [entry(site, raw_id, fields) for raw_id, fields in items]
 
     def subscribe(
         self, site: str, after: int = 0, *, direct: Callable[[Entry], None] | None = None
@@ -534,14 +453,14 @@ class RedisLog(EventLog):
             # An ID other than <version>-0, or no 'd': delivered as unreadable (None).
             entries = []
             for raw_id, fields in items:
-                version, seq = _parse_id(raw_id)
+                version, seq = parse_id(raw_id)
                 entries.append((version, fields.get(b"d") if seq == 0 else None))
             self._deliver(site, entries)
             if len(items) < READ_COUNT:
                 return
 
     def _pushed(self, channel: bytes, data: bytes) -> None:
-        """A message on a site's channel: the entries one append added (`_APPEND`)."""
+        """A message on a site's channel: the entries one append added (`redis_layout.APPEND`)."""
         site = self._channels.get(channel)
         if site is None:
             return  # unsubscribed meanwhile

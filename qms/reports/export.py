@@ -81,6 +81,23 @@ def _breakdown(by: str) -> Callable[[Reports, Scope, float], Table]:
     return lambda r, s, now: _rows(r.breakdown(s, by, now)["rows"], ["key"])
 
 
+STAFF_FIELDS = ("open_s", "paused_s", "busy_s", "idle_waiting_s", "idle_s", "utilisation")
+
+
+def _cut_with_staff(by: str) -> Callable[[Reports, Scope, float], Table]:
+    """Per counter or officer as the page's table shows it: every measure of the visits,
+    then the time of the same counter or officer (`staff.open_s`, …)."""
+
+    def make(r: Reports, s: Scope, now: float) -> Table:
+        time = {row["key"]: row for row in r.staff(s, by, now)["rows"]}
+        rows = r.breakdown(s, by, now)["rows"]
+        both = [{**row, "staff": {f: time.get(row["key"], {}).get(f) for f in STAFF_FIELDS}}
+                for row in rows]  # fmt: skip
+        return _rows(both, ["key"])
+
+    return make
+
+
 def _staff(by: str) -> Callable[[Reports, Scope, float], Table]:
     return lambda r, s, now: _rows(r.staff(s, by, now)["rows"], ["key"])
 
@@ -88,10 +105,11 @@ def _staff(by: str) -> Callable[[Reports, Scope, float], Table]:
 # name -> (sheet title, how to make it); the order of the XLSX's sheets.
 TABLES: dict[str, tuple[str, Callable[[Reports, Scope, float], Table]]] = {
     "summary": ("Ringkasan", lambda r, s, now: summary_table(r.summary(s, now))),
+    "site": ("Per lokasi", _breakdown("site")),
     "agency": ("Per instansi", _breakdown("agency")),
     "service": ("Per layanan", _breakdown("service")),
-    "counter": ("Per loket", _breakdown("counter")),
-    "officer": ("Per petugas", _breakdown("officer")),
+    "counter": ("Per loket", _cut_with_staff("counter")),
+    "officer": ("Per petugas", _cut_with_staff("officer")),
     "channel": ("Per kanal", _breakdown("channel")),
     "priority": ("Per prioritas", _breakdown("priority")),
     "day": ("Per hari", _breakdown("day")),
@@ -104,11 +122,14 @@ TABLES: dict[str, tuple[str, Callable[[Reports, Scope, float], Table]]] = {
 FORMATS = ("csv", "xlsx")
 
 
-def check(fmt: str | None, table: str | None) -> tuple[str, str]:
+def check(fmt: str | None, table: str | None) -> tuple[str, str | None]:
+    """The format and table asked for: a CSV is one table (default `summary`); an XLSX
+    every table, or the one named."""
     fmt = fmt or "csv"
     if fmt not in FORMATS:
         raise ReportError("invalid_dimension", f"format {fmt!r}", allowed=list(FORMATS))
-    table = table or "summary"
+    if table is None:
+        return fmt, "summary" if fmt == "csv" else None
     if table not in TABLES:
         raise ReportError("invalid_dimension", f"no table {table!r}", allowed=list(TABLES))
     return fmt, table
@@ -137,8 +158,11 @@ def csv_export(reports: Reports, scope: Scope, table: str, now: float) -> bytes:
     return to_csv(TABLES[table][1](reports, scope, now))
 
 
-def xlsx_export(reports: Reports, scope: Scope, now: float, title: str) -> bytes:
-    """Every table, one sheet each, after a sheet that says what the report is."""
+def xlsx_export(
+    reports: Reports, scope: Scope, now: float, title: str, only: str | None = None
+) -> bytes:
+    """Every table (or `only` that one), one sheet each, after a sheet that says what the
+    report is."""
     import xlsxwriter  # type: ignore[import-untyped]
 
     out = io.BytesIO()
@@ -154,7 +178,9 @@ def xlsx_export(reports: Reports, scope: Scope, now: float, title: str) -> bytes
         about.write_row(i, 0, [site, period["first"], period["last"], period["days"]])
     filters = scope.filters.to_dict()
     about.write_string(i + 2, 0, "Filter: " + (repr(filters) if filters else "-"))
-    for _, (sheet_name, make) in TABLES.items():
+    for name, (sheet_name, make) in TABLES.items():
+        if only is not None and name != only:
+            continue
         columns, rows = make(reports, scope, now)
         sheet = book.add_worksheet(sheet_name)
         sheet.write_row(0, 0, columns, bold)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from qms.core.model import Channel, Priority
 from qms.eventlog.codec import check_site
-from qms.reports import db, sql
+from qms.reports import db, satisfaction, sql
 from qms.reports.errors import ReportError
 from qms.reports.live import LiveDay
 from qms.reports.period import Period, between, named
@@ -227,6 +227,20 @@ class Reports:
         columns = list(rows[0]) if rows else list(sql.VISIT_EXPORT)
         return columns, [list(row.values()) for row in rows]
 
+    def served_visits(
+        self, scope: Scope, tickets: Sequence[str], now: float | None = None
+    ) -> dict[tuple[str, str], satisfaction.Visit]:
+        """(site, ticket) -> the figures of the ticket's served visit, for the visits in
+        scope of these `tickets` (the survey's link to the wait: a ticket is served at
+        most once). Only the rated tickets are read out, not the period's every visit."""
+        rows = self._rows(scope, sql.SERVED, now, extra={"tickets": sorted(set(tickets))})
+        return {
+            (r["site"], r["ticket"]): satisfaction.Visit(
+                r["wait_s"], r["service_s"], r["within_target"], r["priority"]
+            )
+            for r in rows
+        }
+
     # -- running the SQL -----------------------------------------------------------------
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
@@ -235,7 +249,13 @@ class Reports:
         return self._con
 
     def _rows(
-        self, scope: Scope, query: str, now: float | None, *, activity: bool = False
+        self,
+        scope: Scope,
+        query: str,
+        now: float | None,
+        *,
+        activity: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         at = time.time() if now is None else now
         with self._lock:
@@ -247,7 +267,7 @@ class Reports:
                 f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}), "
                 f"a AS (SELECT * FROM ({counters}) WHERE {staff_where}) {_strip_with(query)}"
             )
-            cursor = con.execute(full, params)
+            cursor = con.execute(full, {**params, **(extra or {})})
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -165,3 +165,9 @@ def in_list(param: str, column: str) -> str:
 
 def union(selects: Sequence[str], empty: str) -> str:
     return " UNION ALL ".join(selects) if selects else empty
+
+
+# The served visits' figures, for the satisfaction survey's link to the wait.
+SERVED = """SELECT site, ticket, wait_s, service_s, within_target, priority
+FROM v WHERE outcome = 'served' AND ticket IN (SELECT unnest($tickets::VARCHAR[]))
+ORDER BY site, ticket"""

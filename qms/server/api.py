@@ -7,11 +7,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from qms.reports import routes as reports
+from qms.reports import routes_sites as reports_sites
+from qms.reports import routes_survey as reports_survey
 from qms.server import (
     api_accounts,
     api_commands,
     api_hall,
-    api_reports,
     api_survey,
     api_survey_plan,
     api_survey_walkup,
@@ -34,5 +36,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *api_survey.ROUTES,
     *api_survey_plan.ROUTES,
     *api_survey_walkup.ROUTES,
-    *api_reports.ROUTES,
+    *reports.ROUTES,
+    *reports_survey.ROUTES,
+    *reports_sites.ROUTES,
 )

@@ -17,7 +17,7 @@ from qms.accounts.commands import parse
 from qms.accounts.model import MAX_NAME, MAX_ZONE, SITE_RE
 from qms.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from qms.accounts.sessions import COOKIE_NAME, DEVICE_COOKIE, DEVICE_LIFETIME_S, LIFETIME_S
-from qms.core._schema import MAX_LIST, MAX_STR
+from qms.eventsourcing.schema import MAX_LIST, MAX_STR
 from qms.server.addresses import client_address
 from qms.server.auth import Accounts, device_link, principal_of_user
 from qms.server.errors import ApiError, read_json

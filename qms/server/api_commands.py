@@ -23,11 +23,12 @@ from qms.core.model import Channel
 from qms.counter_console.commands import COUNTER_COMMANDS
 from qms.counter_console.guard import officer_guard
 from qms.engine import Result, SiteEngine
+from qms.eventsourcing.schema import dataclass_schema
 from qms.server import queries as q
 from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
 from qms.server.command_route import CommandRoute
 from qms.server.errors import ApiError, read_json
-from qms.server.openapi import COMMAND_RESULT, dataclass_schema
+from qms.server.openapi import COMMAND_RESULT
 from qms.server.principal import ADMINS, ISSUERS, MANAGERS, Principal, Role
 from qms.server.routes import PREFIX, ApiRoute, Endpoint, api
 

@@ -17,18 +17,19 @@ from starlette.routing import BaseRoute, Route
 
 from qms.demo import simulation
 from qms.eventlog import is_redis_url, open_log
-from qms.server import pages, stream
+from qms.reports.hub import ReportsHub
+from qms.server import pages
 from qms.server.api import ROUTES
 from qms.server.api_hall import TICKET_MISSES
 from qms.server.api_survey_walkup import WALK_UP_ANSWERS
 from qms.server.auth import Accounts, failure_log
 from qms.server.config import Config
-from qms.server.connection import StreamSettings
 from qms.server.errors import error_response, exception_handlers
 from qms.server.hall import Hall
 from qms.server.process import GcPolicy, ShutdownSignals, quiet_client_faults, redact_uvicorn_logs
-from qms.server.reports_hub import ReportsHub
 from qms.server.routes import starlette_routes
+from qms.server.stream import hub as stream
+from qms.server.stream.connection import StreamSettings
 
 log = logging.getLogger(__name__)
 

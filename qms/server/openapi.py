@@ -7,23 +7,19 @@ its answers; the {path} parameters come from the path itself. /healthz and
 walks the Starlette app and fails when a route is undocumented or a documented
 one does not exist (tests/test_openapi.py).
 
-`type_schema` and `dataclass_schema` turn the core's command dataclasses into
-JSON schemas, so a command's documented body is always its real one.
+Command bodies are the commands' own dataclasses in JSON schema words
+(`qms.eventsourcing.schema.dataclass_schema`, the walker the parser uses), so a
+command's documented body is always its real one.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import importlib.metadata
 import re
-import types
-import typing
 from collections.abc import Sequence
 from typing import Any
 
 from qms.accounts.model import DEVICE_RE, SITE_RE, USERNAME_RE
-from qms.core._schema import MAX_INT, MAX_LIST, MAX_STR, Constraint
 from qms.core.commands import ID_PATTERN
 from qms.server.answers import COMMAND_RESOURCES
 from qms.server.errors import HTTP_CODES
@@ -132,92 +128,6 @@ EXTRA_PATHS: dict[str, dict[str, Any]] = {
         }
     },
 }
-
-
-# --- JSON schemas from type hints ---------------------------------------------------------
-
-
-def type_schema(tp: Any) -> dict[str, Any]:
-    """The JSON schema of a field type as `qms.core._schema` parses it (strictly)."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        base, *extras = typing.get_args(tp)
-        schema = dict(type_schema(base))
-        for constraint in (x for x in extras if isinstance(x, Constraint)):
-            schema.update(constraint_schema(constraint))
-        return schema
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        inner = [type_schema(a) for a in args if a is not type(None)]
-        if type(None) in args:
-            inner.append({"type": "null"})
-        return inner[0] if len(inner) == 1 else {"anyOf": inner}
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        return {"type": "array", "items": type_schema(item), "maxItems": MAX_LIST}
-    if origin is dict:
-        _, item = typing.get_args(tp)
-        return {"type": "object", "additionalProperties": type_schema(item)}
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return {"type": "string", "enum": [m.value for m in tp]}
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return dataclass_schema(tp)
-    if tp is int:
-        return {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT}
-    simple = {bool: "boolean", float: "number"}
-    if tp in simple:
-        return {"type": simple[tp]}
-    if tp is str:
-        return {"type": "string", "maxLength": MAX_STR}
-    return {}
-
-
-def constraint_schema(constraint: Constraint) -> dict[str, Any]:
-    """A `Constraint` in JSON schema words (its patterns are anchored, as the parser's are)."""
-    out: dict[str, Any] = {}
-    if constraint.minimum is not None:
-        out["minimum"] = constraint.minimum
-    if constraint.maximum is not None:
-        out["maximum"] = constraint.maximum
-    if constraint.pattern is not None:
-        out["pattern"] = constraint.pattern
-    if constraint.unique_items:
-        out["uniqueItems"] = True
-    return out
-
-
-def _default(f: dataclasses.Field[Any]) -> Any:
-    if f.default is not dataclasses.MISSING:
-        value = f.default
-    elif f.default_factory is not dataclasses.MISSING:
-        value = f.default_factory()
-    else:
-        return dataclasses.MISSING
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value.value if isinstance(value, enum.Enum) else value
-
-
-def dataclass_schema(cls: type, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """An object schema of `cls`'s init fields (less `exclude`); no other properties."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for f in dataclasses.fields(cls):
-        if not f.init or f.name in exclude:
-            continue
-        schema = dict(type_schema(hints[f.name]))
-        default = _default(f)
-        if default is dataclasses.MISSING:
-            required.append(f.name)
-        else:
-            schema["default"] = default
-        properties[f.name] = schema
-    out: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        out["required"] = required
-    out["additionalProperties"] = False
-    return out
 
 
 # --- the document ------------------------------------------------------------------------------
@@ -374,4 +284,4 @@ def document(table: Sequence[ApiRoute], server_url: str = "") -> dict[str, Any]:
     return doc
 
 
-__all__ = ["PREFIX", "dataclass_schema", "document", "type_schema"]
+__all__ = ["PREFIX", "document"]

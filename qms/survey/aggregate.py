@@ -32,13 +32,17 @@ class Record:
     """One response as the figures see it: its scores and what it can be cut by.
 
     `values` holds the cut values (service, agency, counter, officer, channel
-    and the profile answers); no ticket, no time finer than the day.
+    and the profile answers); no time finer than the day. `ticket` is kept for the
+    join with the visit's figures and is never shown.
     """
 
     day: date
     scores: tuple[int, ...]
     values: dict[str, str | None] = field(default_factory=dict)
     suggestion: str = ""  # for the export of responses only; never in a cut
+    # The rated ticket, only to join the response to its visit's wait inside the server
+    # (qms.reports.satisfaction); never in a cut, a view or an export.
+    ticket: str = field(default="", repr=False)
 
 
 def period_key(day: date, kind: str) -> str:

@@ -43,7 +43,8 @@ def record_of(entry: Mapping[str, Any]) -> Record:
         values[key] = profile.get(key)
     scores = tuple(int(s) for s in response.get("scores", ()))
     text = str(response.get("suggestion") or "")
-    return Record(date.fromisoformat(str(entry["day"])), scores, values, text)
+    ticket = str(entry.get("ticket") or "")
+    return Record(date.fromisoformat(str(entry["day"])), scores, values, text, ticket)
 
 
 def source_of(record: Record) -> str:

@@ -1,14 +1,17 @@
 // The reports page: any period (named, or a range of dates) and filters; KPI cards
 // with the change against the period before; arrivals and served per hour (one
 // day) or per day (longer periods), drawn as plain SVG; the weekday x hour
-// heatmap; a table per cut; CSV / XLSX exports of the same query; and an A4 print
-// (the monthly report). Every number is the API's (GET /api/v1/sites/{site}/reports/…,
-// docs/reports.md): the cards carry the raw value in data-value, so the
-// page, the API and the exports can be checked against each other.
+// heatmap; a table per cut; the satisfaction survey (IKM) by the wait of the visits
+// rated; one site or several (GET /api/v1/reports/…?site=a&site=b: figures over the
+// union); a CSV of each table and an XLSX of the same query; and an A4 print (the
+// monthly report). Every number is the API's (docs/reports.md): the cards and the
+// tables' cells carry the raw value in data-value (cells also their CSV column in
+// data-field), so the page, the API and the exports can be checked against each other.
 
 import { ApiError, get } from "./api.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
 import { Gate, chooseSite, roleName, signOut } from "./staff.js";
+import { drawChart, drawHeatmap, drawSurvey, fmt, locale } from "./reports-view.js";
 import { $, banner, h, showError } from "./ui.js";
 
 register({
@@ -20,6 +23,9 @@ register({
   rep_to: ["Sampai", "To"],
   rep_show: ["Tampilkan", "Show"],
   rep_csv: ["Unduh CSV", "Download CSV"],
+  rep_csv_summary: ["CSV ringkasan", "Summary CSV"],
+  rep_sites: ["Lokasi", "Sites"],
+  t_site: ["Per lokasi", "Per site"],
   rep_xlsx: ["Unduh XLSX", "Download XLSX"],
   rep_print: ["Cetak (A4)", "Print (A4)"],
   rep_loading: ["Memuat…", "Loading…"],
@@ -91,6 +97,7 @@ register({
 });
 
 const FILTERS = ["agency", "service", "channel", "priority"];
+const CUTS = ["site", "service", "agency", "officer", "counter", "channel", "priority"];
 // The cards: [key, label, path into `measures`, kind, better when higher?]
 const CARDS = [
   ["visits", "k_visits", "visits", "count", true],
@@ -105,25 +112,20 @@ const CARDS = [
   ["hall_p50", "k_hall_p50", "hall.p50", "time", false],
 ];
 
-let site = null;
+let site = null; // the first of the chosen sites: its set-up names services and agencies
+let sites = []; // the chosen sites
+let readable = []; // [{site, name, timezone}] the principal may read
 let setup = null;
 let data = null; // the last answers, redrawn on a language switch
 let gate;
 
-const locale = () => (getLang() === "en" ? "en-GB" : "id-ID");
 const dig = (obj, path) => path.split(".").reduce((o, k) => (o == null ? o : o[k]), obj);
-const sitePath = (rest) => `/sites/${encodeURIComponent(site)}/reports${rest}`;
-
-function fmt(value, kind) {
-  if (value === null || value === undefined) return "—";
-  if (kind === "rate") {
-    return new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 1 }).format(value);
-  }
-  if (kind === "time") {
-    const minutes = value / 60;
-    return `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(minutes)} ${getLang() === "en" ? "min" : "mnt"}`;
-  }
-  return new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(value);
+// One site: its own routes; several: the routes across sites, named in the query.
+function reportUrl(view, q) {
+  const p = new URLSearchParams(q);
+  if (sites.length === 1) return `/sites/${encodeURIComponent(sites[0])}/reports/${view}?${p}`;
+  for (const s of sites) p.append("site", s);
+  return `/reports/${view}?${p}`;
 }
 
 function fmtChange(value, kind) {
@@ -153,7 +155,8 @@ function keyName(by, key) {
     const c = (setup?.counters || []).find((x) => x.counter === key);
     return c ? c.name : key;
   }
-  if (by === "channel") return t(`ch_${key}`);
+  if (by === "site") return (readable.find((x) => x.site === key) || {}).name || key;
+  if (by === "channel") return key === "walk_up" ? t("sv_unlinked") : t(`ch_${key}`);
   if (by === "priority") return t(`pr_${key}`);
   return String(key);
 }
@@ -188,6 +191,8 @@ function fromLocation() {
     form.elements.period.value = q.get("period");
   }
   for (const name of FILTERS) if (q.get(name)) form.elements[name].value = q.get(name);
+  const by = q.get("survey");
+  if (by) $("#survey-by").value = by;
   showRange();
 }
 
@@ -200,30 +205,46 @@ function showRange() {
 
 async function load() {
   const q = query();
+  sites = chosenSites();
   const page = new URLSearchParams(q);
-  page.set("site", site);
+  page.set("site", sites.join(","));
+  const surveyBy = $("#survey-by").value;
+  if (surveyBy !== "wait") page.set("survey", surveyBy);
   history.replaceState(null, "", `${location.pathname}?${page}`);
   const api = (view, extra = {}) => {
     const p = new URLSearchParams(q);
     for (const [k, v] of Object.entries(extra)) p.set(k, v);
-    return get(`${sitePath(`/${view}`)}?${p}`);
+    return get(reportUrl(view, p));
   };
-  $("#export-csv").href = `/api/v1${sitePath("/export")}?${q}&format=csv`;
-  $("#export-xlsx").href = `/api/v1${sitePath("/export")}?${q}&format=xlsx`;
+  const file = (extra) => {
+    const p = new URLSearchParams(q);
+    for (const [k, v] of Object.entries(extra)) p.set(k, v);
+    return `/api/v1${reportUrl("export", p)}`;
+  };
+  $("#export-xlsx").href = file({ format: "xlsx" });
   $("#scope").textContent = t("rep_loading");
   document.body.dataset.loading = "";
   try {
     const summary = await api("summary");
     const oneDay = Object.values(summary.scope.sites)[0].days === 1;
-    const cuts = ["service", "agency", "officer", "counter", "channel", "priority"];
-    const [series, heat, staffOfficer, staffCounter, ...tables] = await Promise.all([
+    // Each table's CSV is the export of that very table (the chart's: its series).
+    $("#chart-csv").dataset.table = $("#chart-xlsx").dataset.table = oneDay ? "intervals" : "day";
+    for (const a of document.querySelectorAll("a.csv[data-table], a.xlsx[data-table]")) {
+      a.href = file({ format: a.classList.contains("xlsx") ? "xlsx" : "csv", table: a.dataset.table });
+    }
+    const surveyQ = new URLSearchParams(q);
+    surveyQ.set("by", surveyBy);
+    surveyQ.set("format", "csv");
+    $("#survey-csv").href = `/api/v1${reportUrl("survey", surveyQ)}`;
+    const [series, heat, staffOfficer, staffCounter, survey, ...tables] = await Promise.all([
       oneDay ? api("intervals", { minutes: "60" }) : api("breakdown", { by: "day" }),
       api("heatmap"),
       api("staff", { by: "officer" }),
       api("staff", { by: "counter" }),
-      ...cuts.map((by) => api("breakdown", { by })),
+      api("survey", { by: surveyBy }),
+      ...CUTS.map((by) => api("breakdown", { by })),
     ]);
-    data = { summary, oneDay, series, heat, staff: { officer: staffOfficer, counter: staffCounter }, tables };
+    data = { summary, oneDay, series, heat, staff: { officer: staffOfficer, counter: staffCounter }, survey, tables };
     draw();
     banner("");
   } catch (err) {
@@ -248,16 +269,17 @@ function draw() {
   $("#scope").textContent = t("rep_scope", {
     first: period.first, last: period.last, days: period.days, pfirst: before.first, plast: before.last,
   });
-  const hall = setup?.site?.name || site;
+  const hall = sites.map((s) => (readable.find((x) => x.site === s) || {}).name || s).join(", ") || setup?.site?.name || site;
   $("#site-title").textContent = `— ${hall}`;
   $("#print-hall").textContent = hall;
   $("#print-period").textContent = `${t("rep_period")}: ${period.first} – ${period.last}`;
   $("#printed-at").textContent = t("rep_printed", { when: new Date().toLocaleString(locale()) });
   drawCards(summary);
-  drawChart();
+  drawChart(data.oneDay, data.series);
   drawHeatmap(data.heat.cells);
-  const cuts = ["service", "agency", "officer", "counter", "channel", "priority"];
-  cuts.forEach((by, i) => drawTable(by, data.tables[i].rows));
+  $("#s-site").hidden = sites.length < 2;
+  CUTS.forEach((by, i) => drawTable(by, data.tables[i].rows));
+  drawSurvey(data.survey, keyName);
 }
 
 function drawCards(summary) {
@@ -277,89 +299,6 @@ function drawCards(summary) {
   }
 }
 
-function drawChart() {
-  const { oneDay, series } = data;
-  $("#chart-title").textContent = t(oneDay ? "chart_hour" : "chart_day");
-  const points = oneDay
-    ? series.rows.map((r) => ({ label: r.start.slice(11, 13), arrivals: r.arrivals, served: r.served }))
-    : series.rows.map((r) => ({ label: r.key.slice(5), arrivals: r.visits, served: r.outcomes.served }));
-  const box = $("#chart");
-  box.replaceChildren();
-  if (!points.length) {
-    box.append(h("p", { class: "muted" }, t("no_rows")));
-    return;
-  }
-  // Plain SVG: bars of arrivals, a line of served; the y axis from 0 to the largest.
-  const ns = "http://www.w3.org/2000/svg";
-  const el = (tag, attrs, text) => {
-    const node = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  };
-  const W = 900, H = 260, left = 40, bottom = 24, top = 10;
-  const max = Math.max(1, ...points.map((p) => Math.max(p.arrivals, p.served)));
-  const step = (W - left) / points.length;
-  const y = (v) => top + (H - top - bottom) * (1 - v / max);
-  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": $("#chart-title").textContent });
-  svg.append(el("line", { class: "axis", x1: left, x2: W, y1: y(0), y2: y(0) }));
-  for (const tick of [0, Math.round(max / 2), max]) {
-    svg.append(el("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end" }, String(tick)));
-  }
-  const every = Math.ceil(points.length / 24);
-  let path = "";
-  points.forEach((p, i) => {
-    const x = left + i * step;
-    const bar = el("rect", {
-      class: "arrivals", x: x + step * 0.15, width: step * 0.7, y: y(p.arrivals), height: y(0) - y(p.arrivals),
-      "data-label": p.label, "data-arrivals": p.arrivals, "data-served": p.served,
-    });
-    bar.append(el("title", {}, `${p.label}: ${p.arrivals} / ${p.served}`));
-    svg.append(bar);
-    const cx = x + step / 2;
-    path += `${i ? "L" : "M"}${cx.toFixed(1)},${y(p.served).toFixed(1)}`;
-    svg.append(el("circle", { class: "dot", cx, cy: y(p.served), r: 3 }));
-    if (i % every === 0) svg.append(el("text", { x: cx, y: H - 6, "text-anchor": "middle" }, p.label));
-  });
-  svg.append(el("path", { class: "served", d: path }));
-  box.append(svg);
-}
-
-function drawHeatmap(cells) {
-  const box = $("#heatmap");
-  box.replaceChildren();
-  if (!cells.length) {
-    box.append(h("p", { class: "muted" }, t("no_rows")));
-    return;
-  }
-  const hours = [...new Set(cells.map((c) => c.hour))].sort((a, b) => a - b);
-  const first = hours[0], last = hours[hours.length - 1];
-  const span = Array.from({ length: last - first + 1 }, (_, i) => first + i);
-  // Arrivals per day in the cell: a busy Monday is compared with busy Mondays.
-  const value = (c) => c.arrivals / Math.max(1, c.days);
-  const max = Math.max(...cells.map(value));
-  const table = h("table", { class: "heat" },
-    h("thead", {}, h("tr", {}, h("th", {}, ""), ...span.map((hr) => h("th", {}, String(hr).padStart(2, "0"))))));
-  const body = h("tbody");
-  for (let wd = 0; wd < 7; wd++) {
-    const row = h("tr", {}, h("th", {}, t(`wd_${wd}`)));
-    for (const hr of span) {
-      const c = cells.find((x) => x.weekday === wd && x.hour === hr);
-      const v = c ? value(c) : 0;
-      const alpha = max ? v / max : 0;
-      const text = c ? new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(v) : "";
-      const cell = h("td", { title: c ? `${c.arrivals} / ${c.days}` : "" }, text);
-      // Through the CSSOM: the pages' CSP forbids style attributes.
-      cell.style.backgroundColor = `rgba(11, 92, 173, ${alpha.toFixed(2)})`;
-      if (alpha > 0.55) cell.style.color = "#fff";
-      row.append(cell);
-    }
-    body.append(row);
-  }
-  table.append(body);
-  box.append(table);
-}
-
 function drawTable(by, rows) {
   const box = $(`#t-${by}`);
   box.replaceChildren();
@@ -368,30 +307,54 @@ function drawTable(by, rows) {
     return;
   }
   const staff = by === "officer" || by === "counter" ? data.staff[by].rows : null;
+  // [label, CSV column (the API's field, flattened), kind]
   const cols = [
-    ["col_visits", (r) => fmt(r.visits, "count")],
-    ["col_served", (r) => fmt(r.outcomes.served, "count")],
-    ["col_no_show", (r) => fmt(r.outcomes.no_show, "count")],
-    ["col_rate_served", (r) => fmt(r.rates.served, "rate")],
-    ["col_wait_p50", (r) => fmt(r.wait.p50, "time")],
-    ["col_wait_p90", (r) => fmt(r.wait.p90, "time")],
-    ["col_wait_p95", (r) => fmt(r.wait.p95, "time")],
-    ["col_within", (r) => fmt(r.rates.within_target, "rate")],
-    ["col_service_p50", (r) => fmt(r.service.p50, "time")],
+    ["col_visits", "visits", "count"],
+    ["col_served", "outcomes.served", "count"],
+    ["col_no_show", "outcomes.no_show", "count"],
+    ["col_rate_served", "rates.served", "rate"],
+    ["col_wait_p50", "wait.p50", "time"],
+    ["col_wait_p90", "wait.p90", "time"],
+    ["col_wait_p95", "wait.p95", "time"],
+    ["col_within", "rates.within_target", "rate"],
+    ["col_service_p50", "service.p50", "time"],
   ];
+  const value = (r, field) => {
+    if (!field.startsWith("staff.")) return dig(r, field);
+    const own = staff.find((s) => s.key === r.key);
+    return own ? own[field.slice(6)] : null;
+  };
   if (staff) {
-    const of = (r) => staff.find((s) => s.key === r.key);
     cols.push(
-      ["col_open", (r) => fmt(of(r)?.open_s ?? null, "time")],
-      ["col_idle_waiting", (r) => fmt(of(r)?.idle_waiting_s ?? null, "time")],
-      ["col_util", (r) => fmt(of(r)?.utilisation ?? null, "rate")],
+      ["col_open", "staff.open_s", "time"],
+      ["col_idle_waiting", "staff.idle_waiting_s", "time"],
+      ["col_util", "staff.utilisation", "rate"],
     );
   }
+  const cell = (r, field, kind) => {
+    const v = value(r, field) ?? null;
+    return h("td", { class: "num", dataset: { field, value: JSON.stringify(v) } }, fmt(v, kind));
+  };
   const table = h("table", { class: "figures", dataset: { cut: by } },
     h("thead", {}, h("tr", {}, h("th", {}, t("col_key")), ...cols.map(([k]) => h("th", { class: "num" }, t(k))))),
     h("tbody", {}, ...rows.map((r) => h("tr", { dataset: { key: r.key ?? "" } },
-      h("td", {}, keyName(by, r.key)), ...cols.map(([, f]) => h("td", { class: "num" }, f(r)))))));
+      h("td", {}, keyName(by, r.key)), ...cols.map(([, field, kind]) => cell(r, field, kind))))));
   box.append(table);
+}
+
+// --- the sites ----------------------------------------------------------------------------
+
+function chosenSites() {
+  const boxes = [...document.querySelectorAll("#site-list input:checked")].map((x) => x.value);
+  return boxes.length ? boxes : [site];
+}
+
+function fillSites(wanted) {
+  const list = $("#site-list");
+  list.replaceChildren(...readable.map((s) => h("label", {},
+    h("input", { type: "checkbox", name: "site", value: s.site, checked: wanted.includes(s.site) }), ` ${s.name}`)));
+  for (const input of list.querySelectorAll("input")) input.checked = wanted.includes(input.value);
+  $("#site-picker").hidden = readable.length < 2;
 }
 
 // --- starting up ----------------------------------------------------------------------------
@@ -414,11 +377,20 @@ function fillFilters() {
 async function ready(me) {
   $("#whoami").textContent = `${me.name} (${roleName(me.role)})`;
   $("#sign-out").hidden = false;
-  site = chooseSite(me);
+  try {
+    readable = (await get("/reports/sites")).sites;
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  const ids = readable.map((s) => s.site);
+  const asked = (new URLSearchParams(location.search).get("site") || "").split(",").filter((s) => ids.includes(s));
+  site = asked[0] || chooseSite(me) || readable[0]?.site;
   if (!site) {
     banner(t("no_site"));
     return;
   }
+  fillSites(asked.length ? asked : [site]);
   try {
     setup = await get(`/sites/${encodeURIComponent(site)}`);
   } catch (err) {
@@ -444,6 +416,7 @@ function boot() {
     load();
   });
   $("#print").addEventListener("click", () => window.print());
+  $("#survey-by").addEventListener("change", () => load());
   $("#sign-out").addEventListener("click", async () => {
     await signOut();
     location.reload();

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from qms.core import HallState
+from qms.display.audience import RECENT_CALLS, call_record
 from qms.eventlog import EventLog
-from qms.server import audience as aud
-from qms.server.audience import Facts
+from qms.server.stream.facts import Facts
 
 Json = dict[str, Any]
 
@@ -74,7 +74,7 @@ class CallHistory:
             if day != self.day:  # a new day (the same day reopened keeps its calls)
                 self.calls.clear()
             self.day = day
-        call = aud.call_record(version, event, f)
+        call = call_record(version, event, f)
         if call is None:
             return
         self.calls.append(call)
@@ -86,7 +86,7 @@ class CallHistory:
         self.calls.clear()
         self.since = version
 
-    def recent(self, n: int = aud.RECENT_CALLS) -> list[Json]:
+    def recent(self, n: int = RECENT_CALLS) -> list[Json]:
         return list(itertools.islice(reversed(self.calls), n))[::-1]
 
     def after(self, version: int) -> list[Json]:
@@ -176,4 +176,4 @@ def _logged_call(
         return None
     counter = state.counters.get(str(event.get("counter")))
     f = Facts(number=ticket.number, service=ticket.service, zone=counter.zone if counter else None)
-    return aud.call_record(version, event, f)
+    return call_record(version, event, f)

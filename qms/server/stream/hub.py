@@ -30,16 +30,16 @@ from qms.core import HallState
 from qms.engine import SiteEngine
 from qms.eventlog import LogUnavailable
 from qms.eventlog.outage import is_outage
-from qms.server.audience import Audience, Kind
 from qms.server.config import Config
-from qms.server.connection import Connection, Phase, StreamSettings, bound_send_buffer
 from qms.server.errors import ApiError
-from qms.server.feed import SiteFeed
 from qms.server.hall import Hall
-from qms.server.heartbeat import Heartbeat
 from qms.server.principal import ANONYMOUS, STAFF, Authenticator, Principal, Role
 from qms.server.process import GcPolicy
-from qms.server.wire import (
+from qms.server.stream.connection import Connection, Phase, StreamSettings, bound_send_buffer
+from qms.server.stream.facts import Audience, Kind
+from qms.server.stream.feed import SiteFeed
+from qms.server.stream.heartbeat import Heartbeat
+from qms.server.stream.wire import (
     Close,
     Hello,
     ProtocolError,

@@ -1,13 +1,14 @@
-"""Turn plain mappings (JSON, msgpack) into typed dataclasses and back.
+"""Typed records from plain mappings (JSON, msgpack) and back, and their JSON schemas.
 
 One small converter serves commands (strict: unknown or ill-typed fields are
 refused) and events (tolerant: unknown fields are ignored, missing ones take
 their defaults, so events written by an older or newer version still load).
+The API's OpenAPI document is made from the same types by `json_schema`: both
+look at a type through one walker (`shape`), so both say the same.
 
 A field's domain beyond its type is a `Constraint` in its annotation
 (``Annotated[int, Constraint(minimum=0, maximum=6)]``): strict parsing refuses
-values outside it, and the API's OpenAPI document states it
-(`qms.server.openapi`), so both say the same. Every integer parsed strictly is
+values outside it, and the schema states it. Every integer parsed strictly is
 within ±`MAX_INT` even without one: untrusted numbers never reach msgpack (whose
 integers end at 64 bits) or a JSON client (whose end at 2^53).
 """
@@ -66,6 +67,62 @@ class SchemaError(ValueError):
         self.problem = problem
 
 
+@dataclass(frozen=True)
+class Shape:
+    """A field type as both the converter and the JSON schema see it.
+
+    kind: "annotated" (args: the base type; constraints), "union" (args: the
+    members but None; optional: None is one), "list" (args: the item type),
+    "dict" (args: the value type), "enum", "dataclass", "bool", "int", "float",
+    "str", "any", or "unsupported".
+    """
+
+    kind: str
+    tp: Any
+    args: tuple[Any, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    optional: bool = False
+
+
+def shape(tp: Any) -> Shape:
+    """What `tp` is, for the two walkers over field types (the only place that asks)."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *extras = typing.get_args(tp)
+        constraints = tuple(x for x in extras if isinstance(x, Constraint))
+        return Shape("annotated", tp, (base,), constraints)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        members = tuple(a for a in args if a is not type(None))
+        return Shape("union", tp, members, optional=type(None) in args)
+    if origin is list:
+        return Shape("list", tp, typing.get_args(tp))
+    if origin is dict:
+        return Shape("dict", tp, typing.get_args(tp)[1:])
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return Shape("enum", tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return Shape("dataclass", tp)
+    for scalar, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):
+        if tp is scalar:
+            return Shape(kind, tp)
+    return Shape("any" if tp is Any else "unsupported", tp)
+
+
+def init_fields(cls: type) -> list[tuple[dataclasses.Field[Any], Any, bool]]:
+    """A dataclass's init fields, each with its type hint and whether it is required."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return [
+        (
+            f,
+            hints[f.name],
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+        if f.init
+    ]
+
+
 Converter = typing.Callable[[Any, str], Any]  # (value, field name for errors) -> value
 
 
@@ -77,11 +134,10 @@ def _converter(tp: Any, strict: bool) -> Converter:
     looking at type hints on each call (get_origin, dataclasses.fields) was most
     of the cost of following a busy site.
     """
-    origin = typing.get_origin(tp)
-    if origin is Annotated:
-        base, *extras = typing.get_args(tp)
-        convert = _converter(base, strict)
-        constraints = [x for x in extras if isinstance(x, Constraint)]
+    s = shape(tp)
+    if s.kind == "annotated":
+        convert = _converter(s.args[0], strict)
+        constraints = s.constraints
         if not strict or not constraints:  # events are facts: they load as they were written
             return convert
 
@@ -99,10 +155,9 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return value
 
         return constrained
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        optional = type(None) in args
-        inner = _converter(next(a for a in args if a is not type(None)), strict)
+    if s.kind == "union":
+        optional = s.optional
+        inner = _converter(s.args[0], strict)
 
         def union(value: Any, name: str) -> Any:
             if value is None and optional:
@@ -110,9 +165,8 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return inner(value, name)
 
         return union
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        item = _converter(item_tp, strict)
+    if s.kind == "list":
+        item = _converter(s.args[0], strict)
 
         def a_list(value: Any, name: str) -> Any:
             if not isinstance(value, list | tuple):
@@ -122,8 +176,8 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return [item(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
         return a_list
-    if origin is dict:
-        value_conv = _converter(typing.get_args(tp)[1], strict)
+    if s.kind == "dict":
+        value_conv = _converter(s.args[0], strict)
 
         def a_dict(value: Any, name: str) -> Any:
             if not isinstance(value, Mapping):
@@ -131,7 +185,7 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return {str(k): value_conv(v, f"{name}.{k}") for k, v in value.items()}
 
         return a_dict
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+    if s.kind == "enum":
         members = {m.value: m for m in tp}
         choices = ", ".join(str(m.value) for m in tp)
 
@@ -145,7 +199,7 @@ def _converter(tp: Any, strict: bool) -> Converter:
                 raise SchemaError(name, f"expected one of: {choices}") from None
 
         return an_enum
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if s.kind == "dataclass":
         cls = tp
 
         def a_dataclass(value: Any, name: str) -> Any:
@@ -154,7 +208,7 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return from_dict(cls, value, strict=strict, prefix=f"{name}.")
 
         return a_dataclass
-    if tp is bool:
+    if s.kind == "bool":
 
         def a_bool(value: Any, name: str) -> Any:
             if not isinstance(value, bool):
@@ -162,7 +216,7 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return value
 
         return a_bool
-    if tp is int:
+    if s.kind == "int":
 
         def an_int(value: Any, name: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, int):
@@ -172,7 +226,7 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return value
 
         return an_int
-    if tp is float:
+    if s.kind == "float":
 
         def a_float(value: Any, name: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -180,7 +234,7 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return float(value)
 
         return a_float
-    if tp is str:
+    if s.kind == "str":
 
         def a_str(value: Any, name: str) -> Any:
             if not isinstance(value, str):
@@ -190,7 +244,7 @@ def _converter(tp: Any, strict: bool) -> Converter:
             return value
 
         return a_str
-    if tp is Any:
+    if s.kind == "any":
         return lambda value, name: value
 
     def unsupported(value: Any, name: str) -> Any:  # only a field that is present is wrong
@@ -202,17 +256,9 @@ def _converter(tp: Any, strict: bool) -> Converter:
 @functools.cache
 def _plan(cls: type, strict: bool) -> tuple[frozenset[str], list[tuple[str, bool, Converter]]]:
     """A class's init fields: the known names, and (name, required, converter) each."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-    fields = [f for f in dataclasses.fields(cls) if f.init]
-    known = frozenset(f.name for f in fields) | {"type", "schema"}
-    steps = [
-        (
-            f.name,
-            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
-            _converter(hints[f.name], strict),
-        )
-        for f in fields
-    ]
+    fields = init_fields(cls)
+    known = frozenset(f.name for f, _, _ in fields) | {"type", "schema"}
+    steps = [(f.name, required, _converter(hint, strict)) for f, hint, required in fields]
     return known, steps
 
 
@@ -273,3 +319,81 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+# --- JSON schemas of the same types (the API's OpenAPI document) ----------------------
+
+
+def json_schema(tp: Any) -> dict[str, Any]:
+    """The JSON schema of a field type as `from_dict` parses it strictly."""
+    s = shape(tp)
+    if s.kind == "annotated":
+        out = dict(json_schema(s.args[0]))
+        for constraint in s.constraints:
+            out.update(constraint_schema(constraint))
+        return out
+    if s.kind == "union":
+        inner = [json_schema(a) for a in s.args]
+        if s.optional:
+            inner.append({"type": "null"})
+        return inner[0] if len(inner) == 1 else {"anyOf": inner}
+    if s.kind == "list":
+        return {"type": "array", "items": json_schema(s.args[0]), "maxItems": MAX_LIST}
+    if s.kind == "dict":
+        return {"type": "object", "additionalProperties": json_schema(s.args[0])}
+    if s.kind == "enum":
+        return {"type": "string", "enum": [m.value for m in tp]}
+    if s.kind == "dataclass":
+        return dataclass_schema(tp)
+    if s.kind == "int":
+        return {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT}
+    if s.kind == "str":
+        return {"type": "string", "maxLength": MAX_STR}
+    simple = {"bool": "boolean", "float": "number"}
+    return {"type": simple[s.kind]} if s.kind in simple else {}
+
+
+def constraint_schema(constraint: Constraint) -> dict[str, Any]:
+    """A `Constraint` in JSON schema words (its patterns are anchored, as the parser's are)."""
+    out: dict[str, Any] = {}
+    if constraint.minimum is not None:
+        out["minimum"] = constraint.minimum
+    if constraint.maximum is not None:
+        out["maximum"] = constraint.maximum
+    if constraint.pattern is not None:
+        out["pattern"] = constraint.pattern
+    if constraint.unique_items:
+        out["uniqueItems"] = True
+    return out
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        return dataclasses.MISSING
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def dataclass_schema(cls: type, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An object schema of `cls`'s init fields (less `exclude`); no other properties."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for f, hint, needed in init_fields(cls):
+        if f.name in exclude:
+            continue
+        schema = dict(json_schema(hint))
+        if needed:
+            required.append(f.name)
+        else:
+            schema["default"] = _default(f)
+        properties[f.name] = schema
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    out["additionalProperties"] = False
+    return out

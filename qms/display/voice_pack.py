@@ -1,52 +1,55 @@
-#!/usr/bin/env python3
-"""Generate the default Indonesian voice pack of the hall display (static/voice/id/).
+"""The display's default Indonesian voice pack (static/voice/id/), made by `qms voice-pack`.
 
-    scripts/make_voice_pack [OUT_DIR]
+    qms voice-pack [OUT_DIR]
 
 Each clip is one word or phrase spoken by espeak-ng (`espeak-ng -v id`), with
 the silence at both ends trimmed, as mono Ogg Vorbis (small, and every Chromium
 plays it); the chime is synthesised by sox. manifest.json maps each clip's key
 (the word itself, "A".."Z" for letters, "chime") to its file; the display
 stitches clips together in the browser (docs/deploy-display.md: "Voice packs").
-A site's own recorded pack is a folder with the same manifest format.
+A site's own recorded pack is a folder with the same manifest format, served from
+`QMS_VOICE_DIR` ahead of the packaged ones (`qms.server.pages.AppFiles`).
 
 Needs espeak-ng and sox (apt-get install espeak-ng sox libsox-fmt-all).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "static" / "voice" / "id"
+from qms.server.pages import static_root
 
 PHRASES = ["nomor antrean", "silakan menuju", "loket"]
-NUMBERS = "nol satu dua tiga empat lima enam tujuh delapan sembilan".split()
-NUMBERS += "sepuluh sebelas belas puluh seratus ratus seribu ribu".split()
+NUMBERS = ["nol", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan"]
+NUMBERS += ["sepuluh", "sebelas", "belas", "puluh", "seratus", "ratus", "seribu", "ribu"]
 # How Indonesians name the letters (ejaan): what espeak-ng is asked to say.
 LETTERS = dict(
     zip(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        "a be ce de e ef ge ha i je ka el em en o pe ki er es te u ve we eks ye zet".split(),
+        "a be ce de e ef ge ha i je ka el em en o pe ki er es te u ve we eks ye zet".split(),  # noqa: SIM905
+        strict=True,
     )
 )
 SPEED_WPM = 150  # a little slower than espeak's default: a hall echoes
 TRIM = ["silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse"]
 
 
-def run(*cmd: str) -> None:
+def _sh(*cmd: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
 
 
 def speak(text: str, out: Path, tmp: Path) -> None:
     wav = tmp / "say.wav"
-    run("espeak-ng", "-v", "id", "-s", str(SPEED_WPM), "-w", str(wav), text)
+    _sh("espeak-ng", "-v", "id", "-s", str(SPEED_WPM), "-w", str(wav), text)
     # mono 22.05 kHz, trimmed, then a short pad so stitched words do not clip
-    run("sox", str(wav), "-r", "22050", "-c", "1", str(out), *TRIM, "pad", "0", "0.04")
+    _sh("sox", str(wav), "-r", "22050", "-c", "1", str(out), *TRIM, "pad", "0", "0.04")
 
 
 def chime(out: Path, tmp: Path) -> None:
@@ -54,17 +57,23 @@ def chime(out: Path, tmp: Path) -> None:
     notes = []
     for i, (freq, length) in enumerate(((784, 0.55), (659, 0.8))):
         note = tmp / f"note{i}.wav"
-        run(
+        _sh(
             "sox", "-n", "-r", "22050", "-c", "1", str(note),
             "synth", str(length), "sine", str(freq), "sine", str(freq * 2),
             "remix", "-", "fade", "q", "0.01", str(length), str(length * 0.9), "vol", "0.45",
         )  # fmt: skip
         notes.append(str(note))
-    run("sox", *notes, str(out))
+    _sh("sox", *notes, str(out))
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+def missing_tools() -> list[str]:
+    """The programs the builder needs that this machine does not have."""
+    return [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
+
+
+def build(out: Path) -> int:
+    """Write the pack's clips and manifest.json into `out`; the number of clips."""
+    out.mkdir(parents=True, exist_ok=True)
     clips: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -74,11 +83,11 @@ def main() -> None:
             file = ("huruf_" + key.lower() if key in LETTERS else key.replace(" ", "_")) + ".ogg"
             wav = tmp / "clip.wav"
             speak(said, wav, tmp)
-            run("sox", str(wav), "-C", "3", str(OUT / file))
+            _sh("sox", str(wav), "-C", "3", str(out / file))
             clips[key] = file
         wav = tmp / "chime.wav"
         chime(wav, tmp)
-        run("sox", str(wav), "-C", "3", str(OUT / "chime.ogg"))
+        _sh("sox", str(wav), "-C", "3", str(out / "chime.ogg"))
         clips["chime"] = "chime.ogg"
     manifest = {
         "format": 1,
@@ -87,9 +96,24 @@ def main() -> None:
         "gap_ms": 40,
         "clips": clips,
     }
-    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    print(f"{len(clips)} clips in {OUT}")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return len(clips)
 
 
-if __name__ == "__main__":
-    main()
+def add_parser(sub: Any) -> None:
+    voice = sub.add_parser("voice-pack", help="make the display's Indonesian voice pack")
+    voice.add_argument("out", nargs="?", default=None, help="default: the packaged static/voice/id")
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = missing_tools()
+    if missing:
+        print(
+            f"qms voice-pack: needs {', '.join(missing)}"
+            " (apt-get install espeak-ng sox libsox-fmt-all)",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out) if args.out else static_root() / "voice" / "id"
+    print(f"{build(out)} clips in {out}")
+    return 0

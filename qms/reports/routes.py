@@ -8,29 +8,35 @@ Every route takes the period and the filters from the query string:
   only those visits (repeat a parameter for several values).
 
 Each view is one method of `qms.reports.query.Reports`, run in a worker thread
-(DuckDB) after the site's closed days of the period have their files
+(DuckDB) after the sites' closed days of the period have their files
 (`ReportsHub.prepare`). A bad period, cut or filter is a 422 with the report's
 stable code (`qms.reports.errors.CODES`, answered by `qms.server.errors`), never
 a 500.
+
+Each view (`VIEWS`, a `ReportView`) is one handler given the sites to report on:
+here the path's site; `qms.reports.routes_sites` serves the same handlers
+across sites (`GET /api/v1/reports/…?site=…`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from qms.engine import SiteEngine
 from qms.reports import export, sql
 from qms.reports.errors import CODES, ReportError
+from qms.reports.hub import ReportsHub
 from qms.reports.period import NAMED
 from qms.reports.query import INTERVAL_MINUTES, STAFF_KEYS, Scope, scope
 from qms.server.api_hall import _set_up_engine
 from qms.server.errors import ApiError
 from qms.server.principal import Principal, Role
-from qms.server.reports_hub import ReportsHub
 from qms.server.routes import ApiRoute, api
 
 READ_REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.VIEWER})
@@ -101,16 +107,15 @@ MEASURES: dict[str, Any] = {
 SCOPE: dict[str, Any] = {"type": "object", "required": ["sites", "filters"]}
 
 
-def _answer(**props: dict[str, Any]) -> dict[str, Any]:
+def _answer(where: str = "site", **props: dict[str, Any]) -> dict[str, Any]:
+    """A view's answer: `site` (a site's route) or `sites` (across sites), `now`, `scope`."""
+    named = (
+        {"type": "string"} if where == "site" else {"type": "array", "items": {"type": "string"}}
+    )
     return {
         "type": "object",
-        "required": ["site", "now", "scope", *sorted(props)],
-        "properties": {
-            "site": {"type": "string"},
-            "now": {"type": "number"},
-            "scope": SCOPE,
-            **props,
-        },
+        "required": [where, "now", "scope", *sorted(props)],
+        "properties": {where: named, "now": {"type": "number"}, "scope": SCOPE, **props},
     }
 
 
@@ -133,7 +138,7 @@ def _one(request: Request, name: str) -> str | None:
 
 
 def request_scope(
-    request: Request, site: str, timezone: str, now: float, who: Principal | None = None
+    request: Request, sites: Mapping[str, str], now: float, who: Principal | None = None
 ) -> Scope:
     """The scope the query string asks for (ReportError when it is bad). A viewer limited
     to agencies sees only theirs: the agency filter is theirs, or a part of it."""
@@ -155,7 +160,7 @@ def request_scope(
                 allowed=sorted(who.agencies),
             )  # fmt: skip
         filters["agency"] = sorted(asked)
-    return scope({site: timezone}, wanted, now, filters)
+    return scope(sites, wanted, now, filters)
 
 
 def minutes_of(request: Request, default: int | None) -> int | None:
@@ -169,107 +174,114 @@ def minutes_of(request: Request, default: int | None) -> int | None:
     return int(raw)
 
 
-async def run_report(
-    request: Request, view: Callable[[Scope, float], dict[str, Any]], who: Principal
-) -> dict[str, Any]:
-    """Resolve the scope, make sure its closed days have files, run `view` in a thread."""
+Engines = dict[str, SiteEngine]
+View = Callable[[Scope, float], dict[str, Any]]
+
+
+async def path_site(request: Request, who: Principal) -> Engines:
+    """The route's own site (the guard has checked the principal may read it)."""
     engine = await _set_up_engine(request)
-    assert engine.state.site is not None  # _set_up_engine answers 404 otherwise
+    return {engine.site: engine}
+
+
+async def run_report(
+    request: Request, view: View, who: Principal, engines: Engines
+) -> dict[str, Any]:
+    """Resolve the scope over `engines`' sites, make sure their closed days have files,
+    run `view` in a thread."""
     hub = hub_of(request)
     now = request.app.state.hall.clock()
-    wanted = request_scope(request, engine.site, engine.state.site.timezone, now, who)
-    periods = [*wanted.periods.values(), *wanted.previous().periods.values()]
-    await hub.prepare(engine.site, periods)
+    zones = {site: e.state.site.timezone for site, e in engines.items() if e.state.site is not None}
+    wanted = request_scope(request, zones, now, who)
+    before = wanted.previous()
+    for site in sorted(engines):
+        await hub.prepare(site, [wanted.periods[site], before.periods[site]])
     result = await asyncio.to_thread(view, wanted, now)
-    return {"site": engine.site, "now": now, **result}
+    return {"now": now, **result}
+
+
+def where(engines: Engines, per_site: bool) -> dict[str, Any]:
+    return {"site": next(iter(engines))} if per_site else {"sites": sorted(engines)}
 
 
 def _json(data: dict[str, Any]) -> JSONResponse:
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
-@api(
-    "GET",
-    "/sites/{site}/reports/summary",
-    allow=READ_REPORTS,
-    summary="Every measure over a period, the period before, and the change",
-    tag="reports",
-    parameters=PERIOD_PARAMETERS,
-    responses=REPORT_ERRORS,
-    response=_answer(measures=MEASURES, previous={"type": "object"}, change={"type": "object"}),
-)
-async def get_report_summary(request: Request, who: Principal) -> Response:
-    reports = hub_of(request).reports
-    return _json(await run_report(request, lambda s, now: reports.summary(s, now), who))
+Handler = Callable[[Request, Principal, Engines, bool], Awaitable[Response]]
 
 
-@api(
-    "GET",
-    "/sites/{site}/reports/breakdown",
-    allow=READ_REPORTS,
-    summary="Every measure per agency, service, counter, officer, channel, priority, day, "
-    "weekday or hour",
-    tag="reports",
-    parameters=(
-        _query(
-            "by", "the cut (default `service`)", {"type": "string", "enum": list(sql.DIMENSIONS)}
-        ),
-        *PERIOD_PARAMETERS,
-    ),
-    responses=REPORT_ERRORS,
-    response=_answer(by={"type": "string"}, rows=ROWS),
-)
-async def get_report_breakdown(request: Request, who: Principal) -> Response:
-    reports = hub_of(request).reports
-    by = _one(request, "by") or "service"
-    return _json(await run_report(request, lambda s, now: reports.breakdown(s, by, now), who))
+@dataclass(frozen=True)
+class ReportView:
+    """One view, served twice: per site (`/sites/{site}/reports/<name>`) and across sites
+    (`/reports/<name>`, qms.reports.routes_sites): the same handler, given the sites."""
+
+    name: str
+    summary: str
+    handler: Handler
+    parameters: tuple[dict[str, Any], ...] = PERIOD_PARAMETERS
+    answer: dict[str, dict[str, Any]] | None = None  # the view's fields; None: a file
+    media: tuple[str, ...] = ("application/json",)
+
+    def route(
+        self,
+        path: str,
+        sites: Callable[[Request, Principal], Awaitable[Engines]],
+        extra: tuple[dict[str, Any], ...] = (),
+        responses: dict[int, str] | None = None,
+    ) -> ApiRoute:
+        per_site = "{site}" in path
+
+        async def endpoint(request: Request, who: Principal) -> Response:
+            return await self.handler(request, who, await sites(request, who), per_site)
+
+        where = "site" if per_site else "sites"
+        return api(
+            "GET",
+            path,
+            allow=READ_REPORTS,
+            summary=self.summary,
+            tag="reports",
+            parameters=(*extra, *self.parameters),
+            responses=responses or REPORT_ERRORS,
+            response=None if self.answer is None else _answer(where, **self.answer),
+            media=self.media,
+        )(endpoint)
 
 
-@api(
-    "GET",
-    "/sites/{site}/reports/intervals",
-    allow=READ_REPORTS,
-    summary="Arrivals, calls, served, queue length and longest wait per 15, 30 or 60 minutes",
-    tag="reports",
-    parameters=(MINUTES, *PERIOD_PARAMETERS),
-    responses=REPORT_ERRORS,
-    response=_answer(minutes={"type": "integer"}, rows=ROWS),
-)
-async def get_report_intervals(request: Request, who: Principal) -> Response:
-    reports = hub_of(request).reports
-    minutes = minutes_of(request, 60) or 60
-    return _json(await run_report(request, lambda s, now: reports.intervals(s, minutes, now), who))
+def _view(make: Callable[[Request, Principal], View]) -> Handler:
+    """A JSON view: `make` turns the request into the `Reports` call to run."""
+
+    async def handler(
+        request: Request, who: Principal, engines: Engines, per_site: bool
+    ) -> Response:
+        view = make(request, who)
+        result = await run_report(request, view, who, engines)
+        return _json({**where(engines, per_site), **result})
+
+    return handler
 
 
-@api(
-    "GET",
-    "/sites/{site}/reports/heatmap",
-    allow=READ_REPORTS,
-    summary="Arrivals, served and waits per weekday and hour of arrival",
-    tag="reports",
-    parameters=PERIOD_PARAMETERS,
-    responses=REPORT_ERRORS,
-    response=_answer(cells=ROWS),
-)
-async def get_report_heatmap(request: Request, who: Principal) -> Response:
-    reports = hub_of(request).reports
-    return _json(await run_report(request, lambda s, now: reports.heatmap(s, now), who))
+def _summary(request: Request, who: Principal) -> View:
+    return hub_of(request).reports.summary
 
 
-@api(
-    "GET",
-    "/sites/{site}/reports/staff",
-    allow=READ_REPORTS,
-    summary="Per counter or officer: served, service time, open, paused, busy, idle while "
-    "tickets waited, utilisation",
-    tag="reports",
-    parameters=(STAFF_BY, {**MINUTES, "description": "also per interval"}, *PERIOD_PARAMETERS),
-    responses=REPORT_ERRORS,
-    response=_answer(by={"type": "string"}, minutes={"type": ["integer", "null"]}, rows=ROWS),
-)
-async def get_report_staff(request: Request, who: Principal) -> Response:
-    reports = hub_of(request).reports
-    by = _one(request, "by") or "counter"
+def _breakdown(request: Request, who: Principal) -> View:
+    reports, by = hub_of(request).reports, _one(request, "by") or "service"
+    return lambda s, now: reports.breakdown(s, by, now)
+
+
+def _intervals(request: Request, who: Principal) -> View:
+    reports, minutes = hub_of(request).reports, minutes_of(request, 60) or 60
+    return lambda s, now: reports.intervals(s, minutes, now)
+
+
+def _heatmap(request: Request, who: Principal) -> View:
+    return hub_of(request).reports.heatmap
+
+
+def _staff(request: Request, who: Principal) -> View:
+    reports, by = hub_of(request).reports, _one(request, "by") or "counter"
     minutes = minutes_of(request, None)
 
     def view(s: Scope, now: float) -> dict[str, Any]:
@@ -281,50 +293,43 @@ async def get_report_staff(request: Request, who: Principal) -> Response:
                               or r["no_show"] or r["transferred"]]  # fmt: skip
         return result
 
-    return _json(await run_report(request, view, who))
+    return view
 
 
 EXPORT_PARAMETERS = (
     _query("format", "`csv` (default: one table) or `xlsx` (every table, one sheet each)",
            {"type": "string", "enum": list(export.FORMATS)}),
-    _query("table", "the CSV's table (default `summary`; `visits`: one row per visit)",
+    _query("table", "the table: the CSV's (default `summary`; `visits`: one row per visit), or "
+           "the XLSX's only sheet (default: every table)",
            {"type": "string", "enum": list(export.TABLES)}),
     *PERIOD_PARAMETERS,
 )  # fmt: skip
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@api(
-    "GET",
-    "/sites/{site}/reports/export",
-    allow=READ_REPORTS,
-    summary="The report's tables as CSV or XLSX: the same numbers as the API",
-    tag="reports",
-    parameters=EXPORT_PARAMETERS,
-    responses=REPORT_ERRORS,
-    media=("text/csv", XLSX),
-)
-async def get_report_export(request: Request, who: Principal) -> Response:
+async def _export(request: Request, who: Principal, engines: Engines, per_site: bool) -> Response:
     """A CSV of one table (`table`), or an XLSX workbook of every table, including one
     row per visit: exactly the figures of the API's views for the same query string."""
     fmt, table = export.check(_one(request, "format"), _one(request, "table"))
     reports = hub_of(request).reports
-    engine = await _set_up_engine(request)
-    name = engine.state.site.name if engine.state.site is not None else engine.site
+    names = [e.state.site.name if e.state.site else s for s, e in sorted(engines.items())]
+    first = min(engines)
     out: dict[str, Any] = {}
 
     def view(s: Scope, now: float) -> dict[str, Any]:
-        if fmt == "csv":
-            out["body"] = export.csv_export(reports, s, table, now)
+        if fmt == "xlsx":
+            title = "Laporan kinerja " + ", ".join(names)
+            out["body"] = export.xlsx_export(reports, s, now, title, only=table)
         else:
-            out["body"] = export.xlsx_export(reports, s, now, f"Laporan kinerja {name}")
-        out["period"] = s.periods[engine.site]
+            out["body"] = export.csv_export(reports, s, table or "summary", now)
+        out["period"] = s.periods[first]
         return {}
 
-    await run_report(request, view, who)
+    await run_report(request, view, who, engines)
     period = out["period"]
-    filename = f"laporan-{engine.site}-{period.first}-{period.last}"
-    filename += f"-{table}.csv" if fmt == "csv" else ".xlsx"
+    filename = f"laporan-{'+'.join(sorted(engines))}-{period.first}-{period.last}"
+    filename += f"-{table}" if table else ""
+    filename += f".{fmt}"
     return Response(
         out["body"],
         media_type="text/csv; charset=utf-8" if fmt == "csv" else XLSX,
@@ -335,11 +340,53 @@ async def get_report_export(request: Request, who: Principal) -> Response:
     )
 
 
-ROUTES: tuple[ApiRoute, ...] = (
-    get_report_summary,
-    get_report_breakdown,
-    get_report_intervals,
-    get_report_heatmap,
-    get_report_staff,
-    get_report_export,
+BY = _query("by", "the cut (default `service`)", {"type": "string", "enum": list(sql.DIMENSIONS)})
+VIEWS: tuple[ReportView, ...] = (
+    ReportView(
+        "summary",
+        "Every measure over a period, the period before, and the change",
+        _view(_summary),
+        answer={"measures": MEASURES, "previous": {"type": "object"}, "change": {"type": "object"}},
+    ),
+    ReportView(
+        "breakdown",
+        "Every measure per site, agency, service, counter, officer, channel, priority, day, "
+        "weekday or hour",
+        _view(_breakdown),
+        (BY, *PERIOD_PARAMETERS),
+        {"by": {"type": "string"}, "rows": ROWS},
+    ),
+    ReportView(
+        "intervals",
+        "Arrivals, calls, served, queue length and longest wait per 15, 30 or 60 minutes",
+        _view(_intervals),
+        (MINUTES, *PERIOD_PARAMETERS),
+        {"minutes": {"type": "integer"}, "rows": ROWS},
+    ),
+    ReportView(
+        "heatmap",
+        "Arrivals, served and waits per weekday and hour of arrival",
+        _view(_heatmap),
+        answer={"cells": ROWS},
+    ),
+    ReportView(
+        "staff",
+        "Per counter or officer: served, service time, open, paused, busy, idle while "
+        "tickets waited, utilisation",
+        _view(_staff),
+        (STAFF_BY, {**MINUTES, "description": "also per interval"}, *PERIOD_PARAMETERS),
+        {"by": {"type": "string"}, "minutes": {"type": ["integer", "null"]}, "rows": ROWS},
+    ),
+    ReportView(
+        "export",
+        "The report's tables as CSV or XLSX: the same numbers as the API",
+        _export,
+        EXPORT_PARAMETERS,
+        None,
+        ("text/csv", XLSX),
+    ),
+)
+
+ROUTES: tuple[ApiRoute, ...] = tuple(
+    view.route(f"/sites/{{site}}/reports/{view.name}", path_site) for view in VIEWS
 )

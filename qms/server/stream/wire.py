@@ -14,7 +14,7 @@ from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 
-from qms.server.audience import Kind
+from qms.server.stream.facts import Kind
 
 Frame = str | bytes  # a text frame (JSON) or a binary frame (msgpack)
 

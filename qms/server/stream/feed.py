@@ -22,13 +22,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from qms.core import HallState
+from qms.display.history import Backfill, CallHistory, day_of
 from qms.engine import SiteEngine
-from qms.server import audience as aud
-from qms.server.audience import Audience, Facts
-from qms.server.connection import Connection, Phase, StreamSettings
-from qms.server.history import Backfill, CallHistory, day_of
 from qms.server.principal import Role
-from qms.server.wire import Close, Format, Frame, Hello, Resume, encode, plan_resume
+from qms.server.stream import audience as aud
+from qms.server.stream.connection import Connection, Phase, StreamSettings
+from qms.server.stream.facts import Audience, Facts, changed_counts, facts, queue_counts
+from qms.server.stream.wire import Close, Format, Frame, Hello, Resume, encode, plan_resume
 
 __all__ = ["Connection", "Phase", "SiteFeed", "StreamSettings"]
 
@@ -68,7 +68,7 @@ class SiteFeed:
         self.base = self.version = engine.version
         self.ring: collections.deque[_Entry] = collections.deque(maxlen=settings.ring_size)
         self.history = CallHistory(settings.history_calls, self.base, day_of(engine.state))
-        self.counts = aud.queue_counts(engine.state)
+        self.counts = queue_counts(engine.state)
         self.groups: dict[tuple[Audience, Format], set[Connection]] = {}
         # Snapshots at `version` by (audience, format, the client's version or None).
         self._snapshots: dict[tuple[Audience, Format, int | None], Frame] = {}
@@ -141,7 +141,7 @@ class SiteFeed:
                 "stream %s: cannot fan out version %d; clients resume", self.site, version
             )
             self._reset(version)
-            self.counts = aud.queue_counts(state)
+            self.counts = queue_counts(state)
 
     def _reset(self, version: int) -> None:
         """After a failure: forget the ring and close every client (they resume)."""
@@ -157,10 +157,8 @@ class SiteFeed:
             return
         if version != self.version + 1:  # the engine never skips; keep the ring honest anyway
             raise RuntimeError(f"gap: at {self.version}, got {version}")
-        counts = aud.queue_counts(state)
-        entry = _Entry(
-            version, event, aud.facts(event, state, aud.changed_counts(self.counts, counts))
-        )
+        counts = queue_counts(state)
+        entry = _Entry(version, event, facts(event, state, changed_counts(self.counts, counts)))
         self.counts = counts
         if len(self.ring) == self.ring.maxlen:
             self.base = self.ring[0].version

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from qms.engine import SiteEngine
-from qms.server.audience import Audience
 from qms.server.principal import Principal
 from qms.server.settings import SettingError, env_name, load
-from qms.server.wire import Close, Format, Frame, clip_reason
+from qms.server.stream.facts import Audience
+from qms.server.stream.wire import Close, Format, Frame, clip_reason
 
 
 class Feed(Protocol):

@@ -31,8 +31,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from qms.server.connection import Connection, Phase, StreamSettings
-from qms.server.wire import Close
+from qms.server.stream.connection import Connection, Phase, StreamSettings
+from qms.server.stream.wire import Close
 
 log = logging.getLogger(__name__)
 

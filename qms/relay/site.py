@@ -1,50 +1,12 @@
 """One writer per site: a deployment's processes forward a site's commands to one of them.
 
-Why: any process can decide any command (the append is compare-and-set), but
-processes deciding for one site at the same time lose races to each other and
-decide again after catching up: with four processes on two cores, a third of
-the commands lost a race and p99 was 70-120 ms (docs/performance.md, section 1).
-With one writer per site every command of the site goes through one group
-commit, and nothing conflicts.
-
-How (Redis only: the embedded SQLite log is one process anyway):
-
-- The lease: key ``leader`` holds the writer's node id with a TTL. Every node
-  checks it each third of the TTL: the writer renews it (compare-and-PEXPIRE),
-  the others take it when it is free. A writer that closes gives it up.
-- Each node listens on its own Pub/Sub channel (`keys.relay`). A node that is
-  not the writer publishes each command to the writer's channel and waits for
-  the answer on its own. PUBLISH says how many listened: none means the writer
-  is gone, and the command runs here at once.
-- The writer queues each request in its engine (`SiteEngine.submit`, from the
-  channel's callback: no task per request), where requests group-commit with
-  its own commands. A command that made events needs no answer message:
-  the sender's follower brings them (matched by command id and by the sender's
-  node id the writer puts on the first event, `via`: the same id given to the
-  writer's own caller makes events that are not this request's answer,
-  `_on_event`), and then the sender's state includes them, so what its caller
-  reads next agrees. Refusals, repeats and errors are published back.
-- One request per command id at a time: a duplicate (a double tap reaching
-  this process twice) waits for the first one's answer and shares it as a
-  repeat (`_share`), instead of sending again. Messages go out at once on
-  the log's lean command link (`RedisLog.link`), pipelined: no task per message.
-- The writer's log reader leaves the site out (`RedisLog.mute`): all appends
-  are its own. A process that decides a command itself nudges the writer, and
-  the writer compares versions once a second, to read in anything else.
-- A writer whose own Redis calls failed answers "error" (or "unavailable"), and
-  the sender runs the command itself (same id), so its caller sees this
-  process's own outcome. A request whose PUBLISH fails (the link, or Redis, is
-  down) runs here too, without blaming the writer.
-- Every forwarded command carries a command id (one is made when the caller gave
-  none). When the writer does not answer in time, the sender executes the
-  command itself (and sends the writer nothing more for a while): the id makes
-  sure a command the writer did run is not run again, and the request's
-  deadline, checked by the writer on the very state it decides on, makes sure
-  a late writer does not act after the sender gave up (wall-clock time: keep
-  the hosts' clocks in step). A lost message costs a wait, never a double or a
-  missing command.
-- Compare-and-append stays underneath: two nodes that both think they are the
-  writer (a lease lapsing during a long pause) are slower, never wrong.
+Why and how are in docs/architecture.md, "One writer per site": the lease (key
+``leader``, renewed each third of its TTL), a Pub/Sub channel per process, the
+writer queueing forwarded commands in its engine (group commit, no task per
+request), events as the answer (`via` on the first one), one request per
+command id at a time (`_share`), and a sender that runs the command itself when
+the writer is gone, silent or failing, its command id and deadline making that
+safe. Redis only: the embedded SQLite log is one process anyway.
 """
 
 from __future__ import annotations
@@ -53,36 +15,41 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from functools import partial
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from qms.core import Command, HallState, Rejected, parse_command
 from qms.core.commands import command_to_dict
 from qms.core.errors import ALL_CODES
-from qms.engine import GUARD_KINDS, EngineBusy, Guard, Result, SiteEngine, WireGuard
+from qms.engine import EngineBusy, Result, SiteEngine
 from qms.eventlog import EventLogError, keys
-from qms.eventlog.outage import is_outage
-from qms.eventlog.redis import PING_S, RedisLog, timed
-from qms.eventlog.resp import RespConnection
+from qms.eventlog.redis import RedisLog, timed
+from qms.guards import Guard, WireGuard
 from qms.idempotency import CID, CID_COUNT, VIA, fingerprint
+from qms.relay.channel import ERRORS as _ERRORS
+from qms.relay.channel import Channel
+from qms.relay.messages import (
+    PROTOCOL,
+    NotHeard,
+    Silent,
+    answer_for,
+    deadline,
+    expire,
+    packb,
+    rebuild,
+)
 
 log = logging.getLogger(__name__)
 
-PROTOCOL = 2  # bumped when a request or an answer changes shape (2: `via`, "unavailable")
 LEASE_MS = 3_000  # the writer's lease; a writer that died is replaced within this
 FORWARD_TIMEOUT = 2.0  # s a sender waits for the writer before running the command itself
 SHUN_S = 10.0  # a writer that did not answer gets nothing more for this long
 CATCH_UP_S = 1.0  # s to wait for the follower to bring a forwarded command's events
-BACKOFF_CAP = 2.0
-_ERRORS = (RedisError, EventLogError, OSError, TimeoutError)
 
 # KEYS: lease. ARGV: node, ttl ms. Renew only one's own lease.
 _RENEW = """
@@ -100,28 +67,8 @@ return 0
 """
 
 
-class Expired(Exception):
-    """The writer reached a request after its sender stopped waiting for it."""
-
-
-class _NotHeard(Exception):
-    """Nobody listens on the writer's channel: it is gone."""
-
-
-class _Silent(Exception):
-    """The writer heard the request (PUBLISH said so) but did not answer in time."""
-
-
-# A PUBLISH's outcome: (how many listened, None) or (0, the error).
-OnReply = Callable[[int, Exception | None], None]
-
-
-def _packb(obj: Any) -> bytes:
-    return bytes(msgpack.packb(obj, use_bin_type=True))
-
-
 class SiteRelay:
-    """Forwards `engine`'s commands to the site's writer, or is the writer (see module doc)."""
+    """Forwards `engine`'s commands to the site's writer, or is the writer (module doc)."""
 
     def __init__(
         self,
@@ -142,7 +89,8 @@ class SiteRelay:
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
         self.writer: str | None = None  # the node id holding the lease, as last seen
-        self.listening = asyncio.Event()  # our channel is subscribed
+        self.channel = Channel(log, engine.site, self._channel, self._received, self._spawn)
+        self.listening = self.channel.listening  # our channel is subscribed
         self._shunned: dict[str, float] = {}  # writer -> monotonic time it is trusted again
         # Requests out, by command id: settled by an answer message, or by the
         # command's events arriving through the follower (`_on_event`).
@@ -152,12 +100,9 @@ class SiteRelay:
         self._forwarding: dict[str, tuple[Command, asyncio.Future[Result | None]]] = {}
         self._collecting: tuple[str, int, list[tuple[int, dict[str, Any]]]] | None = None
         self._ids = 0  # for the command ids made here
-        self._outbox: list[tuple[str, bytes, OnReply | None]] = []
         self._requests: set[asyncio.Task[None]] = set()  # catching up, and the like
         self._serving: set[asyncio.Future[Result]] = set()  # requests in the engine
         self._catching_up = False
-        self._listener: RespConnection | None = None  # our channel's link, while listening
-        self._stopped = False
         # Counts, for benchmarks and the health view.
         self.forwarded = 0
         self.served = 0
@@ -192,7 +137,7 @@ class SiteRelay:
 
     async def run(self) -> None:
         """Listen on our channel and keep the lease, until cancelled."""
-        listener = asyncio.create_task(self._listen(), name=f"qms-relay-{self.site}")
+        listener = asyncio.create_task(self.channel.listen(), name=f"qms-relay-{self.site}")
         failures = 0
         try:
             await self.listening.wait()  # a writer must hear its requests
@@ -266,21 +211,14 @@ class SiteRelay:
                 self._log.mute(self.site)
 
     async def _stop(self, listener: asyncio.Task[None]) -> None:
-        """Stop listening without dropping what was heard: UNSUBSCRIBE, and the
-        listener handles every message up to Redis' confirmation (a message
-        published after it is heard by nobody, and its sender runs it itself)."""
-        self._stopped = True
-        conn = self._listener
-        if conn is not None and self.listening.is_set():
-            with contextlib.suppress(*_ERRORS):
-                # Replies come in order: every message before the confirmation is handled.
-                await timed(conn.call("UNSUBSCRIBE", self._channel), 1.0)
+        """Stop listening without dropping what was heard (`Channel.unsubscribe`)."""
+        await self.channel.unsubscribe()
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(_NotHeard())
+                future.set_exception(NotHeard())
         if self.is_writer:
             with contextlib.suppress(*_ERRORS):
                 await timed(self._release(keys=[self._lease], args=[self.node]), 1.0)
@@ -290,40 +228,9 @@ class SiteRelay:
         for task in list(self._requests):
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, self.timeout)
-        await self._flush()
+        await self.channel.flush()
 
-    # --- the channel -----------------------------------------------------------------
-
-    async def _listen(self) -> None:
-        """Receive requests (as the writer) and answers (as a sender), reconnecting.
-        A lean connection (`RespConnection`): the writer hears every forwarded command."""
-        failures = 0
-        while True:
-            conn: RespConnection | None = None
-            try:
-                conn = await timed(
-                    RespConnection.open(self._log.url, lambda _, data: self._received(data))
-                )
-                self._listener = conn
-                await timed(conn.call("SUBSCRIBE", self._channel))
-                self.listening.set()  # once Redis confirms, not when the command is sent
-                failures = 0
-                while not self._stopped:  # a quiet link is PINGed: a dead one is noticed
-                    done, _ = await asyncio.wait([conn.closed], timeout=PING_S)
-                    if done:
-                        raise RedisConnectionError("the relay channel's connection closed")
-                    await timed(conn.call("PING"))
-                await asyncio.Future()  # stopping: `_stop` unsubscribes, then cancels us
-            except (RedisError, OSError) as exc:
-                failures += 1
-                if failures == 1:
-                    log.warning("site %s: relay channel failed (%r)", self.site, exc)
-            finally:
-                self._listener = None
-                self.listening.clear()
-                if conn is not None:
-                    await conn.aclose()
-            await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP, 0.05 * 2**failures)))
+    # --- the channel's messages ------------------------------------------------------
 
     def _received(self, raw: Any) -> None:
         try:
@@ -341,46 +248,6 @@ class SiteRelay:
             if future is not None and not future.done():
                 future.set_result(message)
 
-    def _publish(self, channel: str, payload: bytes, on_reply: OnReply | None) -> None:
-        """Send a message now on the open connection (no task: this is every forwarded
-        command's path); else queue it for `_flush`, which connects first. `on_reply`
-        gets how many listened, or why the PUBLISH failed."""
-        sender = self._log.link()  # the log's lean command link, when it is open
-        if sender is not None and not self._outbox:
-            reply = sender.call("PUBLISH", channel, payload)
-            if on_reply is not None:
-                reply.add_done_callback(partial(_replied, on_reply))
-            else:
-                reply.add_done_callback(_retrieve)
-            return
-        if not self._outbox:
-            asyncio.get_running_loop().call_soon(lambda: self._spawn(self._flush()))
-        self._outbox.append((channel, payload, on_reply))
-
-    async def _flush(self) -> None:
-        batch, self._outbox = self._outbox, []
-        if not batch:
-            return
-        counts: list[Any]
-        sender: RespConnection | None = None
-        try:
-            sender = await timed(self._log.open_link())  # EventLogError once the log closed
-            # One write per message, read back in order: pipelined by the connection.
-            replies = [sender.call("PUBLISH", channel, payload) for channel, payload, _ in batch]
-            counts = await timed(asyncio.gather(*replies, return_exceptions=True))
-        except _ERRORS as exc:
-            counts = [exc] * len(batch)
-            self._log.drop_link(sender)  # a link that timed out is not trusted again
-        for (_, _, on_reply), count in zip(batch, counts, strict=True):
-            if on_reply is None:
-                continue
-            if isinstance(count, Exception):
-                on_reply(0, count)
-            elif isinstance(count, BaseException):
-                on_reply(0, RedisConnectionError(repr(count)))
-            else:
-                on_reply(int(count), None)
-
     def _on_heard(
         self, answered: asyncio.Future[Result | dict[str, Any]], count: int, error: Exception | None
     ) -> None:
@@ -394,7 +261,7 @@ class SiteRelay:
         if error is not None:
             answered.set_exception(error)
         elif not count:
-            answered.set_exception(_NotHeard())
+            answered.set_exception(NotHeard())
 
     # --- sending ---------------------------------------------------------------------
 
@@ -405,7 +272,7 @@ class SiteRelay:
         if (
             writer is None
             or writer == self.node
-            or self._stopped
+            or self.channel.stopped
             or self._shunned.get(writer, 0.0) > time.monotonic()
             or not self.listening.is_set()
             or (guard is not None and not isinstance(guard, WireGuard))
@@ -460,19 +327,19 @@ class SiteRelay:
         self._pending[cid] = answered
         # One future and one timer per request, awaited once: PUBLISH's reply settles
         # it only when nobody listened or the link failed (`_on_heard`).
-        expiry = loop.call_later(self.timeout * 1.1, _expire, answered)
+        expiry = loop.call_later(self.timeout * 1.1, expire, answered)
         try:
-            self._publish(
+            self.channel.publish(
                 keys.relay(self._prefix, self.site, writer),
-                _packb(request),
+                packb(request),
                 partial(self._on_heard, answered),
             )
             answer = await answered
-        except _NotHeard:  # it stopped listening (a restart): ask the lease again
+        except NotHeard:  # it stopped listening (a restart): ask the lease again
             if self.writer == writer:
                 self._set_writer(None)
             return await self._run_here(cmd, guard, fallback=True)
-        except _Silent as exc:  # it heard, but did not answer: leave it alone for a while
+        except Silent as exc:  # it heard, but did not answer: leave it alone for a while
             now = time.monotonic()
             self._shunned = {w: t for w, t in self._shunned.items() if t > now}
             self._shunned[writer] = now + SHUN_S
@@ -504,8 +371,8 @@ class SiteRelay:
         result = await self.engine.execute_here(cmd, guard=guard)
         writer = self.writer
         if result.events and writer is not None and writer != self.node:
-            nudge = _packb({"k": "nudge", "v": result.version})
-            self._publish(keys.relay(self._prefix, self.site, writer), nudge, None)
+            nudge = packb({"k": "nudge", "v": result.version})
+            self.channel.publish(keys.relay(self._prefix, self.site, writer), nudge, None)
         return result
 
     def _on_event(self, version: int, data: Mapping[str, Any], state: HallState) -> None:
@@ -575,9 +442,9 @@ class SiteRelay:
             if request.get("v") != PROTOCOL:
                 raise EventLogError(f"relay protocol {request.get('v')!r}, expected {PROTOCOL}")
             cmd = parse_command(request["cmd"])
-            guard = _deadline(float(request["until"]), _rebuild(request.get("guard"), cmd))
+            guard = deadline(float(request["until"]), rebuild(request.get("guard"), cmd))
         except Exception as exc:
-            answer = _answer_for(exc)
+            answer = answer_for(exc)
             if answer is not None:
                 self._answer(sender, cid, answer)
             return
@@ -602,74 +469,13 @@ class SiteRelay:
                 "repeated": result.repeated,
             }
         else:
-            answer = _answer_for(error)
+            answer = answer_for(error)
         if answer is not None:
             self._answer(sender, cid, answer)
 
     def _answer(self, sender: str, cid: str, answer: dict[str, Any]) -> None:
         answer.update(k="ans", cid=cid)
-        self._publish(keys.relay(self._prefix, self.site, sender), _packb(answer), None)
-
-
-def _answer_for(exc: BaseException) -> dict[str, Any] | None:
-    """The answer message for a request that failed with `exc` (None: send none)."""
-    if isinstance(exc, Expired):
-        return None  # its sender has stopped waiting and runs it itself
-    if isinstance(exc, Rejected):
-        return {"x": "rejected", **exc.to_dict()}
-    if isinstance(exc, EngineBusy):
-        return {"x": "busy", "message": str(exc)}
-    if is_outage(exc):  # the sender tries itself, without a warning (the log logs it once)
-        return {"x": "unavailable", "message": repr(exc)}
-    return {"x": "error", "message": repr(exc)}
-
-
-def _replied(on_reply: OnReply, reply: asyncio.Future[Any]) -> None:
-    """PUBLISH answered: pass on how many listened, or why it failed."""
-    error = _retrieve(reply)
-    if error is not None:
-        on_reply(0, error)
-    else:
-        on_reply(int(reply.result()), None)
-
-
-def _retrieve(reply: asyncio.Future[Any]) -> Exception | None:
-    """Why `reply` failed, if it did. Also the callback of a reply nobody waits for (an
-    answer, a nudge: a lost one costs its receiver a timeout), so that asyncio does
-    not log "exception never retrieved"."""
-    if reply.cancelled():
-        return RedisConnectionError("the PUBLISH was cancelled")
-    error = reply.exception()
-    if error is None or isinstance(error, Exception):
-        return error
-    return RedisConnectionError(repr(error))
-
-
-def _expire(answered: asyncio.Future[Any]) -> None:
-    if not answered.done():
-        answered.set_exception(_Silent("the writer did not answer in time"))
-
-
-def _rebuild(wire: Any, cmd: Command) -> WireGuard | None:
-    if wire is None:
-        return None
-    kind, data = wire
-    cls = GUARD_KINDS.get(kind)
-    if cls is None:
-        raise EventLogError(f"unknown guard kind {kind!r}")
-    return cls.from_wire(data, cmd)
-
-
-def _deadline(until: float, inner: Guard | None) -> Guard:
-    """The request's guard, refusing once its sender has stopped waiting."""
-
-    def guard(state: HallState) -> None:
-        if time.time() > until:
-            raise Expired()
-        if inner is not None:
-            inner(state)
-
-    return guard
+        self.channel.publish(keys.relay(self._prefix, self.site, sender), packb(answer), None)
 
 
 @contextlib.asynccontextmanager

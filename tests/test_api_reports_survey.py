@@ -1,0 +1,212 @@
+"""The satisfaction survey in the reports (`GET …/reports/survey`) against a real
+`qms serve`, with figures worked out by hand.
+
+Yesterday (D1) at L1, ktp (target 10 min): twelve tickets issued at 08:00, the
+k-th called and completed at 08:00 + k x 100 s, so waits of 100 … 1,200 s:
+k ≤ 6 within the target, k ≥ 7 above it. The six within answer 4 to every
+element; of the six above, five answer 2 and one 3.
+
+    within (6): NRR 4 each, IKM 4.000, converted 100.00, A; waits 100 … 600 s
+    above  (6): NRR (5x2 + 3)/6 = 2.1666… → 2.167, converted 54.17, D; waits 700 … 1,200
+    total (12): NRR (6x4 + 13)/12 = 37/12 = 3.0833… → 3.083, converted 77.08, B
+
+The day before (D2), kk (target 15 min): nine tickets, waits k x 200 s: four
+within, five above, everyone answers 3. By wait, within kk, the four are under
+the minimum of 5, so they are hidden, and the five with them (otherwise the
+total minus the five would give the four back); the total of 9 is shown. One
+more D2 visit (ktp, a wait of 60 s) is rated the next morning: the answer is
+dated by its visit's day and finds its visit, so D2 by wait is 5 within, 5 above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_client import PASSWORD, sign_in
+from live_server import LiveServer
+from reports_hall import SITE, Hall, local, store
+from test_api_reports import D1, D2, get, ok
+
+from qms.accounts import UserRole
+from qms.core import commands as c
+from qms.eventlog import open_log
+from qms.server.auth import open_accounts
+from qms.server.config import Config
+
+R = f"/sites/{SITE}/reports/survey"
+
+
+def scores(value: int) -> dict[str, Any]:
+    return {"answers": {f"U{i}": value for i in range(1, 10)}}
+
+
+def ticket_of(hall: Hall, token: str) -> str:
+    return next(e["ticket"] for _, e in hall.entries if e.get("token") == token)
+
+
+def serve(hall: Hall, day: str, service: str, waits: list[int], start: str = "08:00") -> list[str]:
+    """Issue len(waits) tickets at `start`, then call and complete each after its wait."""
+    hall.now = local(day, start)
+    tokens = [f"{day}-{service}-{i}" for i in range(len(waits))]
+    for token in tokens:
+        hall.must(c.IssueTicket(service=service, token=token))
+    begin = hall.now
+    for wait in waits:
+        hall.now = begin + wait
+        hall.must(c.CallNext(counter="L1"))
+        hall.must(c.Complete(counter="L1"))
+    return tokens
+
+
+def answer(hall: Hall, token: str, value: int) -> None:
+    hall.must(c.SubmitSurvey(ticket=ticket_of(hall, token), token=token, response=scores(value)))
+
+
+def played() -> Hall:
+    hall = Hall(local(D2, "07:00")).set_up()
+    hall.now = local(D2, "07:30")
+    hall.must(c.OpenCounter(counter="L1", officer="budi"))
+    for token in serve(hall, D2, "kk", [200 * k for k in range(1, 10)]):
+        answer(hall, token, 3)
+    (late,) = serve(hall, D2, "ktp", [60], start="16:00")
+    hall.now = local(D2, "17:00")
+    hall.must(c.CloseDay())
+    hall.now = local(D1, "07:45")
+    answer(hall, late, 4)  # rated the next morning
+    hall.must(c.OpenCounter(counter="L1", officer="budi"))
+    tokens = serve(hall, D1, "ktp", [100 * k for k in range(1, 13)])
+    for i, token in enumerate(tokens):
+        answer(hall, token, 4 if i < 6 else 3 if i == 11 else 2)
+    hall.now = local(D1, "17:00")
+    hall.must(c.CloseDay())
+    return hall
+
+
+def apart(make: Any) -> None:
+    """Run the coroutine `make()` to its end on a thread of its own: the browser tests'
+    thread may already run an event loop (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(make())).result()
+
+
+async def _prepare(data_dir: Path, log_url: str) -> None:
+    log = open_log(log_url)
+    try:
+        await store(log, played())
+    finally:
+        await log.close()
+    async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
+        await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
+        await accounts.add_user("kepala", UserRole.VIEWER, (SITE,), PASSWORD, by="test")
+        await accounts.add_user("budi", UserRole.OFFICER, (SITE,), PASSWORD, by="test")
+        await accounts.add_user(
+            "koord", UserRole.VIEWER, (SITE,), PASSWORD, by="test", agencies=("dpmptsp",)
+        )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("survey") / "data"
+    data_dir.mkdir()
+    log_url = f"sqlite:///{data_dir / 'qms.db'}"
+    apart(lambda: _prepare(data_dir, log_url))
+    with LiveServer(data_dir, log_url=log_url) as live:
+        yield live
+
+
+def nrr(group: dict[str, Any]) -> set[str]:
+    return {e["nrr"] for e in group["index"]["elements"]}
+
+
+def test_the_index_by_wait_is_the_hand_computed_one(server: LiveServer) -> None:
+    body = ok(sign_in(server.url, "kepala"), R, period="yesterday")
+    assert body["by"] == "wait" and body["min_group"] == 5
+    total = body["total"]
+    assert total["respondents"] == 12 and nrr(total) == {"3.083"}
+    assert (total["index"]["converted"], total["index"]["grade"]["letter"]) == ("77.08", "B")
+    groups = {g["key"]: g for g in body["groups"]}
+    assert set(groups) == {"within", "above"}
+    within, above = groups["within"], groups["above"]
+    assert within["respondents"] == 6 and nrr(within) == {"4.000"}
+    assert (within["index"]["converted"], within["index"]["grade"]["letter"]) == ("100.00", "A")
+    assert above["respondents"] == 6 and nrr(above) == {"2.167"}
+    assert (above["index"]["converted"], above["index"]["grade"]["letter"]) == ("54.17", "D")
+    # the wait and service times of the same visits
+    assert within["visits"]["linked"] == 6 and within["visits"]["within_target"] == 6
+    assert within["visits"]["wait"] == {"n": 6, "mean": 350.0, "p50": 350.0, "p90": 550.0}
+    assert above["visits"]["wait"]["mean"] == 950.0 and above["visits"]["within_target"] == 0
+    assert above["visits"]["service"] == {"n": 6, "mean": 0.0, "p50": 0.0, "p90": 0.0}
+    assert total["visits"]["wait"]["n"] == 12
+
+
+def test_a_group_under_the_minimum_is_hidden_with_its_complement(server: LiveServer) -> None:
+    admin = sign_in(server.url, "admin")
+    day = {"from": D2, "to": D2}
+    body = ok(admin, R, service="kk", **day)
+    assert body["total"]["respondents"] == 9
+    assert [g["key"] for g in body["groups"]] == ["above", "within"]
+    for group in body["groups"]:  # within: 4 (under 5), above: 5 (its complement)
+        assert group == {
+            "key": group["key"], "suppressed": True, "respondents": None, "index": None,
+            "visits": None,
+        }  # fmt: skip
+    # the answer given the next morning is D2's, linked to its visit: 5 and 5, shown
+    every = ok(admin, R, **day)["groups"]
+    assert [(g["key"], g["respondents"]) for g in every] == [("above", 5), ("within", 5)]
+    assert every[1]["visits"]["wait"]["p50"] == 400.0  # 60, 200, 400, 600, 800
+    # a total under the minimum hides everything
+    tiny = ok(admin, R, service="ktp", **day)
+    assert tiny["total"]["suppressed"] and tiny["total"]["respondents"] is None
+    assert all(g["suppressed"] for g in tiny["groups"])
+    # over both days, by service: both shown (ktp 13, kk 9)
+    both = ok(admin, R, by="service", **{"from": D2, "to": D1})["groups"]
+    assert [(g["key"], g["respondents"]) for g in both] == [("kk", 9), ("ktp", 13)]
+    assert nrr(both[0]) == {"3.000"}
+
+
+def test_across_sites_and_as_csv(server: LiveServer) -> None:
+    admin = sign_in(server.url, "admin")
+    one = ok(admin, R, period="yesterday")
+    across = ok(admin, "/reports/survey", site=SITE, period="yesterday")
+    assert across["sites"] == [SITE] and across["groups"] == one["groups"]
+    reply = get(admin, R, period="yesterday", format="csv")
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(reply.raw.decode("utf-8")[1:])))
+    assert [(r["row"], r["key"], r["respondents"], r["converted"]) for r in rows] == [
+        ("total", "", "12", "77.08"),
+        ("group", "above", "6", "54.17"),
+        ("group", "within", "6", "100.00"),
+    ]
+    assert float(rows[2]["wait.mean"]) == one["groups"][1]["visits"]["wait"]["mean"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"by": "colour"}, 422, "invalid_dimension"),
+        ({"format": "pdf"}, 422, "invalid_dimension"),
+        ({"period": "someday"}, 422, "unknown_period"),
+    ],
+)
+def test_bad_requests(server: LiveServer, params: dict[str, str], status: int, code: str) -> None:
+    reply = get(sign_in(server.url, "admin"), R, **params)
+    assert (reply.status, reply.code) == (status, code)
+
+
+def test_officers_do_not_read_it_and_a_coordinator_reads_their_agency(
+    server: LiveServer,
+) -> None:
+    assert get(sign_in(server.url, "budi"), R).status == 403
+    # every answer here is of dukcapil's services: dpmptsp's coordinator sees none of them
+    mine = ok(sign_in(server.url, "koord"), R, **{"from": D2, "to": D1})
+    assert mine["scope"]["filters"] == {"agency": ["dpmptsp"]}
+    assert mine["groups"] == [] and mine["total"]["suppressed"]
+    reply = get(sign_in(server.url, "koord"), R, agency="dukcapil")
+    assert (reply.status, reply.code) == (403, "forbidden")
