@@ -30,8 +30,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from qms import demo_survey
 from qms.core import Rejected
 from qms.core.calendar import zone
+from qms.core.model import Ticket
 from qms.demo_hall import COUNTERS, MEAN_SERVICE_MIN, SERVICES, SITE, setup_commands
 from qms.engine import SiteEngine
 
@@ -57,11 +59,14 @@ class DayTally:
     completed: int = 0
     no_show: int = 0
     transferred: int = 0
+    surveyed: int = 0  # satisfaction survey answers of served visits (SKM)
+    walk_up: int = 0  # ... and on the services' walk-up QR codes
 
     def line(self) -> str:
         return (
             f"{self.day}: {self.issued} tiket / tickets, {self.completed} selesai / served, "
-            f"{self.no_show} tidak hadir / no-show, {self.transferred} dialihkan / transferred"
+            f"{self.no_show} tidak hadir / no-show, {self.transferred} dialihkan / transferred, "
+            f"{self.surveyed + self.walk_up} survei / survey answers"
         )
 
 
@@ -113,9 +118,13 @@ async def fill_history(
             for cmd in setup_commands():
                 await engine.execute({**cmd, "by": "demo"})
         speeds = officer_speeds(seed)
+        manners = demo_survey.officer_manners(seed, [f"petugas-{cid}" for cid, *_ in COUNTERS])
         out = []
         for i, day in enumerate(todo, 1):
-            tally = await _play_day(engine, day, random.Random(f"{seed}-{day}"), speeds, tz)
+            # The survey draws from its own generator: the visits are those of the same
+            # seed without it, so the reports' figures do not depend on the survey.
+            rngs = random.Random(f"{seed}-{day}"), random.Random(f"{seed}-{day}-survey")
+            tally = await _Day(engine, day, rngs, speeds, tz, manners).run()
             progress(f"[{i}/{len(todo)}] {tally.line()}")
             out.append(tally)
         return out
@@ -131,9 +140,19 @@ class _Day:
     """One simulated day: an agenda of (time, tie, action, subject), run in time order."""
 
     def __init__(
-        self, engine: SiteEngine, day: date, rng: random.Random, speeds: dict[str, float], tz: str
+        self,
+        engine: SiteEngine,
+        day: date,
+        rngs: tuple[random.Random, random.Random],
+        speeds: dict[str, float],
+        tz: str,
+        manners: dict[str, tuple[float, float]],
     ) -> None:
-        self.engine, self.day, self.rng, self.speeds = engine, day, rng, speeds
+        self.engine, self.day, self.speeds = engine, day, speeds
+        self.rng, self.survey_rng = rngs
+        self.manners = manners
+        self.answer_share = self.survey_rng.uniform(*demo_survey.ANSWER_SHARE)
+        self.evening: list[tuple[float, str]] = []  # answers after the day's close, in order
         self.now = _instant(day, FIRST_ARRIVAL, tz)
         self.tally = DayTally(day.isoformat())
         self.agenda: list[tuple[float, int, str, str]] = []
@@ -160,12 +179,18 @@ class _Day:
         opening = self.now + 15 * 60
         for cid, *_ in COUNTERS:
             self.at(opening + self.rng.uniform(0, 600), "open", cid)
+        for _ in range(self.survey_rng.randint(*demo_survey.WALK_UPS_PER_DAY)):
+            self.at(opening + self.survey_rng.uniform(0, 6 * 3600), "walk_up")
         while self.agenda:
             t, _, action, subject = heapq.heappop(self.agenda)
             self.now = t
             await getattr(self, f"_{action}")(subject)
         self.now = self.close
         await self.cmd({"type": "close_day"})
+        # Answers from home, that evening: a survey command never rolls the day over.
+        for t, ticket in sorted(self.evening):
+            self.now = t
+            await self._survey(ticket)
         return self.tally
 
     async def cmd(self, command: dict[str, Any]) -> Any:
@@ -246,15 +271,51 @@ class _Day:
         self.at(self.now + self.rng.uniform(5, 30), "next", cid)
 
     async def _complete(self, cid: str) -> None:
+        ticket = self.engine.state.counters[cid].ticket
         await self.cmd({"type": "complete", "counter": cid})
         self.tally.completed += 1
         self.at(self.now + self.rng.uniform(5, 30), "next", cid)
+        if ticket is not None and self.survey_rng.random() < self.answer_share:
+            when = self.now + demo_survey.delay_s(self.survey_rng)
+            if when < self.close:
+                self.at(when, "survey", ticket)
+            else:
+                self.evening.append((when, ticket))
+
+    async def _survey(self, tid: str) -> None:
+        """The visitor rates the visit from the ticket's page: its token, within the window."""
+        t = self.engine.state.tickets[tid]
+        visit = demo_survey.Visit(
+            wait_min=_waited(t) / 60,
+            transferred=any(s.kind == "transferred" for s in t.steps),
+            officer=t.officer or "",
+        )
+        rng = self.survey_rng
+        body = demo_survey.response(demo_survey.scores(visit, rng, self.manners), rng)
+        await self.cmd({"type": "submit_survey", "ticket": tid, "token": t.token, "response": body})
+        self.tally.surveyed += 1
+
+    async def _walk_up(self, _: str) -> None:
+        """Someone without a ticket answers on a service's QR code at its counter."""
+        rng = self.survey_rng
+        service = rng.choices(SERVICES, weights=SERVICE_WEIGHTS)[0][0]
+        visit = demo_survey.Visit(wait_min=0.0, transferred=False, officer="")
+        body = demo_survey.response(demo_survey.scores(visit, rng, self.manners), rng)
+        await self.cmd({"type": "submit_walk_up_survey", "service": service, "response": body})
+        self.tally.walk_up += 1
 
 
-async def _play_day(
-    engine: SiteEngine, day: date, rng: random.Random, speeds: dict[str, float], tz: str
-) -> DayTally:
-    return await _Day(engine, day, rng, speeds, tz).run()
+def _waited(t: Ticket) -> float:
+    """Seconds the ticket spent waiting to be called (after a transfer too)."""
+    waited = 0.0
+    since: float | None = t.issued_at
+    for step in t.steps:
+        if step.kind == "called" and since is not None:
+            waited += step.at - since
+            since = None
+        elif step.kind in ("transferred", "returned"):
+            since = step.at
+    return waited
 
 
 async def fill_demo_history(

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import openpyxl
 import pytest
 from api_client import PASSWORD
+from axe_check import assert_accessible
 from browser_support import HD, keep_screenshot, shot, watch
 from live_server import LiveServer
 from test_api_reports import D1, ok
@@ -167,6 +168,7 @@ def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: 
         page.locator("#survey").scroll_into_view_if_needed()
         shot(page, "reports-survey")
         keep_screenshot("reports-survey")
+        assert_accessible(page, within="#survey", what="reports: the survey section")
         # a cut whose groups are too small: hidden, never a number
         page.locator("select[name=period]").select_option("range")
         page.locator("input[name=from]").fill(D1)

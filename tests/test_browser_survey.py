@@ -127,6 +127,8 @@ def test_the_public_result_page(hall: Hall, browser: Any) -> None:
     lowest = page.locator("tr.lowest")
     assert "Biaya/tarif" in lowest.first.inner_text() and "terendah" in lowest.first.inner_text()
     assert page.locator(".history tbody tr").count() >= 1
+    assert page.locator("section.plans").count() == 0  # no plan written: nothing, not "null"
+    assert "null" not in page.locator("main").inner_text()
     shot(page, "survey-results-phone")
     page.get_by_role("button", name="English").click()
     assert page.get_by_role("heading", name="Citizen satisfaction survey results").is_visible()

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, time
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 from qms.cli import main
 from qms.demo_hall import SITE
 from qms.demo_history import days_to_fill, fill_demo_history
+from qms.eventlog import open_log
 from qms.reports.query import Reports, scope
+from qms.server.api_survey import results
+from qms.survey.records import SurveyBook
 
 TODAY = date(2026, 12, 5)  # a Saturday: the 3 days before are Wed, Thu and Fri (Jumat)
 DAYS = ("2026-12-02", "2026-12-04")
@@ -32,6 +36,21 @@ def _visits(data: Path) -> tuple[list[str], list[list[Any]]]:
         return reports.visits(scope(SITES, DAYS, 0.0))
     finally:
         reports.close()
+
+
+async def _events(data: Path) -> list[dict[str, Any]]:
+    log = open_log(f"sqlite:///{data / 'qms.db'}")
+    try:
+        return [entry for _, entry in await log.read(SITE["site"], 0, 1_000_000)]
+    finally:
+        await log.close()
+
+
+def _book(events: list[dict[str, Any]]) -> SurveyBook:
+    book = SurveyBook()
+    for version, entry in enumerate(events, 1):
+        book.apply(version, entry)
+    return book
 
 
 def _summary(data: Path) -> dict[str, Any]:
@@ -87,10 +106,58 @@ async def test_same_seed_same_figures_and_a_second_run_adds_nothing(tmp_path: Pa
     before = _summary(first)
     assert await _fill(first) == []  # already there: no day played twice
     assert _summary(first) == before
+    survey = _book(await _events(first)).records
+    assert survey and survey == _book(await _events(second)).records
     other = tmp_path / "c"
     other.mkdir()
     await _fill(other, seed=12)
     assert _summary(other) != before
+    assert _book(await _events(other)).records != survey
+
+
+async def test_history_fills_the_survey_through_served_tickets(tmp_path: Path) -> None:
+    tallies = await _fill(tmp_path)
+    events = await _events(tmp_path)
+    issued = {e["ticket"]: e for e in events if e["type"] == "ticket_issued"}
+    completed = {e["ticket"]: e["at"] for e in events if e["type"] == "ticket_completed"}
+    called: dict[str, float] = {}
+    for e in events:
+        if e["type"] == "ticket_called":
+            called.setdefault(e["ticket"], e["at"])
+    answers = [e for e in events if e["type"] == "survey_answered"]
+    visits = [e for e in answers if not e.get("walk_up")]
+    walk_ups = [e for e in answers if e.get("walk_up")]
+    # Every visit's answer is a served ticket's, once, within the day-long window, on the
+    # simulated clock; the walk-up ones have no ticket.
+    assert len({e["ticket"] for e in visits}) == len(visits)
+    for e in visits:
+        assert e["ticket"] in completed and 0 < e["at"] - completed[e["ticket"]] <= 24 * 3600
+        assert e["day"] == issued[e["ticket"]]["day"]
+    assert walk_ups and all(e["ticket"] == "" for e in walk_ups)
+    assert sum(t.surveyed for t in tallies) == len(visits)
+    assert sum(t.walk_up for t in tallies) == len(walk_ups)
+    assert 0.2 <= len(visits) / len(completed) <= 0.35  # a realistic share of served visitors
+    # The optional parts: some profile fields skipped, a few suggestions.
+    profiles = [e["response"]["profile"] for e in answers]
+    assert 0.5 < mean(len(p) for p in profiles) / 4 < 0.95
+    texts = [e["response"]["suggestion"] for e in answers if e["response"]["suggestion"]]
+    assert 0.05 * len(answers) < len(texts) < 0.25 * len(answers)
+    # A long wait is rated lower on the waiting time (U3) than a short one.
+    waited = {e["ticket"]: (called[e["ticket"]] - issued[e["ticket"]]["at"]) / 60 for e in visits}
+    u3 = {e["ticket"]: e["response"]["scores"][2] for e in visits}
+    short = [u3[t] for t, w in waited.items() if w < 10]
+    long = [u3[t] for t, w in waited.items() if w > 40]
+    assert short and long and mean(long) < mean(short) - 0.5
+    # The index the result page shows: computed, a grade short of perfect, a weakest element
+    # that is not the free service's cost.
+    book = _book(events)
+    shown = results(book, date(2026, 1, 1), TODAY, "service")
+    assert shown["respondents"] == len(answers)
+    index = shown["index"]
+    assert index is not None and index["grade"]["letter"] in "BC"
+    assert "U4" not in index["lowest"]
+    nrr = {el["key"]: float(el["nrr"]) for el in index["elements"]}
+    assert max(nrr.values()) - min(nrr.values()) > 0.5
 
 
 def test_days_to_fill() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qms.survey.aggregate import cut
+from qms.survey.aggregate import CUTS, PERIODS, cut
 from qms.survey.index import Tally, compute
-from qms.survey.records import SurveyBook
+from qms.survey.records import SurveyBook, source_of
 
 
 def answered(day: int, scores: list[int], **values: Any) -> dict[str, Any]:
@@ -25,9 +25,10 @@ def answered(day: int, scores: list[int], **values: Any) -> dict[str, Any]:
         "agency": "dukcapil",
         "counter": "L1",
         "officer": values.get("officer", "budi"),
-        "channel": "kiosk",
+        "channel": values.get("channel", "kiosk"),
         "day": date(2026, 1, 1 + day % 28).isoformat(),
         "response": {"instrument": 1, "scores": scores, "profile": {}, "suggestion": ""},
+        **({"walk_up": True} if values.get("walk_up") else {}),
     }
 
 
@@ -65,6 +66,47 @@ def test_index_from_the_log_equals_brute_force(log: list[dict[str, Any]]) -> Non
     by_service = cut(book.records, "service", 3)
     shown = [g for g in by_service.groups if not g.suppressed]
     assert sum(g.respondents or 0 for g in shown) <= len(raw)
+
+
+# few days, so that answers often arrive for a day whose tallies were computed already
+few_days = st.lists(
+    st.builds(
+        answered,
+        st.integers(0, 4),
+        st.lists(st.integers(1, 4), min_size=9, max_size=9),
+        service=st.sampled_from(["ktp", "kk"]),
+        officer=st.sampled_from(["budi", "sari"]),
+        channel=st.sampled_from(["kiosk", "online"]),
+        walk_up=st.booleans(),
+    ),
+    max_size=40,
+)
+
+
+@given(few_days, st.integers(0, 40), st.integers(0, 4), st.integers(0, 4))
+def test_the_days_tallies_give_the_cuts_of_the_records(
+    log: list[dict[str, Any]], split: int, a: int, b: int
+) -> None:
+    """What the views read (`book.tallies`, kept per day) equals a cut of the period's
+    records, also after answers arrive for days whose tallies were already computed."""
+    first, last = sorted((date(2026, 1, 1 + a), date(2026, 1, 1 + b)))
+    book = SurveyBook()
+
+    def same() -> None:
+        records = book.between(first, last)
+        assert book.tallies.total(first, last) == Tally.of(r.scores for r in records)
+        for by in (*CUTS, *PERIODS):
+            assert book.tallies.cut(first, last, by, 3) == cut(records, by, 3)
+        assert book.tallies.cut(first, last, "source", 3) == cut(
+            records, "source", 3, key=source_of
+        )
+
+    for version, entry in enumerate(log[:split], start=1):
+        book.apply(version, entry)
+    same()  # the days' tallies are computed and kept...
+    for version, entry in enumerate(log[split:], start=split + 1):
+        book.apply(version, entry)
+    same()  # ...and follow the answers that came after, for those days too
 
 
 def test_reading_in_pieces_is_reading_at_once() -> None:

@@ -38,11 +38,11 @@ from qms.server.api_hall import (
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import ADMINS, EVERYONE, MANAGERS, Principal
 from qms.server.routes import ApiRoute, api
-from qms.survey.aggregate import CUTS, DEFAULT_MIN_GROUP, PERIODS, cut
+from qms.survey.aggregate import CUTS, DEFAULT_MIN_GROUP, PERIODS
 from qms.survey.errors import SurveyError
 from qms.survey.export import to_csv, to_xlsx
-from qms.survey.index import Tally, compute
-from qms.survey.records import SurveyBook, source_of
+from qms.survey.index import compute
+from qms.survey.records import SurveyBook
 from qms.survey.sample import progress
 
 MIN_GROUP = DEFAULT_MIN_GROUP
@@ -240,8 +240,9 @@ def period_of(first: str | None, last: str | None, today: date) -> tuple[date, d
 
 def results(book: SurveyBook, first: date, last: date, by: str | None) -> dict[str, Any]:
     """The index of a period, its progress against the sample size, and one cut."""
-    records = book.between(first, last)
-    tally = Tally.of(r.scores for r in records)
+    # from the days' tallies (qms.survey.aggregate.DayTallies): a year of a busy hall in
+    # a few milliseconds (bench/survey_index.py), never a pass over every response
+    tally = book.tallies.total(first, last)
     shown = tally.respondents >= MIN_GROUP
     index = compute(tally) if shown else None
     before = last - first
@@ -255,10 +256,10 @@ def results(book: SurveyBook, first: date, last: date, by: str | None) -> dict[s
         "served_previous_period": served,
         "cut": None,
         # answers of served visits and of walk-up QR codes, counted apart (small ones hidden)
-        "sources": cut(records, "source", MIN_GROUP, key=source_of).to_dict()["groups"],
+        "sources": book.tallies.cut(first, last, "source", MIN_GROUP).to_dict()["groups"],
     }
     if by is not None:
-        out["cut"] = cut(records, by, MIN_GROUP).to_dict()
+        out["cut"] = book.tallies.cut(first, last, by, MIN_GROUP).to_dict()
     return out
 
 
@@ -413,21 +414,21 @@ async def get_survey_public(request: Request, who: Principal) -> Response:
     if site is None:
         raise unknown_site(name)
     engine, book, first, last = await _period_records(request, engine)
+    return _json({"site": engine.site, "name": site.name, **published(book, first, last)})
+
+
+def published(book: SurveyBook, first: date, last: date) -> dict[str, Any]:
+    """The public page's figures (without the site's name): bench/survey_index.py times it."""
     shown = results(book, first, last, None)
-    history = cut(book.records, "quarter", MIN_GROUP).to_dict()["groups"]
-    return _json(
-        {
-            "site": engine.site,
-            "name": site.name,
-            "period": shown["period"],
-            "respondents": shown["respondents"],
-            "min_group": MIN_GROUP,
-            "index": shown["index"],
-            "history": history,
-            "sources": shown["sources"],
-            "plans": [p.to_dict() for p in book.plan_history()],
-        }
-    )
+    return {
+        "period": shown["period"],
+        "respondents": shown["respondents"],
+        "min_group": MIN_GROUP,
+        "index": shown["index"],
+        "history": book.tallies.cut(date.min, date.max, "quarter", MIN_GROUP).to_dict()["groups"],
+        "sources": shown["sources"],
+        "plans": [p.to_dict() for p in book.plan_history()],
+    }
 
 
 ROUTES: tuple[ApiRoute, ...] = (

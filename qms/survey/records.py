@@ -2,7 +2,8 @@
 
 `SurveyBook.apply(version, entry)` takes every entry of the log in order and
 keeps what the survey figures need: each `survey_answered` as an anonymous
-`Record` (its scores, the cut values, the day: no ticket, no time of day), and
+`Record` (its scores, the cut values, the day: no ticket, no time of day; listed
+for the export, by day for the figures: `DayTallies`), and
 the visitors served per business day (`ticket_completed`, for the sample size
 of the next period), and each period's latest follow-up plan
 (`survey_plan_written`). Everything else is skipped without being decoded.
@@ -17,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from qms.core.calendar import business_day
-from qms.survey.aggregate import Record
+from qms.survey.aggregate import DayTallies, Record, source_of_channel
 from qms.survey.instrument import PROFILE_KEYS
 from qms.survey.plan import Plan, plan_of
 
@@ -47,8 +48,9 @@ def record_of(entry: Mapping[str, Any]) -> Record:
 
 
 def source_of(record: Record) -> str:
-    """`walk_up` for an answer on a service's walk-up QR code, `visit` for a served ticket's."""
-    return "walk_up" if record.values.get("channel") == "walk_up" else "visit"
+    """`walk_up` for an answer on a service's walk-up QR code, `visit` for a served ticket's
+    (the cut `source` of `DayTallies`)."""
+    return source_of_channel(record.values.get("channel"))
 
 
 @dataclass
@@ -57,6 +59,8 @@ class SurveyBook:
 
     version: int = 0
     records: list[Record] = field(default_factory=list)
+    # the same records by day, with their tallies (derived: left out of == and repr)
+    tallies: DayTallies = field(default_factory=DayTallies, compare=False, repr=False)
     served: Counter[str] = field(default_factory=Counter)  # business day -> tickets completed
     timezone: str = "Asia/Jakarta"
     plans: dict[str, Plan] = field(default_factory=dict)  # period -> its latest follow-up plan
@@ -75,7 +79,9 @@ class SurveyBook:
         elif kind == "site_configured":
             self.timezone = str((entry.get("site") or {}).get("timezone", self.timezone))
         else:
-            self.records.append(record_of(entry))
+            record = record_of(entry)
+            self.records.append(record)
+            self.tallies.add(record)
 
     def between(self, first: date, last: date) -> list[Record]:
         return [r for r in self.records if first <= r.day <= last]

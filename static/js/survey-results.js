@@ -69,9 +69,10 @@ function planItem(plan) {
   );
 }
 
+// An empty string when there is none: replaceChildren() would show a null as "null".
 function plansSection() {
   const plans = data.plans || [];
-  if (!plans.length) return null;
+  if (!plans.length) return "";
   const [latest, ...past] = plans;
   return h(
     "section",
