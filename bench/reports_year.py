@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PG_DSN, load_average, md_table, print_machine, unique
 from peer_reports import SESSION, drop, load, views
-from year_hall import SITE, TZ, make_year
+from year_hall import SITE, make_year
 
 from qms.reports import db
 from qms.reports.export import xlsx_export
@@ -113,10 +113,15 @@ def compare(view: str, ours: Any, peer: list[Any]) -> str:
             pairs += [(mine["outcomes"]["served"], theirs["served"])]
             for stat in ("wait", "walk", "service", "hall"):
                 q = theirs[f"{stat}_s_q"] or [None, None, None]
-                pairs += [(mine[stat]["n"], theirs[f"{stat}_s_n"]), (mine[stat]["max"],
-                          theirs[f"{stat}_s_max"]), (mine[stat]["mean"], theirs[f"{stat}_s_mean"])]
+                pairs += [
+                    (mine[stat]["n"], theirs[f"{stat}_s_n"]),
+                    (mine[stat]["max"], theirs[f"{stat}_s_max"]),
+                    (mine[stat]["mean"], theirs[f"{stat}_s_mean"]),
+                ]
                 pairs += list(zip([mine[stat][p] for p in ("p50", "p90", "p95")], q, strict=True))
-            share = theirs["within_target"] / theirs["with_target"] if theirs["with_target"] else None
+            share = (
+                theirs["within_target"] / theirs["with_target"] if theirs["with_target"] else None
+            )
             pairs += [(mine["rates"]["within_target"], share)]
         elif view == "staff_officer":
             q = theirs["service_s_q"] or [None, None, None]
@@ -137,9 +142,9 @@ def compare(view: str, ours: Any, peer: list[Any]) -> str:
     return "ok"
 
 
-async def day_rows(log: Any, meta: dict[str, Any], day: str, hold_back: int) -> tuple[
-    SiteFold, list[tuple[int, Any]]
-]:
+async def day_rows(
+    log: Any, meta: dict[str, Any], day: str, hold_back: int
+) -> tuple[SiteFold, list[tuple[int, Any]]]:
     """A fold that has the hall's set-up and `day` up to `hold_back` entries before its
     `day_closed`, and those last entries."""
     first, last = meta["days"][day]
@@ -281,8 +286,10 @@ async def main_async(args: argparse.Namespace) -> None:
         rows.append((what, size, f"{value:,.2f} {unit}", f"<= {target:g} {unit}", verdict))
     print(md_table(["what", "size", "qms", "target", "verdict"], rows))
     print()
-    print("### Report views (ms; qms: first call on a fresh Reports / median of "
-          f"{args.repeat} after it; PostgreSQL: median of {args.repeat} after a warm-up)\n")  # fmt: skip
+    print(
+        "### Report views (ms; qms: first call on a fresh Reports / median of "
+        f"{args.repeat} after it; PostgreSQL: median of {args.repeat} after a warm-up)\n"
+    )
     rows = []
     for (name, view), (cold, warm, _) in ours.items():
         ms, check = peer.get((name, view), (float("nan"), "-"))
@@ -324,8 +331,12 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=300)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--no-rebuild", dest="rebuild", action="store_false",
-                    help="keep the cache's files when there are some (no rebuild timed)")  # fmt: skip
+    ap.add_argument(
+        "--no-rebuild",
+        dest="rebuild",
+        action="store_false",
+        help="keep the cache's files when there are some (no rebuild timed)",
+    )
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--dsn", default=PG_DSN)
     args = ap.parse_args()

@@ -31,8 +31,10 @@ log by the benchmark itself (it times that: "rebuild the year").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import json
+import os
 import random
 import time
 from collections.abc import Callable
@@ -203,8 +205,10 @@ class YearMaker:
                     await self.run({"type": "pause_counter", "counter": subject}, now)
                     at(brk[1] + rng.uniform(0, 300), "open", subject)
                     continue
-                data = None if now >= last_call else await self.run(
-                    {"type": "call_next", "counter": subject}, now
+                data = (
+                    None
+                    if now >= last_call
+                    else await self.run({"type": "call_next", "counter": subject}, now)
                 )
                 if data is None:
                     if now >= last_arrival:
@@ -259,9 +263,10 @@ async def make_year(folder: Path, days: int, seed: int, progress: Callable[[str]
         meta = json.loads(meta_path.read_text())
         if (meta.get("format"), meta.get("days_wanted"), meta.get("seed")) == (FORMAT, days, seed):
             return dict(meta)
-    folder.mkdir(parents=True, exist_ok=True)
+    os.makedirs(folder, exist_ok=True)
     for name in ("qms.db", "qms.db-wal", "qms.db-shm", "year.json"):
-        (folder / name).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(folder / name)
     log = open_log(f"sqlite://{folder}/qms.db")
     t0 = time.perf_counter()
     try:

@@ -42,8 +42,12 @@ def day_dir(root: Path, site: str, day: str) -> Path:
     return root / f"site={site}" / f"day={day}"
 
 
-def built_days(root: Path, site: str) -> dict[str, Path]:
-    """The site's days that have files: day -> its visits file, in day order."""
+def built_days(
+    root: Path, site: str, first: str | None = None, last: str | None = None
+) -> dict[str, Path]:
+    """The site's days that have files (from `first` to `last`, YYYY-MM-DD, when given):
+    day -> its visits file, in day order. Every report asks this for each site, so only
+    the days of its period are looked at (a year's folder holds hundreds)."""
     site_dir = root / f"site={site}"
     try:
         entries = list(os.scandir(site_dir))
@@ -52,10 +56,11 @@ def built_days(root: Path, site: str) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for entry in entries:
         match = _DAY_DIR.match(entry.name)
-        if match is not None:
-            path = Path(entry.path) / VISITS_FILE
-            if path.exists():
-                out[match.group(1)] = path
+        if match is None or not _within(match.group(1), first, last):
+            continue
+        path = os.path.join(entry.path, VISITS_FILE)
+        if os.path.exists(path):
+            out[match.group(1)] = Path(path)
     return dict(sorted(out.items()))
 
 
