@@ -135,6 +135,9 @@ def test_qms_reports_rebuild(tmp_path: Path) -> None:
     assert list(built_days(data / "reports", SITE)) == [TUESDAY, WEDNESDAY]
     assert main(["reports", "rebuild", "--data-dir", str(data)]) == 0  # the sites it has
     assert list(built_days(data / "reports", SITE)) == [MONDAY, TUESDAY, WEDNESDAY]
+    assert list(built_days(data / "reports", SITE, TUESDAY, TUESDAY)) == [TUESDAY]
+    assert list(built_days(data / "reports", SITE, first=TUESDAY)) == [TUESDAY, WEDNESDAY]
+    assert list(built_days(data / "reports", SITE, last=MONDAY)) == [MONDAY]
     assert main([*argv, "--from", "2024-13-01"]) == 2  # not a date: refused, nothing done
     assert main(["reports", "rebuild", "--data-dir", str(tmp_path / "empty")]) == 2
 
