@@ -100,6 +100,10 @@ async def test_a_day_reopened_after_its_file_was_written_is_written_again(
     path = day_dir(root, SITE, MONDAY) / VISITS_FILE
     first_close = closed_version(con, path)
     assert first_close == len(hall.entries)
+    # A report reads the file (its connection keeps the file's footer and blocks)...
+    reports = Reports(root)
+    monday = Scope({SITE: Period(date(2024, 5, 6), date(2024, 5, 6))})
+    assert reports.summary(monday)["measures"]["visits"] == 3
     # Later the same Monday: a visitor comes, the day opens again and closes again.
     version = len(hall.entries)
     hall.must(c.IssueTicket(service="kk", token="late"), 600.0)
@@ -108,10 +112,11 @@ async def test_a_day_reopened_after_its_file_was_written_is_written_again(
     assert await build_missing_days(log, SITE, root) == [MONDAY]
     assert closed_version(con, path) == len(hall.entries) > first_close
     assert visits_in(root, MONDAY) == 4
-    reports = Reports(root)
-    monday = Scope({SITE: Period(date(2024, 5, 6), date(2024, 5, 6))})
+    # ...and the same connection reads the new file, written within the same second.
     measures = reports.summary(monday)["measures"]
+    assert measures["visits"] == 4
     assert measures["outcomes"]["served"] == 2 and measures["outcomes"]["expired"] == 2
+    reports.close()
 
 
 async def _three_days(path: Path) -> None:
