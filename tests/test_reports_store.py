@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 from reports_hall import SITE, Hall, local, store
 
 from qms.cli import main
@@ -117,6 +118,19 @@ async def test_a_day_reopened_after_its_file_was_written_is_written_again(
     assert measures["visits"] == 4
     assert measures["outcomes"]["served"] == 2 and measures["outcomes"]["expired"] == 2
     reports.close()
+
+
+async def test_a_day_that_cannot_be_written_fails_the_rebuild(
+    log: EventLog, tmp_path: Path
+) -> None:
+    hall = Hall(local(MONDAY, "07:00")).set_up()
+    busy(hall, MONDAY, tickets=2)
+    hall.must(c.CloseDay(), 60.0)
+    await store(log, hall)
+    root = tmp_path / "reports"
+    root.write_text("a file where the folder should be")  # written in the writer's thread
+    with pytest.raises(OSError):
+        await rebuild(log, SITE, root)
 
 
 async def _three_days(path: Path) -> None:
