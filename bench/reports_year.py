@@ -185,7 +185,7 @@ async def main_async(args: argparse.Namespace) -> None:
             shutil.rmtree(root, ignore_errors=True)
             fresh.rename(root)
             split = (f"{len(written)} days: reading the log {parts.read_s:.1f} s, writing the "
-                     f"files {parts.write_s:.1f} s, the fold the rest")  # fmt: skip
+                     f"files {parts.write_s:.1f} s (a thread beside the fold)")  # fmt: skip
             results.append(("rebuild the year from the log", split, took, "s", 60.0, None))
         # -- writing one closed day -------------------------------------------------------
         last_day = days[-1]
@@ -317,7 +317,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 class RebuildParts:
     """Where a rebuild's time goes: the log's reads and the files' writes are timed by
-    wrapping them for the one rebuild (the fold is what is left)."""
+    wrapping them for the one rebuild (the writes run in a thread beside the fold)."""
 
     def __init__(self, log: Any) -> None:
         from qms.reports import store
