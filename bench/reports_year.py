@@ -5,7 +5,7 @@
 
 The year (bench/year_hall.py: 300 days x ~2,000 visits, ~2.5 million events) is
 made once into the cache folder (`--cache`, default /tmp/qms-reports-year; about
-2.5 minutes) and kept. Each run then measures, with the page cache warm:
+3.5 minutes) and kept. Each run then measures, with the page cache warm:
 
 - rebuilding every closed day's files from the log (`qms.reports.store.rebuild`,
   what `qms reports rebuild` does), into a fresh folder that then replaces the
