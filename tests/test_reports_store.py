@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 from reports_hall import SITE, Hall, local, store
 
 from qms.cli import main
@@ -100,6 +101,10 @@ async def test_a_day_reopened_after_its_file_was_written_is_written_again(
     path = day_dir(root, SITE, MONDAY) / VISITS_FILE
     first_close = closed_version(con, path)
     assert first_close == len(hall.entries)
+    # A report reads the file (its connection keeps the file's footer and blocks)...
+    reports = Reports(root)
+    monday = Scope({SITE: Period(date(2024, 5, 6), date(2024, 5, 6))})
+    assert reports.summary(monday)["measures"]["visits"] == 3
     # Later the same Monday: a visitor comes, the day opens again and closes again.
     version = len(hall.entries)
     hall.must(c.IssueTicket(service="kk", token="late"), 600.0)
@@ -108,10 +113,24 @@ async def test_a_day_reopened_after_its_file_was_written_is_written_again(
     assert await build_missing_days(log, SITE, root) == [MONDAY]
     assert closed_version(con, path) == len(hall.entries) > first_close
     assert visits_in(root, MONDAY) == 4
-    reports = Reports(root)
-    monday = Scope({SITE: Period(date(2024, 5, 6), date(2024, 5, 6))})
+    # ...and the same connection reads the new file, written within the same second.
     measures = reports.summary(monday)["measures"]
+    assert measures["visits"] == 4
     assert measures["outcomes"]["served"] == 2 and measures["outcomes"]["expired"] == 2
+    reports.close()
+
+
+async def test_a_day_that_cannot_be_written_fails_the_rebuild(
+    log: EventLog, tmp_path: Path
+) -> None:
+    hall = Hall(local(MONDAY, "07:00")).set_up()
+    busy(hall, MONDAY, tickets=2)
+    hall.must(c.CloseDay(), 60.0)
+    await store(log, hall)
+    root = tmp_path / "reports"
+    root.write_text("a file where the folder should be")  # written in the writer's thread
+    with pytest.raises(OSError):
+        await rebuild(log, SITE, root)
 
 
 async def _three_days(path: Path) -> None:
@@ -135,6 +154,9 @@ def test_qms_reports_rebuild(tmp_path: Path) -> None:
     assert list(built_days(data / "reports", SITE)) == [TUESDAY, WEDNESDAY]
     assert main(["reports", "rebuild", "--data-dir", str(data)]) == 0  # the sites it has
     assert list(built_days(data / "reports", SITE)) == [MONDAY, TUESDAY, WEDNESDAY]
+    assert list(built_days(data / "reports", SITE, TUESDAY, TUESDAY)) == [TUESDAY]
+    assert list(built_days(data / "reports", SITE, first=TUESDAY)) == [TUESDAY, WEDNESDAY]
+    assert list(built_days(data / "reports", SITE, last=MONDAY)) == [MONDAY]
     assert main([*argv, "--from", "2024-13-01"]) == 2  # not a date: refused, nothing done
     assert main(["reports", "rebuild", "--data-dir", str(tmp_path / "empty")]) == 2
 

@@ -246,6 +246,10 @@ class Reports:
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             self._con = db.connect()
+            # A closed day's files never change (a rebuild renames a new file over the
+            # old one, which DuckDB sees): keep their footers and blocks in memory.
+            self._con.execute("SET parquet_metadata_cache = true")
+            self._con.execute("SET cache_local_files = true")
         return self._con
 
     def _rows(
@@ -281,7 +285,7 @@ class Reports:
         visits: list[str] = []
         activity: list[str] = []
         for site, period in sorted(scope.periods.items()):
-            days = {d: p for d, p in built_days(self.root, site).items() if period.contains(d)}
+            days = built_days(self.root, site, str(period.first), str(period.last))
             live = self.live.get(site)
             day = None if live is None else live.day
             # Today is read live; so is a closed day whose file is not written yet, and a

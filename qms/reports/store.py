@@ -16,6 +16,9 @@ thread, so a server can call them without stalling its event loop.
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -42,8 +45,12 @@ def day_dir(root: Path, site: str, day: str) -> Path:
     return root / f"site={site}" / f"day={day}"
 
 
-def built_days(root: Path, site: str) -> dict[str, Path]:
-    """The site's days that have files: day -> its visits file, in day order."""
+def built_days(
+    root: Path, site: str, first: str | None = None, last: str | None = None
+) -> dict[str, Path]:
+    """The site's days that have files (from `first` to `last`, YYYY-MM-DD, when given):
+    day -> its visits file, in day order. Every report asks this for each site, so only
+    the days of its period are looked at (a year's folder holds hundreds)."""
     site_dir = root / f"site={site}"
     try:
         entries = list(os.scandir(site_dir))
@@ -52,10 +59,11 @@ def built_days(root: Path, site: str) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for entry in entries:
         match = _DAY_DIR.match(entry.name)
-        if match is not None:
-            path = Path(entry.path) / VISITS_FILE
-            if path.exists():
-                out[match.group(1)] = path
+        if match is None or not _within(match.group(1), first, last):
+            continue
+        path = os.path.join(entry.path, VISITS_FILE)
+        if os.path.exists(path):
+            out[match.group(1)] = Path(path)
     return dict(sorted(out.items()))
 
 
@@ -98,14 +106,48 @@ def closed_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
 
 
 async def _fold_log(log: EventLog, site: str, fold: SiteFold) -> None:
-    """Feed the whole log of `site` to `fold`, a page at a time, folding in a thread."""
-    after = 0
-    while True:
-        page = await log.read(site, after, PAGE)
-        if not page:
-            return
-        await asyncio.to_thread(fold.apply_all, page)
-        after = page[-1][0]
+    """Feed the whole log of `site` to `fold`, a page at a time, folding in a thread while
+    the next page is read."""
+    page = await log.read(site, 0, PAGE)
+    while page:
+        ahead = asyncio.ensure_future(log.read(site, page[-1][0], PAGE))
+        try:
+            await asyncio.to_thread(fold.apply_all, page)
+        except BaseException:
+            ahead.cancel()
+            with contextlib.suppress(BaseException):
+                await ahead
+            raise
+        page = await ahead
+
+
+class _Writer:
+    """Writes closed days' files in one thread of its own, in the order they closed, while
+    the fold goes on (at most `AHEAD` days waiting); `finish` waits and raises the first
+    failure."""
+
+    AHEAD = 4
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.con = db.connect()
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="qms-reports")
+        self.pending: collections.deque[concurrent.futures.Future[Path]] = collections.deque()
+        self.written: dict[str, None] = {}
+
+    def __call__(self, rows: DayRows) -> None:  # on the fold's thread
+        while len(self.pending) >= self.AHEAD:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(write_day, self.con, self.root, rows))
+        self.written[rows.day] = None
+
+    def finish(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.con.close()
 
 
 async def build_days(
@@ -117,13 +159,7 @@ async def build_days(
     reopened: Callable[[str, int], bool] = lambda day, version: False,
 ) -> list[str]:
     """Write the files of every closed day that `wanted(day)` selects; the days written."""
-    con = db.connect()
-    written: dict[str, None] = {}
-
-    def write(rows: DayRows) -> None:
-        write_day(con, root, rows)
-        written[rows.day] = None
-
+    write = _Writer(root)
     try:
         fold = SiteFold(site, keep=wanted, reopened=reopened, on_closed=write)
         await _fold_log(log, site, fold)
@@ -131,8 +167,8 @@ async def build_days(
             redo = set(fold.redo)
             await _fold_log(log, site, SiteFold(site, keep=redo.__contains__, on_closed=write))
     finally:
-        con.close()
-    return sorted(written)
+        await asyncio.to_thread(write.finish)
+    return sorted(write.written)
 
 
 async def build_missing_days(

@@ -395,7 +395,8 @@ class SiteFold:
 
     def rows(self, now: float | None = None, tickets: Iterable[str] | None = None) -> DayRows:
         """The kept day's rows: final once it closed; while open, as if it ended at `now`
-        (its visits going on have no outcome yet). `tickets`: only these tickets' visits."""
+        (its visits going on have no outcome yet). `tickets`: only these tickets' visits,
+        and no activity (the live tables sync the two apart)."""
         day = self._day
         if day is None:
             raise LookupError(f"site {self.site}: no business day is kept")
@@ -407,6 +408,8 @@ class SiteFold:
             for tid, stays in wanted.items()
             for i, stay in enumerate(stays)
         ]
+        if tickets is not None:
+            return DayRows(self.site, day.day, day.closed_version, visits, [])
         activity = day.activity.rows()
         if day.closed_version == 0 and now is not None:
             activity += day.activity.open_rows(now)
