@@ -5,6 +5,8 @@ same client:
 
 - peer: bench/peer_http.py (Starlette + asyncpg, UPDATE … FOR UPDATE SKIP
   LOCKED), 2 uvicorn workers, on a fresh table in PostgreSQL database `test`;
+  uvicorn's defaults otherwise, so it writes an access log line per request
+  as qms does (both to a file);
 - qms redis: ``qms serve --workers 2 --log-url redis://127.0.0.1:6379/0?prefix=…``
   (a fresh prefix);
 - qms sqlite: ``qms serve``, the embedded default (one process, a temp data dir).
@@ -208,7 +210,7 @@ async def officers(port: int, headers: list[dict[str, str]], deadline: float) ->
         return pairs
 
     start = time.perf_counter()
-    counts = await asyncio.gather(*(officer(c, h) for c, h in zip(OFFICERS, headers)))
+    counts = await asyncio.gather(*(officer(c, h) for c, h in zip(OFFICERS, headers, strict=True)))
     elapsed = time.perf_counter() - start
     latencies.sort()
     return {
@@ -260,11 +262,25 @@ def server(cmd: list[str], port: int, env: dict[str, str], log: Path) -> Iterato
                 proc.wait(5)
 
 
+PY_SPY: list[str] = []  # --py-spy: the profiler's command and where it writes
+
+
 def measure(
     pid: int, store_pids: list[int], port: int, headers: list[dict[str, str]], cap: float
 ) -> dict[str, Any]:
+    spy = None
+    if PY_SPY:  # sample the server (and its workers) while the officers press
+        out = f"{PY_SPY[1]}-{pid}.txt"
+        cmd = [PY_SPY[0], "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
+        spy = subprocess.Popen(
+            [*cmd, "--format", "raw", "--output", out], stdout=subprocess.DEVNULL
+        )
+        time.sleep(1.0)  # let it attach
     before, store_before = tree_cpu(pid), cpu_of(store_pids)
     res = asyncio.run(officers(port, headers, time.monotonic() + cap))
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
     cpu, store = used(before, tree_cpu(pid)), used(store_before, cpu_of(store_pids))
     pairs = res["pairs"]
     res["pairs_s"] = pairs / res["elapsed"]
@@ -276,7 +292,6 @@ def measure(
 
 async def _pg_setup(table: str, tickets: int) -> None:
     import asyncpg
-
     from peer_postgres import set_up
 
     conn = await asyncpg.connect(PG_DSN)
@@ -306,12 +321,12 @@ def run_peer(tickets: int, cap: float, tmp: Path) -> dict[str, Any]:
     try:
         cmd = [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "peer_http:app"]
         cmd += ["--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
-        cmd += ["--log-level", "warning"]
         env = {"PEER_TABLE": table, "PEER_DSN": PG_DSN, "PEER_SERVICES": ",".join(SHARED_SERVICES)}
         with server(cmd, port, env, tmp / "peer.log") as pid:
             rows = asyncio.run(
                 _pg(
-                    f"SELECT pid FROM pg_stat_activity WHERE application_name = 'qmsbench-peer-{table}'"
+                    "SELECT pid FROM pg_stat_activity"
+                    f" WHERE application_name = 'qmsbench-peer-{table}'"
                 )
             )
             res = measure(pid, [r["pid"] for r in rows], port, [{}] * len(OFFICERS), cap)
@@ -385,7 +400,7 @@ def run_qms(config: str, tickets: int, cap: float, tmp: Path) -> dict[str, Any]:
                 for c in OFFICERS
             ]
             asyncio.run(_set_up_hall(port, admin, tickets))
-            for counter, head in zip(OFFICERS, heads):
+            for counter, head in zip(OFFICERS, heads, strict=True):
                 status, _ = _post_json(
                     f"{base}/api/v1/sites/{SITE}/counters/{counter}/open", {}, head
                 )
@@ -417,7 +432,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--duration", type=float, default=60.0, help="time cap of one run, s")
     ap.add_argument("--only", default=",".join(CONFIGS), help="peer,redis,sqlite")
+    ap.add_argument(
+        "--py-spy",
+        nargs=2,
+        metavar=("PY_SPY", "OUT"),
+        help="profile each server while timed: py-spy's path, output prefix (raw stacks)",
+    )
     args = ap.parse_args()
+    PY_SPY[:] = args.py_spy or []
     configs = [c for c in args.only.split(",") if c]
     print("## Officers over HTTP: qms and the simplest peer\n")
     print_machine()
