@@ -56,6 +56,7 @@ from _common import (
     REDIS_URL,
     ROOT,
     SHARED_SERVICES,
+    cpu_of,
     delete_prefix,
     load_average,
     md_table,
@@ -63,7 +64,9 @@ from _common import (
     print_machine,
     redis_url,
     ticket_services,
+    tree_cpu,
     unique,
+    used,
 )
 
 SITE = "bench-hall"
@@ -71,43 +74,6 @@ OFFICERS = [f"L{i}" for i in range(1, 5)]  # counter L1 is officer petugas-l1, â
 PASSWORD = "bench-password-not-secret"
 READY_TIMEOUT = 30.0
 CONFIGS = ("peer", "redis", "sqlite")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-# --- CPU of a process tree ------------------------------------------------------------------
-
-
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, utime + stime in s) of a live process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def tree_cpu(root: int) -> dict[int, float]:
-    """CPU seconds of `root` and all its descendants, by pid (each process's own)."""
-    stats = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (st := _stat(int(entry))) is not None:
-            stats[int(entry)] = st
-    tree, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            tree[pid] = stats[pid][1]
-            todo += [p for p, (ppid, _) in stats.items() if ppid == pid]
-    return tree
-
-
-def cpu_of(pids: list[int]) -> dict[int, float]:
-    return {pid: st[1] for pid in pids if (st := _stat(pid)) is not None}
-
-
-def used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU s spent between two readings (a process that ended in between counts as 0)."""
-    return sum(after[pid] - before.get(pid, 0.0) for pid in after)
 
 
 # --- a minimal keep-alive HTTP/1.1 client -----------------------------------------------------
