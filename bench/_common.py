@@ -274,3 +274,41 @@ def best_run(runs: list[dict[str, Any]], key: str = "pairs_s") -> dict[str, Any]
     if any(r["check"] != "ok" for r in runs):
         best["check"] = "; ".join(sorted({r["check"] for r in runs}))
     return best
+
+
+# --- CPU of a process tree (a server and its workers) -----------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, utime + stime in s) of a live process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds of `root` and all its descendants, by pid (each process's own)."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _stat(int(entry))) is not None:
+            stats[int(entry)] = st
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            tree[pid] = stats[pid][1]
+            todo += [p for p, (ppid, _) in stats.items() if ppid == pid]
+    return tree
+
+
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    return {pid: st[1] for pid in pids if (st := _stat(pid)) is not None}
+
+
+def used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU s spent between two readings (a process that ended in between counts as 0)."""
+    return sum(after[pid] - before.get(pid, 0.0) for pid in after)

@@ -632,3 +632,49 @@ def test_two_servers_on_redis_share_people_and_devices(tmp_path: Path, redis_log
         admin_a.post("/api/v1/users/pindah/password", {"password": "sandi-baru-1"})
         until(lambda: kiosk_at_b.get("/api/v1/device").status == 401)
         until(lambda: at_b.get("/api/v1/session").json["role"] == "anonymous")
+
+
+async def test_a_remembered_session_still_expires_and_ends(tmp_path: Path) -> None:
+    """The server checks a cookie's signature once per value (`Accounts._session`);
+    each later use is still judged by the clock, and signing out still ends it."""
+    from starlette.requests import HTTPConnection
+
+    from qms.accounts import UserRole
+    from qms.accounts.sessions import COOKIE_NAME, LIFETIME_S
+    from qms.eventlog import open_log
+    from qms.server.auth import Accounts
+    from qms.server.principal import ANONYMOUS, Role
+
+    now = [1_795_000_000.0]
+    log = open_log(f"sqlite:///{tmp_path / 'qms.db'}")
+    accounts = await Accounts(
+        log, Config(data_dir=tmp_path), b"k" * 32, clock=lambda: now[0]
+    ).open()
+    try:
+        user = await accounts.store.add_user("budi", UserRole.OFFICER, (SITE,), PASSWORD, by="t")
+        cookie = accounts.session_cookie(user)
+
+        def request(value: str) -> HTTPConnection:
+            header = f"{COOKIE_NAME}={value}".encode()
+            scope = {
+                "type": "http",
+                "path": "/",
+                "query_string": b"",
+                "headers": [(b"cookie", header)],
+            }
+            return HTTPConnection(scope)
+
+        assert (await accounts.principal(request(cookie))).role is Role.OFFICER
+        assert await accounts.principal(request(cookie[:-2])) == ANONYMOUS  # never remembered
+        now[0] += LIFETIME_S - 1
+        assert (await accounts.principal(request(cookie))).role is Role.OFFICER
+        now[0] += 1
+        assert await accounts.principal(request(cookie)) == ANONYMOUS  # expired, though known
+        now[0] -= LIFETIME_S + 3600  # the clock set back: issued in the future
+        assert await accounts.principal(request(cookie)) == ANONYMOUS
+        now[0] += 3600
+        await accounts.sign_out(cookie)
+        assert await accounts.principal(request(cookie)) == ANONYMOUS
+    finally:
+        await accounts.close()
+        await log.close()

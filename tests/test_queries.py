@@ -171,6 +171,22 @@ def test_counters_show_ticket_in_hand_and_officer_only_to_staff(hall: Hall) -> N
     assert [c["counter"] for c in q.counters(hall.state, staff=False, zone="B")] == ["L3"]
 
 
+def test_a_counters_waiting_count_is_its_candidates(hall: Hall) -> None:
+    """Counted from the queues' lengths (every command at a counter answers with it),
+    it is what `candidates` lists: directed tickets, each service's, none held."""
+    from qms.core.policy import candidates
+
+    for service in ("ktp", "ktp", "pkb", "pkb", "pkb"):
+        hall.issue(service)
+    sent = hall.issue("ktp")
+    hall.do("transfer", ticket=sent, to_counter="L3")
+    held = hall.issue("pkb")
+    hall.do("hold", ticket=held)
+    views = {c["counter"]: c for c in q.counters(hall.state, staff=True)}
+    counts = {c: len(candidates(hall.state, hall.state.counters[c])) for c in views}
+    assert {c: v["waiting"] for c, v in views.items()} == counts == {"L1": 2, "L2": 5, "L3": 4}
+
+
 def test_todays_tickets_filter_by_state_and_service(hall: Hall) -> None:
     a = hall.issue("ktp")
     hall.issue("pkb")

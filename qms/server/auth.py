@@ -45,9 +45,11 @@ from qms.accounts.guard import (
 )
 from qms.accounts.passwords import check_password
 from qms.accounts.sessions import (
+    CLOCK_SKEW_S,
     COOKIE_NAME,
     DEVICE_COOKIE,
     LIFETIME_S,
+    SessionClaims,
     device_key,
     new_session,
     read_device,
@@ -76,6 +78,7 @@ log = logging.getLogger(__name__)
 MAX_TOKEN = 200  # characters; a real one is 48
 REFRESH_S = 1.0  # look at the log for other processes' changes at most this often
 BACKOFF_CAP = 5.0
+VERIFIED_MAX = 4096  # session cookies whose signature was checked, kept for their next use
 
 __all__ = [
     "COOKIE_NAME",
@@ -160,6 +163,9 @@ class Accounts:
         self.guard = SignInGuard(throttle_stores(log))
         self._follower: asyncio.Task[None] | None = None
         self.follower_error: BaseException | None = None
+        # cookie value -> its claims, for well-signed cookies only (so nobody fills it
+        # without signing in): an officer's every press would check the HMAC again.
+        self._verified: dict[str, SessionClaims] = {}
 
     async def open(self) -> Accounts:
         await self.store.open()
@@ -223,8 +229,23 @@ class Accounts:
             return ANONYMOUS
         return principal_of_device(device)
 
+    def _session(self, cookie: str) -> SessionClaims | None:
+        """`read_session` of the cookie now, its signature checked once per value."""
+        now = self.clock()
+        claims = self._verified.get(cookie)
+        if claims is None:
+            claims = read_session(self._key, cookie, now)
+            if claims is not None:
+                if len(self._verified) >= VERIFIED_MAX:  # the oldest goes
+                    del self._verified[next(iter(self._verified))]
+                self._verified[cookie] = claims
+            return claims
+        if not claims.issued_at - CLOCK_SKEW_S <= now < claims.expires_at:
+            return None  # the same window as read_session's
+        return claims
+
     async def _user(self, cookie: str) -> Principal:
-        claims = read_session(self._key, cookie, self.clock())
+        claims = self._session(cookie)
         if claims is None or claims.session in self.store.state.ended_sessions:
             return ANONYMOUS
         user = self.store.state.users.get(claims.username)

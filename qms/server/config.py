@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,10 +65,11 @@ class Config:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    @property
+    @functools.cached_property
     def origins(self) -> frozenset[str]:
         """The allowed origins; by default the server's own address, and on a
-        loopback address also its other loopback names (people type localhost)."""
+        loopback address also its other loopback names (people type localhost).
+        Worked out once: every cookie-signed command checks its Origin against it."""
         if self.allowed_origins:
             return frozenset(self.allowed_origins)
         origins = {self.base_url}

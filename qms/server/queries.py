@@ -27,7 +27,7 @@ from qms.core.model import (
     Ticket,
     TicketState,
 )
-from qms.core.policy import candidates, directed_queue
+from qms.core.policy import directed_queue
 
 RECENT_COMPLETIONS = 20  # how many completed tickets make a service's mean service time
 
@@ -160,6 +160,14 @@ def ticket_in_hand(t: Ticket, *, staff: bool) -> Json:
     return out
 
 
+def waiting_for(state: HallState, c: Counter) -> int:
+    """How many tickets `c` may call: ``len(candidates(state, c))`` without listing
+    them (every command at a counter answers with it, and the queues are long)."""
+    queues = state.queues
+    directed = len(queues.get(directed_queue(c.id), ()))
+    return directed + sum(len(queues.get(service, ())) for service in c.services)
+
+
 def counter_view(state: HallState, c: Counter, *, staff: bool) -> Json:
     """A counter: configuration, state, ticket in hand and how many tickets it may call."""
     t = state.tickets.get(c.ticket) if c.ticket is not None else None
@@ -170,7 +178,7 @@ def counter_view(state: HallState, c: Counter, *, staff: bool) -> Json:
         "services": list(c.services),
         "state": c.state.value,
         "ticket": ticket_in_hand(t, staff=staff) if t is not None else None,
-        "waiting": len(candidates(state, c)),
+        "waiting": waiting_for(state, c),
     }
     if staff:
         out["officer"] = c.officer
