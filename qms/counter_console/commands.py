@@ -40,6 +40,7 @@ COUNTER_COMMANDS: tuple[CommandRoute, ...] = (
         "open_counter",
         "Open a counter (sign in to it), or resume it from a pause",
         officer=Own.FREE_COUNTER,
+        defaulted=("officer",),
         description="An officer opens a counter for themselves (`officer` may only name "
         "them); a supervisor or admin may name any officer (default: themselves).",
     ),

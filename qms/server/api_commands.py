@@ -238,6 +238,17 @@ def _command_endpoint(spec: CommandRoute) -> Endpoint:
     return endpoint
 
 
+def _body_schema(spec: CommandRoute, exclude: frozenset[str]) -> dict[str, Any]:
+    """The command's fields less those of the server and the path; a field the server
+    fills in when absent (`defaulted`) is not required of the caller."""
+    body = dataclass_schema(spec.command_class, exclude=frozenset(exclude))
+    if spec.defaulted:
+        required = [name for name in body.pop("required", []) if name not in spec.defaulted]
+        if required:
+            body["required"] = required
+    return body
+
+
 def _command_route(spec: CommandRoute) -> ApiRoute:
     """The HTTP route of one engine command."""
     exclude = SERVER_FIELDS | set(spec.ids)
@@ -259,7 +270,7 @@ def _command_route(spec: CommandRoute) -> ApiRoute:
         spec.path,
         allow=spec.allow,
         summary=spec.summary,
-        body=dataclass_schema(spec.command_class, exclude=frozenset(exclude)),
+        body=_body_schema(spec, exclude),
         responses=responses,
         parameters=(IDEMPOTENCY_KEY,),
         response=COMMAND_RESULT,

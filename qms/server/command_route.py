@@ -21,6 +21,9 @@ class CommandRoute:
     officer: Own = Own.NOTHING
     created: bool = False  # 201 Created (when not repeated)
     description: str = ""
+    # Body fields the server fills in when they are left out (open_counter's officer:
+    # the caller): required by the command, optional in the request.
+    defaulted: tuple[str, ...] = ()
 
     @property
     def command_class(self) -> type[Command]:
