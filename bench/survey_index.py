@@ -51,11 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PG_DSN, load_average, md_table, print_machine, unique
 
 from qms.demo_hall import COUNTERS, SERVICES
-from qms.server.api_survey import published, results
 from qms.survey.export import calculation
 from qms.survey.index import Tally, compute
 from qms.survey.instrument import PROFILE
 from qms.survey.records import SurveyBook
+from qms.survey.routes import published, results
 
 YEAR = 2026
 FIRST, LAST = date(YEAR, 1, 1), date(YEAR, 12, 31)

@@ -13,8 +13,8 @@ from qms.demo_hall import SITE
 from qms.demo_history import days_to_fill, fill_demo_history
 from qms.eventlog import open_log
 from qms.reports.query import Reports, scope
-from qms.server.api_survey import results
 from qms.survey.records import SurveyBook
+from qms.survey.routes import results
 
 TODAY = date(2026, 12, 5)  # a Saturday: the 3 days before are Wed, Thu and Fri (Jumat)
 DAYS = ("2026-12-02", "2026-12-04")

@@ -139,7 +139,7 @@ def _submit_walk_up(
     state: HallState, cmd: c.SubmitWalkUpSurvey, now: float, meta: dict[str, Any]
 ) -> list[e.Event]:
     # No ticket, so nothing to rate once: the server limits answers per address instead
-    # (qms.server.api_survey_walkup), and the figures count them apart.
+    # (qms.survey.routes_walkup), and the figures count them apart.
     inst = instrument_of(state)
     if not inst.enabled:
         raise Rejected("survey_off", "this site does not run the survey now")

@@ -33,10 +33,10 @@ from qms.reports.routes import (
     run_report,
     where,
 )
-from qms.server.api_survey import MIN_GROUP, survey_book
 from qms.server.principal import Principal
 from qms.server.routes import ApiRoute
 from qms.survey.aggregate import Record
+from qms.survey.routes import MIN_GROUP, survey_book
 
 FORMATS = ("json", "csv")
 

@@ -15,14 +15,14 @@ from qms.server import (
     api_commands,
     api_devices,
     api_hall,
-    api_survey,
-    api_survey_plan,
-    api_survey_walkup,
-    api_tablet,
 )
 from qms.server.openapi import document
 from qms.server.principal import EVERYONE, Principal
 from qms.server.routes import ApiRoute, api
+from qms.survey import routes as survey
+from qms.survey import routes_plan as survey_plan
+from qms.survey import routes_tablet as survey_tablet
+from qms.survey import routes_walkup as survey_walkup
 
 
 @api("GET", "/openapi.json", allow=EVERYONE, summary="This API's OpenAPI 3.1 document", tag="meta")
@@ -36,10 +36,10 @@ ROUTES: tuple[ApiRoute, ...] = (
     openapi_json,
     *api_commands.ROUTES,
     *api_hall.ROUTES,
-    *api_survey.ROUTES,
-    *api_survey_plan.ROUTES,
-    *api_survey_walkup.ROUTES,
-    *api_tablet.ROUTES,
+    *survey.ROUTES,
+    *survey_plan.ROUTES,
+    *survey_walkup.ROUTES,
+    *survey_tablet.ROUTES,
     *reports.ROUTES,
     *reports_survey.ROUTES,
     *reports_sites.ROUTES,

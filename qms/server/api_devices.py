@@ -26,11 +26,11 @@ from qms.server.api_accounts import (
     _json,
     _object,
 )
-from qms.server.api_tablet import tablet_counter
 from qms.server.auth import device_link
 from qms.server.errors import read_json
 from qms.server.principal import Principal, Role
 from qms.server.routes import ApiRoute, api
+from qms.survey.routes_tablet import tablet_counter
 
 DEVICES = frozenset({Role.DISPLAY, Role.KIOSK})  # a tablet may call its own routes only
 _KIND = {"type": "string", "enum": [k.value for k in DeviceKind]}

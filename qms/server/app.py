@@ -21,7 +21,6 @@ from qms.reports.hub import ReportsHub
 from qms.server import pages
 from qms.server.api import ROUTES
 from qms.server.api_hall import TICKET_MISSES
-from qms.server.api_survey_walkup import WALK_UP_ANSWERS
 from qms.server.auth import Accounts, failure_log
 from qms.server.config import Config
 from qms.server.errors import error_response, exception_handlers
@@ -30,6 +29,7 @@ from qms.server.process import GcPolicy, ShutdownSignals, quiet_client_faults, r
 from qms.server.routes import starlette_routes
 from qms.server.stream import hub as stream
 from qms.server.stream.connection import StreamSettings
+from qms.survey.routes_walkup import WALK_UP_ANSWERS
 
 log = logging.getLogger(__name__)
 

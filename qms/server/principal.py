@@ -22,7 +22,7 @@ class Role(enum.StrEnum):
 
 STAFF = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OFFICER})
 # Every caller, anonymous included, but a counter tablet: it may call its own two
-# routes only (qms/server/api_tablet.py), not even the public ones, so that its token
+# routes only (qms/survey/routes_tablet.py), not even the public ones, so that its token
 # opens nothing else should it leave the counter.
 TABLETS = frozenset({Role.TABLET})
 EVERYONE = frozenset(Role) - TABLETS

@@ -22,10 +22,10 @@ from qms.engine import SiteEngine
 from qms.server import answers as a
 from qms.server.addresses import client_address
 from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
-from qms.server.api_survey import ANSWER_BODY
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, Principal
 from qms.server.routes import ApiRoute, api
+from qms.survey.routes import ANSWER_BODY
 
 # Answers accepted per address: a household or a family may answer a few times, a
 # script may not flood the figures. Refused answers are not counted.

@@ -29,11 +29,11 @@ from qms.core.survey import instrument_of, tablet_closes_at, tablet_problem, tab
 from qms.engine import SiteEngine
 from qms.server import answers as a
 from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
-from qms.server.api_survey import ANSWER_BODY
 from qms.server.errors import ApiError, read_json
 from qms.server.hall import Hall
 from qms.server.principal import TABLETS, Principal
 from qms.server.routes import ApiRoute, api
+from qms.survey.routes import ANSWER_BODY
 
 
 async def tablet_counter(hall: Hall, site: str, counter: str) -> SiteEngine:
