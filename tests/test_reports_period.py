@@ -74,7 +74,7 @@ def refused(code: str, call: Any, *args: Any, **kw: Any) -> ReportError:
     with pytest.raises(ReportError) as err:
         call(*args, **kw)
     assert err.value.code == code
-    assert set(err.value.to_dict()["error"]) == {"code", "message", "details"}
+    assert set(err.value.to_dict()) == {"code", "message", "details"}  # the API wraps it
     return err.value
 
 

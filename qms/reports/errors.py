@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from qms.eventsourcing.rejection import Rejection
 
 # Stable codes, part of the public contract, each with the HTTP status that fits it.
 CODES: dict[str, int] = {
@@ -15,15 +15,7 @@ CODES: dict[str, int] = {
 }
 
 
-class ReportError(ValueError):
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        if code not in CODES:
-            raise ValueError(f"unknown report error code {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
+class ReportError(Rejection, ValueError):
+    """A report asked for with a bad period, cut or filter; nothing was computed."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """The one error shape of the API: {"error": {"code", "message", "details"}}."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+    CODES = CODES

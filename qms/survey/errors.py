@@ -7,7 +7,7 @@ that fits it best. Nothing is recorded when one of them is raised.
 
 from __future__ import annotations
 
-from typing import Any
+from qms.eventsourcing.rejection import Rejection
 
 CODES: dict[str, int] = {
     # the answer itself (qms.survey.response)
@@ -40,19 +40,7 @@ CODES: dict[str, int] = {
 }
 
 
-class SurveyError(ValueError):
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        if code not in CODES:
-            raise ValueError(f"unknown survey error code {code!r}")
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.details = details
+class SurveyError(Rejection, ValueError):
+    """An answer, instrument, plan or cut of the survey refused; nothing was changed."""
 
-    @property
-    def http_status(self) -> int:
-        return CODES[self.code]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The one error shape of the API: {"error": {"code", "message", "details"}}."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+    CODES = CODES
