@@ -30,17 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+if str(HERE.parent / "tests") not in sys.path:
+    sys.path.insert(0, str(HERE.parent / "tests"))
+
+from live_server import ChildServer  # noqa: E402
 
 
 def make_app(redis_url: str | None, channel: str) -> Any:
@@ -92,77 +90,32 @@ def make_app(redis_url: str | None, channel: str) -> Any:
     return socketio.ASGIApp(sio, other_asgi_app=other)
 
 
-class PeerServer:
-    """`bench/peer_socketio.py` as a child process on `port`; stopped (and reaped) on exit."""
+class PeerServer(ChildServer):
+    """`bench/peer_socketio.py` as a child process on `port` (tests/live_server.py's
+    life cycle: ready on /healthz, its output in errors, stopped and reaped)."""
+
+    name = "the socket.io peer"
 
     def __init__(
         self, port: int, redis_url: str | None, channel: str, log_path: Path, python: str = ""
     ) -> None:
-        self.port = port
+        super().__init__(port, log_path)
         self.redis_url = redis_url
         self.channel = channel
-        self.log_path = log_path
         self.python = python or sys.executable
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, timeout: float = 20.0) -> PeerServer:
+    def start(self) -> PeerServer:
         cmd = [self.python, str(HERE / "peer_socketio.py"), "--port", str(self.port)]
         cmd += ["--channel", self.channel]
         if self.redis_url:
             cmd += ["--redis-url", self.redis_url]
-        out = self.log_path.open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        out.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"peer exited {self.process.returncode}: {self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"peer not ready in {timeout}s: {self.output()}")
-
-    def output(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-    def __enter__(self) -> PeerServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self.spawn(cmd, {**os.environ, "PYTHONUNBUFFERED": "1"})
+        return self
 
 
 def main() -> int:

@@ -4,7 +4,8 @@
         httpx.get(server.url + "/readyz")
 
 Readiness is waited for on /readyz with a deadline; on failure the server's
-output is part of the error. The process is always reaped.
+output is part of the error. The process is always reaped. `ChildServer` is that
+life cycle for any server process (the benchmarks' peers use it too).
 """
 
 from __future__ import annotations
@@ -18,11 +19,86 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from redis_server import free_port
 
 
-class LiveServer:
+class ChildServer:
+    """A server as a child process on 127.0.0.1:`port`: started, waited for on a health
+    URL with a deadline (its output in the error), stopped and always reaped."""
+
+    name = "server"
+    health = "/healthz"
+
+    def __init__(self, port: int, output_path: Path, ready_timeout: float = 20.0) -> None:
+        self.port = port
+        self.output_path = output_path
+        self.ready_timeout = ready_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def spawn(self, cmd: list[str], env: dict[str, str]) -> None:
+        out = self.output_path.open("ab")
+        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        out.close()
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited {self.process.returncode}:\n{self.output()}"
+                )
+            try:
+                with urllib.request.urlopen(self.url + self.health, timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready in {self.ready_timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        try:
+            return self.output_path.read_text(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LiveServer(ChildServer):
+    name = "qms serve"
+    health = "/readyz"
+
     def __init__(
         self,
         data_dir: Path,
@@ -38,17 +114,11 @@ class LiveServer:
         self.command = command  # "serve", or "demo" (which takes no --workers)
         self.data_dir = Path(data_dir)
         self.log_url = log_url
-        self.port = port or free_port()
         self.workers = workers
         self.env = env or {}
         self.args = args
-        self.ready_timeout = ready_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self.output_path = self.data_dir.parent / f"server-{self.port}.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        port = port or free_port()
+        super().__init__(port, self.data_dir.parent / f"server-{port}.log", ready_timeout)
 
     @property
     def ws_url(self) -> str:
@@ -77,49 +147,5 @@ class LiveServer:
         if self.log_url:
             cmd += ["--log-url", self.log_url]
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        out = self.output_path.open("ab")
-        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self._env())
-        out.close()
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"qms serve exited {self.process.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"qms serve not ready in {self.ready_timeout}s:\n{self.output()}")
-
-    def output(self) -> str:
-        try:
-            return self.output_path.read_text(errors="replace")[-5000:]
-        except OSError:
-            return ""
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def __enter__(self) -> LiveServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self.spawn(cmd, self._env())
+        return self
