@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from accounts_client import Client
+from axe_check import assert_accessible
 from browser_support import SITE, Hall, js_errors, keep_screenshot, shot, watch
 from staff_pages import L1, issue, reset_hall, staff
 from test_browser_admin import open_admin, sign_in, tab
@@ -80,6 +81,7 @@ def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
     assert "Terima kasih atas kunjungan Anda" in idle.inner_text()
     idle.get_by_text("Loket 1").wait_for()
     shot(page, "tablet-idle")
+    assert_accessible(page, what="tablet: idle")
 
     # A visit completed at L1: its survey comes up by itself (the page asks every 3 s).
     first = served(hall)
@@ -102,12 +104,14 @@ def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
     page.evaluate("() => window.scrollTo(0, 0)")
     shot(page, "tablet-survey")
     keep_screenshot("tablet-survey")
+    assert_accessible(page, what="tablet: the survey")
     page.get_by_role("button", name="Kirim penilaian").click()
     page.wait_for_selector(f"{MAIN}[data-screen=thanks]")
     thanks = page.locator(MAIN).inner_text()
     assert "Terima kasih atas penilaian Anda" in thanks
     assert not re.search(r"\d", thanks)  # no score, no figure: the officer sees this screen
     shot(page, "tablet-thanks")
+    assert_accessible(page, what="tablet: thanks")
     page.clock.run_for(6_000)
     page.wait_for_selector(f"{MAIN}[data-screen=idle]")
     answered = Client(hall.url).get(f"/api/v1/tickets/{second['ref']}/survey").json
@@ -143,3 +147,4 @@ def test_a_revoked_or_missing_link(hall: Hall, browser: Any) -> None:
     page.goto(hall.url + "/tablet?token=qmsd_not-a-real-token")
     page.wait_for_selector(".tablet-error")
     assert "tautan perangkat tidak berlaku" in page.locator(".tablet-error").inner_text()
+    assert_accessible(page, what="tablet: a link that does not work")
