@@ -109,13 +109,12 @@ class PeerServer(ChildServer):
         assert self.process is not None
         return self.process.pid
 
-    def start(self) -> PeerServer:
+    def launch(self) -> tuple[list[str], dict[str, str]]:
         cmd = [self.python, str(HERE / "peer_socketio.py"), "--port", str(self.port)]
         cmd += ["--channel", self.channel]
         if self.redis_url:
             cmd += ["--redis-url", self.redis_url]
-        self.spawn(cmd, {**os.environ, "PYTHONUNBUFFERED": "1"})
-        return self
+        return cmd, {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import msgspec
 from _common import md_table
+from core_costs import COMMAND, EVENT
 
 from qms.core import parse_command
 from qms.core.commands import COMMAND_TYPES
@@ -35,17 +36,6 @@ from qms.eventsourcing.schema import to_dict
 
 N = 20_000
 
-EVENT = {
-    "type": "ticket_called",
-    "schema": 1,
-    "ticket": "2026-11-27-0001",
-    "counter": "L1",
-    "at": 1.0,
-    "officer": "budi",
-    "by": "budi",
-    "cid": "officer:budi:k1",
-    "cn": 1,
-}
 ISSUED = {
     "type": "ticket_issued",
     "schema": 1,
@@ -60,7 +50,6 @@ ISSUED = {
     "at": 1.0,
     "by": "kiosk-1",
 }
-COMMAND = {"type": "call_next", "counter": "L1", "command_id": "officer:budi:k1"}
 ISSUE = {"type": "issue_ticket", "service": "ktp", "priority": "regular", "channel": "kiosk"}
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -24,7 +25,7 @@ from typing import Self
 from redis_server import free_port
 
 
-class ChildServer:
+class ChildServer(ABC):
     """A server as a child process on 127.0.0.1:`port`: started, waited for on a health
     URL with a deadline (its output in the error), stopped and always reaped."""
 
@@ -80,8 +81,13 @@ class ChildServer:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
+    @abstractmethod
+    def launch(self) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment of this server."""
+
     def start(self) -> Self:
-        raise NotImplementedError
+        self.spawn(*self.launch())
+        return self
 
     def __enter__(self) -> Self:
         return self.start()
@@ -139,7 +145,7 @@ class LiveServer(ChildServer):
     def _env(self) -> dict[str, str]:
         return {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
 
-    def start(self) -> LiveServer:
+    def launch(self) -> tuple[list[str], dict[str, str]]:
         cmd = [sys.executable, "-m", "qms", self.command, "--port", str(self.port)]
         cmd += ["--data-dir", str(self.data_dir), *self.args]
         if self.command == "serve":
@@ -147,5 +153,4 @@ class LiveServer(ChildServer):
         if self.log_url:
             cmd += ["--log-url", self.log_url]
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.spawn(cmd, self._env())
-        return self
+        return cmd, self._env()

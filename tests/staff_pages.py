@@ -47,6 +47,18 @@ def reset_hall(hall: Hall) -> Client:
     return boss
 
 
+def served(hall: Hall) -> dict[str, Any]:
+    """A ktp ticket called, served and completed at L1 by petugas1."""
+    reset_hall(hall)
+    ticket = issue(hall, "ktp")
+    officer = staff(hall, "petugas1")
+    assert officer.post(L1 + "/open").status == 200
+    assert officer.post(L1 + "/call", {"ticket": ticket["ticket"]}).status == 200
+    assert officer.post(L1 + "/start").status == 200
+    assert officer.post(L1 + "/complete").status == 200
+    return ticket
+
+
 def sign_in(page: Any, user: str, password: str) -> None:
     page.locator("#signin input[name=username]").fill(user)
     page.locator("#signin input[name=password]").fill(password)

@@ -9,7 +9,7 @@ from typing import Any
 
 from accounts_client import Client
 from browser_support import PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
-from staff_pages import L1, issue, reset_hall, staff
+from staff_pages import issue, served, staff
 
 from qms.survey.instrument import DEFAULT
 
@@ -20,18 +20,6 @@ def phone(browser: Any) -> Any:
     page = browser.new_context(viewport=PHONE, has_touch=True).new_page()
     page.errors = watch(page)
     return page
-
-
-def served(hall: Hall) -> dict[str, Any]:
-    """A ktp ticket called, served and completed at L1 by petugas1."""
-    reset_hall(hall)
-    ticket = issue(hall, "ktp")
-    officer = staff(hall, "petugas1")
-    assert officer.post(L1 + "/open").status == 200
-    assert officer.post(L1 + "/call", {"ticket": ticket["ticket"]}).status == 200
-    assert officer.post(L1 + "/start").status == 200
-    assert officer.post(L1 + "/complete").status == 200
-    return ticket
 
 
 def test_the_completed_ticket_turns_into_the_survey(hall: Hall, browser: Any) -> None:

@@ -12,24 +12,12 @@ from typing import Any
 from accounts_client import Client
 from axe_check import assert_accessible
 from browser_support import SITE, Hall, js_errors, keep_screenshot, shot, watch
-from staff_pages import L1, issue, reset_hall, staff
+from staff_pages import reset_hall, served, staff
 from test_browser_admin import open_admin, sign_in, tab
 
 TABLET = {"width": 820, "height": 1180}  # a 10-inch tablet, upright, facing the visitor
 MAIN = "main#app"
 POLLED = "**/api/v1/tablet/survey"
-
-
-def served(hall: Hall) -> dict[str, Any]:
-    """A ktp ticket called, served and completed at L1 by petugas1."""
-    reset_hall(hall)
-    ticket = issue(hall, "ktp")
-    officer = staff(hall, "petugas1")
-    assert officer.post(L1 + "/open").status == 200
-    assert officer.post(L1 + "/call", {"ticket": ticket["ticket"]}).status == 200
-    assert officer.post(L1 + "/start").status == 200
-    assert officer.post(L1 + "/complete").status == 200
-    return ticket
 
 
 def register_tablet(hall: Hall, browser: Any) -> str:
