@@ -221,7 +221,8 @@ async function load() {
     for (const [k, v] of Object.entries(extra)) p.set(k, v);
     return `/api/v1${reportUrl("export", p)}`;
   };
-  $("#export-xlsx").href = file({ format: "xlsx" });
+  // The workbook: every table, then the survey section's sheet as it is cut on the page.
+  $("#export-xlsx").href = file(surveyBy === "wait" ? { format: "xlsx" } : { format: "xlsx", survey: surveyBy });
   $("#scope").textContent = t("rep_loading");
   document.body.dataset.loading = "";
   try {
@@ -236,6 +237,8 @@ async function load() {
     surveyQ.set("by", surveyBy);
     surveyQ.set("format", "csv");
     $("#survey-csv").href = `/api/v1${reportUrl("survey", surveyQ)}`;
+    surveyQ.set("format", "xlsx");
+    $("#survey-xlsx").href = `/api/v1${reportUrl("survey", surveyQ)}`;
     const [series, heat, staffOfficer, staffCounter, survey, ...tables] = await Promise.all([
       oneDay ? api("intervals", { minutes: "60" }) : api("breakdown", { by: "day" }),
       api("heatmap"),
