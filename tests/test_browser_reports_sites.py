@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,12 +26,20 @@ from axe_check import assert_accessible
 from browser_support import HD, keep_screenshot, shot, watch
 from live_server import LiveServer
 from test_api_reports import D1, ok
-from test_api_reports_sites import DAY, A, B, Deployment, deployment  # noqa: F401 (fixture)
+from test_api_reports_sites import DAY, A, B, Deployment, deployed
 from test_api_reports_survey import server  # noqa: F401 (fixture)
 
 from qms.reports.export import TABLES, flatten
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The two halls of tests/test_api_reports_sites.py, on SQLite (the API's tests run
+    them on Redis too)."""
+    with deployed(tmp_path_factory.mktemp("sites"), None) as served:
+        yield served
 
 
 def signed_in(browser: Any, url: str, query: str) -> tuple[Any, Any, list[str]]:
@@ -67,7 +76,7 @@ def number(text: str) -> Any:
     return None if text == "" else float(text)
 
 
-def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) -> None:  # noqa: F811
+def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) -> None:
     url = deployment.admin.base_url
     context, page, errors = signed_in(browser, url, f"site={A}")
     try:
