@@ -11,6 +11,7 @@
 import { ApiError, get } from "./api.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
 import { Gate, chooseSite } from "./staff.js";
+import { periodLines } from "./reports-model.js";
 import { drawChart, drawHeatmap, drawSurvey, fmt, locale } from "./reports-view.js";
 import { $, banner, h, showError } from "./ui.js";
 
@@ -31,6 +32,8 @@ register({
   rep_loading: ["Memuat…", "Loading…"],
   rep_scope: ["{first} s.d. {last} ({days} hari); dibandingkan dengan {pfirst} s.d. {plast}",
     "{first} to {last} ({days} days); compared with {pfirst} to {plast}"],
+  rep_scope_zones: ["Periode tiap lokasi menurut kalender (zona waktu) lokasi itu sendiri:",
+    "Each site's period in its own calendar (time zone):"],
   rep_printed: ["Dicetak {when} dari qms", "Printed {when} from qms"],
   p_today: ["Hari ini", "Today"],
   p_yesterday: ["Kemarin", "Yesterday"],
@@ -267,15 +270,10 @@ async function load() {
 function draw() {
   if (!data) return;
   const { summary } = data;
-  const period = Object.values(summary.scope.sites)[0];
-  const before = Object.values(summary.previous.scope.sites)[0];
-  $("#scope").textContent = t("rep_scope", {
-    first: period.first, last: period.last, days: period.days, pfirst: before.first, plast: before.last,
-  });
-  const hall = sites.map((s) => (readable.find((x) => x.site === s) || {}).name || s).join(", ") || setup?.site?.name || site;
+  drawPeriod(summary);
+  const hall = sites.map(siteName).join(", ") || setup?.site?.name || site;
   $("#site-title").textContent = `— ${hall}`;
   $("#print-hall").textContent = hall;
-  $("#print-period").textContent = `${t("rep_period")}: ${period.first} – ${period.last}`;
   $("#printed-at").textContent = t("rep_printed", { when: new Date().toLocaleString(locale()) });
   drawCards(summary);
   drawChart(data.oneDay, data.series);
@@ -283,6 +281,23 @@ function draw() {
   $("#s-site").hidden = sites.length < 2;
   CUTS.forEach((by, i) => drawTable(by, data.tables[i].rows));
   drawSurvey(data.survey, keyName);
+}
+
+const siteName = (s) => (readable.find((x) => x.site === s) || {}).name || s;
+
+// Each site's period is resolved in its own calendar: one line when every site has the
+// same days, else one per site (reports-model.js), on the page and on paper.
+function drawPeriod(summary) {
+  const lines = periodLines(summary, siteName);
+  const text = (line) => {
+    const days = t("rep_scope", { first: line.first, last: line.last, days: line.days, pfirst: line.pfirst, plast: line.plast });
+    return line.names ? `${line.names.join(", ")}: ${days}` : days;
+  };
+  const items = lines.map((line) => h("span", { class: "line", dataset: { sites: line.sites.join(",") } }, text(line)));
+  $("#scope").replaceChildren(...(lines.length > 1 ? [h("span", { class: "line" }, t("rep_scope_zones")), ...items] : items));
+  const paper = (line) => `${line.names ? `${line.names.join(", ")}: ` : ""}${line.first} – ${line.last}`;
+  $("#print-period").replaceChildren(...lines.map((line, i) => h("span", { class: "line", dataset: { sites: line.sites.join(",") } },
+    `${i ? "" : `${t("rep_period")}: `}${paper(line)}`)));
 }
 
 function drawCards(summary) {
