@@ -122,6 +122,10 @@ def test_the_monthly_report_prints_on_a4(served: Served, browser: Any, tmp_path:
         assert page.locator("#picker").is_hidden()
         assert D2 in page.locator("#print-period").inner_text()
         assert page.locator("#print-hall").inner_text() == "MPP Uji"
+        # the tables and the chart are on paper; the survey, with no answer, is not
+        assert page.locator("#chart svg").is_visible()
+        assert page.locator("#t-service table").is_visible()
+        assert page.locator("#survey").is_hidden()
         pdf = page.pdf(format="A4", print_background=True)
         assert pdf.startswith(b"%PDF") and b"/MediaBox [0 0 595" in pdf
         (tmp_path / "laporan.pdf").write_bytes(pdf)

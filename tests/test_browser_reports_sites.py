@@ -182,6 +182,15 @@ def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: 
             ("above", "54.17"),
             ("within", "100.00"),
         ]
+        # on paper (the A4 monthly report) the survey is there, its cut named
+        page.emulate_media(media="print")
+        assert page.locator("#survey").is_visible()
+        assert page.locator("#survey-by").is_hidden()
+        cut = page.locator("#survey-cut").inner_text()
+        assert cut == "Menurut: Waktu tunggu (sesuai / melebihi target)"
+        assert page.locator("#t-survey tr[data-key=within]").is_visible()
+        assert page.pdf(format="A4").startswith(b"%PDF")
+        page.emulate_media(media="screen")
         page.locator("#survey").scroll_into_view_if_needed()
         shot(page, "reports-survey")
         keep_screenshot("reports-survey")
@@ -197,6 +206,15 @@ def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: 
             page.locator("#t-survey tr[data-key=kiosk] td[data-field=respondents]").inner_text()
             == "12"
         )
+        # the section's XLSX and the whole workbook's survey sheet: the same cut
+        xlsx = page.locator("#survey-xlsx").get_attribute("href")
+        assert "format=xlsx" in xlsx and "by=channel" in xlsx, xlsx
+        assert "survey=channel" in page.locator("#export-xlsx").get_attribute("href")
+        url = urlsplit(xlsx)
+        reply = sign_in(server.url, "admin").get(f"{url.path.removeprefix('/api/v1')}?{url.query}")
+        book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
+        rows = list(book["Kepuasan (SKM)"].iter_rows(values_only=True))
+        assert [(r[1], r[3]) for r in rows[1:]] == [(None, 12), ("kiosk", 12)]
         assert errors == []
     finally:
         context.close()
