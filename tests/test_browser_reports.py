@@ -126,9 +126,20 @@ def test_the_monthly_report_prints_on_a4(served: Served, browser: Any, tmp_path:
         assert page.locator("#chart svg").is_visible()
         assert page.locator("#t-service table").is_visible()
         assert page.locator("#survey").is_hidden()
+        # in Indonesian, even from a page shown in English (and English again after)
+        page.emulate_media(media="screen")
+        page.locator("[data-lang-toggle]").click()
+        assert page.locator("#kpi-visits span").inner_text() == "Visits"
+        page.emulate_media(media="print")
+        page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+        assert page.locator(".letterhead h1").inner_text() == "Laporan Kinerja Pelayanan"
+        assert page.locator("#kpi-visits span").inner_text() == "Kunjungan"
+        assert page.locator("#print-period").inner_text().startswith("Periode: ")
         pdf = page.pdf(format="A4", print_background=True)
         assert pdf.startswith(b"%PDF") and b"/MediaBox [0 0 595" in pdf
         (tmp_path / "laporan.pdf").write_bytes(pdf)
+        page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+        assert page.locator("#kpi-visits span").inner_text() == "Visits"
     finally:
         context.close()
 

@@ -9,7 +9,7 @@
 // data-field), so the page, the API and the exports can be checked against each other.
 
 import { ApiError, get } from "./api.js";
-import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
 import { Gate, chooseSite } from "./staff.js";
 import { periodLines } from "./reports-model.js";
 import { drawChart, drawHeatmap, drawSurvey, fmt, locale } from "./reports-view.js";
@@ -432,6 +432,17 @@ function boot() {
     load();
   });
   $("#print").addEventListener("click", () => window.print());
+  // The monthly report goes to the mayor in Indonesian, whatever the screen's language.
+  let screenLang = null;
+  window.addEventListener("beforeprint", () => {
+    if (getLang() === "id") return;
+    screenLang = getLang();
+    setLang("id");
+  });
+  window.addEventListener("afterprint", () => {
+    if (screenLang) setLang(screenLang);
+    screenLang = null;
+  });
   $("#survey-by").addEventListener("change", () => load());
   gate = new Gate({ roles: ["supervisor", "admin", "viewer"], title: "rep_signin", app: $("#app"), onReady: ready });
   gate.start();
