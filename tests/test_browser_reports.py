@@ -9,12 +9,13 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from api_client import PASSWORD
 from browser_support import HD, keep_screenshot, shot, watch
-from test_api_reports import D1, D2, SITE, R, Served, get, ok, served_hall
+from test_api_reports import D1, D2, SITE, TODAY, R, Served, get, ok, served_hall
 
 from qms.reports.export import flatten
 
@@ -140,6 +141,19 @@ def test_the_monthly_report_prints_on_a4(served: Served, browser: Any, tmp_path:
         (tmp_path / "laporan.pdf").write_bytes(pdf)
         page.evaluate("window.dispatchEvent(new Event('afterprint'))")
         assert page.locator("#kpi-visits span").inner_text() == "Visits"
+        # a whole month is named by its month, in Indonesian
+        page.emulate_media(media="screen")
+        page.locator("select[name=period]").select_option("last_month")
+        page.locator("#picker button[type=submit]").click()
+        page.wait_for_url("**period=last_month**")
+        page.locator("body[data-loading]").wait_for(state="detached")
+        page.locator("[data-lang-toggle]").click()  # Indonesian again
+        month = date.fromisoformat(TODAY).replace(day=1) - timedelta(days=1)
+        bulan = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+                 "September", "Oktober", "November", "Desember"][month.month - 1]  # fmt: skip
+        want = f"Periode: {bulan} {month.year} ({month.replace(day=1)} \u2013 {month})"
+        page.emulate_media(media="print")
+        assert page.locator("#print-period").inner_text() == want
     finally:
         context.close()
 

@@ -25,3 +25,12 @@ export function periodLines(summary, nameOf = (site) => site) {
   if (all.length === 1) return [{ ...all[0], names: null }];
   return all.map((line) => ({ ...line, names: line.sites.map(nameOf) }));
 }
+
+// "2026-11" when the days first..last are one whole calendar month, else null: the
+// monthly report then names its month ("November 2026") beside the dates.
+export function wholeMonth(first, last) {
+  if (!first || !last || first.slice(8) !== "01" || first.slice(0, 7) !== last.slice(0, 7)) return null;
+  const [year, month] = first.split("-").map(Number);
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return Number(last.slice(8)) === days ? first.slice(0, 7) : null;
+}

@@ -11,7 +11,7 @@
 import { ApiError, get } from "./api.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
 import { Gate, chooseSite } from "./staff.js";
-import { periodLines } from "./reports-model.js";
+import { periodLines, wholeMonth } from "./reports-model.js";
 import { drawChart, drawHeatmap, drawSurvey, fmt, locale } from "./reports-view.js";
 import { $, banner, h, showError } from "./ui.js";
 
@@ -295,7 +295,16 @@ function drawPeriod(summary) {
   };
   const items = lines.map((line) => h("span", { class: "line", dataset: { sites: line.sites.join(",") } }, text(line)));
   $("#scope").replaceChildren(...(lines.length > 1 ? [h("span", { class: "line" }, t("rep_scope_zones")), ...items] : items));
-  const paper = (line) => `${line.names ? `${line.names.join(", ")}: ` : ""}${line.first} – ${line.last}`;
+  const month = (line) => {
+    const m = wholeMonth(line.first, line.last);
+    if (!m) return "";
+    const date = new Date(`${m}-01T00:00:00Z`);
+    return `${new Intl.DateTimeFormat(locale(), { month: "long", year: "numeric", timeZone: "UTC" }).format(date)} (`;
+  };
+  const paper = (line) => {
+    const named = month(line);
+    return `${line.names ? `${line.names.join(", ")}: ` : ""}${named}${line.first} – ${line.last}${named ? ")" : ""}`;
+  };
   $("#print-period").replaceChildren(...lines.map((line, i) => h("span", { class: "line", dataset: { sites: line.sites.join(",") } },
     `${i ? "" : `${t("rep_period")}: `}${paper(line)}`)));
 }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { periodLines } from "../../static/js/reports-model.js";
+import { periodLines, wholeMonth } from "../../static/js/reports-model.js";
 
 const day = (first, last = first) => ({ first, last, kind: "day", days: 1 });
 const summary = (now, before) => ({ scope: { sites: now }, previous: { scope: { sites: before } } });
@@ -37,5 +37,22 @@ describe("the period line", () => {
       { a: month("2026-11-05"), b: month("2026-11-06") }));
     assert.deepEqual(lines.map((l) => [l.names, l.last, l.days, l.plast]),
       [[["a"], "2026-12-05", 5, "2026-11-05"], [["b"], "2026-12-06", 6, "2026-11-06"]]);
+  });
+});
+
+describe("a whole month", () => {
+  test("the first to the last day of one month, leap years included", () => {
+    assert.equal(wholeMonth("2026-11-01", "2026-11-30"), "2026-11");
+    assert.equal(wholeMonth("2028-02-01", "2028-02-29"), "2028-02");
+    assert.equal(wholeMonth("2027-02-01", "2027-02-28"), "2027-02");
+    assert.equal(wholeMonth("2026-12-01", "2026-12-31"), "2026-12");
+  });
+
+  test("a month to date, a range across months, a day: none", () => {
+    assert.equal(wholeMonth("2026-12-01", "2026-12-05"), null);
+    assert.equal(wholeMonth("2026-11-02", "2026-11-30"), null);
+    assert.equal(wholeMonth("2026-11-01", "2026-12-31"), null);
+    assert.equal(wholeMonth("2026-11-30", "2026-11-30"), null);
+    assert.equal(wholeMonth(undefined, "2026-11-30"), null);
   });
 });
