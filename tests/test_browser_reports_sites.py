@@ -190,6 +190,10 @@ def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: 
         assert cut == "Menurut: Waktu tunggu (sesuai / melebihi target)"
         assert page.locator("#t-survey tr[data-key=within]").is_visible()
         assert page.pdf(format="A4").startswith(b"%PDF")
+        page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi: page one
+        shot(page, "reports-print")
+        keep_screenshot("reports-print")
+        page.set_viewport_size(HD)
         page.emulate_media(media="screen")
         page.locator("#survey").scroll_into_view_if_needed()
         shot(page, "reports-survey")
