@@ -9,11 +9,11 @@ import { ConsoleModel } from "../../static/js/console-model.js";
 
 function snapshotView(extra = {}) {
   return {
-    counter: { id: "L1", name: "Loket 1", state: "open", officer: "budi", services: ["kk", "ktp"], ticket_detail: null },
+    counter: { counter: "L1", name: "Loket 1", zone: "A", state: "open", services: ["kk", "ktp"], ticket: null, waiting: 0, officer: "budi" },
     services: [
-      { id: "ktp", prefix: "A", name_id: "KTP-el", name_en: "ID card" },
-      { id: "kk", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card" },
-      { id: "pajak", prefix: "C", name_id: "Pajak", name_en: "Tax" },
+      { service: "ktp", prefix: "A", name_id: "KTP-el", name_en: "ID card" },
+      { service: "kk", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card" },
+      { service: "pajak", prefix: "C", name_id: "Pajak", name_en: "Tax" },
     ],
     waiting: [],
     held: [],
