@@ -51,7 +51,7 @@ const called = (version, number, counterId, recalls = 0) => ({
 const recalled = (version, number, counterId, recalls = 1) => called(version, number, counterId, recalls);
 const ticketEvent = (version, type, number, counterId) => ({
   version,
-  event: { type, ticket: `t-${number}`, number, service: SERVICE_OF[number[0]], counter: counterId },
+  event: { type, ticket: `t-${number}`, number, service: SERVICE_OF[number[0]], counter: counterId, at: 1000 + version },
 });
 const snapCall = (version, number, counterId, state) => ({
   version,
@@ -218,5 +218,19 @@ describe("what is said", () => {
   test("stillCalled keeps each ticket's latest call, if its ticket is still called, oldest first", () => {
     const calls = [snapCall(3, "A001", "L1", "called"), snapCall(4, "A002", "L2", "done"), snapCall(5, "A001", "L1", "called")];
     assert.deepEqual(versions(stillCalled(calls)), [5]);
+  });
+});
+
+describe("a counter keeps its one shape (docs/api.md, \"Resources\")", () => {
+  test("its ticket in hand is the public ticket: number, service, state, times and recalls, no id", () => {
+    const model = started();
+    model.event(called(11, "A001", "L1"));
+    const hand = model.counters()[0].ticket;
+    assert.deepEqual(Object.keys(hand).sort(), ["called_at", "counter", "number", "recalls", "service", "started_at", "state"]);
+    assert.deepEqual([hand.number, hand.service, hand.state, hand.counter, hand.recalls], ["A001", "ktp", "called", "L1", 0]);
+    model.event(recalled(12, "A001", "L1"));
+    model.event(ticketEvent(13, "service_started", "A001", "L1"));
+    const now = model.counters()[0].ticket;
+    assert.deepEqual([now.state, now.recalls, now.called_at, now.started_at], ["serving", 1, 1011, 1013]);
   });
 });

@@ -167,3 +167,19 @@ describe("the floor", () => {
     assert.deepEqual(model.messages, { A: "Zona A tutup", "": "Selamat datang" });
   });
 });
+
+describe("a counter keeps its one shape (docs/api.md, \"Resources\")", () => {
+  test("its ticket in hand is today's ticket, kept current by the stream; its waiting follows the queue counts", () => {
+    const model = fresh();
+    model.apply(issued("A001", "ktp", 1000));
+    model.apply({ ...calledAt("A001", "L1", 1100), queues: { ktp: 0, kk: 2, "@L2": 1 } });
+    const l1 = model.counters.get("L1");
+    assert.deepEqual([model.counters.get("L1").waiting, model.counters.get("L2").waiting], [2, 3]);
+    assert.deepEqual(pick(l1.ticket, "ticket", "service", "channel", "issued_at", "officer"), ["A001", "ktp", "kiosk", 1000, "budi"]);
+    model.apply(on("ticket_recalled", "A001", 1150, { counter: "L1", recalls: 1 }));
+    model.apply(on("service_started", "A001", 1200, { counter: "L1" }));
+    assert.deepEqual(pick(model.counters.get("L1").ticket, "state", "recalls", "called_at", "started_at"), ["serving", 1, 1100, 1200]);
+    model.apply(on("ticket_completed", "A001", 1500, { counter: "L1" }));
+    assert.equal(model.counters.get("L1").ticket, null);
+  });
+});
