@@ -19,8 +19,9 @@ import pytest
 from api_client import SITE, Api
 from stream_client import StreamHall, stream_hall
 
-from qms.core import HallState, decide, evolve, parse_command
+from qms.core import HallState, decide, event_to_dict, evolve, parse_command
 from qms.server import queries as q
+from qms.server import shapes
 from qms.server.stream import audience as aud
 from qms.server.stream.facts import Audience, Kind
 
@@ -118,6 +119,20 @@ def test_a_snapshot_carries_the_resources_the_queries_answer() -> None:
         assert view["services"] == setup["services"]
         narrower(view["site"], setup["site"])
     assert supervisor["site"] == setup["site"]
+
+
+def test_a_new_ticket_is_answered_in_the_tickets_shape_even_once_its_day_is_gone() -> None:
+    state = _state()
+    events = decide(
+        state, parse_command({"type": "issue_ticket", "service": "kk", "token": "X"}), NOW
+    )
+    for ev in events:
+        evolve(state, ev)
+    issued = event_to_dict(events[-1])
+    now = shapes.issued(state, issued)
+    assert now == {k: v for k, v in q.todays_tickets(state)[-1].items() if k != "officer"}
+    gone = shapes.issued(HallState(), issued)  # a repeated request, its day since dropped
+    assert gone == now and "X" not in str(gone)
 
 
 # --- end to end: a live server's answers and its stream ----------------------------------------

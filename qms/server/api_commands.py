@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from qms.core import Command, Rejected, parse_command
 from qms.core import commands as c
-from qms.core.model import Channel, Priority, Ticket
+from qms.core.model import Channel
 from qms.counter_console.commands import COUNTER_COMMANDS
 from qms.counter_console.guard import officer_guard
 from qms.engine import Result, SiteEngine
@@ -169,22 +169,8 @@ def _issued(engine: SiteEngine, result: Result) -> dict[str, Any]:
     for _, ev in result.events:
         if ev.get("type") == "ticket_issued":
             ref = f"{engine.site}.{ev['token']}"
-            t = engine.state.tickets.get(ev["ticket"])
-            if t is None:  # a repeated issue of a day since closed: the ticket as issued
-                t = Ticket(
-                    id=ev["ticket"],
-                    number=ev["number"],
-                    service=ev["service"],
-                    day=ev["day"],
-                    token=ev["token"],
-                    priority=Priority(ev.get("priority", "regular")),
-                    channel=Channel(ev.get("channel", "kiosk")),
-                    issued_at=ev["at"],
-                    arrival_at=ev["at"],
-                    seq=0,
-                )
             links = {"ref": ref, "status_url": f"/t/{ref}", "status_api": f"{PREFIX}/tickets/{ref}"}
-            return {"ticket": {**shapes.ticket(t, shapes.TICKET_NAMELESS), **links}}
+            return {"ticket": {**shapes.issued(engine.state, ev), **links}}
     return {}
 
 

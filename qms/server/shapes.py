@@ -18,10 +18,11 @@ Pure: functions of the state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from qms.core.model import Counter, HallState, Service, Ticket
+from qms.core.model import Channel, Counter, HallState, Priority, Service, Ticket
 from qms.core.policy import directed_queue
 
 Json = dict[str, Any]
@@ -85,6 +86,26 @@ def ticket(t: Ticket, fields: tuple[str, ...] = TICKET_FIELDS) -> Json:
         "recalls": t.recalls,
     }
     return full if fields is TICKET_FIELDS else {f: full[f] for f in fields}
+
+
+def issued(state: HallState, ev: Mapping[str, Any]) -> Json:
+    """The ticket of a `ticket_issued` event as its issue answers it (`TICKET_NAMELESS`):
+    as it is now, or as issued when its day has left the state (a repeated request)."""
+    t = state.tickets.get(ev["ticket"])
+    if t is None:
+        t = Ticket(
+            id=ev["ticket"],
+            number=ev["number"],
+            service=ev["service"],
+            day=ev["day"],
+            seq=0,
+            token="",
+            priority=Priority(ev.get("priority", Priority.REGULAR.value)),
+            channel=Channel(ev.get("channel", Channel.KIOSK.value)),
+            issued_at=ev["at"],
+            arrival_at=ev["at"],
+        )
+    return ticket(t, TICKET_NAMELESS)
 
 
 def waiting_for(state: HallState, c: Counter) -> int:
