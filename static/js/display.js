@@ -227,9 +227,9 @@ function renderCounters() {
   const rows = model.counters().map((c) =>
     h(
       "li",
-      { dataset: { counter: c.id, state: c.state } },
+      { dataset: { counter: c.counter, state: c.state } },
       h("span", {}, c.name),
-      h("span", { class: "d-num" }, c.state === "paused" && !c.number ? t("d_paused") : c.number || "—"),
+      h("span", { class: "d-num" }, c.ticket ? c.ticket.number : c.state === "paused" ? t("d_paused") : "—"),
     ),
   );
   $("#counters").replaceChildren(...rows);
@@ -239,7 +239,7 @@ function renderQueues() {
   const rows = model.queues().map(({ service: s, waiting }) =>
     h(
       "tr",
-      { dataset: { service: s.id } },
+      { dataset: { service: s.service } },
       h("td", {}, h("span", { class: "d-prefix" }, s.prefix), " ", serviceName(s)),
       h("td", { class: "d-num" }, String(waiting)),
     ),
