@@ -1551,7 +1551,7 @@ def test_state_snapshot_round_trips_after_a_busy_scenario() -> None:
     h = busy_hall()
     data = state_to_dict(h.state)
     assert "queues" not in data
-    assert data["snapshot_schema"] == 1
+    assert data["snapshot_schema"] == 2
     restored = state_from_dict(json.loads(json.dumps(data)))
     assert restored == h.state
     # The restored hall decides exactly as the original one.

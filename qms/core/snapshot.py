@@ -13,7 +13,7 @@ from qms.eventsourcing.schema import from_dict, to_dict
 
 # Raised when the state's shape changes; an older snapshot is then ignored and
 # the state rebuilt from the log (snapshots are a cache, the log is the truth).
-SNAPSHOT_SCHEMA = 1
+SNAPSHOT_SCHEMA = 2  # 2: `rateable`, the older days' visits still open to the survey
 
 
 def state_to_dict(state: HallState) -> dict[str, Any]:

@@ -2,14 +2,15 @@
 
 - A ticket may be rated once it is completed (`done`), by whoever holds its
   token (the secret of its status URL), within the instrument's `valid_hours`
-  of its completion (24 by default), and once: a second answer is refused with
-  `survey_already_answered`, never replaces the first.
+  of its completion (24 by default, up to 7 days), and once: a second answer is
+  refused with `survey_already_answered`, never replaces the first.
 - The answers are checked against the instrument in force (`qms.survey`); the
   event copies the visit's service, agency, counter, officer, channel and day.
 - A site changes its questionnaire with `configure_survey`: the next version.
 
 The hall's state keeps today's and the previous business day's tickets, which
-always covers 24 hours after any completion; so `valid_hours` is at most 24.
+always covers 24 hours after any completion; a longer window is served by
+`HallState.rateable`, the completed visits of older days whose window is open.
 
 A counter tablet (docs/survey.md "The counter tablet") asks about one visit only:
 `tablet_visit`, the last completion at its counter, for `TABLET_MINUTES`.
@@ -49,7 +50,7 @@ def _rejected(exc: SurveyError) -> Rejected:
 def survey_problem(state: HallState, ticket: str, token: str, now: float) -> Rejected | None:
     """Why the ticket may not be rated now, or None (also asked by the visitor's page)."""
     inst = instrument_of(state)
-    t = state.tickets.get(ticket)
+    t = state.visit(ticket)
     if t is None or t.token != token:
         return Rejected("survey_unknown_ticket", "no such ticket")
     if not inst.enabled:
@@ -117,7 +118,8 @@ def _submit(
         response = parse(cmd.response, instrument_of(state))
     except SurveyError as exc:
         raise _rejected(exc) from None
-    t = state.tickets[cmd.ticket]
+    t = state.visit(cmd.ticket)
+    assert t is not None  # survey_problem: a known ticket
     service = state.services.get(t.service)
     return [
         e.SurveyAnswered(

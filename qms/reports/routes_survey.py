@@ -36,7 +36,7 @@ from qms.reports.routes import (
 from qms.server.principal import Principal
 from qms.server.routes import ApiRoute
 from qms.survey.aggregate import Record
-from qms.survey.routes import MIN_GROUP, survey_book
+from qms.survey.routes import min_group_of, survey_book
 
 FORMATS = ("json", "csv")
 
@@ -52,6 +52,7 @@ async def _survey(request: Request, who: Principal, engines: Engines, per_site: 
         raise ReportError("invalid_dimension", f"format {fmt!r}", allowed=list(FORMATS))
     reports = hub_of(request).reports
     books = {site: await survey_book(request, engine) for site, engine in sorted(engines.items())}
+    min_group = min_group_of(engines.values())  # each site's own, the largest over several
 
     def view(scope: Scope, now: float) -> dict[str, Any]:
         responses: list[tuple[str, Record]] = []
@@ -62,7 +63,7 @@ async def _survey(request: Request, who: Principal, engines: Engines, per_site: 
         rated = [r.ticket for _, r in responses if r.ticket]
         linked = satisfaction.link(responses, reports.served_visits(every, rated, now))
         chosen = satisfaction.keep(linked, scope.filters.to_dict())
-        return {"scope": scope.to_dict(), **satisfaction.satisfaction(chosen, by, MIN_GROUP)}
+        return {"scope": scope.to_dict(), **satisfaction.satisfaction(chosen, by, min_group)}
 
     result = await run_report(request, view, who, engines)
     if fmt == "csv":
@@ -95,7 +96,8 @@ VIEW = ReportView(
     "survey",
     "The satisfaction index (IKM, grade, each element's NRR, respondents) of the period's "
     "responses, cut by the wait of the visit they rated (within or above target) or any "
-    "survey cut, with the wait and service times of the same visits; groups under 5 hidden",
+    "survey cut, with the wait and service times of the same visits; groups under the sites'"
+    " minimum (`min_group`, 5 unless set) hidden",
     _survey,
     (
         _query(
