@@ -10,11 +10,30 @@ one moves the clock by days.
 
 from __future__ import annotations
 
+import time as _time
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from api_client import SITE, error, served
 from test_api_tablet import ANSWERS, TabletHall, _answer, _open, tablets  # noqa: F401
 
+from qms.survey.periods import quarter_start
+
 S = f"/sites/{SITE}"
 DAY = 24 * 3600
+
+
+def _move_to(t: TabletHall, day: date) -> None:
+    """The hall's clock to noon of `day` in Jakarta, its business day rolled over."""
+    noon = datetime.combine(day, time(12), ZoneInfo("Asia/Jakarta")).timestamp()
+    t.clock.offset = noon - _time.time()
+    t.hall.who["kiosk"].ok("POST", f"{S}/tickets", {"service": "pkb"})  # rolls the day
+    t.hall.sign_in_counters()
+
+
+def _next_quarter(day: date) -> date:
+    start = quarter_start(day)
+    return date(start.year + start.month // 10, (start.month + 2) % 12 + 1, 1)
 
 
 def _phone_answers(t: TabletHall, n: int) -> None:
@@ -26,6 +45,8 @@ def _phone_answers(t: TabletHall, n: int) -> None:
 
 def test_the_minimum_group_is_a_site_setting(tablets: TabletHall) -> None:  # noqa: F811
     hall, admin = tablets.hall, tablets.hall.admin
+    # the middle of the next quarter: every answer of this module falls in one quarter
+    _move_to(tablets, _next_quarter(date.today()) + timedelta(days=40))
     _phone_answers(tablets, 3)
     results = admin.ok("GET", f"{S}/survey/results?by=officer")
     assert results["respondents"] == 3 and results["min_group"] == 5
@@ -97,3 +118,18 @@ def test_a_visit_is_rated_on_the_phone_days_later(tablets: TabletHall) -> None: 
     tablets.clock.offset += 2 * DAY
     kiosk.ok("POST", f"{S}/tickets", {"service": "kk"})
     error(anon.get(f"/tickets/{ref}/survey"), 404, "unknown_ticket")
+
+
+def test_the_public_page_shows_the_last_complete_quarter(tablets: TabletHall) -> None:  # noqa: F811
+    """In the first days of a quarter the published page shows the quarter before (the
+    year so far would be a handful of answers), with the site's minimum."""
+    anon = tablets.hall.who["anonymous"]
+    now = anon.ok("GET", f"/survey/{SITE}")
+    first = date.fromisoformat(now["period"]["first"])
+    assert first == quarter_start(first) and now["respondents"] >= 5  # the quarter so far
+    ends = _next_quarter(first) + timedelta(days=4)
+    _move_to(tablets, ends)
+    later = anon.ok("GET", f"/survey/{SITE}")
+    assert later["period"]["first"] == now["period"]["first"]
+    assert date.fromisoformat(later["period"]["last"]) == ends.replace(day=1) - timedelta(days=1)
+    assert later["respondents"] == now["respondents"] and later["index"] is not None

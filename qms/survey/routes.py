@@ -44,11 +44,11 @@ from qms.survey.aggregate import CUTS, DEFAULT_MIN_GROUP, PERIODS
 from qms.survey.errors import SurveyError
 from qms.survey.export import to_csv, to_xlsx
 from qms.survey.index import compute
+from qms.survey.periods import period_of, public_default
 from qms.survey.records import SurveyBook
 from qms.survey.sample import progress
 
 MIN_GROUP = DEFAULT_MIN_GROUP  # a site's own is its instrument's `min_group`
-MAX_PERIOD_DAYS = 3 * 366  # a results query spans at most three years
 READ_PAGE = 5000  # log entries read at a time while catching up
 
 # The visitor's view of the survey: `open` (the questions follow), or why not.
@@ -228,26 +228,6 @@ def min_group_of(engines: Iterable[SiteEngine]) -> int:
     return max((instrument_of(e.state).min_group for e in engines), default=MIN_GROUP)
 
 
-def _day(text: str | None, default: date, what: str) -> date:
-    if text is None:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise SurveyError("invalid_period", f"{what}: expected YYYY-MM-DD", field=what) from None
-
-
-def period_of(first: str | None, last: str | None, today: date) -> tuple[date, date]:
-    """The days asked for; by default the year so far."""
-    end = _day(last, today, "last")
-    start = _day(first, date(end.year, 1, 1), "first")
-    if end < start:
-        raise SurveyError("invalid_period", "last is before first")
-    if (end - start).days >= MAX_PERIOD_DAYS:
-        raise SurveyError("invalid_period", f"at most {MAX_PERIOD_DAYS} days")
-    return start, end
-
-
 def results(
     book: SurveyBook, first: date, last: date, by: str | None, min_group: int = MIN_GROUP
 ) -> dict[str, Any]:
@@ -417,8 +397,9 @@ PUBLIC_RESULTS = a.record(
     response=PUBLIC_RESULTS,
 )
 async def get_survey_public(request: Request, who: Principal) -> Response:
-    """What the regulation asks a unit to publish, for anyone: no cut below the site, a
-    period under the site's `min_group` respondents without an index; `history` is each
+    """What the regulation asks a unit to publish, for anyone: by default the last
+    complete quarter (or the quarter so far while it has too few answers); no cut below
+    the site, a period under the site's `min_group` respondents without an index; `history` is each
     quarter's result, `plans` each period's follow-up plan (rencana tindak lanjut), the
     latest first."""
     name = request.path_params["hall"]
@@ -431,6 +412,13 @@ async def get_survey_public(request: Request, who: Principal) -> Response:
         raise unknown_site(name)
     engine, book, first, last = await _period_records(request, engine)
     min_group = instrument_of(engine.state).min_group
+    params = request.query_params
+    if params.get("first") is None and params.get("last") is None:
+        # not the year so far (a January page would show next to nothing): the last
+        # complete quarter, or the quarter so far while that one has too few answers
+        first, last = public_default(
+            lambda a, b: book.tallies.total(a, b).respondents, last, min_group
+        )
     figures = published(book, first, last, min_group)
     return _json({"site": engine.site, "name": site.name, **figures})
 
