@@ -290,6 +290,13 @@ def _survey_answered(s: HallState, ev: e.SurveyAnswered) -> None:
         t.surveyed = True
 
 
+@applies(e.SurveySkipped)
+def _survey_skipped(s: HallState, ev: e.SurveySkipped) -> None:
+    t = s.tickets.get(ev.ticket)
+    if t is not None:
+        t.tablet_skipped = True
+
+
 @applies(e.SurveyPlanWritten)
 def _survey_plan_written(s: HallState, ev: e.SurveyPlanWritten) -> None:
     # Published from the log by the survey's records (qms.survey.records): the hall's
@@ -352,6 +359,7 @@ _UNDOABLE: frozenset[type[e.Event]] = frozenset(
     {
         e.TicketIssued,
         e.SurveyAnswered,  # one ticket's `surveyed`
+        e.SurveySkipped,  # one ticket's `tablet_skipped`
         e.SurveyPlanWritten,  # nothing in the state
         *(cls for cls in _APPLY if issubclass(cls, e.TicketStep)),
         e.CounterOpened,

@@ -134,6 +134,7 @@ class Ticket:
     finished_at: float | None = None
     steps: list[Step] = field(default_factory=list)
     surveyed: bool = False  # its satisfaction survey was answered (once per served ticket)
+    tablet_skipped: bool = False  # the visitor put its survey away on the counter's tablet
 
 
 @dataclass

@@ -100,8 +100,9 @@ def tablet_closes_at(ticket: Ticket) -> float:
 
 
 def tablet_problem(state: HallState, ticket: Ticket | None, now: float) -> Rejected | None:
-    """Why a tablet may not ask about `ticket` (its counter's `tablet_visit`) now, or None."""
-    if ticket is None or now >= tablet_closes_at(ticket):
+    """Why a tablet may not ask about `ticket` (its counter's `tablet_visit`) now, or None:
+    closed after `TABLET_MINUTES`, or once its visitor skipped it there."""
+    if ticket is None or now >= tablet_closes_at(ticket) or ticket.tablet_skipped:
         return Rejected("survey_closed", "no visit at this counter to rate now")
     return survey_problem(state, ticket.id, ticket.token, now)
 
@@ -135,6 +136,19 @@ def _submit(
             **meta,
         )
     ]
+
+
+def _skip(
+    state: HallState, cmd: c.SkipTabletSurvey, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    # Only a visit the tablet may still ask about; the route found it from its counter.
+    t = state.tickets.get(cmd.ticket)
+    if t is None or t.token != cmd.token:
+        raise Rejected("survey_unknown_ticket", "no such ticket")
+    problem = tablet_problem(state, t, now)
+    if problem is not None:
+        raise problem
+    return [e.SurveySkipped(ticket=t.id, **meta)]
 
 
 def _submit_walk_up(
@@ -204,6 +218,7 @@ HANDLERS: dict[
     type[c.Command], Callable[[HallState, Any, float, dict[str, Any]], list[e.Event]]
 ] = {
     c.SubmitSurvey: _submit,
+    c.SkipTabletSurvey: _skip,
     c.SubmitWalkUpSurvey: _submit_walk_up,
     c.ConfigureSurvey: _configure,
     c.WriteSurveyPlan: _write_plan,
