@@ -8,7 +8,6 @@ state that `evolve` is changing). Copy the state first to keep an old one.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -98,9 +97,10 @@ def _keep_rateable(s: HallState, dropped: list[Ticket], now: float) -> None:
         return t.finished_at is not None and now - t.finished_at < window
 
     rateable = {k: t for k, t in s.rateable.items() if open_(t)}
-    for t in dropped:
+    for t in dropped:  # out of `s.tickets`: nothing else holds them, so they are changed
         if t.state is TicketState.DONE and open_(t):
-            rateable[t.id] = dataclasses.replace(t, steps=[])
+            t.steps = []
+            rateable[t.id] = t
     s.rateable = rateable  # a new map: the token index sees it changed (qms.server.queries)
 
 
