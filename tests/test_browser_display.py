@@ -127,6 +127,7 @@ def assert_in_order_never_overlapping(entries: list[dict[str, Any]]) -> None:
 
 def test_call_on_screen_within_a_second_and_said_once(hall: Hall, desk: Desk, browser: Any) -> None:
     page = display(browser, hall, rate=RATE)
+    assert page.url == f"{hall.url}/display?rate={RATE}"  # the token left the address bar
     desk.open("petugas1", "L1")
     desk.open("petugas2", "L2")
 
@@ -160,7 +161,8 @@ def test_call_on_screen_within_a_second_and_said_once(hall: Hall, desk: Desk, br
     )
     shot(page, "display-1920x1080")
 
-    # A reload replays nothing: the board is redrawn, not one call is said.
+    # A reload (its token now in local storage) replays nothing: the board is redrawn,
+    # not one call is said.
     page.reload()
     page.wait_for_function(LIVE)
     assert latest(page) == number3

@@ -11,7 +11,7 @@
 // shows a "resynced" note.
 
 import { Announcer } from "./announcer.js";
-import { ApiError, get, pageToken } from "./api.js";
+import { ApiError, deviceToken, get } from "./api.js";
 import { DisplayModel } from "./display-model.js";
 import { Stream } from "./stream.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
@@ -59,7 +59,7 @@ register({
 
 const params = new URLSearchParams(location.search);
 const opt = {
-  token: pageToken(),
+  token: deviceToken("qms.display.token"),
   zone: params.get("zone") || null,
   agency: params.get("agency") || null,
   read: params.get("read") === "number" ? "number" : "digits",
