@@ -1,4 +1,4 @@
-"""A survey window of days (docs/survey.md "For up to a week"): a completed visit of a
+"""A survey window of days (docs/survey.md "For a stated time, up to a week"): a completed visit of a
 day the hall's state no longer keeps is still rated, once, until its window closes.
 
 The clock moves over day closes: each `issue` on a later date rolls the business day
