@@ -1,4 +1,7 @@
-"""`qms demo`: set up the demo hall, its people and devices (once), then serve it."""
+"""`qms demo`: set up the demo hall, its people and devices (once), then serve it.
+
+The devices: a display, a kiosk and a counter tablet at the counter left to people
+(`HUMAN_COUNTER`), each printed once with its link."""
 
 from __future__ import annotations
 
@@ -55,10 +58,16 @@ async def prepare(config: Config) -> list[str]:
             if await ensure_user(store, username, role, sites, password, by="demo"):
                 lines.append(f"  {role.value:<10} {username:<11} kata sandi / password: {password}")
         kinds = {d.kind for d in store.devices() if d.site == SITE_ID and not d.revoked}
-        for kind in (DeviceKind.DISPLAY, DeviceKind.KIOSK):
+        for kind in (DeviceKind.DISPLAY, DeviceKind.KIOSK, DeviceKind.TABLET):
             if kind not in kinds:
-                device, token = await store.add_device(kind, SITE_ID, name=f"demo {kind.value}")
-                lines.append(f"  {kind.value:<10} {device_link(config, device, token)}")
+                # the tablet faces the visitors of the people's counter: it asks the
+                # survey of each visit completed there (docs/survey.md "The counter tablet")
+                counter = HUMAN_COUNTER if kind is DeviceKind.TABLET else ""
+                device, token = await store.add_device(
+                    kind, SITE_ID, name=f"demo {kind.value}", counter=counter
+                )
+                at = f" (loket / counter {counter})" if counter else ""
+                lines.append(f"  {kind.value:<10} {device_link(config, device, token)}{at}")
     if len(lines) > 0:
         lines.insert(0, "Dicetak sekali saja / printed once only; keep them:")
     else:

@@ -34,8 +34,15 @@ from qms import demo_survey
 from qms.core import Rejected
 from qms.core.calendar import zone
 from qms.core.model import Ticket
+from qms.core.survey import instrument_of
 from qms.demo_hall import COUNTERS, MEAN_SERVICE_MIN, SERVICES, SITE, setup_commands
 from qms.engine import SiteEngine
+from qms.eventlog import EventLog
+from qms.survey.aggregate import period_key
+from qms.survey.index import compute
+from qms.survey.instrument import ELEMENT_KEYS
+from qms.survey.periods import public_default
+from qms.survey.records import SurveyBook
 
 DEFAULT_DAYS = 28
 # Visitors per hour across the hall by local hour: the morning peak, the lunch dip.
@@ -342,9 +349,36 @@ async def fill_demo_history(
         if tallies:
             built = await build_missing_days(event_log, SITE["site"], reports_root)
             progress(f"Laporan / reports: {len(built)} hari ditulis / days written")
+        period = await write_plan(engine, event_log, today)
+        if period is not None:
+            progress(f"Rencana tindak lanjut / follow-up plan: {period}")
     finally:
         await event_log.close()
     return tallies
+
+
+async def write_plan(engine: SiteEngine, event_log: EventLog, today: date) -> str | None:
+    """The admin's follow-up plan for the weakest elements of the period the public page
+    shows by default (`qms.survey.periods.public_default`), once: the period's label, or
+    None when that period has a plan already or too few answers to show."""
+    book = SurveyBook()
+    while True:
+        entries = await event_log.read(engine.site, book.version, 5000)
+        for version, entry in entries:
+            book.apply(version, entry)
+        if len(entries) < 5000:
+            break
+    least = instrument_of(engine.state).min_group
+    first, last = public_default(lambda a, b: book.tallies.total(a, b).respondents, today, least)
+    period = period_key(first, "quarter")
+    tally = book.tallies.total(first, last)
+    index = compute(tally)
+    if period in book.plans or index is None or tally.respondents < least:
+        return None
+    nrr = dict(zip(ELEMENT_KEYS, index.nrr, strict=True))
+    plan = demo_survey.follow_up_plan(period, nrr)
+    await engine.execute({"type": "write_survey_plan", "plan": plan, "by": "admin"})
+    return period
 
 
 def site_today(now: float) -> date:

@@ -164,3 +164,32 @@ def delay_s(rng: random.Random) -> float:
     """Seconds from the completion to the answer."""
     low, high = SOON_MIN if rng.random() < SOON_SHARE else LATER_MIN
     return rng.uniform(low, high) * 60
+
+
+# The follow-up plan (rencana tindak lanjut) the demo's admin writes for the weakest
+# elements of the published period: one action per element, as halls word them.
+PLAN_ACTIONS = {
+    "U1": "Mengumumkan persyaratan setiap layanan secara lengkap di loket informasi dan"
+    " website, dengan contoh berkas yang benar.",
+    "U2": "Menyederhanakan alur layanan dan memasang papan alur di setiap zona.",
+    "U3": "Menambah satu loket pada jam sibuk (09.00-11.00) dan memantau waktu tunggu"
+    " harian terhadap target.",
+    "U4": "Menegaskan di setiap loket bahwa layanan tidak dipungut biaya.",
+    "U5": "Memeriksa kesesuaian produk layanan dengan standar pelayanan setiap bulan.",
+    "U6": "Pelatihan teknis petugas loket setiap triwulan.",
+    "U7": "Pelatihan pelayanan prima dan evaluasi sikap petugas setiap bulan.",
+    "U8": "Membuka kanal pengaduan di loket informasi dan lewat WhatsApp, dengan jawaban"
+    " paling lambat 3 hari kerja dan rekap bulanan kepada kepala MPP.",
+    "U9": "Menambah kursi tunggu, memperbaiki pendingin ruangan dan menjaga kebersihan"
+    " toilet di ruang tunggu.",
+}
+PLAN_ELEMENTS = 2  # the plan answers this many of the lowest elements
+
+
+def follow_up_plan(period: str, nrr: dict[str, Any]) -> dict[str, Any]:
+    """The plan for `period` (a label, e.g. 2026-Q4) from each element's NRR: the
+    `PLAN_ELEMENTS` lowest, each with its action (the body of `write_survey_plan`)."""
+    weakest = sorted(nrr, key=lambda key: (nrr[key], key))[:PLAN_ELEMENTS]
+    elements = [k for k in ELEMENT_KEYS if k in weakest]
+    text = " ".join(f"{k}: {PLAN_ACTIONS[k]}" for k in elements)
+    return {"period": period, "elements": elements, "text": text}

@@ -425,17 +425,21 @@ class SiteEngine(LogFollower):
             out = codec.MapWriter()
             out.map_header(2)
             out.key("state")
-            out.map_header(len(snap.head) + 1)
+            out.map_header(len(snap.head) + 2)
             for key, value in snap.head.items():
                 out.entry(key, value)
-            out.key("tickets")
-            out.map_header(len(snap.order))
             until = time.perf_counter() + SNAPSHOT_SLICE_S
-            for tid in snap.order:
-                out.entry(tid, snap.ticket(tid))
-                if time.perf_counter() > until:
-                    await asyncio.sleep(SNAPSHOT_PAUSE_S)
-                    until = time.perf_counter() + SNAPSHOT_SLICE_S
+            for name, order, convert in (
+                ("tickets", snap.order, snap.ticket),
+                ("rateable", snap.rateable_order, snap.rateable),
+            ):
+                out.key(name)
+                out.map_header(len(order))
+                for tid in order:
+                    out.entry(tid, convert(tid))
+                    if time.perf_counter() > until:
+                        await asyncio.sleep(SNAPSHOT_PAUSE_S)
+                        until = time.perf_counter() + SNAPSHOT_SLICE_S
             if self._snapshot is snap:
                 self._snapshot = None  # every ticket is in: no more copy on write
             out.key("commands")

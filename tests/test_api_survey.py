@@ -144,7 +144,7 @@ def test_the_site_switches_the_survey_off_and_rewords_it(hall: HallServer) -> No
     ]
     shown = anon.ok("GET", f"/tickets/{ticket['ref']}/survey")
     assert shown["instrument"]["elements"][2]["text"][0] == "Cepatkah?"
-    error(hall.admin.put(f"{S}/survey", {"valid_hours": 99}), 422, "invalid_instrument")
+    error(hall.admin.put(f"{S}/survey", {"valid_hours": 169}), 422, "invalid_instrument")
     body = {**ANSWERS, "instrument": on["version"]}
     assert anon.post(f"/tickets/{ticket['ref']}/survey", body).status == 201
 

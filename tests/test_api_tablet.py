@@ -265,6 +265,34 @@ def test_bad_answers_record_nothing(tablets: TabletHall, body: Any, status: int,
     assert hall.version() == before
 
 
+def test_a_skip_closes_the_tablets_survey_of_that_visit(tablets: TabletHall) -> None:
+    """Lewati is remembered by the server (a `survey_skipped` event), not only by the open
+    page: no page of the tablet asks about that visit again; the phone still may."""
+    hall, tablet, anon = tablets.hall, tablets.tablet, tablets.hall.who["anonymous"]
+    ticket = served(hall)
+    shown = _open(tablet)
+    before = hall.version()
+    for bad in ({}, {"closes_at": "soon"}, {"closes_at": shown["closes_at"], "answers": {}}):
+        error(tablet.post("/tablet/survey/skip", bad), 422, "invalid_request")
+    error(tablet.post("/tablet/survey/skip", {"closes_at": shown["closes_at"] + 1}), 409,
+          "survey_closed")  # fmt: skip  # not the visit shown
+    assert hall.version() == before  # nothing recorded
+    reply = tablet.post("/tablet/survey/skip", {"closes_at": shown["closes_at"]})
+    assert reply.status == 200 and reply.body == {"skipped": True}
+    assert hall.version() == before + 1
+    _idle(tablet)  # whatever page asks now
+    error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_closed")
+    error(tablet.post("/tablet/survey/skip", {"closes_at": shown["closes_at"]}), 409,
+          "survey_closed")  # fmt: skip
+    assert hall.version() == before + 1
+    assert anon.ok("GET", f"/tickets/{ticket['ref']}/survey")["status"] == "open"
+    assert anon.post(f"/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}).status == 201
+    # the next completion at the counter brings the next survey
+    served(hall)
+    _open(tablet)
+    error(hall.who["officer"].post("/tablet/survey/skip", {"closes_at": 1}), 403, "forbidden")
+
+
 def test_refused_everywhere_else(tablets: TabletHall) -> None:
     """Its token opens nothing but its two routes: not the hall's, not the public ones,
     not another site's (tests/test_authz_matrix.py has every route)."""

@@ -10,7 +10,7 @@ counters again (a row may have closed the day or a counter).
 Callers (tests/api_client.py): admin; supervisor of the site; supervisor of
 another site; the officer signed in to counter L1; an officer of the site
 signed in to L2 (a counter other than the one named); display and kiosk devices
-of the site; the counter tablet of L1, refused everywhere but its own two routes (even
+of the site; the counter tablet of L1, refused everywhere but its own three routes (even
 the public ones anonymous callers may use); a revoked kiosk; anonymous.
 """
 
@@ -120,6 +120,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     # the counter tablet: its own counter's last visit, nobody else's (no site in the path)
     ("GET", "/tablet/survey"): Row(TABLET),
     ("POST", "/tablet/survey"): Row(TABLET, {"closes_at": 0, "answers": {}}),
+    ("POST", "/tablet/survey/skip"): Row(TABLET, {"closes_at": 0}),
     # reports
     ("GET", "/sites/{site}/reports/summary"): Row(MANAGERS),
     ("GET", "/sites/{site}/reports/breakdown"): Row(MANAGERS),

@@ -219,6 +219,14 @@ def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: 
         book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
         rows = list(book["Kepuasan (SKM)"].iter_rows(values_only=True))
         assert [(r[1], r[3]) for r in rows[1:]] == [(None, 12), ("kiosk", 12)]
+        # where the answers were given: all twelve on the visitors' phones
+        page.locator("#survey-by").select_option("answered_on")
+        page.wait_for_url("**survey=answered_on**")
+        page.locator("body[data-loading]").wait_for(state="detached")
+        phone = page.locator("#t-survey tr[data-key=phone]")
+        assert phone.locator("td").first.inner_text() == "Ponsel pengunjung"
+        assert phone.locator("td[data-field=respondents]").inner_text() == "12"
+        assert_accessible(page, within="#survey", what="reports: the survey by where answered")
         assert errors == []
     finally:
         context.close()

@@ -5,7 +5,9 @@ sends once and thanks; a reload shows the thanks, not the form again."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from accounts_client import Client
 from browser_support import PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
@@ -115,6 +117,11 @@ def test_the_public_result_page(hall: Hall, browser: Any) -> None:
     lowest = page.locator("tr.lowest")
     assert "Biaya/tarif" in lowest.first.inner_text() and "terendah" in lowest.first.inner_text()
     assert page.locator(".history tbody tr").count() >= 1
+    # by default the last complete quarter, here (no answer before) the quarter so far
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    quarter = ["I", "II", "III", "IV"][(today.month - 1) // 3]
+    named = page.locator("p.period-name").inner_text()
+    assert named == f"Triwulan {quarter} {today.year} (berjalan)", named
     assert page.locator("section.plans").count() == 0  # no plan written: nothing, not "null"
     assert "null" not in page.locator("main").inner_text()
     shot(page, "survey-results-phone")

@@ -76,9 +76,16 @@ def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
     page.wait_for_selector("section.survey[data-survey=open]", timeout=10_000)
     assert page.locator("fieldset.question").count() == 9
     assert first["number"] not in page.locator(MAIN).inner_text()  # nothing of the visitor
-    # Lewati: nothing is sent, the thank-you screen is back, and this survey stays away.
+    # Lewati: no answer is sent, the thank-you screen is back, and this survey stays away:
+    # the server is told (survey_skipped), so a reload does not bring it back either.
     before = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").json
-    page.get_by_role("button", name="Lewati").click()
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/tablet/survey/skip")) as skip:
+        page.get_by_role("button", name="Lewati").click()
+    assert skip.value.status == 200
+    page.wait_for_selector(f"{MAIN}[data-screen=idle]")
+    wait_polls(page)
+    assert page.locator(MAIN).get_attribute("data-screen") == "idle"
+    page.reload()  # the page's own memory is gone
     page.wait_for_selector(f"{MAIN}[data-screen=idle]")
     wait_polls(page)
     assert page.locator(MAIN).get_attribute("data-screen") == "idle"

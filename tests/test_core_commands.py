@@ -302,6 +302,10 @@ NORMAL_CASES: dict[str, Callable[[Hall], Case]] = {
     "close_day": lambda h: (_day_under_way(h), ["day_closed"]),
     "broadcast": lambda h: ({"text": "Loket 5 istirahat"}, ["message_broadcast"]),
     "submit_survey": lambda h: (_rated(h), ["survey_answered"]),
+    "skip_tablet_survey": lambda h: (
+        {k: v for k, v in _rated(h).items() if k != "response"},
+        ["survey_skipped"],
+    ),
     "configure_survey": lambda h: ({"config": {"valid_hours": 12}}, ["survey_configured"]),
     "submit_walk_up_survey": lambda h: (
         {"service": "ktp", "response": {"answers": {f"U{i}": 3 for i in range(1, 10)}}},
@@ -1516,6 +1520,7 @@ def busy_hall() -> Hall:
     h.do("complete", counter="L2")
     h.do("configure_survey", config={"suggestion_limit": 500})
     answers = {f"U{i}": 3 for i in range(1, 10)}
+    h.do("skip_tablet_survey", ticket=rated, token=h.t(rated).token)  # on the tablet
     h.do("submit_survey", ticket=rated, token=h.t(rated).token, response={"answers": answers})
     h.do("write_survey_plan", plan={"period": "2026", "elements": ["U4"], "text": "Tarif"})
     h.call("L1")
@@ -1551,7 +1556,7 @@ def test_state_snapshot_round_trips_after_a_busy_scenario() -> None:
     h = busy_hall()
     data = state_to_dict(h.state)
     assert "queues" not in data
-    assert data["snapshot_schema"] == 1
+    assert data["snapshot_schema"] == 2
     restored = state_from_dict(json.loads(json.dumps(data)))
     assert restored == h.state
     # The restored hall decides exactly as the original one.

@@ -71,6 +71,7 @@ from qms.core.model import (
     TicketState,
 )
 from qms.core.policy import POLICIES
+from qms.core.survey import TABLET_MINUTES
 
 pytestmark = pytest.mark.timeout(120)
 SHRINK_SECONDS = 40
@@ -299,14 +300,20 @@ class HallMachine(RuleBasedStateMachine):
             assert t.state is TicketState.DONE and t.token == cmd.token and not t.surveyed
             assert t.finished_at is not None and at - t.finished_at <= 24 * 3600
             return
+        if isinstance(cmd, c.SkipTabletSurvey):  # a completed visit the tablet still asks
+            t = self.state.tickets[cmd.ticket]
+            assert t.state is TicketState.DONE and t.token == cmd.token and not t.surveyed
+            assert not t.tablet_skipped
+            assert t.finished_at is not None and at - t.finished_at < TABLET_MINUTES * 60
+            return
         day = self.ticket_day(cmd)
         if day is not None:
             today = self.today(at)
             assert day == today, f"{cmd.TYPE} accepted for a ticket of {day} on {today}"
 
     def check_refusal(self, cmd: c.Command, code: str, at: float) -> None:
-        if isinstance(cmd, c.SubmitSurvey | c.ConfigureSurvey):
-            return  # tests/test_survey_core.py: each refusal
+        if isinstance(cmd, c.SubmitSurvey | c.ConfigureSurvey | c.SkipTabletSurvey):
+            return  # tests/test_survey_core.py, test_api_tablet.py: each refusal
         day = self.ticket_day(cmd)
         if day is None:
             return
@@ -571,6 +578,15 @@ class HallMachine(RuleBasedStateMachine):
         code = self.run(c.SubmitSurvey(ticket=ticket, token=token, response={"answers": answers}))
         if code is None:
             assert self.state.tickets[ticket].surveyed
+
+    @rule(data=st.data(), right_token=st.integers(0, 4))
+    def skip_tablet_survey(self, data: st.DataObject, right_token: int) -> None:
+        """The visitor at the counter's tablet skips the survey of a completed ticket."""
+        ticket = self.pick_ticket(data, TicketState.DONE)
+        t = self.state.tickets.get(ticket)
+        token = t.token if t is not None and right_token else "not-its-token"
+        if self.run(c.SkipTabletSurvey(ticket=ticket, token=token)) is None:
+            assert self.state.tickets[ticket].tablet_skipped
 
     @rule(
         config=st.sampled_from(

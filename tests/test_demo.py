@@ -20,7 +20,7 @@ SITE = "mpp-bengkulu"
 
 def _printed(output: str) -> tuple[dict[str, str], dict[str, str]]:
     passwords = dict(re.findall(r"(\w+)\s+kata sandi / password: (\S+)", output))
-    tokens = dict(re.findall(r"/(display|kiosk)\?token=(\S+)", output))
+    tokens = dict(re.findall(r"/(display|kiosk|tablet)\?token=(\S+)", output))
     return passwords, tokens
 
 
@@ -29,7 +29,8 @@ async def test_demo_hall_serves_a_call_from_kiosk_to_display(tmp_path: Path) -> 
     with LiveServer(tmp_path / "data", command="demo") as server:
         passwords, tokens = _printed(server.output())
         assert {"admin", "supervisor", "petugas1"} <= set(passwords)
-        assert set(tokens) == {"display", "kiosk"}
+        assert set(tokens) == {"display", "kiosk", "tablet"}
+        assert re.search(r"/tablet\?token=\S+ \(loket / counter L1\)", server.output())
 
         display = StreamClient(server.ws_url, SITE, "display", token=tokens["display"])
         welcome = await display.connect()
@@ -51,6 +52,14 @@ async def test_demo_hall_serves_a_call_from_kiosk_to_display(tmp_path: Path) -> 
         calls = [e for e in display.typed("ticket_called") if e.get("counter") == "L1"]
         assert [c.get("number") for c in calls] == [number]
         await display.close()
+
+        # The counter tablet at L1 asks the visitor the survey once the visit is completed.
+        tablet = Client(server.url, token=tokens["tablet"], origin=None)
+        assert tablet.get("/api/v1/tablet/survey").json["status"] == "idle"
+        done = officer.post(f"/api/v1/sites/{SITE}/counters/L1/complete", {})
+        assert done.status == 200, done.json
+        shown = tablet.get("/api/v1/tablet/survey").json
+        assert shown["status"] == "open" and shown["counter"] == "Loket 1"
 
     # A second start finds the hall set up and prints no password again.
     with LiveServer(tmp_path / "data", command="demo") as again:

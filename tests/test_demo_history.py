@@ -14,7 +14,7 @@ from qms.demo_history import days_to_fill, fill_demo_history
 from qms.eventlog import open_log
 from qms.reports.query import Reports, scope
 from qms.survey.records import SurveyBook
-from qms.survey.routes import results
+from qms.survey.routes import published, results
 
 TODAY = date(2026, 12, 5)  # a Saturday: the 3 days before are Wed, Thu and Fri (Jumat)
 DAYS = ("2026-12-02", "2026-12-04")
@@ -106,6 +106,8 @@ async def test_same_seed_same_figures_and_a_second_run_adds_nothing(tmp_path: Pa
     before = _summary(first)
     assert await _fill(first) == []  # already there: no day played twice
     assert _summary(first) == before
+    plans = [e for e in await _events(first) if e["type"] == "survey_plan_written"]
+    assert len(plans) == 1  # and no second plan for the period
     survey = _book(await _events(first)).records
     assert survey and survey == _book(await _events(second)).records
     other = tmp_path / "c"
@@ -158,6 +160,14 @@ async def test_history_fills_the_survey_through_served_tickets(tmp_path: Path) -
     assert "U4" not in index["lowest"]
     nrr = {el["key"]: float(el["nrr"]) for el in index["elements"]}
     assert max(nrr.values()) - min(nrr.values()) > 0.5
+    # The admin's follow-up plan for the two weakest elements of the period the public
+    # page shows by default (here the quarter so far: the last one has no answers).
+    (plan,) = [p.to_dict() for p in book.plan_history()]
+    quarter = published(book, date(2026, 10, 1), TODAY)
+    assert plan["period"] == "2026-Q4" and len(plan["elements"]) == 2
+    assert set(quarter["index"]["lowest"]) <= set(plan["elements"])
+    assert all(nrr[k] <= sorted(nrr.values())[1] for k in plan["elements"])
+    assert quarter["plans"] == [plan] and plan["text"].startswith(plan["elements"][0])
 
 
 def test_days_to_fill() -> None:

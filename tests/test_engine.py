@@ -255,8 +255,47 @@ async def test_a_live_snapshot_keeps_every_ticket_as_it_was_when_taken(
     assert list(written) == list(then.tickets)
     assert written == {tid: ticket_to_dict(t) for tid, t in then.tickets.items()}
     expected_head = state_to_dict(then)
-    del expected_head["tickets"]
+    del expected_head["tickets"], expected_head["rateable"]
     assert snap.head == expected_head
+
+
+async def test_older_days_visits_open_to_the_survey_are_in_the_snapshot(log: EventLog) -> None:
+    """With a survey window of days, the older days' completed visits (`state.rateable`)
+    are written after the tickets, a slice at a time like them (not with the head, on
+    the command path), as they were when the snapshot was taken; opening from it gives
+    the live state."""
+    engine = await hall(log, tickets=3, snapshot_every=10**9)
+    await engine.execute({"type": "configure_survey", "config": {"valid_hours": 96}})
+    await engine.execute({"type": "open_counter", "counter": "L1", "officer": "oL1"})
+    done = []
+    for _ in range(3):
+        called = await engine.execute({"type": "call_next", "counter": "L1"})
+        done.append(engine.state.tickets[called.events[-1][1]["ticket"]])
+        await engine.execute({"type": "complete", "counter": "L1"})
+    for days in (1, 2):  # two business days on: the first day's visits are kept apart
+        engine.clock = lambda days=days: NOW + days * 86400
+        await engine.execute({"type": "issue_ticket", "service": "ktp"})
+    assert list(engine.state.rateable) == [t.id for t in done]
+    then = copy.deepcopy(engine.state)
+    snap = engine._snapshot = LiveSnapshot(engine.state)
+    assert "rateable" not in snap.head and snap.rateable_order == list(then.rateable)
+    rated = done[1]
+    answers = {f"U{i}": 4 for i in range(1, 10)}
+    body = {"type": "submit_survey", "ticket": rated.id, "token": rated.token}
+    await engine.execute({**body, "response": {"answers": answers}})
+    assert engine.state.rateable[rated.id].surveyed  # changed after the snapshot...
+    written = {tid: snap.rateable(tid) for tid in snap.rateable_order}
+    engine._snapshot = None
+    assert written == {tid: ticket_to_dict(t) for tid, t in then.rateable.items()}  # ...not in it
+    assert not written[rated.id]["surveyed"]
+    engine.snapshot_every = engine.version + 1  # saved by the engine, then opened from
+    await engine.execute({"type": "issue_ticket", "service": "kk"})
+    await engine.snapshot_saved()
+    saved = await log.load_snapshot(SITE)
+    assert saved is not None and list(saved[1]["state"]["rateable"]) == list(then.rateable)
+    opened = await engine_on(log)
+    assert state_to_dict(opened.state) == state_to_dict(engine.state)
+    assert opened.state.rateable[rated.id].surveyed
 
 
 async def test_a_multiple_crossed_while_a_snapshot_is_saved_is_snapshotted_after_it(

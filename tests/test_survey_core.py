@@ -135,7 +135,7 @@ def test_configure_switch_off_and_versions() -> None:
     )
     h.do("configure_survey", config={"enabled": False})
     refused(h, "survey_off", "submit_survey", ticket=tid, token=token, response=ANSWERS)
-    refused(h, "invalid_instrument", "configure_survey", config={"valid_hours": 48})
+    refused(h, "invalid_instrument", "configure_survey", config={"valid_hours": 169})
     h.do("configure_survey", config={"enabled": True})
     assert instrument_of(h.state).version == 4
     h.tick(3 * 3600)

@@ -29,6 +29,7 @@ def answered(day: int, scores: list[int], **values: Any) -> dict[str, Any]:
         "day": date(2026, 1, 1 + day % 28).isoformat(),
         "response": {"instrument": 1, "scores": scores, "profile": {}, "suggestion": ""},
         **({"walk_up": True} if values.get("walk_up") else {}),
+        **({"tablet": True} if values.get("tablet") and not values.get("walk_up") else {}),
     }
 
 
@@ -78,6 +79,7 @@ few_days = st.lists(
         officer=st.sampled_from(["budi", "sari"]),
         channel=st.sampled_from(["kiosk", "online"]),
         walk_up=st.booleans(),
+        tablet=st.booleans(),
     ),
     max_size=40,
 )
@@ -121,3 +123,27 @@ def test_reading_in_pieces_is_reading_at_once() -> None:
     assert whole == pieces
     assert whole.records[0].values["officer"] == "budi"
     assert "t0" not in repr(whole.records)  # no ticket in what the figures see
+
+
+def test_the_figures_are_cut_by_where_the_answer_was_given() -> None:
+    """`answered_on`: the visitor's phone, the counter's tablet or a service's walk-up QR
+    code (`survey_answered.tablet`, `.walk_up`), each group under the minimum hidden."""
+    book = SurveyBook()
+    log = [answered(1, [4] * 9) for _ in range(6)]
+    log += [answered(2, [2] * 9, tablet=True) for _ in range(5)]
+    log += [answered(3, [3] * 9, walk_up=True) for _ in range(3)]
+    for version, entry in enumerate(log, start=1):
+        book.apply(version, entry)
+    assert [r.values["answered_on"] for r in book.records] == (
+        ["phone"] * 6 + ["tablet"] * 5 + ["walk_up"] * 3
+    )
+    first, last = date(2026, 1, 1), date(2026, 1, 31)
+    shown = book.tallies.cut(first, last, "answered_on", 5).to_dict()
+    groups = {g["key"]: g for g in shown["groups"]}
+    assert groups["phone"]["index"]["converted"] == "100.00"
+    # three walk-up answers are under 5: hidden, and the smallest shown group with them
+    assert groups["walk_up"]["suppressed"] and groups["tablet"]["suppressed"]
+    assert not groups["phone"]["suppressed"]
+    three = book.tallies.cut(first, last, "answered_on", 3).to_dict()
+    assert [g["respondents"] for g in three["groups"]] == [6, 5, 3]
+    assert three["groups"][1]["index"]["converted"] == "50.00"

@@ -55,9 +55,10 @@ def test_instrument_round_trips_through_its_dict() -> None:
         ],
         "profile": ["usia"],
         "valid_hours": 3,
+        "min_group": 10,
     }
     v2 = configure(DEFAULT, config)
-    assert v2.version == 2
+    assert v2.version == 2 and v2.min_group == 10 and DEFAULT.min_group == 5
     assert v2.elements[2].text.id == "Seberapa cepat?"
     assert v2.elements[2].labels == DEFAULT.elements[2].labels  # kept
     assert [p.key for p in v2.profile] == ["usia"]
@@ -84,6 +85,11 @@ def test_instrument_round_trips_through_its_dict() -> None:
         {"extras": [{"key": "X1"}]},
         {"valid_hours": 0},
         {"valid_hours": True},
+        {"valid_hours": 169},
+        {"min_group": 2},
+        {"min_group": 101},
+        {"min_group": "5"},
+        {"min_group": 4.5},
         {"suggestion_limit": 5000},
         {"questions": {"U1": {"text": ["x" * 301, "b"]}}},
     ],
@@ -199,3 +205,10 @@ def test_each_package_imports_first(module: str) -> None:
 
     done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
     assert done.returncode == 0, done.stderr.decode()
+
+
+def test_an_instrument_written_before_min_group_reads_as_five() -> None:
+    old = DEFAULT.to_dict()
+    del old["min_group"]  # a survey_configured event of an older release
+    assert from_dict(old).min_group == 5
+    assert configure(DEFAULT, {"valid_hours": 168}).valid_hours == 168

@@ -205,6 +205,16 @@ Token = Annotated[str, Constraint(pattern=r"^[A-Za-z0-9_-]{1,64}$", meaning="a t
 
 
 @dataclass(frozen=True, kw_only=True)
+class SkipTabletSurvey(Command):
+    """The visitor at a counter tablet skipped the survey of their completed ticket: the
+    tablet closes it (the server names the ticket and its token, from the counter)."""
+
+    TYPE = "skip_tablet_survey"
+    ticket: Id
+    token: Token
+
+
+@dataclass(frozen=True, kw_only=True)
 class SubmitSurvey(Command):
     """A visitor's satisfaction survey answers for their completed ticket (`qms.survey`).
 

@@ -83,6 +83,7 @@ def decide(state: HallState, command: c.Command, now: float) -> list[e.Event]:
         | c.SetUpCounter
         | c.Broadcast
         | c.SubmitSurvey
+        | c.SkipTabletSurvey
         | c.SubmitWalkUpSurvey
         | c.ConfigureSurvey
         | c.WriteSurveyPlan,

@@ -259,6 +259,16 @@ class SurveyAnswered(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SurveySkipped(Event):
+    """The visitor at the counter's tablet put the survey of their completed ticket away
+    (*Lewati*): the tablet does not ask about that visit again, on any page or reload.
+    Nothing else: the visitor may still answer on their phone, and no figure counts it."""
+
+    TYPE = "survey_skipped"
+    ticket: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SurveyPlanWritten(Event):
     """An admin wrote the follow-up plan (rencana tindak lanjut) of a survey period.
 

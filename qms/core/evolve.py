@@ -76,12 +76,32 @@ def _day_opened(s: HallState, ev: e.DayOpened) -> None:
     # DayClosed has already cleared `s.day`, so find that day among the tickets.
     before = max((t.day for t in s.tickets.values() if t.day < ev.day), default=None)
     reopened = any(t.day == ev.day for t in s.tickets.values())
-    s.tickets = {k: t for k, t in s.tickets.items() if t.day in (ev.day, before)}
+    kept = {k: t for k, t in s.tickets.items() if t.day in (ev.day, before)}
+    _keep_rateable(s, [t for k, t in s.tickets.items() if k not in kept], ev.at)
+    s.tickets = kept
     s.day = ev.day
     if not reopened:  # the same day opened again after close_day goes on numbering
         s.seq = {}
         s.serial = 0
     s.queues, s.lines = {}, {}
+
+
+def _keep_rateable(s: HallState, dropped: list[Ticket], now: float) -> None:
+    """The completed visits among `dropped` whose survey window is still open join
+    `s.rateable` (without their steps); the ones whose window has closed leave it.
+    Only a window over a day keeps any: the tickets of today and the day before cover a
+    day. Rated ones stay until then too, so their page says "rated", not "no such ticket"."""
+    window = float((s.survey or {}).get("valid_hours", 24)) * 3600
+
+    def open_(t: Ticket) -> bool:
+        return t.finished_at is not None and now - t.finished_at < window
+
+    rateable = {k: t for k, t in s.rateable.items() if open_(t)}
+    for t in dropped:  # out of `s.tickets`: nothing else holds them, so they are changed
+        if t.state is TicketState.DONE and open_(t):
+            t.steps = []
+            rateable[t.id] = t
+    s.rateable = rateable  # a new map: the token index sees it changed (qms.server.queries)
 
 
 @applies(e.DayClosed)
@@ -265,9 +285,16 @@ def _survey_answered(s: HallState, ev: e.SurveyAnswered) -> None:
     # The answers themselves are not kept in the state: only that this ticket has
     # answered (one response per served ticket). A ticket no longer in the state (an
     # older day, or a report's fold of one day) has nothing to mark.
-    t = s.tickets.get(ev.ticket)
+    t = s.visit(ev.ticket)
     if t is not None:
         t.surveyed = True
+
+
+@applies(e.SurveySkipped)
+def _survey_skipped(s: HallState, ev: e.SurveySkipped) -> None:
+    t = s.tickets.get(ev.ticket)
+    if t is not None:
+        t.tablet_skipped = True
 
 
 @applies(e.SurveyPlanWritten)
@@ -332,6 +359,7 @@ _UNDOABLE: frozenset[type[e.Event]] = frozenset(
     {
         e.TicketIssued,
         e.SurveyAnswered,  # one ticket's `surveyed`
+        e.SurveySkipped,  # one ticket's `tablet_skipped`
         e.SurveyPlanWritten,  # nothing in the state
         *(cls for cls in _APPLY if issubclass(cls, e.TicketStep)),
         e.CounterOpened,
@@ -368,6 +396,9 @@ def checkpoint(s: HallState, ev: e.Event) -> Callable[[], None] | None:
     tid: str | None = getattr(ev, "ticket", None)  # TicketIssued and every TicketStep
     t = s.tickets.get(tid) if tid is not None else None
     ticket = None if t is None else {**vars(t), "steps": list(t.steps)}
+    # a visit of an older day rated (SurveyAnswered): only its `surveyed` changes
+    old = s.rateable.get(tid) if tid is not None and t is None else None
+    old_surveyed = old is not None and old.surveyed
     queued_at: tuple[str, dict[str, None]] | None = None
     if t is not None:
         key = queue_key(t)
@@ -382,6 +413,8 @@ def checkpoint(s: HallState, ev: e.Event) -> Callable[[], None] | None:
     }
 
     def undo() -> None:
+        if old is not None:
+            old.surveyed = old_surveyed
         now = s.tickets.get(tid) if tid is not None else None
         if now is not None:  # out of the queue it is in now (its pair out of that line)
             key = queue_key(now)

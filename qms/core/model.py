@@ -134,6 +134,7 @@ class Ticket:
     finished_at: float | None = None
     steps: list[Step] = field(default_factory=list)
     surveyed: bool = False  # its satisfaction survey was answered (once per served ticket)
+    tablet_skipped: bool = False  # the visitor put its survey away on the counter's tablet
 
 
 @dataclass
@@ -158,6 +159,12 @@ class HallState:
     # The satisfaction survey's instrument in force (`qms.survey.instrument`, as a
     # dict); None: the default questionnaire of PermenPAN-RB 14/2017, version 1.
     survey: dict[str, Any] | None = None
+    # Completed visits of days the state no longer keeps whose survey window (the
+    # instrument's `valid_hours`, when over a day) is still open: ticket id -> the ticket
+    # without its steps, so that its visitor's page still finds it and the visit is rated
+    # once. Filled and pruned when a day opens (`qms.core.evolve`); empty unless a site
+    # allows more than 24 hours (the two days of `tickets` cover those).
+    rateable: dict[str, Ticket] = field(default_factory=dict)
     # Derived indexes, not stored in snapshots, rebuilt on restore. `queues`: queue
     # key -> waiting ticket ids of today, where the key is the service, or
     # "@<counter>" for tickets transferred to one counter. `lines`: the same
@@ -165,6 +172,10 @@ class HallState:
     # apart, so that calling the next ticket looks at the heads, not at every ticket.
     queues: dict[str, dict[str, None]] = field(default_factory=dict)
     lines: dict[str, Line] = field(default_factory=dict)
+
+    def visit(self, ticket: str) -> Ticket | None:
+        """A ticket the state keeps, or a completed visit still open to the survey."""
+        return self.tickets.get(ticket) or self.rateable.get(ticket)
 
     def waiting_in(self, queue: str) -> list[Ticket]:
         return [self.tickets[t] for t in self.queues.get(queue, {})]

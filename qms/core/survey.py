@@ -2,14 +2,15 @@
 
 - A ticket may be rated once it is completed (`done`), by whoever holds its
   token (the secret of its status URL), within the instrument's `valid_hours`
-  of its completion (24 by default), and once: a second answer is refused with
-  `survey_already_answered`, never replaces the first.
+  of its completion (24 by default, up to 7 days), and once: a second answer is
+  refused with `survey_already_answered`, never replaces the first.
 - The answers are checked against the instrument in force (`qms.survey`); the
   event copies the visit's service, agency, counter, officer, channel and day.
 - A site changes its questionnaire with `configure_survey`: the next version.
 
 The hall's state keeps today's and the previous business day's tickets, which
-always covers 24 hours after any completion; so `valid_hours` is at most 24.
+always covers 24 hours after any completion; a longer window is served by
+`HallState.rateable`, the completed visits of older days whose window is open.
 
 A counter tablet (docs/survey.md "The counter tablet") asks about one visit only:
 `tablet_visit`, the last completion at its counter, for `TABLET_MINUTES`.
@@ -49,7 +50,7 @@ def _rejected(exc: SurveyError) -> Rejected:
 def survey_problem(state: HallState, ticket: str, token: str, now: float) -> Rejected | None:
     """Why the ticket may not be rated now, or None (also asked by the visitor's page)."""
     inst = instrument_of(state)
-    t = state.tickets.get(ticket)
+    t = state.visit(ticket)
     if t is None or t.token != token:
         return Rejected("survey_unknown_ticket", "no such ticket")
     if not inst.enabled:
@@ -99,8 +100,9 @@ def tablet_closes_at(ticket: Ticket) -> float:
 
 
 def tablet_problem(state: HallState, ticket: Ticket | None, now: float) -> Rejected | None:
-    """Why a tablet may not ask about `ticket` (its counter's `tablet_visit`) now, or None."""
-    if ticket is None or now >= tablet_closes_at(ticket):
+    """Why a tablet may not ask about `ticket` (its counter's `tablet_visit`) now, or None:
+    closed after `TABLET_MINUTES`, or once its visitor skipped it there."""
+    if ticket is None or now >= tablet_closes_at(ticket) or ticket.tablet_skipped:
         return Rejected("survey_closed", "no visit at this counter to rate now")
     return survey_problem(state, ticket.id, ticket.token, now)
 
@@ -117,7 +119,8 @@ def _submit(
         response = parse(cmd.response, instrument_of(state))
     except SurveyError as exc:
         raise _rejected(exc) from None
-    t = state.tickets[cmd.ticket]
+    t = state.visit(cmd.ticket)
+    assert t is not None  # survey_problem: a known ticket
     service = state.services.get(t.service)
     return [
         e.SurveyAnswered(
@@ -133,6 +136,19 @@ def _submit(
             **meta,
         )
     ]
+
+
+def _skip(
+    state: HallState, cmd: c.SkipTabletSurvey, now: float, meta: dict[str, Any]
+) -> list[e.Event]:
+    # Only a visit the tablet may still ask about; the route found it from its counter.
+    t = state.tickets.get(cmd.ticket)
+    if t is None or t.token != cmd.token:
+        raise Rejected("survey_unknown_ticket", "no such ticket")
+    problem = tablet_problem(state, t, now)
+    if problem is not None:
+        raise problem
+    return [e.SurveySkipped(ticket=t.id, **meta)]
 
 
 def _submit_walk_up(
@@ -202,6 +218,7 @@ HANDLERS: dict[
     type[c.Command], Callable[[HallState, Any, float, dict[str, Any]], list[e.Event]]
 ] = {
     c.SubmitSurvey: _submit,
+    c.SkipTabletSurvey: _skip,
     c.SubmitWalkUpSurvey: _submit_walk_up,
     c.ConfigureSurvey: _configure,
     c.WriteSurveyPlan: _write_plan,

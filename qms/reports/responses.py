@@ -22,7 +22,7 @@ from qms.reports.export import Table
 from qms.reports.hub import ReportsHub
 from qms.reports.query import Filters, Scope
 from qms.survey.aggregate import Record
-from qms.survey.routes import MIN_GROUP, survey_book
+from qms.survey.routes import min_group_of, survey_book
 
 SHEET = "Kepuasan (SKM)"  # the workbook's survey sheet
 CUTS = satisfaction.CUTS
@@ -44,6 +44,7 @@ async def survey_view(request: Request, engines: Mapping[str, SiteEngine], by: s
     hub: ReportsHub = request.app.state.reports
     reports = hub.reports
     books = {site: await survey_book(request, engine) for site, engine in sorted(engines.items())}
+    min_group = min_group_of(engines.values())  # each site's own, the largest over several
 
     def view(scope: Scope, now: float) -> dict[str, Any]:
         responses: list[tuple[str, Record]] = []
@@ -54,7 +55,7 @@ async def survey_view(request: Request, engines: Mapping[str, SiteEngine], by: s
         rated = [r.ticket for _, r in responses if r.ticket]
         linked = satisfaction.link(responses, reports.served_visits(every, rated, now))
         chosen = satisfaction.keep(linked, scope.filters.to_dict())
-        return {"scope": scope.to_dict(), **satisfaction.satisfaction(chosen, by, MIN_GROUP)}
+        return {"scope": scope.to_dict(), **satisfaction.satisfaction(chosen, by, min_group)}
 
     return view
 

@@ -93,7 +93,8 @@ VIEW = ReportView(
     "survey",
     "The satisfaction index (IKM, grade, each element's NRR, respondents) of the period's "
     "responses, cut by the wait of the visit they rated (within or above target) or any "
-    "survey cut, with the wait and service times of the same visits; groups under 5 hidden",
+    "survey cut, with the wait and service times of the same visits; groups under the sites'"
+    " minimum (`min_group`, 5 unless set) hidden",
     _survey,
     (
         _query(

@@ -248,16 +248,27 @@ class SiteViews:
         self._indexed = 0
         self._by_token: dict[str, str] = {}
         self._token_version = -1
+        self._rateable: dict[str, Ticket] | None = None
+        self._rateable_by_token: dict[str, str] = {}
         self._means: dict[str, float] = {}
         self._means_version = -1
 
     def find_token(self, state: HallState, version: int, token: str) -> Ticket | None:
-        """The ticket whose public token is `token`, or None."""
+        """The ticket whose public token is `token` (or the older day's completed visit
+        still open to the survey: `state.rateable`), or None."""
         if version != self._token_version or state.tickets is not self._tickets:
             self._index(state)
             self._token_version = version
         ticket_id = self._by_token.get(token)
-        return state.tickets.get(ticket_id) if ticket_id is not None else None
+        if ticket_id is not None:
+            return state.tickets.get(ticket_id)
+        if not state.rateable:
+            return None
+        if state.rateable is not self._rateable:  # replaced, never changed, when a day opens
+            self._rateable = state.rateable
+            self._rateable_by_token = {t.token: t.id for t in state.rateable.values()}
+        ticket_id = self._rateable_by_token.get(token)
+        return state.rateable.get(ticket_id) if ticket_id is not None else None
 
     def _index(self, state: HallState) -> None:
         tickets = state.tickets

@@ -1,4 +1,5 @@
-"""The index per group (service, agency, counter, officer, channel, profile, period).
+"""The index per group (service, agency, counter, officer, channel, where it was answered,
+profile, period).
 
 Anonymity rule: a group with fewer than `min_group` respondents (default 5) is
 never shown on its own. Hiding it is not enough when the total is shown: the
@@ -19,11 +20,13 @@ from typing import Any
 
 from qms.survey.errors import SurveyError
 from qms.survey.index import Index, Tally, compute
-from qms.survey.instrument import PROFILE_KEYS
+from qms.survey.instrument import MIN_GROUP, MIN_GROUP_RANGE, PROFILE_KEYS
 
-DEFAULT_MIN_GROUP = 5
-MIN_GROUP_FLOOR = 3  # a site may raise the minimum, never set it below this
-CUTS = ("service", "agency", "counter", "officer", "channel", *PROFILE_KEYS)
+DEFAULT_MIN_GROUP = MIN_GROUP  # a site sets its own (the instrument's `min_group`)
+MIN_GROUP_FLOOR = MIN_GROUP_RANGE[0]  # a site may raise the minimum, never set it below this
+# `channel`: how the ticket was taken (kiosk, online, staff; walk_up without one);
+# `answered_on`: where the answer was given (phone, tablet, walk_up)
+CUTS = ("service", "agency", "counter", "officer", "channel", "answered_on", *PROFILE_KEYS)
 PERIODS = ("month", "quarter", "semester", "year")
 
 

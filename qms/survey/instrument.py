@@ -27,6 +27,11 @@ SCALE = (1, 2, 3, 4)
 MAX_TEXT = 300  # a question or label text
 MAX_EXTRAS = 10  # a site's own questions
 DEFAULT_SUGGESTION_LIMIT = 1000  # characters of saran/masukan
+# The smallest group of respondents any view shows on its own (docs/survey.md "Cuts and
+# anonymity"): 5 by default; a site may set 3-100 (below 3 a group's answers can be
+# told apart by the people in it).
+MIN_GROUP, MIN_GROUP_RANGE = 5, (3, 100)
+MAX_VALID_HOURS = 7 * 24  # a completed visit may be rated for up to a week
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +272,8 @@ class Instrument:
     extras: tuple[Question, ...] = ()
     suggestion_limit: int = DEFAULT_SUGGESTION_LIMIT  # 0: no free text asked
     valid_hours: int = 24  # a completed ticket may be rated this long after its completion
+    # (up to 7 days: the hall's state keeps older days' completed visits that long)
+    min_group: int = MIN_GROUP  # a group of fewer respondents is never shown on its own
 
     def question(self, key: str) -> Question | None:
         for q in (*self.elements, *self.extras):
@@ -288,6 +295,7 @@ class Instrument:
             "extras": [q.to_dict() for q in self.extras],
             "suggestion_limit": self.suggestion_limit,
             "valid_hours": self.valid_hours,
+            "min_group": self.min_group,
         }
 
 
@@ -328,7 +336,7 @@ def _int(value: Any, where: str, low: int, high: int) -> int:
 
 
 _CONFIG_FIELDS = frozenset(
-    {"enabled", "questions", "profile", "extras", "suggestion_limit", "valid_hours"}
+    {"enabled", "questions", "profile", "extras", "suggestion_limit", "valid_hours", "min_group"}
 )
 
 
@@ -339,7 +347,8 @@ def configure(base: Instrument, config: Mapping[str, Any]) -> Instrument:
     "labels": [[id, en] x 4]}} to reword an element; its key and title stay);
     `profile` (the profile keys still asked, a subset of the default four);
     `extras` ([{"key": "X1", "title", "text", "labels"}], kept out of the IKM);
-    `suggestion_limit` (0-2000) and `valid_hours` (1-24). What it leaves out is kept.
+    `suggestion_limit` (0-2000), `valid_hours` (1-168) and `min_group` (3-100, the smallest
+    group of respondents shown on its own). What it leaves out is kept.
     """
     if not isinstance(config, Mapping):
         raise _bad("expected an object")
@@ -368,7 +377,10 @@ def configure(base: Instrument, config: Mapping[str, Any]) -> Instrument:
         limit = _int(config["suggestion_limit"], "suggestion_limit", 0, 2000)
         out = replace(out, suggestion_limit=limit)
     if "valid_hours" in config:
-        out = replace(out, valid_hours=_int(config["valid_hours"], "valid_hours", 1, 24))
+        hours = _int(config["valid_hours"], "valid_hours", 1, MAX_VALID_HOURS)
+        out = replace(out, valid_hours=hours)
+    if "min_group" in config:
+        out = replace(out, min_group=_int(config["min_group"], "min_group", *MIN_GROUP_RANGE))
     return out
 
 
@@ -429,6 +441,7 @@ def from_dict(data: Mapping[str, Any]) -> Instrument:
         extras=tuple(question(q) for q in data["extras"]),
         suggestion_limit=int(data["suggestion_limit"]),
         valid_hours=int(data["valid_hours"]),
+        min_group=int(data.get("min_group", MIN_GROUP)),  # versions written before it: 5
     )
 
 

@@ -27,6 +27,15 @@ _WANTED = frozenset(
 )
 
 
+def answered_on(entry: Mapping[str, Any]) -> str:
+    """Where a `survey_answered` was given: `phone` (the visitor's page `/t/<ref>`),
+    `tablet` (the counter's tablet, in front of the officer) or `walk_up` (a service's QR
+    code, no ticket): the cut `answered_on`."""
+    if entry.get("walk_up"):
+        return "walk_up"
+    return "tablet" if entry.get("tablet") else "phone"
+
+
 def record_of(entry: Mapping[str, Any]) -> Record:
     """A `survey_answered` event as the figures see it."""
     response = entry.get("response") or {}
@@ -38,6 +47,7 @@ def record_of(entry: Mapping[str, Any]) -> Record:
         "officer": entry.get("officer"),
         # a walk-up answer (no ticket) is its own channel in every cut
         "channel": "walk_up" if entry.get("walk_up") else entry.get("channel", "kiosk"),
+        "answered_on": answered_on(entry),
     }
     for key in PROFILE_KEYS:
         values[key] = profile.get(key)

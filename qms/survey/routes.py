@@ -9,12 +9,14 @@
 
 The visitor's ref (`<site>.<token>`) is their only credential, as for the ticket
 status. No answer of these routes says which ticket gave which answer: the
-results hold groups of at least `MIN_GROUP` respondents, never a response.
+results hold groups of at least the site's `min_group` respondents (the instrument's,
+5 by default), never a response.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,11 +44,11 @@ from qms.survey.aggregate import CUTS, DEFAULT_MIN_GROUP, PERIODS
 from qms.survey.errors import SurveyError
 from qms.survey.export import to_csv, to_xlsx
 from qms.survey.index import compute
+from qms.survey.periods import period_of, public_default
 from qms.survey.records import SurveyBook
 from qms.survey.sample import progress
 
-MIN_GROUP = DEFAULT_MIN_GROUP
-MAX_PERIOD_DAYS = 3 * 366  # a results query spans at most three years
+MIN_GROUP = DEFAULT_MIN_GROUP  # a site's own is its instrument's `min_group`
 READ_PAGE = 5000  # log entries read at a time while catching up
 
 # The visitor's view of the survey: `open` (the questions follow), or why not.
@@ -94,7 +96,8 @@ async def get_ticket_survey(request: Request, who: Principal) -> Response:
     state, now = engine.state, _hall(request).clock()
     problem = survey_problem(state, ticket, token, now)
     inst = instrument_of(state)
-    t = state.tickets[ticket]
+    t = state.visit(ticket)
+    assert t is not None  # _visitor_ticket found it in this state
     closes = None if t.finished_at is None else t.finished_at + inst.valid_hours * 3600
     if problem is not None:
         status = STATUS_OF_CODE.get(problem.code, "off")
@@ -174,7 +177,8 @@ CONFIG_BODY: dict[str, Any] = {
         "profile": {"type": "array", "items": {"type": "string"}},
         "extras": {"type": "array", "maxItems": 10, "items": {"type": "object"}},
         "suggestion_limit": {"type": "integer", "minimum": 0, "maximum": 2000},
-        "valid_hours": {"type": "integer", "minimum": 1, "maximum": 24},
+        "valid_hours": {"type": "integer", "minimum": 1, "maximum": 168},
+        "min_group": {"type": "integer", "minimum": 3, "maximum": 100},
     },
     "additionalProperties": False,
 }
@@ -218,48 +222,37 @@ async def survey_book(request: Request, engine: SiteEngine) -> SurveyBook:
                 return book
 
 
-def _day(text: str | None, default: date, what: str) -> date:
-    if text is None:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise SurveyError("invalid_period", f"{what}: expected YYYY-MM-DD", field=what) from None
+def min_group_of(engines: Iterable[SiteEngine]) -> int:
+    """The smallest group shown of figures over these sites: the largest of their
+    instruments' `min_group` (each site's rule holds for its own respondents)."""
+    return max((instrument_of(e.state).min_group for e in engines), default=MIN_GROUP)
 
 
-def period_of(first: str | None, last: str | None, today: date) -> tuple[date, date]:
-    """The days asked for; by default the year so far."""
-    end = _day(last, today, "last")
-    start = _day(first, date(end.year, 1, 1), "first")
-    if end < start:
-        raise SurveyError("invalid_period", "last is before first")
-    if (end - start).days >= MAX_PERIOD_DAYS:
-        raise SurveyError("invalid_period", f"at most {MAX_PERIOD_DAYS} days")
-    return start, end
-
-
-def results(book: SurveyBook, first: date, last: date, by: str | None) -> dict[str, Any]:
-    """The index of a period, its progress against the sample size, and one cut."""
+def results(
+    book: SurveyBook, first: date, last: date, by: str | None, min_group: int = MIN_GROUP
+) -> dict[str, Any]:
+    """The index of a period, its progress against the sample size, and one cut; groups
+    under `min_group` respondents hidden."""
     # from the days' tallies (qms.survey.aggregate.DayTallies): a year of a busy hall in
     # a few milliseconds (bench/survey_index.py), never a pass over every response
     tally = book.tallies.total(first, last)
-    shown = tally.respondents >= MIN_GROUP
+    shown = tally.respondents >= min_group
     index = compute(tally) if shown else None
     before = last - first
     served = book.served_between(first - before - timedelta(days=1), first - timedelta(days=1))
     out: dict[str, Any] = {
         "period": {"first": first.isoformat(), "last": last.isoformat()},
         "respondents": tally.respondents,
-        "min_group": MIN_GROUP,
+        "min_group": min_group,
         "index": index.to_dict() if index is not None else None,
         "progress": progress(tally.respondents, served or None).to_dict(),
         "served_previous_period": served,
         "cut": None,
         # answers of served visits and of walk-up QR codes, counted apart (small ones hidden)
-        "sources": book.tallies.cut(first, last, "source", MIN_GROUP).to_dict()["groups"],
+        "sources": book.tallies.cut(first, last, "source", min_group).to_dict()["groups"],
     }
     if by is not None:
-        out["cut"] = book.tallies.cut(first, last, by, MIN_GROUP).to_dict()
+        out["cut"] = book.tallies.cut(first, last, by, min_group).to_dict()
     return out
 
 
@@ -291,7 +284,7 @@ SURVEY_RESULTS = a.record(
     "/sites/{site}/survey/results",
     allow=MANAGERS,
     tag="survey",
-    summary="The satisfaction index (IKM) of a period, with one cut; groups under 5 hidden",
+    summary="The satisfaction index (IKM) of a period, with one cut; small groups hidden",
     parameters=RESULT_PARAMS,
     responses={
         404: "no such site (`unknown_site`)",
@@ -301,7 +294,8 @@ SURVEY_RESULTS = a.record(
 )
 async def get_survey_results(request: Request, who: Principal) -> Response:
     """The figures of the period's respondents (default: the year so far); a period with
-    fewer than 5 has no index, a group under 5 is hidden (docs/survey.md)."""
+    fewer than the site's `min_group` (5 unless set) has no index, and a smaller group is
+    hidden (docs/survey.md)."""
     engine = await _set_up_engine(request)
     site = engine.state.site
     assert site is not None  # _set_up_engine: a set-up site
@@ -313,7 +307,8 @@ async def get_survey_results(request: Request, who: Principal) -> Response:
         if by is not None and by not in (*CUTS, *PERIODS):
             raise SurveyError("invalid_cut", f"no cut {by!r}", allowed=[*CUTS, *PERIODS])
         book = await survey_book(request, engine)
-        return _json({"site": engine.site, **results(book, first, last, by)})
+        min_group = instrument_of(engine.state).min_group
+        return _json({"site": engine.site, **results(book, first, last, by, min_group)})
     except SurveyError as exc:
         raise _survey_error(exc) from None
 
@@ -402,9 +397,11 @@ PUBLIC_RESULTS = a.record(
     response=PUBLIC_RESULTS,
 )
 async def get_survey_public(request: Request, who: Principal) -> Response:
-    """What the regulation asks a unit to publish, for anyone: no cut below the site, a
-    period under 5 respondents without an index; `history` is each quarter's result,
-    `plans` each period's follow-up plan (rencana tindak lanjut), the latest first."""
+    """What the regulation asks a unit to publish, for anyone: by default the last
+    complete quarter (or the quarter so far while it has too few answers); no cut below
+    the site, a period under the site's `min_group` respondents without an index; `history` is each
+    quarter's result, `plans` each period's follow-up plan (rencana tindak lanjut), the
+    latest first."""
     name = request.path_params["hall"]
     hall = _hall(request)
     if not _valid_site(name) or not await _site_exists(hall, name):
@@ -414,18 +411,30 @@ async def get_survey_public(request: Request, who: Principal) -> Response:
     if site is None:
         raise unknown_site(name)
     engine, book, first, last = await _period_records(request, engine)
-    return _json({"site": engine.site, "name": site.name, **published(book, first, last)})
+    min_group = instrument_of(engine.state).min_group
+    params = request.query_params
+    if params.get("first") is None and params.get("last") is None:
+        # not the year so far (a January page would show next to nothing): the last
+        # complete quarter, or the quarter so far while that one has too few answers
+        first, last = public_default(
+            lambda a, b: book.tallies.total(a, b).respondents, last, min_group
+        )
+    figures = published(book, first, last, min_group)
+    return _json({"site": engine.site, "name": site.name, **figures})
 
 
-def published(book: SurveyBook, first: date, last: date) -> dict[str, Any]:
+def published(
+    book: SurveyBook, first: date, last: date, min_group: int = MIN_GROUP
+) -> dict[str, Any]:
     """The public page's figures (without the site's name): bench/survey_index.py times it."""
-    shown = results(book, first, last, None)
+    shown = results(book, first, last, None, min_group)
+    history = book.tallies.cut(date.min, date.max, "quarter", min_group)
     return {
         "period": shown["period"],
         "respondents": shown["respondents"],
-        "min_group": MIN_GROUP,
+        "min_group": min_group,
         "index": shown["index"],
-        "history": book.tallies.cut(date.min, date.max, "quarter", MIN_GROUP).to_dict()["groups"],
+        "history": history.to_dict()["groups"],
         "sources": shown["sources"],
         "plans": [p.to_dict() for p in book.plan_history()],
     }

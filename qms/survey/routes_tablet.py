@@ -1,4 +1,4 @@
-"""The counter tablet's two routes (docs/survey.md "The counter tablet", docs/api.md).
+"""The counter tablet's routes (docs/survey.md "The counter tablet", docs/api.md).
 
 A tablet is a device bound to one counter of one site (`DeviceKind.TABLET`, its
 counter in its registration). It asks, every few seconds, whether the visitor
@@ -6,7 +6,9 @@ just served at its counter may rate the visit, and sends their answer:
 
 - `GET  /tablet/survey`: `open` with the questions, or `idle`;
 - `POST /tablet/survey`: the answer, decided as the visitor's own `submit_survey`
-  for that ticket, so one visit is rated once, on the tablet or on the phone.
+  for that ticket, so one visit is rated once, on the tablet or on the phone;
+- `POST /tablet/survey/skip`: the visitor put it away (*Lewati*): a `survey_skipped`
+  event closes that visit's survey on the tablet, for every page and reload.
 
 The ticket is never named to the tablet: the server finds it from the counter
 (`qms.core.survey.tablet_visit`) on each request. `closes_at`, which the page
@@ -24,7 +26,7 @@ from starlette.responses import Response
 
 from qms.core import commands as c
 from qms.core.errors import Rejected
-from qms.core.model import HallState
+from qms.core.model import HallState, Ticket
 from qms.core.survey import instrument_of, tablet_closes_at, tablet_problem, tablet_visit
 from qms.engine import SiteEngine
 from qms.server import answers as a
@@ -134,19 +136,58 @@ async def post_tablet_survey(request: Request, who: Principal) -> Response:
     """Decided as the visitor's own answer (`submit_survey`); nothing of it comes back."""
     engine, counter = await _counter(request, who)
     body = await read_json(request)
-    shown = body.pop("closes_at", None)
+    ticket = _shown_visit(engine, counter, body.pop("closes_at", None), _hall(request).clock())
+    answer = c.SubmitSurvey(ticket=ticket.id, token=ticket.token, response=body, tablet=True)
+    await engine.execute(answer)
+    return _json({"answered": True}, 201)
+
+
+def _shown_visit(engine: SiteEngine, counter: str, shown: Any, now: float) -> Ticket:
+    """The visit the tablet's page showed (`closes_at` as the GET answered it), if the
+    tablet may still ask about it; else 409 `survey_closed` (or why not)."""
     if isinstance(shown, bool) or not isinstance(shown, int | float):
         raise ApiError(422, "invalid_request", "closes_at: the number the GET answered")
-    state, now = engine.state, _hall(request).clock()
+    state = engine.state
     ticket = tablet_visit(state, counter)
     if ticket is None or tablet_closes_at(ticket) != shown:
         raise Rejected("survey_closed", "the counter has served another visitor since")
     problem = tablet_problem(state, ticket, now)
     if problem is not None:
         raise problem
-    answer = c.SubmitSurvey(ticket=ticket.id, token=ticket.token, response=body, tablet=True)
-    await engine.execute(answer)
-    return _json({"answered": True}, 201)
+    return ticket
 
 
-ROUTES: tuple[ApiRoute, ...] = (get_tablet_survey, post_tablet_survey)
+@api(
+    "POST",
+    "/tablet/survey/skip",
+    allow=TABLETS,
+    tag="survey",
+    summary="A counter tablet: the visitor skipped the survey of the visit its page showed",
+    body={
+        "type": "object",
+        "required": ["closes_at"],
+        "properties": {"closes_at": TABLET_ANSWER["properties"]["closes_at"]},
+        "additionalProperties": False,
+    },
+    responses={
+        404: "the tablet's site or counter is not set up (`unknown_site`, `unknown_counter`)",
+        409: "no longer asked here (`survey_closed`: skipped already, the counter moved on, or"
+        " its 10 minutes passed), rated already (`survey_already_answered`), `survey_off`",
+        410: "`survey_expired`",
+        422: "`closes_at` missing or not a number, or another field (`invalid_request`)",
+    },
+    response=a.record(skipped=a.BOOL),
+)
+async def post_tablet_skip(request: Request, who: Principal) -> Response:
+    """A `survey_skipped` event: the tablet is idle for that visit from now on, whatever
+    page asks; the visitor may still answer on their phone."""
+    engine, counter = await _counter(request, who)
+    body = await read_json(request)
+    if not isinstance(body, dict) or set(body) - {"closes_at"}:
+        raise ApiError(422, "invalid_request", "expected {closes_at}")
+    ticket = _shown_visit(engine, counter, body.get("closes_at"), _hall(request).clock())
+    await engine.execute(c.SkipTabletSurvey(ticket=ticket.id, token=ticket.token))
+    return _json({"skipped": True})
+
+
+ROUTES: tuple[ApiRoute, ...] = (get_tablet_survey, post_tablet_survey, post_tablet_skip)

@@ -9,8 +9,12 @@ register({
   sv_title: ["Kepuasan masyarakat (SKM)", "Citizen satisfaction (SKM)"],
   sv_by: ["Menurut", "By"],
   sv_by_wait: ["Waktu tunggu (sesuai / melebihi target)", "Wait (within / above target)"],
-  sv_note: ["Indeks Kepuasan Masyarakat dari responden kunjungan pada periode ini; kelompok dengan kurang dari 5 responden tidak ditampilkan.",
-    "Satisfaction index of the period's respondents; groups of fewer than 5 respondents are not shown."],
+  sv_by_answered_on: ["Tempat menjawab (ponsel / tablet loket / QR)", "Answered on (phone / counter tablet / QR)"],
+  sv_on_phone: ["Ponsel pengunjung", "Visitor's phone"],
+  sv_on_tablet: ["Tablet loket", "Counter tablet"],
+  sv_on_walk_up: ["QR layanan (tanpa tiket)", "Service QR (no ticket)"],
+  sv_note: ["Indeks Kepuasan Masyarakat dari responden kunjungan pada periode ini; kelompok di bawah jumlah minimum responden lokasi (biasanya 5) tidak ditampilkan.",
+    "Satisfaction index of the period's respondents; groups under the site's minimum of respondents (usually 5) are not shown."],
   sv_total: ["Semua responden", "All respondents"],
   sv_within: ["Tunggu sesuai target", "Wait within target"],
   sv_above: ["Tunggu melebihi target", "Wait above target"],
@@ -132,6 +136,7 @@ export function drawSurvey(survey, keyName) {
   const elements = ["U1", "U2", "U3", "U4", "U5", "U6", "U7", "U8", "U9"];
   const name = (key) => {
     if (by === "wait") return t(key === null ? "sv_unlinked" : `sv_${key}`);
+    if (by === "answered_on" && key !== null) return t(`sv_on_${key}`);
     return keyName(by, key);
   };
   const row = (kind, g) => {

@@ -11,6 +11,8 @@ import { $, h } from "./ui.js";
 register({
   r_title: ["Hasil Survei Kepuasan Masyarakat", "Citizen satisfaction survey results"],
   r_period: ["Periode {first} s.d. {last}", "Period {first} to {last}"],
+  r_quarter_of: ["Triwulan {q} {y}", "Quarter {q} {y}"],
+  r_so_far: ["{name} (berjalan)", "{name} (so far)"],
   r_respondents: ["{n} responden", "{n} respondents"],
   r_ikm: ["Indeks Kepuasan Masyarakat (IKM)", "Satisfaction index (IKM)"],
   r_grade: ["Mutu pelayanan", "Service quality"],
@@ -52,6 +54,21 @@ const ELEMENTS = {
 };
 
 const site = decodeURIComponent(location.pathname.replace(/^\/skm\//, ""));
+const ROMAN = ["I", "II", "III", "IV"];
+
+// The quarter (triwulan) a period is, as a head of hall names it: the page shows the
+// last complete quarter by default, or the quarter so far (docs/survey.md); null for
+// any other period (one asked for with ?first=&last= on the API).
+function quarterName(period) {
+  const [y, m, d] = period.first.split("-").map(Number);
+  if (d !== 1 || (m - 1) % 3 !== 0) return null;
+  const endMonth = m + 2;
+  const lastDay = new Date(Date.UTC(y, endMonth, 0)).getUTCDate();
+  const end = `${y}-${String(endMonth).padStart(2, "0")}-${String(lastDay).padStart(2, "0")}`;
+  if (period.last > end) return null;
+  const name = t("r_quarter_of", { q: ROMAN[(m - 1) / 3], y });
+  return period.last === end ? name : t("r_so_far", { name });
+}
 const main = $("#app");
 let data = null;
 const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
@@ -102,6 +119,7 @@ function render() {
     "section",
     { class: "head" },
     h("h2", {}, data.name),
+    quarterName(data.period) ? h("p", { class: "period-name" }, quarterName(data.period)) : null,
     h("p", {}, t("r_period", data.period), " · ", t("r_respondents", { n: data.respondents })),
     walkUpFlag(),
   );

@@ -3,9 +3,10 @@
 // GET /api/v1/tablet/survey every 3 s; when the visit just completed at its counter may
 // be rated, it shows the questions (survey.js). After an answer, a press on Lewati, or
 // 90 s without a touch, it returns to the thank-you screen and drops every choice: the
-// next visitor sees nothing of the last one's answers, and no score is ever shown.
+// next visitor sees nothing of the last one's answers, and no score is ever shown. A
+// survey put away is closed on the server too (POST /api/v1/tablet/survey/skip).
 
-import { deviceToken, get } from "./api.js";
+import { deviceToken, get, post } from "./api.js";
 import { applyI18n, errorText, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
 import { surveyFor } from "./survey.js";
 import { $, h } from "./ui.js";
@@ -76,8 +77,14 @@ function thanks() {
   setTimeout(idle, THANKS_MS);
 }
 
+// Lewati, or 90 s untouched: the server is told (a survey_skipped event), so that no
+// page of this tablet, after a reload too, asks about that visit again; the page's own
+// memory covers the moment the request is on its way (or fails: nothing is lost).
 function putAway() {
-  if (shown) dismissed = shown.closesAt;
+  if (shown) {
+    dismissed = shown.closesAt;
+    post("/tablet/survey/skip", { closes_at: shown.closesAt }, { token }).catch(() => {});
+  }
   idle();
 }
 

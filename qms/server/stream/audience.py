@@ -82,6 +82,7 @@ AUDIENCES: Mapping[str, Rule] = {
     "survey_configured": _STAFF_ONLY,
     "survey_plan_written": _STAFF_ONLY,
     "survey_answered": _NOBODY,
+    "survey_skipped": _NOBODY,
 }
 
 
