@@ -1,5 +1,5 @@
-"""A survey window of days (docs/survey.md "For a stated time, up to a week"): a completed visit of a
-day the hall's state no longer keeps is still rated, once, until its window closes.
+"""A survey window of days (docs/survey.md "For a stated time, up to a week"): a completed
+visit of a day the hall's state no longer keeps is still rated, once, until its window closes.
 
 The clock moves over day closes: each `issue` on a later date rolls the business day
 (`day_closed`, `day_opened`), and the state keeps only today's and the day before's
