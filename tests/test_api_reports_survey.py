@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import PASSWORD, sign_in
+from api_client import PASSWORD, signed_in
 from live_server import LiveServer
 from reports_hall import SITE, Hall, local, store
 from test_api_reports import D1, D2, get, ok
@@ -40,7 +40,7 @@ from qms.eventlog import open_log
 from qms.server.auth import open_accounts
 from qms.server.config import Config
 
-R = f"/sites/{SITE}/reports/survey"
+R = f"/api/v1/sites/{SITE}/reports/survey"
 
 
 def scores(value: int) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def nrr(group: dict[str, Any]) -> set[str]:
 
 
 def test_the_index_by_wait_is_the_hand_computed_one(server: LiveServer) -> None:
-    body = ok(sign_in(server.url, "kepala"), R, period="yesterday")
+    body = ok(signed_in(server.url, "kepala"), R, period="yesterday")
     assert body["by"] == "wait" and body["min_group"] == 5
     total = body["total"]
     assert total["respondents"] == 12 and nrr(total) == {"3.083"}
@@ -147,7 +147,7 @@ def test_the_index_by_wait_is_the_hand_computed_one(server: LiveServer) -> None:
 
 
 def test_a_group_under_the_minimum_is_hidden_with_its_complement(server: LiveServer) -> None:
-    admin = sign_in(server.url, "admin")
+    admin = signed_in(server.url, "admin")
     day = {"from": D2, "to": D2}
     body = ok(admin, R, service="kk", **day)
     assert body["total"]["respondents"] == 9
@@ -172,9 +172,9 @@ def test_a_group_under_the_minimum_is_hidden_with_its_complement(server: LiveSer
 
 
 def test_across_sites_and_as_csv(server: LiveServer) -> None:
-    admin = sign_in(server.url, "admin")
+    admin = signed_in(server.url, "admin")
     one = ok(admin, R, period="yesterday")
-    across = ok(admin, "/reports/survey", site=SITE, period="yesterday")
+    across = ok(admin, "/api/v1/reports/survey", site=SITE, period="yesterday")
     assert across["sites"] == [SITE] and across["groups"] == one["groups"]
     reply = get(admin, R, period="yesterday", format="csv")
     assert reply.status == 200 and reply.headers["content-type"].startswith("text/csv")
@@ -196,17 +196,17 @@ def test_across_sites_and_as_csv(server: LiveServer) -> None:
     ],
 )
 def test_bad_requests(server: LiveServer, params: dict[str, str], status: int, code: str) -> None:
-    reply = get(sign_in(server.url, "admin"), R, **params)
+    reply = get(signed_in(server.url, "admin"), R, **params)
     assert (reply.status, reply.code) == (status, code)
 
 
 def test_officers_do_not_read_it_and_a_coordinator_reads_their_agency(
     server: LiveServer,
 ) -> None:
-    assert get(sign_in(server.url, "budi"), R).status == 403
+    assert get(signed_in(server.url, "budi"), R).status == 403
     # every answer here is of dukcapil's services: dpmptsp's coordinator sees none of them
-    mine = ok(sign_in(server.url, "koord"), R, **{"from": D2, "to": D1})
+    mine = ok(signed_in(server.url, "koord"), R, **{"from": D2, "to": D1})
     assert mine["scope"]["filters"] == {"agency": ["dpmptsp"]}
     assert mine["groups"] == [] and mine["total"]["suppressed"]
-    reply = get(sign_in(server.url, "koord"), R, agency="dukcapil")
+    reply = get(signed_in(server.url, "koord"), R, agency="dukcapil")
     assert (reply.status, reply.code) == (403, "forbidden")

@@ -84,7 +84,7 @@ def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) ->
         page.locator("#s-site").wait_for()
 
         want = {"site": [A, B], "from": DAY, "to": DAY, "channel": "kiosk"}
-        api = flatten(ok(deployment.admin, "/reports/summary", **want)["measures"])
+        api = flatten(ok(deployment.admin, "/api/v1/reports/summary", **want)["measures"])
         values = page.eval_on_selector_all(
             ".kpi", "els => els.map(e => [e.dataset.measure, e.dataset.value])"
         )
@@ -119,7 +119,7 @@ def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) ->
                     # (an XLSX cell holds 16 significant digits: XlsxWriter's "%.16G")
                     close = value if value is None else pytest.approx(value, rel=1e-15)
                     assert sheet[key][field] == close, (cut, key, field)
-        sites = ok(deployment.admin, "/reports/breakdown", by="site", **want)["rows"]
+        sites = ok(deployment.admin, "/api/v1/reports/breakdown", by="site", **want)["rows"]
         assert [r["key"] for r in sites] == [A, B]
         # the chart's series (one day: per hour) and the heatmap, each with its CSV
         href = page.locator("#chart-csv").get_attribute("href")

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_support import PHONE, SITE, Hall, js_errors, shot, watch
+from browser_support import PHONE, SITE, js_errors, shot, watch
+from live_hall import LiveHall
 from staff_pages import staff
 from test_browser_admin import open_admin, sign_in, tab
 
 
-def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: Hall, browser: Any) -> None:
+def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: LiveHall, browser: Any) -> None:
     page = open_admin(browser, hall)
     sign_in(page, "admin", hall.passwords["admin"])
     page.wait_for_selector("#section[data-tab=site][data-ready]")

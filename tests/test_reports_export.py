@@ -101,4 +101,4 @@ def test_bad_export_requests_are_422(served: Served) -> None:
         reply = get(served.admin, f"{R}/export", **params)
         assert reply.status == 422, reply
     assert get(served.who["budi"], f"{R}/export").status == 403
-    assert get(served.admin, f"/sites/{SITE}/reports/export", table="summary").status == 200
+    assert get(served.admin, f"/api/v1/sites/{SITE}/reports/export", table="summary").status == 200

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import SITE
-from stream_client import StreamClient, StreamHall, stream_hall
+from live_hall import SITE, STREAM, LiveHall, live_hall
+from stream_client import StreamClient
 
 from qms.core import HallState
 from qms.core.model import Ticket
@@ -30,8 +30,8 @@ ENV = {
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamHall]:
-    with stream_hall(tmp_path_factory.mktemp("history"), env=ENV) as h:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("history"), **STREAM, env=ENV) as h:
         yield h
 
 
@@ -54,14 +54,14 @@ async def welcome_and_view(client: StreamClient, **hello: Any) -> tuple[dict[str
     return welcome, view
 
 
-def calls_at_l1(h: StreamHall, n: int) -> list[str]:
+def calls_at_l1(h: LiveHall, n: int) -> list[str]:
     """Issue n tickets and call n at L1 (each completed before the next); the numbers called."""
     for _ in range(n):
         h.issue("ktp")
     return [h.call_next("officer", "L1")["counter"]["ticket"]["number"] for _ in range(n)]
 
 
-async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall: StreamHall):
+async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall: LiveHall):
     display = hall.client("display")
     await welcome_and_view(display)
     await display.close()
@@ -77,7 +77,7 @@ async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall
     assert all(c["counter"] == "L1" for c in missed)
 
 
-async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: StreamHall):
+async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: LiveHall):
     zone_b = hall.client("display_b")  # L1 is in zone A
     await welcome_and_view(zone_b)
     await zone_b.close()
@@ -88,7 +88,7 @@ async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: StreamHall):
     assert [c for c in view["calls"] if c["version"] > left_at] == []
 
 
-async def test_recovered_says_whether_history_was_kept(hall: StreamHall):
+async def test_recovered_says_whether_history_was_kept(hall: LiveHall):
     display = hall.client("display")
     welcome, _ = await welcome_and_view(display)
     assert welcome["recovered"] is False  # a new display: it had no history to keep
@@ -117,7 +117,7 @@ async def test_recovered_says_whether_history_was_kept(hall: StreamHall):
     await asked.close()
 
 
-async def test_a_snapshot_asked_for_carries_every_call_since(hall: StreamHall):
+async def test_a_snapshot_asked_for_carries_every_call_since(hall: LiveHall):
     display = hall.client("display")
     await welcome_and_view(display)
     await display.close()
@@ -130,11 +130,11 @@ async def test_a_snapshot_asked_for_carries_every_call_since(hall: StreamHall):
 
 def test_after_a_restart_the_calls_are_read_from_the_log(tmp_path: Path):
     """A fresh process holds no call from before it started: it reads them back."""
-    with stream_hall(tmp_path, env=ENV) as h:
+    with live_hall(tmp_path, **STREAM, env=ENV) as h:
         asyncio.run(_restart(h))
 
 
-async def _restart(h: StreamHall) -> None:
+async def _restart(h: LiveHall) -> None:
     display = h.client("display")
     try:
         await welcome_and_view(display)
@@ -152,11 +152,11 @@ async def _restart(h: StreamHall) -> None:
 
 def test_calls_further_back_than_the_log_read_are_said_lost(tmp_path: Path):
     env = {**ENV, "QMS_STREAM_HISTORY_READ": "10"}
-    with stream_hall(tmp_path, env=env) as h:
+    with live_hall(tmp_path, **STREAM, env=env) as h:
         asyncio.run(_too_far(h))
 
 
-async def _too_far(h: StreamHall) -> None:
+async def _too_far(h: LiveHall) -> None:
     display = h.client("display")
     try:
         await act(calls_at_l1, h, 1)  # the day's first ticket, before the display's version
