@@ -200,7 +200,7 @@ def add_user(
 def add_device(server: LiveServer, kind: str, site: str, zone: str | None = None) -> str:
     """`qms device add`; the device's token (from the link it prints)."""
     out = server.cli(
-        "device", "add", "--kind", kind, "--site", site, *(["--zone", zone] * bool(zone))
+        "device", "add", "--kind", kind, "--site", site, *(["--zone", zone] if zone else [])
     )
     match = re.search(r"[?&]token=(\S+)", out)
     assert match, out

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from qms.server.api import ROUTES
 from qms.server.openapi import document

@@ -87,7 +87,7 @@ class HeldStream:
         def down(message: str | bytes) -> None:
             is_event = isinstance(message, str) and json.loads(message).get("type") == "event"
             if self.holding and is_event:
-                self.held.append(message)
+                self.held.append(str(message))
             else:
                 ws.send(message)
 

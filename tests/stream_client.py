@@ -16,7 +16,7 @@ import json
 import socket
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -102,7 +102,7 @@ class StreamClient:
     ) -> dict[str, Any]:
         """Open and say hello with the (epoch, version) seen so far; the welcome."""
         await self.open(sock=sock, max_queue=max_queue)
-        message = {"type": "hello", "audience": self.audience}
+        message: dict[str, Any] = {"type": "hello", "audience": self.audience}
         message.update(epoch=self.epoch, version=self.version)
         if self.counter:
             message["counter"] = self.counter
@@ -245,11 +245,11 @@ class StalledClient:
         return bool(data)
 
     def _take(self) -> None:
-        from websockets.frames import Opcode
+        from websockets.frames import Frame, Opcode
 
         for event in self.protocol.events_received():
-            if getattr(event, "opcode", None) is Opcode.TEXT:
-                message = json.loads(event.data)
+            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                message = json.loads(bytes(event.data))
                 self.messages.append(message)
                 if message["type"] == "welcome":
                     self.epoch = message["epoch"]

@@ -124,7 +124,7 @@ def test_set_up_errors_change_nothing(hall: LiveHall) -> None:
         error(hall.admin.put("/api/v1/sites/bad%20id", {"name": "x"}), 422, "invalid_command")
         error(hall.admin.put(S, {"name": "x", "timezone": "Mars/Base"}), 422, "invalid_timezone")
         error(hall.admin.put(S, {"name": "x", "policy": "random"}), 422, "unknown_policy")
-        body = {"agency": "nope", "prefix": "Z", "name_id": "Z", "name_en": "Z"}
+        body: dict[str, Any] = {"agency": "nope", "prefix": "Z", "name_id": "Z", "name_en": "Z"}
         error(hall.admin.put(f"{S}/services/z", body), 404, "unknown_agency")
         body = {"agency": "dukcapil", "prefix": "A", "name_id": "Z", "name_en": "Z"}
         error(hall.admin.put(f"{S}/services/z", body), 409, "prefix_taken")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from api_client import PASSWORD, Api, signed_in
 from live_server import LiveServer
-from reports_hall import SITE, TZ, Hall, local, store
+from reports_hall import SITE, TZ, ReportsHall, local, store
 
 from qms.accounts import UserRole
 from qms.core import commands as c
@@ -37,7 +37,7 @@ D1 = (date.fromisoformat(TODAY) - timedelta(days=1)).isoformat()
 D2 = (date.fromisoformat(TODAY) - timedelta(days=2)).isoformat()
 
 
-def busy(hall: Hall, day: str, tickets: int) -> None:
+def busy(hall: ReportsHall, day: str, tickets: int) -> None:
     """A morning at L1: `tickets` issued, all but one served; closed at noon."""
     hall.now = local(day, "08:00")
     hall.must(c.OpenCounter(counter="L1", officer="budi"))
@@ -51,7 +51,7 @@ def busy(hall: Hall, day: str, tickets: int) -> None:
 
 
 async def _prepare(data_dir: Path, log_url: str) -> None:
-    hall = Hall(local(D2, "07:00")).set_up()
+    hall = ReportsHall(local(D2, "07:00")).set_up()
     busy(hall, D2, 3)
     busy(hall, D1, 5)
     log = open_log(log_url)

@@ -25,7 +25,7 @@ import pytest
 import reports_naive as naive
 from api_client import PASSWORD, signed_in
 from live_server import LiveServer
-from reports_hall import ACTIONS, Hall, local, store
+from reports_hall import ACTIONS, ReportsHall, local, store
 from test_api_reports import get, ok
 from test_reports_properties import assert_close, expected_breakdown, play
 
@@ -44,12 +44,12 @@ DAY = (
 SPAN = {"from": DAY, "to": DAY}
 
 
-def played(site: str, seed: int) -> Hall:
+def played(site: str, seed: int) -> ReportsHall:
     """A random day at `site` (seeded), closed in the evening."""
     rng = random.Random(seed)
     moves = [m for m in ACTIONS if m != "close_day"] + ["rush", "work", "work", "work"]
     steps = [(rng.choice(moves), rng.randrange(10**6), rng.uniform(0, 200)) for _ in range(120)]
-    hall = Hall(local(DAY, "07:30", ZONES[site]), tz=ZONES[site], site=site).set_up()
+    hall = ReportsHall(local(DAY, "07:30", ZONES[site]), tz=ZONES[site], site=site).set_up()
     if site == B:  # its own name (set up again: the same site, renamed)
         hall.must(c.SetUpSite(site=B, name="MPP Timur", timezone=ZONES[B]))
     play(hall, steps)
@@ -59,7 +59,7 @@ def played(site: str, seed: int) -> Hall:
 
 
 class Deployment:
-    def __init__(self, server: LiveServer, halls: dict[str, Hall]) -> None:
+    def __init__(self, server: LiveServer, halls: dict[str, ReportsHall]) -> None:
         self.halls = halls
         self.admin = signed_in(server.url, "admin")
         self.sup = signed_in(server.url, "sup")  # supervisor of A only
@@ -78,7 +78,7 @@ def apart(make: Any) -> None:
         pool.submit(lambda: asyncio.run(make())).result()
 
 
-async def _prepare(data_dir: Path, log_url: str, halls: dict[str, Hall]) -> None:
+async def _prepare(data_dir: Path, log_url: str, halls: dict[str, ReportsHall]) -> None:
     log = open_log(log_url)
     try:
         for hall in halls.values():

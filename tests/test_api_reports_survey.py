@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from api_client import PASSWORD, signed_in
 from live_server import LiveServer
-from reports_hall import SITE, Hall, local, store
+from reports_hall import SITE, ReportsHall, local, store
 from test_api_reports import D1, D2, get, ok
 
 from qms.accounts import UserRole
@@ -47,11 +47,13 @@ def scores(value: int) -> dict[str, Any]:
     return {"answers": {f"U{i}": value for i in range(1, 10)}}
 
 
-def ticket_of(hall: Hall, token: str) -> str:
-    return next(e["ticket"] for _, e in hall.entries if e.get("token") == token)
+def ticket_of(hall: ReportsHall, token: str) -> str:
+    return str(next(e["ticket"] for _, e in hall.entries if e.get("token") == token))
 
 
-def serve(hall: Hall, day: str, service: str, waits: list[int], start: str = "08:00") -> list[str]:
+def serve(
+    hall: ReportsHall, day: str, service: str, waits: list[int], start: str = "08:00"
+) -> list[str]:
     """Issue len(waits) tickets at `start`, then call and complete each after its wait."""
     hall.now = local(day, start)
     tokens = [f"{day}-{service}-{i}" for i in range(len(waits))]
@@ -65,12 +67,12 @@ def serve(hall: Hall, day: str, service: str, waits: list[int], start: str = "08
     return tokens
 
 
-def answer(hall: Hall, token: str, value: int) -> None:
+def answer(hall: ReportsHall, token: str, value: int) -> None:
     hall.must(c.SubmitSurvey(ticket=ticket_of(hall, token), token=token, response=scores(value)))
 
 
-def played() -> Hall:
-    hall = Hall(local(D2, "07:00")).set_up()
+def played() -> ReportsHall:
+    hall = ReportsHall(local(D2, "07:00")).set_up()
     hall.now = local(D2, "07:30")
     hall.must(c.OpenCounter(counter="L1", officer="budi"))
     for token in serve(hall, D2, "kk", [200 * k for k in range(1, 10)]):

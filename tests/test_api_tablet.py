@@ -87,7 +87,7 @@ def _open(api: Api) -> dict[str, Any]:
     shown = api.ok("GET", "/api/v1/tablet/survey")
     assert shown["status"] == "open", shown
     assert set(shown) == IDLE_KEYS
-    return shown
+    return dict(shown)
 
 
 def _idle(api: Api) -> None:

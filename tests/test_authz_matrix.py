@@ -49,7 +49,10 @@ def only(*allowed: str) -> dict[str, Outcome]:
     return out
 
 
-EVERYONE = {**dict.fromkeys(PRINCIPALS, OK), "tablet": 403}  # anyone but a counter tablet
+EVERYONE: dict[str, Outcome] = {
+    **dict.fromkeys(PRINCIPALS, OK),
+    "tablet": 403,
+}  # anyone but a counter tablet
 TABLET = only("tablet")
 ADMIN = only("admin")
 MANAGERS = only("admin", "supervisor")  # of the site named in the path

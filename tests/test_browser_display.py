@@ -177,7 +177,7 @@ def test_number_speller(hall: LiveHall, browser: Any) -> None:
         """async () => {
       const base = new URL('..', document.querySelector('script[type=module]').src).pathname;
       const s = await import(base + 'js/speech_id.js');
-      const manifest = await (await fetch(base + 'voice/id/manifest.body')).json();
+      const manifest = await (await fetch(base + 'voice/id/manifest.json')).json();
       const cases = [0, 1, 9, 10, 11, 12, 19, 20, 21, 45, 99, 100, 101, 110, 111, 115, 120,
                      200, 999, 1000, 1001, 1100, 2024, 12345];
       const missing = [];  // every word of every number up to 9999 has a clip

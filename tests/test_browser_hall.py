@@ -148,7 +148,7 @@ def test_the_whole_hall_on_browsers(own_hall: LiveHall, browser: Any) -> None:
 
     # What the pages showed is what the hall's log holds.
     boss = staff(hall, "supervisor")
-    tickets = {t["number"]: t for t in boss.get(f"/api/v1/sites/{SITE}/tickets").json["tickets"]}
+    tickets = {t["number"]: t for t in boss.get(f"/api/v1/sites/{SITE}/tickets").body["tickets"]}
     assert tickets[first]["state"] == "done" and tickets[first]["recalls"] == 1
     assert tickets[kk]["state"] == "called" and tickets[kk]["counter"] == "L1"
     assert tickets[older_ktp]["state"] == "waiting"

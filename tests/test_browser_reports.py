@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from api_client import PASSWORD
 from browser_support import HD, keep_screenshot, shot, watch
-from test_api_reports import D1, D2, SITE, R, Served, get, ok, served_hall
+from reports_hall import SITE
+from test_api_reports import D1, D2, R, Served, get, ok, served_hall
 
 from qms.reports.export import flatten
 

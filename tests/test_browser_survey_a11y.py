@@ -15,9 +15,8 @@ from api_client import Api
 from axe_check import assert_accessible
 from browser_support import HD, PHONE, SITE, js_errors, watch
 from live_hall import LiveHall
-from staff_pages import staff
+from staff_pages import served, staff
 from test_browser_admin import open_admin, sign_in, tab
-from test_browser_survey import served
 
 SCORES = {"answers": {f"U{i}": 3 if i != 9 else 2 for i in range(1, 10)}}
 

@@ -25,7 +25,7 @@ def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: LiveHall, br
     assert "dihitung terpisah" in figure.inner_text()
     assert js_errors(page.errors) == []
 
-    before = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").json
+    before = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").body
     phone = browser.new_context(viewport=PHONE, has_touch=True).new_page()
     phone.errors = watch(phone)
     phone.goto(url)
@@ -45,7 +45,7 @@ def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: LiveHall, br
     assert "counted apart" in phone.locator(".walk-up-note").inner_text()
     assert js_errors(phone.errors) == []
 
-    after = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").json
+    after = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").body
     assert after["respondents"] == before["respondents"] + 1
     # the published page flags that walk-up answers are in the figures
     phone.goto(f"{hall.url}/skm/{SITE}")

@@ -32,6 +32,7 @@ from api_client import PASSWORD, add_device, add_user
 from live_server import LiveServer
 from redis_server import free_port
 from websockets.sync.client import connect
+from websockets.typing import Origin, Subprotocol
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "mpp-proxy"
@@ -161,7 +162,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
 
 
 def test_tls_and_the_redirect(proxy: Proxy) -> None:
-    assert proxy.call("GET", "/healthz")[0] == 200
+    assert proxy.request("GET", "/healthz")[0] == 200
     plain = urllib.request.Request(f"http://localhost:{proxy.http_port}/console")
     opener = urllib.request.build_opener(NoRedirect)
     try:
@@ -178,7 +179,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def test_the_session_cookie_is_secure_behind_tls(proxy: Proxy) -> None:
-    status, headers, body = proxy.call(
+    status, headers, body = proxy.request(
         "POST", "/api/v1/session", {"username": "root", "password": PASSWORD}
     )
     assert status == 200, body
@@ -191,14 +192,14 @@ def test_a_clients_own_x_forwarded_for_is_dropped(proxy: Proxy) -> None:
     """Twenty failures, each claiming another address: nginx replaces the header
     with the real one, so they are one place and the next is refused."""
     for i in range(20):
-        status, _, _ = proxy.call(
+        status, _, _ = proxy.request(
             "POST",
             "/api/v1/session",
             {"username": f"nama{i}", "password": "salah-sekali"},
             headers={"X-Forwarded-For": f"198.51.100.{i}"},
         )
         assert status == 401
-    status, _, body = proxy.call(
+    status, _, body = proxy.request(
         "POST",
         "/api/v1/session",
         {"username": "lain", "password": "salah-sekali"},
@@ -230,8 +231,8 @@ def test_the_websocket_upgrade_reaches_the_stream(proxy: Proxy) -> None:
     with connect(
         url,
         ssl=proxy.context,
-        origin=proxy.url,  # type: ignore[arg-type]
-        subprotocols=["qms.body.v1"],  # type: ignore[list-item]
+        origin=Origin(proxy.url),
+        subprotocols=[Subprotocol("qms.json.v1")],
         open_timeout=10,
     ) as ws:
         ws.send(
@@ -240,8 +241,8 @@ def test_the_websocket_upgrade_reaches_the_stream(proxy: Proxy) -> None:
         welcome = json.loads(ws.recv(timeout=10))
     assert welcome["type"] == "welcome" and welcome["site"] == SITE
     ref = f"{SITE}.RefRahasia1234"
-    assert proxy.call("GET", f"/t/{ref}")[0] == 200
-    assert proxy.call("GET", f"/api/v1/tickets/{ref}")[0] == 404
+    assert proxy.request("GET", f"/t/{ref}")[0] == 200
+    assert proxy.request("GET", f"/api/v1/tickets/{ref}")[0] == 404
     deadline = time.monotonic() + 10  # nginx writes a line after its answer has left
     while True:
         logs = [proxy.qms.output(), (proxy.work / "qms.access.log").read_text()]

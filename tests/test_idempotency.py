@@ -27,7 +27,7 @@ import pytest
 from api_client import Api, Reply
 from live_hall import SITE, LiveHall, live_hall
 from live_server import LiveServer
-from test_engine import engine_on, hall
+from test_engine import engine_on, set_up_engine
 from test_relay import hall_url, node, settled  # noqa: F401 (hall_url is a fixture)
 
 from qms.core import Rejected, parse_command
@@ -45,7 +45,7 @@ DUPLICATES = 6  # concurrent requests of one key to one process
 async def test_a_key_reused_for_another_command_is_refused_and_changes_nothing(
     log: EventLog,
 ) -> None:
-    engine = await hall(log, tickets=2)
+    engine = await set_up_engine(log, tickets=2)
     await engine.execute({"type": "open_counter", "counter": "L1", "officer": "budi"})
     first = await engine.execute({"type": "call_next", "counter": "L1", "command_id": "k1"})
     version = engine.version
@@ -73,7 +73,7 @@ SITE_ENGINE = "mpp-bengkulu"  # test_engine's site
 
 
 async def test_a_reused_key_is_refused_in_one_batch_and_in_another_process(log: EventLog) -> None:
-    a = await hall(log)
+    a = await set_up_engine(log)
     b = await engine_on(log)  # another process, opened before the key was used
     ktp = {"type": "issue_ticket", "service": "ktp", "command_id": "tap"}
     kk = {"type": "issue_ticket", "service": "kk", "command_id": "tap"}
@@ -92,7 +92,7 @@ async def test_a_reused_key_is_refused_in_one_batch_and_in_another_process(log: 
 async def test_the_fingerprint_survives_a_snapshot_and_old_events_match_anything(
     log: EventLog,
 ) -> None:
-    engine = await hall(log, snapshot_every=5)
+    engine = await set_up_engine(log, snapshot_every=5)
     await engine.execute({"type": "issue_ticket", "service": "ktp", "command_id": "new"})
     # An event written before fingerprints existed: its id has none.
     said = await engine.execute({"type": "broadcast", "text": "lama"})
@@ -227,7 +227,7 @@ def _pairs(hall: LiveHall, one: Api, other: Api) -> None:
     """PAIRS keys, each sent at once through `one` and `other`: one ticket each, and
     exactly one first answer (201, repeated: false) per key."""
     before = _waiting(hall)
-    wrong = []
+    wrong: list[tuple[int, object]] = []
     for i in range(PAIRS):
         key = {"Idempotency-Key": f"pair-{i}"}
         replies = _concurrently(

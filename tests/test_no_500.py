@@ -35,13 +35,13 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
 
 def new_lines(hall: LiveHall, before: str) -> list[str]:
     """The lines the server logged since its output was `before`."""
-    now = hall.server.output_path.read_text(errors="replace")
+    now: str = hall.server.output_path.read_text(errors="replace")
     assert now.startswith(before)
     return now[len(before) :].splitlines()
 
 
 def log_text(hall: LiveHall) -> str:
-    return hall.server.output_path.read_text(errors="replace")
+    return str(hall.server.output_path.read_text(errors="replace"))
 
 
 # --- integers beyond msgpack ------------------------------------------------------------------

@@ -12,10 +12,11 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 from api_client import Api
-from test_api_reports import D1, D2, SITE, R, Served, get, ok, served_hall
+from reports_hall import SITE
+from test_api_reports import D1, D2, R, Served, get, ok, served_hall
 
 from qms.reports.export import TABLES, flatten
 

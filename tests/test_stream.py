@@ -70,7 +70,7 @@ async def refused(client: StreamClient, **hello: Any) -> int | None:
 # --- resume ------------------------------------------------------------------------------
 
 
-async def test_a_fresh_display_gets_a_snapshot_then_live_events(hall: LiveHall):
+async def test_a_fresh_display_gets_a_snapshot_then_live_events(hall: LiveHall) -> None:
     display = hall.client("display")
     welcome = await display.connect()
     assert welcome["resume"] == "snapshot" and welcome["version"] == hall.version()
@@ -84,7 +84,7 @@ async def test_a_fresh_display_gets_a_snapshot_then_live_events(hall: LiveHall):
     await display.close()
 
 
-async def test_resume_gets_exactly_the_missed_events(hall: LiveHall):
+async def test_resume_gets_exactly_the_missed_events(hall: LiveHall) -> None:
     watcher = hall.client("display")  # stays connected: what a client that never left saw
     await joined(watcher)
     display = hall.client("display")
@@ -115,7 +115,7 @@ async def test_resume_gets_exactly_the_missed_events(hall: LiveHall):
         await client.close()
 
 
-async def test_a_client_that_saw_everything_gets_nothing_but_live_events(hall: LiveHall):
+async def test_a_client_that_saw_everything_gets_nothing_but_live_events(hall: LiveHall) -> None:
     display = hall.client("display")
     await joined(display)
     await display.close()
@@ -127,7 +127,7 @@ async def test_a_client_that_saw_everything_gets_nothing_but_live_events(hall: L
     await display.close()
 
 
-async def test_a_stale_or_unknown_epoch_gets_a_snapshot(hall: LiveHall):
+async def test_a_stale_or_unknown_epoch_gets_a_snapshot(hall: LiveHall) -> None:
     now = hall.version()
     for hello in (
         {"epoch": "0" * 32, "version": 3},  # another incarnation of the log
@@ -149,7 +149,7 @@ async def test_a_stale_or_unknown_epoch_gets_a_snapshot(hall: LiveHall):
 # --- formats -----------------------------------------------------------------------------
 
 
-async def test_msgpack_subprotocol(hall: LiveHall):
+async def test_msgpack_subprotocol(hall: LiveHall) -> None:
     packed = hall.client("display", subprotocol=MSGPACK)
     plain = hall.client("display")
     await joined(packed)
@@ -171,7 +171,7 @@ async def test_msgpack_subprotocol(hall: LiveHall):
         await client.close()
 
 
-async def test_each_event_is_encoded_once_per_audience_and_format(hall: LiveHall):
+async def test_each_event_is_encoded_once_per_audience_and_format(hall: LiveHall) -> None:
     clients = [hall.client("display") for _ in range(5)]
     clients += [hall.client("display", subprotocol=MSGPACK) for _ in range(3)]
     clients += [hall.client("supervisor", "supervisor") for _ in range(2)]
@@ -188,7 +188,7 @@ async def test_each_event_is_encoded_once_per_audience_and_format(hall: LiveHall
         await client.close()
 
 
-async def test_clients_joining_while_events_flow_see_each_version_once(hall: LiveHall):
+async def test_clients_joining_while_events_flow_see_each_version_once(hall: LiveHall) -> None:
     """Joins race the fan-out (which runs after the command's reply, a slice at a time):
     whoever joins between an event and its delivery gets it exactly once."""
     start = hall.version()
@@ -215,7 +215,7 @@ async def test_clients_joining_while_events_flow_see_each_version_once(hall: Liv
     await asyncio.gather(*(c.close() for c in [watcher, *clients]))
 
 
-async def test_device_tokens_stay_out_of_the_server_log(hall: LiveHall):
+async def test_device_tokens_stay_out_of_the_server_log(hall: LiveHall) -> None:
     display = hall.client("display")
     await joined(display)
     await display.close()
@@ -224,7 +224,7 @@ async def test_device_tokens_stay_out_of_the_server_log(hall: LiveHall):
     assert hall.tokens["display"] not in log
 
 
-async def test_long_lived_objects_are_frozen_after_joins(hall: LiveHall):
+async def test_long_lived_objects_are_frozen_after_joins(hall: LiveHall) -> None:
     """The server freezes what start-up and joining clients made (full collections
     then skip it); see qms.server.process.GcPolicy."""
     before = await act(hall.metrics)
@@ -269,7 +269,7 @@ async def test_survivors_of_a_full_collection_are_frozen_too() -> None:
     gc.unfreeze()  # leave the test process as it was
 
 
-def test_redact():
+def test_redact() -> None:
     from qms.server.process import redact
 
     assert redact("GET /s/x/stream?token=abc.def&z=1") == "GET /s/x/stream?token=[redacted]&z=1"
@@ -294,7 +294,9 @@ FORBIDDEN = [
 
 
 @pytest.mark.parametrize(("who", "hello", "code"), FORBIDDEN, ids=lambda x: str(x))
-async def test_who_may_not_listen(hall: LiveHall, who: str, hello: dict[str, Any], code: int):
+async def test_who_may_not_listen(
+    hall: LiveHall, who: str, hello: dict[str, Any], code: int
+) -> None:
     assert await refused(hall.client(who), type="hello", **hello) == code
 
 
@@ -310,7 +312,7 @@ ALLOWED = [
 
 
 @pytest.mark.parametrize(("who", "hello"), ALLOWED, ids=lambda x: str(x))
-async def test_who_may_listen(hall: LiveHall, who: str, hello: dict[str, Any]):
+async def test_who_may_listen(hall: LiveHall, who: str, hello: dict[str, Any]) -> None:
     client = hall.client(who)
     welcome = await joined(client, **hello)
     assert welcome["audience"] == hello["audience"]
@@ -319,13 +321,13 @@ async def test_who_may_listen(hall: LiveHall, who: str, hello: dict[str, Any]):
     await client.close()
 
 
-async def test_unknown_site(hall: LiveHall):
+async def test_unknown_site(hall: LiveHall) -> None:
     client = hall.client("admin")
     client.site = "no-such-site"
     assert await refused(client, type="hello", audience="display") == Close.NOT_FOUND
 
 
-async def test_a_foreign_origin_is_refused(hall: LiveHall):
+async def test_a_foreign_origin_is_refused(hall: LiveHall) -> None:
     for who in ("display", "supervisor"):
         evil = hall.client(who, origin="https://evil.example")
         assert await refused(evil) == Close.FORBIDDEN  # before any hello
@@ -337,7 +339,7 @@ async def test_a_foreign_origin_is_refused(hall: LiveHall):
 # --- what each audience sees ----------------------------------------------------------------
 
 
-async def test_audiences_see_only_what_they_may(hall: LiveHall):
+async def test_audiences_see_only_what_they_may(hall: LiveHall) -> None:
     clients = {
         "display": hall.client("display"),
         "display_b": hall.client("display_b"),
@@ -380,7 +382,7 @@ async def test_audiences_see_only_what_they_may(hall: LiveHall):
         await client.close()
 
 
-async def test_a_console_ends_when_another_officer_takes_its_counter(hall: LiveHall):
+async def test_a_console_ends_when_another_officer_takes_its_counter(hall: LiveHall) -> None:
     console = hall.client("officer", "console", counter="L3")
     assert await refused(console, type="hello", audience="console", counter="L3") == 4403
     await act(hall.press, "admin", "L3", "open", {"officer": "budi"})
@@ -396,7 +398,7 @@ async def test_a_console_ends_when_another_officer_takes_its_counter(hall: LiveH
 # --- protocol errors ---------------------------------------------------------------------
 
 
-async def test_protocol_errors(hall: LiveHall):
+async def test_protocol_errors(hall: LiveHall) -> None:
     bad_first = hall.client("display")
     await bad_first.open()
     assert bad_first.ws is not None
@@ -420,7 +422,7 @@ async def test_protocol_errors(hall: LiveHall):
 # --- slow consumers --------------------------------------------------------------------------
 
 
-def test_a_slow_consumer_is_cut_off_and_recovers_by_resuming(tmp_path: Path):
+def test_a_slow_consumer_is_cut_off_and_recovers_by_resuming(tmp_path: Path) -> None:
     env = {"QMS_STREAM_QUEUE_BYTES": "16384"}
     with live_hall(tmp_path, **STREAM, env=env) as h:
         asyncio.run(closing(h, _slow_consumer(h)))
@@ -472,14 +474,14 @@ async def _slow_consumer(h: LiveHall) -> None:
 # --- heartbeats --------------------------------------------------------------------------------
 
 
-def test_heartbeats_and_rechecks(tmp_path: Path):
+def test_heartbeats_and_rechecks(tmp_path: Path) -> None:
     env = {"QMS_STREAM_HEARTBEAT_S": "0.3", "QMS_STREAM_REAUTH_S": "0.3"}
     with live_hall(tmp_path, **STREAM, env=env) as h:
         asyncio.run(closing(h, _heartbeats(h)))
         asyncio.run(closing(h, _revoked_while_connected(h)))
 
 
-def test_every_client_is_pinged_every_interval(tmp_path: Path):
+def test_every_client_is_pinged_every_interval(tmp_path: Path) -> None:
     with live_hall(tmp_path, **STREAM, env={"QMS_STREAM_HEARTBEAT_S": "0.5"}) as h:
         asyncio.run(closing(h, _every_client_is_pinged(h)))
 
@@ -544,7 +546,7 @@ async def _revoked_while_connected(h: LiveHall) -> None:
 # --- restart ----------------------------------------------------------------------------------
 
 
-def test_a_restart_says_going_away_and_nothing_is_lost(tmp_path: Path):
+def test_a_restart_says_going_away_and_nothing_is_lost(tmp_path: Path) -> None:
     with live_hall(tmp_path, **STREAM) as h:
         asyncio.run(closing(h, _restart(h)))
 
@@ -585,7 +587,7 @@ async def _restart(h: LiveHall) -> None:
         await client.close()
 
 
-def test_close_codes_are_documented():
+def test_close_codes_are_documented() -> None:
     text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text()
     for code in Close:
         assert f"| {code.value} " in text, f"docs/protocol.md does not list close code {code}"

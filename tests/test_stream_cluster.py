@@ -41,7 +41,7 @@ async def joined(client: StreamClient) -> None:
 
 def test_a_command_on_one_process_reaches_the_clients_of_the_other(
     tmp_path: Path, redis_log_url: str
-):
+) -> None:
     with live_hall(tmp_path, **STREAM, log_url=redis_log_url, servers=2) as h:
         asyncio.run(closing(h, _across(h)))
 
@@ -69,7 +69,9 @@ async def _across(h: LiveHall) -> None:
         await client.close()
 
 
-def test_clients_of_a_killed_process_resume_on_the_other(tmp_path: Path, redis_log_url: str):
+def test_clients_of_a_killed_process_resume_on_the_other(
+    tmp_path: Path, redis_log_url: str
+) -> None:
     # However long the move takes here, the missed events are replayed, never summed up.
     env = {"QMS_STREAM_REPLAY_BUDGET": str(1 << 20)}
     with live_hall(tmp_path, **STREAM, log_url=redis_log_url, servers=2, env=env) as h:
@@ -133,7 +135,7 @@ async def _failover(h: LiveHall) -> None:
 
 def test_commands_on_a_process_that_does_not_write_are_decided_by_the_one_that_does(
     tmp_path: Path, redis_log_url: str
-):
+) -> None:
     """Two `qms serve` processes on one Redis log: one holds the site's writer lease
     (qms.relay), the other forwards the site's commands to it, officer checks
     included, and answers as if it had decided them itself."""

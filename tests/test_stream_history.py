@@ -61,7 +61,7 @@ def calls_at_l1(h: LiveHall, n: int) -> list[str]:
     return [h.call_next("officer", "L1")["counter"]["ticket"]["number"] for _ in range(n)]
 
 
-async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall: LiveHall):
+async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall: LiveHall) -> None:
     display = hall.client("display")
     await welcome_and_view(display)
     await display.close()
@@ -77,7 +77,7 @@ async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall
     assert all(c["counter"] == "L1" for c in missed)
 
 
-async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: LiveHall):
+async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: LiveHall) -> None:
     zone_b = hall.client("display_b")  # L1 is in zone A
     await welcome_and_view(zone_b)
     await zone_b.close()
@@ -88,7 +88,7 @@ async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: LiveHall):
     assert [c for c in view["calls"] if c["version"] > left_at] == []
 
 
-async def test_recovered_says_whether_history_was_kept(hall: LiveHall):
+async def test_recovered_says_whether_history_was_kept(hall: LiveHall) -> None:
     display = hall.client("display")
     welcome, _ = await welcome_and_view(display)
     assert welcome["recovered"] is False  # a new display: it had no history to keep
@@ -117,7 +117,7 @@ async def test_recovered_says_whether_history_was_kept(hall: LiveHall):
     await asked.close()
 
 
-async def test_a_snapshot_asked_for_carries_every_call_since(hall: LiveHall):
+async def test_a_snapshot_asked_for_carries_every_call_since(hall: LiveHall) -> None:
     display = hall.client("display")
     await welcome_and_view(display)
     await display.close()
@@ -128,7 +128,7 @@ async def test_a_snapshot_asked_for_carries_every_call_since(hall: LiveHall):
     assert [c["number"] for c in view["calls"] if c["version"] > left_at] == numbers
 
 
-def test_after_a_restart_the_calls_are_read_from_the_log(tmp_path: Path):
+def test_after_a_restart_the_calls_are_read_from_the_log(tmp_path: Path) -> None:
     """A fresh process holds no call from before it started: it reads them back."""
     with live_hall(tmp_path, **STREAM, env=ENV) as h:
         asyncio.run(_restart(h))
@@ -150,7 +150,7 @@ async def _restart(h: LiveHall) -> None:
         await h.close_clients()
 
 
-def test_calls_further_back_than_the_log_read_are_said_lost(tmp_path: Path):
+def test_calls_further_back_than_the_log_read_are_said_lost(tmp_path: Path) -> None:
     env = {**ENV, "QMS_STREAM_HISTORY_READ": "10"}
     with live_hall(tmp_path, **STREAM, env=env) as h:
         asyncio.run(_too_far(h))
@@ -181,7 +181,7 @@ def _called(ticket: str) -> dict[str, Any]:
     return {"type": "ticket_called", "ticket": ticket, "counter": "L1", "at": 1.0}
 
 
-def test_history_keeps_the_day_and_forgets_the_day_before():
+def test_history_keeps_the_day_and_forgets_the_day_before() -> None:
     history = CallHistory(limit=3, since=0, day=DAY)
     for v in range(1, 6):
         history.add(v, _called(f"{DAY}-{v:05d}"), Facts(number=f"A{v:03d}", service="ktp"))
@@ -195,7 +195,7 @@ def test_history_keeps_the_day_and_forgets_the_day_before():
     assert list(history.calls) == [] and history.covers(2)
 
 
-def test_a_log_read_that_meets_the_days_first_ticket_is_complete():
+def test_a_log_read_that_meets_the_days_first_ticket_is_complete() -> None:
     class Log:
         async def read(self, site: str, after: int = 0, limit: int | None = None) -> Any:
             events = [

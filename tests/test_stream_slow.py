@@ -29,7 +29,7 @@ def _wait_for(h: LiveHall, counter: str, within: float) -> float | None:
     return None
 
 
-def test_a_client_that_stops_reading_is_closed_within_heartbeat_plus_stall(tmp_path: Path):
+def test_a_client_that_stops_reading_is_closed_within_heartbeat_plus_stall(tmp_path: Path) -> None:
     """Hardly any frames (a quiet hall): only the unanswered ping shows the stall."""
     heartbeat, stall = 1.0, 1.0
     env = {
@@ -47,7 +47,7 @@ def test_a_client_that_stops_reading_is_closed_within_heartbeat_plus_stall(tmp_p
         assert h.metrics().get("silent_closed", 0) == 0
 
 
-def test_a_socket_that_takes_nothing_is_closed_before_its_queue_fills(tmp_path: Path):
+def test_a_socket_that_takes_nothing_is_closed_before_its_queue_fills(tmp_path: Path) -> None:
     """A busy hall: the bounded send buffer fills, the send blocks, and the stall rule
     closes it (not the 256 KiB queue, which a plain socket's kernel buffers used to
     hide: 0 closes in about 270 stalls of up to 50 s)."""
