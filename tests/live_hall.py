@@ -19,11 +19,12 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 from api_client import API, PASSWORD, Api, signed_in
 from live_server import LiveServer
@@ -303,6 +304,15 @@ def live_hall(
             more = LiveServer(root / f"data{i}", log_url=log_url, env=env)
             hall.servers.append(stack.enter_context(more))
         yield hall
+
+
+@pytest.fixture(autouse=True)
+async def close_stream_clients(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every stream client a test made on the module's `hall` is closed, also when the
+    test fails (a stream test module imports this fixture)."""
+    yield
+    if "hall" in request.fixturenames:
+        await request.getfixturevalue("hall").close_clients()
 
 
 @contextlib.contextmanager

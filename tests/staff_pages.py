@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from api_client import Api
-from browser_support import SITE
+from api_client import PASSWORD, Api
+from browser_support import HD, SITE, watch
 from live_hall import LiveHall
 
 TICKETS = f"/api/v1/sites/{SITE}/tickets"
@@ -98,3 +98,18 @@ class HeldStream:
         for message in self.held:
             self.ws.send(message)
         self.held.clear()
+
+
+def reports_page(browser: Any, url: str, query: str) -> tuple[Any, Any, list[str]]:
+    """The reports page at `url/reports?query`, signed in as the admin and loaded: its
+    context, the page and the page's errors (browser_support.watch)."""
+    context = browser.new_context(viewport=HD)
+    page = context.new_page()
+    errors = watch(page)
+    page.goto(f"{url}/reports?{query}")
+    page.locator("#signin input[name=username]").fill("admin")
+    page.locator("#signin input[name=password]").fill(PASSWORD)
+    page.locator("#signin button[type=submit]").click()
+    page.locator("#kpi-visits").wait_for()
+    page.locator("body[data-loading]").wait_for(state="detached")
+    return context, page, errors

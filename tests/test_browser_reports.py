@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from api_client import PASSWORD
-from browser_support import HD, keep_screenshot, shot, watch
+from browser_support import HD, keep_screenshot, shot
 from reports_hall import SITE
+from staff_pages import reports_page
 from test_api_reports import D1, D2, R, Served, get, ok, served_hall
 
 from qms.reports.export import flatten
@@ -29,16 +30,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def open_reports(served: Served, browser: Any, query: str = "") -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(viewport=HD)
-    page = context.new_page()
-    errors = watch(page)
-    page.goto(f"{served.server.url}/reports?site={SITE}{query}")
-    page.locator("#signin input[name=username]").fill("admin")
-    page.locator("#signin input[name=password]").fill(PASSWORD)
-    page.locator("#signin button[type=submit]").click()
-    page.locator("#kpi-visits").wait_for()
-    page.locator("body[data-loading]").wait_for(state="detached")
-    return context, page, errors
+    return reports_page(browser, served.server.url, f"site={SITE}{query}")
 
 
 def cards(page: Any) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 import openpyxl  # type: ignore[import-untyped]
 import pytest
-from api_client import PASSWORD
 from axe_check import assert_accessible
-from browser_support import HD, keep_screenshot, shot, watch
+from browser_support import keep_screenshot, shot
 from live_server import LiveServer
+from staff_pages import reports_page
 from test_api_reports import D1, ok
 from test_api_reports_sites import DAY, A, B, Deployment, deployment  # noqa: F401 (fixture)
 from test_api_reports_survey import server  # noqa: F401 (fixture)
@@ -31,19 +31,6 @@ from test_api_reports_survey import server  # noqa: F401 (fixture)
 from qms.reports.export import TABLES, flatten
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def signed_in(browser: Any, url: str, query: str) -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(viewport=HD)
-    page = context.new_page()
-    errors = watch(page)
-    page.goto(f"{url}/reports?{query}")
-    page.locator("#signin input[name=username]").fill("admin")
-    page.locator("#signin input[name=password]").fill(PASSWORD)
-    page.locator("#signin button[type=submit]").click()
-    page.locator("#kpi-visits").wait_for()
-    page.locator("body[data-loading]").wait_for(state="detached")
-    return context, page, errors
 
 
 def download(page: Any, href: str) -> list[dict[str, str]]:
@@ -69,7 +56,7 @@ def number(text: str) -> Any:
 
 def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) -> None:  # noqa: F811
     url = deployment.admin.base_url
-    context, page, errors = signed_in(browser, url, f"site={A}")
+    context, page, errors = reports_page(browser, url, f"site={A}")
     try:
         assert page.locator("#site-picker").is_visible()
         assert page.locator("#s-site").is_hidden()  # one site: no per-site table
@@ -145,7 +132,7 @@ def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) ->
 
 
 def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: F811
-    context, page, errors = signed_in(browser, server.url, "period=yesterday")
+    context, page, errors = reports_page(browser, server.url, "period=yesterday")
     try:
         page.locator("#t-survey tr[data-key=within]").wait_for()
         row = page.locator("#t-survey tr[data-key=within]")

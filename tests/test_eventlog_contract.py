@@ -448,13 +448,15 @@ async def test_a_direct_subscriber_takes_live_entries_at_once(log: EventLog) -> 
         for n in range(4, 54):
             version = await log.append(SITE, version, [ev(n)])
         await eventually(lambda: len(seen) == 53)
-        await asyncio.sleep(0.05)  # nothing more comes (a duplicate would)
+        # A last entry, then nothing more: a duplicate would come in order before it.
+        await log.append(SITE, version, [ev(54)])
+        await eventually(lambda: seen[-1][1][0] == 54)
     finally:
         task.cancel()
         await asyncio.wait([task])
         await aclose(sub)
-    assert [entry for _, entry in seen] == [(n, ev(n)) for n in range(1, 54)]
-    assert [how for how, _ in seen] == ["iterator"] * 3 + ["direct"] * 50
+    assert [entry for _, entry in seen] == [(n, ev(n)) for n in range(1, 55)]
+    assert [how for how, _ in seen] == ["iterator"] * 3 + ["direct"] * 51
 
 
 async def test_what_direct_raises_the_iterator_raises(log: EventLog) -> None:

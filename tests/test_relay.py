@@ -203,15 +203,14 @@ async def test_a_request_whose_publish_fails_runs_here_at_once(hall_url: str) ->
     """The PUBLISH of a request failing (its link broke) settles the request there and
     then: the sender runs the command itself instead of waiting out its timeout."""
     async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
-        b.relay.timeout = 5.0
+        b.relay.timeout = 3600.0  # waiting it out would outlast the bound below
         await b.engine.execute({"type": "call_next", "counter": "L1"})
         assert b.relay.forwarded == 1
         link = b.relay._log.link()
         assert link is not None
         link.close()  # closing from now on: the next PUBLISH on it fails
-        started = time.monotonic()
-        done = await b.engine.execute({"type": "complete", "counter": "L1"})
-        assert time.monotonic() - started < 1.0
+        async with asyncio.timeout(30):
+            done = await b.engine.execute({"type": "complete", "counter": "L1"})
         assert b.relay.fallbacks == 1 and b.relay.forwarded == 1
         assert done.events[-1][1]["type"] == "ticket_completed"
         await settled(a, b)

@@ -9,12 +9,18 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live_hall import SITE, STREAM, LiveHall, live_hall
+from live_hall import (
+    SITE,
+    STREAM,
+    LiveHall,
+    close_stream_clients,  # noqa: F401 (an autouse fixture)
+    live_hall,
+)
 from stream_client import MSGPACK, StalledClient, StreamClient
 from websockets.exceptions import ConnectionClosed
 
@@ -26,14 +32,6 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
     env = {"QMS_STREAM_HELLO_TIMEOUT_S": "1"}
     with live_hall(tmp_path_factory.mktemp("stream"), **STREAM, env=env) as h:
         yield h
-
-
-@pytest.fixture(autouse=True)
-async def _no_stray_clients(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Every client a test made is closed, also when the test fails."""
-    yield
-    if "hall" in request.fixturenames:
-        await request.getfixturevalue("hall").close_clients()
 
 
 async def closing(h: LiveHall, test: Coroutine[Any, Any, None]) -> None:
@@ -247,20 +245,35 @@ async def test_survivors_of_a_full_collection_are_frozen_too() -> None:
     collection walks only what is new. Its own collections do not count."""
     from qms.server.process import GcPolicy
 
-    policy = GcPolicy(freeze_delay_s=60, reclaim_s=3600)
+    class Watched(GcPolicy):
+        """Counts the policy's looks, so the test waits for looks, not for time."""
+
+        looks = 0
+
+        def _watch_now(self) -> None:
+            super()._watch_now()
+            self.looks += 1
+
+    async def looked_twice(policy: Watched) -> None:
+        seen = policy.looks
+        async with asyncio.timeout(5):
+            while policy.looks < seen + 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+    policy = Watched(freeze_delay_s=60, reclaim_s=3600)
     policy.WATCH_S = 0.05
     policy.start()
     try:
         started = policy.freezes
         gc.disable()  # no automatic collection in between: only ours count
         try:
-            await asyncio.sleep(0.3)
+            await looked_twice(policy)
             assert policy.freezes == started  # nothing collected: nothing to freeze
             gc.collect()
             async with asyncio.timeout(5):
                 while policy.freezes == started:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
-            await asyncio.sleep(0.3)
+            await looked_twice(policy)
             assert policy.freezes == started + 1  # its own collection did not count
         finally:
             gc.enable()

@@ -10,12 +10,18 @@ snapshot) and a tiny memory of calls (so older calls are read from the log).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live_hall import SITE, STREAM, LiveHall, live_hall
+from live_hall import (
+    SITE,
+    STREAM,
+    LiveHall,
+    close_stream_clients,  # noqa: F401 (an autouse fixture)
+    live_hall,
+)
 from stream_client import StreamClient
 
 from qms.core import HallState
@@ -33,13 +39,6 @@ ENV = {
 def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
     with live_hall(tmp_path_factory.mktemp("history"), **STREAM, env=ENV) as h:
         yield h
-
-
-@pytest.fixture(autouse=True)
-async def _no_stray_clients(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    yield
-    if "hall" in request.fixturenames:
-        await request.getfixturevalue("hall").close_clients()
 
 
 async def act(fn: Any, *args: Any, **kw: Any) -> Any:
