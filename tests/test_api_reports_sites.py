@@ -5,25 +5,30 @@ played day (yesterday, closed) written into the log before the server starts.
 Every figure over both sites must equal the naive recomputation from the raw
 events of both (tests/reports_naive.py) over the union of their visits, not an
 average of per-site figures; the `site` cut gives each site's own figures; and
-a principal bound to some sites reads those only.
+a principal bound to some sites reads those only. Every test runs on both log
+backends: SQLite and a real Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import csv
 import io
 import random
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import reports_naive as naive
 from api_client import PASSWORD, signed_in
+from conftest import delete_prefix, with_query
 from live_server import LiveServer
 from reports_hall import ACTIONS, ReportsHall, local, store
 from test_api_reports import get, ok
@@ -93,15 +98,35 @@ async def _prepare(data_dir: Path, log_url: str, halls: dict[str, ReportsHall]) 
         await accounts.add_user("budi", UserRole.OFFICER, (A, B), PASSWORD, by="test")
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    data_dir = tmp_path_factory.mktemp("sites") / "data"
+@contextlib.contextmanager
+def deployed(tmp: Path, log_url: str | None) -> Iterator[Deployment]:
+    """The two halls' log (SQLite in `tmp` by default), the accounts, a live server."""
+    data_dir = tmp / "data"
     data_dir.mkdir()
-    log_url = f"sqlite:///{data_dir / 'qms.db'}"
+    log_url = log_url or f"sqlite:///{data_dir / 'qms.db'}"
     halls = {A: played(A, 1), B: played(B, 2)}
     apart(lambda: _prepare(data_dir, log_url, halls))
     with LiveServer(data_dir, log_url=log_url) as server:
         yield Deployment(server, halls)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """Both backends: the embedded log, and a real Redis (conftest's `redis_url`: under CI
+    a failure, never a skip, when none answers) with keys of this module's own."""
+    log_url = None
+    if request.param == "redis":
+        base = request.getfixturevalue("redis_url")
+        prefix = f"tsites{uuid.uuid4().hex}"
+        log_url = with_query(base, prefix=prefix)
+        request.addfinalizer(lambda: delete_prefix(base, prefix))
+    with deployed(tmp_path_factory.mktemp("sites"), log_url) as served:
+        if log_url is not None:  # the log really is Redis's: the halls' streams are there
+            keys = redis.Redis.from_url(base).keys(f"{prefix}:*")
+            assert any(A.encode() in k for k in keys) and any(B.encode() in k for k in keys)
+        yield served
 
 
 def test_every_figure_over_two_sites_equals_the_naive_union(deployment: Deployment) -> None:

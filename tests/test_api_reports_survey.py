@@ -24,10 +24,12 @@ import asyncio
 import concurrent.futures
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 from api_client import PASSWORD, signed_in
 from live_server import LiveServer
@@ -37,6 +39,8 @@ from test_api_reports import D1, D2, get, ok
 from qms.accounts import UserRole
 from qms.core import commands as c
 from qms.eventlog import open_log
+from qms.reports.responses import SHEET
+from qms.reports.routes import XLSX
 from qms.server.auth import open_accounts
 from qms.server.config import Config
 
@@ -212,3 +216,110 @@ def test_officers_do_not_read_it_and_a_coordinator_reads_their_agency(
     assert mine["groups"] == [] and mine["total"]["suppressed"]
     reply = get(signed_in(server.url, "koord"), R, agency="dukcapil")
     assert (reply.status, reply.code) == (403, "forbidden")
+
+
+def xlsx_text(raw: bytes) -> str:
+    """Every part of an XLSX (a zip of XML files), as one text."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        return "".join(z.read(name).decode("utf-8") for name in z.namelist())
+
+
+def sheet_rows(raw: bytes, title: str) -> list[dict[str, Any]]:
+    book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True)
+    rows = list(book[title].iter_rows(values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def same(cell: Any, text: str) -> bool:
+    """An XLSX cell and the CSV's text of the same figure."""
+    if text == "":
+        return cell is None
+    if isinstance(cell, bool):
+        return text == str(cell)
+    if isinstance(cell, int | float):  # (16 significant digits in a cell: "%.16G")
+        return bool(cell == pytest.approx(float(text), rel=1e-15))
+    return str(cell) == text
+
+
+@pytest.mark.parametrize(
+    ("params", "hidden"),
+    [
+        ({"period": "yesterday"}, 0),
+        ({"service": "kk", "from": D2, "to": D2}, 2),  # both groups hidden (4 and 5)
+        ({"by": "service", "from": D2, "to": D1}, 0),
+    ],
+)
+def test_the_survey_xlsx_is_the_csv_and_the_api(
+    server: LiveServer, params: dict[str, str], hidden: int
+) -> None:
+    admin = signed_in(server.url, "admin")
+    api = ok(admin, R, **params)
+    text = get(admin, R, format="csv", **params).raw.decode("utf-8")[1:]
+    table = list(csv.DictReader(io.StringIO(text)))
+    reply = get(admin, R, format="xlsx", **params)
+    assert reply.status == 200, reply
+    assert reply.headers["content-type"].startswith(XLSX)
+    assert f"-{api['by']}.xlsx" in reply.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
+    assert book.sheetnames == ["Laporan", SHEET]
+    sheet = sheet_rows(reply.raw, SHEET)
+    assert len(sheet) == len(table) == 1 + len(api["groups"])
+    for cells, row in zip(sheet, table, strict=True):
+        assert list(cells) == list(row)
+        assert [k for k, v in row.items() if not same(cells[k], v)] == [], (cells, row)
+    for cells, group in zip(sheet, [api["total"], *api["groups"]], strict=True):
+        assert cells["respondents"] == group["respondents"]
+        if group["suppressed"]:  # a hidden group: no figure at all, in the file too
+            assert cells["suppressed"] is True
+            assert [k for k, v in cells.items() if v is not None] == ["row", "key", "suppressed"]
+        else:
+            assert cells["converted"] == float(group["index"]["converted"])
+            assert cells["wait.p50"] == group["visits"]["wait"]["p50"]
+    assert sum(1 for c in sheet if c["suppressed"]) == hidden
+
+
+def test_the_workbook_ends_with_the_survey_sheet(server: LiveServer) -> None:
+    admin = signed_in(server.url, "admin")
+    for by in ("wait", "service"):
+        reply = get(admin, f"/api/v1/sites/{SITE}/reports/export", format="xlsx", survey=by,
+                    period="yesterday")  # fmt: skip
+        assert reply.status == 200, reply
+        book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
+        assert book.sheetnames[-1] == SHEET
+        section = get(admin, R, format="xlsx", by=by, period="yesterday").raw
+        assert sheet_rows(reply.raw, SHEET) == sheet_rows(section, SHEET)
+    reply = get(admin, f"/api/v1/sites/{SITE}/reports/export", format="xlsx", survey="colour")
+    assert (reply.status, reply.code) == (422, "invalid_dimension")
+    # one table asked for: that table only
+    one = get(admin, f"/api/v1/sites/{SITE}/reports/export", format="xlsx", table="service")
+    assert openpyxl.load_workbook(io.BytesIO(one.raw)).sheetnames == ["Laporan", "Per layanan"]
+
+
+def test_no_file_of_the_survey_names_a_ticket(server: LiveServer) -> None:
+    """Issue 15 §4: the responses' exports (one row per response, U1…U9, profile, service,
+    period; the calculation sheet) and the reports' survey files never hold a ticket's
+    id, number or token."""
+    hall = played()
+    secrets = {v for _, e in hall.entries if e["type"] == "ticket_issued"
+               for v in (e["ticket"], e["number"], e["token"])}  # fmt: skip
+    assert len(secrets) > 2 * 22  # (a number may come back on another day)
+    admin = signed_in(server.url, "admin")
+    span = {"from": D2, "to": D1}
+    export = f"/api/v1/sites/{SITE}/survey/export"
+    files = {
+        "responses.csv": get(admin, export, format="csv", first=D2, last=D1).raw.decode(
+            "utf-8-sig"
+        ),
+        "responses.xlsx": xlsx_text(get(admin, export, format="xlsx", first=D2, last=D1).raw),
+        "survey.csv": get(admin, R, format="csv", **span).raw.decode("utf-8"),
+        "survey.xlsx": xlsx_text(get(admin, R, format="xlsx", by="service", **span).raw),
+    }
+    responses = files["responses.csv"].strip().split("\r\n")
+    assert responses[0].startswith("period,service,agency,channel,U1,U2,U3,U4,U5,U6,U7,U8,U9,")
+    assert len(responses) == 1 + 22  # one row per response
+    assert (
+        "Perhitungan IKM" in files["responses.xlsx"] and "NRR tertimbang" in files["responses.xlsx"]
+    )
+    for name, text in files.items():
+        found = sorted(s for s in secrets if s in text)
+        assert found == [], (name, found)

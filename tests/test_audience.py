@@ -262,20 +262,21 @@ def test_views(recorder: Recorder) -> None:
     recorder.do("broadcast", text="Selamat datang")
     recorder.do("broadcast", text="B only", zone="B")
     display = aud.view(DISPLAY_A, recorder.state, recorder.calls)
-    assert [c["id"] for c in display["counters"]] == ["L1", "L2"]
+    assert [c["counter"] for c in display["counters"]] == ["L1", "L2"]
     l1 = display["counters"][0]
-    assert (l1["number"], l1["ticket_state"]) == ("A001", "called") and "officer" not in l1
+    assert (l1["ticket"]["number"], l1["ticket"]["state"]) == ("A001", "called")
+    assert "officer" not in l1 and "priority" not in l1["ticket"] and "ticket" not in l1["ticket"]
     assert display["queues"] == {"kk": 1, "pkb": 1}
     assert display["messages"] == {"": "Selamat datang"}
     assert [(c["number"], c["counter"]) for c in display["calls"]] == [("A001", "L1")]
     assert aud.view(DISPLAY_B, recorder.state, recorder.calls)["calls"] == []
     console = aud.view(CONSOLE_L1, recorder.state, recorder.calls)
     assert console["counter"]["officer"] == OFFICERS[0]
-    assert console["counter"]["ticket_detail"]["priority"] == "lansia"
+    assert console["counter"]["ticket"]["priority"] == "lansia"
     assert [t["number"] for t in console["waiting"]] == ["B001"]
     assert console["queues"] == {"kk": 1}
     supervisor = aud.view(SUPERVISOR, recorder.state, recorder.calls)
-    assert {c["id"]: c["officer"] for c in supervisor["counters"]}["L3"] == OFFICERS[1]
+    assert {c["counter"]: c["officer"] for c in supervisor["counters"]}["L3"] == OFFICERS[1]
     assert {t["number"] for t in supervisor["tickets"]} == {"A001", "B001", "F001"}
     assert supervisor["totals"] == {"called": 1, "waiting": 2}
     for snapshot in (display, console, supervisor):

@@ -128,6 +128,7 @@ def test_call_on_screen_within_a_second_and_said_once(
     hall: LiveHall, desk: Desk, browser: Any
 ) -> None:
     page = display(browser, hall, rate=RATE)
+    assert page.url == f"{hall.url}/display?rate={RATE}"  # the token left the address bar
     desk.open("petugas1", "L1")
     desk.open("petugas2", "L2")
 
@@ -161,7 +162,8 @@ def test_call_on_screen_within_a_second_and_said_once(
     )
     shot(page, "display-1920x1080")
 
-    # A reload replays nothing: the board is redrawn, not one call is said.
+    # A reload (its token now in local storage) replays nothing: the board is redrawn,
+    # not one call is said.
     page.reload()
     page.wait_for_function(LIVE)
     assert latest(page) == number3

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from api_client import PASSWORD
 from browser_support import HD, keep_screenshot, shot
 from reports_hall import SITE
 from staff_pages import reports_page
-from test_api_reports import D1, D2, R, Served, get, ok, served_hall
+from test_api_reports import D1, D2, TODAY, R, Served, get, ok, served_hall
 
 from qms.reports.export import flatten
 
@@ -115,9 +116,37 @@ def test_the_monthly_report_prints_on_a4(served: Served, browser: Any, tmp_path:
         assert page.locator("#picker").is_hidden()
         assert D2 in page.locator("#print-period").inner_text()
         assert page.locator("#print-hall").inner_text() == "MPP Uji"
+        # the tables and the chart are on paper; the survey, with no answer, is not
+        assert page.locator("#chart svg").is_visible()
+        assert page.locator("#t-service table").is_visible()
+        assert page.locator("#survey").is_hidden()
+        # in Indonesian, even from a page shown in English (and English again after)
+        page.emulate_media(media="screen")
+        page.locator("[data-lang-toggle]").click()
+        assert page.locator("#kpi-visits span").inner_text() == "Visits"
+        page.emulate_media(media="print")
+        page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+        assert page.locator(".letterhead h1").inner_text() == "Laporan Kinerja Pelayanan"
+        assert page.locator("#kpi-visits span").inner_text() == "Kunjungan"
+        assert page.locator("#print-period").inner_text().startswith("Periode: ")
         pdf = page.pdf(format="A4", print_background=True)
         assert pdf.startswith(b"%PDF") and b"/MediaBox [0 0 595" in pdf
         (tmp_path / "laporan.pdf").write_bytes(pdf)
+        page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+        assert page.locator("#kpi-visits span").inner_text() == "Visits"
+        # a whole month is named by its month, in Indonesian
+        page.emulate_media(media="screen")
+        page.locator("select[name=period]").select_option("last_month")
+        page.locator("#picker button[type=submit]").click()
+        page.wait_for_url("**period=last_month**")
+        page.locator("body[data-loading]").wait_for(state="detached")
+        page.locator("[data-lang-toggle]").click()  # Indonesian again
+        month = date.fromisoformat(TODAY).replace(day=1) - timedelta(days=1)
+        bulan = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+                 "September", "Oktober", "November", "Desember"][month.month - 1]  # fmt: skip
+        want = f"Periode: {bulan} {month.year} ({month.replace(day=1)} \u2013 {month})"
+        page.emulate_media(media="print")
+        assert page.locator("#print-period").inner_text() == want
     finally:
         context.close()
 

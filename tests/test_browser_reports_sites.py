@@ -15,22 +15,40 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import openpyxl  # type: ignore[import-untyped]
 import pytest
+from api_client import PASSWORD, signed_in
 from axe_check import assert_accessible
-from browser_support import keep_screenshot, shot
+from browser_support import HD, keep_screenshot, shot
 from live_server import LiveServer
+from reports_hall import ReportsHall, store
 from staff_pages import reports_page
 from test_api_reports import D1, ok
-from test_api_reports_sites import DAY, A, B, Deployment, deployment  # noqa: F401 (fixture)
+from test_api_reports_sites import DAY, A, B, Deployment, apart, deployed
 from test_api_reports_survey import server  # noqa: F401 (fixture)
 
+from qms.accounts import UserRole
+from qms.core import commands as c
+from qms.eventlog import open_log
 from qms.reports.export import TABLES, flatten
+from qms.server.auth import open_accounts
+from qms.server.config import Config
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The two halls of tests/test_api_reports_sites.py, on SQLite (the API's tests run
+    them on Redis too)."""
+    with deployed(tmp_path_factory.mktemp("sites"), None) as served:
+        yield served
 
 
 def download(page: Any, href: str) -> list[dict[str, str]]:
@@ -54,7 +72,7 @@ def number(text: str) -> Any:
     return None if text == "" else float(text)
 
 
-def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) -> None:  # noqa: F811
+def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) -> None:
     url = deployment.admin.base_url
     context, page, errors = reports_page(browser, url, f"site={A}")
     try:
@@ -152,6 +170,19 @@ def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: 
             ("above", "54.17"),
             ("within", "100.00"),
         ]
+        # on paper (the A4 monthly report) the survey is there, its cut named
+        page.emulate_media(media="print")
+        assert page.locator("#survey").is_visible()
+        assert page.locator("#survey-by").is_hidden()
+        cut = page.locator("#survey-cut").inner_text()
+        assert cut == "Menurut: Waktu tunggu (sesuai / melebihi target)"
+        assert page.locator("#t-survey tr[data-key=within]").is_visible()
+        assert page.pdf(format="A4").startswith(b"%PDF")
+        page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi: page one
+        shot(page, "reports-print")
+        keep_screenshot("reports-print")
+        page.set_viewport_size(HD)
+        page.emulate_media(media="screen")
         page.locator("#survey").scroll_into_view_if_needed()
         shot(page, "reports-survey")
         keep_screenshot("reports-survey")
@@ -167,6 +198,102 @@ def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: 
             page.locator("#t-survey tr[data-key=kiosk] td[data-field=respondents]").inner_text()
             == "12"
         )
+        # the section's XLSX and the whole workbook's survey sheet: the same cut
+        xlsx = page.locator("#survey-xlsx").get_attribute("href")
+        assert "format=xlsx" in xlsx and "by=channel" in xlsx, xlsx
+        assert "survey=channel" in page.locator("#export-xlsx").get_attribute("href")
+        url = urlsplit(xlsx)
+        reply = signed_in(server.url, "admin").get(f"{url.path}?{url.query}")
+        book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
+        sheet = list(book["Kepuasan (SKM)"].iter_rows(values_only=True))
+        assert [(r[1], r[3]) for r in sheet[1:]] == [(None, 12), ("kiosk", 12)]
         assert errors == []
     finally:
         context.close()
+
+
+# Sites whose calendars differ. Kiritimati (UTC+14) is always one calendar day ahead of
+# Honolulu (UTC-10), so their "yesterday" differs whenever the test runs; Jakarta
+# (UTC+7) and Jayapura (UTC+9) differ from 15:00 to 17:00 UTC only.
+ZONED = {
+    "mpp-jakarta": ("MPP Jakarta", "Asia/Jakarta"),
+    "mpp-jayapura": ("MPP Jayapura", "Asia/Jayapura"),
+    "pos-honolulu": ("Pos Honolulu", "Pacific/Honolulu"),
+    "pos-kiritimati": ("Pos Kiritimati", "Pacific/Kiritimati"),
+}
+
+
+async def _zoned(data_dir: Path, log_url: str) -> None:
+    log = open_log(log_url)
+    try:
+        for site, (name, tz) in ZONED.items():
+            hall = ReportsHall(time.time() - 86_400 * 3, tz=tz, site=site).set_up()
+            hall.must(c.SetUpSite(site=site, name=name, timezone=tz))
+            await store(log, hall)
+    finally:
+        await log.close()
+    async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
+        await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
+        # (an admin's site picker lists the sites the accounts name, among others)
+        await accounts.add_user("kepala", UserRole.VIEWER, tuple(ZONED), PASSWORD, by="test")
+
+
+@pytest.fixture(scope="module")
+def zoned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("zoned") / "data"
+    data_dir.mkdir()
+    log_url = f"sqlite:///{data_dir / 'qms.db'}"
+    apart(lambda: _zoned(data_dir, log_url))
+    with LiveServer(data_dir, log_url=log_url) as live:
+        yield live
+
+
+def expected_lines(summary: dict[str, Any]) -> list[tuple[list[str], str, str, str, str]]:
+    """The API's per-site periods, grouped by equal days: (sites, first, last, before's
+    first, before's last), in the order of their first site."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for site, p in sorted(summary["scope"]["sites"].items()):
+        q = summary["previous"]["scope"]["sites"][site]
+        groups.setdefault((p["first"], p["last"], q["first"], q["last"]), []).append(site)
+    return [(sites, d[0], d[1], d[2], d[3]) for d, sites in groups.items()]
+
+
+def test_each_sites_own_period_when_calendars_differ(zoned: LiveServer, browser: Any) -> None:
+    admin = signed_in(zoned.url, "admin")
+    for pair in (["pos-honolulu", "pos-kiritimati"], ["mpp-jakarta", "mpp-jayapura"]):
+        query = f"site={','.join(pair)}&period=yesterday"
+        context, page, errors = reports_page(browser, zoned.url, query)
+        try:
+            summary = ok(admin, "/api/v1/reports/summary", site=pair, period="yesterday")
+            want = expected_lines(summary)
+            if pair[0] == "pos-honolulu":  # always a day apart
+                assert [w[0] for w in want] == [[s] for s in pair], want
+            lines = page.eval_on_selector_all(
+                "#scope .line[data-sites]", "els => els.map(e => [e.dataset.sites, e.innerText])"
+            )
+            assert [sites for sites, _ in lines] == [",".join(w[0]) for w in want]
+            for (_, text), (sites, first, last, pfirst, plast) in zip(lines, want, strict=True):
+                if len(want) > 1:  # each line names its sites, Indonesian first
+                    assert text.startswith(", ".join(ZONED[s][0] for s in sites) + ": ")
+                assert f"{first} s.d. {last} (1 hari)" in text, text
+                assert f"dibandingkan dengan {pfirst} s.d. {plast}" in text, text
+            heading = page.locator("#scope .line:not([data-sites])")
+            assert heading.count() == (len(want) > 1)
+            # on paper (the A4 monthly report): each site's days too
+            page.emulate_media(media="print")
+            printed = page.locator("#print-period").inner_text()
+            for sites, first, last, *_ in want:
+                assert f"{first} \u2013 {last}" in printed  # an en dash
+                if len(want) > 1:
+                    assert all(ZONED[s][0] in printed for s in sites)
+            page.emulate_media(media="screen")
+            if len(want) > 1:
+                shot(page, "reports-zones")
+                keep_screenshot("reports-zones")
+                page.locator("[data-lang-toggle]").click()  # English second
+                english = page.locator("#scope").inner_text()
+                assert "Each site's period in its own calendar" in english
+                assert f"{want[1][1]} to {want[1][2]} (1 days)" in english, english
+            assert errors == []
+        finally:
+            context.close()

@@ -139,9 +139,12 @@ def test_counters_show_ticket_in_hand_and_officer_only_to_staff(pure_hall: PureH
     assert l1["state"] == "open" and l1["officer"] == "budi"
     assert l1["ticket"]["number"] == "A001" and l1["ticket"]["state"] == "serving"
     assert (
-        l1["ticket"]["since"] == pure_hall.now and l1["ticket"]["called_at"] == pure_hall.now - 20
+        l1["ticket"]["started_at"] == pure_hall.now
+        and l1["ticket"]["called_at"] == pure_hall.now - 20
     )
+    assert l1["ticket"]["priority"] == "regular" and l1["ticket"]["officer"] == "budi"
     assert "officer" not in public["L1"] and "ticket" not in public["L1"]["ticket"]
+    assert "priority" not in public["L1"]["ticket"] and "officer" not in public["L1"]["ticket"]
     assert staff["L3"]["ticket"] is None and staff["L3"]["waiting"] == 1
     assert staff["L2"]["waiting"] == 1  # pkb; A001 is in hand at L1
     assert [c["counter"] for c in q.counters(pure_hall.state, staff=False, zone="B")] == ["L3"]

@@ -19,6 +19,7 @@ from reports_hall import SITE
 from test_api_reports import D1, D2, R, Served, get, ok, served_hall
 
 from qms.reports.export import TABLES, flatten
+from qms.reports.responses import SHEET
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,8 @@ def test_the_xlsx_has_every_table_with_the_apis_numbers(served: Served) -> None:
     reply = get(served.admin, f"{R}/export", format="xlsx", **SPAN)
     assert reply.status == 200, reply
     book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
-    assert book.sheetnames == ["Laporan", *(title for title, _ in TABLES.values())]
+    # every table, then the survey section's (tests/test_api_reports_survey.py)
+    assert book.sheetnames == ["Laporan", *(title for title, _ in TABLES.values()), SHEET]
     api = ok(served.admin, f"{R}/summary", **SPAN)
 
     def sheet(title: str) -> list[dict[str, Any]]:
@@ -98,7 +100,9 @@ def test_the_xlsx_has_every_table_with_the_apis_numbers(served: Served) -> None:
 
 
 def test_bad_export_requests_are_422(served: Served) -> None:
-    for params in ({"format": "pdf"}, {"table": "nope"}, {"period": "someday"}):
+    bad = ({"format": "pdf"}, {"table": "nope"}, {"period": "someday"},
+           {"format": "xlsx", "survey": "colour"})  # fmt: skip
+    for params in bad:
         reply = get(served.admin, f"{R}/export", **params)
         assert reply.status == 422, reply
     assert get(served.who["budi"], f"{R}/export").status == 403

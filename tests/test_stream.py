@@ -74,7 +74,7 @@ async def test_a_fresh_display_gets_a_snapshot_then_live_events(hall: LiveHall) 
     assert welcome["resume"] == "snapshot" and welcome["version"] == hall.version()
     snapshot = await display.recv()
     view = snapshot["view"]
-    assert [c["id"] for c in view["counters"]] == ["L1", "L2", "L3"]
+    assert [c["counter"] for c in view["counters"]] == ["L1", "L2", "L3"]
     assert view["site"] == {"id": SITE, "name": f"MPP {SITE}", "timezone": "Asia/Jakarta"}
     ticket = await act(hall.issue, "kk")
     await display.read_until(hall.version())

@@ -18,12 +18,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from qms.core.model import HallState
-from qms.server.stream import shapes
+from qms.server import shapes
 from qms.server.stream.facts import (
     COUNTER_EVENTS,
     DAY_EVENTS,
     SETUP_EVENTS,
-    SITE_PUBLIC,
     TICKET_EVENTS,
     Audience,
     Facts,
@@ -41,7 +40,7 @@ def event(event: Mapping[str, Any], f: Facts) -> Json | None:
     out = pick(event, ("type", "schema", "at"))
     if kind == "site_configured":
         site = event.get("site")
-        out["site"] = pick(site, SITE_PUBLIC) if isinstance(site, Mapping) else {}
+        out["site"] = pick(site, shapes.SITE_PUBLIC) if isinstance(site, Mapping) else {}
     elif kind in ("agency_configured", "service_configured", "day_opened"):
         out.update(pick(event, ("agency", "service", "day")))
     elif kind == "counter_configured":
@@ -113,7 +112,7 @@ def snapshot(audience: Audience, state: HallState, calls: list[Json], common: Js
         **common,
         "zone": zone,
         "queues": visible_queues(audience, queue_counts(state), frozenset()),
-        "counters": [shapes.counter(state, c.id, full=False) for c in counters],
+        "counters": [shapes.counter(state, c, staff=False) for c in counters],
         "calls": [c for c in calls if zone is None or c["zone"] == zone],
         "messages": shapes.messages(state, zone, every_zone=False),
     }

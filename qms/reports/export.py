@@ -159,10 +159,16 @@ def csv_export(reports: Reports, scope: Scope, table: str, now: float) -> bytes:
 
 
 def xlsx_export(
-    reports: Reports, scope: Scope, now: float, title: str, only: str | None = None
+    reports: Reports,
+    scope: Scope,
+    now: float,
+    title: str,
+    only: str | None = None,
+    extra: Mapping[str, tuple[str, Callable[[Reports, Scope, float], Table]]] | None = None,
 ) -> bytes:
     """Every table (or `only` that one), one sheet each, after a sheet that says what the
-    report is."""
+    report is; then the `extra` tables (name -> (sheet title, how to make it)), as the
+    survey's sheet (qms.reports.responses)."""
     import xlsxwriter  # type: ignore[import-untyped]
 
     out = io.BytesIO()
@@ -178,7 +184,7 @@ def xlsx_export(
         about.write_row(i, 0, [site, period["first"], period["last"], period["days"]])
     filters = scope.filters.to_dict()
     about.write_string(i + 2, 0, "Filter: " + (repr(filters) if filters else "-"))
-    for name, (sheet_name, make) in TABLES.items():
+    for name, (sheet_name, make) in [*TABLES.items(), *(extra or {}).items()]:
         if only is not None and name != only:
             continue
         columns, rows = make(reports, scope, now)

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from qms.engine import SiteEngine
-from qms.reports import export, sql
+from qms.reports import export, responses, sql
 from qms.reports.errors import CODES, ReportError
 from qms.reports.hub import ReportsHub
 from qms.reports.period import NAMED
@@ -41,7 +41,7 @@ from qms.server.routes import ApiRoute, api
 
 READ_REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.VIEWER})
 FILTERS = ("agency", "service", "counter", "officer", "channel", "priority")
-PARAMS = frozenset({"period", "from", "to", "by", "minutes", "format", "table", *FILTERS})
+PARAMS = frozenset({"period", "from", "to", "by", "minutes", "format", "table", "survey", *FILTERS})
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -302,6 +302,9 @@ EXPORT_PARAMETERS = (
     _query("table", "the table: the CSV's (default `summary`; `visits`: one row per visit), or "
            "the XLSX's only sheet (default: every table)",
            {"type": "string", "enum": list(export.TABLES)}),
+    _query("survey", "the cut of the whole XLSX's last sheet, the survey section's "
+           "(default `wait`; as `by` of `…/reports/survey`)",
+           {"type": "string", "enum": list(responses.CUTS)}),
     *PERIOD_PARAMETERS,
 )  # fmt: skip
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -315,11 +318,18 @@ async def _export(request: Request, who: Principal, engines: Engines, per_site: 
     names = [e.state.site.name if e.state.site else s for s, e in sorted(engines.items())]
     first = min(engines)
     out: dict[str, Any] = {}
+    # The whole workbook ends with the survey section's sheet, cut as `survey` asks.
+    by = responses.check_cut(_one(request, "survey"))
+    survey = await responses.survey_view(request, engines, by) if fmt == "xlsx" else None
 
     def view(s: Scope, now: float) -> dict[str, Any]:
         if fmt == "xlsx":
             title = "Laporan kinerja " + ", ".join(names)
-            out["body"] = export.xlsx_export(reports, s, now, title, only=table)
+            extra: dict[str, tuple[str, Callable[..., export.Table]]] = {}
+            if survey is not None and table is None:
+                sheet = responses.sheet(survey(s, now))
+                extra["survey"] = (responses.SHEET, lambda *_: sheet)
+            out["body"] = export.xlsx_export(reports, s, now, title, table, extra)
         else:
             out["body"] = export.csv_export(reports, s, table or "summary", now)
         out["period"] = s.periods[first]

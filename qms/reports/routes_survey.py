@@ -7,7 +7,8 @@ day, even when given the next morning), each joined to the served visit it
 rated (the reports' rows of the same period), cut by `by`:
 `wait` (default: within or above the service's target), `site`, or any cut of
 the survey. Groups under the survey's minimum are hidden (docs/survey.md,
-"Cuts and anonymity"). `format=csv` gives the same table as a file.
+"Cuts and anonymity"). `format=csv` gives the same table as a file, `format=xlsx`
+as a workbook's sheet (`qms.reports.responses`, the reports' workbook's survey sheet).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from qms.reports import satisfaction
+from qms.reports import export, satisfaction
 from qms.reports.errors import ReportError
 from qms.reports.export import to_csv
-from qms.reports.query import Filters, Scope
+from qms.reports.query import Scope
+from qms.reports.responses import SHEET, check_cut, sheet, survey_view
 from qms.reports.routes import (
     PERIOD_PARAMETERS,
+    XLSX,
     Engines,
     ReportView,
     _json,
@@ -35,49 +38,44 @@ from qms.reports.routes import (
 )
 from qms.server.principal import Principal
 from qms.server.routes import ApiRoute
-from qms.survey.aggregate import Record
-from qms.survey.routes import MIN_GROUP, survey_book
 
-FORMATS = ("json", "csv")
+FORMATS = ("json", "csv", "xlsx")
 
 
 async def _survey(request: Request, who: Principal, engines: Engines, per_site: bool) -> Response:
-    by = _one(request, "by") or "wait"
+    by = check_cut(_one(request, "by"))
     fmt = _one(request, "format") or "json"
-    if by not in satisfaction.CUTS:
-        raise ReportError(
-            "invalid_dimension", f"no survey cut {by!r}", allowed=list(satisfaction.CUTS)
-        )
     if fmt not in FORMATS:
         raise ReportError("invalid_dimension", f"format {fmt!r}", allowed=list(FORMATS))
-    reports = hub_of(request).reports
-    books = {site: await survey_book(request, engine) for site, engine in sorted(engines.items())}
+    view = await survey_view(request, engines, by)
+    out: dict[str, bytes] = {}
 
-    def view(scope: Scope, now: float) -> dict[str, Any]:
-        responses: list[tuple[str, Record]] = []
-        for site, book in books.items():
-            period = scope.periods[site]
-            responses += [(site, r) for r in book.between(period.first, period.last)]
-        every = Scope(scope.periods, Filters())  # the filters apply to the responses
-        rated = [r.ticket for _, r in responses if r.ticket]
-        linked = satisfaction.link(responses, reports.served_visits(every, rated, now))
-        chosen = satisfaction.keep(linked, scope.filters.to_dict())
-        return {"scope": scope.to_dict(), **satisfaction.satisfaction(chosen, by, MIN_GROUP)}
+    def as_file(scope: Scope, now: float) -> dict[str, Any]:
+        result = view(scope, now)
+        if fmt == "xlsx":
+            # The workbook's "Laporan" sheet (what and when), then the survey's alone.
+            names = [e.state.site.name if e.state.site else s for s, e in sorted(engines.items())]
+            title = "Kepuasan masyarakat (SKM) " + ", ".join(names) + f" — menurut {by}"
+            table = sheet(result)
+            extra = {"survey": (SHEET, lambda *_: table)}
+            reports = hub_of(request).reports
+            out["body"] = export.xlsx_export(reports, scope, now, title, "survey", extra)
+        return result
 
-    result = await run_report(request, view, who, engines)
-    if fmt == "csv":
-        first = min(engines)
-        period = result["scope"]["sites"][first]
-        name = f"survei-{'+'.join(sorted(engines))}-{period['first']}-{period['last']}-{by}.csv"
-        return Response(
-            to_csv(satisfaction.table(result)),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Cache-Control": "no-store",
-                "Content-Disposition": f'attachment; filename="{name}"',
-            },
-        )
-    return _json({**where(engines, per_site), **result})
+    result = await run_report(request, as_file if fmt == "xlsx" else view, who, engines)
+    if fmt == "json":
+        return _json({**where(engines, per_site), **result})
+    first = min(engines)
+    period = result["scope"]["sites"][first]
+    name = f"survei-{'+'.join(sorted(engines))}-{period['first']}-{period['last']}-{by}.{fmt}"
+    return Response(
+        to_csv(satisfaction.table(result)) if fmt == "csv" else out["body"],
+        media_type="text/csv; charset=utf-8" if fmt == "csv" else XLSX,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
 
 
 GROUP: dict[str, Any] = {
@@ -103,7 +101,11 @@ VIEW = ReportView(
             "the cut (default `wait`: within or above the service's target)",
             {"type": "string", "enum": list(satisfaction.CUTS)},
         ),
-        _query("format", "`json` (default) or `csv`", {"type": "string", "enum": list(FORMATS)}),
+        _query(
+            "format",
+            "`json` (default), `csv` (the table) or `xlsx` (the same table as a sheet)",
+            {"type": "string", "enum": list(FORMATS)},
+        ),
         *PERIOD_PARAMETERS,
     ),
     {
@@ -112,7 +114,7 @@ VIEW = ReportView(
         "total": GROUP,
         "groups": {"type": "array", "items": GROUP},
     },
-    ("application/json", "text/csv"),
+    ("application/json", "text/csv", XLSX),
 )
 
 ROUTES: tuple[ApiRoute, ...] = (VIEW.route("/sites/{site}/reports/survey", path_site),)

@@ -1,9 +1,10 @@
 """JSON schemas of the hall's answers, for the OpenAPI document (`api_hall`, `api_commands`).
 
-They follow `qms.server.queries` field by field: every field the views always send
-is required, with its type (null where it may be missing a value). Schemathesis
-checks every answer against them (tests/test_schemathesis.py); a new field is
-allowed (clients ignore what they do not know), a changed type is not.
+They follow `qms.server.shapes` and `qms.server.queries` field by field: every
+field the views always send is required, with its type (null where it may be
+missing a value). Schemathesis checks every answer against them
+(tests/test_schemathesis.py); a new field is allowed (clients ignore what they do
+not know), a changed type is not.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from qms.core.model import Channel, CounterState, Priority, TicketState
+from qms.server.shapes import TICKET_FIELDS, TICKET_NAMELESS, TICKET_PUBLIC
 
 Schema = dict[str, Any]
 
@@ -63,7 +65,7 @@ SERVICE = record(
     hours=HOURS,
     active=BOOL,
 )
-COUNTER_SETUP = record(counter=STR, name=STR, zone=STR, services=STRINGS)
+COUNTER_SETUP = record(counter=STR, name=STR, zone=STR, services=STRINGS)  # `live=False`
 SETUP = with_version(
     site=nullable(SITE),
     day=MAYBE_STR,
@@ -91,17 +93,38 @@ QUEUE = record(
 )
 QUEUES = with_version(now=NUM, queues={"type": "array", "items": QUEUE})
 
-# The ticket in hand at a counter; staff also see its id and priority.
-IN_HAND = record(
+# A ticket (`shapes.ticket`): staff see every field; an audience that may not see some
+# is given the same object without them (`TICKET_PUBLIC` on displays and kiosks).
+TICKET = record(
+    ticket=STR,
     number=STR,
     service=STR,
+    day=STR,
     state=TICKET_STATE,
+    priority=PRIORITY,
+    channel=CHANNEL,
+    issued_at=NUM,
+    arrival_at=NUM,
     called_at=MAYBE_NUM,
     started_at=MAYBE_NUM,
-    since=MAYBE_NUM,
+    finished_at=MAYBE_NUM,
+    counter=MAYBE_STR,
+    target_counter=MAYBE_STR,
+    officer=MAYBE_STR,
     recalls=INT,
 )
-IN_HAND["properties"].update(ticket=STR, priority=PRIORITY)
+TICKETS = with_version(day=MAYBE_STR, tickets={"type": "array", "items": TICKET})
+# The ticket in hand at a counter: the ticket's shape; displays and kiosks see
+# `TICKET_PUBLIC` of it, staff every field.
+IN_HAND = record(**{f: TICKET["properties"][f] for f in TICKET_PUBLIC})
+IN_HAND["properties"].update(
+    {
+        f: {**TICKET["properties"][f], "description": "staff only"}
+        for f in TICKET_FIELDS
+        if f not in TICKET_PUBLIC
+    }
+)
+# A counter (`shapes.counter`); the site's set-up lists its configuration only.
 COUNTER = record(
     counter=STR,
     name=STR,
@@ -113,26 +136,6 @@ COUNTER = record(
 )
 COUNTER["properties"]["officer"] = {**MAYBE_STR, "description": "staff only"}
 COUNTERS = with_version(now=NUM, counters={"type": "array", "items": COUNTER})
-
-TICKET = record(
-    ticket=STR,
-    number=STR,
-    service=STR,
-    day=STR,
-    priority=PRIORITY,
-    channel=CHANNEL,
-    state=TICKET_STATE,
-    issued_at=NUM,
-    arrival_at=NUM,
-    called_at=MAYBE_NUM,
-    started_at=MAYBE_NUM,
-    finished_at=MAYBE_NUM,
-    counter=MAYBE_STR,
-    officer=MAYBE_STR,
-    target_counter=MAYBE_STR,
-    recalls=INT,
-)
-TICKETS = with_version(day=MAYBE_STR, tickets={"type": "array", "items": TICKET})
 
 TICKET_STATUS = with_version(
     now=NUM,
@@ -152,14 +155,10 @@ TICKET_STATUS = with_version(
     ),
 )
 
-# A new ticket, as issue_ticket answers it (with the visitor's status URL).
+# A new ticket, as issue_ticket answers it: the ticket's shape without its officer,
+# with the visitor's status links.
 ISSUED = record(
-    ticket=STR,
-    number=STR,
-    service=STR,
-    day=STR,
-    priority=PRIORITY,
-    channel=CHANNEL,
+    **{f: TICKET["properties"][f] for f in TICKET_NAMELESS},
     ref=STR,
     status_url=STR,
     status_api=STR,

@@ -24,7 +24,7 @@ from qms.counter_console.commands import COUNTER_COMMANDS
 from qms.counter_console.guard import officer_guard
 from qms.engine import Result, SiteEngine
 from qms.eventsourcing.schema import dataclass_schema
-from qms.server import queries as q
+from qms.server import shapes
 from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
 from qms.server.command_route import CommandRoute
 from qms.server.errors import ApiError, read_json
@@ -165,22 +165,12 @@ def _command_data(
 
 
 def _issued(engine: SiteEngine, result: Result) -> dict[str, Any]:
+    """A new ticket in the ticket's shape (without its officer), with its visitor's links."""
     for _, ev in result.events:
         if ev.get("type") == "ticket_issued":
             ref = f"{engine.site}.{ev['token']}"
-            return {
-                "ticket": {
-                    "ticket": ev["ticket"],
-                    "number": ev["number"],
-                    "service": ev["service"],
-                    "day": ev["day"],
-                    "priority": ev.get("priority", "regular"),
-                    "channel": ev.get("channel", "kiosk"),
-                    "ref": ref,
-                    "status_url": f"/t/{ref}",
-                    "status_api": f"{PREFIX}/tickets/{ref}",
-                }
-            }
+            links = {"ref": ref, "status_url": f"/t/{ref}", "status_api": f"{PREFIX}/tickets/{ref}"}
+            return {"ticket": {**shapes.issued(engine.state, ev), **links}}
     return {}
 
 
@@ -191,18 +181,18 @@ def _resource(engine: SiteEngine, cmd: Command, result: Result) -> dict[str, Any
         return _issued(engine, result)
     if isinstance(cmd, c.CounterCommand | c.SetUpCounter):
         counter = state.counters.get(cmd.counter)
-        return {"counter": q.counter_view(state, counter, staff=True)} if counter else {}
+        return {"counter": shapes.counter(state, counter, staff=True)} if counter else {}
     if isinstance(cmd, c.TicketCommand):
         ticket = state.tickets.get(cmd.ticket)
-        return {"ticket": q.ticket_view(ticket)} if ticket else {}
+        return {"ticket": shapes.ticket(ticket)} if ticket else {}
     if isinstance(cmd, c.SetUpSite):
-        return {"site": q.site_setup(state)["site"]}
+        return {"site": shapes.site(state, full=True)}
     if isinstance(cmd, c.SetUpAgency):
         agency = state.agencies.get(cmd.agency)
         return {"agency": dataclasses.asdict(agency)} if agency else {}
     if isinstance(cmd, c.SetUpService):
         service = state.services.get(cmd.service)
-        return {"service": q.service_view(service)} if service else {}
+        return {"service": shapes.service(service)} if service else {}
     if isinstance(cmd, c.Broadcast):
         return {"messages": dict(state.messages)}
     return {"day": state.day}

@@ -1,7 +1,9 @@
 """Read-only views of one site's hall: pure functions of a `HallState` and `now`.
 
 No I/O and no clock: the HTTP layer (`api_hall`, `api_commands`) passes the engine's state and
-the time in. Every view is plain JSON-ready data. Public views (set-up, queues,
+the time in. Every view is plain JSON-ready data. The resources
+themselves (a site, a service, a counter, a ticket) have one shape each, built by
+`qms.server.shapes` for HTTP and the stream alike. Public views (set-up, queues,
 counters without officers, a ticket's status) never carry personal data or a
 ticket's token; staff views add officers and ticket ids.
 
@@ -23,11 +25,11 @@ from qms.core.model import (
     CounterState,
     HallState,
     Priority,
-    Service,
     Ticket,
     TicketState,
 )
 from qms.core.policy import directed_queue
+from qms.server import shapes
 
 RECENT_COMPLETIONS = 20  # how many completed tickets make a service's mean service time
 
@@ -40,22 +42,15 @@ Json = dict[str, Any]
 def site_setup(state: HallState) -> Json:
     """The site, its agencies, services, counters (their configuration) and running texts."""
     return {
-        "site": asdict(state.site) if state.site is not None else None,
+        "site": shapes.site(state, full=True),
         "day": state.day,
         "agencies": [asdict(a) for a in state.agencies.values()],
-        "services": [service_view(s) for s in state.services.values()],
+        "services": [shapes.service(s) for s in state.services.values()],
         "counters": [
-            {"counter": c.id, "name": c.name, "zone": c.zone, "services": list(c.services)}
-            for c in state.counters.values()
+            shapes.counter(state, c, staff=False, live=False) for c in state.counters.values()
         ],
         "messages": dict(state.messages),
     }
-
-
-def service_view(s: Service) -> Json:
-    out = asdict(s)
-    out["service"] = out.pop("id")
-    return out
 
 
 # --- service times and waits -------------------------------------------------------------
@@ -144,76 +139,13 @@ def queues(state: HallState, now: float, means: dict[str, float] | None = None) 
 # --- counters and tickets ------------------------------------------------------------------
 
 
-def ticket_in_hand(t: Ticket, *, staff: bool) -> Json:
-    since = t.started_at if t.state is TicketState.SERVING else t.called_at
-    out: Json = {
-        "number": t.number,
-        "service": t.service,
-        "state": t.state.value,
-        "called_at": t.called_at,
-        "started_at": t.started_at,
-        "since": since,
-        "recalls": t.recalls,
-    }
-    if staff:
-        out = {"ticket": t.id, **out, "priority": t.priority.value}
-    return out
-
-
-def waiting_for(state: HallState, c: Counter) -> int:
-    """How many tickets `c` may call: ``len(candidates(state, c))`` without listing
-    them (every command at a counter answers with it, and the queues are long)."""
-    queues = state.queues
-    directed = len(queues.get(directed_queue(c.id), ()))
-    return directed + sum(len(queues.get(service, ())) for service in c.services)
-
-
-def counter_view(state: HallState, c: Counter, *, staff: bool) -> Json:
-    """A counter: configuration, state, ticket in hand and how many tickets it may call."""
-    t = state.tickets.get(c.ticket) if c.ticket is not None else None
-    out: Json = {
-        "counter": c.id,
-        "name": c.name,
-        "zone": c.zone,
-        "services": list(c.services),
-        "state": c.state.value,
-        "ticket": ticket_in_hand(t, staff=staff) if t is not None else None,
-        "waiting": waiting_for(state, c),
-    }
-    if staff:
-        out["officer"] = c.officer
-    return out
-
-
 def counters(state: HallState, *, staff: bool, zone: str | None = None) -> list[Json]:
-    """Every counter (of one zone when given); officers only for staff."""
+    """Every counter (of one zone when given); officers and ticket ids only for staff."""
     return [
-        counter_view(state, c, staff=staff)
+        shapes.counter(state, c, staff=staff)
         for c in state.counters.values()
         if zone is None or c.zone == zone
     ]
-
-
-def ticket_view(t: Ticket) -> Json:
-    """A ticket for staff: everything but its token and its step-by-step history."""
-    return {
-        "ticket": t.id,
-        "number": t.number,
-        "service": t.service,
-        "day": t.day,
-        "priority": t.priority.value,
-        "channel": t.channel.value,
-        "state": t.state.value,
-        "issued_at": t.issued_at,
-        "arrival_at": t.arrival_at,
-        "called_at": t.called_at,
-        "started_at": t.started_at,
-        "finished_at": t.finished_at,
-        "counter": t.counter,
-        "officer": t.officer,
-        "target_counter": t.target_counter,
-        "recalls": t.recalls,
-    }
 
 
 def current_day(state: HallState) -> str | None:
@@ -231,7 +163,7 @@ def todays_tickets(
     day = current_day(state)
     wanted = frozenset(states) if states is not None else None
     return [
-        ticket_view(t)
+        shapes.ticket(t)
         for t in state.tickets.values()
         if t.day == day
         and (wanted is None or t.state in wanted)

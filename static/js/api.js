@@ -19,6 +19,23 @@ export function pageToken() {
   return new URLSearchParams(location.search).get("token");
 }
 
+/**
+ * A device page's token (kiosk, display, tablet): taken out of the address bar, where
+ * anyone in front of the screen could read it, into local storage under `store`
+ * (docs/security.md "Devices"); later loads without it in the address use the stored one.
+ */
+export function deviceToken(store) {
+  const fromUrl = pageToken();
+  if (fromUrl) {
+    localStorage.setItem(store, fromUrl);
+    const params = new URLSearchParams(location.search);
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+  }
+  return fromUrl || localStorage.getItem(store);
+}
+
 /** A fresh idempotency key: a pressed button's retries and double taps act once. */
 export function newKey(tag = "ui") {
   const bytes = crypto.getRandomValues(new Uint8Array(12));

@@ -6,19 +6,23 @@
 
 const IN_HAND = ["called", "serving"];
 
+/** A ticket in the ticket's shape (docs/api.md, "Resources"), from its event. */
 function detail(ev, extra = {}) {
   return {
     ticket: ev.ticket,
     number: ev.number,
     service: ev.service,
+    day: ev.day ?? null,
+    state: "waiting",
     priority: ev.priority || "regular",
     channel: ev.channel,
     issued_at: ev.at,
     arrival_at: ev.at,
-    target_counter: null,
-    counter: null,
     called_at: null,
     started_at: null,
+    finished_at: null,
+    counter: null,
+    target_counter: null,
     recalls: 0,
     ...extra,
   };
@@ -27,17 +31,17 @@ function detail(ev, extra = {}) {
 export class ConsoleModel {
   constructor(counterId) {
     this.id = counterId;
-    this.counter = null; // {id, name, zone, state, services, officer, ticket_detail}
-    this.services = new Map(); // id -> {name_id, name_en, prefix, target_wait_min}
-    this.waiting = new Map(); // ticket id -> detail (the tickets this counter may call)
-    this.held = new Map(); // ticket id -> detail (parked from this counter)
+    this.counter = null; // a counter: {counter, name, zone, state, services, ticket, waiting, officer}
+    this.services = new Map(); // service id -> a service
+    this.waiting = new Map(); // ticket id -> a ticket (those this counter may call)
+    this.held = new Map(); // ticket id -> a ticket (parked from this counter)
     this.queues = {};
     this.messages = {};
   }
 
   snapshot(view) {
     this.counter = view.counter ? { ...view.counter } : null;
-    this.services = new Map((view.services || []).map((s) => [s.id, s]));
+    this.services = new Map((view.services || []).map((s) => [s.service, s]));
     this.waiting = new Map((view.waiting || []).map((t) => [t.ticket, t]));
     this.held = new Map((view.held || []).map((t) => [t.ticket, t]));
     this.queues = { ...(view.queues || {}) };
@@ -45,7 +49,7 @@ export class ConsoleModel {
   }
 
   get hand() {
-    return this.counter ? this.counter.ticket_detail : null;
+    return this.counter ? this.counter.ticket : null;
   }
 
   served() {
@@ -62,7 +66,10 @@ export class ConsoleModel {
    * read a fresh snapshot (its own services changed, the set-up or the day did).
    */
   apply(msg) {
-    if (msg.queues) Object.assign(this.queues, msg.queues);
+    if (msg.queues) {
+      Object.assign(this.queues, msg.queues);
+      if (this.counter) this.counter.waiting = this.callable();
+    }
     const ev = msg.event;
     if (!ev || !this.counter) return null;
     const mine = ev.counter === this.id;
@@ -106,7 +113,7 @@ export class ConsoleModel {
         this.held.delete(id);
         if (mine) {
           const base = known || detail(ev);
-          this.counter.ticket_detail = { ...base, state: "called", counter: this.id, target_counter: null, called_at: ev.at, started_at: null };
+          this.counter.ticket = { ...base, state: "called", counter: this.id, target_counter: null, called_at: ev.at, started_at: null, officer: ev.officer ?? this.counter.officer ?? null };
         }
         break;
       case "ticket_recalled":
@@ -151,7 +158,13 @@ export class ConsoleModel {
   }
 
   release(id) {
-    if (this.hand && this.hand.ticket === id) this.counter.ticket_detail = null;
+    if (this.hand && this.hand.ticket === id) this.counter.ticket = null;
+  }
+
+  /** How many tickets this counter may call (the counter's `waiting`), from the queue counts. */
+  callable() {
+    const keys = [...(this.counter ? this.counter.services : []), `@${this.id}`];
+    return keys.reduce((sum, key) => sum + (this.queues[key] || 0), 0);
   }
 
   /** Waiting tickets grouped by queue: our services in order of preference, then those sent to us. */

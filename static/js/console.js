@@ -171,7 +171,7 @@ function enter(entry) {
   model = new ConsoleModel(counterId);
   // Until the stream's snapshot arrives the page knows only the query's answer;
   // buttons stay disabled (except opening) because it is not live.
-  model.counter = { id: entry.counter, name: entry.name, state: entry.state, services: entry.services, officer: entry.officer, ticket_detail: null };
+  model.counter = { ...entry, ticket: null };
   $("#chooser").hidden = true;
   $("#console").hidden = false;
   $("#counter-title").textContent = `— ${entry.name}`;
@@ -242,7 +242,7 @@ async function refused(status) {
   const counters = await loadCounters();
   const entry = counters && counters.find((c) => c.counter === counterId);
   if (!entry || !model) return;
-  Object.assign(model.counter, { state: entry.state, officer: entry.officer, services: entry.services, ticket_detail: null });
+  Object.assign(model.counter, { state: entry.state, officer: entry.officer, services: entry.services, ticket: null });
   if (entry.officer && entry.officer !== me.name) {
     taken = entry.officer;
     banner(t("taken_by", { counter: entry.name, officer: entry.officer }));
@@ -335,7 +335,7 @@ function openTransfer() {
   const form = $("#transfer-form");
   $("#transfer-title").textContent = t("transfer_title", { number: hand.number });
   form.elements.service.replaceChildren(
-    ...[...model.services.values()].filter((s) => s.active !== false).map((s) => h("option", { value: s.id, selected: s.id === hand.service }, `${s.prefix} — ${serviceName(s.id)}`)),
+    ...[...model.services.values()].filter((s) => s.active !== false).map((s) => h("option", { value: s.service, selected: s.service === hand.service }, `${s.prefix} — ${serviceName(s.service)}`)),
   );
   form.elements.counter.replaceChildren(h("option", { value: "" }, t("any_counter")));
   loadCounters().then((counters) => {

@@ -18,6 +18,16 @@ const COUNTER_STATE = { counter_opened: "open", counter_paused: "paused", counte
 
 const byVersion = (a, b) => a.version - b.version;
 
+// A display sees a ticket in hand without its id (docs/api.md, "Resources"): the
+// ticket's number names it, unique in a site's day.
+const holds = (counter, ev) => Boolean(counter.ticket) && counter.ticket.number === ev.number;
+
+/** A counter's ticket in hand after a call or recall of `ev`. */
+function inHand(counter, ev) {
+  if (holds(counter, ev)) return { ...counter.ticket, state: "called", recalls: ev.recalls || 0 };
+  return { number: ev.number, service: ev.service, state: "called", counter: ev.counter, called_at: ev.at, started_at: null, recalls: ev.recalls || 0 };
+}
+
 /** Of `calls` (oldest first), the latest of each ticket whose ticket is still called, oldest first. */
 export function stillCalled(calls, isCalled = (call) => call.state === "called") {
   const latest = new Map(calls.map((c) => [c.ticket, c]));
@@ -97,10 +107,10 @@ export class DisplayModel {
 
   apply(ev, version, out) {
     const view = this.view;
-    const counter = ev.counter ? view.counters.find((c) => c.id === ev.counter) : null;
+    const counter = ev.counter ? view.counters.find((c) => c.counter === ev.counter) : null;
     const kind = ev.type;
     if (kind === "ticket_called" || kind === "ticket_recalled") {
-      if (counter) Object.assign(counter, { ticket: ev.ticket, number: ev.number, ticket_state: "called" });
+      if (counter) counter.ticket = inHand(counter, ev);
       const call = { version, ticket: ev.ticket, number: ev.number, service: ev.service, counter: ev.counter, at: ev.at, recalls: ev.recalls || 0 };
       view.calls.push(call);
       if (view.calls.length > CALLS_KEPT) view.calls.splice(0, view.calls.length - CALLS_KEPT);
@@ -115,12 +125,12 @@ export class DisplayModel {
       }
     } else if (kind === "service_started") {
       if (this.catchingUp) this.catchingUp.still.delete(ev.ticket);
-      if (counter && counter.ticket === ev.ticket) counter.ticket_state = "serving";
+      if (counter && holds(counter, ev)) Object.assign(counter.ticket, { state: "serving", started_at: ev.at });
       out.counters = true;
     } else if (LEAVES_COUNTER.has(kind)) {
       if (this.catchingUp) this.catchingUp.still.delete(ev.ticket);
       for (const c of view.counters) {
-        if (c.ticket === ev.ticket) Object.assign(c, { ticket: null, number: null, ticket_state: null });
+        if (holds(c, ev)) c.ticket = null;
       }
       out.counters = true;
     } else if (kind in COUNTER_STATE) {
@@ -142,7 +152,7 @@ export class DisplayModel {
 
   agencyServices() {
     if (!this.agency || !this.view) return null;
-    return new Set(this.view.services.filter((s) => s.agency === this.agency).map((s) => s.id));
+    return new Set(this.view.services.filter((s) => s.agency === this.agency).map((s) => s.service));
   }
 
   shows(call) {
@@ -162,7 +172,7 @@ export class DisplayModel {
     return out;
   }
 
-  /** The open and paused counters shown, each with its ticket in hand: {id, name, state, number, ticket_state}. */
+  /** The open and paused counters shown, each a counter with its ticket in hand (or null). */
   counters() {
     if (!this.view) return [];
     const only = this.agencyServices();
@@ -176,8 +186,8 @@ export class DisplayModel {
     const zoned = Boolean(this.zone || this.view.zone);
     const servedHere = (id) => this.view.counters.some((c) => c.services.includes(id));
     return this.view.services
-      .filter((s) => s.active !== false && (!only || only.has(s.id)) && (!zoned || servedHere(s.id)))
-      .map((s) => ({ service: s, waiting: this.view.queues[s.id] || 0 }));
+      .filter((s) => s.active !== false && (!only || only.has(s.service)) && (!zoned || servedHere(s.service)))
+      .map((s) => ({ service: s, waiting: this.view.queues[s.service] || 0 }));
   }
 
   /** The running text: every display's, then this display's zone's. */
@@ -188,7 +198,7 @@ export class DisplayModel {
   }
 
   counterName(id) {
-    const c = this.view && this.view.counters.find((x) => x.id === id);
+    const c = this.view && this.view.counters.find((x) => x.counter === id);
     return c ? c.name : id;
   }
 }

@@ -11,7 +11,7 @@
 // shows a "resynced" note.
 
 import { Announcer } from "./announcer.js";
-import { ApiError, get, pageToken } from "./api.js";
+import { ApiError, deviceToken, get } from "./api.js";
 import { DisplayModel } from "./display-model.js";
 import { Stream } from "./stream.js";
 import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
@@ -59,7 +59,7 @@ register({
 
 const params = new URLSearchParams(location.search);
 const opt = {
-  token: pageToken(),
+  token: deviceToken("qms.display.token"),
   zone: params.get("zone") || null,
   agency: params.get("agency") || null,
   read: params.get("read") === "number" ? "number" : "digits",
@@ -227,9 +227,9 @@ function renderCounters() {
   const rows = model.counters().map((c) =>
     h(
       "li",
-      { dataset: { counter: c.id, state: c.state } },
+      { dataset: { counter: c.counter, state: c.state } },
       h("span", {}, c.name),
-      h("span", { class: "d-num" }, c.state === "paused" && !c.number ? t("d_paused") : c.number || "—"),
+      h("span", { class: "d-num" }, c.ticket ? c.ticket.number : c.state === "paused" ? t("d_paused") : "—"),
     ),
   );
   $("#counters").replaceChildren(...rows);
@@ -239,7 +239,7 @@ function renderQueues() {
   const rows = model.queues().map(({ service: s, waiting }) =>
     h(
       "tr",
-      { dataset: { service: s.id } },
+      { dataset: { service: s.service } },
       h("td", {}, h("span", { class: "d-prefix" }, s.prefix), " ", serviceName(s)),
       h("td", { class: "d-num" }, String(waiting)),
     ),

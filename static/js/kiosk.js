@@ -6,7 +6,7 @@
 // ?print=1, ?reset=SECONDS (ticket screen), ?idle=SECONDS (mid-choice).
 // What it offers and why a service is unavailable: kiosk-model.js.
 
-import { ApiError, get, newKey, pageToken, post } from "./api.js";
+import { ApiError, deviceToken, get, newKey, post } from "./api.js";
 import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
 import { KioskModel, backToStartAfter } from "./kiosk-model.js";
 import { qrSvg } from "./qr.js";
@@ -64,17 +64,6 @@ let idleTimer = null;
 let refreshTimer = null;
 let redraw = () => {};
 
-// --- the device's token: out of the address bar, into local storage (docs/security.md) ---
-function takeToken() {
-  const fromUrl = pageToken();
-  if (fromUrl) {
-    localStorage.setItem(STORE, fromUrl);
-    params.delete("token");
-    const rest = params.toString();
-    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : ""));
-  }
-  return fromUrl || localStorage.getItem(STORE);
-}
 
 const name = (service) => (getLang() === "en" ? service.name_en : service.name_id) || service.service;
 
@@ -278,7 +267,7 @@ async function refresh() {
 
 async function boot() {
   banner("");
-  token = takeToken();
+  token = deviceToken(STORE);
   if (!token) return blocked(t("err_no_device_token"));
   try {
     const { device } = await get("/device", { token });

@@ -124,6 +124,11 @@ export function drawSurvey(survey, keyName) {
   const box = $("#t-survey");
   box.replaceChildren();
   const by = survey.by;
+  // On paper (the monthly report) the section is there when the period's answers are
+  // shown (at least the minimum group), with its cut named; else it is left out.
+  $("#survey").toggleAttribute("data-empty", Boolean(survey.total.suppressed));
+  const select = $("#survey-by");
+  $("#survey-cut").textContent = `${t("sv_by")}: ${select.options[select.selectedIndex]?.textContent || by}`;
   const elements = ["U1", "U2", "U3", "U4", "U5", "U6", "U7", "U8", "U9"];
   const name = (key) => {
     if (by === "wait") return t(key === null ? "sv_unlinked" : `sv_${key}`);

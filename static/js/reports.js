@@ -9,8 +9,9 @@
 // data-field), so the page, the API and the exports can be checked against each other.
 
 import { ApiError, get } from "./api.js";
-import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
 import { Gate, chooseSite } from "./staff.js";
+import { periodLines, wholeMonth } from "./reports-model.js";
 import { drawChart, drawHeatmap, drawSurvey, fmt, locale } from "./reports-view.js";
 import { $, banner, h, showError } from "./ui.js";
 
@@ -31,6 +32,8 @@ register({
   rep_loading: ["Memuat…", "Loading…"],
   rep_scope: ["{first} s.d. {last} ({days} hari); dibandingkan dengan {pfirst} s.d. {plast}",
     "{first} to {last} ({days} days); compared with {pfirst} to {plast}"],
+  rep_scope_zones: ["Periode tiap lokasi menurut kalender (zona waktu) lokasi itu sendiri:",
+    "Each site's period in its own calendar (time zone):"],
   rep_printed: ["Dicetak {when} dari qms", "Printed {when} from qms"],
   p_today: ["Hari ini", "Today"],
   p_yesterday: ["Kemarin", "Yesterday"],
@@ -221,7 +224,8 @@ async function load() {
     for (const [k, v] of Object.entries(extra)) p.set(k, v);
     return `/api/v1${reportUrl("export", p)}`;
   };
-  $("#export-xlsx").href = file({ format: "xlsx" });
+  // The workbook: every table, then the survey section's sheet as it is cut on the page.
+  $("#export-xlsx").href = file(surveyBy === "wait" ? { format: "xlsx" } : { format: "xlsx", survey: surveyBy });
   $("#scope").textContent = t("rep_loading");
   document.body.dataset.loading = "";
   try {
@@ -236,6 +240,8 @@ async function load() {
     surveyQ.set("by", surveyBy);
     surveyQ.set("format", "csv");
     $("#survey-csv").href = `/api/v1${reportUrl("survey", surveyQ)}`;
+    surveyQ.set("format", "xlsx");
+    $("#survey-xlsx").href = `/api/v1${reportUrl("survey", surveyQ)}`;
     const [series, heat, staffOfficer, staffCounter, survey, ...tables] = await Promise.all([
       oneDay ? api("intervals", { minutes: "60" }) : api("breakdown", { by: "day" }),
       api("heatmap"),
@@ -264,15 +270,10 @@ async function load() {
 function draw() {
   if (!data) return;
   const { summary } = data;
-  const period = Object.values(summary.scope.sites)[0];
-  const before = Object.values(summary.previous.scope.sites)[0];
-  $("#scope").textContent = t("rep_scope", {
-    first: period.first, last: period.last, days: period.days, pfirst: before.first, plast: before.last,
-  });
-  const hall = sites.map((s) => (readable.find((x) => x.site === s) || {}).name || s).join(", ") || setup?.site?.name || site;
+  drawPeriod(summary);
+  const hall = sites.map(siteName).join(", ") || setup?.site?.name || site;
   $("#site-title").textContent = `— ${hall}`;
   $("#print-hall").textContent = hall;
-  $("#print-period").textContent = `${t("rep_period")}: ${period.first} – ${period.last}`;
   $("#printed-at").textContent = t("rep_printed", { when: new Date().toLocaleString(locale()) });
   drawCards(summary);
   drawChart(data.oneDay, data.series);
@@ -280,6 +281,32 @@ function draw() {
   $("#s-site").hidden = sites.length < 2;
   CUTS.forEach((by, i) => drawTable(by, data.tables[i].rows));
   drawSurvey(data.survey, keyName);
+}
+
+const siteName = (s) => (readable.find((x) => x.site === s) || {}).name || s;
+
+// Each site's period is resolved in its own calendar: one line when every site has the
+// same days, else one per site (reports-model.js), on the page and on paper.
+function drawPeriod(summary) {
+  const lines = periodLines(summary, siteName);
+  const text = (line) => {
+    const days = t("rep_scope", { first: line.first, last: line.last, days: line.days, pfirst: line.pfirst, plast: line.plast });
+    return line.names ? `${line.names.join(", ")}: ${days}` : days;
+  };
+  const items = lines.map((line) => h("span", { class: "line", dataset: { sites: line.sites.join(",") } }, text(line)));
+  $("#scope").replaceChildren(...(lines.length > 1 ? [h("span", { class: "line" }, t("rep_scope_zones")), ...items] : items));
+  const month = (line) => {
+    const m = wholeMonth(line.first, line.last);
+    if (!m) return "";
+    const date = new Date(`${m}-01T00:00:00Z`);
+    return `${new Intl.DateTimeFormat(locale(), { month: "long", year: "numeric", timeZone: "UTC" }).format(date)} (`;
+  };
+  const paper = (line) => {
+    const named = month(line);
+    return `${line.names ? `${line.names.join(", ")}: ` : ""}${named}${line.first} – ${line.last}${named ? ")" : ""}`;
+  };
+  $("#print-period").replaceChildren(...lines.map((line, i) => h("span", { class: "line", dataset: { sites: line.sites.join(",") } },
+    `${i ? "" : `${t("rep_period")}: `}${paper(line)}`)));
 }
 
 function drawCards(summary) {
@@ -414,6 +441,17 @@ function boot() {
     load();
   });
   $("#print").addEventListener("click", () => window.print());
+  // The monthly report goes to the mayor in Indonesian, whatever the screen's language.
+  let screenLang = null;
+  window.addEventListener("beforeprint", () => {
+    if (getLang() === "id") return;
+    screenLang = getLang();
+    setLang("id");
+  });
+  window.addEventListener("afterprint", () => {
+    if (screenLang) setLang(screenLang);
+    screenLang = null;
+  });
   $("#survey-by").addEventListener("change", () => load());
   gate = new Gate({ roles: ["supervisor", "admin", "viewer"], title: "rep_signin", app: $("#app"), onReady: ready });
   gate.start();

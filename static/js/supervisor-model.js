@@ -22,13 +22,15 @@ export class SupervisorModel {
     this.base = 0; // the version the tickets read reflects
     this.buffer = []; // ticket events that came while reading
     this.messages = {};
+    this.queues = {}; // waiting counts by queue key (a service, "@" + a counter)
     this.site = null;
   }
 
   snapshot(view) {
     this.site = view.site;
-    this.services = new Map((view.services || []).map((s) => [s.id, s]));
-    this.counters = new Map((view.counters || []).map((c) => [c.id, { ...c }]));
+    this.services = new Map((view.services || []).map((s) => [s.service, s]));
+    this.counters = new Map((view.counters || []).map((c) => [c.counter, { ...c, ticket: c.ticket && { ...c.ticket } }]));
+    this.queues = { ...(view.queues || {}) };
     this.messages = { ...(view.messages || {}) };
     this.tickets = null;
     this.buffer = [];
@@ -45,6 +47,10 @@ export class SupervisorModel {
 
   /** One stream `event` message; answers "resync" when a fresh snapshot is needed. */
   apply(msg) {
+    if (msg.queues) {
+      Object.assign(this.queues, msg.queues);
+      for (const c of this.counters.values()) c.waiting = this.callable(c);
+    }
     const ev = msg.event;
     if (!ev) return null;
     switch (ev.type) {
@@ -55,25 +61,29 @@ export class SupervisorModel {
       case "agency_configured":
         return null;
       case "service_configured": {
-        const s = ev.service;
-        this.services.set(s.id, { ...this.services.get(s.id), ...s });
+        const { id, ...fields } = ev.service; // the event's set-up names the service `id`
+        this.services.set(id, { ...this.services.get(id), service: id, ...fields });
         return null;
       }
       case "counter_configured":
         this.counters.set(ev.counter, {
           state: "closed",
-          officer: null,
           ticket: null,
+          waiting: 0,
+          officer: null,
           ...this.counters.get(ev.counter),
-          id: ev.counter,
+          counter: ev.counter,
           name: ev.name,
           zone: ev.zone,
           services: ev.services,
         });
+        this.counter(ev.counter).waiting = this.callable(this.counter(ev.counter));
         return null;
-      case "counter_services_set":
-        this.counter(ev.counter).services = ev.services;
+      case "counter_services_set": {
+        const c = this.counter(ev.counter);
+        Object.assign(c, { services: ev.services, waiting: this.callable({ ...c, services: ev.services }) });
         return null;
+      }
       case "counter_opened":
         Object.assign(this.counter(ev.counter), { state: "open", officer: ev.officer });
         return null;
@@ -95,17 +105,33 @@ export class SupervisorModel {
   }
 
   counter(id) {
-    if (!this.counters.has(id)) this.counters.set(id, { id, name: id, services: [], state: "closed" });
+    if (!this.counters.has(id)) this.counters.set(id, { counter: id, name: id, zone: "", services: [], state: "closed", ticket: null, waiting: 0, officer: null });
     return this.counters.get(id);
   }
 
-  /** Which ticket each counter holds (from the stream, always current). */
+  /** How many tickets counter `c` may call (its `waiting`), from the queue counts. */
+  callable(c) {
+    return [...c.services, `@${c.counter}`].reduce((sum, key) => sum + (this.queues[key] || 0), 0);
+  }
+
+  /** The ticket each counter holds (from the stream, always current), in the ticket's shape. */
   step(ev) {
     const at = ev.counter ? this.counters.get(ev.counter) : null;
-    if (ev.type === "ticket_called" && at) at.ticket = ev.ticket;
+    const held = at && at.ticket && at.ticket.ticket === ev.ticket ? at.ticket : null;
+    if (ev.type === "ticket_called" && at) {
+      const known = this.tickets && this.tickets.get(ev.ticket);
+      at.ticket = {
+        ...(known || { ticket: ev.ticket, number: ev.number, service: ev.service, priority: ev.priority || "regular", recalls: 0 }),
+        state: "called", counter: ev.counter, officer: ev.officer ?? null, called_at: ev.at, started_at: null, target_counter: null,
+      };
+    } else if (ev.type === "ticket_recalled" && held) {
+      held.recalls = ev.recalls;
+    } else if (ev.type === "service_started" && held) {
+      Object.assign(held, { state: "serving", started_at: ev.at });
+    }
     const releases = ["ticket_completed", "ticket_no_show", "ticket_returned", "ticket_transferred", "ticket_held", "ticket_cancelled"];
     if (releases.includes(ev.type)) {
-      for (const c of this.counters.values()) if (c.ticket === ev.ticket) c.ticket = null;
+      for (const c of this.counters.values()) if (c.ticket && c.ticket.ticket === ev.ticket) c.ticket = null;
     }
   }
 
@@ -161,10 +187,10 @@ export class SupervisorModel {
   lines(now) {
     const out = [];
     for (const s of this.services.values()) {
-      const waiting = this.tickets ? [...this.tickets.values()].filter((t) => t.state === "waiting" && t.service === s.id) : [];
+      const waiting = this.tickets ? [...this.tickets.values()].filter((t) => t.state === "waiting" && t.service === s.service) : [];
       const longest = waiting.length ? Math.max(...waiting.map((t) => now - t.arrival_at)) : null;
       const target = s.target_wait_min * 60;
-      const serving = [...this.counters.values()].filter((c) => c.state === "open" && c.services.includes(s.id));
+      const serving = [...this.counters.values()].filter((c) => c.state === "open" && c.services.includes(s.service));
       out.push({ service: s, waiting: waiting.length, longest, target, breach: longest !== null && longest > target, serving });
     }
     return out;

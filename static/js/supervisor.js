@@ -267,24 +267,24 @@ function ask(title, fields) {
 }
 
 async function reallocate(c) {
-  const options = [...model.services.values()].map((s) => ({ value: s.id, label: `${s.prefix} — ${serviceName(s.id)}`, checked: c.services.includes(s.id) }));
+  const options = [...model.services.values()].map((s) => ({ value: s.service, label: `${s.prefix} — ${serviceName(s.service)}`, checked: c.services.includes(s.service) }));
   const values = await ask(t("ask_services", { counter: c.name }), [{ name: "services", type: "checks", label: t("col_services"), options }]);
   if (!values) return;
   // Keep the counter's order of preference for what stays; new services go last.
   const chosen = [...c.services.filter((s) => values.services.includes(s)), ...values.services.filter((s) => !c.services.includes(s))];
-  act(`services:${c.id}`, "PUT", sitePath(`/counters/${encodeURIComponent(c.id)}/services`), { services: chosen });
+  act(`services:${c.counter}`, "PUT", sitePath(`/counters/${encodeURIComponent(c.counter)}/services`), { services: chosen });
 }
 
 async function openCounter(c) {
   const values = await ask(t("ask_open", { counter: c.name }), [{ name: "officer", type: "text", label: t("ask_officer"), value: c.officer || "" }]);
   if (!values) return;
   const body = values.officer.trim() ? { officer: values.officer.trim() } : {};
-  act(`open:${c.id}`, "POST", sitePath(`/counters/${encodeURIComponent(c.id)}/open`), body);
+  act(`open:${c.counter}`, "POST", sitePath(`/counters/${encodeURIComponent(c.counter)}/open`), body);
 }
 
 async function transfer(tk) {
-  const services = [...model.services.values()].map((s) => ({ value: s.id, label: `${s.prefix} — ${serviceName(s.id)}` }));
-  const counters = [{ value: "", label: t("any_counter") }, ...[...model.counters.values()].map((c) => ({ value: c.id, label: c.name }))];
+  const services = [...model.services.values()].map((s) => ({ value: s.service, label: `${s.prefix} — ${serviceName(s.service)}` }));
+  const counters = [{ value: "", label: t("any_counter") }, ...[...model.counters.values()].map((c) => ({ value: c.counter, label: c.name }))];
   const values = await ask(t("ask_transfer", { number: tk.number }), [
     { name: "to_service", type: "select", label: t("to_service"), options: services, value: tk.service },
     { name: "to_counter", type: "select", label: t("to_counter"), options: counters, value: "" },
@@ -296,7 +296,7 @@ async function transfer(tk) {
 }
 
 const ticketCommand = (tk, what) => act(`${what}:${tk.ticket}`, "POST", sitePath(`/tickets/${encodeURIComponent(tk.ticket)}/${what}`));
-const counterCommand = (c, what) => act(`${what}:${c.id}`, "POST", sitePath(`/counters/${encodeURIComponent(c.id)}/${what}`));
+const counterCommand = (c, what) => act(`${what}:${c.counter}`, "POST", sitePath(`/counters/${encodeURIComponent(c.counter)}/${what}`));
 
 // --- drawing ----------------------------------------------------------------------------------------
 
@@ -340,8 +340,8 @@ function drawServices() {
     ...model.lines(now).map((line) =>
       h(
         "tr",
-        { dataset: { service: line.service.id }, "data-breach": line.breach, class: line.breach ? "breach" : "" },
-        h("td", {}, h("strong", {}, line.service.prefix), " ", serviceName(line.service.id)),
+        { dataset: { service: line.service.service }, "data-breach": line.breach, class: line.breach ? "breach" : "" },
+        h("td", {}, h("strong", {}, line.service.prefix), " ", serviceName(line.service.service)),
         h("td", { class: "num" }, String(line.waiting)),
         h("td", {}, line.longest === null ? "—" : formatWait(line.longest), " / ", formatWait(line.target), line.breach ? h("span", { class: "breach-tag" }, ` ${t("breach")}`) : null),
         h("td", {}, line.serving.map((c) => c.name).join(", ") || "—"),
@@ -353,11 +353,11 @@ function drawServices() {
 function drawCounters() {
   $("#counters tbody").replaceChildren(
     ...[...model.counters.values()].map((c) => {
-      const tk = c.ticket ? (model.tickets && model.tickets.get(c.ticket)) || c.ticket_detail : null;
+      const tk = c.ticket ? (model.tickets && model.tickets.get(c.ticket.ticket)) || c.ticket : null;
       const since = tk ? (tk.state === "serving" ? tk.started_at : tk.called_at) : null;
       return h(
         "tr",
-        { dataset: { counter: c.id, state: c.state } },
+        { dataset: { counter: c.counter, state: c.state } },
         h("td", {}, h("strong", {}, c.name)),
         h("td", {}, h("span", { class: "state-badge", dataset: { state: c.state } }, t(`st_${c.state}`))),
         h("td", {}, c.officer || "—"),
@@ -367,10 +367,10 @@ function drawCounters() {
         h(
           "td",
           { class: "row-actions" },
-          button(`open:${c.id}`, t("do_open"), () => openCounter(c), c.state !== "open"),
-          button(`pause:${c.id}`, t("do_pause"), () => counterCommand(c, "pause"), c.state === "open" && !c.ticket),
-          button(`close:${c.id}`, t("do_close"), () => counterCommand(c, "close"), c.state !== "closed" && !c.ticket),
-          button(`services:${c.id}`, t("do_services"), () => reallocate(c), true, "small secondary"),
+          button(`open:${c.counter}`, t("do_open"), () => openCounter(c), c.state !== "open"),
+          button(`pause:${c.counter}`, t("do_pause"), () => counterCommand(c, "pause"), c.state === "open" && !c.ticket),
+          button(`close:${c.counter}`, t("do_close"), () => counterCommand(c, "close"), c.state !== "closed" && !c.ticket),
+          button(`services:${c.counter}`, t("do_services"), () => reallocate(c), true, "small secondary"),
         ),
       );
     }),

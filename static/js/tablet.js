@@ -5,7 +5,7 @@
 // 90 s without a touch, it returns to the thank-you screen and drops every choice: the
 // next visitor sees nothing of the last one's answers, and no score is ever shown.
 
-import { get, pageToken } from "./api.js";
+import { deviceToken, get } from "./api.js";
 import { applyI18n, errorText, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
 import { surveyFor } from "./survey.js";
 import { $, h } from "./ui.js";
@@ -40,20 +40,7 @@ let poller = null;
 let untouched = null;
 let problem = "";
 
-// The token: out of the address bar (the visitor faces this screen), into local storage
-// (docs/security.md "Devices"), as the kiosk does.
-function takeToken() {
-  const fromUrl = pageToken();
-  if (fromUrl) {
-    localStorage.setItem(STORE, fromUrl);
-    const params = new URLSearchParams(location.search);
-    params.delete("token");
-    const rest = params.toString();
-    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : ""));
-  }
-  return fromUrl || localStorage.getItem(STORE);
-}
-const token = takeToken();
+const token = deviceToken(STORE); // out of the address bar the visitor faces
 
 function screen(name, ...children) {
   main.dataset.screen = name;

@@ -9,11 +9,11 @@ import { ConsoleModel } from "../../static/js/console-model.js";
 
 function snapshotView(extra = {}) {
   return {
-    counter: { id: "L1", name: "Loket 1", state: "open", officer: "budi", services: ["kk", "ktp"], ticket_detail: null },
+    counter: { counter: "L1", name: "Loket 1", zone: "A", state: "open", services: ["kk", "ktp"], ticket: null, waiting: 0, officer: "budi" },
     services: [
-      { id: "ktp", prefix: "A", name_id: "KTP-el", name_en: "ID card" },
-      { id: "kk", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card" },
-      { id: "pajak", prefix: "C", name_id: "Pajak", name_en: "Tax" },
+      { service: "ktp", prefix: "A", name_id: "KTP-el", name_en: "ID card" },
+      { service: "kk", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card" },
+      { service: "pajak", prefix: "C", name_id: "Pajak", name_en: "Tax" },
     ],
     waiting: [],
     held: [],
@@ -109,5 +109,23 @@ describe("the ticket in hand and the buttons", () => {
     assert.equal(model.apply(ev({ type: "counter_services_set", counter: "L2", services: ["ktp"] })), null);
     assert.equal(model.apply(ev({ type: "counter_services_set", counter: "L1", services: ["ktp"] })), "resync");
     assert.equal(model.apply(ev({ type: "day_opened" })), "resync");
+  });
+});
+
+describe("the counter keeps its one shape (docs/api.md, \"Resources\")", () => {
+  const TICKET_FIELDS = ["ticket", "number", "service", "day", "state", "priority", "channel", "issued_at", "arrival_at", "called_at", "started_at", "finished_at", "counter", "target_counter", "officer", "recalls"];
+
+  test("the ticket in hand is a ticket with every field; the counter's waiting follows the queue counts", () => {
+    const model = console1();
+    model.apply(issued("A001", "ktp", 100));
+    model.apply({ version: ++version, queues: { ktp: 3, kk: 1, "@L1": 2, pajak: 9 } });
+    assert.equal(model.counter.waiting, 6); // kk + ktp + those sent to L1, not pajak
+    model.apply(ev({ type: "ticket_called", ticket: "A001", counter: "L1", officer: "budi", at: 160 }));
+    assert.deepEqual(Object.keys(model.counter.ticket).sort(), [...TICKET_FIELDS].sort());
+    assert.deepEqual([model.counter.ticket.counter, model.counter.ticket.officer, model.counter.ticket.state], ["L1", "budi", "called"]);
+    const waiting = [...model.waiting.values()];
+    model.apply(issued("A002", "ktp", 170));
+    assert.deepEqual(Object.keys(model.waiting.get("A002")).sort(), TICKET_FIELDS.filter((f) => f !== "officer").sort());
+    assert.equal(waiting.length, 0);
   });
 });

@@ -8,14 +8,14 @@ import { describe, test } from "node:test";
 import { DisplayModel, stillCalled } from "../../static/js/display-model.js";
 
 const SERVICES = [
-  { id: "ktp", agency: "disdukcapil", prefix: "A", name_id: "KTP-el", name_en: "ID card", active: true },
-  { id: "kk", agency: "disdukcapil", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card", active: true },
-  { id: "pajak", agency: "samsat", prefix: "C", name_id: "Pajak kendaraan", name_en: "Vehicle tax", active: true },
-  { id: "old", agency: "samsat", prefix: "D", name_id: "Lama", name_en: "Old", active: false },
+  { service: "ktp", agency: "disdukcapil", prefix: "A", name_id: "KTP-el", name_en: "ID card", active: true },
+  { service: "kk", agency: "disdukcapil", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card", active: true },
+  { service: "pajak", agency: "samsat", prefix: "C", name_id: "Pajak kendaraan", name_en: "Vehicle tax", active: true },
+  { service: "old", agency: "samsat", prefix: "D", name_id: "Lama", name_en: "Old", active: false },
 ];
 
 function counter(id, services, state = "open", zone = "A") {
-  return { id, name: `Loket ${id.slice(1)}`, zone, state, services, ticket: null, number: null, ticket_state: null };
+  return { counter: id, name: `Loket ${id.slice(1)}`, zone, state, services, ticket: null, waiting: 0 };
 }
 
 function view(extra = {}) {
@@ -49,7 +49,10 @@ const called = (version, number, counterId, recalls = 0) => ({
   },
 });
 const recalled = (version, number, counterId, recalls = 1) => called(version, number, counterId, recalls);
-const ticketEvent = (version, type, number, counterId) => ({ version, event: { type, ticket: `t-${number}`, counter: counterId } });
+const ticketEvent = (version, type, number, counterId) => ({
+  version,
+  event: { type, ticket: `t-${number}`, number, service: SERVICE_OF[number[0]], counter: counterId, at: 1000 + version },
+});
 const snapCall = (version, number, counterId, state) => ({
   version,
   ticket: `t-${number}`,
@@ -62,7 +65,7 @@ const snapCall = (version, number, counterId, state) => ({
 
 const numbers = (calls) => calls.map((c) => c.number);
 const versions = (calls) => calls.map((c) => c.version);
-const tiles = (model) => model.counters().map((c) => [c.id, c.number, c.ticket_state]);
+const tiles = (model) => model.counters().map((c) => [c.counter, c.ticket && c.ticket.number, c.ticket && c.ticket.state]);
 
 /** A model that has seen its first snapshot at version 10. */
 function started(options) {
@@ -107,10 +110,10 @@ describe("the board", () => {
   test("counters open, pause and close; a closed counter is not shown", () => {
     const model = started();
     model.event({ version: 11, event: { type: "counter_opened", counter: "L3", officer: "x" } });
-    assert.deepEqual(model.counters().map((c) => c.id), ["L1", "L2", "L3"]);
+    assert.deepEqual(model.counters().map((c) => c.counter), ["L1", "L2", "L3"]);
     model.event({ version: 12, event: { type: "counter_paused", counter: "L2" } });
     model.event({ version: 13, event: { type: "counter_closed", counter: "L1" } });
-    assert.deepEqual(model.counters().map((c) => [c.id, c.state]), [
+    assert.deepEqual(model.counters().map((c) => [c.counter, c.state]), [
       ["L2", "paused"],
       ["L3", "open"],
     ]);
@@ -122,15 +125,15 @@ describe("the board", () => {
     assert.deepEqual(model.event(called(12, "A001", "L1")).announce, []);
     assert.deepEqual(versions(model.event(called(13, "C001", "L3")).announce), [13]);
     assert.deepEqual(numbers(model.board()), ["C001"]);
-    assert.deepEqual(model.counters().map((c) => c.id), ["L3"]);
-    assert.deepEqual(model.queues().map((q) => q.service.id), ["pajak"]); // "old" is inactive
+    assert.deepEqual(model.counters().map((c) => c.counter), ["L3"]);
+    assert.deepEqual(model.queues().map((q) => q.service.service), ["pajak"]); // "old" is inactive
   });
 
   test("waiting counts follow the events; a zoned display lists what its counters serve", () => {
     const model = new DisplayModel();
     model.snapshot(view({ zone: "B", counters: [counter("L3", ["pajak"], "open", "B")] }), 5);
     model.event({ version: 6, queues: { pajak: 4 } });
-    assert.deepEqual(model.queues().map((q) => [q.service.id, q.waiting]), [["pajak", 4]]);
+    assert.deepEqual(model.queues().map((q) => [q.service.service, q.waiting]), [["pajak", 4]]);
   });
 
   test("running text: every display's, then the zone's; an empty text clears it", () => {
@@ -215,5 +218,19 @@ describe("what is said", () => {
   test("stillCalled keeps each ticket's latest call, if its ticket is still called, oldest first", () => {
     const calls = [snapCall(3, "A001", "L1", "called"), snapCall(4, "A002", "L2", "done"), snapCall(5, "A001", "L1", "called")];
     assert.deepEqual(versions(stillCalled(calls)), [5]);
+  });
+});
+
+describe("a counter keeps its one shape (docs/api.md, \"Resources\")", () => {
+  test("its ticket in hand is the public ticket: number, service, state, times and recalls, no id", () => {
+    const model = started();
+    model.event(called(11, "A001", "L1"));
+    const hand = model.counters()[0].ticket;
+    assert.deepEqual(Object.keys(hand).sort(), ["called_at", "counter", "number", "recalls", "service", "started_at", "state"]);
+    assert.deepEqual([hand.number, hand.service, hand.state, hand.counter, hand.recalls], ["A001", "ktp", "called", "L1", 0]);
+    model.event(recalled(12, "A001", "L1"));
+    model.event(ticketEvent(13, "service_started", "A001", "L1"));
+    const now = model.counters()[0].ticket;
+    assert.deepEqual([now.state, now.recalls, now.called_at, now.started_at], ["serving", 1, 1011, 1013]);
   });
 });

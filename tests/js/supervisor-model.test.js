@@ -14,16 +14,18 @@ function snapshotView() {
   return {
     site: { id: "mpp", name: "MPP" },
     services: [
-      { id: "ktp", prefix: "A", name_id: "KTP-el", name_en: "ID card", target_wait_min: 10 },
-      { id: "kk", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card", target_wait_min: 5 },
+      { service: "ktp", prefix: "A", name_id: "KTP-el", name_en: "ID card", target_wait_min: 10 },
+      { service: "kk", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card", target_wait_min: 5 },
     ],
     counters: [
-      { id: "L1", name: "Loket 1", state: "open", officer: "budi", services: ["ktp", "kk"], ticket: null },
-      { id: "L2", name: "Loket 2", state: "open", officer: "sari", services: ["kk"], ticket: null },
+      { counter: "L1", name: "Loket 1", zone: "", state: "open", services: ["ktp", "kk"], ticket: null, waiting: 0, officer: "budi" },
+      { counter: "L2", name: "Loket 2", zone: "", state: "open", services: ["kk"], ticket: null, waiting: 0, officer: "sari" },
     ],
     messages: {},
   };
 }
+
+const pick = (obj, ...keys) => keys.map((k) => obj[k]);
 
 let version = 10;
 const msg = (event) => ({ version: ++version, event });
@@ -123,17 +125,17 @@ describe("the floor", () => {
     model.apply(issued("B002", "kk", 1200));
     model.apply(msg({ type: "counter_paused", counter: "L2" }));
     const now = 1000 + 6 * MIN;
-    const lines = Object.fromEntries(model.lines(now).map((l) => [l.service.id, l]));
+    const lines = Object.fromEntries(model.lines(now).map((l) => [l.service.service, l]));
     assert.deepEqual([lines.ktp.waiting, lines.ktp.longest, lines.ktp.target, lines.ktp.breach], [1, 6 * MIN, 10 * MIN, false]);
     assert.deepEqual([lines.kk.waiting, lines.kk.longest, lines.kk.target, lines.kk.breach], [2, 6 * MIN, 5 * MIN, true]);
-    assert.deepEqual(lines.kk.serving.map((c) => c.id), ["L1"]); // L2 is paused
+    assert.deepEqual(lines.kk.serving.map((c) => c.counter), ["L1"]); // L2 is paused
   });
 
   test("a transfer waits from its new arrival in the new service", () => {
     const model = fresh();
     model.apply(issued("A001", "ktp", 1000));
     model.apply(msg({ type: "ticket_transferred", ticket: "A001", to_service: "kk", to_counter: "L2", arrival_at: 1500, at: 1500 }));
-    const kk = model.lines(1500 + 2 * MIN).find((l) => l.service.id === "kk");
+    const kk = model.lines(1500 + 2 * MIN).find((l) => l.service.service === "kk");
     assert.deepEqual([kk.waiting, kk.longest], [1, 2 * MIN]);
     assert.equal(model.unfinished()[0].target_counter, "L2");
   });
@@ -142,7 +144,7 @@ describe("the floor", () => {
     const model = fresh();
     model.apply(issued("A001", "ktp", 1000));
     model.apply(calledAt("A001", "L1", 1100));
-    assert.equal(model.counters.get("L1").ticket, "A001");
+    assert.deepEqual(pick(model.counters.get("L1").ticket, "ticket", "number", "state", "counter", "called_at"), ["A001", "A001", "called", "L1", 1100]);
     model.apply(on("ticket_held", "A001", 1200, { counter: "L1" }));
     assert.equal(model.counters.get("L1").ticket, null);
     assert.equal(model.unfinished()[0].state, "held");
@@ -150,7 +152,7 @@ describe("the floor", () => {
     model.apply(msg({ type: "counter_services_set", counter: "L2", services: ["ktp", "kk"] }));
     model.apply(msg({ type: "counter_opened", counter: "L1", officer: "andi" }));
     assert.deepEqual(
-      [...model.counters.values()].map((c) => [c.id, c.state, c.officer, c.services.join(",")]),
+      [...model.counters.values()].map((c) => [c.counter, c.state, c.officer, c.services.join(",")]),
       [
         ["L1", "open", "andi", "ktp,kk"],
         ["L2", "open", "sari", "ktp,kk"],
@@ -163,5 +165,21 @@ describe("the floor", () => {
     model.apply(msg({ type: "message_broadcast", zone: "A", text: "Zona A tutup" }));
     model.apply(msg({ type: "message_broadcast", zone: "", text: "Selamat datang" }));
     assert.deepEqual(model.messages, { A: "Zona A tutup", "": "Selamat datang" });
+  });
+});
+
+describe("a counter keeps its one shape (docs/api.md, \"Resources\")", () => {
+  test("its ticket in hand is today's ticket, kept current by the stream; its waiting follows the queue counts", () => {
+    const model = fresh();
+    model.apply(issued("A001", "ktp", 1000));
+    model.apply({ ...calledAt("A001", "L1", 1100), queues: { ktp: 0, kk: 2, "@L2": 1 } });
+    const l1 = model.counters.get("L1");
+    assert.deepEqual([model.counters.get("L1").waiting, model.counters.get("L2").waiting], [2, 3]);
+    assert.deepEqual(pick(l1.ticket, "ticket", "service", "channel", "issued_at", "officer"), ["A001", "ktp", "kiosk", 1000, "budi"]);
+    model.apply(on("ticket_recalled", "A001", 1150, { counter: "L1", recalls: 1 }));
+    model.apply(on("service_started", "A001", 1200, { counter: "L1" }));
+    assert.deepEqual(pick(model.counters.get("L1").ticket, "state", "recalls", "called_at", "started_at"), ["serving", 1, 1100, 1200]);
+    model.apply(on("ticket_completed", "A001", 1500, { counter: "L1" }));
+    assert.equal(model.counters.get("L1").ticket, null);
   });
 });

@@ -25,7 +25,7 @@ from typing import Any
 from qms.core.model import FINAL_STATES, HallState, TicketState
 from qms.core.policy import directed_queue
 from qms.display import audience as display
-from qms.server.stream import shapes
+from qms.server import shapes
 from qms.server.stream.facts import (
     PERSONAL,
     TICKET_EVENTS,
@@ -171,7 +171,7 @@ def view(audience: Audience, state: HallState, calls: Iterable[Mapping[str, Any]
     common: Json = {
         "day": state.day,
         "agencies": [{"id": a.id, "name": a.name} for a in state.agencies.values()],
-        "services": shapes.services(state),
+        "services": [shapes.service(s) for s in state.services.values()],
     }
     carried = display.with_states(calls, state)
     if audience.kind is Kind.DISPLAY:
@@ -195,12 +195,14 @@ def view(audience: Audience, state: HallState, calls: Iterable[Mapping[str, Any]
         return {
             "site": shapes.site(state, full=False),
             **common,
-            "counter": shapes.counter(state, counter, full=True)
+            "counter": shapes.counter(state, state.counters[counter], staff=True)
             if counter in state.counters
             else None,
             "queues": visible_queues(audience, queue_counts(state), served),
-            "waiting": [shapes.ticket_detail(t) for t in waiting[:WAITING_LIST_MAX]],
-            "held": [shapes.ticket_detail(t) for t in held],
+            "waiting": [
+                shapes.ticket(t, shapes.TICKET_NAMELESS) for t in waiting[:WAITING_LIST_MAX]
+            ],
+            "held": [shapes.ticket(t) for t in held],
             "calls": carried,
             "messages": shapes.messages(state, None, every_zone=True),
         }
@@ -212,8 +214,8 @@ def view(audience: Audience, state: HallState, calls: Iterable[Mapping[str, Any]
         "site": shapes.site(state, full=True),
         **common,
         "queues": queue_counts(state),
-        "counters": [shapes.counter(state, c, full=True) for c in state.counters],
-        "tickets": [shapes.ticket_detail(t) for t in today if t.state not in FINAL_STATES],
+        "counters": [shapes.counter(state, c, staff=True) for c in state.counters.values()],
+        "tickets": [shapes.ticket(t) for t in today if t.state not in FINAL_STATES],
         "totals": totals,
         "calls": carried,
         "messages": shapes.messages(state, None, every_zone=True),

@@ -107,7 +107,6 @@ TICKET_EVENTS = frozenset(
 )
 # Fields of the person or process behind an event: staff audiences only.
 PERSONAL = ("by", "officer", "cid", "cn")
-SITE_PUBLIC = ("id", "name", "timezone")
 
 
 def pick(event: Mapping[str, Any], names: Iterable[str]) -> Json:
