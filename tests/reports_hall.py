@@ -88,6 +88,16 @@ class ReportsHall:
         if not self.run(cmd, dt):
             raise AssertionError(f"refused: {cmd}")
 
+    def busy(self, day: str, tickets: int = 5) -> None:
+        """A morning at L1 from 08:00: `tickets` issued, all but one served."""
+        self.now = local(day, "08:00")
+        self.must(c.OpenCounter(counter="L1", officer="budi"))
+        for i in range(tickets):
+            self.must(c.IssueTicket(service="ktp", token=f"{day}-{i}"), 60.0)
+        for _ in range(tickets - 1):
+            self.must(c.CallNext(counter="L1"), 120.0)
+            self.must(c.Complete(counter="L1"), 300.0)
+
     def set_up(self, keeps_arrival: bool = True, policy: str = "arrival") -> ReportsHall:
         self.must(
             c.SetUpSite(

@@ -39,13 +39,7 @@ D2 = (date.fromisoformat(TODAY) - timedelta(days=2)).isoformat()
 
 def busy(hall: ReportsHall, day: str, tickets: int) -> None:
     """A morning at L1: `tickets` issued, all but one served; closed at noon."""
-    hall.now = local(day, "08:00")
-    hall.must(c.OpenCounter(counter="L1", officer="budi"))
-    for i in range(tickets):
-        hall.must(c.IssueTicket(service="ktp", token=f"{day}-{i}"), 60.0)
-    for _ in range(tickets - 1):
-        hall.must(c.CallNext(counter="L1"), 120.0)
-        hall.must(c.Complete(counter="L1"), 300.0)
+    hall.busy(day, tickets)
     hall.now = local(day, "12:00")
     hall.must(c.CloseDay())
 
