@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from api_client import Api
 from live_hall import SITE, STREAM, LiveHall, live_hall
+from pure_hall import PureHall
 
 from qms.core import HallState, decide, event_to_dict, evolve, parse_command
 from qms.server import queries as q
@@ -33,14 +34,13 @@ LINKS = {"ref", "status_url", "status_api"}
 
 def _state() -> HallState:
     """Two zones, three counters: L1 serving a priority ticket, L2 idle, L3 closed; one held."""
-    state = HallState()
+    hall = PureHall(NOW)
     tokens = iter(range(100))
 
     def do(type: str, **fields: Any) -> None:
         if type == "issue_ticket":
             fields["token"] = f"SECRET{next(tokens)}"
-        for ev in decide(state, parse_command({"type": type, **fields}), NOW):
-            evolve(state, ev)
+        hall.do(type, **fields)
 
     do("set_up_site", site="s1", name="MPP Test")
     do("set_up_agency", agency="dukcapil", name="Disdukcapil")
@@ -65,8 +65,8 @@ def _state() -> HallState:
     do("call_next", counter="L1")
     do("start_service", counter="L1")
     do("call_next", counter="L2")
-    do("hold", ticket=state.counters["L2"].ticket)
-    return state
+    do("hold", ticket=hall.state.counters["L2"].ticket)
+    return hall.state
 
 
 def narrower(part: Json, whole: Json) -> None:
