@@ -20,8 +20,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from accounts_client import Client  # noqa: E402
-from browser_support import ARGS, CHROMIUM, SITE, Hall, start_hall  # noqa: E402
+from api_client import Api  # noqa: E402
+from browser_support import ARGS, CHROMIUM, SITE  # noqa: E402
+from live_hall import LiveHall, demo_hall  # noqa: E402
 
 P = f"/api/v1/sites/{SITE}"
 LIVE = "() => document.querySelector('[data-conn]').dataset.conn === 'live'"
@@ -53,9 +54,9 @@ class KeepAlive:
 class Desk:
     """The demo kiosk and officer petugas1 at counter L1, over keep-alive connections."""
 
-    def __init__(self, hall: Hall, officer: str = "petugas1", counter: str = "L1") -> None:
+    def __init__(self, hall: LiveHall, officer: str = "petugas1", counter: str = "L1") -> None:
         self.kiosk = KeepAlive(hall.url, {"Authorization": f"Bearer {hall.tokens['kiosk']}"})
-        client = Client(hall.url)
+        client = Api(hall.url)
         assert client.sign_in(officer, hall.passwords[officer]).status == 200
         cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
         self.officer = KeepAlive(hall.url, {"Cookie": cookie})
@@ -76,16 +77,16 @@ class Desk:
         return int(body["version"]), str(body["counter"]["ticket"]["number"])
 
 
-def hall_and_browser(playwright: Any) -> tuple[Hall, Any, Path]:
+def hall_and_browser(playwright: Any) -> tuple[LiveHall, Any, Path]:
     tmp = Path(tempfile.mkdtemp(prefix="qmsbench-display-"))
-    hall = start_hall(tmp / "data")
+    hall = demo_hall(tmp / "data").__enter__()  # the caller stops hall.server
     env = {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "config")}
     env["XDG_CACHE_HOME"] = str(tmp / "cache")
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=env)
     return hall, browser, tmp
 
 
-def open_display(browser: Any, hall: Hall, query: str = "") -> Any:
+def open_display(browser: Any, hall: LiveHall, query: str = "") -> Any:
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{hall.url}/display?token={hall.tokens['display']}{query}")
     page.wait_for_function(LIVE, timeout=20_000)

@@ -4,7 +4,7 @@ For each N (number of display connections) and each system, in this order:
 
 - **qms** (`qms serve`, a real process started by tests/live_server.py, embedded
   SQLite log; with --redis-log also the Redis log): a hall set up over the HTTP
-  API (tests/stream_client.py `stream_hall`), officer "budi" signed in and holding
+  API (tests/live_hall.py `live_hall`), officer "budi" signed in and holding
   counter L1; N display websockets (device token, audience display) in
   --client-procs other processes, each past its hello and snapshot. The officer
   presses on ONE keep-alive HTTP connection: `complete`, a pause, then
@@ -99,7 +99,7 @@ from _common import (  # noqa: E402
 )
 
 REDIS_BASE = "redis://127.0.0.1:6379/0"
-SITE = "s1"  # the site of tests/api_client.set_up_hall
+SITE = "s1"  # the site of tests/live_hall.set_up_hall
 COUNTER = "L1"  # officer budi's counter (serves ktp, kk)
 
 
@@ -995,10 +995,10 @@ class QmsTarget:
         return int(self.hall.server.port)
 
     def start(self, tickets: int) -> None:
-        from stream_client import stream_hall
+        from live_hall import STREAM, live_hall
 
         self.hall = self._stack.enter_context(
-            stream_hall(self.workdir, log_url=self.log_url, env=self.env)
+            live_hall(self.workdir, **STREAM, log_url=self.log_url, env=self.env)
         )
         for _ in range(tickets):
             self.hall.issue("ktp")

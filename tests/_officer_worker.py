@@ -40,7 +40,7 @@ from qms.relay import relaying
 
 # What a Redis outage looks like to a client: `LogUnavailable` from the log, redis-py's
 # errors from the relay's own calls, and what a link failing raises.
-OUTAGE = (*outage_errors(redis=True), OSError)
+OUTAGE: tuple[type[BaseException], ...] = (*outage_errors(redis=True), OSError)
 OUTAGE_LIMIT = 30.0  # seconds one command may keep failing for want of Redis
 BACKOFF = (0.01, 0.05)  # seconds, uniform
 BUSY_LIMIT = 3  # EngineBusy answers for one command before the officer gives up (starvation)

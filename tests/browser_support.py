@@ -14,15 +14,13 @@ Never `playwright install`: the browser is Debian's package, which
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import LiveServer
+from live_hall import LiveHall, demo_hall
 
 CHROMIUM = os.environ.get("QMS_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -42,35 +40,10 @@ HD = {"width": 1920, "height": 1080}
 PHONE = {"width": 390, "height": 844}
 
 
-@dataclass
-class Hall:
-    server: LiveServer
-    passwords: dict[str, str] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def read_printed(self) -> None:
-        output = self.server.output()
-        self.passwords.update(re.findall(r"(\w+)\s+kata sandi / password: (\S+)", output))
-        self.tokens.update(re.findall(r"/(display|kiosk)\?token=(\S+)", output))
-
-
-def start_hall(data_dir: Path, **kwargs: Any) -> Hall:
-    hall = Hall(LiveServer(data_dir, command="demo", **kwargs).start())
-    hall.read_printed()
-    return hall
-
-
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
-    hall = start_hall(tmp_path_factory.mktemp("hall") / "data")
-    try:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with demo_hall(tmp_path_factory.mktemp("hall") / "data") as hall:
         yield hall
-    finally:
-        hall.server.stop()
 
 
 # Module scope, not session: Playwright's sync API runs an event loop of its own
@@ -83,7 +56,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     home = tmp_path_factory.mktemp("chromium-home")
-    env = {**os.environ, "HOME": str(home)}
+    env: dict[str, str | float | bool] = {**os.environ, "HOME": str(home)}
     env["XDG_CONFIG_HOME"] = str(home / "config")
     env["XDG_CACHE_HOME"] = str(home / "cache")
     with sync_playwright() as pw:

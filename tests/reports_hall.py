@@ -1,7 +1,7 @@
 """A hall driven through the real pure core (`decide`/`evolve`) for the reports' tests.
 
-`Hall.run` decides a command at the hall's clock and keeps every event as the
-log stores it (msgpack round trip). `Hall.act` plays one random action: it picks
+`ReportsHall.run` decides a command at the hall's clock and keeps every event as the
+log stores it (msgpack round trip). `ReportsHall.act` plays one random action: it picks
 a command that fits the state (a counter with a ticket in hand for "complete",
 a waiting ticket for "cancel", ...) from a number the caller draws, so that
 hypothesis or a seeded random source can play whole days. Refused commands are
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 from qms.core import HallState, Rejected, decide, event_to_dict, evolve
 from qms.core import commands as c
@@ -65,7 +65,7 @@ def wire(event: Any) -> dict[str, Any]:
     return data
 
 
-class Hall:
+class ReportsHall:
     def __init__(self, start: float, *, tz: str = TZ, site: str = SITE) -> None:
         self.state = HallState()
         self.now = start
@@ -88,7 +88,17 @@ class Hall:
         if not self.run(cmd, dt):
             raise AssertionError(f"refused: {cmd}")
 
-    def set_up(self, keeps_arrival: bool = True, policy: str = "arrival") -> Hall:
+    def busy(self, day: str, tickets: int = 5) -> None:
+        """A morning at L1 from 08:00: `tickets` issued, all but one served."""
+        self.now = local(day, "08:00")
+        self.must(c.OpenCounter(counter="L1", officer="budi"))
+        for i in range(tickets):
+            self.must(c.IssueTicket(service="ktp", token=f"{day}-{i}"), 60.0)
+        for _ in range(tickets - 1):
+            self.must(c.CallNext(counter="L1"), 120.0)
+            self.must(c.Complete(counter="L1"), 300.0)
+
+    def set_up(self, keeps_arrival: bool = True, policy: str = "arrival") -> ReportsHall:
         self.must(
             c.SetUpSite(
                 site=self.site,
@@ -217,7 +227,7 @@ def service_set_up(sid: str, agency: str, prefix: str, target_min: int) -> c.Set
     )
 
 
-async def store(log: EventLog, hall: Hall, after: int = 0) -> int:
+async def store(log: EventLog, hall: ReportsHall, after: int = 0) -> int:
     """Append the hall's entries after `after` to the real log (in pieces, as an engine would)."""
     version = after
     pending = [event for v, event in hall.entries if v > after]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 Entry = tuple[int, dict[str, Any]]
@@ -193,7 +193,7 @@ def _steps(
         row["service_s"] = finished - row["started"]
         row["within_target"] = row["wait_s"] <= row["target_s"]
     if last and outcome in ("served", "no_show", "cancelled"):
-        row["hall_s"] = finished - issued
+        row["hall_s"] = cast(float, finished) - issued
     return row
 
 

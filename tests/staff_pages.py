@@ -7,32 +7,33 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from accounts_client import Client
-from browser_support import SITE, Hall
+from api_client import PASSWORD, Api
+from browser_support import HD, SITE, watch
+from live_hall import LiveHall
 
 TICKETS = f"/api/v1/sites/{SITE}/tickets"
 COUNTERS = f"/api/v1/sites/{SITE}/counters"
 L1 = f"{COUNTERS}/L1"
 
 
-def staff(hall: Hall, name: str) -> Client:
-    client = Client(hall.url)
+def staff(hall: LiveHall, name: str) -> Api:
+    client = Api(hall.url)
     assert client.sign_in(name, hall.passwords[name]).status == 200
     return client
 
 
-def issue(hall: Hall, service: str = "ktp") -> dict[str, Any]:
-    kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
+def issue(hall: LiveHall, service: str = "ktp") -> dict[str, Any]:
+    kiosk = Api(hall.url, token=hall.tokens["kiosk"], origin=None)
     reply = kiosk.post(TICKETS, {"service": service})
-    assert reply.status == 201, reply.json
-    return dict(reply.json["ticket"])
+    assert reply.status == 201, reply.body
+    return dict(reply.body["ticket"])
 
 
-def counter(boss: Client, counter_id: str = "L1") -> dict[str, Any]:
-    return dict(next(c for c in boss.get(COUNTERS).json["counters"] if c["counter"] == counter_id))
+def counter(boss: Api, counter_id: str = "L1") -> dict[str, Any]:
+    return dict(next(c for c in boss.get(COUNTERS).body["counters"] if c["counter"] == counter_id))
 
 
-def reset_hall(hall: Hall) -> Client:
+def reset_hall(hall: LiveHall) -> Api:
     """A quiet hall: L1 closed, free and serving ktp and kk; no ticket waiting or held.
     Answers the supervisor's client."""
     boss = staff(hall, "supervisor")
@@ -42,12 +43,12 @@ def reset_hall(hall: Hall) -> Client:
     if l1["state"] != "closed":
         assert boss.post(L1 + "/close").status == 200
     assert boss.put(L1 + "/services", {"services": ["ktp", "kk"]}).status == 200
-    for t in boss.get(TICKETS + "?state=waiting&state=held").json["tickets"]:
+    for t in boss.get(TICKETS + "?state=waiting&state=held").body["tickets"]:
         assert boss.post(f"{TICKETS}/{t['ticket']}/cancel").status == 200
     return boss
 
 
-def served(hall: Hall) -> dict[str, Any]:
+def served(hall: LiveHall) -> dict[str, Any]:
     """A ktp ticket called, served and completed at L1 by petugas1."""
     reset_hall(hall)
     ticket = issue(hall, "ktp")
@@ -86,7 +87,7 @@ class HeldStream:
         def down(message: str | bytes) -> None:
             is_event = isinstance(message, str) and json.loads(message).get("type") == "event"
             if self.holding and is_event:
-                self.held.append(message)
+                self.held.append(str(message))
             else:
                 ws.send(message)
 
@@ -97,3 +98,18 @@ class HeldStream:
         for message in self.held:
             self.ws.send(message)
         self.held.clear()
+
+
+def reports_page(browser: Any, url: str, query: str) -> tuple[Any, Any, list[str]]:
+    """The reports page at `url/reports?query`, signed in as the admin and loaded: its
+    context, the page and the page's errors (browser_support.watch)."""
+    context = browser.new_context(viewport=HD)
+    page = context.new_page()
+    errors = watch(page)
+    page.goto(f"{url}/reports?{query}")
+    page.locator("#signin input[name=username]").fill("admin")
+    page.locator("#signin input[name=password]").fill(PASSWORD)
+    page.locator("#signin button[type=submit]").click()
+    page.locator("#kpi-visits").wait_for()
+    page.locator("body[data-loading]").wait_for(state="detached")
+    return context, page, errors

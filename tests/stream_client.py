@@ -12,24 +12,14 @@ Every wait is bounded by a timeout; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 import websockets
-from api_client import PASSWORD, SITE, USERS, Api, set_up_hall, sign_in
-from live_server import LiveServer
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
-
-from qms.accounts import DeviceKind
-from qms.server.auth import open_accounts
-from qms.server.config import Config
 
 MSGPACK = "qms.msgpack.v1"
 JSON = "qms.json.v1"
@@ -112,7 +102,7 @@ class StreamClient:
     ) -> dict[str, Any]:
         """Open and say hello with the (epoch, version) seen so far; the welcome."""
         await self.open(sock=sock, max_queue=max_queue)
-        message = {"type": "hello", "audience": self.audience}
+        message: dict[str, Any] = {"type": "hello", "audience": self.audience}
         message.update(epoch=self.epoch, version=self.version)
         if self.counter:
             message["counter"] = self.counter
@@ -255,11 +245,11 @@ class StalledClient:
         return bool(data)
 
     def _take(self) -> None:
-        from websockets.frames import Opcode
+        from websockets.frames import Frame, Opcode
 
         for event in self.protocol.events_received():
-            if getattr(event, "opcode", None) is Opcode.TEXT:
-                message = json.loads(event.data)
+            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                message = json.loads(bytes(event.data))
                 self.messages.append(message)
                 if message["type"] == "welcome":
                     self.epoch = message["epoch"]
@@ -298,110 +288,3 @@ class StalledClient:
         rcvd = self.protocol.close_rcvd
         self.sock.close()
         return rcvd.code if rcvd is not None else None
-
-
-# --- a live hall for stream tests ------------------------------------------------------
-
-
-@dataclass
-class StreamHall:
-    """Live servers on one log, the people and devices of SITE, L1/L2 open (budi, sari)."""
-
-    servers: list[LiveServer]
-    tokens: dict[str, str]  # display, display_b (zone B), kiosk, revoked (a display)
-    devices: dict[str, str]  # the same devices' ids
-    who: dict[str, Api]  # signed-in people on servers[0], and the kiosk
-    opened: list[StreamClient] = field(default_factory=list)  # by `client`, for `close_clients`
-
-    @property
-    def server(self) -> LiveServer:
-        return self.servers[0]
-
-    def version(self, site: str = SITE) -> int:
-        return int(self.who["admin"].ok("GET", f"/sites/{site}")["version"])
-
-    def metrics(self, server: int = 0) -> dict[str, int]:
-        reply = Api(self.servers[server].url).ok("GET", "/readyz")
-        return dict(reply["stream"])
-
-    def client(
-        self, who: str, audience: str = "display", *, server: int = 0, **kw: Any
-    ) -> StreamClient:
-        """A stream client of `who`: a device by its token, a person by their cookie."""
-        base = self.servers[server].ws_url
-        if who in self.tokens:
-            client = StreamClient(base, SITE, audience, token=self.tokens[who], **kw)
-        elif who == "anonymous":
-            client = StreamClient(base, SITE, audience, **kw)
-        else:
-            client = StreamClient(base, SITE, audience, cookie=self.who[who].cookie, **kw)
-        self.opened.append(client)
-        return client
-
-    async def close_clients(self) -> None:
-        """Close every client `client` made (also after a failed test: no stray sockets)."""
-        clients, self.opened = self.opened, []
-        for client in clients:
-            await client.abort()
-
-    def issue(self, service: str = "ktp", **body: Any) -> dict[str, Any]:
-        reply = self.who["kiosk"].ok("POST", f"/sites/{SITE}/tickets", {"service": service, **body})
-        return dict(reply["ticket"])
-
-    def call_next(self, who: str, counter: str) -> dict[str, Any]:
-        """Complete the ticket in hand at `counter`, if any, and call the next one."""
-        self.who[who].post(f"/sites/{SITE}/counters/{counter}/complete", {})  # 409 if none
-        return self.press(who, counter, "call-next")
-
-    def press(self, who: str, counter: str, verb: str, body: Any = None) -> dict[str, Any]:
-        path = f"/sites/{SITE}/counters/{counter}/{verb}"
-        return dict(self.who[who].ok("POST", path, {} if body is None else body))
-
-
-async def _make_accounts(config: Config) -> tuple[dict[str, str], dict[str, str]]:
-    tokens: dict[str, str] = {}
-    ids: dict[str, str] = {}
-    async with open_accounts(config) as store:
-        for username, role, sites in USERS.values():
-            await store.add_user(username, role, sites, PASSWORD, by="test")
-        devices = [
-            ("display", DeviceKind.DISPLAY, ""),
-            ("display_b", DeviceKind.DISPLAY, "B"),
-            ("kiosk", DeviceKind.KIOSK, ""),
-            ("revoked", DeviceKind.DISPLAY, ""),
-        ]
-        for name, kind, zone in devices:
-            device, token = await store.add_device(kind, SITE, zone=zone, name=name, by="test")
-            tokens[name], ids[name] = token, device.device
-            if name == "revoked":
-                await store.revoke_device(device.device, by="test")
-    return tokens, ids
-
-
-@contextlib.contextmanager
-def stream_hall(
-    tmp_path: Path,
-    *,
-    log_url: str | None = None,
-    servers: int = 1,
-    env: dict[str, str] | None = None,
-) -> Iterator[StreamHall]:
-    """`servers` live servers on one log (more than one needs a Redis `log_url`)."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    config = Config(data_dir=data_dir, log_url=log_url or "")
-    tokens, devices = asyncio.run(_make_accounts(config))
-    env = {"QMS_SECRET_KEY": "stream-tests-" + "k" * 40, **(env or {})}
-    with contextlib.ExitStack() as stack:
-        live = [
-            stack.enter_context(LiveServer(data_dir, log_url=log_url, env=env))
-            for _ in range(servers)
-        ]
-        base = live[0].url
-        who = {key: sign_in(base, username) for key, (username, _, _) in USERS.items()}
-        who["kiosk"] = Api(base, token=tokens["kiosk"])
-        hall = StreamHall(live, tokens, devices, who)
-        set_up_hall(who["admin"], SITE)
-        for counter, key in (("L1", "officer"), ("L2", "officer_elsewhere")):
-            hall.press("admin", counter, "open", {"officer": USERS[key][0]})
-        yield hall

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accounts_client import PASSWORD, Client, Reply, add_device, add_user, signed_in
+from api_client import PASSWORD, Api, Reply, add_device, add_user, signed_in
 from live_server import LiveServer
 
 import qms.server.api_accounts  # noqa: F401  (declares its routes)
@@ -44,11 +44,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Client:
-    return signed_in(server, "root")
+def admin(server: LiveServer) -> Api:
+    return signed_in(server.url, "root")
 
 
-def new_user(admin: Client, username: str, role: str = "officer", *sites: str) -> None:
+def new_user(admin: Api, username: str, role: str = "officer", *sites: str) -> None:
     body = {"username": username, "role": role, "sites": list(sites or [SITE])}
     reply = admin.post("/api/v1/users", {**body, "password": PASSWORD})
     assert reply.status == 201, reply.body
@@ -56,56 +56,56 @@ def new_user(admin: Client, username: str, role: str = "officer", *sites: str) -
 
 def assert_error(reply: Reply, status: int, code: str) -> None:
     assert (reply.status, reply.code) == (status, code), reply.body
-    assert set(reply.json["error"]) == {"code", "message", "details"}
+    assert set(reply.body["error"]) == {"code", "message", "details"}
 
 
 # --- sessions -------------------------------------------------------------------------------
 
 
-def test_sign_in_who_am_i_and_sign_out(server: LiveServer, admin: Client) -> None:
+def test_sign_in_who_am_i_and_sign_out(server: LiveServer, admin: Api) -> None:
     new_user(admin, "budi")
-    budi = Client(server.url)
-    assert budi.get("/api/v1/session").json["role"] == "anonymous"
+    budi = Api(server.url)
+    assert budi.get("/api/v1/session").body["role"] == "anonymous"
     reply = budi.sign_in("Budi ")  # typed with a capital and a space
     assert reply.status == 200
     me = {"role": "officer", "name": "budi", "sites": [SITE], "zone": None}
-    assert reply.json == me
-    assert budi.get("/api/v1/session").json == me
+    assert reply.body == me
+    assert budi.get("/api/v1/session").body == me
     out = budi.delete("/api/v1/session")
-    assert out.status == 200 and out.json["role"] == "anonymous"
-    assert "Max-Age=0" in (out.cookie() or "") and "qms_session" not in budi.cookies
-    assert budi.get("/api/v1/session").json["role"] == "anonymous"
+    assert out.status == 200 and out.body["role"] == "anonymous"
+    assert "Max-Age=0" in (out.set_cookie() or "") and "qms_session" not in budi.cookies
+    assert budi.get("/api/v1/session").body["role"] == "anonymous"
 
 
-def test_signing_out_ends_the_session_on_the_server(server: LiveServer, admin: Client) -> None:
+def test_signing_out_ends_the_session_on_the_server(server: LiveServer, admin: Api) -> None:
     """Issue 12: the cookie still worked for up to 12 hours after DELETE /session."""
     new_user(admin, "keluar")
-    browser = signed_in(server, "keluar")
-    elsewhere = signed_in(server, "keluar")  # another session of the same user
-    stolen = Client(server.url, cookies=dict(browser.cookies))  # a copy of the cookie
+    browser = signed_in(server.url, "keluar")
+    elsewhere = signed_in(server.url, "keluar")  # another session of the same user
+    stolen = Api(server.url, cookies=dict(browser.cookies))  # a copy of the cookie
     assert stolen.get(f"/api/v1/sites/{SITE}/queues").status != 401
     assert browser.delete("/api/v1/session").status == 200
-    assert stolen.get("/api/v1/session").json["role"] == "anonymous"
+    assert stolen.get("/api/v1/session").body["role"] == "anonymous"
     assert_error(stolen.get(f"/api/v1/sites/{SITE}/queues"), 401, "not_authenticated")
-    assert elsewhere.get("/api/v1/session").json["name"] == "keluar"  # only that session
+    assert elsewhere.get("/api/v1/session").body["name"] == "keluar"  # only that session
     assert stolen.delete("/api/v1/session").status == 200  # signing out again: harmless
-    assert signed_in(server, "keluar").get("/api/v1/session").json["name"] == "keluar"
+    assert signed_in(server.url, "keluar").get("/api/v1/session").body["name"] == "keluar"
 
 
-def test_the_cookie_flags(server: LiveServer, admin: Client) -> None:
+def test_the_cookie_flags(server: LiveServer, admin: Api) -> None:
     new_user(admin, "cookie")
-    cookie = Client(server.url).sign_in("cookie").cookie()
+    cookie = Api(server.url).sign_in("cookie").set_cookie()
     assert cookie is not None
     flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "path", "samesite", "max-age"} <= flags and "secure" not in flags
     assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
     assert "Path=/;" in cookie + ";" and "Max-Age=43200" in cookie
-    over_tls = Client(server.url).sign_in("cookie", headers={"X-Forwarded-Proto": "https"})
-    assert "Secure" in (over_tls.cookie() or "")
+    over_tls = Api(server.url).sign_in("cookie", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in (over_tls.set_cookie() or "")
 
 
-def test_an_admin_has_every_site(admin: Client) -> None:
-    assert admin.get("/api/v1/session").json == {
+def test_an_admin_has_every_site(admin: Api) -> None:
+    assert admin.get("/api/v1/session").body == {
         "role": "admin",
         "name": "root",
         "sites": None,
@@ -113,15 +113,15 @@ def test_an_admin_has_every_site(admin: Client) -> None:
     }
 
 
-def test_wrong_password_and_unknown_user_look_the_same(server: LiveServer, admin: Client) -> None:
+def test_wrong_password_and_unknown_user_look_the_same(server: LiveServer, admin: Api) -> None:
     new_user(admin, "salah")
-    client = Client(server.url)
+    client = Api(server.url)
     wrong = client.sign_in("salah", "not-the-password", headers=address())
     unknown = client.sign_in("nobody-at-all", PASSWORD, headers=address())
     assert_error(wrong, 401, "bad_credentials")
     assert_error(unknown, 401, "bad_credentials")
-    assert wrong.json["error"]["message"] == unknown.json["error"]["message"]
-    assert wrong.cookie() is None and not client.cookies
+    assert wrong.body["error"]["message"] == unknown.body["error"]["message"]
+    assert wrong.set_cookie() is None and not client.cookies
 
 
 @pytest.mark.parametrize(
@@ -137,16 +137,14 @@ def test_wrong_password_and_unknown_user_look_the_same(server: LiveServer, admin
 def test_sign_in_refuses_bad_bodies(
     server: LiveServer, body: object, status: int, code: str
 ) -> None:
-    assert_error(Client(server.url).post("/api/v1/session", body), status, code)
+    assert_error(Api(server.url).post("/api/v1/session", body), status, code)
 
 
 def test_sign_in_refuses_what_is_not_json(server: LiveServer) -> None:
-    client = Client(server.url)
-    reply = client.request(
-        "POST", "/api/v1/session", headers={"Content-Type": "text/plain"}, body=None
-    )
+    client = Api(server.url)
+    reply = client.call("POST", "/api/v1/session", headers={"Content-Type": "text/plain"})
     assert reply.status == 422  # an empty body: the fields are missing
-    form = client.request(
+    form = client.call(
         "POST",
         "/api/v1/session",
         body="username=root",
@@ -156,35 +154,35 @@ def test_sign_in_refuses_what_is_not_json(server: LiveServer) -> None:
 
 
 def test_a_disabled_user_cannot_sign_in_and_loses_their_session(
-    server: LiveServer, admin: Client
+    server: LiveServer, admin: Api
 ) -> None:
     new_user(admin, "cuti")
-    cuti = signed_in(server, "cuti")
-    assert admin.put("/api/v1/users/cuti", {"active": False}).json["active"] is False
-    assert cuti.get("/api/v1/session").json["role"] == "anonymous"
-    assert_error(Client(server.url).sign_in("cuti", headers=address()), 403, "account_disabled")
+    cuti = signed_in(server.url, "cuti")
+    assert admin.put("/api/v1/users/cuti", {"active": False}).body["active"] is False
+    assert cuti.get("/api/v1/session").body["role"] == "anonymous"
+    assert_error(Api(server.url).sign_in("cuti", headers=address()), 403, "account_disabled")
     assert_error(
-        Client(server.url).sign_in("cuti", "wrong-one", headers=address()), 401, "bad_credentials"
+        Api(server.url).sign_in("cuti", "wrong-one", headers=address()), 401, "bad_credentials"
     )
     admin.put("/api/v1/users/cuti", {"active": True})
-    signed_in(server, "cuti")
+    signed_in(server.url, "cuti")
 
 
 # --- throttling -----------------------------------------------------------------------------
 
 
-def test_throttled_per_username_and_place(server: LiveServer, admin: Client) -> None:
+def test_throttled_per_username_and_place(server: LiveServer, admin: Api) -> None:
     new_user(admin, "target")
     new_user(admin, "bystander")
-    client, there = Client(server.url), address()
+    client, there = Api(server.url), address()
     for _ in range(PER_USER_AND_PLACE.count):
         assert_error(client.sign_in("target", "wrong-guess", headers=there), 401, "bad_credentials")
     locked = client.sign_in("target", PASSWORD, headers=there)  # even the right one
     assert_error(locked, 429, "too_many_requests")
     retry = int(locked.headers["Retry-After"])
-    assert 1 <= retry <= 900 and locked.json["error"]["details"]["retry_after"] == retry
+    assert 1 <= retry <= 900 and locked.body["error"]["details"]["retry_after"] == retry
     assert client.sign_in("bystander", headers=there).status == 200  # another user, there
-    assert Client(server.url).sign_in("target", headers=address()).status == 200  # elsewhere
+    assert Api(server.url).sign_in("target", headers=address()).status == 200  # elsewhere
 
 
 def ipv6(n: int, net: str = "2001:db8:12:34") -> dict[str, str]:
@@ -192,35 +190,35 @@ def ipv6(n: int, net: str = "2001:db8:12:34") -> dict[str, str]:
     return {"X-Forwarded-For": f"{net}:{n:x}:0:0:{n + 1:x}"}
 
 
-def test_the_addresses_of_one_ipv6_64_are_one_place(server: LiveServer, admin: Client) -> None:
+def test_the_addresses_of_one_ipv6_64_are_one_place(server: LiveServer, admin: Api) -> None:
     """Issue 12: 25 addresses of one /64 were never throttled, and from them one host
     locked 6 users out. Now they are one place: refused after the per-place limit;
     the 6 users sign in from their own addresses at once."""
     victims = [f"korban6-{i}" for i in range(6)]
     for name in victims:
         new_user(admin, name)
-    client = Client(server.url)
+    client = Api(server.url)
     answers = [
         client.sign_in(victims[n % 6], "wrong-guess", headers=ipv6(n)).status for n in range(25)
     ]
     assert answers[: PER_PLACE.count] == [401] * PER_PLACE.count
     assert set(answers[PER_PLACE.count :]) == {429}
     for name in victims:
-        assert Client(server.url).sign_in(name, headers=address()).status == 200
+        assert Api(server.url).sign_in(name, headers=address()).status == 200
 
 
-def test_a_lock_out_attempt_does_not_lock_the_user_out(server: LiveServer, admin: Client) -> None:
+def test_a_lock_out_attempt_does_not_lock_the_user_out(server: LiveServer, admin: Api) -> None:
     """Issue 12: anyone who knew a username could keep its officer off their counter.
     Strangers from many addresses (and many of one /64) fail the password again and
     again; the officer signs in at once from their counter's address, in a new
     browser, and from their own browser anywhere."""
     new_user(admin, "loket7")
     counter = address()
-    own_browser = Client(server.url)
+    own_browser = Api(server.url)
     assert own_browser.sign_in("loket7", headers=counter).status == 200  # a day before
     assert "qms_device" in own_browser.cookies
     own_browser.delete("/api/v1/session")
-    attacker, refused = Client(server.url), 0
+    attacker, refused = Api(server.url), 0
     for n in range(60):
         headers = address() if n % 2 else ipv6(n, "2001:db8:66:77")
         reply = attacker.sign_in("loket7", f"tebakan-{n}", headers=headers)
@@ -229,31 +227,31 @@ def test_a_lock_out_attempt_does_not_lock_the_user_out(server: LiveServer, admin
             assert int(reply.headers["Retry-After"]) <= 900
             refused += 1
     assert refused > 0  # slowed
-    assert Client(server.url).sign_in("loket7", headers=counter).status == 200
+    assert Api(server.url).sign_in("loket7", headers=counter).status == 200
     assert own_browser.sign_in("loket7", headers=address()).status == 200
-    stranger = Client(server.url).sign_in("loket7", headers=address())  # new place, new browser
+    stranger = Api(server.url).sign_in("loket7", headers=address())  # new place, new browser
     if stranger.status == 429:  # slowed for seconds, never locked for minutes
         assert int(stranger.headers["Retry-After"]) <= PER_USER.max_s
     else:
         assert stranger.status == 200
 
 
-def test_the_device_cookie(server: LiveServer, admin: Client) -> None:
+def test_the_device_cookie(server: LiveServer, admin: Api) -> None:
     new_user(admin, "perangkat")
-    reply = Client(server.url).sign_in("perangkat")
-    cookie = reply.cookie("qms_device") or ""
+    reply = Api(server.url).sign_in("perangkat")
+    cookie = reply.set_cookie("qms_device") or ""
     assert cookie.startswith("qms_device=d1.")
     for flag in ("HttpOnly", "SameSite=strict", "Path=/api/v1/session", "Max-Age=15552000"):
         assert flag in cookie, cookie
     assert "Secure" not in cookie
-    over_tls = Client(server.url).sign_in("perangkat", headers={"X-Forwarded-Proto": "https"})
-    assert "Secure" in (over_tls.cookie("qms_device") or "")
+    over_tls = Api(server.url).sign_in("perangkat", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in (over_tls.set_cookie("qms_device") or "")
 
 
-def test_throttled_per_address(server: LiveServer, admin: Client) -> None:
+def test_throttled_per_address(server: LiveServer, admin: Api) -> None:
     new_user(admin, "korban")
     here, elsewhere = address(), address()
-    client = Client(server.url)
+    client = Api(server.url)
     for i in range(20):  # twenty names from one address
         assert_error(
             client.sign_in(f"guess{i}", "wrong-guess", headers=here), 401, "bad_credentials"
@@ -262,49 +260,49 @@ def test_throttled_per_address(server: LiveServer, admin: Client) -> None:
     assert client.sign_in("korban", headers=elsewhere).status == 200
 
 
-def test_a_success_is_not_counted_against_the_address(server: LiveServer, admin: Client) -> None:
+def test_a_success_is_not_counted_against_the_address(server: LiveServer, admin: Api) -> None:
     new_user(admin, "rajin")
     here = address()
     for _ in range(25):  # a busy hall behind one NAT address signs in all day
-        assert Client(server.url).sign_in("rajin", headers=here).status == 200
+        assert Api(server.url).sign_in("rajin", headers=here).status == 200
 
 
 # --- passwords ------------------------------------------------------------------------------
 
 
-def test_changing_my_password_ends_my_other_sessions(server: LiveServer, admin: Client) -> None:
+def test_changing_my_password_ends_my_other_sessions(server: LiveServer, admin: Api) -> None:
     new_user(admin, "ganti")
-    here, there = signed_in(server, "ganti"), signed_in(server, "ganti")
+    here, there = signed_in(server.url, "ganti"), signed_in(server.url, "ganti")
     reply = here.post(
         "/api/v1/session/password", {"old_password": PASSWORD, "new_password": "sandi-baru-1"}
     )
-    assert reply.status == 200 and reply.cookie() is not None
-    assert here.get("/api/v1/session").json["name"] == "ganti"  # renewed
-    assert there.get("/api/v1/session").json["role"] == "anonymous"  # ended
-    assert_error(Client(server.url).sign_in("ganti", headers=address()), 401, "bad_credentials")
-    signed_in(server, "ganti", "sandi-baru-1")
+    assert reply.status == 200 and reply.set_cookie() is not None
+    assert here.get("/api/v1/session").body["name"] == "ganti"  # renewed
+    assert there.get("/api/v1/session").body["role"] == "anonymous"  # ended
+    assert_error(Api(server.url).sign_in("ganti", headers=address()), 401, "bad_credentials")
+    signed_in(server.url, "ganti", "sandi-baru-1")
 
 
-def test_changing_my_password_needs_the_old_one(server: LiveServer, admin: Client) -> None:
+def test_changing_my_password_needs_the_old_one(server: LiveServer, admin: Api) -> None:
     new_user(admin, "lupa")
-    lupa = signed_in(server, "lupa")
+    lupa = signed_in(server.url, "lupa")
     path = "/api/v1/session/password"
     wrong = lupa.post(path, {"old_password": "not-it-at-all", "new_password": "sandi-baru-1"})
     assert_error(wrong, 401, "bad_credentials")
     short = lupa.post(path, {"old_password": PASSWORD, "new_password": "pendek"})
     assert_error(short, 422, "password_too_short")
     assert_error(lupa.post(path, {"old_password": PASSWORD}), 422, "invalid_command")
-    assert lupa.get("/api/v1/session").json["name"] == "lupa"  # nothing changed
-    assert_error(Client(server.url).post(path, {}), 401, "not_authenticated")
+    assert lupa.get("/api/v1/session").body["name"] == "lupa"  # nothing changed
+    assert_error(Api(server.url).post(path, {}), 401, "not_authenticated")
 
 
-def test_an_admin_reset_ends_the_users_sessions(server: LiveServer, admin: Client) -> None:
+def test_an_admin_reset_ends_the_users_sessions(server: LiveServer, admin: Api) -> None:
     new_user(admin, "reset")
-    user = signed_in(server, "reset")
+    user = signed_in(server.url, "reset")
     reply = admin.post("/api/v1/users/reset/password", {"password": "dari-admin-1"})
-    assert reply.status == 200 and reply.json["username"] == "reset"
-    assert user.get("/api/v1/session").json["role"] == "anonymous"
-    signed_in(server, "reset", "dari-admin-1")
+    assert reply.status == 200 and reply.body["username"] == "reset"
+    assert user.get("/api/v1/session").body["role"] == "anonymous"
+    signed_in(server.url, "reset", "dari-admin-1")
     assert_error(
         admin.post("/api/v1/users/nobody/password", {"password": "dari-admin-1"}),
         404,
@@ -315,16 +313,16 @@ def test_an_admin_reset_ends_the_users_sessions(server: LiveServer, admin: Clien
 # --- users ----------------------------------------------------------------------------------
 
 
-def test_admin_manages_users(server: LiveServer, admin: Client) -> None:
+def test_admin_manages_users(server: LiveServer, admin: Api) -> None:
     body = {"username": "Siti", "role": "supervisor", "sites": [SITE, SITE], "password": PASSWORD}
     made = admin.post("/api/v1/users", body)
     assert made.status == 201
-    assert made.json["username"] == "siti" and made.json["sites"] == [SITE]
-    assert "password_hash" not in made.json and PASSWORD not in made.body.decode()
+    assert made.body["username"] == "siti" and made.body["sites"] == [SITE]
+    assert "password_hash" not in made.body and PASSWORD not in made.raw.decode()
     assert_error(admin.post("/api/v1/users", body), 409, "user_exists")
     changed = admin.put("/api/v1/users/siti", {"role": "officer", "sites": [SITE, OTHER]})
-    assert changed.status == 200 and changed.json["sites"] == sorted([SITE, OTHER])
-    users = {u["username"]: u for u in admin.get("/api/v1/users").json["users"]}
+    assert changed.status == 200 and changed.body["sites"] == sorted([SITE, OTHER])
+    users = {u["username"]: u for u in admin.get("/api/v1/users").body["users"]}
     assert users["siti"]["role"] == "officer" and users["root"]["role"] == "admin"
     assert all("password_hash" not in u for u in users.values())
 
@@ -349,12 +347,12 @@ def test_admin_manages_users(server: LiveServer, admin: Client) -> None:
         ),
     ],
 )
-def test_add_user_refuses(admin: Client, body: dict[str, object], code: str) -> None:
+def test_add_user_refuses(admin: Api, body: dict[str, object], code: str) -> None:
     body = {"password": PASSWORD, **body}
     assert_error(admin.post("/api/v1/users", body), 422, code)
 
 
-def test_weak_passwords_are_refused_everywhere(server: LiveServer, admin: Client) -> None:
+def test_weak_passwords_are_refused_everywhere(server: LiveServer, admin: Api) -> None:
     """NIST SP 800-63B: not the username, not a common password; at creation, at an
     admin's reset and at one's own change, with stable codes; nothing changes."""
     body = {"username": "sandi", "role": "officer", "sites": [SITE]}
@@ -363,31 +361,31 @@ def test_weak_passwords_are_refused_everywhere(server: LiveServer, admin: Client
         ("password1", "password_too_common"),
     ):
         assert_error(admin.post("/api/v1/users", {**body, "password": password}), 422, code)
-    assert all(u["username"] != "sandi" for u in admin.get("/api/v1/users").json["users"])
+    assert all(u["username"] != "sandi" for u in admin.get("/api/v1/users").body["users"])
     new_user(admin, "sandi")
     reset = admin.post("/api/v1/users/sandi/password", {"password": "SANDI12345"})
     assert_error(reset, 422, "password_is_username")
-    user = signed_in(server, "sandi")
+    user = signed_in(server.url, "sandi")
     own = user.post(
         "/api/v1/session/password", {"old_password": PASSWORD, "new_password": "qwertyuiop"}
     )
     assert_error(own, 422, "password_too_common")
-    assert user.get("/api/v1/session").json["name"] == "sandi"  # nothing changed
-    signed_in(server, "sandi")
+    assert user.get("/api/v1/session").body["name"] == "sandi"  # nothing changed
+    signed_in(server.url, "sandi")
 
 
-def test_change_user_refuses(admin: Client) -> None:
+def test_change_user_refuses(admin: Api) -> None:
     assert_error(admin.put("/api/v1/users/nobody", {"active": False}), 404, "unknown_user")
     assert_error(admin.put("/api/v1/users/root", {"active": "no"}), 422, "invalid_command")
     assert_error(admin.put("/api/v1/users/root", {"active": False}), 409, "last_admin")
 
 
-def test_supervisor_sees_and_acts_for_their_sites_only(server: LiveServer, admin: Client) -> None:
+def test_supervisor_sees_and_acts_for_their_sites_only(server: LiveServer, admin: Api) -> None:
     new_user(admin, "spv", "supervisor", SITE)
     new_user(admin, "petugas-sini", "officer", SITE)
     new_user(admin, "petugas-sana", "officer", OTHER)
-    spv = signed_in(server, "spv")
-    names = {u["username"] for u in spv.get("/api/v1/users").json["users"]}
+    spv = signed_in(server.url, "spv")
+    names = {u["username"] for u in spv.get("/api/v1/users").body["users"]}
     assert {"spv", "petugas-sini"} <= names
     assert "petugas-sana" not in names and "root" not in names
     assert_error(spv.get(f"/api/v1/sites/{OTHER}"), 403, "forbidden")
@@ -396,30 +394,29 @@ def test_supervisor_sees_and_acts_for_their_sites_only(server: LiveServer, admin
     assert_error(spv.post("/api/v1/users", body), 403, "forbidden")
     assert_error(spv.put("/api/v1/users/petugas-sini", {"active": False}), 403, "forbidden")
     assert_error(spv.post("/api/v1/devices", {"kind": "display", "site": SITE}), 403, "forbidden")
-    officer = signed_in(server, "petugas-sini")
+    officer = signed_in(server.url, "petugas-sini")
     assert_error(officer.get("/api/v1/users"), 403, "forbidden")
     assert_error(officer.get("/api/v1/devices"), 403, "forbidden")
-    assert_error(Client(server.url).get("/api/v1/users"), 401, "not_authenticated")
+    assert_error(Api(server.url).get("/api/v1/users"), 401, "not_authenticated")
 
 
-def test_reserved_sites_are_not_found(admin: Client) -> None:
+def test_reserved_sites_are_not_found(admin: Api) -> None:
     assert_error(admin.get("/api/v1/sites/_accounts"), 404, "not_found")
 
 
 # --- CSRF -----------------------------------------------------------------------------------
 
 
-def test_cookie_commands_need_our_origin(server: LiveServer, admin: Client) -> None:
+def test_cookie_commands_need_our_origin(server: LiveServer, admin: Api) -> None:
     body = {"username": "csrf", "role": "officer", "sites": [SITE], "password": PASSWORD}
     for origin in ("https://evil.example", None, "null", server.url + ".evil.example"):
-        forged = Client(server.url, origin=origin, cookies=dict(admin.cookies))
+        forged = Api(server.url, origin=origin, cookies=dict(admin.cookies))
         assert_error(forged.post("/api/v1/users", body), 403, "bad_origin")
         assert_error(forged.delete("/api/v1/session"), 403, "bad_origin")
-    users = {u["username"] for u in admin.get("/api/v1/users").json["users"]}
+    users = {u["username"] for u in admin.get("/api/v1/users").body["users"]}
     assert "csrf" not in users  # nothing was changed
     assert (
-        Client(server.url, origin=None, cookies=dict(admin.cookies)).get("/api/v1/users").status
-        == 200
+        Api(server.url, origin=None, cookies=dict(admin.cookies)).get("/api/v1/users").status == 200
     )  # reading needs no Origin
     assert admin.post("/api/v1/users", body).status == 201
 
@@ -428,66 +425,64 @@ def test_loopback_names_of_this_server_are_its_origin(server: LiveServer) -> Non
     """Served on 127.0.0.1, the server is also http://localhost:PORT to a browser
     on the same machine; another port of localhost is another origin."""
     for name in ("localhost", "[::1]"):
-        assert (
-            Client(server.url, origin=f"http://{name}:{server.port}").sign_in("root").status == 200
-        )
-    other = Client(server.url, origin=f"http://localhost:{server.port + 1}")
+        assert Api(server.url, origin=f"http://{name}:{server.port}").sign_in("root").status == 200
+    other = Api(server.url, origin=f"http://localhost:{server.port + 1}")
     assert_error(other.sign_in("root"), 403, "bad_origin")
 
 
 def test_sign_in_from_a_foreign_page_is_refused(server: LiveServer) -> None:
-    foreign = Client(server.url, origin="https://evil.example")
+    foreign = Api(server.url, origin="https://evil.example")
     assert_error(foreign.sign_in("root", headers=address()), 403, "bad_origin")
-    assert Client(server.url, origin=None).sign_in("root").status == 200  # scripts send none
+    assert Api(server.url, origin=None).sign_in("root").status == 200  # scripts send none
 
 
 # --- devices --------------------------------------------------------------------------------
 
 
-def test_admin_adds_lists_and_revokes_devices(server: LiveServer, admin: Client) -> None:
+def test_admin_adds_lists_and_revokes_devices(server: LiveServer, admin: Api) -> None:
     made = admin.post(
         "/api/v1/devices", {"kind": "display", "site": SITE, "zone": "lantai-1", "name": "TV lobi"}
     )
     assert made.status == 201 and made.headers["Cache-Control"] == "no-store"
-    device, token, link = made.json["device"], made.json["token"], made.json["link"]
+    device, token, link = made.body["device"], made.body["token"], made.body["link"]
     assert device["kind"] == "display" and device["zone"] == "lantai-1" and not device["revoked"]
     assert link == f"{server.url}/display?token={token}"
-    listed = admin.get("/api/v1/devices").json["devices"]
+    listed = admin.get("/api/v1/devices").body["devices"]
     assert device["device"] in {d["device"] for d in listed}
-    assert token not in admin.get("/api/v1/devices").body.decode()
-    tv = Client(server.url, token=token, origin=None)
-    assert tv.get("/api/v1/session").json == {
+    assert token not in admin.get("/api/v1/devices").raw.decode()
+    tv = Api(server.url, token=token, origin=None)
+    assert tv.get("/api/v1/session").body == {
         "role": "display",
         "name": device["device"],
         "sites": [SITE],
         "zone": "lantai-1",
     }
-    assert tv.get("/api/v1/device").json["device"]["device"] == device["device"]
+    assert tv.get("/api/v1/device").body["device"]["device"] == device["device"]
     assert tv.get(f"/api/v1/sites/{SITE}").status != 403
     assert_error(tv.get(f"/api/v1/sites/{OTHER}"), 403, "forbidden")
     assert_error(tv.get("/api/v1/users"), 403, "forbidden")
     assert_error(tv.post("/api/v1/devices", {"kind": "display", "site": SITE}), 403, "forbidden")
 
     revoked = admin.delete(f"/api/v1/devices/{device['device']}")
-    assert revoked.status == 200 and revoked.json["device"]["revoked"] is True
+    assert revoked.status == 200 and revoked.body["device"]["revoked"] is True
     assert_error(tv.get("/api/v1/device"), 401, "not_authenticated")
-    assert tv.get("/api/v1/session").json["role"] == "anonymous"
+    assert tv.get("/api/v1/session").body["role"] == "anonymous"
     assert admin.delete(f"/api/v1/devices/{device['device']}").status == 200  # again: no change
     assert_error(admin.delete("/api/v1/devices/display-000000"), 404, "unknown_device")
 
 
 def test_device_tokens_in_the_query_only_outside_the_api(server: LiveServer) -> None:
     token = add_device(server, "kiosk", SITE)
-    assert Client(server.url, token=token).get("/api/v1/device").json["device"]["kind"] == "kiosk"
-    assert_error(Client(server.url).get(f"/api/v1/device?token={token}"), 401, "not_authenticated")
+    assert Api(server.url, token=token).get("/api/v1/device").body["device"]["kind"] == "kiosk"
+    assert_error(Api(server.url).get(f"/api/v1/device?token={token}"), 401, "not_authenticated")
     assert_error(
-        Client(server.url, token="qmsd_forged").get("/api/v1/device"), 401, "not_authenticated"
+        Api(server.url, token="qmsd_forged").get("/api/v1/device"), 401, "not_authenticated"
     )
-    basic = Client(server.url).get("/api/v1/device", headers={"Authorization": f"Basic {token}"})
+    basic = Api(server.url).get("/api/v1/device", headers={"Authorization": f"Basic {token}"})
     assert_error(basic, 401, "not_authenticated")
 
 
-def test_control_characters_in_names_and_texts_are_refused(admin: Client) -> None:
+def test_control_characters_in_names_and_texts_are_refused(admin: Api) -> None:
     """Issue 12: an ESC or a newline in a device name forged rows in `qms device list`,
     a bidi override could garble a display; refused (422 invalid_text), nothing kept."""
     site = "mpp-teks"
@@ -495,12 +490,12 @@ def test_control_characters_in_names_and_texts_are_refused(admin: Client) -> Non
     for bad in ("TV\nlobby  yes", "TV \x1b[31m", "TV \u202eybbol", "TV\u2069"):
         device = admin.post("/api/v1/devices", {"kind": "display", "site": site, "name": bad})
         assert_error(device, 422, "invalid_text")
-        assert device.json["error"]["details"]["field"] == "name"
+        assert device.body["error"]["details"]["field"] == "name"
         text = admin.post(f"/api/v1/sites/{site}/broadcast", {"text": f"Selamat datang {bad}"})
         assert_error(text, 422, "invalid_text")
         agency = admin.put(f"/api/v1/sites/{site}/agencies/bpjs", {"name": bad})
         assert_error(agency, 422, "invalid_text")
-    assert admin.get(f"/api/v1/devices?site={site}").json["devices"] == []
+    assert admin.get(f"/api/v1/devices?site={site}").body["devices"] == []
     ok = admin.post(f"/api/v1/sites/{site}/broadcast", {"text": "Selamat datang 🙏"})
     assert ok.status == 200, ok.body
 
@@ -515,7 +510,7 @@ def test_control_characters_in_names_and_texts_are_refused(admin: Client) -> Non
         ({"kind": "display", "site": SITE, "token": "mine"}, "invalid_command"),
     ],
 )
-def test_add_device_refuses(admin: Client, body: dict[str, object], code: str) -> None:
+def test_add_device_refuses(admin: Api, body: dict[str, object], code: str) -> None:
     assert_error(admin.post("/api/v1/devices", body), 422, code)
 
 
@@ -524,7 +519,7 @@ def test_add_device_refuses(admin: Client, body: dict[str, object], code: str) -
 
 def test_a_cli_made_user_signs_in_at_once(server: LiveServer) -> None:
     add_user(server, "dari-cli", "officer", SITE)
-    assert signed_in(server, "dari-cli").get("/api/v1/session").json["name"] == "dari-cli"
+    assert signed_in(server.url, "dari-cli").get("/api/v1/session").body["name"] == "dari-cli"
 
 
 def until(check: object, timeout: float = 5.0) -> None:
@@ -537,15 +532,15 @@ def until(check: object, timeout: float = 5.0) -> None:
 
 def test_cli_revoke_and_passwd_reach_a_running_server(server: LiveServer) -> None:
     token = add_device(server, "display", SITE)
-    tv = Client(server.url, token=token)
+    tv = Api(server.url, token=token)
     assert tv.get("/api/v1/device").status == 200
     add_user(server, "cli-pw", "officer", SITE)
-    user = signed_in(server, "cli-pw")
-    server.cli("device", "revoke", tv.get("/api/v1/device").json["device"]["device"])
+    user = signed_in(server.url, "cli-pw")
+    server.cli("device", "revoke", tv.get("/api/v1/device").body["device"]["device"])
     server.cli("user", "passwd", "cli-pw", input="dari-cli-baru\n")
     until(lambda: tv.get("/api/v1/device").status == 401)
-    until(lambda: user.get("/api/v1/session").json["role"] == "anonymous")
-    signed_in(server, "cli-pw", "dari-cli-baru")
+    until(lambda: user.get("/api/v1/session").body["role"] == "anonymous")
+    signed_in(server.url, "cli-pw", "dari-cli-baru")
 
 
 # --- the secret key -------------------------------------------------------------------------
@@ -565,15 +560,15 @@ def test_sessions_survive_a_restart_and_die_with_another_key(tmp_path: Path) -> 
     data = tmp_path / "data"
     with LiveServer(data) as first:
         add_user(first, "tetap", "officer", SITE)
-        client = signed_in(first, "tetap")
+        client = signed_in(first.url, "tetap")
     key = (data / "secret.key").read_bytes()
     assert stat.S_IMODE(os.stat(data / "secret.key").st_mode) == 0o600
     with LiveServer(data, port=first.port) as second:
-        assert client.get("/api/v1/session").json["name"] == "tetap"
+        assert client.get("/api/v1/session").body["name"] == "tetap"
         assert (data / "secret.key").read_bytes() == key
         second.stop()
     with LiveServer(data, port=first.port, env={"QMS_SECRET_KEY": "another-key"}):
-        assert client.get("/api/v1/session").json["role"] == "anonymous"
+        assert client.get("/api/v1/session").body["role"] == "anonymous"
 
 
 # --- the route table ------------------------------------------------------------------------
@@ -614,24 +609,24 @@ def test_two_servers_on_redis_share_people_and_devices(tmp_path: Path, redis_log
         LiveServer(tmp_path / "b", log_url=redis_log_url, env=key) as b,
     ):
         add_user(a, "root", "admin")
-        admin_a = signed_in(a, "root")
+        admin_a = signed_in(a.url, "root")
         new_user(admin_a, "pindah")
-        at_b = signed_in(b, "pindah")  # made through A, known at B at once
-        cookie_from_a = Client(b.url, cookies=dict(admin_a.cookies))
-        assert cookie_from_a.get("/api/v1/session").json["name"] == "root"  # one key
-        made = admin_a.post("/api/v1/devices", {"kind": "kiosk", "site": SITE}).json
-        kiosk_at_b = Client(b.url, token=made["token"])
+        at_b = signed_in(b.url, "pindah")  # made through A, known at B at once
+        cookie_from_a = Api(b.url, cookies=dict(admin_a.cookies))
+        assert cookie_from_a.get("/api/v1/session").body["name"] == "root"  # one key
+        made = admin_a.post("/api/v1/devices", {"kind": "kiosk", "site": SITE}).body
+        kiosk_at_b = Api(b.url, token=made["token"])
         assert kiosk_at_b.get("/api/v1/device").status == 200
         admin_a.delete(f"/api/v1/devices/{made['device']['device']}")
-        copy_at_b = Client(b.url, cookies=dict(at_b.cookies))
-        signed_in(b, "pindah").delete("/api/v1/session")  # another session: ends alone
-        assert copy_at_b.get("/api/v1/session").json["name"] == "pindah"
-        Client(a.url, cookies=dict(at_b.cookies)).delete("/api/v1/session")  # ended at A…
-        until(lambda: copy_at_b.get("/api/v1/session").json["role"] == "anonymous")  # …and B
-        at_b = signed_in(b, "pindah")
+        copy_at_b = Api(b.url, cookies=dict(at_b.cookies))
+        signed_in(b.url, "pindah").delete("/api/v1/session")  # another session: ends alone
+        assert copy_at_b.get("/api/v1/session").body["name"] == "pindah"
+        Api(a.url, cookies=dict(at_b.cookies)).delete("/api/v1/session")  # ended at A…
+        until(lambda: copy_at_b.get("/api/v1/session").body["role"] == "anonymous")  # …and B
+        at_b = signed_in(b.url, "pindah")
         admin_a.post("/api/v1/users/pindah/password", {"password": "sandi-baru-1"})
         until(lambda: kiosk_at_b.get("/api/v1/device").status == 401)
-        until(lambda: at_b.get("/api/v1/session").json["role"] == "anonymous")
+        until(lambda: at_b.get("/api/v1/session").body["role"] == "anonymous")
 
 
 async def test_a_remembered_session_still_expires_and_ends(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import OTHER_SITE, SITE, Api, HallServer, error, hall_server, sign_in
-from live_server import LiveServer
+from api_client import API, Api, error, signed_in
+from live_hall import OTHER_SITE, SITE, LiveHall, live_hall
 
 from qms.core import COMMAND_TYPES
 from qms.eventsourcing.schema import dataclass_schema
@@ -23,17 +23,17 @@ from qms.server import api_hall
 from qms.server.api_commands import COMMAND_ROUTES, SERVER_FIELDS
 from qms.server.errors import MAX_BODY
 
-S = f"/sites/{SITE}"
+S = f"/api/v1/sites/{SITE}"
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    with hall_server(tmp_path_factory.mktemp("api_hall")) as server:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("api_hall")) as server:
         yield server
 
 
 @pytest.fixture
-def fresh(hall: HallServer) -> HallServer:
+def fresh(hall: LiveHall) -> LiveHall:
     """No ticket waiting or in hand; L1 open with the officer, L2 with the other officer."""
     reply = hall.admin.post(f"{S}/close-day")
     assert reply.status in (200, 409), reply
@@ -41,7 +41,7 @@ def fresh(hall: HallServer) -> HallServer:
     return hall
 
 
-def snapshot(hall: HallServer) -> dict[str, Any]:
+def snapshot(hall: LiveHall) -> dict[str, Any]:
     tickets = hall.admin.ok("GET", f"{S}/tickets")
     counters = hall.admin.ok("GET", f"{S}/counters")
     setup = hall.admin.ok("GET", S)
@@ -50,7 +50,7 @@ def snapshot(hall: HallServer) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def unchanged(hall: HallServer) -> Iterator[None]:
+def unchanged(hall: LiveHall) -> Iterator[None]:
     """The block's requests change nothing: same log version, same views."""
     before = snapshot(hall)
     yield
@@ -63,7 +63,7 @@ def issue(who: Api, service: str = "ktp", **body: Any) -> dict[str, Any]:
     return dict(reply.body["ticket"])
 
 
-def waiting(hall: HallServer, service: str = "ktp") -> int:
+def waiting(hall: LiveHall, service: str = "ktp") -> int:
     queues = hall.admin.ok("GET", f"{S}/queues")["queues"]
     return int(next(q["waiting"] for q in queues if q["service"] == service))
 
@@ -86,10 +86,10 @@ def test_command_bodies_are_documented_from_the_commands() -> None:
             assert "{" + name + "}" in spec.path
 
 
-def test_a_field_the_server_fills_in_is_not_required_of_the_caller(hall: HallServer) -> None:
+def test_a_field_the_server_fills_in_is_not_required_of_the_caller(hall: LiveHall) -> None:
     """open_counter's officer defaults to the caller: the document must not require it,
     or schemathesis rightly calls the server's answer to `{}` a schema violation."""
-    doc = hall.admin.ok("GET", "/openapi.json")
+    doc = hall.admin.ok("GET", "/api/v1/openapi.json")
     op = doc["paths"]["/api/v1/sites/{site}/counters/{counter}/open"]["post"]
     body = op["requestBody"]["content"]["application/json"]["schema"]
     assert "officer" in body["properties"] and "officer" not in body.get("required", [])
@@ -98,7 +98,7 @@ def test_a_field_the_server_fills_in_is_not_required_of_the_caller(hall: HallSer
 # --- set-up ------------------------------------------------------------------------------------
 
 
-def test_set_up_routes_answer_the_resource(hall: HallServer) -> None:
+def test_set_up_routes_answer_the_resource(hall: LiveHall) -> None:
     site = hall.admin.ok("PUT", S, {"name": "MPP s1", "timezone": "Asia/Jakarta"})
     assert site["site"]["id"] == SITE and site["events"][0]["type"] == "site_configured"
     assert site["events"][0]["by"] == "admin" and site["repeated"] is False
@@ -119,13 +119,13 @@ def test_set_up_routes_answer_the_resource(hall: HallServer) -> None:
     assert {s["service"] for s in setup["services"]} == {"ktp", "kk", "pkb"}
 
 
-def test_set_up_errors_change_nothing(hall: HallServer) -> None:
+def test_set_up_errors_change_nothing(hall: LiveHall) -> None:
     with unchanged(hall):
         error(hall.who["supervisor"].put(S, {"name": "x"}), 403, "forbidden")
-        error(hall.admin.put("/sites/bad%20id", {"name": "x"}), 422, "invalid_command")
+        error(hall.admin.put("/api/v1/sites/bad%20id", {"name": "x"}), 422, "invalid_command")
         error(hall.admin.put(S, {"name": "x", "timezone": "Mars/Base"}), 422, "invalid_timezone")
         error(hall.admin.put(S, {"name": "x", "policy": "random"}), 422, "unknown_policy")
-        body = {"agency": "nope", "prefix": "Z", "name_id": "Z", "name_en": "Z"}
+        body: dict[str, Any] = {"agency": "nope", "prefix": "Z", "name_id": "Z", "name_en": "Z"}
         error(hall.admin.put(f"{S}/services/z", body), 404, "unknown_agency")
         body = {"agency": "dukcapil", "prefix": "A", "name_id": "Z", "name_en": "Z"}
         error(hall.admin.put(f"{S}/services/z", body), 409, "prefix_taken")
@@ -145,7 +145,7 @@ def test_set_up_errors_change_nothing(hall: HallServer) -> None:
         error(hall.who["anonymous"].put(f"{S}/agencies/x", {"name": "x"}), 401, "not_authenticated")
 
 
-def test_reallocating_a_counters_services(fresh: HallServer) -> None:
+def test_reallocating_a_counters_services(fresh: LiveHall) -> None:
     hall = fresh
     done = hall.who["supervisor"].ok(
         "PUT", f"{S}/counters/L3/services", {"services": ["pkb", "kk"]}
@@ -165,22 +165,28 @@ def test_reallocating_a_counters_services(fresh: HallServer) -> None:
 # --- queries -----------------------------------------------------------------------------------
 
 
-def test_queries_of_an_unknown_site_are_404(hall: HallServer) -> None:
-    for path in ("/sites/nowhere", "/sites/nowhere/queues", "/sites/nowhere/counters"):
+def test_queries_of_an_unknown_site_are_404(hall: LiveHall) -> None:
+    for path in (
+        "/api/v1/sites/nowhere",
+        "/api/v1/sites/nowhere/queues",
+        "/api/v1/sites/nowhere/counters",
+    ):
         error(hall.admin.get(path), 404, "unknown_site")
-    error(hall.admin.get("/sites/nowhere/tickets"), 404, "unknown_site")
-    error(hall.admin.get("/sites/bad%20id"), 404, "unknown_site")
-    error(hall.admin.get("/sites/" + "x" * 65), 404, "unknown_site")
+    error(hall.admin.get("/api/v1/sites/nowhere/tickets"), 404, "unknown_site")
+    error(hall.admin.get("/api/v1/sites/bad%20id"), 404, "unknown_site")
+    error(hall.admin.get("/api/v1/sites/" + "x" * 65), 404, "unknown_site")
 
 
-def test_commands_on_an_unknown_site_are_refused(hall: HallServer) -> None:
-    error(hall.admin.post("/sites/nowhere/tickets", {"service": "ktp"}), 409, "site_not_set_up")
-    error(hall.admin.post("/sites/nowhere/close-day"), 409, "site_not_set_up")
-    error(hall.admin.post("/sites/bad%20id/close-day"), 404, "unknown_site")
-    error(hall.admin.get("/sites/nowhere"), 404, "unknown_site")  # still unknown
+def test_commands_on_an_unknown_site_are_refused(hall: LiveHall) -> None:
+    error(
+        hall.admin.post("/api/v1/sites/nowhere/tickets", {"service": "ktp"}), 409, "site_not_set_up"
+    )
+    error(hall.admin.post("/api/v1/sites/nowhere/close-day"), 409, "site_not_set_up")
+    error(hall.admin.post("/api/v1/sites/bad%20id/close-day"), 404, "unknown_site")
+    error(hall.admin.get("/api/v1/sites/nowhere"), 404, "unknown_site")  # still unknown
 
 
-def test_queues_count_waiting_and_estimate(fresh: HallServer) -> None:
+def test_queues_count_waiting_and_estimate(fresh: LiveHall) -> None:
     hall = fresh
     issue(hall.who["kiosk"])
     issue(hall.who["kiosk"], priority="lansia")
@@ -192,7 +198,7 @@ def test_queues_count_waiting_and_estimate(fresh: HallServer) -> None:
     assert body["version"] == hall.version() and body["now"] > 0
 
 
-def test_counters_hide_officers_from_devices(fresh: HallServer) -> None:
+def test_counters_hide_officers_from_devices(fresh: LiveHall) -> None:
     hall = fresh
     staff = hall.who["officer"].ok("GET", f"{S}/counters")["counters"]
     public = hall.who["display"].ok("GET", f"{S}/counters")["counters"]
@@ -202,7 +208,7 @@ def test_counters_hide_officers_from_devices(fresh: HallServer) -> None:
     assert [c["counter"] for c in zone_b] == ["L3"]
 
 
-def test_todays_tickets_for_staff(fresh: HallServer) -> None:
+def test_todays_tickets_for_staff(fresh: LiveHall) -> None:
     hall = fresh
     first = issue(hall.who["kiosk"])
     issue(hall.who["kiosk"], "pkb")
@@ -223,7 +229,7 @@ def test_todays_tickets_for_staff(fresh: HallServer) -> None:
 # --- issuing tickets ------------------------------------------------------------------------------
 
 
-def test_a_kiosk_issues_a_ticket_with_its_status_url(fresh: HallServer) -> None:
+def test_a_kiosk_issues_a_ticket_with_its_status_url(fresh: LiveHall) -> None:
     hall = fresh
     reply = hall.who["kiosk"].post(f"{S}/tickets", {"service": "ktp", "priority": "disabilitas"})
     assert reply.status == 201, reply
@@ -232,19 +238,19 @@ def test_a_kiosk_issues_a_ticket_with_its_status_url(fresh: HallServer) -> None:
     assert ticket["priority"] == "disabilitas"
     assert ticket["status_url"] == f"/t/{ticket['ref']}" and ticket["ref"].startswith(f"{SITE}.")
     assert reply.body["events"][-1]["type"] == "ticket_issued"
-    me = hall.who["kiosk"].ok("GET", "/device")["device"]["device"]
+    me = hall.who["kiosk"].ok("GET", "/api/v1/device")["device"]["device"]
     assert reply.body["events"][-1]["by"] == me
-    status = hall.who["anonymous"].ok("GET", ticket["status_api"].removeprefix("/api/v1"))
+    status = hall.who["anonymous"].ok("GET", ticket["status_api"])
     assert status["ticket"]["number"] == ticket["number"]
 
 
-def test_staff_tickets_default_to_the_staff_channel(fresh: HallServer) -> None:
+def test_staff_tickets_default_to_the_staff_channel(fresh: LiveHall) -> None:
     hall = fresh
     assert issue(hall.who["officer"])["channel"] == "staff"
     assert issue(hall.who["supervisor"], channel="online")["channel"] == "online"
 
 
-def test_issue_errors_change_nothing(fresh: HallServer) -> None:
+def test_issue_errors_change_nothing(fresh: LiveHall) -> None:
     hall = fresh
     with unchanged(hall):
         error(hall.who["kiosk"].post(f"{S}/tickets", {"service": "nope"}), 404, "unknown_service")
@@ -255,7 +261,7 @@ def test_issue_errors_change_nothing(fresh: HallServer) -> None:
         body = {"service": "ktp", "priority": "vip"}
         error(hall.who["kiosk"].post(f"{S}/tickets", body), 422, "invalid_command")
         error(hall.who["kiosk"].post(f"{S}/tickets", {}), 422, "invalid_command")
-        other = f"/sites/{OTHER_SITE}/tickets"
+        other = f"/api/v1/sites/{OTHER_SITE}/tickets"
         error(hall.who["kiosk"].post(other, {"service": "ktp"}), 403, "forbidden")
         error(hall.who["display"].post(f"{S}/tickets", {"service": "ktp"}), 403, "forbidden")
         error(
@@ -266,7 +272,7 @@ def test_issue_errors_change_nothing(fresh: HallServer) -> None:
         )
 
 
-def test_inactive_services_and_quotas_are_409(fresh: HallServer) -> None:
+def test_inactive_services_and_quotas_are_409(fresh: LiveHall) -> None:
     hall = fresh
     quota = {"agency": "samsat", "prefix": "Q", "name_id": "Q", "name_en": "Q", "daily_quota": 1}
     hall.admin.ok("PUT", f"{S}/services/quota1", quota)
@@ -285,7 +291,7 @@ def test_inactive_services_and_quotas_are_409(fresh: HallServer) -> None:
         error(hall.who["kiosk"].post(f"{S}/tickets", {"service": "quota1"}), 409, "quota_reached")
 
 
-def test_the_same_idempotency_key_makes_one_ticket(fresh: HallServer) -> None:
+def test_the_same_idempotency_key_makes_one_ticket(fresh: LiveHall) -> None:
     hall = fresh
     before = waiting(hall)
     headers = {"Idempotency-Key": "kiosk-press-0001"}
@@ -303,7 +309,7 @@ def test_the_same_idempotency_key_makes_one_ticket(fresh: HallServer) -> None:
     assert waiting(hall) == before + 2
 
 
-def test_idempotent_counter_commands(fresh: HallServer) -> None:
+def test_idempotent_counter_commands(fresh: LiveHall) -> None:
     hall = fresh
     issue(hall.who["kiosk"])
     issue(hall.who["kiosk"])
@@ -315,7 +321,7 @@ def test_idempotent_counter_commands(fresh: HallServer) -> None:
     assert waiting(hall) == 1
 
 
-def test_bad_idempotency_keys_are_400(fresh: HallServer) -> None:
+def test_bad_idempotency_keys_are_400(fresh: LiveHall) -> None:
     hall = fresh
     with unchanged(hall):
         for key in ("", "x" * 101, "with space", "ümlaut"):
@@ -328,7 +334,7 @@ def test_bad_idempotency_keys_are_400(fresh: HallServer) -> None:
 # --- counters -----------------------------------------------------------------------------------
 
 
-def test_an_officers_day_at_the_counter(fresh: HallServer) -> None:
+def test_an_officers_day_at_the_counter(fresh: LiveHall) -> None:
     hall = fresh
     officer = hall.who["officer"]
     c = f"{S}/counters/L1"
@@ -352,11 +358,11 @@ def test_an_officers_day_at_the_counter(fresh: HallServer) -> None:
     assert gone["events"][0]["type"] == "ticket_no_show"
     assert officer.ok("POST", f"{c}/pause")["counter"]["state"] == "paused"
     assert officer.ok("POST", f"{c}/open")["counter"]["state"] == "open"
-    status = hall.who["anonymous"].ok("GET", f"/tickets/{a['ref']}")["ticket"]
+    status = hall.who["anonymous"].ok("GET", f"/api/v1/tickets/{a['ref']}")["ticket"]
     assert status["state"] == "done"
 
 
-def test_counter_command_errors_change_nothing(fresh: HallServer) -> None:
+def test_counter_command_errors_change_nothing(fresh: LiveHall) -> None:
     hall = fresh
     officer = hall.who["officer"]
     c = f"{S}/counters/L1"
@@ -381,7 +387,7 @@ def test_counter_command_errors_change_nothing(fresh: HallServer) -> None:
         error(officer.post(f"{c}/close"), 409, "counter_busy")
 
 
-def test_an_officer_acts_only_at_their_own_counter(fresh: HallServer) -> None:
+def test_an_officer_acts_only_at_their_own_counter(fresh: LiveHall) -> None:
     hall = fresh
     issue(hall.who["kiosk"])
     other = hall.who["officer_elsewhere"]
@@ -403,7 +409,7 @@ def test_an_officer_acts_only_at_their_own_counter(fresh: HallServer) -> None:
     sup.ok("POST", f"{S}/counters/L3/close")
 
 
-def test_call_with_override_is_for_supervisors(fresh: HallServer) -> None:
+def test_call_with_override_is_for_supervisors(fresh: LiveHall) -> None:
     hall = fresh
     pkb = issue(hall.who["kiosk"], "pkb")  # L1 serves ktp and kk, not pkb
     officer = hall.who["officer"]
@@ -421,7 +427,7 @@ def test_call_with_override_is_for_supervisors(fresh: HallServer) -> None:
 # --- tickets ---------------------------------------------------------------------------------
 
 
-def test_ticket_commands(fresh: HallServer) -> None:
+def test_ticket_commands(fresh: LiveHall) -> None:
     hall = fresh
     officer = hall.who["officer"]
     t = issue(hall.who["kiosk"])
@@ -442,7 +448,7 @@ def test_ticket_commands(fresh: HallServer) -> None:
     hall.who["officer_elsewhere"].ok("POST", f"{S}/tickets/{other['ticket']}/hold")
 
 
-def test_ticket_command_errors_change_nothing(fresh: HallServer) -> None:
+def test_ticket_command_errors_change_nothing(fresh: LiveHall) -> None:
     hall = fresh
     officer = hall.who["officer"]
     t = issue(hall.who["kiosk"])
@@ -472,7 +478,7 @@ def test_ticket_command_errors_change_nothing(fresh: HallServer) -> None:
 # --- the hall ------------------------------------------------------------------------------------
 
 
-def test_broadcast_and_close_day(fresh: HallServer) -> None:
+def test_broadcast_and_close_day(fresh: LiveHall) -> None:
     hall = fresh
     done = hall.who["supervisor"].ok(
         "POST", f"{S}/broadcast", {"text": "Istirahat 12.00", "zone": "A"}
@@ -495,7 +501,7 @@ def test_broadcast_and_close_day(fresh: HallServer) -> None:
 # --- request bodies -----------------------------------------------------------------------------
 
 
-def test_bad_bodies_are_refused_before_anything_changes(fresh: HallServer) -> None:
+def test_bad_bodies_are_refused_before_anything_changes(fresh: LiveHall) -> None:
     hall = fresh
     kiosk = hall.who["kiosk"]
     path = f"{S}/tickets"
@@ -522,7 +528,7 @@ def test_bad_bodies_are_refused_before_anything_changes(fresh: HallServer) -> No
         error(kiosk.post(path, raw=b"{}", headers=lying), 413, "payload_too_large")
 
 
-def test_lone_surrogates_are_bad_json(fresh: HallServer) -> None:
+def test_lone_surrogates_are_bad_json(fresh: LiveHall) -> None:
     hall = fresh
     raw = b'{"text": "\\ud800 broken"}'
     with unchanged(hall):
@@ -532,28 +538,30 @@ def test_lone_surrogates_are_bad_json(fresh: HallServer) -> None:
         error(reply, 400, "invalid_json")
 
 
-def test_cookie_sessions_need_our_origin(fresh: HallServer) -> None:
+def test_cookie_sessions_need_our_origin(fresh: LiveHall) -> None:
     hall = fresh
     admin = hall.admin
     with unchanged(hall):
-        foreign = Api(hall.url, cookie=admin.cookie, origin="http://evil.example")
+        foreign = Api(hall.url, origin="http://evil.example", cookies=dict(admin.cookies))
         error(foreign.post(f"{S}/close-day"), 403, "bad_origin")
-        missing = Api(hall.url, cookie=admin.cookie)
+        missing = Api(hall.url, origin=None, cookies=dict(admin.cookies))
         error(missing.post(f"{S}/close-day"), 403, "bad_origin")
-    assert Api(hall.url, cookie=admin.cookie).get(S).status == 200  # reads need no Origin
+    assert (
+        Api(hall.url, origin=None, cookies=dict(admin.cookies)).get(S).status == 200
+    )  # reads need no Origin
 
 
 IDS = {"{site}": SITE, "{counter}": "L1", "{agency}": "dukcapil", "{service}": "ktp"}
 
 
-def _path(template: str, hall: HallServer) -> str:
+def _path(template: str, hall: LiveHall) -> str:
     for placeholder, value in {**IDS, "{ticket}": hall.ticket}.items():
         template = template.replace(placeholder, value)
-    return template
+    return API + template
 
 
 @pytest.mark.parametrize("spec", COMMAND_ROUTES, ids=lambda s: f"{s.method} {s.path}")
-def test_every_command_route_refuses_bad_requests(hall: HallServer, spec: Any) -> None:
+def test_every_command_route_refuses_bad_requests(hall: LiveHall, spec: Any) -> None:
     path = _path(spec.path, hall)
     admin = hall.admin
     json_type = {"Content-Type": "application/json"}
@@ -580,8 +588,8 @@ def test_every_command_route_refuses_bad_requests(hall: HallServer, spec: Any) -
 
 
 @pytest.mark.parametrize("path", ["", "/queues", "/counters", "/tickets"])
-def test_every_site_query_refuses_strangers_and_unknown_sites(hall: HallServer, path: str) -> None:
-    error(hall.admin.get(f"/sites/nowhere{path}"), 404, "unknown_site")
+def test_every_site_query_refuses_strangers_and_unknown_sites(hall: LiveHall, path: str) -> None:
+    error(hall.admin.get(f"/api/v1/sites/nowhere{path}"), 404, "unknown_site")
     error(hall.who["anonymous"].get(f"{S}{path}"), 401, "not_authenticated")
     error(hall.who["revoked"].get(f"{S}{path}"), 401, "not_authenticated")
     error(hall.who["supervisor_elsewhere"].get(f"{S}{path}"), 403, "forbidden")
@@ -591,12 +599,12 @@ def test_every_site_query_refuses_strangers_and_unknown_sites(hall: HallServer, 
 # --- the public ticket status --------------------------------------------------------------------
 
 
-def test_ticket_status_is_public_and_personal_data_free(fresh: HallServer) -> None:
+def test_ticket_status_is_public_and_personal_data_free(fresh: LiveHall) -> None:
     hall = fresh
     a = issue(hall.who["kiosk"])
     b = issue(hall.who["kiosk"])
     anon = Api(hall.url, forwarded_for="198.51.100.1")
-    reply = anon.get(f"/tickets/{b['ref']}")
+    reply = anon.get(f"/api/v1/tickets/{b['ref']}")
     assert reply.status == 200, reply
     assert reply.headers["Cache-Control"] == "no-store"
     status = reply.body["ticket"]
@@ -607,15 +615,15 @@ def test_ticket_status_is_public_and_personal_data_free(fresh: HallServer) -> No
     assert token not in text and b["ticket"] not in text and "budi" not in text
     hall.who["officer"].ok("POST", f"{S}/counters/L1/call-next")
     hall.who["officer_elsewhere"].ok("POST", f"{S}/counters/L2/call-next")
-    status = anon.ok("GET", f"/tickets/{b['ref']}")["ticket"]
+    status = anon.ok("GET", f"/api/v1/tickets/{b['ref']}")["ticket"]
     assert status["state"] == "called" and status["counter"] == {"counter": "L2", "name": "Loket 2"}
     assert "sari" not in json.dumps(status)
     # A bare token (without its site) is found among the open sites.
     bare = a["ref"].split(".", 1)[1]
-    assert anon.ok("GET", f"/tickets/{bare}")["ticket"]["number"] == a["number"]
+    assert anon.ok("GET", f"/api/v1/tickets/{bare}")["ticket"]["number"] == a["number"]
 
 
-def test_every_unknown_ticket_gets_the_same_404(fresh: HallServer) -> None:
+def test_every_unknown_ticket_gets_the_same_404(fresh: LiveHall) -> None:
     hall = fresh
     anon = Api(hall.url, forwarded_for="198.51.100.2")
     real = issue(hall.who["kiosk"])["ref"]
@@ -633,7 +641,7 @@ def test_every_unknown_ticket_gets_the_same_404(fresh: HallServer) -> None:
     ]
     bodies = set()
     for ref in misses:
-        reply = anon.get(f"/tickets/{ref}")
+        reply = anon.get(f"/api/v1/tickets/{ref}")
         error(reply, 404, "unknown_ticket")
         bodies.add(reply.raw)
     assert len(bodies) == 1
@@ -641,19 +649,19 @@ def test_every_unknown_ticket_gets_the_same_404(fresh: HallServer) -> None:
     assert ready.status == 200 and "_accounts" not in ready.body["sites"], ready
 
 
-def test_misses_are_rate_limited_per_address(fresh: HallServer) -> None:
+def test_misses_are_rate_limited_per_address(fresh: LiveHall) -> None:
     hall = fresh
     real = issue(hall.who["kiosk"])["ref"]
     guesser = Api(hall.url, forwarded_for="203.0.113.7")
     for i in range(api_hall.TICKET_MISSES.count):
-        error(guesser.get(f"/tickets/{SITE}.guess{i:04d}"), 404, "unknown_ticket")
-    limited = guesser.get(f"/tickets/{SITE}.guess-more")
+        error(guesser.get(f"/api/v1/tickets/{SITE}.guess{i:04d}"), 404, "unknown_ticket")
+    limited = guesser.get(f"/api/v1/tickets/{SITE}.guess-more")
     error(limited, 429, "too_many_requests")
     assert int(limited.headers["Retry-After"]) >= 1
     # While limited, even a real ref gets 429: guessing cannot go on.
-    error(guesser.get(f"/tickets/{real}"), 429, "too_many_requests")
+    error(guesser.get(f"/api/v1/tickets/{real}"), 429, "too_many_requests")
     # Another address is not affected.
-    assert Api(hall.url, forwarded_for="203.0.113.8").get(f"/tickets/{real}").status == 200
+    assert Api(hall.url, forwarded_for="203.0.113.8").get(f"/api/v1/tickets/{real}").status == 200
 
 
 # --- never a 500 -----------------------------------------------------------------------------
@@ -662,7 +670,7 @@ JUNK_VALUES: list[Any] = [None, True, -1, 10**30, 1.5, "", "x" * 1000, "\u0000",
 JUNK_IDS = ["%00", "x" * 300, "%C3%BC", "..", "%20", "a.b", "%FF", "-"]
 
 
-def junk_requests(route: Any, hall: HallServer) -> Iterator[tuple[str, str, dict[str, Any]]]:
+def junk_requests(route: Any, hall: LiveHall) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(method, path, call kwargs): junk bodies, junk ids, junk query strings."""
     import re
 
@@ -677,7 +685,7 @@ def junk_requests(route: Any, hall: HallServer) -> Iterator[tuple[str, str, dict
         "device": "nonexistent",
     }
     names = re.findall(r"{(\w+)}", route.path)
-    path = route.path
+    path = API + route.path
     for name in names:
         path = path.replace("{" + name + "}", good.get(name, "x"))
     json_type = {"Content-Type": "application/json"}
@@ -692,7 +700,7 @@ def junk_requests(route: Any, hall: HallServer) -> Iterator[tuple[str, str, dict
         for junk in JUNK_IDS:
             yield (
                 route.method,
-                route.path.replace("{" + name + "}", junk).replace("{", "").replace("}", ""),
+                API + route.path.replace("{" + name + "}", junk).replace("{", "").replace("}", ""),
                 {},
             )
     properties = (route.body or {}).get("properties", {})
@@ -702,8 +710,8 @@ def junk_requests(route: Any, hall: HallServer) -> Iterator[tuple[str, str, dict
 
 
 @pytest.fixture(scope="module")
-def junk_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    with hall_server(tmp_path_factory.mktemp("junk")) as server:
+def junk_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("junk")) as server:
         yield server
 
 
@@ -714,10 +722,10 @@ def _all_routes() -> list[Any]:
 
 
 @pytest.mark.parametrize("route", _all_routes(), ids=lambda r: f"{r.method} {r.path}")
-def test_junk_never_gives_a_500(junk_hall: HallServer, route: Any) -> None:
+def test_junk_never_gives_a_500(junk_hall: LiveHall, route: Any) -> None:
     admin = junk_hall.admin
     if (route.method, route.path) == ("DELETE", "/session"):
-        admin = sign_in(junk_hall.url, "admin")  # signing out ends that session: its own
+        admin = signed_in(junk_hall.url, "admin")  # signing out ends that session: its own
     before = junk_hall.version()
     succeeded = False
     for method, path, kw in junk_requests(route, junk_hall):
@@ -735,7 +743,7 @@ def test_junk_never_gives_a_500(junk_hall: HallServer, route: Any) -> None:
         assert junk_hall.version() == before, "a refused request changed the log"
 
 
-def test_junk_from_anonymous_and_devices_never_gives_a_500(junk_hall: HallServer) -> None:
+def test_junk_from_anonymous_and_devices_never_gives_a_500(junk_hall: LiveHall) -> None:
     for who in ("anonymous", "display", "kiosk", "revoked"):
         api = junk_hall.who[who]
         for route in _all_routes():
@@ -744,13 +752,13 @@ def test_junk_from_anonymous_and_devices_never_gives_a_500(junk_hall: HallServer
                 assert reply.status < 500, f"{who} {method} {path}: {reply!r}"
 
 
-def test_missing_routes_and_methods_keep_the_error_shape(hall: HallServer) -> None:
+def test_missing_routes_and_methods_keep_the_error_shape(hall: LiveHall) -> None:
     error(hall.admin.get("/nowhere"), 404, "not_found")
     error(hall.admin.call("PATCH", f"{S}/tickets"), 405, "method_not_allowed")
     error(hall.admin.call("DELETE", S), 405, "method_not_allowed")
 
 
-def test_the_server_log_has_no_unhandled_errors(hall: HallServer, junk_hall: HallServer) -> None:
+def test_the_server_log_has_no_unhandled_errors(hall: LiveHall, junk_hall: LiveHall) -> None:
     for server in (hall, junk_hall):
         assert "Traceback" not in server.server.output(), server.server.output()
 
@@ -762,12 +770,10 @@ def test_the_server_log_has_no_unhandled_errors(hall: HallServer, junk_hall: Hal
 @pytest.mark.slow
 def test_two_processes_share_counters_and_idempotency(tmp_path: Path, redis_log_url: str) -> None:
     env = {"QMS_SECRET_KEY": "k" * 64}  # one session key: a cookie works on both
-    with (
-        hall_server(tmp_path / "a", log_url=redis_log_url, env=env) as a,
-        LiveServer(tmp_path / "b" / "data", log_url=redis_log_url, env=env) as b,
-    ):
-        officer_b = Api(b.url, cookie=a.who["officer"].cookie, origin=b.url)
-        kiosk_b = Api(b.url, token=a.who["kiosk"].token)
+    with live_hall(tmp_path, log_url=redis_log_url, env=env, servers=2) as a:
+        b = a.servers[1]
+        officer_b = a.who["officer"].at(b.url)
+        kiosk_b = a.who["kiosk"].at(b.url)
         assert officer_b.get(f"{S}/counters").status == 200  # B follows SITE now
         officer_a = a.who["officer"]
         officer_a.ok("POST", f"{S}/counters/L1/complete")
@@ -781,5 +787,5 @@ def test_two_processes_share_counters_and_idempotency(tmp_path: Path, redis_log_
         again = kiosk_b.post(f"{S}/tickets", {"service": "kk"}, headers=key)
         assert (first.status, again.status) == (201, 200), (first, again)
         assert again.body["ticket"] == first.body["ticket"] and again.body["repeated"]
-        status = Api(b.url).ok("GET", f"/tickets/{first.body['ticket']['ref']}")
+        status = Api(b.url).ok("GET", f"/api/v1/tickets/{first.body['ticket']['ref']}")
         assert status["ticket"]["number"] == first.body["ticket"]["number"]

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import PASSWORD, Api, sign_in
+from api_client import PASSWORD, Api, signed_in
 from live_server import LiveServer
-from reports_hall import SITE, TZ, Hall, local, store
+from reports_hall import SITE, TZ, ReportsHall, local, store
 
 from qms.accounts import UserRole
 from qms.core import commands as c
@@ -31,27 +31,21 @@ from qms.reports.store import VISITS_FILE, built_days, day_dir
 from qms.server.auth import open_accounts
 from qms.server.config import Config
 
-R = f"/sites/{SITE}/reports"
+R = f"/api/v1/sites/{SITE}/reports"
 TODAY = business_day(time.time(), TZ)
 D1 = (date.fromisoformat(TODAY) - timedelta(days=1)).isoformat()
 D2 = (date.fromisoformat(TODAY) - timedelta(days=2)).isoformat()
 
 
-def busy(hall: Hall, day: str, tickets: int) -> None:
+def busy(hall: ReportsHall, day: str, tickets: int) -> None:
     """A morning at L1: `tickets` issued, all but one served; closed at noon."""
-    hall.now = local(day, "08:00")
-    hall.must(c.OpenCounter(counter="L1", officer="budi"))
-    for i in range(tickets):
-        hall.must(c.IssueTicket(service="ktp", token=f"{day}-{i}"), 60.0)
-    for _ in range(tickets - 1):
-        hall.must(c.CallNext(counter="L1"), 120.0)
-        hall.must(c.Complete(counter="L1"), 300.0)
+    hall.busy(day, tickets)
     hall.now = local(day, "12:00")
     hall.must(c.CloseDay())
 
 
 async def _prepare(data_dir: Path, log_url: str) -> None:
-    hall = Hall(local(D2, "07:00")).set_up()
+    hall = ReportsHall(local(D2, "07:00")).set_up()
     busy(hall, D2, 3)
     busy(hall, D1, 5)
     log = open_log(log_url)
@@ -74,9 +68,9 @@ class Served:
     def __init__(self, server: LiveServer, data_dir: Path) -> None:
         self.server = server
         self.root = data_dir / "reports"
-        self.admin = sign_in(server.url, "admin")
+        self.admin = signed_in(server.url, "admin")
         names = ("sup", "sup2", "budi", "kepala", "koord")
-        self.who = {name: sign_in(server.url, name) for name in names}
+        self.who = {name: signed_in(server.url, name) for name in names}
         self.who["anonymous"] = Api(server.url)
 
 
@@ -225,7 +219,7 @@ def test_who_may_read_the_reports(served: Served) -> None:
     assert get(served.who["sup2"], f"{R}/summary").status == 403  # another site's
     assert get(served.who["budi"], f"{R}/summary").status == 403  # officers do not
     assert get(served.who["anonymous"], f"{R}/summary").status == 401
-    reply = get(served.admin, "/sites/nowhere/reports/summary")
+    reply = get(served.admin, "/api/v1/sites/nowhere/reports/summary")
     assert (reply.status, reply.code) == (404, "unknown_site")
 
 
@@ -234,10 +228,10 @@ def test_a_viewer_reads_the_reports_and_nothing_else(served: Served) -> None:
     (a viewer limited to dpmptsp) sees only its own, whatever it asks for."""
     head, coordinator = served.who["kepala"], served.who["koord"]
     assert ok(head, f"{R}/summary", period="yesterday")["measures"]["visits"] == 5
-    assert head.get(f"/sites/{SITE}").status == 200  # names for the page
-    assert head.get(f"/sites/{SITE}/queues").status == 403  # not the floor
-    assert head.get(f"/sites/{SITE}/tickets").status == 403
-    assert head.post(f"/sites/{SITE}/tickets", {"service": "ktp"}).status == 403
+    assert head.get(f"/api/v1/sites/{SITE}").status == 200  # names for the page
+    assert head.get(f"/api/v1/sites/{SITE}/queues").status == 403  # not the floor
+    assert head.get(f"/api/v1/sites/{SITE}/tickets").status == 403
+    assert head.post(f"/api/v1/sites/{SITE}/tickets", {"service": "ktp"}).status == 403
     # the past days are dukcapil's (ktp): the coordinator of dpmptsp sees none of them
     mine = ok(coordinator, f"{R}/summary", period="yesterday")
     assert mine["scope"]["filters"] == {"agency": ["dpmptsp"]}
@@ -252,7 +246,7 @@ def test_a_viewer_reads_the_reports_and_nothing_else(served: Served) -> None:
 
 
 def test_today_is_live_and_its_file_has_the_same_figures_once_closed(served: Served) -> None:
-    admin, s = served.admin, f"/sites/{SITE}"
+    admin, s = served.admin, f"/api/v1/sites/{SITE}"
     admin.ok("POST", f"{s}/counters/L2/open", {"officer": "budi"})
     for _ in range(3):
         admin.ok("POST", f"{s}/tickets", {"service": "kk"})

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 import redis
 import reports_naive as naive
-from api_client import PASSWORD, sign_in
+from api_client import PASSWORD, signed_in
 from conftest import delete_prefix, with_query
 from live_server import LiveServer
-from reports_hall import ACTIONS, Hall, local, store
+from reports_hall import ACTIONS, ReportsHall, local, store
 from test_api_reports import get, ok
 from test_reports_properties import assert_close, expected_breakdown, play
 
@@ -49,12 +49,12 @@ DAY = (
 SPAN = {"from": DAY, "to": DAY}
 
 
-def played(site: str, seed: int) -> Hall:
+def played(site: str, seed: int) -> ReportsHall:
     """A random day at `site` (seeded), closed in the evening."""
     rng = random.Random(seed)
     moves = [m for m in ACTIONS if m != "close_day"] + ["rush", "work", "work", "work"]
     steps = [(rng.choice(moves), rng.randrange(10**6), rng.uniform(0, 200)) for _ in range(120)]
-    hall = Hall(local(DAY, "07:30", ZONES[site]), tz=ZONES[site], site=site).set_up()
+    hall = ReportsHall(local(DAY, "07:30", ZONES[site]), tz=ZONES[site], site=site).set_up()
     if site == B:  # its own name (set up again: the same site, renamed)
         hall.must(c.SetUpSite(site=B, name="MPP Timur", timezone=ZONES[B]))
     play(hall, steps)
@@ -64,13 +64,13 @@ def played(site: str, seed: int) -> Hall:
 
 
 class Deployment:
-    def __init__(self, server: LiveServer, halls: dict[str, Hall]) -> None:
+    def __init__(self, server: LiveServer, halls: dict[str, ReportsHall]) -> None:
         self.halls = halls
-        self.admin = sign_in(server.url, "admin")
-        self.sup = sign_in(server.url, "sup")  # supervisor of A only
-        self.head = sign_in(server.url, "kepala")  # a viewer of both
-        self.head_b = sign_in(server.url, "kepalab")  # a viewer of B only
-        self.officer = sign_in(server.url, "budi")
+        self.admin = signed_in(server.url, "admin")
+        self.sup = signed_in(server.url, "sup")  # supervisor of A only
+        self.head = signed_in(server.url, "kepala")  # a viewer of both
+        self.head_b = signed_in(server.url, "kepalab")  # a viewer of B only
+        self.officer = signed_in(server.url, "budi")
 
     def rows(self, *sites: str) -> list[dict[str, Any]]:
         return [r for s in sites for r in naive.visits(self.halls[s].entries, s)]
@@ -83,7 +83,7 @@ def apart(make: Any) -> None:
         pool.submit(lambda: asyncio.run(make())).result()
 
 
-async def _prepare(data_dir: Path, log_url: str, halls: dict[str, Hall]) -> None:
+async def _prepare(data_dir: Path, log_url: str, halls: dict[str, ReportsHall]) -> None:
     log = open_log(log_url)
     try:
         for hall in halls.values():
@@ -132,70 +132,70 @@ def deployment(
 def test_every_figure_over_two_sites_equals_the_naive_union(deployment: Deployment) -> None:
     admin, rows = deployment.admin, deployment.rows(A, B)
     assert len({r["site"] for r in rows}) == 2 and len(rows) > 40
-    body = ok(admin, "/reports/summary", site=[A, B], **SPAN)
+    body = ok(admin, "/api/v1/reports/summary", site=[A, B], **SPAN)
     assert body["sites"] == [A, B] and set(body["scope"]["sites"]) == {A, B}
     assert_close(body["measures"], naive.measures(rows), "summary")
     # exact over the union: not the mean of the two sites' own percentiles
-    own = [ok(admin, f"/sites/{s}/reports/summary", **SPAN)["measures"] for s in (A, B)]
+    own = [ok(admin, f"/api/v1/sites/{s}/reports/summary", **SPAN)["measures"] for s in (A, B)]
     union = body["measures"]["wait"]["p90"]
     assert union != pytest.approx((own[0]["wait"]["p90"] + own[1]["wait"]["p90"]) / 2)
     for by in ("site", "service", "counter", "hour"):
-        got = ok(admin, "/reports/breakdown", site=f"{A},{B}", by=by, **SPAN)["rows"]
+        got = ok(admin, "/api/v1/reports/breakdown", site=f"{A},{B}", by=by, **SPAN)["rows"]
         assert_close(got, expected_breakdown(rows, by), by)
-    got = ok(admin, "/reports/intervals", site=[A, B], minutes=60, **SPAN)["rows"]
+    got = ok(admin, "/api/v1/reports/intervals", site=[A, B], minutes=60, **SPAN)["rows"]
     assert_close(got, naive.intervals(rows, 60, None), "intervals")
-    cells = ok(admin, "/reports/heatmap", site=[A, B], **SPAN)["cells"]
+    cells = ok(admin, "/api/v1/reports/heatmap", site=[A, B], **SPAN)["cells"]
     assert_close(cells, naive.heatmap(rows), "heatmap")
 
 
 def test_the_site_cut_gives_each_sites_own_figures(deployment: Deployment) -> None:
     admin = deployment.admin
-    cut = ok(admin, "/reports/breakdown", site=[A, B], by="site", **SPAN)["rows"]
+    cut = ok(admin, "/api/v1/reports/breakdown", site=[A, B], by="site", **SPAN)["rows"]
     assert [r["key"] for r in cut] == [A, B]
     for row in cut:
-        alone = ok(admin, f"/sites/{row['key']}/reports/summary", **SPAN)["measures"]
+        alone = ok(admin, f"/api/v1/sites/{row['key']}/reports/summary", **SPAN)["measures"]
         assert {k: v for k, v in row.items() if k != "key"} == alone
         assert_close(alone, naive.measures(deployment.rows(row["key"])), row["key"])
 
 
 def test_without_a_site_every_readable_site(deployment: Deployment) -> None:
-    assert ok(deployment.admin, "/reports/summary", **SPAN)["sites"] == [A, B]
-    assert ok(deployment.head, "/reports/summary", **SPAN)["sites"] == [A, B]
-    mine = ok(deployment.sup, "/reports/summary", **SPAN)
+    assert ok(deployment.admin, "/api/v1/reports/summary", **SPAN)["sites"] == [A, B]
+    assert ok(deployment.head, "/api/v1/reports/summary", **SPAN)["sites"] == [A, B]
+    mine = ok(deployment.sup, "/api/v1/reports/summary", **SPAN)
     assert mine["sites"] == [A] and list(mine["scope"]["sites"]) == [A]
     assert_close(mine["measures"], naive.measures(deployment.rows(A)), "A")
-    listed = ok(deployment.sup, "/reports/sites")["sites"]
+    listed = ok(deployment.sup, "/api/v1/reports/sites")["sites"]
     assert listed == [{"site": A, "name": "MPP Uji", "timezone": "Asia/Jakarta"}]
-    assert [s["site"] for s in ok(deployment.head, "/reports/sites")["sites"]] == [A, B]
+    assert [s["site"] for s in ok(deployment.head, "/api/v1/reports/sites")["sites"]] == [A, B]
 
 
 @pytest.mark.parametrize("view", ["summary", "breakdown", "heatmap", "staff", "export"])
 def test_a_site_the_principal_may_not_read_is_403(deployment: Deployment, view: str) -> None:
     for sites in ([B], [A, B], [f"{A},{B}"], ["nowhere"]):
-        reply = get(deployment.sup, f"/reports/{view}", site=sites, **SPAN)
+        reply = get(deployment.sup, f"/api/v1/reports/{view}", site=sites, **SPAN)
         assert (reply.status, reply.code) == (403, "forbidden"), reply
         assert reply.body["error"]["details"]["sites"] == [
             s for s in (B, "nowhere") if s in str(sites)
         ]
-    reply = get(deployment.head_b, f"/reports/{view}", site=[A, B], **SPAN)
+    reply = get(deployment.head_b, f"/api/v1/reports/{view}", site=[A, B], **SPAN)
     assert (reply.status, reply.code) == (403, "forbidden") and reply.body["error"]["details"][
         "sites"
     ] == [A]
-    assert get(deployment.head_b, f"/reports/{view}", site=B, **SPAN).status == 200
-    assert get(deployment.officer, f"/reports/{view}", site=A).status == 403
+    assert get(deployment.head_b, f"/api/v1/reports/{view}", site=B, **SPAN).status == 200
+    assert get(deployment.officer, f"/api/v1/reports/{view}", site=A).status == 403
 
 
 def test_unknown_and_bad_sites(deployment: Deployment) -> None:
-    reply = get(deployment.admin, "/reports/summary", site=[A, "nowhere"])
+    reply = get(deployment.admin, "/api/v1/reports/summary", site=[A, "nowhere"])
     assert (reply.status, reply.code) == (404, "unknown_site")
     for bad in ("_accounts", "Bad%20Site!", ",".join(f"s{i}" for i in range(101))):
-        reply = get(deployment.admin, "/reports/summary", site=bad)
+        reply = get(deployment.admin, "/api/v1/reports/summary", site=bad)
         assert (reply.status, reply.code) == (422, "invalid_site"), bad
 
 
 def test_the_export_across_sites_is_the_apis(deployment: Deployment) -> None:
-    api = ok(deployment.admin, "/reports/breakdown", site=[A, B], by="site", **SPAN)["rows"]
-    reply = get(deployment.admin, "/reports/export", site=[A, B], table="site", **SPAN)
+    api = ok(deployment.admin, "/api/v1/reports/breakdown", site=[A, B], by="site", **SPAN)["rows"]
+    reply = get(deployment.admin, "/api/v1/reports/export", site=[A, B], table="site", **SPAN)
     assert reply.status == 200, reply
     assert f"laporan-{A}+{B}-{DAY}-{DAY}-site.csv" in reply.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(reply.raw.decode("utf-8")[1:])))

@@ -29,11 +29,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pytest
-from api_client import PASSWORD, sign_in
+from api_client import PASSWORD, signed_in
 from live_server import LiveServer
-from reports_hall import SITE, Hall, local, store
+from reports_hall import SITE, ReportsHall, local, store
 from test_api_reports import D1, D2, get, ok
 
 from qms.accounts import UserRole
@@ -44,18 +44,20 @@ from qms.reports.routes import XLSX
 from qms.server.auth import open_accounts
 from qms.server.config import Config
 
-R = f"/sites/{SITE}/reports/survey"
+R = f"/api/v1/sites/{SITE}/reports/survey"
 
 
 def scores(value: int) -> dict[str, Any]:
     return {"answers": {f"U{i}": value for i in range(1, 10)}}
 
 
-def ticket_of(hall: Hall, token: str) -> str:
-    return next(e["ticket"] for _, e in hall.entries if e.get("token") == token)
+def ticket_of(hall: ReportsHall, token: str) -> str:
+    return str(next(e["ticket"] for _, e in hall.entries if e.get("token") == token))
 
 
-def serve(hall: Hall, day: str, service: str, waits: list[int], start: str = "08:00") -> list[str]:
+def serve(
+    hall: ReportsHall, day: str, service: str, waits: list[int], start: str = "08:00"
+) -> list[str]:
     """Issue len(waits) tickets at `start`, then call and complete each after its wait."""
     hall.now = local(day, start)
     tokens = [f"{day}-{service}-{i}" for i in range(len(waits))]
@@ -69,12 +71,12 @@ def serve(hall: Hall, day: str, service: str, waits: list[int], start: str = "08
     return tokens
 
 
-def answer(hall: Hall, token: str, value: int) -> None:
+def answer(hall: ReportsHall, token: str, value: int) -> None:
     hall.must(c.SubmitSurvey(ticket=ticket_of(hall, token), token=token, response=scores(value)))
 
 
-def played() -> Hall:
-    hall = Hall(local(D2, "07:00")).set_up()
+def played() -> ReportsHall:
+    hall = ReportsHall(local(D2, "07:00")).set_up()
     hall.now = local(D2, "07:30")
     hall.must(c.OpenCounter(counter="L1", officer="budi"))
     for token in serve(hall, D2, "kk", [200 * k for k in range(1, 10)]):
@@ -130,7 +132,7 @@ def nrr(group: dict[str, Any]) -> set[str]:
 
 
 def test_the_index_by_wait_is_the_hand_computed_one(server: LiveServer) -> None:
-    body = ok(sign_in(server.url, "kepala"), R, period="yesterday")
+    body = ok(signed_in(server.url, "kepala"), R, period="yesterday")
     assert body["by"] == "wait" and body["min_group"] == 5
     total = body["total"]
     assert total["respondents"] == 12 and nrr(total) == {"3.083"}
@@ -151,7 +153,7 @@ def test_the_index_by_wait_is_the_hand_computed_one(server: LiveServer) -> None:
 
 
 def test_a_group_under_the_minimum_is_hidden_with_its_complement(server: LiveServer) -> None:
-    admin = sign_in(server.url, "admin")
+    admin = signed_in(server.url, "admin")
     day = {"from": D2, "to": D2}
     body = ok(admin, R, service="kk", **day)
     assert body["total"]["respondents"] == 9
@@ -176,9 +178,9 @@ def test_a_group_under_the_minimum_is_hidden_with_its_complement(server: LiveSer
 
 
 def test_across_sites_and_as_csv(server: LiveServer) -> None:
-    admin = sign_in(server.url, "admin")
+    admin = signed_in(server.url, "admin")
     one = ok(admin, R, period="yesterday")
-    across = ok(admin, "/reports/survey", site=SITE, period="yesterday")
+    across = ok(admin, "/api/v1/reports/survey", site=SITE, period="yesterday")
     assert across["sites"] == [SITE] and across["groups"] == one["groups"]
     reply = get(admin, R, period="yesterday", format="csv")
     assert reply.status == 200 and reply.headers["content-type"].startswith("text/csv")
@@ -200,19 +202,19 @@ def test_across_sites_and_as_csv(server: LiveServer) -> None:
     ],
 )
 def test_bad_requests(server: LiveServer, params: dict[str, str], status: int, code: str) -> None:
-    reply = get(sign_in(server.url, "admin"), R, **params)
+    reply = get(signed_in(server.url, "admin"), R, **params)
     assert (reply.status, reply.code) == (status, code)
 
 
 def test_officers_do_not_read_it_and_a_coordinator_reads_their_agency(
     server: LiveServer,
 ) -> None:
-    assert get(sign_in(server.url, "budi"), R).status == 403
+    assert get(signed_in(server.url, "budi"), R).status == 403
     # every answer here is of dukcapil's services: dpmptsp's coordinator sees none of them
-    mine = ok(sign_in(server.url, "koord"), R, **{"from": D2, "to": D1})
+    mine = ok(signed_in(server.url, "koord"), R, **{"from": D2, "to": D1})
     assert mine["scope"]["filters"] == {"agency": ["dpmptsp"]}
     assert mine["groups"] == [] and mine["total"]["suppressed"]
-    reply = get(sign_in(server.url, "koord"), R, agency="dukcapil")
+    reply = get(signed_in(server.url, "koord"), R, agency="dukcapil")
     assert (reply.status, reply.code) == (403, "forbidden")
 
 
@@ -250,7 +252,7 @@ def same(cell: Any, text: str) -> bool:
 def test_the_survey_xlsx_is_the_csv_and_the_api(
     server: LiveServer, params: dict[str, str], hidden: int
 ) -> None:
-    admin = sign_in(server.url, "admin")
+    admin = signed_in(server.url, "admin")
     api = ok(admin, R, **params)
     text = get(admin, R, format="csv", **params).raw.decode("utf-8")[1:]
     table = list(csv.DictReader(io.StringIO(text)))
@@ -277,19 +279,19 @@ def test_the_survey_xlsx_is_the_csv_and_the_api(
 
 
 def test_the_workbook_ends_with_the_survey_sheet(server: LiveServer) -> None:
-    admin = sign_in(server.url, "admin")
+    admin = signed_in(server.url, "admin")
     for by in ("wait", "service"):
-        reply = get(admin, f"/sites/{SITE}/reports/export", format="xlsx", survey=by,
+        reply = get(admin, f"/api/v1/sites/{SITE}/reports/export", format="xlsx", survey=by,
                     period="yesterday")  # fmt: skip
         assert reply.status == 200, reply
         book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
         assert book.sheetnames[-1] == SHEET
         section = get(admin, R, format="xlsx", by=by, period="yesterday").raw
         assert sheet_rows(reply.raw, SHEET) == sheet_rows(section, SHEET)
-    reply = get(admin, f"/sites/{SITE}/reports/export", format="xlsx", survey="colour")
+    reply = get(admin, f"/api/v1/sites/{SITE}/reports/export", format="xlsx", survey="colour")
     assert (reply.status, reply.code) == (422, "invalid_dimension")
     # one table asked for: that table only
-    one = get(admin, f"/sites/{SITE}/reports/export", format="xlsx", table="service")
+    one = get(admin, f"/api/v1/sites/{SITE}/reports/export", format="xlsx", table="service")
     assert openpyxl.load_workbook(io.BytesIO(one.raw)).sheetnames == ["Laporan", "Per layanan"]
 
 
@@ -301,9 +303,9 @@ def test_no_file_of_the_survey_names_a_ticket(server: LiveServer) -> None:
     secrets = {v for _, e in hall.entries if e["type"] == "ticket_issued"
                for v in (e["ticket"], e["number"], e["token"])}  # fmt: skip
     assert len(secrets) > 2 * 22  # (a number may come back on another day)
-    admin = sign_in(server.url, "admin")
+    admin = signed_in(server.url, "admin")
     span = {"from": D2, "to": D1}
-    export = f"/sites/{SITE}/survey/export"
+    export = f"/api/v1/sites/{SITE}/survey/export"
     files = {
         "responses.csv": get(admin, export, format="csv", first=D2, last=D1).raw.decode(
             "utf-8-sig"

@@ -8,44 +8,45 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_client import SITE, HallServer, error, hall_server, served
+from api_client import Api, error
+from live_hall import SITE, LiveHall, live_hall, served
 
 from qms.survey.instrument import ELEMENT_KEYS
 
-S = f"/sites/{SITE}"
+S = f"/api/v1/sites/{SITE}"
 ANSWERS = {"answers": {k: 4 for k in ELEMENT_KEYS}}
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    with hall_server(tmp_path_factory.mktemp("api_survey")) as server:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("api_survey")) as server:
         # the ticket the fixture left in hand at L1: completed, so L1 is free
         server.who["officer"].ok("POST", f"{S}/counters/L1/complete")
         yield server
 
 
-def test_the_visitor_answers_once(hall: HallServer) -> None:
+def test_the_visitor_answers_once(hall: LiveHall) -> None:
     anon = hall.who["anonymous"]
     waiting = hall.who["kiosk"].ok("POST", f"{S}/tickets", {"service": "kk"})["ticket"]
-    assert anon.ok("GET", f"/tickets/{waiting['ref']}/survey") == {
+    assert anon.ok("GET", f"/api/v1/tickets/{waiting['ref']}/survey") == {
         "status": "not_open",
         "closes_at": None,
         "instrument": None,
     }
-    error(anon.post(f"/tickets/{waiting['ref']}/survey", ANSWERS), 409, "survey_not_open")
+    error(anon.post(f"/api/v1/tickets/{waiting['ref']}/survey", ANSWERS), 409, "survey_not_open")
 
     ticket = served(hall)
     ref = ticket["ref"]
-    shown = anon.ok("GET", f"/tickets/{ref}/survey")
+    shown = anon.ok("GET", f"/api/v1/tickets/{ref}/survey")
     assert shown["status"] == "open" and shown["closes_at"] > 0
     assert shown["instrument"]["elements"][0]["text"][0].startswith("Bagaimana")
     before = hall.version()
-    reply = anon.post(f"/tickets/{ref}/survey", {**ANSWERS, "suggestion": "<b>cepat</b>"})
+    reply = anon.post(f"/api/v1/tickets/{ref}/survey", {**ANSWERS, "suggestion": "<b>cepat</b>"})
     assert reply.status == 201 and reply.body == {"answered": True}
     assert hall.version() == before + 1
-    second = anon.post(f"/tickets/{ref}/survey", ANSWERS)
+    second = anon.post(f"/api/v1/tickets/{ref}/survey", ANSWERS)
     error(second, 409, "survey_already_answered")
-    assert anon.ok("GET", f"/tickets/{ref}/survey")["status"] == "answered"
+    assert anon.ok("GET", f"/api/v1/tickets/{ref}/survey")["status"] == "answered"
     assert hall.version() == before + 1
 
 
@@ -65,30 +66,30 @@ def test_the_visitor_answers_once(hall: HallServer) -> None:
     ],
 )
 def test_bad_answers_record_nothing(
-    hall: HallServer, body: dict[str, Any], status: int, code: str
+    hall: LiveHall, body: dict[str, Any], status: int, code: str
 ) -> None:
     ref = served(hall)["ref"]
     before = hall.version()
-    error(hall.who["anonymous"].post(f"/tickets/{ref}/survey", body), status, code)
+    error(hall.who["anonymous"].post(f"/api/v1/tickets/{ref}/survey", body), status, code)
     assert hall.version() == before
-    assert hall.who["anonymous"].ok("GET", f"/tickets/{ref}/survey")["status"] == "open"
+    assert hall.who["anonymous"].ok("GET", f"/api/v1/tickets/{ref}/survey")["status"] == "open"
 
 
-def test_unknown_refs_are_404(hall: HallServer) -> None:
-    anon = hall.api()
-    error(anon.get(f"/tickets/{SITE}.nosuchtoken/survey"), 404, "unknown_ticket")
-    error(anon.post(f"/tickets/{SITE}.nosuchtoken/survey", ANSWERS), 404, "unknown_ticket")
-    error(anon.post("/tickets/nosite.x/survey", ANSWERS), 404, "unknown_ticket")
+def test_unknown_refs_are_404(hall: LiveHall) -> None:
+    anon = Api(hall.url)
+    error(anon.get(f"/api/v1/tickets/{SITE}.nosuchtoken/survey"), 404, "unknown_ticket")
+    error(anon.post(f"/api/v1/tickets/{SITE}.nosuchtoken/survey", ANSWERS), 404, "unknown_ticket")
+    error(anon.post("/api/v1/tickets/nosite.x/survey", ANSWERS), 404, "unknown_ticket")
 
 
-def test_results_are_anonymous_and_grouped(hall: HallServer) -> None:
+def test_results_are_anonymous_and_grouped(hall: LiveHall) -> None:
     anon = hall.who["anonymous"]
     refs = []
     for score in (4, 3, 3, 4, 2, 3):
         ticket = served(hall)
         refs.append(ticket)
         body = {"answers": {k: score for k in ELEMENT_KEYS}, "profile": {"usia": "30-39"}}
-        assert anon.post(f"/tickets/{ticket['ref']}/survey", body).status == 201
+        assert anon.post(f"/api/v1/tickets/{ticket['ref']}/survey", body).status == 201
     reply = hall.who["supervisor"].get(f"{S}/survey/results?by=officer")
     assert reply.status == 200, reply
     result = reply.body
@@ -117,11 +118,11 @@ def test_results_are_anonymous_and_grouped(hall: HallServer) -> None:
         ("?first=2000-01-01&last=2026-01-01", "invalid_period"),
     ],
 )
-def test_bad_result_queries(hall: HallServer, query: str, code: str) -> None:
+def test_bad_result_queries(hall: LiveHall, query: str, code: str) -> None:
     error(hall.admin.get(f"{S}/survey/results{query}"), 422, code)
 
 
-def test_who_may_see_and_change_the_survey(hall: HallServer) -> None:
+def test_who_may_see_and_change_the_survey(hall: LiveHall) -> None:
     error(hall.who["officer"].get(f"{S}/survey/results"), 403, "forbidden")
     error(hall.who["anonymous"].get(f"{S}/survey/results"), 401, "not_authenticated")
     error(hall.who["supervisor"].put(f"{S}/survey", {"enabled": False}), 403, "forbidden")
@@ -129,30 +130,30 @@ def test_who_may_see_and_change_the_survey(hall: HallServer) -> None:
     assert hall.who["supervisor"].ok("GET", f"{S}/survey")["instrument"]["basis"]
 
 
-def test_the_site_switches_the_survey_off_and_rewords_it(hall: HallServer) -> None:
+def test_the_site_switches_the_survey_off_and_rewords_it(hall: LiveHall) -> None:
     ticket = served(hall)
     anon = hall.who["anonymous"]
     off = hall.admin.ok("PUT", f"{S}/survey", {"enabled": False})["instrument"]
     assert off["enabled"] is False
-    assert anon.ok("GET", f"/tickets/{ticket['ref']}/survey")["status"] == "off"
-    error(anon.post(f"/tickets/{ticket['ref']}/survey", ANSWERS), 409, "survey_off")
+    assert anon.ok("GET", f"/api/v1/tickets/{ticket['ref']}/survey")["status"] == "off"
+    error(anon.post(f"/api/v1/tickets/{ticket['ref']}/survey", ANSWERS), 409, "survey_off")
     config = {"enabled": True, "questions": {"U3": {"text": ["Cepatkah?", "Fast?"]}}}
     on = hall.admin.ok("PUT", f"{S}/survey", config)["instrument"]
     assert on["version"] == off["version"] + 1 and on["elements"][2]["text"] == [
         "Cepatkah?",
         "Fast?",
     ]
-    shown = anon.ok("GET", f"/tickets/{ticket['ref']}/survey")
+    shown = anon.ok("GET", f"/api/v1/tickets/{ticket['ref']}/survey")
     assert shown["instrument"]["elements"][2]["text"][0] == "Cepatkah?"
     error(hall.admin.put(f"{S}/survey", {"valid_hours": 169}), 422, "invalid_instrument")
     body = {**ANSWERS, "instrument": on["version"]}
-    assert anon.post(f"/tickets/{ticket['ref']}/survey", body).status == 201
+    assert anon.post(f"/api/v1/tickets/{ticket['ref']}/survey", body).status == 201
 
 
-def test_export_has_one_row_per_response_and_never_the_ticket(hall: HallServer) -> None:
+def test_export_has_one_row_per_response_and_never_the_ticket(hall: LiveHall) -> None:
     ticket = served(hall)
     body = {**ANSWERS, "suggestion": '=HYPERLINK("x")', "profile": {"jenis_kelamin": "P"}}
-    assert hall.who["anonymous"].post(f"/tickets/{ticket['ref']}/survey", body).status == 201
+    assert hall.who["anonymous"].post(f"/api/v1/tickets/{ticket['ref']}/survey", body).status == 201
     total = hall.admin.ok("GET", f"{S}/survey/results")["respondents"]
     reply = hall.who["supervisor"].get(f"{S}/survey/export?format=csv")
     assert reply.status == 200, reply
@@ -171,14 +172,14 @@ def test_export_has_one_row_per_response_and_never_the_ticket(hall: HallServer) 
     error(hall.who["officer"].get(f"{S}/survey/export"), 403, "forbidden")
 
 
-def test_public_result_for_anyone(hall: HallServer) -> None:
+def test_public_result_for_anyone(hall: LiveHall) -> None:
     for _ in range(5):
         ref = served(hall)["ref"]
-        assert hall.who["anonymous"].post(f"/tickets/{ref}/survey", ANSWERS).status == 201
-    public = hall.who["anonymous"].ok("GET", f"/survey/{SITE}")
+        assert hall.who["anonymous"].post(f"/api/v1/tickets/{ref}/survey", ANSWERS).status == 201
+    public = hall.who["anonymous"].ok("GET", f"/api/v1/survey/{SITE}")
     assert public["site"] == SITE and public["respondents"] >= 5
     assert public["index"]["grade"]["letter"] in "ABCD"
     assert len(public["index"]["elements"]) == 9
     assert public["history"] and all("key" in g for g in public["history"])
     assert "officer" not in json.dumps(public) and "budi" not in json.dumps(public)
-    error(hall.who["anonymous"].get("/survey/nosite"), 404, "unknown_site")
+    error(hall.who["anonymous"].get("/api/v1/survey/nosite"), 404, "unknown_site")

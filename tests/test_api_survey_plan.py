@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from api_client import SITE, HallServer, error, hall_server
+from api_client import error
+from live_hall import SITE, LiveHall, live_hall
 
-S = f"/sites/{SITE}"
+S = f"/api/v1/sites/{SITE}"
 PLAN = {
     "period": "2026-Q1",
     "elements": ["U9", "U3"],
@@ -18,12 +19,12 @@ PLAN = {
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    with hall_server(tmp_path_factory.mktemp("api_survey_plan")) as server:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("api_survey_plan")) as server:
         yield server
 
 
-def test_admin_writes_plans_and_anyone_reads_their_history(hall: HallServer) -> None:
+def test_admin_writes_plans_and_anyone_reads_their_history(hall: LiveHall) -> None:
     admin, anon = hall.admin, hall.who["anonymous"]
     before = hall.version()
     written = admin.ok("PUT", f"{S}/survey/plan", PLAN)
@@ -33,7 +34,7 @@ def test_admin_writes_plans_and_anyone_reads_their_history(hall: HallServer) -> 
     admin.ok("PUT", f"{S}/survey/plan", {**PLAN, "period": "2025-Q4", "text": "Lama"})
     # a second plan for a period replaces it on the page (the log keeps both)
     admin.ok("PUT", f"{S}/survey/plan", {**PLAN, "text": "<b>Tambah</b> loket"})
-    plans = anon.ok("GET", f"/survey/{SITE}")["plans"]
+    plans = anon.ok("GET", f"/api/v1/survey/{SITE}")["plans"]
     assert [p["period"] for p in plans] == ["2026-Q1", "2025-Q4"]
     assert plans[0] == {
         "period": "2026-Q1",
@@ -60,14 +61,14 @@ def test_admin_writes_plans_and_anyone_reads_their_history(hall: HallServer) -> 
         ([PLAN], 422, "invalid_request"),
     ],
 )
-def test_bad_plans_record_nothing(hall: HallServer, body: object, status: int, code: str) -> None:
+def test_bad_plans_record_nothing(hall: LiveHall, body: object, status: int, code: str) -> None:
     before = hall.version()
     error(hall.admin.put(f"{S}/survey/plan", body), status, code)
     assert hall.version() == before
 
 
-def test_only_admins_write_plans(hall: HallServer) -> None:
+def test_only_admins_write_plans(hall: LiveHall) -> None:
     error(hall.who["supervisor"].put(f"{S}/survey/plan", PLAN), 403, "forbidden")
     error(hall.who["officer"].put(f"{S}/survey/plan", PLAN), 403, "forbidden")
     error(hall.who["anonymous"].put(f"{S}/survey/plan", PLAN), 401, "not_authenticated")
-    error(hall.admin.put("/sites/nosite/survey/plan", PLAN), 404, "unknown_site")
+    error(hall.admin.put("/api/v1/sites/nosite/survey/plan", PLAN), 404, "unknown_site")

@@ -14,12 +14,13 @@ import time as _time
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from api_client import SITE, error, served
+from api_client import error
+from live_hall import SITE, served
 from test_api_tablet import ANSWERS, TabletHall, _answer, _open, tablets  # noqa: F401
 
 from qms.survey.periods import quarter_start
 
-S = f"/sites/{SITE}"
+S = f"/api/v1/sites/{SITE}"
 DAY = 24 * 3600
 
 
@@ -39,7 +40,7 @@ def _next_quarter(day: date) -> date:
 def _phone_answers(t: TabletHall, n: int) -> None:
     for _ in range(n):
         ref = served(t.hall)["ref"]
-        reply = t.hall.who["anonymous"].post(f"/tickets/{ref}/survey", {"answers": ANSWERS})
+        reply = t.hall.who["anonymous"].post(f"/api/v1/tickets/{ref}/survey", {"answers": ANSWERS})
         assert reply.status == 201, reply
 
 
@@ -51,7 +52,7 @@ def test_the_minimum_group_is_a_site_setting(tablets: TabletHall) -> None:  # no
     results = admin.ok("GET", f"{S}/survey/results?by=officer")
     assert results["respondents"] == 3 and results["min_group"] == 5
     assert results["index"] is None and results["cut"]["total"]["suppressed"]
-    public = hall.who["anonymous"].ok("GET", f"/survey/{SITE}")
+    public = hall.who["anonymous"].ok("GET", f"/api/v1/survey/{SITE}")
     assert public["index"] is None and public["min_group"] == 5
     before = hall.version()
     for bad in (2, 101, "5", 4.5, True):
@@ -65,7 +66,7 @@ def test_the_minimum_group_is_a_site_setting(tablets: TabletHall) -> None:  # no
     results = admin.ok("GET", f"{S}/survey/results?by=officer")
     assert results["min_group"] == 3 and results["index"] is not None
     assert [g["respondents"] for g in results["cut"]["groups"]] == [3]
-    public = hall.who["anonymous"].ok("GET", f"/survey/{SITE}")
+    public = hall.who["anonymous"].ok("GET", f"/api/v1/survey/{SITE}")
     assert public["min_group"] == 3 and public["index"]["converted"] == "75.00"
     report = admin.ok("GET", f"{S}/reports/survey?period=today&by=officer")
     assert report["min_group"] == 3 and not report["total"]["suppressed"]
@@ -77,7 +78,7 @@ def test_answers_are_cut_by_where_they_were_given(tablets: TabletHall) -> None: 
     phone = admin.ok("GET", f"{S}/survey/results")["respondents"]
     for _ in range(3):
         served(hall)
-        reply = tablets.tablet.post("/tablet/survey", _answer(_open(tablets.tablet), U1=1))
+        reply = tablets.tablet.post("/api/v1/tablet/survey", _answer(_open(tablets.tablet), U1=1))
         assert reply.status == 201, reply
     cut = admin.ok("GET", f"{S}/survey/results?by=answered_on")["cut"]
     groups = {g["key"]: g for g in cut["groups"]}
@@ -102,34 +103,34 @@ def test_a_visit_is_rated_on_the_phone_days_later(tablets: TabletHall) -> None: 
     for _ in range(2):  # two business days on: its day is no longer among the tickets
         tablets.clock.offset += DAY
         kiosk.ok("POST", f"{S}/tickets", {"service": "kk"})
-    status = anon.ok("GET", f"/tickets/{ref}")["ticket"]
+    status = anon.ok("GET", f"/api/v1/tickets/{ref}")["ticket"]
     assert status["state"] == "done" and status["number"] == ticket["number"]
-    shown = anon.ok("GET", f"/tickets/{ref}/survey")
+    shown = anon.ok("GET", f"/api/v1/tickets/{ref}/survey")
     assert shown["status"] == "open" and shown["closes_at"] > tablets.clock()
     before = hall.version()
-    assert anon.post(f"/tickets/{ref}/survey", {"answers": ANSWERS}).status == 201
+    assert anon.post(f"/api/v1/tickets/{ref}/survey", {"answers": ANSWERS}).status == 201
     recorded = tablets.answers()[-1]
     assert recorded["ticket"] == ticket["ticket"] and recorded["tablet"] is False
-    error(anon.post(f"/tickets/{ref}/survey", {"answers": ANSWERS}), 409,
+    error(anon.post(f"/api/v1/tickets/{ref}/survey", {"answers": ANSWERS}), 409,
           "survey_already_answered")  # fmt: skip
-    assert anon.ok("GET", f"/tickets/{ref}/survey")["status"] == "answered"
+    assert anon.ok("GET", f"/api/v1/tickets/{ref}/survey")["status"] == "answered"
     assert hall.version() == before + 1
     # past the window, the next day's opening forgets it: the ref is unknown again
     tablets.clock.offset += 2 * DAY
     kiosk.ok("POST", f"{S}/tickets", {"service": "kk"})
-    error(anon.get(f"/tickets/{ref}/survey"), 404, "unknown_ticket")
+    error(anon.get(f"/api/v1/tickets/{ref}/survey"), 404, "unknown_ticket")
 
 
 def test_the_public_page_shows_the_last_complete_quarter(tablets: TabletHall) -> None:  # noqa: F811
     """In the first days of a quarter the published page shows the quarter before (the
     year so far would be a handful of answers), with the site's minimum."""
     anon = tablets.hall.who["anonymous"]
-    now = anon.ok("GET", f"/survey/{SITE}")
+    now = anon.ok("GET", f"/api/v1/survey/{SITE}")
     first = date.fromisoformat(now["period"]["first"])
     assert first == quarter_start(first) and now["respondents"] >= 5  # the quarter so far
     ends = _next_quarter(first) + timedelta(days=4)
     _move_to(tablets, ends)
-    later = anon.ok("GET", f"/survey/{SITE}")
+    later = anon.ok("GET", f"/api/v1/survey/{SITE}")
     assert later["period"]["first"] == now["period"]["first"]
     assert date.fromisoformat(later["period"]["last"]) == ends.replace(day=1) - timedelta(days=1)
     assert later["respondents"] == now["respondents"] and later["index"] is not None

@@ -8,33 +8,34 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_client import SITE, HallServer, error, hall_server, served
+from api_client import error
+from live_hall import SITE, LiveHall, live_hall, served
 
 from qms.survey.instrument import ELEMENT_KEYS
 
-S = f"/sites/{SITE}"
-W = f"/survey/{SITE}/walk-up"
+S = f"/api/v1/sites/{SITE}"
+W = f"/api/v1/survey/{SITE}/walk-up"
 ANSWERS = {"answers": {k: 2 for k in ELEMENT_KEYS}}
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    with hall_server(tmp_path_factory.mktemp("api_survey_walkup")) as server:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("api_survey_walkup")) as server:
         server.who["officer"].ok("POST", f"{S}/counters/L1/complete")
         yield server
 
 
-def test_the_walk_up_page_shows_the_questions(hall: HallServer) -> None:
+def test_the_walk_up_page_shows_the_questions(hall: LiveHall) -> None:
     anon = hall.who["anonymous"]
     shown = anon.ok("GET", f"{W}/ktp")
     assert shown["status"] == "open" and shown["site"] == SITE
     assert shown["service"]["id"] == "ktp" and len(shown["service"]["name"]) == 2
     assert [q["key"] for q in shown["instrument"]["elements"]] == list(ELEMENT_KEYS)
     error(anon.get(f"{W}/nosuch"), 404, "survey_unknown_service")
-    error(anon.get("/survey/nosite/walk-up/ktp"), 404, "unknown_site")
+    error(anon.get("/api/v1/survey/nosite/walk-up/ktp"), 404, "unknown_site")
 
 
-def test_a_switched_off_survey_refuses_walk_ups(hall: HallServer) -> None:
+def test_a_switched_off_survey_refuses_walk_ups(hall: LiveHall) -> None:
     hall.admin.ok("PUT", f"{S}/survey", {"enabled": False})
     try:
         anon = hall.who["anonymous"]
@@ -56,14 +57,14 @@ def test_a_switched_off_survey_refuses_walk_ups(hall: HallServer) -> None:
     ],
 )
 def test_bad_walk_up_answers_record_nothing(
-    hall: HallServer, path: str, body: Any, status: int, code: str
+    hall: LiveHall, path: str, body: Any, status: int, code: str
 ) -> None:
     before = hall.version()
     error(hall.who["anonymous"].post(f"{W}/{path}", body), status, code)
     assert hall.version() == before
 
 
-def test_walk_up_answers_are_limited_per_address_and_counted_apart(hall: HallServer) -> None:
+def test_walk_up_answers_are_limited_per_address_and_counted_apart(hall: LiveHall) -> None:
     anon = hall.who["anonymous"]
     # the refused answers above did not count: five are accepted from this address
     for _ in range(5):
@@ -78,7 +79,9 @@ def test_walk_up_answers_are_limited_per_address_and_counted_apart(hall: HallSer
     # sources tell them apart, the channel cut names the walk-ups
     for _ in range(5):
         ref = served(hall)["ref"]
-        rated = anon.post(f"/tickets/{ref}/survey", {"answers": dict.fromkeys(ELEMENT_KEYS, 4)})
+        rated = anon.post(
+            f"/api/v1/tickets/{ref}/survey", {"answers": dict.fromkeys(ELEMENT_KEYS, 4)}
+        )
         assert rated.status == 201, rated
     figures = hall.who["supervisor"].ok("GET", f"{S}/survey/results?by=channel")
     assert figures["respondents"] == 10
@@ -88,7 +91,7 @@ def test_walk_up_answers_are_limited_per_address_and_counted_apart(hall: HallSer
     assert sources["visit"]["index"]["converted"] == "100.00"
     channels = {g["key"]: g["respondents"] for g in figures["cut"]["groups"]}
     assert channels == {"kiosk": 5, "walk_up": 5}
-    public = anon.ok("GET", f"/survey/{SITE}")
+    public = anon.ok("GET", f"/api/v1/survey/{SITE}")
     assert {g["key"]: g["respondents"] for g in public["sources"]} == {"visit": 5, "walk_up": 5}
     # the export's channel column says walk_up, never a ticket
     csv = hall.who["supervisor"].get(f"{S}/survey/export?format=csv")

@@ -9,7 +9,6 @@ can move the hall's clock: the 10 minutes pass without waiting for them.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,32 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from api_client import (
-    OTHER_SITE,
-    SITE,
-    USERS,
-    Api,
-    HallServer,
-    _make_accounts,
-    error,
-    served,
-    set_up_hall,
-    sign_in,
-)
-from redis_server import free_port
+from api_client import Api, error
+from live_hall import OTHER_SITE, SITE, LiveHall, live_hall, served
 from stream_client import StreamClient
 from test_stream import refused
 
 from qms.accounts import DeviceKind
 from qms.eventlog import open_log
-from qms.server.app import create_app
-from qms.server.auth import open_accounts
 from qms.server.config import Config
 from qms.server.stream.wire import Close
 from qms.survey.instrument import ELEMENT_KEYS
 
-S = f"/sites/{SITE}"
+S = f"/api/v1/sites/{SITE}"
 ANSWERS = {k: 3 for k in ELEMENT_KEYS}
 IDLE_KEYS = {"status", "closes_at", "instrument", "counter"}
 
@@ -58,13 +43,8 @@ class Clock:
 
 
 @dataclass
-class Url:
-    url: str
-
-
-@dataclass
 class TabletHall:
-    hall: HallServer
+    hall: LiveHall
     clock: Clock
     tablets: dict[str, Api]  # "L1", "L2", "other-site" (a tablet of OTHER_SITE at L1)
     data_dir: Path
@@ -86,61 +66,32 @@ class TabletHall:
         return self.tablets["L1"]
 
 
-async def _more_tablets(data_dir: Path) -> dict[str, str]:
-    tokens = {}
-    async with open_accounts(Config(data_dir=data_dir)) as store:
-        for key, site, counter in (("L2", SITE, "L2"), ("other-site", OTHER_SITE, "L1")):
-            _, token = await store.add_device(DeviceKind.TABLET, site, counter=counter, by="test")
-            tokens[key] = token
-    return tokens
-
-
 @pytest.fixture(scope="module")
 def tablets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TabletHall]:
-    data_dir = tmp_path_factory.mktemp("api_tablet") / "data"
-    data_dir.mkdir()
-    tokens = asyncio.run(_make_accounts(data_dir, None))
-    tokens.update(asyncio.run(_more_tablets(data_dir)))
-    port = free_port()
-    app = create_app(Config(data_dir=data_dir, port=port))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     clock = Clock()
-    app.state.hall.clock = clock  # before any site's engine opens: they all read it
-    try:
-        base = f"http://127.0.0.1:{port}"
-        who = {key: sign_in(base, username) for key, (username, _, _) in USERS.items()}
-        who |= {k: Api(base, token=tokens[k]) for k in ("display", "kiosk", "revoked", "tablet")}
-        who["anonymous"] = Api(base)
-        hall = HallServer(Url(base), who)  # type: ignore[arg-type]
-        set_up_hall(hall.admin, SITE)
-        set_up_hall(hall.admin, OTHER_SITE)
-        hall.sign_in_counters()
+    more = (
+        ("L2", DeviceKind.TABLET, SITE, "L2", ""),
+        ("other-site", DeviceKind.TABLET, OTHER_SITE, "L1", ""),
+    )
+    root = tmp_path_factory.mktemp("api_tablet")
+    with live_hall(root, clock=clock, more_devices=more, ticket_in_hand=False) as hall:
         by_counter = {
-            "L1": who["tablet"],
-            "L2": Api(base, token=tokens["L2"]),
-            "other-site": Api(base, token=tokens["other-site"]),
+            "L1": hall.who["tablet"],
+            "L2": Api(hall.url, token=hall.tokens["L2"]),
+            "other-site": Api(hall.url, token=hall.tokens["other-site"]),
         }
-        yield TabletHall(hall, clock, by_counter, data_dir)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+        yield TabletHall(hall, clock, by_counter, root / "data")
 
 
 def _open(api: Api) -> dict[str, Any]:
-    shown = api.ok("GET", "/tablet/survey")
+    shown = api.ok("GET", "/api/v1/tablet/survey")
     assert shown["status"] == "open", shown
     assert set(shown) == IDLE_KEYS
-    return shown
+    return dict(shown)
 
 
 def _idle(api: Api) -> None:
-    shown = api.ok("GET", "/tablet/survey")
+    shown = api.ok("GET", "/api/v1/tablet/survey")
     assert shown["status"] == "idle" and shown["instrument"] is None, shown
     assert shown["closes_at"] is None
 
@@ -166,9 +117,9 @@ def test_the_tablet_sees_only_its_counters_last_completion(tablets: TabletHall) 
     second = served(hall)
     again = _open(tablet)
     assert again["closes_at"] > shown["closes_at"]
-    error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_closed")
+    error(tablet.post("/api/v1/tablet/survey", _answer(shown)), 409, "survey_closed")
     before = hall.version()
-    reply = tablet.post("/tablet/survey", _answer(again, U1=4))
+    reply = tablet.post("/api/v1/tablet/survey", _answer(again, U1=4))
     assert reply.status == 201 and reply.body == {"answered": True}  # no score comes back
     assert hall.version() == before + 1
     recorded = tablets.answers()[-1]
@@ -177,9 +128,9 @@ def test_the_tablet_sees_only_its_counters_last_completion(tablets: TabletHall) 
     _idle(tablet)
     # The first visitor may still rate their own visit on their phone; the second may not.
     anon = hall.who["anonymous"]
-    assert anon.ok("GET", f"/tickets/{first['ref']}/survey")["status"] == "open"
-    assert anon.ok("GET", f"/tickets/{second['ref']}/survey")["status"] == "answered"
-    error(anon.post(f"/tickets/{second['ref']}/survey", {"answers": ANSWERS}), 409,
+    assert anon.ok("GET", f"/api/v1/tickets/{first['ref']}/survey")["status"] == "open"
+    assert anon.ok("GET", f"/api/v1/tickets/{second['ref']}/survey")["status"] == "answered"
+    error(anon.post(f"/api/v1/tickets/{second['ref']}/survey", {"answers": ANSWERS}), 409,
           "survey_already_answered")  # fmt: skip
     assert hall.version() == before + 1
 
@@ -189,11 +140,11 @@ def test_the_tablet_answer_is_the_visits_one_answer(tablets: TabletHall) -> None
     hall, tablet, anon = tablets.hall, tablets.tablet, tablets.hall.who["anonymous"]
     ticket = served(hall)
     shown = _open(tablet)
-    assert anon.post(f"/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}).status == 201
+    assert anon.post(f"/api/v1/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}).status == 201
     assert tablets.answers()[-1]["tablet"] is False  # answered on the phone
     _idle(tablet)
     before = hall.version()
-    error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_already_answered")
+    error(tablet.post("/api/v1/tablet/survey", _answer(shown)), 409, "survey_already_answered")
     assert hall.version() == before
 
 
@@ -208,7 +159,7 @@ def test_the_next_visitor_being_served_closes_it(tablets: TabletHall) -> None:
     officer.ok("POST", f"{S}/counters/L1/start")
     _idle(tablet)  # someone else sits at the counter now
     before = hall.version()
-    error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_closed")
+    error(tablet.post("/api/v1/tablet/survey", _answer(shown)), 409, "survey_closed")
     assert hall.version() == before
     officer.ok("POST", f"{S}/counters/L1/complete")
     _open(tablet)
@@ -224,11 +175,11 @@ def test_nothing_after_ten_minutes(tablets: TabletHall) -> None:
     try:
         _idle(tablet)
         before = hall.version()
-        error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_closed")
+        error(tablet.post("/api/v1/tablet/survey", _answer(shown)), 409, "survey_closed")
         assert hall.version() == before
         # The visitor's phone keeps its own 24 hours.
         anon = hall.who["anonymous"]
-        assert anon.ok("GET", f"/tickets/{ticket['ref']}/survey")["status"] == "open"
+        assert anon.ok("GET", f"/api/v1/tickets/{ticket['ref']}/survey")["status"] == "open"
     finally:
         tablets.clock.offset -= 9 * 60 + 65
 
@@ -255,13 +206,13 @@ def test_bad_answers_record_nothing(tablets: TabletHall, body: Any, status: int,
     elif "closes_at" not in body and code != "invalid_request":
         body = {"closes_at": shown["closes_at"], **body}
     before = hall.version()
-    error(tablet.post("/tablet/survey", body), status, code)
+    error(tablet.post("/api/v1/tablet/survey", body), status, code)
     assert hall.version() == before
     _open(tablet)
     # not JSON, or not an object
-    error(tablet.post("/tablet/survey", raw=b"{", headers={"Content-Type": "application/json"}),
-          400, "invalid_json")  # fmt: skip
-    error(tablet.post("/tablet/survey", [1]), 422, "invalid_request")
+    json_type = {"Content-Type": "application/json"}
+    error(tablet.post("/api/v1/tablet/survey", raw=b"{", headers=json_type), 400, "invalid_json")
+    error(tablet.post("/api/v1/tablet/survey", [1]), 422, "invalid_request")
     assert hall.version() == before
 
 
@@ -273,24 +224,26 @@ def test_a_skip_closes_the_tablets_survey_of_that_visit(tablets: TabletHall) -> 
     shown = _open(tablet)
     before = hall.version()
     for bad in ({}, {"closes_at": "soon"}, {"closes_at": shown["closes_at"], "answers": {}}):
-        error(tablet.post("/tablet/survey/skip", bad), 422, "invalid_request")
-    error(tablet.post("/tablet/survey/skip", {"closes_at": shown["closes_at"] + 1}), 409,
+        error(tablet.post("/api/v1/tablet/survey/skip", bad), 422, "invalid_request")
+    error(tablet.post("/api/v1/tablet/survey/skip", {"closes_at": shown["closes_at"] + 1}), 409,
           "survey_closed")  # fmt: skip  # not the visit shown
     assert hall.version() == before  # nothing recorded
-    reply = tablet.post("/tablet/survey/skip", {"closes_at": shown["closes_at"]})
+    reply = tablet.post("/api/v1/tablet/survey/skip", {"closes_at": shown["closes_at"]})
     assert reply.status == 200 and reply.body == {"skipped": True}
     assert hall.version() == before + 1
     _idle(tablet)  # whatever page asks now
-    error(tablet.post("/tablet/survey", _answer(shown)), 409, "survey_closed")
-    error(tablet.post("/tablet/survey/skip", {"closes_at": shown["closes_at"]}), 409,
+    error(tablet.post("/api/v1/tablet/survey", _answer(shown)), 409, "survey_closed")
+    error(tablet.post("/api/v1/tablet/survey/skip", {"closes_at": shown["closes_at"]}), 409,
           "survey_closed")  # fmt: skip
     assert hall.version() == before + 1
-    assert anon.ok("GET", f"/tickets/{ticket['ref']}/survey")["status"] == "open"
-    assert anon.post(f"/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}).status == 201
+    assert anon.ok("GET", f"/api/v1/tickets/{ticket['ref']}/survey")["status"] == "open"
+    assert anon.post(f"/api/v1/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}).status == 201
     # the next completion at the counter brings the next survey
     served(hall)
     _open(tablet)
-    error(hall.who["officer"].post("/tablet/survey/skip", {"closes_at": 1}), 403, "forbidden")
+    error(
+        hall.who["officer"].post("/api/v1/tablet/survey/skip", {"closes_at": 1}), 403, "forbidden"
+    )
 
 
 def test_refused_everywhere_else(tablets: TabletHall) -> None:
@@ -300,26 +253,29 @@ def test_refused_everywhere_else(tablets: TabletHall) -> None:
     ticket = served(hall)
     for method, path in (
         ("GET", f"{S}"),
-        ("GET", f"/sites/{OTHER_SITE}"),
+        ("GET", f"/api/v1/sites/{OTHER_SITE}"),
         ("POST", f"{S}/counters/L1/call-next"),
-        ("GET", f"/tickets/{ticket['ref']}"),
-        ("GET", f"/tickets/{ticket['ref']}/survey"),
-        ("GET", "/device"),
-        ("GET", "/session"),
-        ("GET", f"/survey/{SITE}"),
+        ("GET", f"/api/v1/tickets/{ticket['ref']}"),
+        ("GET", f"/api/v1/tickets/{ticket['ref']}/survey"),
+        ("GET", "/api/v1/device"),
+        ("GET", "/api/v1/session"),
+        ("GET", f"/api/v1/survey/{SITE}"),
     ):
         error(tablet.call(method, path), 403, "forbidden")
-    error(tablet.post(f"/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}), 403,
+    error(tablet.post(f"/api/v1/tickets/{ticket['ref']}/survey", {"answers": ANSWERS}), 403,
           "forbidden")  # fmt: skip
-    assert hall.who["anonymous"].ok("GET", f"/tickets/{ticket['ref']}/survey")["status"] == "open"
+    assert (
+        hall.who["anonymous"].ok("GET", f"/api/v1/tickets/{ticket['ref']}/survey")["status"]
+        == "open"
+    )
 
 
 def test_a_tablet_is_registered_with_a_counter_of_the_site(tablets: TabletHall) -> None:
     admin = tablets.hall.admin
-    added = admin.ok("POST", "/devices", {"kind": "tablet", "site": SITE, "counter": "L3"})
+    added = admin.ok("POST", "/api/v1/devices", {"kind": "tablet", "site": SITE, "counter": "L3"})
     assert added["device"]["kind"] == "tablet" and added["device"]["counter"] == "L3"
     assert "/tablet?token=" in added["link"]
-    listed = admin.ok("GET", f"/devices?site={SITE}")["devices"]
+    listed = admin.ok("GET", f"/api/v1/devices?site={SITE}")["devices"]
     assert {d["counter"] for d in listed if d["kind"] == "tablet"} >= {"L1", "L2", "L3"}
     assert all(d["counter"] is None for d in listed if d["kind"] != "tablet")
     l3 = Api(admin.base_url, token=added["token"])
@@ -333,11 +289,11 @@ def test_a_tablet_is_registered_with_a_counter_of_the_site(tablets: TabletHall) 
         ({"kind": "kiosk", "site": SITE, "counter": "L1"}, 422, "counter_for_tablets"),
         ({"kind": "tablet", "site": SITE, "counter": 1}, 422, "invalid_command"),
     ):
-        error(admin.post("/devices", body), status, code)
-    assert len(admin.ok("GET", f"/devices?site={SITE}")["devices"]) == before
+        error(admin.post("/api/v1/devices", body), status, code)
+    assert len(admin.ok("GET", f"/api/v1/devices?site={SITE}")["devices"]) == before
     # Revoked, it is anyone: 401 on its own routes.
-    admin.ok("DELETE", f"/devices/{added['device']['device']}")
-    error(l3.get("/tablet/survey"), 401, "not_authenticated")
+    admin.ok("DELETE", f"/api/v1/devices/{added['device']['device']}")
+    error(l3.get("/api/v1/tablet/survey"), 401, "not_authenticated")
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ class Recorder:
 
 
 @pytest.fixture
-def hall() -> Recorder:
+def recorder() -> Recorder:
     h = Recorder()
     h.do("set_up_site", site="s1", name="MPP Uji")
     h.do("set_up_agency", agency="dukcapil", name="Disdukcapil")
@@ -140,28 +140,30 @@ PERSONAL_WORDS = (
 
 @pytest.mark.parametrize("audience", [DISPLAY, DISPLAY_A, DISPLAY_B], ids=str)
 @pytest.mark.parametrize("fmt", list(Format))
-def test_display_frames_hold_nothing_personal(hall: Recorder, audience: Audience, fmt: Format):
-    run_day(hall)
-    frames = [encode(m, fmt) for m in hall.messages(audience)]
-    frames.append(encode(aud.view(audience, hall.state, hall.calls), fmt))
+def test_display_frames_hold_nothing_personal(
+    recorder: Recorder, audience: Audience, fmt: Format
+) -> None:
+    run_day(recorder)
+    frames = [encode(m, fmt) for m in recorder.messages(audience)]
+    frames.append(encode(aud.view(audience, recorder.state, recorder.calls), fmt))
     raw = "\n".join(f if isinstance(f, str) else f.decode("utf-8", "replace") for f in frames)
     for word in PERSONAL_WORDS:
         assert word not in raw, f"{word!r} reached a {audience} frame"
-    for message in hall.messages(audience):
+    for message in recorder.messages(audience):
         event = message.get("event") or {}
         assert not {"by", "officer", "token", "cid", "cn", "priority", "channel"} & set(event)
 
 
-def test_every_version_gets_a_message_in_order(hall: Recorder):
-    run_day(hall)
+def test_every_version_gets_a_message_in_order(recorder: Recorder) -> None:
+    run_day(recorder)
     for audience in (DISPLAY, DISPLAY_B, CONSOLE_L1, CONSOLE_L3, SUPERVISOR):
-        versions = [m["version"] for m in hall.messages(audience)]
-        assert versions == list(range(1, len(hall.entries) + 1))
+        versions = [m["version"] for m in recorder.messages(audience)]
+        assert versions == list(range(1, len(recorder.entries) + 1))
 
 
-def test_display_sees_calls_with_numbers_and_counts(hall: Recorder):
-    run_day(hall)
-    messages = hall.messages(DISPLAY)
+def test_display_sees_calls_with_numbers_and_counts(recorder: Recorder) -> None:
+    run_day(recorder)
+    messages = recorder.messages(DISPLAY)
     calls = [m["event"] for m in messages if m.get("event", {}).get("type") == "ticket_called"]
     assert [(c["number"], c["counter"]) for c in calls] == [
         ("A001", "L1"),
@@ -180,9 +182,9 @@ def test_display_sees_calls_with_numbers_and_counts(hall: Recorder):
     assert opened == {"type": "counter_opened", "schema": 1, "at": opened["at"], "counter": "L1"}
 
 
-def test_a_zone_display_sees_its_counters_and_running_text(hall: Recorder):
-    run_day(hall)
-    messages = hall.messages(DISPLAY_B)
+def test_a_zone_display_sees_its_counters_and_running_text(recorder: Recorder) -> None:
+    run_day(recorder)
+    messages = recorder.messages(DISPLAY_B)
     events = [m["event"] for m in messages if "event" in m]
     counters = {e.get("counter") for e in events if e["type"] != "counter_configured"} - {None}
     assert counters == {"L3"}  # L1's calls reach zone B as waiting counts only
@@ -190,13 +192,13 @@ def test_a_zone_display_sees_its_counters_and_running_text(hall: Recorder):
     assert texts == ["Selamat datang", "Zona B: istirahat"]
     called_at_l1 = [m for m in messages if "event" not in m and "queues" in m]
     assert called_at_l1, "counts of another zone's calls still reach the display"
-    unzoned = [m["event"] for m in hall.messages(DISPLAY) if "event" in m]
+    unzoned = [m["event"] for m in recorder.messages(DISPLAY) if "event" in m]
     assert [e["text"] for e in unzoned if e["type"] == "message_broadcast"] == ["Selamat datang"]
 
 
-def test_console_sees_its_counter_in_full_and_other_officers_never(hall: Recorder):
-    run_day(hall)
-    l1 = hall.messages(CONSOLE_L1)
+def test_console_sees_its_counter_in_full_and_other_officers_never(recorder: Recorder) -> None:
+    run_day(recorder)
+    l1 = recorder.messages(CONSOLE_L1)
     raw = json.dumps(l1)
     assert OFFICERS[0] in raw  # its own officer, on its own counter's events
     assert OFFICERS[1] not in raw  # the officer at L3 stays hidden, even on the transfer
@@ -210,20 +212,20 @@ def test_console_sees_its_counter_in_full_and_other_officers_never(hall: Recorde
     transfer = next(m for m in l1 if m.get("event", {}).get("type") == "ticket_transferred")
     assert transfer["event"]["to_counter"] == "L1" and "by" not in transfer["event"]
     assert transfer["queues"] == {"@L1": 1}
-    l3_events = [m["event"] for m in hall.messages(CONSOLE_L3) if "event" in m]
+    l3_events = [m["event"] for m in recorder.messages(CONSOLE_L3) if "event" in m]
     assert not [e for e in l3_events if e["type"] == "counter_opened" and e["counter"] == "L1"]
 
 
-def test_supervisor_sees_everyone_but_no_token(hall: Recorder):
-    run_day(hall)
-    raw = json.dumps(hall.messages(SUPERVISOR))
-    view = json.dumps(aud.view(SUPERVISOR, hall.state, hall.calls))
+def test_supervisor_sees_everyone_but_no_token(recorder: Recorder) -> None:
+    run_day(recorder)
+    raw = json.dumps(recorder.messages(SUPERVISOR))
+    view = json.dumps(aud.view(SUPERVISOR, recorder.state, recorder.calls))
     for officer in OFFICERS:
         assert officer in raw
     assert "SECRET-TOKEN" not in raw + view
 
 
-def test_unknown_event_types_reach_no_one():
+def test_unknown_event_types_reach_no_one() -> None:
     """An older process meeting a newer process's event type (a rolling upgrade) keeps
     it to itself: the type's row in AUDIENCES decides who may see it, and it has none."""
     event = {"type": "from_the_future", "schema": 1, "at": NOW, "secret": "x"}
@@ -231,7 +233,7 @@ def test_unknown_event_types_reach_no_one():
         assert aud.project(audience, event, Facts()) is None
 
 
-def test_no_audience_sees_a_survey_answer():
+def test_no_audience_sees_a_survey_answer() -> None:
     """Not even a supervisor: it names the ticket and the officer (docs/survey.md)."""
     event = {
         "type": "survey_answered",
@@ -249,15 +251,17 @@ def test_no_audience_sees_a_survey_answer():
     assert message == {"type": "event", "version": 7}  # the version goes on, empty
 
 
-def test_views(hall: Recorder):
+def test_views(recorder: Recorder) -> None:
     for i, (service, priority) in enumerate(
         [("ktp", "lansia"), ("kk", "regular"), ("pkb", "regular")]
     ):
-        hall.do("issue_ticket", service=service, priority=priority, token=f"SECRET-{i}", by=DEVICE)
-    hall.do("call_next", counter="L1", by=OFFICERS[0])
-    hall.do("broadcast", text="Selamat datang")
-    hall.do("broadcast", text="B only", zone="B")
-    display = aud.view(DISPLAY_A, hall.state, hall.calls)
+        recorder.do(
+            "issue_ticket", service=service, priority=priority, token=f"SECRET-{i}", by=DEVICE
+        )
+    recorder.do("call_next", counter="L1", by=OFFICERS[0])
+    recorder.do("broadcast", text="Selamat datang")
+    recorder.do("broadcast", text="B only", zone="B")
+    display = aud.view(DISPLAY_A, recorder.state, recorder.calls)
     assert [c["counter"] for c in display["counters"]] == ["L1", "L2"]
     l1 = display["counters"][0]
     assert (l1["ticket"]["number"], l1["ticket"]["state"]) == ("A001", "called")
@@ -265,13 +269,13 @@ def test_views(hall: Recorder):
     assert display["queues"] == {"kk": 1, "pkb": 1}
     assert display["messages"] == {"": "Selamat datang"}
     assert [(c["number"], c["counter"]) for c in display["calls"]] == [("A001", "L1")]
-    assert aud.view(DISPLAY_B, hall.state, hall.calls)["calls"] == []
-    console = aud.view(CONSOLE_L1, hall.state, hall.calls)
+    assert aud.view(DISPLAY_B, recorder.state, recorder.calls)["calls"] == []
+    console = aud.view(CONSOLE_L1, recorder.state, recorder.calls)
     assert console["counter"]["officer"] == OFFICERS[0]
     assert console["counter"]["ticket"]["priority"] == "lansia"
     assert [t["number"] for t in console["waiting"]] == ["B001"]
     assert console["queues"] == {"kk": 1}
-    supervisor = aud.view(SUPERVISOR, hall.state, hall.calls)
+    supervisor = aud.view(SUPERVISOR, recorder.state, recorder.calls)
     assert {c["counter"]: c["officer"] for c in supervisor["counters"]}["L3"] == OFFICERS[1]
     assert {t["number"] for t in supervisor["tickets"]} == {"A001", "B001", "F001"}
     assert supervisor["totals"] == {"called": 1, "waiting": 2}
@@ -281,12 +285,12 @@ def test_views(hall: Recorder):
     assert not [word for word in (*OFFICERS, "lansia", DEVICE) if word in raw]
 
 
-def test_changed_counts():
+def test_changed_counts() -> None:
     assert changed_counts({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 1}) == {"b": 3, "c": 1}
     assert changed_counts({"a": 1}, {}) == {"a": 0}
 
 
-def test_audience_shapes():
+def test_audience_shapes() -> None:
     with pytest.raises(ValueError):
         Audience(Kind.CONSOLE)
     with pytest.raises(ValueError):
@@ -305,7 +309,7 @@ def _documented_audiences() -> dict[str, tuple[str, str, str]]:
     return rows  # type: ignore[return-value]
 
 
-def test_every_event_type_is_classified_for_every_audience():
+def test_every_event_type_is_classified_for_every_audience() -> None:
     """A new event type of the core must be given a row, or it would silently reach no one
     (or, worse, someone); docs/protocol.md shows the same table."""
     assert set(aud.AUDIENCES) == set(EVENT_TYPES)
@@ -314,7 +318,7 @@ def test_every_event_type_is_classified_for_every_audience():
 
 
 @pytest.mark.parametrize("kind", sorted(EVENT_TYPES))
-def test_the_table_decides_who_is_given_each_event(kind: str):
+def test_the_table_decides_who_is_given_each_event(kind: str) -> None:
     """Each audience is given an event of each type exactly when its row says so (an
     event at the console's own counter, in the display's zone)."""
     event = {

@@ -7,7 +7,7 @@ without a route, fails `test_every_route_has_a_row`. One live server serves
 the whole module; before each request the officers are signed in to their
 counters again (a row may have closed the day or a counter).
 
-Callers (tests/api_client.py): admin; supervisor of the site; supervisor of
+Callers (tests/live_hall.py): admin; supervisor of the site; supervisor of
 another site; the officer signed in to counter L1; an officer of the site
 signed in to L2 (a counter other than the one named); display and kiosk devices
 of the site; the counter tablet of L1, refused everywhere but its own three routes (even
@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import api_client
 import pytest
-from api_client import PRINCIPALS, SITE, HallServer, hall_server
+from api_client import signed_in
+from live_hall import PRINCIPALS, SITE, LiveHall, live_hall
+from live_hall import USERS as ACCOUNTS
 
 from qms.server.api import ROUTES as API
 
@@ -48,7 +49,10 @@ def only(*allowed: str) -> dict[str, Outcome]:
     return out
 
 
-EVERYONE = {**dict.fromkeys(PRINCIPALS, OK), "tablet": 403}  # anyone but a counter tablet
+EVERYONE: dict[str, Outcome] = {
+    **dict.fromkeys(PRINCIPALS, OK),
+    "tablet": 403,
+}  # anyone but a counter tablet
 TABLET = only("tablet")
 ADMIN = only("admin")
 MANAGERS = only("admin", "supervisor")  # of the site named in the path
@@ -184,12 +188,12 @@ def test_the_table_agrees_with_the_declared_roles() -> None:
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    with hall_server(tmp_path_factory.mktemp("authz")) as server:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("authz")) as server:
         yield server
 
 
-def _fill(text: str, hall: HallServer) -> str:
+def _fill(text: str, hall: LiveHall) -> str:
     ids = {
         "{site}": SITE,
         "{hall}": SITE,
@@ -207,7 +211,7 @@ def _fill(text: str, hall: HallServer) -> str:
     return text
 
 
-def _body(body: Any, hall: HallServer) -> Any:
+def _body(body: Any, hall: LiveHall) -> Any:
     if isinstance(body, dict):
         return {k: _body(v, hall) for k, v in body.items()}
     if isinstance(body, str):
@@ -221,18 +225,18 @@ CASES = [
 
 
 @pytest.mark.parametrize(("key", "who"), CASES)
-def test_matrix(hall: HallServer, key: tuple[str, str], who: str) -> None:
+def test_matrix(hall: LiveHall, key: tuple[str, str], who: str) -> None:
     method, path = key
     row = MATRIX[key]
     hall.sign_in_counters()
     api = hall.who[who]
     if key == ("DELETE", "/session") and api.cookie is not None:
         # Signing out ends the session on the server: sign out of a session of its own.
-        api = api_client.sign_in(hall.url, api_client.USERS[who][0])
+        api = signed_in(hall.url, ACCOUNTS[who][0])
     if row.body is None:
-        reply = api.call(method, _fill(path, hall))
+        reply = api.call(method, "/api/v1" + _fill(path, hall))
     else:
-        reply = api.call(method, _fill(path, hall), _body(row.body, hall))
+        reply = api.call(method, "/api/v1" + _fill(path, hall), _body(row.body, hall))
     expected = row.expect[who]
     assert reply.status < 500, reply
     if expected == OK:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
+from api_client import Api
+from browser_support import HD, PHONE, SITE, js_errors, keep_screenshot, shot, watch
+from live_hall import LiveHall
 
 
-def open_admin(browser: Any, hall: Hall, viewport: dict[str, int] = HD) -> Any:
+def open_admin(browser: Any, hall: LiveHall, viewport: dict[str, int] = HD) -> Any:
     context = browser.new_context(viewport=viewport)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=hall.url)
     page = context.new_page()
@@ -37,7 +38,7 @@ def saved(page: Any) -> None:
     page.wait_for_selector("[data-banner][data-kind=info]:not([hidden]) >> text=Tersimpan")
 
 
-def test_admin_sets_up_a_hall_and_its_devices(hall: Hall, browser: Any) -> None:
+def test_admin_sets_up_a_hall_and_its_devices(hall: LiveHall, browser: Any) -> None:
     page = open_admin(browser, hall)
     shot(page, "admin-signin-1920")
     sign_in(page, "admin", hall.passwords["admin"])
@@ -86,15 +87,15 @@ def test_admin_sets_up_a_hall_and_its_devices(hall: Hall, browser: Any) -> None:
     assert "info, pbb" in section.locator("tr[data-counter=L11]").inner_text()  # the order ticked
     shot(page, "admin-counters-1920")
 
-    setup = Client(hall.url, token=hall.tokens["display"], origin=None).get(f"/api/v1/sites/{SITE}")
-    services = {s["service"]: s for s in setup.json["services"]}
+    setup = Api(hall.url, token=hall.tokens["display"], origin=None).get(f"/api/v1/sites/{SITE}")
+    services = {s["service"]: s for s in setup.body["services"]}
     assert services["pbb"]["prefix"] == "N" and services["pbb"]["daily_quota"] == 150
     assert services["pbb"]["hours"] == {
         "open": "08:00",
         "close": "15:00",
         "weekdays": [0, 1, 2, 3, 4],
     }
-    counters = {c["counter"]: c for c in setup.json["counters"]}
+    counters = {c["counter"]: c for c in setup.body["counters"]}
     assert counters["L11"] == {
         "counter": "L11",
         "name": "Loket 11",
@@ -110,16 +111,16 @@ def test_admin_sets_up_a_hall_and_its_devices(hall: Hall, browser: Any) -> None:
     saved(page)
     row = section.locator("tr[data-user=petugas9]")
     assert "Petugas" in row.inner_text() and SITE in row.inner_text()
-    assert Client(hall.url).sign_in("petugas9", "rahasia-awal-1").status == 200
+    assert Api(hall.url).sign_in("petugas9", "rahasia-awal-1").status == 200
     row.get_by_role("button", name="Atur ulang sandi").click()
     row.get_by_placeholder("Sandi baru").fill("rahasia-baru-2")
     row.get_by_role("button", name="Simpan").click()
     page.get_by_text("Sandi petugas9 diatur ulang").wait_for()
-    assert Client(hall.url).sign_in("petugas9", "rahasia-baru-2").status == 200
+    assert Api(hall.url).sign_in("petugas9", "rahasia-baru-2").status == 200
     section.locator("tr[data-user=petugas9]").get_by_role("button", name="Nonaktifkan").click()
     saved(page)
     assert "Nonaktif" in section.locator("tr[data-user=petugas9]").inner_text()
-    assert Client(hall.url).sign_in("petugas9", "rahasia-baru-2").code == "account_disabled"
+    assert Api(hall.url).sign_in("petugas9", "rahasia-baru-2").code == "account_disabled"
     shot(page, "admin-users-1920")
 
     section = tab(page, "devices")
@@ -136,8 +137,8 @@ def test_admin_sets_up_a_hall_and_its_devices(hall: Hall, browser: Any) -> None:
     assert page.evaluate("() => navigator.clipboard.readText()") == url
     shot(page, "admin-device-link-1920")
     keep_screenshot("admin-device-link-1920")
-    tv = Client(hall.url, token=token, origin=None)
-    me = tv.get("/api/v1/device").json["device"]
+    tv = Api(hall.url, token=token, origin=None)
+    me = tv.get("/api/v1/device").body["device"]
     assert (me["kind"], me["site"], me["zone"], me["name"]) == ("display", SITE, "A", "TV aula A")
 
     row = section.locator(f"tr[data-device={me['device']}]")
@@ -155,7 +156,7 @@ def test_admin_sets_up_a_hall_and_its_devices(hall: Hall, browser: Any) -> None:
     assert js_errors(page.errors) == [] and js_errors(mobile.errors) == []
 
 
-def test_admin_sets_up_a_new_site(hall: Hall, browser: Any) -> None:
+def test_admin_sets_up_a_new_site(hall: LiveHall, browser: Any) -> None:
     page = open_admin(browser, hall)
     sign_in(page, "admin", hall.passwords["admin"])
     page.wait_for_selector("#section[data-ready]")
@@ -166,14 +167,14 @@ def test_admin_sets_up_a_new_site(hall: Hall, browser: Any) -> None:
     page.get_by_role("button", name="Simpan").click()
     saved(page)
     assert page.get_by_text("Lokasi ini belum disiapkan").count() == 0
-    admin = Client(hall.url)
+    admin = Api(hall.url)
     assert admin.sign_in("admin", hall.passwords["admin"]).status == 200
-    site = admin.get("/api/v1/sites/mpp-curup").json["site"]
+    site = admin.get("/api/v1/sites/mpp-curup").body["site"]
     assert (site["name"], site["timezone"]) == ("MPP Rejang Lebong", "Asia/Jakarta")
     assert js_errors(page.errors) == []
 
 
-def test_bad_credentials_non_admin_and_server_down_say_so(hall: Hall, browser: Any) -> None:
+def test_bad_credentials_non_admin_and_server_down_say_so(hall: LiveHall, browser: Any) -> None:
     """The admin page signs in through the staff pages' one gate (static/js/staff.js)."""
     page = open_admin(browser, hall)
     sign_in(page, "admin", "not-the-password")

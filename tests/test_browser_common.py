@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounts_client import Client
-from browser_support import SITE, Hall, watch
+from api_client import Api
+from browser_support import SITE, watch
+from live_hall import LiveHall
 
 STREAM_PROBE = """async ([token, site]) => {
   const css = document.querySelector("link[rel=stylesheet]").href;
@@ -23,7 +24,7 @@ STREAM_PROBE = """async ([token, site]) => {
 }"""
 
 
-def test_language_switch(hall: Hall, browser: Any) -> None:
+def test_language_switch(hall: LiveHall, browser: Any) -> None:
     page = browser.new_page()
     errors = watch(page)
     page.goto(hall.url + "/")
@@ -38,7 +39,7 @@ def test_language_switch(hall: Hall, browser: Any) -> None:
     page.close()
 
 
-def test_stream_client_resumes_without_gap_or_repeat(hall: Hall, browser: Any) -> None:
+def test_stream_client_resumes_without_gap_or_repeat(hall: LiveHall, browser: Any) -> None:
     page = browser.new_page()
     errors = watch(page)
     page.goto(hall.url + "/")
@@ -46,15 +47,15 @@ def test_stream_client_resumes_without_gap_or_repeat(hall: Hall, browser: Any) -
     page.wait_for_function("() => window.states.at(-1) === 'live'")
     assert page.evaluate("window.snapshots.length") == 1
 
-    kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
+    kiosk = Api(hall.url, token=hall.tokens["kiosk"], origin=None)
     path = f"/api/v1/sites/{SITE}/tickets"
-    first = kiosk.post(path, {"service": "ktp"}).json["version"]
+    first = kiosk.post(path, {"service": "ktp"}).body["version"]
     page.wait_for_function(f"() => window.seen.includes({first})")
 
     # Drop the socket under the client's feet; events written meanwhile arrive
     # after the resume, each exactly once, in order.
     page.evaluate("window.stream.ws.close(4000, 'test drop')")
-    versions = [kiosk.post(path, {"service": "kk"}).json["version"] for _ in range(3)]
+    versions = [kiosk.post(path, {"service": "kk"}).body["version"] for _ in range(3)]
     page.wait_for_function(f"() => window.seen.includes({versions[-1]})")
     seen = page.evaluate("window.seen")
     assert seen == list(range(seen[0], seen[0] + len(seen)))

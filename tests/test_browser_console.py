@@ -10,17 +10,9 @@ import time
 from typing import Any
 
 import pytest
-from accounts_client import Client
-from browser_support import (
-    HD,
-    PHONE,
-    Hall,
-    js_errors,
-    keep_screenshot,
-    shot,
-    watch,
-    without_server_down,
-)
+from api_client import Api
+from browser_support import HD, PHONE, js_errors, keep_screenshot, shot, watch, without_server_down
+from live_hall import LiveHall
 from staff_pages import (
     L1,
     TICKETS,
@@ -38,7 +30,7 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def open_console(
-    hall: Hall, browser: Any, user: str = "petugas1", **ctx: Any
+    hall: LiveHall, browser: Any, user: str = "petugas1", **ctx: Any
 ) -> tuple[Any, Any, list[str]]:
     context = browser.new_context(viewport=HD, **ctx)
     page = context.new_page()
@@ -49,7 +41,7 @@ def open_console(
 
 
 @pytest.fixture
-def clean(hall: Hall) -> Client:
+def clean(hall: LiveHall) -> Api:
     return reset_hall(hall)
 
 
@@ -85,7 +77,7 @@ def row(page: Any, where: str, number: str) -> Any:
 
 
 def test_officer_works_tickets_with_buttons_and_keys(
-    hall: Hall, browser: Any, clean: Client
+    hall: LiveHall, browser: Any, clean: Api
 ) -> None:
     a, b, c = (issue(hall)["number"] for _ in range(3))
     context, page, errors = open_console(hall, browser)
@@ -143,7 +135,7 @@ def test_officer_works_tickets_with_buttons_and_keys(
     row(page, "#waiting", c).wait_for()
     assert row(page, "#held", c).count() == 0
 
-    states = {t["number"]: t["state"] for t in clean.get(TICKETS).json["tickets"]}
+    states = {t["number"]: t["state"] for t in clean.get(TICKETS).body["tickets"]}
     assert (states[a], states[b], states[c]) == ("done", "no_show", "waiting")
     page.keyboard.press("p")  # pause, then resume with O
     wait_state(page, "paused")
@@ -154,11 +146,11 @@ def test_officer_works_tickets_with_buttons_and_keys(
     context.close()
 
 
-def l1_ticket(boss: Client) -> Any:
+def l1_ticket(boss: Api) -> Any:
     return counter(boss)["ticket"]
 
 
-def test_pending_until_the_event_arrives(hall: Hall, browser: Any, clean: Client) -> None:
+def test_pending_until_the_event_arrives(hall: LiveHall, browser: Any, clean: Api) -> None:
     number = issue(hall)["number"]
     context = browser.new_context(viewport=HD)
     page = context.new_page()
@@ -194,7 +186,7 @@ def test_pending_until_the_event_arrives(hall: Hall, browser: Any, clean: Client
 
 
 def test_a_refused_press_shows_the_error_and_changes_nothing(
-    hall: Hall, browser: Any, clean: Client
+    hall: LiveHall, browser: Any, clean: Api
 ) -> None:
     ticket = issue(hall)
     context = browser.new_context(viewport=HD)
@@ -222,7 +214,7 @@ def test_a_refused_press_shows_the_error_and_changes_nothing(
     context.close()
 
 
-def test_taken_counter_and_ended_session(hall: Hall, browser: Any, clean: Client) -> None:
+def test_taken_counter_and_ended_session(hall: LiveHall, browser: Any, clean: Api) -> None:
     context, page, errors = open_console(hall, browser)
     open_l1(page)
     # The supervisor closes L1 and another officer opens it: this console stops (4403).
@@ -253,7 +245,7 @@ def test_taken_counter_and_ended_session(hall: Hall, browser: Any, clean: Client
     context.close()
 
 
-def test_bad_credentials_server_down_and_phone(hall: Hall, browser: Any, clean: Client) -> None:
+def test_bad_credentials_server_down_and_phone(hall: LiveHall, browser: Any, clean: Api) -> None:
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     errors = watch(page)

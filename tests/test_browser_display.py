@@ -18,20 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from accounts_client import Client
+from api_client import Api
 from browser_support import (
     ARGS,
     CHROMIUM,
     HD,
     PHONE,
     SITE,
-    Hall,
     keep_screenshot,
     shot,
-    start_hall,
     watch,
     without_server_down,
 )
+from live_hall import LiveHall, demo_hall
 
 TV720 = {"width": 1280, "height": 720}
 RATE = 3  # clips played three times as fast: the same queue, shorter tests
@@ -45,27 +44,27 @@ P = f"/api/v1/sites/{SITE}"
 class Desk:
     """The kiosk and the staff of a hall, over HTTP."""
 
-    def __init__(self, hall: Hall) -> None:
+    def __init__(self, hall: LiveHall) -> None:
         self.hall = hall
-        self.kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
-        self.people: dict[str, Client] = {}
+        self.kiosk = Api(hall.url, token=hall.tokens["kiosk"], origin=None)
+        self.people: dict[str, Api] = {}
 
-    def person(self, name: str) -> Client:
+    def person(self, name: str) -> Api:
         if name not in self.people:
-            client = Client(self.hall.url)
+            client = Api(self.hall.url)
             assert client.sign_in(name, self.hall.passwords[name]).status == 200
             self.people[name] = client
         return self.people[name]
 
     def issue(self, service: str) -> str:
         reply = self.kiosk.post(f"{P}/tickets", {"service": service})
-        assert reply.status == 201, reply.json
-        return str(reply.json["ticket"]["number"])
+        assert reply.status == 201, reply.body
+        return str(reply.body["ticket"]["number"])
 
     def counter(self, officer: str, counter: str, action: str) -> Any:
         reply = self.person(officer).post(f"{P}/counters/{counter}/{action}", {})
-        assert reply.status == 200, reply.json
-        return reply.json
+        assert reply.status == 200, reply.body
+        return reply.body
 
     def open(self, officer: str, counter: str) -> None:
         # the module's hall is shared: a counter may be open from an earlier test
@@ -82,15 +81,15 @@ class Desk:
 
     def broadcast(self, text: str, zone: str = "") -> None:
         reply = self.person("supervisor").post(f"{P}/broadcast", {"text": text, "zone": zone})
-        assert reply.status == 200, reply.json
+        assert reply.status == 200, reply.body
 
 
 @pytest.fixture(scope="module")
-def desk(hall: Hall) -> Desk:
+def desk(hall: LiveHall) -> Desk:
     return Desk(hall)
 
 
-def display(browser: Any, hall: Hall, viewport: dict[str, int] = HD, **params: Any) -> Any:
+def display(browser: Any, hall: LiveHall, viewport: dict[str, int] = HD, **params: Any) -> Any:
     query = "&".join(f"{k}={v}" for k, v in {"token": hall.tokens["display"], **params}.items())
     page = browser.new_page(viewport=viewport)
     page.errors = watch(page)
@@ -125,7 +124,9 @@ def assert_in_order_never_overlapping(entries: list[dict[str, Any]]) -> None:
 # --- tests ------------------------------------------------------------------------------
 
 
-def test_call_on_screen_within_a_second_and_said_once(hall: Hall, desk: Desk, browser: Any) -> None:
+def test_call_on_screen_within_a_second_and_said_once(
+    hall: LiveHall, desk: Desk, browser: Any
+) -> None:
     page = display(browser, hall, rate=RATE)
     assert page.url == f"{hall.url}/display?rate={RATE}"  # the token left the address bar
     desk.open("petugas1", "L1")
@@ -172,7 +173,7 @@ def test_call_on_screen_within_a_second_and_said_once(hall: Hall, desk: Desk, br
     page.close()
 
 
-def test_number_speller(hall: Hall, browser: Any) -> None:
+def test_number_speller(hall: LiveHall, browser: Any) -> None:
     page = display(browser, hall)
     result = page.evaluate(
         """async () => {
@@ -236,7 +237,7 @@ def test_number_speller(hall: Hall, browser: Any) -> None:
     page.close()
 
 
-def test_read_as_number(hall: Hall, desk: Desk, browser: Any) -> None:
+def test_read_as_number(hall: LiveHall, desk: Desk, browser: Any) -> None:
     # voice=browser: headless Chromium has no Indonesian voice, so the clips speak
     page = display(browser, hall, rate=RATE, read="number", voice="browser")
     desk.open("petugas2", "L2")
@@ -257,7 +258,7 @@ def test_read_as_number(hall: Hall, desk: Desk, browser: Any) -> None:
     page.close()
 
 
-def test_zone_and_agency_boards(hall: Hall, desk: Desk, browser: Any) -> None:
+def test_zone_and_agency_boards(hall: LiveHall, desk: Desk, browser: Any) -> None:
     zone_a = display(browser, hall, rate=RATE, zone="A")
     samsat = display(browser, hall, rate=RATE, agency="samsat", lang="en")
     desk.open("petugas1", "L1")
@@ -305,7 +306,7 @@ def test_zone_and_agency_boards(hall: Hall, desk: Desk, browser: Any) -> None:
     samsat.close()
 
 
-def test_layouts(hall: Hall, desk: Desk, browser: Any) -> None:
+def test_layouts(hall: LiveHall, desk: Desk, browser: Any) -> None:
     desk.open("petugas1", "L1")
     desk.open("petugas2", "L2")
     for _ in range(3):
@@ -339,7 +340,7 @@ def test_layouts(hall: Hall, desk: Desk, browser: Any) -> None:
     desk.broadcast("")
 
 
-def test_missing_and_bad_token(hall: Hall, browser: Any) -> None:
+def test_missing_and_bad_token(hall: LiveHall, browser: Any) -> None:
     page = browser.new_page(viewport=HD)
     errors = watch(page)
     page.goto(f"{hall.url}/display")
@@ -356,7 +357,7 @@ def test_missing_and_bad_token(hall: Hall, browser: Any) -> None:
     page.close()
 
 
-def test_server_down_at_load_then_back(hall: Hall, browser: Any) -> None:
+def test_server_down_at_load_then_back(hall: LiveHall, browser: Any) -> None:
     page = browser.new_page(viewport=HD)
     errors = watch(page)
     # The page came from the server, then the server stopped answering.
@@ -372,17 +373,16 @@ def test_server_down_at_load_then_back(hall: Hall, browser: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def own_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
+def own_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
     """A hall of this module's own, to restart and to revoke devices in (re-checked each second)."""
-    hall = start_hall(tmp_path_factory.mktemp("own") / "data", env={"QMS_STREAM_REAUTH_S": "1"})
-    try:
+    with demo_hall(
+        tmp_path_factory.mktemp("own") / "data", env={"QMS_STREAM_REAUTH_S": "1"}
+    ) as hall:
         yield hall
-    finally:
-        hall.server.stop()
 
 
 def test_reconnects_after_restart_and_network_loss_without_replay(
-    own_hall: Hall, browser: Any
+    own_hall: LiveHall, browser: Any
 ) -> None:
     hall, desk = own_hall, Desk(own_hall)
     page = display(browser, hall, rate=RATE)
@@ -426,12 +426,12 @@ def test_reconnects_after_restart_and_network_loss_without_replay(
     page.close()
 
 
-def test_revoked_display_says_so(own_hall: Hall, browser: Any) -> None:
+def test_revoked_display_says_so(own_hall: LiveHall, browser: Any) -> None:
     hall = own_hall
     admin = Desk(hall).person("admin")
     added = admin.post("/api/v1/devices", {"kind": "display", "site": SITE, "zone": "B"})
-    assert added.status == 201, added.json
-    token, device = added.json["token"], added.json["device"]["device"]
+    assert added.status == 201, added.body
+    token, device = added.body["token"], added.body["device"]["device"]
     page = browser.new_page(viewport=HD)
     errors = watch(page)
     page.goto(f"{hall.url}/display?token={token}")
@@ -450,7 +450,7 @@ def test_revoked_display_says_so(own_hall: Hall, browser: Any) -> None:
     page.close()
 
 
-def test_autoplay_blocked_prompt(hall: Hall, desk: Desk, browser: Any, tmp_path: Path) -> None:
+def test_autoplay_blocked_prompt(hall: LiveHall, desk: Desk, browser: Any, tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "c")}
     env["XDG_CACHE_HOME"] = str(tmp_path / "k")
     args = [a for a in ARGS if not a.startswith("--autoplay-policy")]
@@ -482,7 +482,7 @@ def test_autoplay_blocked_prompt(hall: Hall, desk: Desk, browser: Any, tmp_path:
 
 
 def test_set_up_change_refreshes_the_board_without_replaying(
-    hall: Hall, desk: Desk, browser: Any
+    hall: LiveHall, desk: Desk, browser: Any
 ) -> None:
     """A set-up event (here a counter renamed) makes the display take a fresh
     snapshot: the board shows the new name at once, and no call is said again."""
@@ -491,7 +491,7 @@ def test_set_up_change_refreshes_the_board_without_replaying(
     desk.call("petugas1", "L1", "ktp")
     wait_announced(page, 1)
     boss = desk.person("supervisor")
-    l1 = next(c for c in boss.get(f"{P}").json["counters"] if c["counter"] == "L1")
+    l1 = next(c for c in boss.get(f"{P}").body["counters"] if c["counter"] == "L1")
     renamed = {"name": "Loket Satu", "zone": l1.get("zone", ""), "services": l1["services"]}
     try:
         assert boss.put(f"{P}/counters/L1", renamed).status == 200
@@ -505,7 +505,7 @@ def test_set_up_change_refreshes_the_board_without_replaying(
 
 
 def test_after_a_disconnect_every_missed_call_is_shown_and_only_the_still_called_said(
-    hall: Hall, desk: Desk, browser: Any
+    hall: LiveHall, desk: Desk, browser: Any
 ) -> None:
     """Issue 12 §1: a display that was away shows every call it missed, says only
     those whose ticket is still called (oldest first), and says when it resynced."""

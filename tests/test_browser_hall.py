@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_support import HD, PHONE, SITE, Hall, js_errors, start_hall, watch
+from browser_support import HD, PHONE, SITE, js_errors, watch
+from live_hall import LiveHall, demo_hall
 from staff_pages import sign_in, staff
 
 pytestmark = pytest.mark.timeout(120)
@@ -27,12 +28,9 @@ LIVE = "() => document.querySelector('[data-conn]')?.dataset.conn === 'live'"
 
 
 @pytest.fixture
-def own_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
-    hall = start_hall(tmp_path_factory.mktemp("whole-hall") / "data")
-    try:
+def own_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with demo_hall(tmp_path_factory.mktemp("whole-hall") / "data") as hall:
         yield hall
-    finally:
-        hall.server.stop()
 
 
 def new_page(browser: Any, viewport: dict[str, int] = HD) -> tuple[Any, list[str]]:
@@ -64,7 +62,7 @@ def quiet(errors: list[str]) -> list[str]:
     return [e for e in js_errors(errors) if "WebSocket" not in e]
 
 
-def test_the_whole_hall_on_browsers(own_hall: Hall, browser: Any) -> None:
+def test_the_whole_hall_on_browsers(own_hall: LiveHall, browser: Any) -> None:
     hall = own_hall
     kiosk, kiosk_errors = new_page(browser)
     kiosk.goto(f"{hall.url}/kiosk?token={hall.tokens['kiosk']}")
@@ -150,7 +148,7 @@ def test_the_whole_hall_on_browsers(own_hall: Hall, browser: Any) -> None:
 
     # What the pages showed is what the hall's log holds.
     boss = staff(hall, "supervisor")
-    tickets = {t["number"]: t for t in boss.get(f"/api/v1/sites/{SITE}/tickets").json["tickets"]}
+    tickets = {t["number"]: t for t in boss.get(f"/api/v1/sites/{SITE}/tickets").body["tickets"]}
     assert tickets[first]["state"] == "done" and tickets[first]["recalls"] == 1
     assert tickets[kk]["state"] == "called" and tickets[kk]["counter"] == "L1"
     assert tickets[older_ktp]["state"] == "waiting"

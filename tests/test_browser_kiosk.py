@@ -9,8 +9,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
+from api_client import Api
+from browser_support import HD, PHONE, SITE, js_errors, keep_screenshot, shot, watch
+from live_hall import LiveHall
 from staff_pages import staff
 
 MM = 96 / 25.4  # CSS pixels per millimetre
@@ -19,14 +20,14 @@ PT = 72 / 25.4  # PDF points per millimetre
 COUNT_PRINTS = "window.prints = 0; window.print = () => { window.prints += 1; };"
 
 
-def tickets(hall: Hall, service: str) -> list[dict[str, Any]]:
+def tickets(hall: LiveHall, service: str) -> list[dict[str, Any]]:
     reply = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/tickets?service={service}")
     assert reply.status == 200, reply.body
-    return list(reply.json["tickets"])
+    return list(reply.body["tickets"])
 
 
 def open_kiosk(
-    browser: Any, hall: Hall, query: str = "", viewport: dict[str, int] = HD, init: str = ""
+    browser: Any, hall: LiveHall, query: str = "", viewport: dict[str, int] = HD, init: str = ""
 ) -> Any:
     page = browser.new_context(viewport=viewport).new_page()
     if init:
@@ -49,7 +50,7 @@ def issue(page: Any, agency: str, service: str, priority: str = "regular") -> No
     page.wait_for_selector("main[data-screen=ticket][data-ready]")
 
 
-def test_kiosk_issues_a_ticket_with_position_wait_and_qr(hall: Hall, browser: Any) -> None:
+def test_kiosk_issues_a_ticket_with_position_wait_and_qr(hall: LiveHall, browser: Any) -> None:
     page = open_kiosk(browser, hall)
     assert page.url == f"{hall.url}/kiosk"  # the token left the address bar
     assert page.get_by_text("Pilih instansi").is_visible()
@@ -75,7 +76,7 @@ def test_kiosk_issues_a_ticket_with_position_wait_and_qr(hall: Hall, browser: An
     assert svg.get_attribute("data-qr") == link
     assert svg.locator("path").get_attribute("d").count("h1v1h-1z") > 200
     ref = link.rsplit("/t/", 1)[1]
-    status = Client(hall.url).get(f"/api/v1/tickets/{quote(ref)}").json["ticket"]
+    status = Api(hall.url).get(f"/api/v1/tickets/{quote(ref)}").body["ticket"]
     assert status["number"] == mine["number"]
     assert ticket.locator(".ahead").inner_text() == f"{status['people_ahead']} orang"
     wait = ticket.locator(".wait").inner_text()
@@ -92,7 +93,7 @@ def test_kiosk_issues_a_ticket_with_position_wait_and_qr(hall: Hall, browser: An
     assert js_errors(page.errors) == [] and js_errors(phone.errors) == []
 
 
-def test_a_double_tap_or_a_retried_press_makes_one_ticket(hall: Hall, browser: Any) -> None:
+def test_a_double_tap_or_a_retried_press_makes_one_ticket(hall: LiveHall, browser: Any) -> None:
     page = open_kiosk(browser, hall)
     before = len(tickets(hall, "kk"))
     choose(page, "disdukcapil", "kk")
@@ -126,7 +127,7 @@ def test_a_double_tap_or_a_retried_press_makes_one_ticket(hall: Hall, browser: A
     assert js_errors(page.errors) == []
 
 
-def test_back_to_start_after_the_ticket_and_when_idle(hall: Hall, browser: Any) -> None:
+def test_back_to_start_after_the_ticket_and_when_idle(hall: LiveHall, browser: Any) -> None:
     page = open_kiosk(browser, hall, "&reset=1&idle=2")
     issue(page, "bpjs", "jkn")
     page.wait_for_selector("main[data-screen=agencies]", timeout=4000)
@@ -136,14 +137,14 @@ def test_back_to_start_after_the_ticket_and_when_idle(hall: Hall, browser: Any) 
     assert js_errors(page.errors) == []
 
 
-def test_unavailable_services_and_the_engines_reason(hall: Hall, browser: Any) -> None:
+def test_unavailable_services_and_the_engines_reason(hall: LiveHall, browser: Any) -> None:
     admin = staff(hall, "supervisor")
     base = f"/api/v1/sites/{SITE}/services"
     roya = {"agency": "bpn", "prefix": "L", "name_id": "Roya", "name_en": "Mortgage release"}
     assert admin.put(f"{base}/roya", {**roya, "active": False}).status == 200
     cek = {"agency": "bpn", "prefix": "K", "name_id": "Pengecekan Sertifikat", "name_en": "Check"}
     assert admin.put(f"{base}/sertifikat", {**cek, "daily_quota": 1}).status == 200
-    kiosk = Client(hall.url, token=hall.tokens["kiosk"], origin=None)
+    kiosk = Api(hall.url, token=hall.tokens["kiosk"], origin=None)
     assert kiosk.post(f"/api/v1/sites/{SITE}/tickets", {"service": "sertifikat"}).status == 201
 
     page = open_kiosk(browser, hall)
@@ -159,7 +160,7 @@ def test_unavailable_services_and_the_engines_reason(hall: Hall, browser: Any) -
     assert js_errors(page.errors) == []
 
 
-def test_print_layout_for_58_and_80_mm_rolls(hall: Hall, browser: Any) -> None:
+def test_print_layout_for_58_and_80_mm_rolls(hall: LiveHall, browser: Any) -> None:
     for paper in (58, 80):
         page = open_kiosk(browser, hall, f"&paper={paper}&print=1", init=COUNT_PRINTS)
         issue(page, "dpmptsp", "info")
@@ -175,7 +176,7 @@ def test_print_layout_for_58_and_80_mm_rolls(hall: Hall, browser: Any) -> None:
         assert js_errors(page.errors) == []
 
 
-def test_missing_or_revoked_link_and_server_down_say_so(hall: Hall, browser: Any) -> None:
+def test_missing_or_revoked_link_and_server_down_say_so(hall: LiveHall, browser: Any) -> None:
     page = browser.new_context(viewport=HD).new_page()
     errors = watch(page)
     page.goto(hall.url + "/kiosk")
@@ -183,7 +184,7 @@ def test_missing_or_revoked_link_and_server_down_say_so(hall: Hall, browser: Any
     assert page.get_by_text("Tautan ini tidak memuat token perangkat").is_visible()
 
     admin = staff(hall, "admin")
-    added = admin.post("/api/v1/devices", {"kind": "kiosk", "site": SITE}).json
+    added = admin.post("/api/v1/devices", {"kind": "kiosk", "site": SITE}).body
     assert admin.delete(f"/api/v1/devices/{added['device']['device']}").status == 200
     page.goto(f"{hall.url}/kiosk?token={added['token']}")
     page.wait_for_selector("main[data-screen=blocked]")

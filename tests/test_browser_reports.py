@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 from api_client import PASSWORD
-from browser_support import HD, keep_screenshot, shot, watch
-from test_api_reports import D1, D2, SITE, TODAY, R, Served, get, ok, served_hall
+from browser_support import HD, keep_screenshot, shot
+from reports_hall import SITE
+from staff_pages import reports_page
+from test_api_reports import D1, D2, TODAY, R, Served, get, ok, served_hall
 
 from qms.reports.export import flatten
 
@@ -29,16 +31,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def open_reports(served: Served, browser: Any, query: str = "") -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(viewport=HD)
-    page = context.new_page()
-    errors = watch(page)
-    page.goto(f"{served.server.url}/reports?site={SITE}{query}")
-    page.locator("#signin input[name=username]").fill("admin")
-    page.locator("#signin input[name=password]").fill(PASSWORD)
-    page.locator("#signin button[type=submit]").click()
-    page.locator("#kpi-visits").wait_for()
-    page.locator("body[data-loading]").wait_for(state="detached")
-    return context, page, errors
+    return reports_page(browser, served.server.url, f"site={SITE}{query}")
 
 
 def cards(page: Any) -> dict[str, Any]:
@@ -65,7 +58,7 @@ def test_cards_equal_the_api_and_the_export(served: Served, browser: Any) -> Non
         # the CSV the page links to has the same numbers
         href = page.locator("#export-csv").get_attribute("href")
         assert href is not None and f"from={D2}" in href
-        reply = get(served.admin, href.removeprefix("/api/v1").split("?")[0], **{
+        reply = get(served.admin, href.split("?")[0], **{
             k: v for k, v in (p.split("=") for p in href.split("?")[1].split("&"))
         })  # fmt: skip
         rows = {r["measure"]: r for r in csv.DictReader(io.StringIO(reply.raw.decode()[1:]))}
@@ -95,7 +88,7 @@ def test_cards_equal_the_api_and_the_export(served: Served, browser: Any) -> Non
 
 
 def test_today_is_live_and_filters_apply(served: Served, browser: Any) -> None:
-    s = f"/sites/{SITE}"
+    s = f"/api/v1/sites/{SITE}"
     served.admin.ok("POST", f"{s}/tickets", {"service": "kk"})
     context, page, errors = open_reports(served, browser)
     try:

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pytest
-from api_client import PASSWORD, sign_in
+from api_client import PASSWORD, signed_in
 from axe_check import assert_accessible
-from browser_support import HD, keep_screenshot, shot, watch
+from browser_support import HD, keep_screenshot, shot
 from live_server import LiveServer
-from reports_hall import Hall, store
+from reports_hall import ReportsHall, store
+from staff_pages import reports_page
 from test_api_reports import D1, ok
 from test_api_reports_sites import DAY, A, B, Deployment, apart, deployed
 from test_api_reports_survey import server  # noqa: F401 (fixture)
@@ -50,19 +51,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         yield served
 
 
-def signed_in(browser: Any, url: str, query: str) -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(viewport=HD)
-    page = context.new_page()
-    errors = watch(page)
-    page.goto(f"{url}/reports?{query}")
-    page.locator("#signin input[name=username]").fill("admin")
-    page.locator("#signin input[name=password]").fill(PASSWORD)
-    page.locator("#signin button[type=submit]").click()
-    page.locator("#kpi-visits").wait_for()
-    page.locator("body[data-loading]").wait_for(state="detached")
-    return context, page, errors
-
-
 def download(page: Any, href: str) -> list[dict[str, str]]:
     """The file behind a link, fetched by the page itself (its session, its cookie)."""
     text = page.evaluate("href => fetch(href).then(r => r.text())", href)
@@ -72,7 +60,7 @@ def download(page: Any, href: str) -> list[dict[str, str]]:
 def workbook(served: Deployment, href: str, title: str) -> dict[str, dict[str, Any]]:
     """The one sheet of a table's XLSX link (after the sheet that says what it is)."""
     url = urlsplit(href)
-    reply = served.admin.get(f"{url.path.removeprefix('/api/v1')}?{url.query}")
+    reply = served.admin.get(f"{url.path}?{url.query}")
     assert reply.status == 200, reply
     book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
     assert book.sheetnames == ["Laporan", title]
@@ -86,7 +74,7 @@ def number(text: str) -> Any:
 
 def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) -> None:
     url = deployment.admin.base_url
-    context, page, errors = signed_in(browser, url, f"site={A}")
+    context, page, errors = reports_page(browser, url, f"site={A}")
     try:
         assert page.locator("#site-picker").is_visible()
         assert page.locator("#s-site").is_hidden()  # one site: no per-site table
@@ -101,7 +89,7 @@ def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) ->
         page.locator("#s-site").wait_for()
 
         want = {"site": [A, B], "from": DAY, "to": DAY, "channel": "kiosk"}
-        api = flatten(ok(deployment.admin, "/reports/summary", **want)["measures"])
+        api = flatten(ok(deployment.admin, "/api/v1/reports/summary", **want)["measures"])
         values = page.eval_on_selector_all(
             ".kpi", "els => els.map(e => [e.dataset.measure, e.dataset.value])"
         )
@@ -136,7 +124,7 @@ def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) ->
                     # (an XLSX cell holds 16 significant digits: XlsxWriter's "%.16G")
                     close = value if value is None else pytest.approx(value, rel=1e-15)
                     assert sheet[key][field] == close, (cut, key, field)
-        sites = ok(deployment.admin, "/reports/breakdown", by="site", **want)["rows"]
+        sites = ok(deployment.admin, "/api/v1/reports/breakdown", by="site", **want)["rows"]
         assert [r["key"] for r in sites] == [A, B]
         # the chart's series (one day: per hour) and the heatmap, each with its CSV
         href = page.locator("#chart-csv").get_attribute("href")
@@ -162,7 +150,7 @@ def test_two_sites_and_every_tables_csv(deployment: Deployment, browser: Any) ->
 
 
 def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: F811
-    context, page, errors = signed_in(browser, server.url, "period=yesterday")
+    context, page, errors = reports_page(browser, server.url, "period=yesterday")
     try:
         page.locator("#t-survey tr[data-key=within]").wait_for()
         row = page.locator("#t-survey tr[data-key=within]")
@@ -215,10 +203,10 @@ def test_the_survey_section(server: LiveServer, browser: Any) -> None:  # noqa: 
         assert "format=xlsx" in xlsx and "by=channel" in xlsx, xlsx
         assert "survey=channel" in page.locator("#export-xlsx").get_attribute("href")
         url = urlsplit(xlsx)
-        reply = sign_in(server.url, "admin").get(f"{url.path.removeprefix('/api/v1')}?{url.query}")
+        reply = signed_in(server.url, "admin").get(f"{url.path}?{url.query}")
         book = openpyxl.load_workbook(io.BytesIO(reply.raw), read_only=True)
-        rows = list(book["Kepuasan (SKM)"].iter_rows(values_only=True))
-        assert [(r[1], r[3]) for r in rows[1:]] == [(None, 12), ("kiosk", 12)]
+        sheet = list(book["Kepuasan (SKM)"].iter_rows(values_only=True))
+        assert [(r[1], r[3]) for r in sheet[1:]] == [(None, 12), ("kiosk", 12)]
         # where the answers were given: all twelve on the visitors' phones
         page.locator("#survey-by").select_option("answered_on")
         page.wait_for_url("**survey=answered_on**")
@@ -247,7 +235,7 @@ async def _zoned(data_dir: Path, log_url: str) -> None:
     log = open_log(log_url)
     try:
         for site, (name, tz) in ZONED.items():
-            hall = Hall(time.time() - 86_400 * 3, tz=tz, site=site).set_up()
+            hall = ReportsHall(time.time() - 86_400 * 3, tz=tz, site=site).set_up()
             hall.must(c.SetUpSite(site=site, name=name, timezone=tz))
             await store(log, hall)
     finally:
@@ -275,16 +263,16 @@ def expected_lines(summary: dict[str, Any]) -> list[tuple[list[str], str, str, s
     for site, p in sorted(summary["scope"]["sites"].items()):
         q = summary["previous"]["scope"]["sites"][site]
         groups.setdefault((p["first"], p["last"], q["first"], q["last"]), []).append(site)
-    return [(sites, *days) for days, sites in groups.items()]
+    return [(sites, d[0], d[1], d[2], d[3]) for d, sites in groups.items()]
 
 
 def test_each_sites_own_period_when_calendars_differ(zoned: LiveServer, browser: Any) -> None:
-    admin = sign_in(zoned.url, "admin")
+    admin = signed_in(zoned.url, "admin")
     for pair in (["pos-honolulu", "pos-kiritimati"], ["mpp-jakarta", "mpp-jayapura"]):
         query = f"site={','.join(pair)}&period=yesterday"
-        context, page, errors = signed_in(browser, zoned.url, query)
+        context, page, errors = reports_page(browser, zoned.url, query)
         try:
-            summary = ok(admin, "/reports/summary", site=pair, period="yesterday")
+            summary = ok(admin, "/api/v1/reports/summary", site=pair, period="yesterday")
             want = expected_lines(summary)
             if pair[0] == "pos-honolulu":  # always a day apart
                 assert [w[0] for w in want] == [[s] for s in pair], want

@@ -11,18 +11,18 @@ import math
 from typing import Any
 
 import pytest
-from accounts_client import Client
+from api_client import Api
 from browser_support import (
     HD,
     PHONE,
     SITE,
-    Hall,
     js_errors,
     keep_screenshot,
     shot,
     watch,
     without_server_down,
 )
+from live_hall import LiveHall
 from staff_pages import (
     TICKETS,
     HeldStream,
@@ -37,11 +37,11 @@ CALLED_ONCE = ("called", "serving", "done", "no_show")
 
 
 @pytest.fixture
-def clean(hall: Hall) -> Client:
+def clean(hall: LiveHall) -> Api:
     return reset_hall(hall)
 
 
-def supervisor_page(hall: Hall, browser: Any, viewport: dict[str, int] = HD) -> tuple[Any, Any]:
+def supervisor_page(hall: LiveHall, browser: Any, viewport: dict[str, int] = HD) -> tuple[Any, Any]:
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     page.clock.install()  # time flows as usual; the test may jump it ahead
@@ -63,7 +63,7 @@ def settled(page: Any) -> None:
     page.locator("body[data-pending]").wait_for(state="detached")
 
 
-def test_supervisor_runs_the_floor(hall: Hall, browser: Any, clean: Client) -> None:
+def test_supervisor_runs_the_floor(hall: LiveHall, browser: Any, clean: Api) -> None:
     a1, a2 = issue(hall, "ktp"), issue(hall, "ktp")
     b1 = issue(hall, "kk")
     context, page = supervisor_page(hall, browser)
@@ -111,7 +111,7 @@ def test_supervisor_runs_the_floor(hall: Hall, browser: Any, clean: Client) -> N
     assert page.locator("#fig-within").inner_text() == "100%"
     # The average wait: over today's called tickets, the mean of (latest call - issue),
     # here from the API's own list (the model's figures: tests/js/supervisor-model.test.js).
-    today = clean.get(TICKETS).json["tickets"]
+    today = clean.get(TICKETS).body["tickets"]
     waits = [t["called_at"] - t["issued_at"] for t in today if t["state"] in CALLED_ONCE]
     assert (
         page.locator("#fig-avg").inner_text()
@@ -144,7 +144,7 @@ def test_supervisor_runs_the_floor(hall: Hall, browser: Any, clean: Client) -> N
     settled(page)
     ticket_row(page, a2["number"]).get_by_role("button", name="Batalkan").click()
     ticket_row(page, a2["number"]).wait_for(state="detached")
-    states = {t["number"]: t for t in clean.get(TICKETS).json["tickets"]}
+    states = {t["number"]: t for t in clean.get(TICKETS).body["tickets"]}
     assert states[a1["number"]]["service"] == "akta" and states[a1["number"]]["state"] == "waiting"
     assert states[a2["number"]]["state"] == "cancelled"
     settled(page)
@@ -154,8 +154,8 @@ def test_supervisor_runs_the_floor(hall: Hall, browser: Any, clean: Client) -> N
     page.locator("#broadcast select[name=zone]").select_option("A")
     page.locator("#broadcast button[type=submit]").click()
     page.locator("#messages li[data-zone=A]", has_text="13.00").wait_for()
-    display = Client(hall.url, token=hall.tokens["display"], origin=None)
-    assert display.get(f"/api/v1/sites/{SITE}").json["messages"]["A"] == (
+    display = Api(hall.url, token=hall.tokens["display"], origin=None)
+    assert display.get(f"/api/v1/sites/{SITE}").body["messages"]["A"] == (
         "Loket 1 istirahat sampai 13.00"
     )
     settled(page)
@@ -174,7 +174,7 @@ def test_supervisor_runs_the_floor(hall: Hall, browser: Any, clean: Client) -> N
     context.close()
 
 
-def test_refusal_pending_and_phone(hall: Hall, browser: Any, clean: Client) -> None:
+def test_refusal_pending_and_phone(hall: LiveHall, browser: Any, clean: Api) -> None:
     ticket = issue(hall, "ktp")
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
@@ -211,7 +211,7 @@ def test_refusal_pending_and_phone(hall: Hall, browser: Any, clean: Client) -> N
     context.close()
 
 
-def test_sign_in_messages(hall: Hall, browser: Any, clean: Client) -> None:
+def test_sign_in_messages(hall: LiveHall, browser: Any, clean: Api) -> None:
     context = browser.new_context(viewport=HD)
     page = context.new_page()
     errors = watch(page)

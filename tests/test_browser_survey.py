@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from accounts_client import Client
-from browser_support import PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
+from api_client import Api
+from browser_support import PHONE, SITE, js_errors, keep_screenshot, shot, watch
+from live_hall import LiveHall
 from staff_pages import issue, served, staff
 
 from qms.survey.instrument import DEFAULT
@@ -24,7 +25,7 @@ def phone(browser: Any) -> Any:
     return page
 
 
-def test_the_completed_ticket_turns_into_the_survey(hall: Hall, browser: Any) -> None:
+def test_the_completed_ticket_turns_into_the_survey(hall: LiveHall, browser: Any) -> None:
     waiting = issue(hall, "kk")
     page = phone(browser)
     page.goto(hall.url + waiting["status_url"])
@@ -69,7 +70,7 @@ def test_the_completed_ticket_turns_into_the_survey(hall: Hall, browser: Any) ->
 
     # the answer is in the figures (fewer than five answers: no index yet), never twice
     boss = staff(hall, "supervisor")
-    results = boss.get(f"/api/v1/sites/{SITE}/survey/results").json
+    results = boss.get(f"/api/v1/sites/{SITE}/survey/results").body
     assert results["respondents"] >= 1
     again = page.context.new_page()
     again.goto(hall.url + ticket["status_url"])
@@ -78,7 +79,7 @@ def test_the_completed_ticket_turns_into_the_survey(hall: Hall, browser: Any) ->
     assert js_errors(page.errors) == []
 
 
-def test_html_in_questions_is_shown_as_text(hall: Hall, browser: Any) -> None:
+def test_html_in_questions_is_shown_as_text(hall: LiveHall, browser: Any) -> None:
     admin = staff(hall, "admin")
     config = {"questions": {"U1": {"text": ["<img src=x onerror=alert(1)>Syarat?", "Req?"]}}}
     assert admin.put(f"/api/v1/sites/{SITE}/survey", config).status == 200
@@ -96,7 +97,7 @@ def test_html_in_questions_is_shown_as_text(hall: Hall, browser: Any) -> None:
         assert admin.put(f"/api/v1/sites/{SITE}/survey", reset).status == 200
 
 
-def test_the_public_result_page(hall: Hall, browser: Any) -> None:
+def test_the_public_result_page(hall: LiveHall, browser: Any) -> None:
     page = phone(browser)
     page.goto(f"{hall.url}/skm/{SITE}")
     page.wait_for_selector("main[data-state]")
@@ -107,8 +108,8 @@ def test_the_public_result_page(hall: Hall, browser: Any) -> None:
     for _ in range(5):
         ticket = served(hall)
         ref = ticket["ref"]
-        reply = Client(hall.url).post(f"/api/v1/tickets/{ref}/survey", anon_answers)
-        assert reply.status == 201, reply.json
+        reply = Api(hall.url).post(f"/api/v1/tickets/{ref}/survey", anon_answers)
+        assert reply.status == 201, reply.body
     page.reload()
     page.wait_for_selector("main[data-state=shown]")
     assert page.locator(".ikm").inner_text().replace(".", "").isdigit()

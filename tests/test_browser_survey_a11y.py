@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from accounts_client import Client
+from api_client import Api
 from axe_check import assert_accessible
-from browser_support import HD, PHONE, SITE, Hall, js_errors, watch
-from staff_pages import staff
+from browser_support import HD, PHONE, SITE, js_errors, watch
+from live_hall import LiveHall
+from staff_pages import served, staff
 from test_browser_admin import open_admin, sign_in, tab
-from test_browser_survey import served
 
 SCORES = {"answers": {f"U{i}": 3 if i != 9 else 2 for i in range(1, 10)}}
 
@@ -57,7 +57,7 @@ def test_the_check_fails_on_known_violations(browser: Any) -> None:
         assert_accessible(page)
 
 
-def test_the_visitors_survey(hall: Hall, browser: Any) -> None:
+def test_the_visitors_survey(hall: LiveHall, browser: Any) -> None:
     ticket = served(hall)
     page = phone(browser)
     page.goto(hall.url + ticket["status_url"])
@@ -79,7 +79,7 @@ def test_the_visitors_survey(hall: Hall, browser: Any) -> None:
     assert js_errors(page.errors) == []
 
 
-def test_the_walk_up_survey(hall: Hall, browser: Any) -> None:
+def test_the_walk_up_survey(hall: LiveHall, browser: Any) -> None:
     page = phone(browser)
     page.goto(f"{hall.url}/skm/{SITE}/walk-up/ktp")
     page.wait_for_selector("section.survey[data-survey=open]")
@@ -96,7 +96,7 @@ def test_the_walk_up_survey(hall: Hall, browser: Any) -> None:
     assert_accessible(page, what="walk-up survey, unknown service")
 
 
-def test_the_public_result_its_plans_and_its_poster(hall: Hall, browser: Any) -> None:
+def test_the_public_result_its_plans_and_its_poster(hall: LiveHall, browser: Any) -> None:
     page = phone(browser)
     page.goto(f"{hall.url}/skm/{SITE}")
     page.wait_for_selector("main[data-state]")
@@ -104,7 +104,7 @@ def test_the_public_result_its_plans_and_its_poster(hall: Hall, browser: Any) ->
         assert_accessible(page, what="result page, too few answers")
     for _ in range(5):
         ref = served(hall)["ref"]
-        assert Client(hall.url).post(f"/api/v1/tickets/{ref}/survey", SCORES).status == 201
+        assert Api(hall.url).post(f"/api/v1/tickets/{ref}/survey", SCORES).status == 201
     admin = staff(hall, "admin")
     for plan in (
         {"period": "2030-Q4", "elements": ["U4"], "text": "Biaya diumumkan di loket."},
@@ -128,7 +128,7 @@ def test_the_public_result_its_plans_and_its_poster(hall: Hall, browser: Any) ->
     assert_accessible(page, what="result page, unknown site")
 
 
-def test_the_admins_walk_up_qr_panel(hall: Hall, browser: Any) -> None:
+def test_the_admins_walk_up_qr_panel(hall: LiveHall, browser: Any) -> None:
     page = open_admin(browser, hall)
     sign_in(page, "admin", hall.passwords["admin"])
     page.wait_for_selector("#section[data-tab=site][data-ready]")

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_support import PHONE, SITE, Hall, js_errors, shot, watch
+from browser_support import PHONE, SITE, js_errors, shot, watch
+from live_hall import LiveHall
 from staff_pages import staff
 
 
-def test_the_plans_are_published_with_their_history(hall: Hall, browser: Any) -> None:
+def test_the_plans_are_published_with_their_history(hall: LiveHall, browser: Any) -> None:
     admin = staff(hall, "admin")
     plans = [
         {"period": "2030-Q4", "elements": ["U4"], "text": "Biaya diumumkan di loket."},
@@ -18,7 +19,7 @@ def test_the_plans_are_published_with_their_history(hall: Hall, browser: Any) ->
     ]
     for plan in plans:
         reply = admin.put(f"/api/v1/sites/{SITE}/survey/plan", plan)
-        assert reply.status == 200, reply.json
+        assert reply.status == 200, reply.body
     page = browser.new_context(viewport=PHONE).new_page()
     page.errors = watch(page)
     page.goto(f"{hall.url}/skm/{SITE}")

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_support import PHONE, SITE, Hall, js_errors, shot, watch
+from browser_support import PHONE, SITE, js_errors, shot, watch
+from live_hall import LiveHall
 from staff_pages import staff
 from test_browser_admin import open_admin, sign_in, tab
 
 
-def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: Hall, browser: Any) -> None:
+def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: LiveHall, browser: Any) -> None:
     page = open_admin(browser, hall)
     sign_in(page, "admin", hall.passwords["admin"])
     page.wait_for_selector("#section[data-tab=site][data-ready]")
@@ -24,7 +25,7 @@ def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: Hall, browse
     assert "dihitung terpisah" in figure.inner_text()
     assert js_errors(page.errors) == []
 
-    before = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").json
+    before = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").body
     phone = browser.new_context(viewport=PHONE, has_touch=True).new_page()
     phone.errors = watch(phone)
     phone.goto(url)
@@ -44,7 +45,7 @@ def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: Hall, browse
     assert "counted apart" in phone.locator(".walk-up-note").inner_text()
     assert js_errors(phone.errors) == []
 
-    after = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").json
+    after = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").body
     assert after["respondents"] == before["respondents"] + 1
     # the published page flags that walk-up answers are in the figures
     phone.goto(f"{hall.url}/skm/{SITE}")

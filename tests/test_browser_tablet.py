@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from accounts_client import Client
+from api_client import Api
 from axe_check import assert_accessible
-from browser_support import SITE, Hall, js_errors, keep_screenshot, shot, watch
+from browser_support import SITE, js_errors, keep_screenshot, shot, watch
+from live_hall import LiveHall
 from staff_pages import reset_hall, served, staff
 from test_browser_admin import open_admin, sign_in, tab
 
@@ -20,7 +21,7 @@ MAIN = "main#app"
 POLLED = "**/api/v1/tablet/survey"
 
 
-def register_tablet(hall: Hall, browser: Any) -> str:
+def register_tablet(hall: LiveHall, browser: Any) -> str:
     """The admin app registers a counter tablet for Loket 1: its link, shown once."""
     page = open_admin(browser, hall)
     sign_in(page, "admin", hall.passwords["admin"])
@@ -55,7 +56,7 @@ def answer_all(page: Any, score: int) -> None:
         questions.nth(i).locator("label").nth(score - 1).tap()
 
 
-def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
+def test_the_tablet_flow(hall: LiveHall, browser: Any) -> None:
     reset_hall(hall)
     link = register_tablet(hall, browser)
     context = browser.new_context(viewport=TABLET, has_touch=True)
@@ -78,7 +79,7 @@ def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
     assert first["number"] not in page.locator(MAIN).inner_text()  # nothing of the visitor
     # Lewati: no answer is sent, the thank-you screen is back, and this survey stays away:
     # the server is told (survey_skipped), so a reload does not bring it back either.
-    before = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").json
+    before = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").body
     with page.expect_response(lambda r: r.url.endswith("/api/v1/tablet/survey/skip")) as skip:
         page.get_by_role("button", name="Lewati").click()
     assert skip.value.status == 200
@@ -89,7 +90,7 @@ def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
     page.wait_for_selector(f"{MAIN}[data-screen=idle]")
     wait_polls(page)
     assert page.locator(MAIN).get_attribute("data-screen") == "idle"
-    phone = Client(hall.url).get(f"/api/v1/tickets/{first['ref']}/survey").json
+    phone = Api(hall.url).get(f"/api/v1/tickets/{first['ref']}/survey").body
     assert phone["status"] == "open"  # skipped on the tablet: the phone may still answer
 
     # The next visit: answered on the tablet, thanked, no score shown, back to idle.
@@ -109,9 +110,9 @@ def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
     assert_accessible(page, what="tablet: thanks")
     page.clock.run_for(6_000)
     page.wait_for_selector(f"{MAIN}[data-screen=idle]")
-    answered = Client(hall.url).get(f"/api/v1/tickets/{second['ref']}/survey").json
+    answered = Api(hall.url).get(f"/api/v1/tickets/{second['ref']}/survey").body
     assert answered["status"] == "answered"  # the visit's one answer: the phone is done too
-    after = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").json
+    after = staff(hall, "supervisor").get(f"/api/v1/sites/{SITE}/survey/results").body
     assert after["respondents"] == before["respondents"] + 1
 
     # 90 s without a touch: put away, every choice forgotten, and it does not come back.
@@ -125,7 +126,7 @@ def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
     wait_polls(page)
     assert page.locator(MAIN).get_attribute("data-screen") == "idle"
     assert page.locator("input:checked").count() == 0
-    assert Client(hall.url).get(f"/api/v1/tickets/{third['ref']}/survey").json["status"] == "open"
+    assert Api(hall.url).get(f"/api/v1/tickets/{third['ref']}/survey").body["status"] == "open"
     served(hall)
     page.wait_for_selector("section.survey[data-survey=open]", timeout=10_000)
     assert page.locator("input:checked").count() == 0  # the last visitor's choice is gone
@@ -133,7 +134,7 @@ def test_the_tablet_flow(hall: Hall, browser: Any) -> None:
     context.close()
 
 
-def test_a_revoked_or_missing_link(hall: Hall, browser: Any) -> None:
+def test_a_revoked_or_missing_link(hall: LiveHall, browser: Any) -> None:
     page = browser.new_context(viewport=TABLET).new_page()
     page.errors = watch(page)
     page.goto(hall.url + "/tablet")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounts_client import Client
-from browser_support import HD, PHONE, SITE, Hall, js_errors, keep_screenshot, shot, watch
+from api_client import Api
+from browser_support import HD, PHONE, SITE, js_errors, keep_screenshot, shot, watch
+from live_hall import LiveHall
 from staff_pages import issue
 
 # navigator.vibrate, recorded (headless Chromium has nothing to vibrate).
@@ -31,7 +32,7 @@ def phone(browser: Any, viewport: dict[str, int] = PHONE) -> Any:
     return page
 
 
-def test_visitor_follows_the_ticket_until_called_and_done(hall: Hall, browser: Any) -> None:
+def test_visitor_follows_the_ticket_until_called_and_done(hall: LiveHall, browser: Any) -> None:
     earlier = issue(hall, "ktp")
     mine = issue(hall, "ktp")
     page = phone(browser)
@@ -46,20 +47,20 @@ def test_visitor_follows_the_ticket_until_called_and_done(hall: Hall, browser: A
     # Light for a cheap phone on a slow network: everything it loaded, the first answer included.
     assert page.evaluate(PAGE_WEIGHT) < 40_000
 
-    officer = Client(hall.url)
+    officer = Api(hall.url)
     assert officer.sign_in("petugas1", hall.passwords["petugas1"]).status == 200
     counter = f"/api/v1/sites/{SITE}/counters/L1"
     assert officer.post(counter + "/open").status == 200
     page.wait_for_function("() => document.querySelector('.wait').textContent.includes('mnt')")
 
-    called = officer.post(counter + "/call-next").json["counter"]["ticket"]["number"]
+    called = officer.post(counter + "/call-next").body["counter"]["ticket"]["number"]
     assert called == earlier["number"]
     assert officer.post(counter + "/complete").status == 200
     page.wait_for_function("() => document.querySelector('.ahead').textContent === '0 orang'")
     assert page.evaluate("() => window.vibrations.length") == 0
 
     assert (
-        officer.post(counter + "/call-next").json["counter"]["ticket"]["number"] == mine["number"]
+        officer.post(counter + "/call-next").body["counter"]["ticket"]["number"] == mine["number"]
     )
     page.wait_for_selector("main[data-state=called]", timeout=10_000)
     alert = page.get_by_role("alert").filter(has_text="dipanggil")
@@ -86,7 +87,7 @@ def test_visitor_follows_the_ticket_until_called_and_done(hall: Hall, browser: A
     assert js_errors(page.errors) == [] and js_errors(wide.errors) == []
 
 
-def test_unknown_ticket_says_so_and_asks_once(hall: Hall, browser: Any) -> None:
+def test_unknown_ticket_says_so_and_asks_once(hall: LiveHall, browser: Any) -> None:
     page = phone(browser)
     page.goto(hall.url + f"/t/{SITE}.no-such-ticket-token")
     page.wait_for_selector("main[data-state=not_found]")
@@ -99,7 +100,7 @@ def test_unknown_ticket_says_so_and_asks_once(hall: Hall, browser: Any) -> None:
     assert js_errors(page.errors) == []
 
 
-def test_server_out_of_reach_then_back(hall: Hall, browser: Any) -> None:
+def test_server_out_of_reach_then_back(hall: LiveHall, browser: Any) -> None:
     mine = issue(hall, "kk")
     page = phone(browser)
     page.route("**/api/v1/**", lambda route: route.abort())

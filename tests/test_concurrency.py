@@ -308,7 +308,7 @@ def interrupt(server: RedisServer, how: str) -> None:
     if how == "stall":
         client = redis.Redis.from_url(server.url, socket_timeout=STALL + 10)
         try:
-            client.execute_command("DEBUG", "SLEEP", STALL)
+            client.execute_command("DEBUG", "SLEEP", STALL)  # type: ignore[no-untyped-call]
         finally:
             client.close()
         return

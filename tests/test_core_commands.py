@@ -1,31 +1,24 @@
 """The pure core, command by command: what each one does, every way it is refused.
 
-The `Hall` helper holds a state and a fixed clock. `Hall.do` parses a plain
-command (as the HTTP API would), decides it, checks that deciding changed
-nothing, checks that each event survives its wire form, and folds the events
-in. `Hall.reject` checks the rejection code and that the state is untouched.
+The harness is tests/pure_hall.py: `PureHall.do` decides and folds a plain command
+(checking its wire forms), `PureHall.reject` checks a refusal changed nothing.
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
+from pure_hall import MONDAY, SATURDAY, TUESDAY, WEDNESDAY, PureHall, kinds, utc, wib
 
 from qms.core import (
     CODES,
     COMMAND_TYPES,
     EVENT_TYPES,
-    Command,
-    Event,
     HallState,
     Rejected,
     command_to_dict,
@@ -47,167 +40,14 @@ from qms.core.model import (
     Priority,
     Service,
     Site,
-    Ticket,
     TicketState,
 )
 from qms.eventsourcing.records import UnknownEvent
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
-
-
-def wib(month: int, day: int, hour: int = 9, minute: int = 0, second: int = 0) -> float:
-    """Unix seconds of a 2024 wall-clock time in Jakarta (WIB, UTC+7)."""
-    return datetime(2024, month, day, hour, minute, second, tzinfo=JAKARTA).timestamp()
-
-
-def utc(month: int, day: int, hour: int, minute: int = 0) -> float:
-    return datetime(2024, month, day, hour, minute, tzinfo=UTC).timestamp()
-
-
-MONDAY = wib(7, 1)  # 2024-07-01 09:00 WIB is a Monday
-TUESDAY = wib(7, 2)
-WEDNESDAY = wib(7, 3)
-SATURDAY = wib(7, 6, 10)
-
-
-def kinds(events: list[Event]) -> list[str]:
-    return [ev.TYPE for ev in events]
-
-
-class Hall:
-    """A HallState, a fixed clock, and the decide-then-evolve loop."""
-
-    def __init__(self, now: float = MONDAY) -> None:
-        self.state = HallState()
-        self.now = now
-        self.events: list[Event] = []
-        self._tokens = itertools.count(1)
-
-    @classmethod
-    def standard(cls, now: float = MONDAY, **site: Any) -> Hall:
-        """Two agencies, three services (A, B, C), three closed counters.
-
-        L1 serves ktp then kk, L2 serves kk, L3 serves stnk.
-        """
-        h = cls(now)
-        h.do("set_up_site", site="mpp-jkt", name="MPP Jakarta", **site)
-        h.do("set_up_agency", agency="dukcapil", name="Disdukcapil")
-        h.do("set_up_agency", agency="samsat", name="Samsat")
-        h.do(
-            "set_up_service",
-            service="ktp",
-            agency="dukcapil",
-            prefix="A",
-            name_id="KTP-el",
-            name_en="Identity card",
-            target_wait_min=10,
-        )
-        h.do(
-            "set_up_service",
-            service="kk",
-            agency="dukcapil",
-            prefix="B",
-            name_id="Kartu Keluarga",
-            name_en="Family card",
-            target_wait_min=20,
-        )
-        h.do(
-            "set_up_service",
-            service="stnk",
-            agency="samsat",
-            prefix="C",
-            name_id="STNK",
-            name_en="Vehicle registration",
-            target_wait_min=30,
-        )
-        h.do("set_up_counter", counter="L1", name="Loket 1", services=["ktp", "kk"])
-        h.do("set_up_counter", counter="L2", name="Loket 2", services=["kk"])
-        h.do("set_up_counter", counter="L3", name="Loket 3", services=["stnk"])
-        return h
-
-    # --- the loop ---------------------------------------------------------------
-
-    def command(self, kind: str, **fields: Any) -> Command:
-        data = {"type": kind, **fields}
-        if kind == "issue_ticket" and "token" not in data:
-            data["token"] = f"tok{next(self._tokens)}"
-        cmd = parse_command(data)
-        assert parse_command(command_to_dict(cmd)) == cmd
-        return cmd
-
-    def run(self, cmd: Command) -> list[Event]:
-        before = copy.deepcopy(self.state)
-        events = decide(self.state, cmd, self.now)
-        assert self.state == before, "decide changed the state"
-        for ev in events:
-            assert event_from_dict(event_to_dict(ev)) == ev
-            assert event_from_dict(json.loads(json.dumps(event_to_dict(ev)))) == ev
-            assert ev.at == self.now
-            evolve(self.state, ev)
-        self.events.extend(events)
-        return events
-
-    def do(self, kind: str, **fields: Any) -> list[Event]:
-        return self.run(self.command(kind, **fields))
-
-    def reject(self, code: str, kind: str, **fields: Any) -> Rejected:
-        """The command (parsed, then decided) is refused with `code`; nothing changed."""
-        assert code in CODES
-        before = copy.deepcopy(self.state)
-        count = len(self.events)
-        with pytest.raises(Rejected) as info:
-            self.do(kind, **fields)
-        assert info.value.code == code, info.value
-        assert info.value.http_status == CODES[code]
-        assert self.state == before
-        assert len(self.events) == count
-        return info.value
-
-    # --- shortcuts ---------------------------------------------------------------
-
-    def tick(self, seconds: float) -> Hall:
-        self.now += seconds
-        return self
-
-    def issue(self, service: str = "ktp", **fields: Any) -> str:
-        issued = self.do("issue_ticket", service=service, **fields)[-1]
-        assert isinstance(issued, e.TicketIssued)
-        return issued.ticket
-
-    def open(self, counter: str = "L1", officer: str = "budi") -> None:
-        self.do("open_counter", counter=counter, officer=officer)
-
-    def call(self, counter: str = "L1") -> str:
-        called = self.do("call_next", counter=counter)[-1]
-        assert isinstance(called, e.TicketCalled)
-        return called.ticket
-
-    def serve(self, counter: str = "L1") -> str:
-        """Call the next ticket and complete it; the number served."""
-        tid = self.call(counter)
-        self.do("complete", counter=counter)
-        return self.t(tid).number
-
-    def drain(self, counter: str = "L1") -> list[str]:
-        """Numbers this counter serves, in order, until nothing waits for it."""
-        out = []
-        while True:
-            try:
-                out.append(self.serve(counter))
-            except Rejected as exc:
-                assert exc.code == "no_ticket_waiting"
-                return out
-
-    def t(self, tid: str) -> Ticket:
-        return self.state.tickets[tid]
-
-    def c(self, cid: str) -> Counter:
-        return self.state.counters[cid]
-
 
 @pytest.fixture
-def hall() -> Hall:
-    return Hall.standard()
+def pure_hall() -> PureHall:
+    return PureHall.standard()
 
 
 # =============================================================================
@@ -215,11 +55,11 @@ def hall() -> Hall:
 # =============================================================================
 
 
-def _issue(h: Hall) -> str:
+def _issue(h: PureHall) -> str:
     return h.issue("ktp")
 
 
-def _called(h: Hall) -> str:
+def _called(h: PureHall) -> str:
     h.open("L1")
     tid = h.issue("ktp")
     h.call("L1")
@@ -229,17 +69,17 @@ def _called(h: Hall) -> str:
 Case = tuple[dict[str, Any], list[str]]  # the command's fields, the event types expected
 
 
-def _open_l1(h: Hall) -> dict[str, Any]:
+def _open_l1(h: PureHall) -> dict[str, Any]:
     h.open("L1")
     return {"counter": "L1"}
 
 
-def _call_l1(h: Hall) -> dict[str, Any]:
+def _call_l1(h: PureHall) -> dict[str, Any]:
     _called(h)
     return {"counter": "L1"}
 
 
-def _rated(h: Hall) -> dict[str, Any]:
+def _rated(h: PureHall) -> dict[str, Any]:
     """A completed ticket and a full survey answer for it (tests/test_survey_core.py)."""
     tid = _called(h)
     h.do("complete", counter="L1")
@@ -247,29 +87,29 @@ def _rated(h: Hall) -> dict[str, Any]:
     return {"ticket": tid, "token": h.t(tid).token, "response": {"answers": answers}}
 
 
-def _held(h: Hall) -> dict[str, Any]:
+def _held(h: PureHall) -> dict[str, Any]:
     tid = _issue(h)
     h.do("hold", ticket=tid)
     return {"ticket": tid}
 
 
-def _waiting_for_l1(h: Hall) -> dict[str, Any]:
+def _waiting_for_l1(h: PureHall) -> dict[str, Any]:
     h.open("L1")
     return {"counter": "L1", "ticket": _issue(h)}
 
 
-def _next_for_l1(h: Hall) -> dict[str, Any]:
+def _next_for_l1(h: PureHall) -> dict[str, Any]:
     h.open("L1")
     _issue(h)
     return {"counter": "L1"}
 
 
-def _day_under_way(h: Hall) -> dict[str, Any]:
+def _day_under_way(h: PureHall) -> dict[str, Any]:
     _issue(h)
     return {}
 
 
-NORMAL_CASES: dict[str, Callable[[Hall], Case]] = {
+NORMAL_CASES: dict[str, Callable[[PureHall], Case]] = {
     "set_up_site": lambda h: ({"site": "mpp-jkt", "name": "MPP DKI"}, ["site_configured"]),
     "set_up_agency": lambda h: ({"agency": "bpjs", "name": "BPJS"}, ["agency_configured"]),
     "set_up_service": lambda h: (
@@ -324,7 +164,7 @@ def test_every_command_type_has_a_normal_case() -> None:
 
 @pytest.mark.parametrize("kind", sorted(COMMAND_TYPES))
 def test_each_command_succeeds_in_its_normal_case(kind: str) -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     fields, expected = NORMAL_CASES[kind](h)
     events = h.do(kind, by="tester", **fields)
     assert kinds(events) == expected
@@ -332,7 +172,7 @@ def test_each_command_succeeds_in_its_normal_case(kind: str) -> None:
 
 
 def test_set_up_site_and_update_it() -> None:
-    h = Hall()
+    h = PureHall()
     events = h.do("set_up_site", site="mpp-jkt", name="MPP Jakarta", by="admin")
     site = Site(id="mpp-jkt", name="MPP Jakarta")
     assert events == [e.SiteConfigured(site=site, at=MONDAY, by="admin")]
@@ -367,7 +207,7 @@ def test_set_up_site_and_update_it() -> None:
 
 
 def test_set_up_agency_and_rename_it() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     assert h.do("set_up_agency", agency="bpjs", name="BPJS") == [
         e.AgencyConfigured(agency=Agency("bpjs", "BPJS"), at=MONDAY)
     ]
@@ -376,9 +216,9 @@ def test_set_up_agency_and_rename_it() -> None:
     assert sorted(h.state.agencies) == ["bpjs", "dukcapil", "samsat"]
 
 
-def test_set_up_service_and_update_it(hall: Hall) -> None:
+def test_set_up_service_and_update_it(pure_hall: PureHall) -> None:
     hours = {"open": "08:00", "close": "15:30", "weekdays": [0, 1, 2, 3, 4]}
-    [ev] = hall.do(
+    [ev] = pure_hall.do(
         "set_up_service",
         service="akta",
         agency="dukcapil",
@@ -401,9 +241,9 @@ def test_set_up_service_and_update_it(hall: Hall) -> None:
         active=True,
     )
     assert ev == e.ServiceConfigured(service=expected, at=MONDAY)
-    assert hall.state.services["akta"] == expected
+    assert pure_hall.state.services["akta"] == expected
     # An update keeps its own prefix (not "taken" by itself) and replaces the rest.
-    hall.do(
+    pure_hall.do(
         "set_up_service",
         service="akta",
         agency="dukcapil",
@@ -412,7 +252,7 @@ def test_set_up_service_and_update_it(hall: Hall) -> None:
         name_en="Certificate",
         target_wait_min=5,
     )
-    s = hall.state.services["akta"]
+    s = pure_hall.state.services["akta"]
     assert (s.name_id, s.target_wait_min, s.daily_quota, s.hours) == (
         "Akta",
         5,
@@ -421,15 +261,15 @@ def test_set_up_service_and_update_it(hall: Hall) -> None:
     )
 
 
-def test_set_up_counter_and_update_it_keeps_its_state(hall: Hall) -> None:
-    [ev] = hall.do("set_up_counter", counter="L4", name="Loket 4", zone="B", services=["kk"])
+def test_set_up_counter_and_update_it_keeps_its_state(pure_hall: PureHall) -> None:
+    [ev] = pure_hall.do("set_up_counter", counter="L4", name="Loket 4", zone="B", services=["kk"])
     assert ev == e.CounterConfigured(
         counter="L4", name="Loket 4", zone="B", services=["kk"], at=MONDAY
     )
-    assert hall.c("L4") == Counter(id="L4", name="Loket 4", zone="B", services=["kk"])
-    hall.open("L4", "siti")
-    hall.do("set_up_counter", counter="L4", name="Loket 4A", services=["kk", "stnk"])
-    c = hall.c("L4")
+    assert pure_hall.c("L4") == Counter(id="L4", name="Loket 4", zone="B", services=["kk"])
+    pure_hall.open("L4", "siti")
+    pure_hall.do("set_up_counter", counter="L4", name="Loket 4A", services=["kk", "stnk"])
+    c = pure_hall.c("L4")
     assert (c.name, c.zone, c.services, c.state, c.officer) == (
         "Loket 4A",
         "",
@@ -439,8 +279,8 @@ def test_set_up_counter_and_update_it_keeps_its_state(hall: Hall) -> None:
     )
 
 
-def test_issue_ticket_numbers_per_service_and_opens_the_day(hall: Hall) -> None:
-    events = hall.do("issue_ticket", service="ktp", token="secret-1")
+def test_issue_ticket_numbers_per_service_and_opens_the_day(pure_hall: PureHall) -> None:
+    events = pure_hall.do("issue_ticket", service="ktp", token="secret-1")
     assert events == [
         e.DayOpened(day="2024-07-01", at=MONDAY),
         e.TicketIssued(
@@ -455,152 +295,155 @@ def test_issue_ticket_numbers_per_service_and_opens_the_day(hall: Hall) -> None:
             at=MONDAY,
         ),
     ]
-    assert hall.state.day == "2024-07-01"
-    hall.tick(30)
-    [second] = hall.do("issue_ticket", service="ktp", priority="lansia", channel="online")
+    assert pure_hall.state.day == "2024-07-01"
+    pure_hall.tick(30)
+    [second] = pure_hall.do("issue_ticket", service="ktp", priority="lansia", channel="online")
     assert isinstance(second, e.TicketIssued)
     assert (second.number, second.seq, second.ticket) == ("A002", 2, "2024-07-01-00002")
     assert (second.priority, second.channel) == (Priority.LANSIA, Channel.ONLINE)
-    b1 = hall.issue("kk")
-    a3 = hall.issue("ktp")
-    assert (hall.t(b1).number, hall.t(a3).number) == ("B001", "A003")
+    b1 = pure_hall.issue("kk")
+    a3 = pure_hall.issue("ktp")
+    assert (pure_hall.t(b1).number, pure_hall.t(a3).number) == ("B001", "A003")
     for _ in range(6):
-        hall.issue("ktp")
-    assert [t.number for t in hall.state.tickets.values() if t.service == "ktp"] == [
+        pure_hall.issue("ktp")
+    assert [t.number for t in pure_hall.state.tickets.values() if t.service == "ktp"] == [
         f"A{n:03d}" for n in range(1, 10)
     ]
-    a10 = hall.issue("ktp")
-    assert hall.t(a10).number == "A010"
-    ids = list(hall.state.tickets)
+    a10 = pure_hall.issue("ktp")
+    assert pure_hall.t(a10).number == "A010"
+    ids = list(pure_hall.state.tickets)
     assert len(ids) == len(set(ids)) == 11
-    assert hall.state.seq == {"ktp": 10, "kk": 1}
-    assert hall.state.serial == 11
-    t = hall.t("2024-07-01-00002")
+    assert pure_hall.state.seq == {"ktp": 10, "kk": 1}
+    assert pure_hall.state.serial == 11
+    t = pure_hall.t("2024-07-01-00002")
     assert (t.state, t.issued_at, t.arrival_at, t.token) == (
         TicketState.WAITING,
         MONDAY + 30,
         MONDAY + 30,
         "tok1",
     )
-    assert [w.number for w in hall.state.waiting_in("ktp")][:3] == ["A001", "A002", "A003"]
+    assert [w.number for w in pure_hall.state.waiting_in("ktp")][:3] == ["A001", "A002", "A003"]
 
 
 def test_issue_ticket_uses_the_site_number_format() -> None:
-    h = Hall.standard(number_format="{prefix}-{seq:04d}")
+    h = PureHall.standard(number_format="{prefix}-{seq:04d}")
     assert h.t(h.issue("kk")).number == "B-0001"
 
 
-def test_open_pause_resume_close_counter(hall: Hall) -> None:
-    events = hall.do("open_counter", counter="L1", officer="budi")
+def test_open_pause_resume_close_counter(pure_hall: PureHall) -> None:
+    events = pure_hall.do("open_counter", counter="L1", officer="budi")
     assert events == [
         e.DayOpened(day="2024-07-01", at=MONDAY),
         e.CounterOpened(counter="L1", officer="budi", at=MONDAY),
     ]
-    assert (hall.c("L1").state, hall.c("L1").officer) == (CounterState.OPEN, "budi")
-    assert hall.do("pause_counter", counter="L1") == [e.CounterPaused(counter="L1", at=MONDAY)]
-    assert (hall.c("L1").state, hall.c("L1").officer) == (CounterState.PAUSED, "budi")
-    hall.issue("ktp")
-    hall.reject("counter_not_open", "call_next", counter="L1")
+    assert (pure_hall.c("L1").state, pure_hall.c("L1").officer) == (CounterState.OPEN, "budi")
+    assert pure_hall.do("pause_counter", counter="L1") == [e.CounterPaused(counter="L1", at=MONDAY)]
+    assert (pure_hall.c("L1").state, pure_hall.c("L1").officer) == (CounterState.PAUSED, "budi")
+    pure_hall.issue("ktp")
+    pure_hall.reject("counter_not_open", "call_next", counter="L1")
     # Resume from the pause, here by the officer who takes over.
-    assert hall.do("open_counter", counter="L1", officer="siti") == [
+    assert pure_hall.do("open_counter", counter="L1", officer="siti") == [
         e.CounterOpened(counter="L1", officer="siti", at=MONDAY)
     ]
-    assert (hall.c("L1").state, hall.c("L1").officer) == (CounterState.OPEN, "siti")
-    hall.serve("L1")
-    assert hall.do("close_counter", counter="L1") == [e.CounterClosed(counter="L1", at=MONDAY)]
-    c = hall.c("L1")
+    assert (pure_hall.c("L1").state, pure_hall.c("L1").officer) == (CounterState.OPEN, "siti")
+    pure_hall.serve("L1")
+    assert pure_hall.do("close_counter", counter="L1") == [e.CounterClosed(counter="L1", at=MONDAY)]
+    c = pure_hall.c("L1")
     assert (c.state, c.officer, c.ticket, c.priority_streak) == (CounterState.CLOSED, None, None, 0)
     # A paused counter closes too.
-    hall.open("L2")
-    hall.do("pause_counter", counter="L2")
-    hall.do("close_counter", counter="L2")
-    assert hall.c("L2").state is CounterState.CLOSED
+    pure_hall.open("L2")
+    pure_hall.do("pause_counter", counter="L2")
+    pure_hall.do("close_counter", counter="L2")
+    assert pure_hall.c("L2").state is CounterState.CLOSED
 
 
-def test_set_counter_services_takes_effect_on_the_next_call(hall: Hall) -> None:
-    hall.open("L2")  # serves kk only
-    a1 = hall.issue("ktp")
-    b1 = hall.issue("kk")
-    assert hall.call("L2") == b1  # in hand while the services change
-    assert hall.do("set_counter_services", counter="L2", services=["ktp"]) == [
+def test_set_counter_services_takes_effect_on_the_next_call(pure_hall: PureHall) -> None:
+    pure_hall.open("L2")  # serves kk only
+    a1 = pure_hall.issue("ktp")
+    b1 = pure_hall.issue("kk")
+    assert pure_hall.call("L2") == b1  # in hand while the services change
+    assert pure_hall.do("set_counter_services", counter="L2", services=["ktp"]) == [
         e.CounterServicesSet(counter="L2", services=["ktp"], at=MONDAY)
     ]
-    assert hall.c("L2").services == ["ktp"]
-    assert hall.c("L2").ticket == b1  # the ticket in hand is not touched
-    hall.do("complete", counter="L2")
-    b2 = hall.issue("kk")
-    assert hall.call("L2") == a1
-    hall.do("complete", counter="L2")
-    hall.reject("no_ticket_waiting", "call_next", counter="L2")
-    assert hall.t(b2).state is TicketState.WAITING
+    assert pure_hall.c("L2").services == ["ktp"]
+    assert pure_hall.c("L2").ticket == b1  # the ticket in hand is not touched
+    pure_hall.do("complete", counter="L2")
+    b2 = pure_hall.issue("kk")
+    assert pure_hall.call("L2") == a1
+    pure_hall.do("complete", counter="L2")
+    pure_hall.reject("no_ticket_waiting", "call_next", counter="L2")
+    assert pure_hall.t(b2).state is TicketState.WAITING
     # An empty list is allowed: the counter then takes only tickets sent to it.
-    hall.do("set_counter_services", counter="L2", services=[])
-    assert hall.c("L2").services == []
+    pure_hall.do("set_counter_services", counter="L2", services=[])
+    assert pure_hall.c("L2").services == []
 
 
-def test_call_next_hands_the_ticket_to_the_counter(hall: Hall) -> None:
-    hall.open("L1", "budi")
-    a1 = hall.issue("ktp")
-    a2 = hall.issue("ktp")
-    hall.tick(90)
-    assert hall.do("call_next", counter="L1") == [
+def test_call_next_hands_the_ticket_to_the_counter(pure_hall: PureHall) -> None:
+    pure_hall.open("L1", "budi")
+    a1 = pure_hall.issue("ktp")
+    a2 = pure_hall.issue("ktp")
+    pure_hall.tick(90)
+    assert pure_hall.do("call_next", counter="L1") == [
         e.TicketCalled(ticket=a1, counter="L1", officer="budi", at=MONDAY + 90)
     ]
-    t = hall.t(a1)
+    t = pure_hall.t(a1)
     assert (t.state, t.counter, t.officer, t.called_at) == (
         TicketState.CALLED,
         "L1",
         "budi",
         MONDAY + 90,
     )
-    assert hall.c("L1").ticket == a1
-    assert [w.id for w in hall.state.waiting_in("ktp")] == [a2]
+    assert pure_hall.c("L1").ticket == a1
+    assert [w.id for w in pure_hall.state.waiting_in("ktp")] == [a2]
 
 
-def test_call_ticket_calls_that_ticket_out_of_turn(hall: Hall) -> None:
-    hall.open("L1", "budi")
-    a1 = hall.issue("ktp")
-    a2 = hall.issue("ktp")
-    assert hall.do("call_ticket", counter="L1", ticket=a2) == [
+def test_call_ticket_calls_that_ticket_out_of_turn(pure_hall: PureHall) -> None:
+    pure_hall.open("L1", "budi")
+    a1 = pure_hall.issue("ktp")
+    a2 = pure_hall.issue("ktp")
+    assert pure_hall.do("call_ticket", counter="L1", ticket=a2) == [
         e.TicketCalled(ticket=a2, counter="L1", officer="budi", at=MONDAY)
     ]
-    assert hall.t(a2).state is TicketState.CALLED
-    hall.do("complete", counter="L1")
-    assert hall.call("L1") == a1
+    assert pure_hall.t(a2).state is TicketState.CALLED
+    pure_hall.do("complete", counter="L1")
+    assert pure_hall.call("L1") == a1
 
 
-def test_recall_counts_up(hall: Hall) -> None:
-    tid = _called(hall)
-    hall.tick(20)
-    assert hall.do("recall", counter="L1") == [
+def test_recall_counts_up(pure_hall: PureHall) -> None:
+    tid = _called(pure_hall)
+    pure_hall.tick(20)
+    assert pure_hall.do("recall", counter="L1") == [
         e.TicketRecalled(ticket=tid, counter="L1", officer="budi", recalls=1, at=MONDAY + 20)
     ]
-    [again] = hall.do("recall", counter="L1")
+    [again] = pure_hall.do("recall", counter="L1")
     assert isinstance(again, e.TicketRecalled)
     assert again.recalls == 2
-    t = hall.t(tid)
+    t = pure_hall.t(tid)
     assert (t.recalls, t.state, t.called_at) == (2, TicketState.CALLED, MONDAY)
     assert [s.kind for s in t.steps] == ["issued", "called", "recalled", "recalled"]
 
 
-def test_start_then_complete(hall: Hall) -> None:
-    tid = _called(hall)
-    hall.tick(60)
-    assert hall.do("start_service", counter="L1") == [
+def test_start_then_complete(pure_hall: PureHall) -> None:
+    tid = _called(pure_hall)
+    pure_hall.tick(60)
+    assert pure_hall.do("start_service", counter="L1") == [
         e.ServiceStarted(ticket=tid, counter="L1", officer="budi", at=MONDAY + 60)
     ]
-    assert (hall.t(tid).state, hall.t(tid).started_at) == (TicketState.SERVING, MONDAY + 60)
-    hall.tick(300)
-    assert hall.do("complete", counter="L1") == [
+    assert (pure_hall.t(tid).state, pure_hall.t(tid).started_at) == (
+        TicketState.SERVING,
+        MONDAY + 60,
+    )
+    pure_hall.tick(300)
+    assert pure_hall.do("complete", counter="L1") == [
         e.TicketCompleted(ticket=tid, counter="L1", officer="budi", at=MONDAY + 360)
     ]
-    t = hall.t(tid)
+    t = pure_hall.t(tid)
     assert (t.state, t.started_at, t.finished_at) == (
         TicketState.DONE,
         MONDAY + 60,
         MONDAY + 360,
     )
-    assert hall.c("L1").ticket is None
+    assert pure_hall.c("L1").ticket is None
     assert [(s.kind, s.at, s.counter, s.officer) for s in t.steps] == [
         ("issued", MONDAY, None, None),
         ("called", MONDAY, "L1", "budi"),
@@ -609,15 +452,15 @@ def test_start_then_complete(hall: Hall) -> None:
     ]
 
 
-def test_complete_from_called_records_the_start_too(hall: Hall) -> None:
-    tid = _called(hall)
-    hall.tick(45)
-    step = {"ticket": tid, "counter": "L1", "officer": "budi", "at": MONDAY + 45}
-    assert hall.do("complete", counter="L1") == [
+def test_complete_from_called_records_the_start_too(pure_hall: PureHall) -> None:
+    tid = _called(pure_hall)
+    pure_hall.tick(45)
+    step: dict[str, Any] = {"ticket": tid, "counter": "L1", "officer": "budi", "at": MONDAY + 45}
+    assert pure_hall.do("complete", counter="L1") == [
         e.ServiceStarted(**step),
         e.TicketCompleted(**step),
     ]
-    t = hall.t(tid)
+    t = pure_hall.t(tid)
     assert (t.state, t.started_at, t.finished_at) == (
         TicketState.DONE,
         MONDAY + 45,
@@ -625,52 +468,52 @@ def test_complete_from_called_records_the_start_too(hall: Hall) -> None:
     )
 
 
-def test_no_show_ends_the_ticket_and_frees_the_counter(hall: Hall) -> None:
-    tid = _called(hall)
-    hall.issue("ktp")
-    assert hall.do("no_show", counter="L1") == [
+def test_no_show_ends_the_ticket_and_frees_the_counter(pure_hall: PureHall) -> None:
+    tid = _called(pure_hall)
+    pure_hall.issue("ktp")
+    assert pure_hall.do("no_show", counter="L1") == [
         e.TicketNoShow(ticket=tid, counter="L1", officer="budi", at=MONDAY)
     ]
-    assert hall.t(tid).state is TicketState.NO_SHOW
-    assert hall.t(tid).finished_at == MONDAY
-    assert hall.c("L1").ticket is None
-    assert hall.call("L1") != tid
+    assert pure_hall.t(tid).state is TicketState.NO_SHOW
+    assert pure_hall.t(tid).finished_at == MONDAY
+    assert pure_hall.c("L1").ticket is None
+    assert pure_hall.call("L1") != tid
 
 
-def test_return_to_queue_keeps_its_original_place(hall: Hall) -> None:
-    hall.open("L1")
-    a1 = hall.issue("ktp")
-    hall.tick(60)
-    a2 = hall.issue("ktp")
-    hall.tick(60)
-    assert hall.call("L1") == a1
-    assert hall.do("return_to_queue", counter="L1") == [
+def test_return_to_queue_keeps_its_original_place(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    a1 = pure_hall.issue("ktp")
+    pure_hall.tick(60)
+    a2 = pure_hall.issue("ktp")
+    pure_hall.tick(60)
+    assert pure_hall.call("L1") == a1
+    assert pure_hall.do("return_to_queue", counter="L1") == [
         e.TicketReturned(ticket=a1, counter="L1", officer="budi", at=MONDAY + 120)
     ]
-    t = hall.t(a1)
+    t = pure_hall.t(a1)
     assert (t.state, t.arrival_at) == (TicketState.WAITING, MONDAY)
-    assert hall.c("L1").ticket is None
-    assert hall.call("L1") == a1  # still before A002
+    assert pure_hall.c("L1").ticket is None
+    assert pure_hall.call("L1") == a1  # still before A002
     # From serving as well.
-    hall.do("start_service", counter="L1")
-    hall.do("return_to_queue", counter="L1")
-    assert hall.t(a1).state is TicketState.WAITING
-    assert hall.drain("L1") == ["A001", "A002"]
-    assert hall.t(a2).state is TicketState.DONE
+    pure_hall.do("start_service", counter="L1")
+    pure_hall.do("return_to_queue", counter="L1")
+    assert pure_hall.t(a1).state is TicketState.WAITING
+    assert pure_hall.drain("L1") == ["A001", "A002"]
+    assert pure_hall.t(a2).state is TicketState.DONE
 
 
-def test_transfer_to_a_service_keeps_arrival(hall: Hall) -> None:
-    hall.open("L1")
-    hall.open("L2", "siti")  # kk
-    hall.do("set_counter_services", counter="L1", services=["ktp"])
-    a1 = hall.issue("ktp")
-    hall.tick(60)
-    b1 = hall.issue("kk")
-    hall.tick(60)
-    assert hall.call("L1") == a1
-    hall.do("start_service", counter="L1")
-    hall.tick(60)
-    assert hall.do("transfer", ticket=a1, to_service="kk") == [
+def test_transfer_to_a_service_keeps_arrival(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    pure_hall.open("L2", "siti")  # kk
+    pure_hall.do("set_counter_services", counter="L1", services=["ktp"])
+    a1 = pure_hall.issue("ktp")
+    pure_hall.tick(60)
+    b1 = pure_hall.issue("kk")
+    pure_hall.tick(60)
+    assert pure_hall.call("L1") == a1
+    pure_hall.do("start_service", counter="L1")
+    pure_hall.tick(60)
+    assert pure_hall.do("transfer", ticket=a1, to_service="kk") == [
         e.TicketTransferred(
             ticket=a1,
             counter="L1",
@@ -681,21 +524,21 @@ def test_transfer_to_a_service_keeps_arrival(hall: Hall) -> None:
             at=MONDAY + 180,
         )
     ]
-    t = hall.t(a1)
+    t = pure_hall.t(a1)
     assert (t.state, t.service, t.number, t.arrival_at) == (
         TicketState.WAITING,
         "kk",
         "A001",
         MONDAY,
     )
-    assert hall.c("L1").ticket is None
-    assert hall.call("L2") == a1  # arrived before B001
-    hall.do("complete", counter="L2")
-    assert hall.call("L2") == b1
+    assert pure_hall.c("L1").ticket is None
+    assert pure_hall.call("L2") == a1  # arrived before B001
+    pure_hall.do("complete", counter="L2")
+    assert pure_hall.call("L2") == b1
 
 
 def test_transfer_without_keeping_arrival_goes_to_the_back() -> None:
-    h = Hall.standard(transfer_keeps_arrival=False)
+    h = PureHall.standard(transfer_keeps_arrival=False)
     h.open("L2")
     a1 = h.issue("ktp")
     h.tick(60)
@@ -710,117 +553,117 @@ def test_transfer_without_keeping_arrival_goes_to_the_back() -> None:
     assert h.t(b1).state is TicketState.DONE
 
 
-def test_transfer_to_a_counter(hall: Hall) -> None:
-    hall.open("L1", "budi")  # ktp, kk
-    hall.open("L2", "siti")  # kk
-    b1 = hall.issue("kk")
-    hall.tick(60)
-    b2 = hall.issue("kk")
-    hall.tick(60)
-    b3 = hall.issue("kk")
-    assert hall.do("transfer", ticket=b3, to_counter="L2") == [
+def test_transfer_to_a_counter(pure_hall: PureHall) -> None:
+    pure_hall.open("L1", "budi")  # ktp, kk
+    pure_hall.open("L2", "siti")  # kk
+    b1 = pure_hall.issue("kk")
+    pure_hall.tick(60)
+    b2 = pure_hall.issue("kk")
+    pure_hall.tick(60)
+    b3 = pure_hall.issue("kk")
+    assert pure_hall.do("transfer", ticket=b3, to_counter="L2") == [
         e.TicketTransferred(
             ticket=b3, to_service="kk", to_counter="L2", arrival_at=MONDAY + 120, at=MONDAY + 120
         )
     ]
-    assert hall.t(b3).target_counter == "L2"
-    hall.reject("service_not_served", "call_ticket", counter="L1", ticket=b3)
-    assert hall.drain("L1") == ["B001", "B002"]  # L1 never gets B003
-    assert hall.call("L2") == b3  # first there, though it came last
-    assert hall.t(b3).target_counter is None
-    hall.do("complete", counter="L2")
+    assert pure_hall.t(b3).target_counter == "L2"
+    pure_hall.reject("service_not_served", "call_ticket", counter="L1", ticket=b3)
+    assert pure_hall.drain("L1") == ["B001", "B002"]  # L1 never gets B003
+    assert pure_hall.call("L2") == b3  # first there, though it came last
+    assert pure_hall.t(b3).target_counter is None
+    pure_hall.do("complete", counter="L2")
     # To a counter that lacks the service: only that counter calls it.
-    a1 = hall.issue("ktp")
-    [ev] = hall.do("transfer", ticket=a1, to_service="kk", to_counter="L2")
+    a1 = pure_hall.issue("ktp")
+    [ev] = pure_hall.do("transfer", ticket=a1, to_service="kk", to_counter="L2")
     assert isinstance(ev, e.TicketTransferred)
     assert (ev.to_service, ev.to_counter) == ("kk", "L2")
-    hall.reject("no_ticket_waiting", "call_next", counter="L1")
-    assert hall.call("L2") == a1
-    assert {hall.t(b1).state, hall.t(b2).state} == {TicketState.DONE}
+    pure_hall.reject("no_ticket_waiting", "call_next", counter="L1")
+    assert pure_hall.call("L2") == a1
+    assert {pure_hall.t(b1).state, pure_hall.t(b2).state} == {TicketState.DONE}
 
 
-def test_transfer_a_directed_ticket_back_to_its_service_queue(hall: Hall) -> None:
-    hall.open("L1")
-    b1 = hall.issue("kk")
-    hall.do("transfer", ticket=b1, to_counter="L2")
-    hall.reject("no_ticket_waiting", "call_next", counter="L1")
-    hall.do("transfer", ticket=b1, to_service="kk")  # to_counter None: any kk counter
-    assert hall.t(b1).target_counter is None
-    assert hall.call("L1") == b1
+def test_transfer_a_directed_ticket_back_to_its_service_queue(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    b1 = pure_hall.issue("kk")
+    pure_hall.do("transfer", ticket=b1, to_counter="L2")
+    pure_hall.reject("no_ticket_waiting", "call_next", counter="L1")
+    pure_hall.do("transfer", ticket=b1, to_service="kk")  # to_counter None: any kk counter
+    assert pure_hall.t(b1).target_counter is None
+    assert pure_hall.call("L1") == b1
 
 
-def test_hold_and_unhold(hall: Hall) -> None:
-    hall.open("L1")
-    a1 = hall.issue("ktp")
-    hall.tick(60)
-    a2 = hall.issue("ktp")
-    assert hall.do("hold", ticket=a1) == [e.TicketHeld(ticket=a1, at=MONDAY + 60)]
-    assert hall.t(a1).state is TicketState.HELD
-    assert hall.serve("L1") == "A002"  # the held ticket is skipped
-    hall.reject("no_ticket_waiting", "call_next", counter="L1")
-    hall.tick(60)
-    a3 = hall.issue("ktp")
-    assert hall.do("unhold", ticket=a1) == [e.TicketUnheld(ticket=a1, at=MONDAY + 120)]
-    assert (hall.t(a1).state, hall.t(a1).arrival_at) == (TicketState.WAITING, MONDAY)
-    assert hall.call("L1") == a1  # back at its place, before A003
+def test_hold_and_unhold(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    a1 = pure_hall.issue("ktp")
+    pure_hall.tick(60)
+    a2 = pure_hall.issue("ktp")
+    assert pure_hall.do("hold", ticket=a1) == [e.TicketHeld(ticket=a1, at=MONDAY + 60)]
+    assert pure_hall.t(a1).state is TicketState.HELD
+    assert pure_hall.serve("L1") == "A002"  # the held ticket is skipped
+    pure_hall.reject("no_ticket_waiting", "call_next", counter="L1")
+    pure_hall.tick(60)
+    a3 = pure_hall.issue("ktp")
+    assert pure_hall.do("unhold", ticket=a1) == [e.TicketUnheld(ticket=a1, at=MONDAY + 120)]
+    assert (pure_hall.t(a1).state, pure_hall.t(a1).arrival_at) == (TicketState.WAITING, MONDAY)
+    assert pure_hall.call("L1") == a1  # back at its place, before A003
     # Hold from the counter: the counter is free again.
-    assert hall.do("hold", ticket=a1) == [
+    assert pure_hall.do("hold", ticket=a1) == [
         e.TicketHeld(ticket=a1, counter="L1", officer="budi", at=MONDAY + 120)
     ]
-    assert hall.c("L1").ticket is None
-    assert hall.call("L1") == a3
-    assert hall.t(a2).state is TicketState.DONE
+    assert pure_hall.c("L1").ticket is None
+    assert pure_hall.call("L1") == a3
+    assert pure_hall.t(a2).state is TicketState.DONE
 
 
-def test_cancel_a_waiting_or_held_ticket(hall: Hall) -> None:
-    hall.open("L1")
-    a1 = hall.issue("ktp")
-    a2 = hall.issue("ktp")
-    a3 = hall.issue("ktp")
-    assert hall.do("cancel", ticket=a1, by="visitor") == [
+def test_cancel_a_waiting_or_held_ticket(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    a1 = pure_hall.issue("ktp")
+    a2 = pure_hall.issue("ktp")
+    a3 = pure_hall.issue("ktp")
+    assert pure_hall.do("cancel", ticket=a1, by="visitor") == [
         e.TicketCancelled(ticket=a1, at=MONDAY, by="visitor")
     ]
-    hall.do("hold", ticket=a2)
-    hall.do("cancel", ticket=a2)
-    assert hall.t(a1).state is hall.t(a2).state is TicketState.CANCELLED
-    assert hall.t(a1).finished_at == MONDAY
-    assert hall.drain("L1") == ["A003"]
-    assert hall.t(a3).state is TicketState.DONE
+    pure_hall.do("hold", ticket=a2)
+    pure_hall.do("cancel", ticket=a2)
+    assert pure_hall.t(a1).state is pure_hall.t(a2).state is TicketState.CANCELLED
+    assert pure_hall.t(a1).finished_at == MONDAY
+    assert pure_hall.drain("L1") == ["A003"]
+    assert pure_hall.t(a3).state is TicketState.DONE
 
 
-def test_close_day_expires_unfinished_tickets_and_closes_counters(hall: Hall) -> None:
-    hall.open("L1")
-    hall.open("L3", "rina")
-    waiting = hall.issue("ktp")
-    called = hall.issue("ktp")
-    done = hall.issue("kk")
-    held = hall.issue("kk")
-    assert hall.call("L1") == waiting
-    hall.do("return_to_queue", counter="L1")
-    hall.do("call_ticket", counter="L1", ticket=done)
-    hall.do("complete", counter="L1")
-    hall.do("call_ticket", counter="L1", ticket=called)
-    hall.do("hold", ticket=held)
-    hall.tick(8 * 3600)
-    assert hall.do("close_day", by="supervisor") == [
+def test_close_day_expires_unfinished_tickets_and_closes_counters(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    pure_hall.open("L3", "rina")
+    waiting = pure_hall.issue("ktp")
+    called = pure_hall.issue("ktp")
+    done = pure_hall.issue("kk")
+    held = pure_hall.issue("kk")
+    assert pure_hall.call("L1") == waiting
+    pure_hall.do("return_to_queue", counter="L1")
+    pure_hall.do("call_ticket", counter="L1", ticket=done)
+    pure_hall.do("complete", counter="L1")
+    pure_hall.do("call_ticket", counter="L1", ticket=called)
+    pure_hall.do("hold", ticket=held)
+    pure_hall.tick(8 * 3600)
+    assert pure_hall.do("close_day", by="supervisor") == [
         e.DayClosed(
             day="2024-07-01", expired=[waiting, called, held], at=MONDAY + 8 * 3600, by="supervisor"
         )
     ]
     for tid in (waiting, called, held):
-        assert hall.t(tid).state is TicketState.EXPIRED
-        assert hall.t(tid).finished_at == MONDAY + 8 * 3600
-        assert hall.t(tid).steps[-1].kind == "expired"
-    assert hall.t(done).state is TicketState.DONE
-    for c in hall.state.counters.values():
+        assert pure_hall.t(tid).state is TicketState.EXPIRED
+        assert pure_hall.t(tid).finished_at == MONDAY + 8 * 3600
+        assert pure_hall.t(tid).steps[-1].kind == "expired"
+    assert pure_hall.t(done).state is TicketState.DONE
+    for c in pure_hall.state.counters.values():
         assert (c.state, c.officer, c.ticket, c.priority_streak) == (
             CounterState.CLOSED,
             None,
             None,
             0,
         )
-    assert hall.state.day is None
-    assert hall.state.queues == {}
+    assert pure_hall.state.day is None
+    assert pure_hall.state.queues == {}
 
 
 # =============================================================================
@@ -829,14 +672,14 @@ def test_close_day_expires_unfinished_tickets_and_closes_counters(hall: Hall) ->
 
 
 def test_site_not_set_up() -> None:
-    h = Hall()
+    h = PureHall()
     h.reject("site_not_set_up", "set_up_agency", agency="dukcapil", name="Disdukcapil")
     h.reject("site_not_set_up", "issue_ticket", service="ktp")
     h.reject("site_not_set_up", "close_day")
 
 
 def test_invalid_timezone() -> None:
-    h = Hall()
+    h = PureHall()
     rej = h.reject("invalid_timezone", "set_up_site", site="s", name="S", timezone="Mars/Olympus")
     assert rej.details == {"field": "timezone"}
     h.reject("invalid_timezone", "set_up_site", site="s", name="S", timezone="../../etc/passwd")
@@ -844,12 +687,12 @@ def test_invalid_timezone() -> None:
 
 
 def test_unknown_policy() -> None:
-    rej = Hall().reject("unknown_policy", "set_up_site", site="s", name="S", policy="lottery")
+    rej = PureHall().reject("unknown_policy", "set_up_site", site="s", name="S", policy="lottery")
     assert rej.details == {"allowed": ["arrival", "preference", "target"]}
 
 
-def test_unknown_agency(hall: Hall) -> None:
-    rej = hall.reject(
+def test_unknown_agency(pure_hall: PureHall) -> None:
+    rej = pure_hall.reject(
         "unknown_agency",
         "set_up_service",
         service="sertifikat",
@@ -861,39 +704,41 @@ def test_unknown_agency(hall: Hall) -> None:
     assert rej.details == {"id": "bpn"}
 
 
-def test_unknown_service(hall: Hall) -> None:
-    assert hall.reject("unknown_service", "issue_ticket", service="paspor").details == {
+def test_unknown_service(pure_hall: PureHall) -> None:
+    assert pure_hall.reject("unknown_service", "issue_ticket", service="paspor").details == {
         "id": "paspor"
     }
-    hall.reject("unknown_service", "set_up_counter", counter="L9", name="L9", services=["paspor"])
-    hall.reject("unknown_service", "set_counter_services", counter="L1", services=["ktp", "x"])
-    tid = hall.issue("ktp")
-    hall.reject("unknown_service", "transfer", ticket=tid, to_service="paspor")
+    pure_hall.reject(
+        "unknown_service", "set_up_counter", counter="L9", name="L9", services=["paspor"]
+    )
+    pure_hall.reject("unknown_service", "set_counter_services", counter="L1", services=["ktp", "x"])
+    tid = pure_hall.issue("ktp")
+    pure_hall.reject("unknown_service", "transfer", ticket=tid, to_service="paspor")
 
 
-def test_unknown_counter(hall: Hall) -> None:
-    assert hall.reject("unknown_counter", "open_counter", counter="L9", officer="x").details == {
-        "id": "L9"
-    }
+def test_unknown_counter(pure_hall: PureHall) -> None:
+    assert pure_hall.reject(
+        "unknown_counter", "open_counter", counter="L9", officer="x"
+    ).details == {"id": "L9"}
     for kind in ("pause_counter", "close_counter", "call_next", "recall", "complete"):
-        hall.reject("unknown_counter", kind, counter="L9")
-    hall.reject("unknown_counter", "set_counter_services", counter="L9", services=[])
-    tid = hall.issue("ktp")
-    hall.reject("unknown_counter", "call_ticket", counter="L9", ticket=tid)
-    hall.reject("unknown_counter", "transfer", ticket=tid, to_counter="L9")
+        pure_hall.reject("unknown_counter", kind, counter="L9")
+    pure_hall.reject("unknown_counter", "set_counter_services", counter="L9", services=[])
+    tid = pure_hall.issue("ktp")
+    pure_hall.reject("unknown_counter", "call_ticket", counter="L9", ticket=tid)
+    pure_hall.reject("unknown_counter", "transfer", ticket=tid, to_counter="L9")
 
 
-def test_unknown_ticket(hall: Hall) -> None:
-    hall.open("L1")
-    assert hall.reject("unknown_ticket", "cancel", ticket="nope").details == {"id": "nope"}
+def test_unknown_ticket(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    assert pure_hall.reject("unknown_ticket", "cancel", ticket="nope").details == {"id": "nope"}
     for kind in ("hold", "unhold"):
-        hall.reject("unknown_ticket", kind, ticket="2024-07-01-00001")
-    hall.reject("unknown_ticket", "transfer", ticket="nope", to_service="kk")
-    hall.reject("unknown_ticket", "call_ticket", counter="L1", ticket="nope")
+        pure_hall.reject("unknown_ticket", kind, ticket="2024-07-01-00001")
+    pure_hall.reject("unknown_ticket", "transfer", ticket="nope", to_service="kk")
+    pure_hall.reject("unknown_ticket", "call_ticket", counter="L1", ticket="nope")
 
 
-def test_prefix_taken(hall: Hall) -> None:
-    rej = hall.reject(
+def test_prefix_taken(pure_hall: PureHall) -> None:
+    rej = pure_hall.reject(
         "prefix_taken",
         "set_up_service",
         service="akta",
@@ -904,7 +749,7 @@ def test_prefix_taken(hall: Hall) -> None:
     )
     assert rej.details == {"service": "ktp"}
     # Nor may an existing service take another's prefix.
-    hall.reject(
+    pure_hall.reject(
         "prefix_taken",
         "set_up_service",
         service="kk",
@@ -915,28 +760,30 @@ def test_prefix_taken(hall: Hall) -> None:
     )
 
 
-def test_a_prefix_used_today_stays_with_its_service_until_the_day_ends(hall: Hall) -> None:
+def test_a_prefix_used_today_stays_with_its_service_until_the_day_ends(pure_hall: PureHall) -> None:
     """A freed prefix taken by another service the same day would call a second A001."""
-    a001 = hall.issue("ktp")
-    _set_service(hall, "ktp", prefix="Z")  # moved: its next ticket is Z002
-    rej = hall.reject("prefix_taken", "set_up_service", **_service_fields(hall, "kk", prefix="A"))
+    a001 = pure_hall.issue("ktp")
+    _set_service(pure_hall, "ktp", prefix="Z")  # moved: its next ticket is Z002
+    rej = pure_hall.reject(
+        "prefix_taken", "set_up_service", **_service_fields(pure_hall, "kk", prefix="A")
+    )
     assert rej.details == {"service": "ktp"}
     # A service may take back a prefix of its own: the numbers go on.
-    _set_service(hall, "ktp", prefix="A")
-    assert hall.t(hall.issue("ktp")).number == "A002"
-    _set_service(hall, "ktp", prefix="Z")
+    _set_service(pure_hall, "ktp", prefix="A")
+    assert pure_hall.t(pure_hall.issue("ktp")).number == "A002"
+    _set_service(pure_hall, "ktp", prefix="Z")
     # The next day the prefix is free: kk takes it, and numbering starts again.
-    hall.now = TUESDAY
-    _set_service(hall, "kk", prefix="A")
-    assert hall.t(hall.issue("kk")).number == "A001"
-    assert hall.t(a001).number == "A001"  # yesterday's, expired
+    pure_hall.now = TUESDAY
+    _set_service(pure_hall, "kk", prefix="A")
+    assert pure_hall.t(pure_hall.issue("kk")).number == "A001"
+    assert pure_hall.t(a001).number == "A001"  # yesterday's, expired
 
 
-def _set_service(h: Hall, service: str = "ktp", **changes: Any) -> None:
+def _set_service(h: PureHall, service: str = "ktp", **changes: Any) -> None:
     h.do("set_up_service", **_service_fields(h, service, **changes))
 
 
-def _service_fields(h: Hall, service: str, **changes: Any) -> dict[str, Any]:
+def _service_fields(h: PureHall, service: str, **changes: Any) -> dict[str, Any]:
     """A service's set-up command as it stands, with `changes`."""
     s = h.state.services[service]
     fields: dict[str, Any] = {
@@ -953,138 +800,140 @@ def _service_fields(h: Hall, service: str, **changes: Any) -> dict[str, Any]:
     return fields | changes
 
 
-def test_service_inactive(hall: Hall) -> None:
-    hall.open("L1")
-    waiting = hall.issue("ktp")
-    b1 = hall.issue("kk")
-    _set_service(hall, "ktp", active=False)
-    assert hall.reject("service_inactive", "issue_ticket", service="ktp").details == {"id": "ktp"}
-    hall.reject("service_inactive", "transfer", ticket=b1, to_service="ktp")
+def test_service_inactive(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    waiting = pure_hall.issue("ktp")
+    b1 = pure_hall.issue("kk")
+    _set_service(pure_hall, "ktp", active=False)
+    assert pure_hall.reject("service_inactive", "issue_ticket", service="ktp").details == {
+        "id": "ktp"
+    }
+    pure_hall.reject("service_inactive", "transfer", ticket=b1, to_service="ktp")
     # A ticket issued before still gets served.
-    assert hall.call("L1") == waiting
-    hall.do("complete", counter="L1")
-    _set_service(hall, "ktp", active=True)
-    assert hall.t(hall.issue("ktp")).number == "A002"
+    assert pure_hall.call("L1") == waiting
+    pure_hall.do("complete", counter="L1")
+    _set_service(pure_hall, "ktp", active=True)
+    assert pure_hall.t(pure_hall.issue("ktp")).number == "A002"
 
 
-def test_counter_not_open(hall: Hall) -> None:
-    hall.issue("ktp")
-    assert hall.reject("counter_not_open", "call_next", counter="L1").details == {"id": "L1"}
-    hall.reject("counter_not_open", "pause_counter", counter="L1")
-    hall.reject("counter_not_open", "call_ticket", counter="L1", ticket="2024-07-01-00001")
-    hall.open("L1")
-    hall.do("pause_counter", counter="L1")
-    hall.reject("counter_not_open", "call_next", counter="L1")
-    hall.reject("counter_not_open", "pause_counter", counter="L1")
+def test_counter_not_open(pure_hall: PureHall) -> None:
+    pure_hall.issue("ktp")
+    assert pure_hall.reject("counter_not_open", "call_next", counter="L1").details == {"id": "L1"}
+    pure_hall.reject("counter_not_open", "pause_counter", counter="L1")
+    pure_hall.reject("counter_not_open", "call_ticket", counter="L1", ticket="2024-07-01-00001")
+    pure_hall.open("L1")
+    pure_hall.do("pause_counter", counter="L1")
+    pure_hall.reject("counter_not_open", "call_next", counter="L1")
+    pure_hall.reject("counter_not_open", "pause_counter", counter="L1")
 
 
-def test_counter_busy(hall: Hall) -> None:
-    tid = _called(hall)
-    other = hall.issue("ktp")
-    rej = hall.reject("counter_busy", "call_next", counter="L1")
+def test_counter_busy(pure_hall: PureHall) -> None:
+    tid = _called(pure_hall)
+    other = pure_hall.issue("ktp")
+    rej = pure_hall.reject("counter_busy", "call_next", counter="L1")
     assert rej.details == {"id": "L1", "ticket": tid}
-    hall.reject("counter_busy", "call_ticket", counter="L1", ticket=other)
-    hall.reject("counter_busy", "pause_counter", counter="L1")
-    hall.reject("counter_busy", "close_counter", counter="L1")
-    hall.do("start_service", counter="L1")
-    hall.reject("counter_busy", "call_next", counter="L1")
+    pure_hall.reject("counter_busy", "call_ticket", counter="L1", ticket=other)
+    pure_hall.reject("counter_busy", "pause_counter", counter="L1")
+    pure_hall.reject("counter_busy", "close_counter", counter="L1")
+    pure_hall.do("start_service", counter="L1")
+    pure_hall.reject("counter_busy", "call_next", counter="L1")
 
 
 @pytest.mark.parametrize(
     "kind", ["recall", "start_service", "complete", "no_show", "return_to_queue"]
 )
-def test_counter_idle(hall: Hall, kind: str) -> None:
-    hall.open("L1")
-    hall.issue("ktp")
-    assert hall.reject("counter_idle", kind, counter="L1").details == {"id": "L1"}
-    hall.serve("L1")
-    hall.reject("counter_idle", kind, counter="L1")
+def test_counter_idle(pure_hall: PureHall, kind: str) -> None:
+    pure_hall.open("L1")
+    pure_hall.issue("ktp")
+    assert pure_hall.reject("counter_idle", kind, counter="L1").details == {"id": "L1"}
+    pure_hall.serve("L1")
+    pure_hall.reject("counter_idle", kind, counter="L1")
 
 
-def test_officer_required(hall: Hall) -> None:
-    rej = hall.reject("officer_required", "open_counter", counter="L1", officer="  ")
+def test_officer_required(pure_hall: PureHall) -> None:
+    rej = pure_hall.reject("officer_required", "open_counter", counter="L1", officer="  ")
     assert rej.details == {"field": "officer"}
-    hall.reject("officer_required", "open_counter", counter="L1", officer="")
+    pure_hall.reject("officer_required", "open_counter", counter="L1", officer="")
 
 
-def test_no_ticket_waiting(hall: Hall) -> None:
-    hall.open("L1")
-    assert hall.reject("no_ticket_waiting", "call_next", counter="L1").details == {"id": "L1"}
-    hall.issue("stnk")  # not a service of L1
-    hall.reject("no_ticket_waiting", "call_next", counter="L1")
+def test_no_ticket_waiting(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    assert pure_hall.reject("no_ticket_waiting", "call_next", counter="L1").details == {"id": "L1"}
+    pure_hall.issue("stnk")  # not a service of L1
+    pure_hall.reject("no_ticket_waiting", "call_next", counter="L1")
 
 
-def test_service_not_served(hall: Hall) -> None:
-    hall.open("L3")  # stnk only
-    a1 = hall.issue("ktp")
-    rej = hall.reject("service_not_served", "call_ticket", counter="L3", ticket=a1)
+def test_service_not_served(pure_hall: PureHall) -> None:
+    pure_hall.open("L3")  # stnk only
+    a1 = pure_hall.issue("ktp")
+    rej = pure_hall.reject("service_not_served", "call_ticket", counter="L3", ticket=a1)
     assert rej.details == {"id": a1, "service": "ktp"}
 
 
-def test_invalid_state_of_counters(hall: Hall) -> None:
-    hall.open("L1")
-    rej = hall.reject("invalid_state", "open_counter", counter="L1", officer="siti")
+def test_invalid_state_of_counters(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    rej = pure_hall.reject("invalid_state", "open_counter", counter="L1", officer="siti")
     assert rej.details == {"id": "L1", "expected": "closed or paused", "got": "open"}
-    assert hall.c("L1").officer == "budi"
-    hall.reject("invalid_state", "close_counter", counter="L2")
+    assert pure_hall.c("L1").officer == "budi"
+    pure_hall.reject("invalid_state", "close_counter", counter="L2")
 
 
-def test_invalid_state_of_tickets(hall: Hall) -> None:
-    tid = _called(hall)
-    waiting = hall.issue("ktp")
-    rej = hall.reject("invalid_state", "cancel", ticket=tid)
+def test_invalid_state_of_tickets(pure_hall: PureHall) -> None:
+    tid = _called(pure_hall)
+    waiting = pure_hall.issue("ktp")
+    rej = pure_hall.reject("invalid_state", "cancel", ticket=tid)
     assert rej.details == {"id": tid, "expected": "waiting or held", "got": "called"}
-    hall.reject("invalid_state", "unhold", ticket=waiting)
-    hall.do("start_service", counter="L1")
+    pure_hall.reject("invalid_state", "unhold", ticket=waiting)
+    pure_hall.do("start_service", counter="L1")
     for kind in ("recall", "start_service", "no_show"):
-        rej = hall.reject("invalid_state", kind, counter="L1")
+        rej = pure_hall.reject("invalid_state", kind, counter="L1")
         assert rej.details == {"id": tid, "expected": "called", "got": "serving"}
-    hall.do("complete", counter="L1")
+    pure_hall.do("complete", counter="L1")
     for kind in ("hold", "cancel"):
-        hall.reject("invalid_state", kind, ticket=tid)
-    hall.reject("invalid_state", "transfer", ticket=tid, to_service="kk")
-    hall.do("hold", ticket=waiting)
-    hall.reject("invalid_state", "hold", ticket=waiting)
-    hall.reject("invalid_state", "transfer", ticket=waiting, to_service="kk")
-    hall.reject("invalid_state", "call_ticket", counter="L1", ticket=tid)
+        pure_hall.reject("invalid_state", kind, ticket=tid)
+    pure_hall.reject("invalid_state", "transfer", ticket=tid, to_service="kk")
+    pure_hall.do("hold", ticket=waiting)
+    pure_hall.reject("invalid_state", "hold", ticket=waiting)
+    pure_hall.reject("invalid_state", "transfer", ticket=waiting, to_service="kk")
+    pure_hall.reject("invalid_state", "call_ticket", counter="L1", ticket=tid)
     # A parked visitor who is back is called by name, straight from held.
-    hall.do("call_ticket", counter="L1", ticket=waiting)
-    assert hall.state.tickets[waiting].state.value == "called"
-    assert hall.state.counters["L1"].ticket == waiting
+    pure_hall.do("call_ticket", counter="L1", ticket=waiting)
+    assert pure_hall.state.tickets[waiting].state.value == "called"
+    assert pure_hall.state.counters["L1"].ticket == waiting
 
 
-def test_invalid_state_of_site_and_day(hall: Hall) -> None:
-    rej = hall.reject("invalid_state", "set_up_site", site="mpp-bdg", name="MPP Bandung")
+def test_invalid_state_of_site_and_day(pure_hall: PureHall) -> None:
+    rej = pure_hall.reject("invalid_state", "set_up_site", site="mpp-bdg", name="MPP Bandung")
     assert rej.details == {"id": "mpp-bdg", "expected": "mpp-jkt", "got": "mpp-bdg"}
-    hall.reject("invalid_state", "close_day")  # no day open yet
-    hall.issue("ktp")
-    hall.do("close_day")
-    hall.reject("invalid_state", "close_day")  # closed already
+    pure_hall.reject("invalid_state", "close_day")  # no day open yet
+    pure_hall.issue("ktp")
+    pure_hall.do("close_day")
+    pure_hall.reject("invalid_state", "close_day")  # closed already
 
 
-def test_same_destination(hall: Hall) -> None:
-    a1 = hall.issue("ktp")
-    rej = hall.reject("same_destination", "transfer", ticket=a1, to_service="ktp")
+def test_same_destination(pure_hall: PureHall) -> None:
+    a1 = pure_hall.issue("ktp")
+    rej = pure_hall.reject("same_destination", "transfer", ticket=a1, to_service="ktp")
     assert rej.details == {"id": a1}
-    hall.do("transfer", ticket=a1, to_counter="L1")
-    hall.reject("same_destination", "transfer", ticket=a1, to_counter="L1")
-    hall.reject("same_destination", "transfer", ticket=a1, to_service="ktp", to_counter="L1")
+    pure_hall.do("transfer", ticket=a1, to_counter="L1")
+    pure_hall.reject("same_destination", "transfer", ticket=a1, to_counter="L1")
+    pure_hall.reject("same_destination", "transfer", ticket=a1, to_service="ktp", to_counter="L1")
     # A ticket in hand may be sent back to its own queue.
-    hall.open("L1")
-    assert hall.call("L1") == a1
-    hall.do("transfer", ticket=a1, to_service="ktp")
-    assert hall.t(a1).state is TicketState.WAITING
+    pure_hall.open("L1")
+    assert pure_hall.call("L1") == a1
+    pure_hall.do("transfer", ticket=a1, to_service="ktp")
+    assert pure_hall.t(a1).state is TicketState.WAITING
 
 
-def test_ticket_expired_after_close_day(hall: Hall) -> None:
-    hall.open("L1")
-    a1 = hall.issue("ktp")
-    hall.do("close_day")
-    hall.tick(60)
-    hall.open("L1")  # the same date: the day opens again
-    rej = hall.reject("ticket_expired", "call_ticket", counter="L1", ticket=a1)
+def test_ticket_expired_after_close_day(pure_hall: PureHall) -> None:
+    pure_hall.open("L1")
+    a1 = pure_hall.issue("ktp")
+    pure_hall.do("close_day")
+    pure_hall.tick(60)
+    pure_hall.open("L1")  # the same date: the day opens again
+    rej = pure_hall.reject("ticket_expired", "call_ticket", counter="L1", ticket=a1)
     assert rej.details == {"id": a1, "day": "2024-07-01"}
-    hall.reject("ticket_expired", "cancel", ticket=a1)
+    pure_hall.reject("ticket_expired", "cancel", ticket=a1)
 
 
 # --- invalid_command from decide (well-formed, but not acceptable) ----------------
@@ -1144,7 +993,7 @@ SERVICE = {
     ],
 )
 def test_invalid_command_from_decide(kind: str, fields: dict[str, Any], field: str) -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     if kind == "transfer":
         h.issue("ktp")
     rej = h.reject("invalid_command", kind, **fields)
@@ -1245,7 +1094,7 @@ def test_parse_refuses_bad_fields(data: dict[str, Any], field: str) -> None:
 
 def test_parse_accepts_the_limits_and_ignores_schema() -> None:
     cmd = parse_command({**CALL, "counter": "x" * 64, "schema": 1, "by": None})
-    assert cmd == COMMAND_TYPES["call_next"](counter="x" * 64)
+    assert cmd == COMMAND_TYPES["call_next"](counter="x" * 64)  # type: ignore[call-arg]
     services = [f"s{i}" for i in range(64)]
     cmd = parse_command({"type": "set_counter_services", "counter": "L1", "services": services})
     assert len(cmd.services) == 64  # type: ignore[attr-defined]
@@ -1257,7 +1106,7 @@ def test_parse_accepts_the_limits_and_ignores_schema() -> None:
 
 def test_command_to_dict_round_trips_every_normal_case() -> None:
     for kind in COMMAND_TYPES:
-        h = Hall.standard()
+        h = PureHall.standard()
         fields, _ = NORMAL_CASES[kind](h)
         cmd = h.command(kind, command_id="c-1", by="someone", **fields)
         data = command_to_dict(cmd)
@@ -1271,7 +1120,7 @@ def test_command_to_dict_round_trips_every_normal_case() -> None:
 
 
 def test_numbering_restarts_the_next_day() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     m1 = h.issue("ktp")
     m2 = h.issue("ktp")
     h.now = TUESDAY
@@ -1293,7 +1142,7 @@ def test_numbering_restarts_the_next_day() -> None:
 
 def test_the_day_turns_at_jakarta_midnight_not_utc() -> None:
     # 16:30 and 17:30 UTC on 1 July are 23:30 on 1 July and 00:30 on 2 July in Jakarta.
-    h = Hall.standard(now=utc(7, 1, 16, 30))
+    h = PureHall.standard(now=utc(7, 1, 16, 30))
     assert h.t(h.issue("ktp")).number == "A001"
     assert h.state.day == "2024-07-01"
     h.now = utc(7, 1, 17, 30)
@@ -1309,12 +1158,12 @@ def test_the_day_turns_at_jakarta_midnight_not_utc() -> None:
 
 def test_the_day_follows_the_site_timezone() -> None:
     # 15:30 UTC: 22:30 on 1 July in Jakarta, but 00:30 on 2 July in Jayapura (UTC+9).
-    h = Hall.standard(now=utc(7, 1, 15, 30), timezone="Asia/Jayapura")
+    h = PureHall.standard(now=utc(7, 1, 15, 30), timezone="Asia/Jayapura")
     assert h.t(h.issue("ktp")).day == "2024-07-02"
 
 
 def test_a_ticket_from_yesterday_cannot_be_called_today() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     yesterday = h.issue("ktp")
     h.now = TUESDAY
@@ -1331,7 +1180,7 @@ def test_a_ticket_from_yesterday_cannot_be_called_today() -> None:
 
 
 def test_the_roll_over_expires_yesterdays_unfinished_tickets() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     h.open("L2", "siti")
     waiting = h.issue("ktp")
@@ -1360,7 +1209,7 @@ def test_the_roll_over_expires_yesterdays_unfinished_tickets() -> None:
 
 
 def test_a_refused_command_does_not_roll_the_day() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     h.issue("ktp")
     h.now = TUESDAY
@@ -1371,7 +1220,7 @@ def test_a_refused_command_does_not_roll_the_day() -> None:
 
 
 def test_tickets_older_than_yesterday_are_forgotten() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     monday = h.issue("ktp")
     h.now = TUESDAY
     tuesday = h.issue("ktp")
@@ -1383,7 +1232,7 @@ def test_tickets_older_than_yesterday_are_forgotten() -> None:
 
 
 def test_close_day_on_a_later_date_closes_the_open_day() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     monday = h.issue("ktp")
     h.now = TUESDAY + 60
@@ -1394,7 +1243,7 @@ def test_close_day_on_a_later_date_closes_the_open_day() -> None:
 
 
 def test_reopening_the_same_day_goes_on_numbering() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     a1 = h.issue("ktp")
     h.issue("kk")
     h.do("close_day")
@@ -1414,29 +1263,29 @@ def test_reopening_the_same_day_goes_on_numbering() -> None:
 # =============================================================================
 
 
-def test_service_closed_outside_its_hours_and_days(hall: Hall) -> None:
+def test_service_closed_outside_its_hours_and_days(pure_hall: PureHall) -> None:
     _set_service(
-        hall, "ktp", hours={"open": "08:00", "close": "15:00", "weekdays": [0, 1, 2, 3, 4]}
+        pure_hall, "ktp", hours={"open": "08:00", "close": "15:00", "weekdays": [0, 1, 2, 3, 4]}
     )
-    hall.now = wib(7, 1, 7, 59, 59)
-    rej = hall.reject("service_closed", "issue_ticket", service="ktp")
+    pure_hall.now = wib(7, 1, 7, 59, 59)
+    rej = pure_hall.reject("service_closed", "issue_ticket", service="ktp")
     assert rej.details == {"id": "ktp"}
-    assert hall.state.day is None  # the refused issue did not open the day
-    hall.now = wib(7, 1, 8, 0)
-    assert hall.t(hall.issue("ktp")).number == "A001"
-    hall.now = wib(7, 1, 14, 59, 59)
-    assert hall.t(hall.issue("ktp")).number == "A002"
-    hall.now = wib(7, 1, 15, 0)
-    hall.reject("service_closed", "issue_ticket", service="ktp")
-    assert hall.t(hall.issue("kk")).number == "B001"  # open all day
-    hall.now = SATURDAY
-    hall.reject("service_closed", "issue_ticket", service="ktp")
-    hall.now = wib(7, 5, 10)  # Friday
-    hall.issue("ktp")
+    assert pure_hall.state.day is None  # the refused issue did not open the day
+    pure_hall.now = wib(7, 1, 8, 0)
+    assert pure_hall.t(pure_hall.issue("ktp")).number == "A001"
+    pure_hall.now = wib(7, 1, 14, 59, 59)
+    assert pure_hall.t(pure_hall.issue("ktp")).number == "A002"
+    pure_hall.now = wib(7, 1, 15, 0)
+    pure_hall.reject("service_closed", "issue_ticket", service="ktp")
+    assert pure_hall.t(pure_hall.issue("kk")).number == "B001"  # open all day
+    pure_hall.now = SATURDAY
+    pure_hall.reject("service_closed", "issue_ticket", service="ktp")
+    pure_hall.now = wib(7, 5, 10)  # Friday
+    pure_hall.issue("ktp")
 
 
 def test_opening_hours_are_site_local() -> None:
-    h = Hall.standard(timezone="Asia/Jayapura")  # WIT, UTC+9
+    h = PureHall.standard(timezone="Asia/Jayapura")  # WIT, UTC+9
     _set_service(h, "ktp", hours={"open": "08:00", "close": "15:00"})
     h.now = wib(7, 1, 6, 30)  # 08:30 in Jayapura
     h.issue("ktp")
@@ -1444,24 +1293,24 @@ def test_opening_hours_are_site_local() -> None:
     h.reject("service_closed", "issue_ticket", service="ktp")
 
 
-def test_quota_reached(hall: Hall) -> None:
-    _set_service(hall, "ktp", daily_quota=2)
-    hall.issue("ktp")
-    hall.issue("ktp")
-    rej = hall.reject("quota_reached", "issue_ticket", service="ktp")
+def test_quota_reached(pure_hall: PureHall) -> None:
+    _set_service(pure_hall, "ktp", daily_quota=2)
+    pure_hall.issue("ktp")
+    pure_hall.issue("ktp")
+    rej = pure_hall.reject("quota_reached", "issue_ticket", service="ktp")
     assert rej.details == {"id": "ktp"}
-    hall.reject("quota_reached", "issue_ticket", service="ktp", priority="lansia")
-    assert hall.t(hall.issue("kk")).number == "B001"
-    hall.now = TUESDAY
-    assert hall.t(hall.issue("ktp")).number == "A001"  # a new day, a new quota
+    pure_hall.reject("quota_reached", "issue_ticket", service="ktp", priority="lansia")
+    assert pure_hall.t(pure_hall.issue("kk")).number == "B001"
+    pure_hall.now = TUESDAY
+    assert pure_hall.t(pure_hall.issue("ktp")).number == "A001"  # a new day, a new quota
 
 
-def test_quota_counts_the_whole_day_across_a_reopening(hall: Hall) -> None:
-    _set_service(hall, "ktp", daily_quota=2)
-    hall.issue("ktp")
-    hall.issue("ktp")
-    hall.do("close_day")
-    hall.reject("quota_reached", "issue_ticket", service="ktp")
+def test_quota_counts_the_whole_day_across_a_reopening(pure_hall: PureHall) -> None:
+    _set_service(pure_hall, "ktp", daily_quota=2)
+    pure_hall.issue("ktp")
+    pure_hall.issue("ktp")
+    pure_hall.do("close_day")
+    pure_hall.reject("quota_reached", "issue_ticket", service="ktp")
 
 
 # =============================================================================
@@ -1502,9 +1351,9 @@ def test_an_unreadable_event_is_refused() -> None:
         event_from_dict({"type": "ticket_called", "at": "noon", "ticket": "x"})
 
 
-def busy_hall() -> Hall:
+def busy_hall() -> PureHall:
     """A day with every kind of event, then the next day under way."""
-    h = Hall.standard()
+    h = PureHall.standard()
     h.do("set_up_site", site="mpp-jkt", name="MPP Jakarta", policy="preference")
     h.open("L1")
     h.open("L2", "siti")
@@ -1559,7 +1408,7 @@ def test_state_snapshot_round_trips_after_a_busy_scenario() -> None:
     assert data["snapshot_schema"] == 2
     restored = state_from_dict(json.loads(json.dumps(data)))
     assert restored == h.state
-    # The restored hall decides exactly as the original one.
+    # The restored pure_hall decides exactly as the original one.
     assert restored is not None
     cmd = parse_command({"type": "complete", "counter": "L1"})
     assert decide(restored, cmd, h.now + 60) == decide(h.state, cmd, h.now + 60)
@@ -1579,7 +1428,7 @@ def test_state_replays_from_its_events() -> None:
 
 
 def test_a_snapshot_of_another_shape_is_ignored() -> None:
-    data = state_to_dict(Hall.standard().state)
+    data = state_to_dict(PureHall.standard().state)
     assert state_from_dict({**data, "snapshot_schema": 0}) is None
     assert state_from_dict({k: v for k, v in data.items() if k != "snapshot_schema"}) is None
 
@@ -1616,8 +1465,8 @@ def test_every_rejection_code_is_asserted() -> None:
         "{seq:04}",  # no prefix: every service would call 0001
     ],
 )
-def test_number_format_must_fit_a_ticket(hall: Hall, fmt: str) -> None:
-    rej = hall.reject(
+def test_number_format_must_fit_a_ticket(pure_hall: PureHall, fmt: str) -> None:
+    rej = pure_hall.reject(
         "invalid_command", "set_up_site", site="mpp-jkt", name="MPP", number_format=fmt
     )
     assert rej.details == {"field": "number_format"}
@@ -1627,14 +1476,14 @@ def test_number_format_must_fit_a_ticket(hall: Hall, fmt: str) -> None:
     ("fmt", "number"),
     [("{prefix}{seq:03d}", "A007"), ("{prefix}-{seq}", "A-7"), ("{seq:04}{prefix}", "0007A")],
 )
-def test_number_format_accepted(hall: Hall, fmt: str, number: str) -> None:
-    hall.do("set_up_site", site="mpp-jkt", name="MPP", number_format=fmt)
-    assert hall.state.site is not None
-    assert hall.state.site.number_format.format(prefix="A", seq=7) == number
+def test_number_format_accepted(pure_hall: PureHall, fmt: str, number: str) -> None:
+    pure_hall.do("set_up_site", site="mpp-jkt", name="MPP", number_format=fmt)
+    assert pure_hall.state.site is not None
+    assert pure_hall.state.site.number_format.format(prefix="A", seq=7) == number
 
 
 def test_broadcast_sets_and_clears_running_text_without_opening_a_day() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.do("broadcast", text="  Selamat datang di MPP  ")
     h.do("broadcast", text="Zona B: loket 5 istirahat", zone="B")
     assert h.state.messages == {"": "Selamat datang di MPP", "B": "Zona B: loket 5 istirahat"}
@@ -1652,7 +1501,7 @@ FORGING = ["Loket 1\nLoket 9", "Loket\x1b[2J", "Loket \u202e9", "A\u2066B", "TV\
 
 @pytest.mark.parametrize("bad", FORGING)
 def test_names_and_texts_with_control_characters_are_refused(bad: str) -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.reject("invalid_text", "broadcast", text=f"Selamat datang {bad}")
     h.reject("invalid_text", "broadcast", text="Selamat datang", zone=bad)
     h.reject("invalid_text", "set_up_agency", agency="bpjs", name=bad)
@@ -1672,7 +1521,7 @@ def test_names_and_texts_with_control_characters_are_refused(bad: str) -> None:
 
 
 def test_names_keep_their_letters_and_emoji() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.do("broadcast", text="Selamat datang 🙏 — Pelayanan KTP-el dibuka 08.00 👨‍👩‍👧")
     h.do("set_up_agency", agency="bpjs", name="BPJS Kesehatan · Cabang Bengkulu")
     assert h.state.agencies["bpjs"].name == "BPJS Kesehatan · Cabang Bengkulu"

@@ -1,6 +1,6 @@
 """Which ticket a counter calls next: the policies, priority, the starvation guard.
 
-Uses the `Hall` helper of test_core_commands (a HallState, a fixed clock, decide
+Uses the `PureHall` helper of test_core_commands (a HallState, a fixed clock, decide
 then evolve, and rejections that must leave the state untouched).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from test_core_commands import MONDAY, Hall
+from pure_hall import MONDAY, PureHall
 
 from qms.core import events as e
 from qms.core.model import CounterState, Priority, TicketState
@@ -26,7 +26,7 @@ def test_the_registered_policies() -> None:
 
 
 def test_arrival_order_across_the_counters_services() -> None:
-    h = Hall.standard(policy="arrival")
+    h = PureHall.standard(policy="arrival")
     h.open("L1")  # ktp, kk
     h.issue("kk")
     h.tick(MIN)
@@ -42,7 +42,7 @@ def test_arrival_order_across_the_counters_services() -> None:
 
 
 def test_arrival_ties_go_in_issue_order() -> None:
-    h = Hall.standard(policy="arrival")
+    h = PureHall.standard(policy="arrival")
     h.open("L1")
     h.issue("kk")
     h.issue("ktp")  # the same second
@@ -54,7 +54,7 @@ def test_arrival_ties_go_in_issue_order() -> None:
 
 
 def test_preference_order_follows_the_counters_list() -> None:
-    h = Hall.standard(policy="preference")
+    h = PureHall.standard(policy="preference")
     h.open("L1")  # ktp first, then kk
     h.issue("kk")
     h.tick(MIN)
@@ -74,7 +74,7 @@ def test_preference_order_follows_the_counters_list() -> None:
 
 def test_target_picks_the_largest_fraction_of_its_target() -> None:
     # ktp's target is 10 minutes, kk's 20.
-    h = Hall.standard(policy="target")
+    h = PureHall.standard(policy="target")
     h.open("L1")
     b1 = h.issue("kk")
     h.tick(5 * MIN)
@@ -89,7 +89,7 @@ def test_target_picks_the_largest_fraction_of_its_target() -> None:
 
 
 def test_target_ignores_the_counters_service_order() -> None:
-    h = Hall.standard(policy="target")
+    h = PureHall.standard(policy="target")
     h.open("L1")  # ktp listed first
     b1 = h.issue("kk")
     h.tick(30 * MIN)  # B001 30/20 = 1.5
@@ -104,7 +104,7 @@ def test_target_ignores_the_counters_service_order() -> None:
 @pytest.mark.parametrize("policy", sorted(POLICIES))
 @pytest.mark.parametrize("priority", ["disabilitas", "lansia", "ibu_hamil"])
 def test_priority_tickets_go_first(policy: str, priority: str) -> None:
-    h = Hall.standard(policy=policy)
+    h = PureHall.standard(policy=policy)
     h.open("L1")
     h.issue("ktp")
     h.tick(MIN)
@@ -116,7 +116,7 @@ def test_priority_tickets_go_first(policy: str, priority: str) -> None:
 
 
 def test_after_the_streak_a_regular_ticket_goes() -> None:
-    h = Hall.standard(priority_streak_max=2)
+    h = PureHall.standard(priority_streak_max=2)
     h.open("L1")
     h.issue("ktp")  # A001 regular
     h.issue("ktp")  # A002 regular
@@ -131,7 +131,7 @@ def test_after_the_streak_a_regular_ticket_goes() -> None:
 
 
 def test_the_streak_defaults_to_three() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     h.issue("ktp")
     for _ in range(4):
@@ -140,7 +140,7 @@ def test_the_streak_defaults_to_three() -> None:
 
 
 def test_the_streak_is_per_counter_and_counts_calls_by_name() -> None:
-    h = Hall.standard(priority_streak_max=2)
+    h = PureHall.standard(priority_streak_max=2)
     h.open("L1")
     h.open("L2", "siti")  # kk
     p1 = h.issue("ktp", priority="lansia")
@@ -159,7 +159,7 @@ def test_the_streak_is_per_counter_and_counts_calls_by_name() -> None:
 
 
 def test_closing_the_counter_resets_the_streak() -> None:
-    h = Hall.standard(priority_streak_max=1)
+    h = PureHall.standard(priority_streak_max=1)
     h.open("L1")
     h.issue("ktp")
     h.issue("ktp", priority="lansia")
@@ -172,7 +172,7 @@ def test_closing_the_counter_resets_the_streak() -> None:
 
 
 def test_only_priority_or_only_regular_tickets_follow_the_policy() -> None:
-    h = Hall.standard(priority_streak_max=1)
+    h = PureHall.standard(priority_streak_max=1)
     h.open("L1")
     for _ in range(3):
         h.issue("ktp", priority="disabilitas")
@@ -184,7 +184,7 @@ def test_only_priority_or_only_regular_tickets_follow_the_policy() -> None:
 
 
 def test_a_regular_ticket_past_its_target_goes_before_priority() -> None:
-    h = Hall.standard()  # ktp target 10 minutes
+    h = PureHall.standard()  # ktp target 10 minutes
     h.open("L1")
     r = h.issue("ktp")
     h.tick(5 * MIN)
@@ -198,7 +198,7 @@ def test_a_regular_ticket_past_its_target_goes_before_priority() -> None:
 
 
 def test_overdue_regular_tickets_are_ordered_by_the_policy() -> None:
-    h = Hall.standard(policy="target")
+    h = PureHall.standard(policy="target")
     h.open("L1")
     h.issue("kk")  # B001, target 20
     h.tick(MIN)
@@ -213,7 +213,7 @@ def test_overdue_regular_tickets_are_ordered_by_the_policy() -> None:
 
 
 def test_a_counter_calls_only_its_services() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L3", "rina")  # stnk
     a1 = h.issue("ktp")
     h.reject("no_ticket_waiting", "call_next", counter="L3")
@@ -227,7 +227,7 @@ def test_a_counter_calls_only_its_services() -> None:
 
 
 def test_override_calls_a_ticket_sent_to_another_counter() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     b1 = h.issue("kk")
     h.do("transfer", ticket=b1, to_counter="L2")
@@ -238,7 +238,7 @@ def test_override_calls_a_ticket_sent_to_another_counter() -> None:
 
 
 def test_a_ticket_sent_to_a_counter_comes_before_priority() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L2", "siti")  # kk
     h.issue("kk", priority="lansia")  # B001
     h.issue("stnk")  # C001
@@ -249,7 +249,7 @@ def test_a_ticket_sent_to_a_counter_comes_before_priority() -> None:
 
 
 def test_a_busy_counter_cannot_call() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     h.issue("ktp")
     a1 = h.call("L1")
@@ -261,7 +261,7 @@ def test_a_busy_counter_cannot_call() -> None:
 
 
 def test_two_counters_never_get_the_same_ticket() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     h.open("L2", "siti")
     for _ in range(3):
@@ -277,7 +277,7 @@ def test_two_counters_never_get_the_same_ticket() -> None:
 
 
 def test_held_and_cancelled_tickets_are_not_candidates() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.open("L1")
     a1 = h.issue("ktp", priority="lansia")
     a2 = h.issue("ktp")

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import hypothesis
 import hypothesis.internal.conjecture.engine as hypothesis_engine
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -269,10 +269,10 @@ class HallMachine(RuleBasedStateMachine):
                 self.check_issue(event)
             if isinstance(event, e.DayOpened) and event.day not in self.days_opened:
                 self.days_opened.append(event.day)
-            self.fold(self.state, event)
+            type(self).fold(self.state, event)
             self.log.append(entry)
             for _, replica in self.replicas:
-                self.fold(replica, event_from_dict(entry))
+                type(self).fold(replica, event_from_dict(entry))
         return None
 
     def as_dict(self) -> dict[str, Any]:

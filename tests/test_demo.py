@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from accounts_client import Client
+from api_client import Api
 from live_server import LiveServer
 from stream_client import StreamClient
 
@@ -36,29 +36,29 @@ async def test_demo_hall_serves_a_call_from_kiosk_to_display(tmp_path: Path) -> 
         welcome = await display.connect()
         assert welcome["type"] == "welcome"
 
-        kiosk = Client(server.url, token=tokens["kiosk"], origin=None)
+        kiosk = Api(server.url, token=tokens["kiosk"], origin=None)
         issued = kiosk.post(f"/api/v1/sites/{SITE}/tickets", {"service": "ktp"})
-        assert issued.status == 201, issued.json
-        number = issued.json["ticket"]["number"]
+        assert issued.status == 201, issued.body
+        number = issued.body["ticket"]["number"]
 
-        officer = Client(server.url)
+        officer = Api(server.url)
         assert officer.sign_in("petugas1", passwords["petugas1"]).status == 200
         opened = officer.post(f"/api/v1/sites/{SITE}/counters/L1/open", {})
-        assert opened.status == 200, opened.json
+        assert opened.status == 200, opened.body
         called = officer.post(f"/api/v1/sites/{SITE}/counters/L1/call-next", {})
-        assert called.status == 200, called.json
+        assert called.status == 200, called.body
 
-        await display.read_until(called.json["version"])
+        await display.read_until(called.body["version"])
         calls = [e for e in display.typed("ticket_called") if e.get("counter") == "L1"]
         assert [c.get("number") for c in calls] == [number]
         await display.close()
 
         # The counter tablet at L1 asks the visitor the survey once the visit is completed.
-        tablet = Client(server.url, token=tokens["tablet"], origin=None)
-        assert tablet.get("/api/v1/tablet/survey").json["status"] == "idle"
+        tablet = Api(server.url, token=tokens["tablet"], origin=None)
+        assert tablet.get("/api/v1/tablet/survey").body["status"] == "idle"
         done = officer.post(f"/api/v1/sites/{SITE}/counters/L1/complete", {})
-        assert done.status == 200, done.json
-        shown = tablet.get("/api/v1/tablet/survey").json
+        assert done.status == 200, done.body
+        shown = tablet.get("/api/v1/tablet/survey").body
         assert shown["status"] == "open" and shown["counter"] == "Loket 1"
 
     # A second start finds the hall set up and prints no password again.

@@ -56,7 +56,7 @@ def _book(events: list[dict[str, Any]]) -> SurveyBook:
 def _summary(data: Path) -> dict[str, Any]:
     reports = Reports(data / "reports")
     try:
-        return reports.summary(scope(SITES, DAYS, 0.0))["measures"]
+        return dict(reports.summary(scope(SITES, DAYS, 0.0))["measures"])
     finally:
         reports.close()
 

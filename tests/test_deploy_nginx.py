@@ -28,10 +28,11 @@ from typing import Any
 
 import pytest
 import trustme
-from accounts_client import PASSWORD, add_device, add_user
+from api_client import PASSWORD, add_device, add_user
 from live_server import LiveServer
 from redis_server import free_port
 from websockets.sync.client import connect
+from websockets.typing import Origin, Subprotocol
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "mpp-proxy"
@@ -230,8 +231,8 @@ def test_the_websocket_upgrade_reaches_the_stream(proxy: Proxy) -> None:
     with connect(
         url,
         ssl=proxy.context,
-        origin=proxy.url,  # type: ignore[arg-type]
-        subprotocols=["qms.json.v1"],  # type: ignore[list-item]
+        origin=Origin(proxy.url),
+        subprotocols=[Subprotocol("qms.json.v1")],
         open_timeout=10,
     ) as ws:
         ws.send(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any
+import functools
+from typing import Any, cast
 
 import pytest
 
@@ -22,7 +23,7 @@ async def engine_on(log: EventLog, **kw: Any) -> SiteEngine:
     return await SiteEngine(log, SITE, clock=lambda: NOW, **kw).open()
 
 
-async def hall(log: EventLog, tickets: int = 0, **kw: Any) -> SiteEngine:
+async def set_up_engine(log: EventLog, tickets: int = 0, **kw: Any) -> SiteEngine:
     engine = await engine_on(log, **kw)
     for cmd in setup_commands():
         await engine.execute(cmd)
@@ -32,7 +33,7 @@ async def hall(log: EventLog, tickets: int = 0, **kw: Any) -> SiteEngine:
 
 
 async def test_execute_appends_and_returns_its_events(log: EventLog) -> None:
-    engine = await hall(log)
+    engine = await set_up_engine(log)
     before = engine.version
     result = await engine.execute({"type": "issue_ticket", "service": "ktp"})
     assert [d["type"] for _, d in result.events] == ["day_opened", "ticket_issued"]
@@ -43,7 +44,7 @@ async def test_execute_appends_and_returns_its_events(log: EventLog) -> None:
 
 
 async def test_bad_input_is_refused_and_changes_nothing(log: EventLog) -> None:
-    engine = await hall(log)
+    engine = await set_up_engine(log)
     version = engine.version
     for bad in (
         {"type": "call_next"},
@@ -68,7 +69,7 @@ async def test_bad_input_is_refused_and_changes_nothing(log: EventLog) -> None:
 
 
 async def test_a_stale_engine_catches_up_and_decides_again(log: EventLog) -> None:
-    a = await hall(log, tickets=2)
+    a = await set_up_engine(log, tickets=2)
     await a.execute({"type": "open_counter", "counter": "L1", "officer": "budi"})
     await a.execute({"type": "open_counter", "counter": "L2", "officer": "sari"})
     b = await engine_on(log)  # another process, up to date now
@@ -82,7 +83,7 @@ async def test_a_stale_engine_catches_up_and_decides_again(log: EventLog) -> Non
 
 
 async def test_rejection_is_rechecked_against_the_log(log: EventLog) -> None:
-    a = await hall(log)
+    a = await set_up_engine(log)
     b = await engine_on(log)
     await a.execute({"type": "open_counter", "counter": "L1", "officer": "budi"})
     issued = await a.execute({"type": "issue_ticket", "service": "ktp"})
@@ -93,7 +94,7 @@ async def test_rejection_is_rechecked_against_the_log(log: EventLog) -> None:
 
 
 async def test_gives_up_with_busy_after_max_attempts(log: EventLog) -> None:
-    a = await hall(log)
+    a = await set_up_engine(log)
     b = await engine_on(log, max_attempts=1)
     await a.execute({"type": "issue_ticket", "service": "ktp"})
     with pytest.raises(EngineBusy):
@@ -102,7 +103,7 @@ async def test_gives_up_with_busy_after_max_attempts(log: EventLog) -> None:
 
 
 async def test_many_counters_in_two_engines_never_share_a_ticket(log: EventLog) -> None:
-    a = await hall(log, tickets=40)
+    a = await set_up_engine(log, tickets=40)
     b = await engine_on(log)
     counters = [f"L{i}" for i in range(1, 7)]
     for c in counters:
@@ -111,7 +112,7 @@ async def test_many_counters_in_two_engines_never_share_a_ticket(log: EventLog) 
     await b.catch_up()
 
     async def officer(engine: SiteEngine, counter: str) -> list[str]:
-        called = []
+        called: list[str] = []
         while True:
             try:
                 res = await engine.execute({"type": "call_next", "counter": counter})
@@ -134,7 +135,7 @@ async def test_many_counters_in_two_engines_never_share_a_ticket(log: EventLog) 
 
 
 async def test_a_repeated_command_id_acts_once(log: EventLog) -> None:
-    a = await hall(log)
+    a = await set_up_engine(log)
     cmd = {"type": "issue_ticket", "service": "ktp", "command_id": "kiosk-1:tap-77"}
     first = await a.execute(cmd)
     again = await a.execute(cmd)
@@ -147,7 +148,7 @@ async def test_a_repeated_command_id_acts_once(log: EventLog) -> None:
 
 
 async def test_idempotency_survives_a_snapshot(log: EventLog) -> None:
-    a = await hall(log, snapshot_every=5)
+    a = await set_up_engine(log, snapshot_every=5)
     cmd = {"type": "issue_ticket", "service": "kk", "command_id": "dup"}
     first = await a.execute(cmd)
     for _ in range(6):
@@ -168,18 +169,20 @@ class CountingEngine(SiteEngine):
 
 
 async def test_opening_replays_at_most_snapshot_every_events(log: EventLog) -> None:
-    a = await hall(log, tickets=25, snapshot_every=10)
+    a = await set_up_engine(log, tickets=25, snapshot_every=10)
     await a.snapshot_saved()
     snap = await log.load_snapshot(SITE)
     assert snap is not None and snap[0] == a.version // 10 * 10
-    b = await CountingEngine(log, SITE, clock=lambda: NOW, snapshot_every=10).open()
+    b = cast(
+        CountingEngine, await CountingEngine(log, SITE, clock=lambda: NOW, snapshot_every=10).open()
+    )
     assert b.replayed == a.version - snap[0] < 10
     assert b.version == a.version
     assert state_to_dict(b.state) == state_to_dict(a.state)
 
 
 async def test_follow_applies_other_processes_events(log: EventLog) -> None:
-    a = await hall(log)
+    a = await set_up_engine(log)
     b = await engine_on(log)
     async with following(b):
         res = await a.execute({"type": "issue_ticket", "service": "ktp"})
@@ -205,7 +208,7 @@ async def test_a_snapshot_is_its_version_while_events_change_what_it_has_not_wri
     commands go on: what is saved is the state at the snapshot's version, and opening
     from it gives the live state. (Whether an event came before the task wrote the
     ticket it changes depends on timing; the next test makes sure it does.)"""
-    engine = await hall(log, tickets=200, snapshot_every=10**9)
+    engine = await set_up_engine(log, tickets=200, snapshot_every=10**9)
     tickets = [tid for tid in engine.state.tickets]
     engine.snapshot_every = engine.version + 1  # the next command crosses a multiple
     await engine.execute({"type": "open_counter", "counter": "L1", "officer": "oL1"})
@@ -236,7 +239,7 @@ async def test_a_live_snapshot_keeps_every_ticket_as_it_was_when_taken(
 ) -> None:
     """`LiveSnapshot`, step by step: a third of the tickets written, then events change
     tickets not written yet (or, closing the day, maybe all of them), then the rest."""
-    engine = await hall(log, tickets=60, snapshot_every=10**9)
+    engine = await set_up_engine(log, tickets=60, snapshot_every=10**9)
     for c in ("L1", "L2"):
         await engine.execute({"type": "open_counter", "counter": c, "officer": f"o{c}"})
     then = copy.deepcopy(engine.state)
@@ -264,7 +267,7 @@ async def test_older_days_visits_open_to_the_survey_are_in_the_snapshot(log: Eve
     are written after the tickets, a slice at a time like them (not with the head, on
     the command path), as they were when the snapshot was taken; opening from it gives
     the live state."""
-    engine = await hall(log, tickets=3, snapshot_every=10**9)
+    engine = await set_up_engine(log, tickets=3, snapshot_every=10**9)
     await engine.execute({"type": "configure_survey", "config": {"valid_hours": 96}})
     await engine.execute({"type": "open_counter", "counter": "L1", "officer": "oL1"})
     done = []
@@ -273,7 +276,7 @@ async def test_older_days_visits_open_to_the_survey_are_in_the_snapshot(log: Eve
         done.append(engine.state.tickets[called.events[-1][1]["ticket"]])
         await engine.execute({"type": "complete", "counter": "L1"})
     for days in (1, 2):  # two business days on: the first day's visits are kept apart
-        engine.clock = lambda days=days: NOW + days * 86400
+        engine.clock = functools.partial(float, NOW + days * 86400)
         await engine.execute({"type": "issue_ticket", "service": "ktp"})
     assert list(engine.state.rateable) == [t.id for t in done]
     then = copy.deepcopy(engine.state)
@@ -306,7 +309,7 @@ async def test_a_multiple_crossed_while_a_snapshot_is_saved_is_snapshotted_after
     never replays much more than `snapshot_every` events."""
     monkeypatch.setattr("qms.engine.SNAPSHOT_SLICE_S", 0.0)  # a rest after every ticket
     monkeypatch.setattr("qms.engine.SNAPSHOT_PAUSE_S", 0.01)
-    engine = await hall(log, tickets=20, snapshot_every=10**9)
+    engine = await set_up_engine(log, tickets=20, snapshot_every=10**9)
     engine.snapshot_every = engine.version + 1  # the next command crosses a multiple
     await engine.execute({"type": "issue_ticket", "service": "ktp"})
     first = engine.version

@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import pickle
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 from test_core_properties import PHASES, HallMachine, set_up_commands
-from test_engine import SITE, engine_on, hall
+from test_engine import SITE, engine_on, set_up_engine
 
 from qms.core import HallState, Rejected, evolve, state_to_dict
 from qms.core import commands as cmds
@@ -35,7 +36,7 @@ async def open_counters(engine: Any, *counters: str) -> None:
 
 
 async def test_queued_commands_share_one_append(log: EventLog) -> None:
-    engine = await hall(log, tickets=1)  # the day is open: issuing is one event each
+    engine = await set_up_engine(log, tickets=1)  # the day is open: issuing is one event each
     batches, version = engine.batches, engine.version
     results = await asyncio.gather(
         *(engine.execute({"type": "issue_ticket", "service": "ktp"}) for _ in range(5))
@@ -48,7 +49,7 @@ async def test_queued_commands_share_one_append(log: EventLog) -> None:
 
 
 async def test_a_refusal_in_a_batch_leaves_the_others_applied(log: EventLog) -> None:
-    engine = await hall(log, tickets=3)  # ktp, kk, ktp: L3 serves ktp (and akta)
+    engine = await set_up_engine(log, tickets=3)  # ktp, kk, ktp: L3 serves ktp (and akta)
     await open_counters(engine, "L1", "L2", "L3")
     batches, version = engine.batches, engine.version
     one, refused, two = await asyncio.gather(
@@ -67,7 +68,7 @@ async def test_a_refusal_in_a_batch_leaves_the_others_applied(log: EventLog) -> 
 
 
 async def test_a_repeated_command_id_in_one_batch_acts_once(log: EventLog) -> None:
-    engine = await hall(log, tickets=1)
+    engine = await set_up_engine(log, tickets=1)
     version = engine.version
     cmd = {"type": "issue_ticket", "service": "kk", "command_id": "kiosk-2:tap-9"}
     first, again, other = await asyncio.gather(
@@ -82,7 +83,7 @@ async def test_a_repeated_command_id_in_one_batch_acts_once(log: EventLog) -> No
 
 
 async def test_a_batch_that_loses_a_race_is_decided_again(log: EventLog) -> None:
-    a = await hall(log, tickets=4)
+    a = await set_up_engine(log, tickets=4)
     await open_counters(a, "L1", "L2", "L3")
     b = await engine_on(log)
     await b.execute({"type": "call_next", "counter": "L3"})  # a has not seen this
@@ -101,7 +102,7 @@ async def test_a_batch_that_loses_a_race_is_decided_again(log: EventLog) -> None
 
 
 async def test_a_day_rolling_over_ends_a_batch(log: EventLog) -> None:
-    engine = await hall(log)  # no ticket yet: the first command of the day opens it
+    engine = await set_up_engine(log)  # no ticket yet: the first command of the day opens it
     version = engine.version
     results = await asyncio.gather(
         *(engine.execute({"type": "issue_ticket", "service": "ktp"}) for _ in range(3))
@@ -112,7 +113,7 @@ async def test_a_day_rolling_over_ends_a_batch(log: EventLog) -> None:
 
 
 async def test_a_cancelled_caller_leaves_the_batch_answered(log: EventLog) -> None:
-    engine = await hall(log, tickets=1)
+    engine = await set_up_engine(log, tickets=1)
     tasks = [
         asyncio.create_task(engine.execute({"type": "issue_ticket", "service": "ktp"}))
         for _ in range(3)
@@ -126,7 +127,7 @@ async def test_a_cancelled_caller_leaves_the_batch_answered(log: EventLog) -> No
 
 async def test_a_snapshot_is_the_state_at_its_version(log: EventLog) -> None:
     """Saved by a task while the commands after it change the very same tickets."""
-    engine = await hall(log, tickets=30, snapshot_every=40)
+    engine = await set_up_engine(log, tickets=30, snapshot_every=40)
     await open_counters(engine, "L1", "L2")
     await engine.snapshot_saved()
     first = await log.load_snapshot(SITE)
@@ -196,7 +197,7 @@ def test_checkpoint_undoes_every_event_exactly() -> None:
         return state
 
     class CheckedMachine(HallMachine):
-        fold = staticmethod(evolve_and_check)
+        fold: ClassVar[Callable[[HallState, Event], object]] = staticmethod(evolve_and_check)
 
     run_state_machine_as_test(
         CheckedMachine,
@@ -227,7 +228,7 @@ def test_checkpoint_undoes_every_event_exactly() -> None:
         for i in range(5):
             run(cmds.IssueTicket(service="ktp", token=f"{i:012x}", by="kiosk-1"))
         run(cmds.OpenCounter(counter="L1", officer="siti", by="siti"))
-        for _ in range(2):
+        for _round in range(2):
             run(cmds.CallNext(counter="L1"))
             run(cmds.Complete(counter="L1"))
         run(cmds.CallNext(counter="L1"))
@@ -255,7 +256,7 @@ def held_by(officer: str, counter: str = "L1") -> Any:
 
 
 async def test_a_guard_refusal_changes_nothing(log: EventLog) -> None:
-    engine = await hall(log, tickets=1)
+    engine = await set_up_engine(log, tickets=1)
     await open_counters(engine, "L1")  # held by oL1
     version = engine.version
     with pytest.raises(NotYours):
@@ -266,7 +267,7 @@ async def test_a_guard_refusal_changes_nothing(log: EventLog) -> None:
 
 
 async def test_a_guard_sees_the_commands_before_it_in_its_batch(log: EventLog) -> None:
-    engine = await hall(log, tickets=1)
+    engine = await set_up_engine(log, tickets=1)
     await open_counters(engine, "L1")
     closed, refused = await asyncio.gather(
         engine.execute({"type": "close_counter", "counter": "L1"}),
@@ -281,7 +282,7 @@ async def test_a_guard_is_checked_again_when_the_log_moved(log: EventLog) -> Non
     """The counter changes hands in another process between this process's check and
     its append: the append conflicts, the command is decided again on the newer
     state, and the guard refuses there. Nothing is called for the old officer."""
-    mine = await hall(log, tickets=1)
+    mine = await set_up_engine(log, tickets=1)
     await open_counters(mine, "L1")  # held by oL1, as `mine` sees it from now on
     other = await engine_on(log)
     await other.execute({"type": "close_counter", "counter": "L1"})
@@ -296,7 +297,7 @@ async def test_a_guard_is_checked_again_when_the_log_moved(log: EventLog) -> Non
 async def test_a_guard_refusing_on_a_stale_state_looks_at_the_log_first(log: EventLog) -> None:
     """The officer just opened the counter through another process: this process's
     state still says otherwise, but the engine reads the newest log before refusing."""
-    mine = await hall(log, tickets=1)
+    mine = await set_up_engine(log, tickets=1)
     other = await engine_on(log)
     await other.execute({"type": "open_counter", "counter": "L1", "officer": "siti"})
     done = await mine.execute({"type": "call_next", "counter": "L1"}, guard=held_by("siti"))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accounts_client import Client, add_user
+from api_client import Api, add_user
 from live_server import LiveServer
 
 TIMEOUT_S = 1.0  # QMS_REQUEST_TIMEOUT for these servers
@@ -74,7 +74,7 @@ def test_a_body_that_never_ends_is_cut(server: LiveServer) -> None:
         answer = read_until_closed(sock)
     assert answer == b"" or answer.startswith(b"HTTP/1.1 408 ")
     for _ in range(3):  # the app has heard of the disconnect by now
-        assert Client(server.url).get("/healthz").status == 200
+        assert Api(server.url).get("/healthz").status == 200
     assert "Traceback" not in server.output()  # a client that left is no server error
 
 
@@ -88,7 +88,7 @@ def test_many_unfinished_requests_do_not_hold_the_server(server: LiveServer) -> 
     finally:
         for sock in socks:
             sock.close()
-    assert Client(server.url).get("/healthz").status == 200
+    assert Api(server.url).get("/healthz").status == 200
 
 
 def test_a_complete_request_in_pieces_and_kept_alive_connections_work(
@@ -112,17 +112,17 @@ def test_a_complete_request_in_pieces_and_kept_alive_connections_work(
 
 def forwarded_tls(server: LiveServer) -> bool:
     """Whether the server believed `X-Forwarded-Proto: https` from us (the Secure flag)."""
-    reply = Client(server.url).sign_in(
+    reply = Api(server.url).sign_in(
         "root", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     )
     assert reply.status == 200, reply.body
-    return "Secure" in (reply.cookie() or "")
+    return "Secure" in (reply.set_cookie() or "")
 
 
 def place_of(server: LiveServer, forwarded_for: str) -> int:
     """The status of a 21st failed sign-in from `forwarded_for` after 20 from other
     forwarded addresses: 429 when they all counted as one place (our address)."""
-    client = Client(server.url)
+    client = Api(server.url)
     for i in range(20):
         client.sign_in(f"nama{i}", "salah-sekali", headers={"X-Forwarded-For": f"198.51.100.{i}"})
     return client.sign_in("lain", "salah-sekali", headers={"X-Forwarded-For": forwarded_for}).status

@@ -24,16 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import SITE, Api, HallServer, Reply, hall_server
+from api_client import Api, Reply
+from live_hall import SITE, LiveHall, live_hall
 from live_server import LiveServer
-from test_engine import engine_on, hall
+from test_engine import engine_on, set_up_engine
 from test_relay import hall_url, node, settled  # noqa: F401 (hall_url is a fixture)
 
 from qms.core import Rejected, parse_command
 from qms.eventlog import EventLog
 from qms.idempotency import CID, CID_COUNT, CID_FINGERPRINT, fingerprint
 
-S = f"/sites/{SITE}"
+S = f"/api/v1/sites/{SITE}"
 PAIRS = 24  # concurrent pairs of one key, through two processes
 DUPLICATES = 6  # concurrent requests of one key to one process
 
@@ -44,7 +45,7 @@ DUPLICATES = 6  # concurrent requests of one key to one process
 async def test_a_key_reused_for_another_command_is_refused_and_changes_nothing(
     log: EventLog,
 ) -> None:
-    engine = await hall(log, tickets=2)
+    engine = await set_up_engine(log, tickets=2)
     await engine.execute({"type": "open_counter", "counter": "L1", "officer": "budi"})
     first = await engine.execute({"type": "call_next", "counter": "L1", "command_id": "k1"})
     version = engine.version
@@ -72,7 +73,7 @@ SITE_ENGINE = "mpp-bengkulu"  # test_engine's site
 
 
 async def test_a_reused_key_is_refused_in_one_batch_and_in_another_process(log: EventLog) -> None:
-    a = await hall(log)
+    a = await set_up_engine(log)
     b = await engine_on(log)  # another process, opened before the key was used
     ktp = {"type": "issue_ticket", "service": "ktp", "command_id": "tap"}
     kk = {"type": "issue_ticket", "service": "kk", "command_id": "tap"}
@@ -91,7 +92,7 @@ async def test_a_reused_key_is_refused_in_one_batch_and_in_another_process(log: 
 async def test_the_fingerprint_survives_a_snapshot_and_old_events_match_anything(
     log: EventLog,
 ) -> None:
-    engine = await hall(log, snapshot_every=5)
+    engine = await set_up_engine(log, snapshot_every=5)
     await engine.execute({"type": "issue_ticket", "service": "ktp", "command_id": "new"})
     # An event written before fingerprints existed: its id has none.
     said = await engine.execute({"type": "broadcast", "text": "lama"})
@@ -207,28 +208,26 @@ def _wait_for_writer(writer: str, forwarder: str) -> None:
 
 
 @contextlib.contextmanager
-def two_processes(tmp_path: Path, log_url: str) -> Iterator[tuple[HallServer, LiveServer]]:
+def two_processes(tmp_path: Path, log_url: str) -> Iterator[tuple[LiveHall, LiveServer]]:
     """A hall on process A (the site's writer) and process B (forwarding to A)."""
     env = {"QMS_SECRET_KEY": "k" * 64}  # one session key: a cookie works on both
-    with (
-        hall_server(tmp_path / "a", log_url=log_url, env=env) as a,
-        LiveServer(tmp_path / "b" / "data", log_url=log_url, env=env) as b,
-    ):
-        assert Api(b.url, token=a.who["kiosk"].token).get(f"{S}/counters").status == 200
+    with live_hall(tmp_path, log_url=log_url, env=env, servers=2) as a:
+        b = a.servers[1]
+        assert a.who["kiosk"].at(b.url).get(f"{S}/counters").status == 200
         _wait_for_writer(a.url, b.url)
         yield a, b
 
 
-def _waiting(hall: HallServer) -> int:
+def _waiting(hall: LiveHall) -> int:
     queues = hall.admin.ok("GET", f"{S}/queues")["queues"]
     return sum(q["waiting"] for q in queues)
 
 
-def _pairs(hall: HallServer, one: Api, other: Api) -> None:
+def _pairs(hall: LiveHall, one: Api, other: Api) -> None:
     """PAIRS keys, each sent at once through `one` and `other`: one ticket each, and
     exactly one first answer (201, repeated: false) per key."""
     before = _waiting(hall)
-    wrong = []
+    wrong: list[tuple[int, object]] = []
     for i in range(PAIRS):
         key = {"Idempotency-Key": f"pair-{i}"}
         replies = _concurrently(
@@ -250,7 +249,7 @@ def test_one_key_through_two_processes_has_exactly_one_first_answer(
     tmp_path: Path, redis_log_url: str
 ) -> None:
     with two_processes(tmp_path, redis_log_url) as (a, b):
-        _pairs(a, a.who["kiosk"], Api(b.url, token=a.who["kiosk"].token))
+        _pairs(a, a.who["kiosk"], a.who["kiosk"].at(b.url))
         assert _relay_view(b.url)["fallbacks"] == 0
 
 
@@ -260,7 +259,7 @@ def test_duplicates_at_the_forwarding_process_share_the_first_answer(
     tmp_path: Path, redis_log_url: str
 ) -> None:
     with two_processes(tmp_path, redis_log_url) as (a, b):
-        kiosk_b = Api(b.url, token=a.who["kiosk"].token)
+        kiosk_b = a.who["kiosk"].at(b.url)
         before = _waiting(a)
         for round_ in range(3):
             key = {"Idempotency-Key": f"tap-{round_}"}
@@ -285,7 +284,7 @@ def test_a_key_reused_for_another_command_is_422_on_either_process(
 ) -> None:
     with two_processes(tmp_path, redis_log_url) as (a, b):
         supervisor_a = a.who["supervisor"]
-        supervisor_b = Api(b.url, cookie=supervisor_a.cookie, origin=b.url)
+        supervisor_b = supervisor_a.at(b.url)
         key = {"Idempotency-Key": "one-press"}
         said = supervisor_a.ok("POST", f"{S}/broadcast", {"text": "Selamat datang"}, headers=key)
         day = a.admin.ok("GET", S)["day"]

@@ -33,7 +33,7 @@ def _imports(name: str) -> set[str]:
     importing `pkg.sub` alone (a package importing its own parts is no cycle)."""
     path = MODULES[name]
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)

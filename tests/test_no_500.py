@@ -18,30 +18,30 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from api_client import SITE, Api, HallServer, error, hall_server
-from live_server import LiveServer
+from api_client import Api, error
+from live_hall import SITE, LiveHall, live_hall
 
-S = f"/sites/{SITE}"
+S = f"/api/v1/sites/{SITE}"
 SERVICE = {"agency": "dukcapil", "prefix": "Z", "name_id": "Uji", "name_en": "Test"}
 # msgpack's integers end at 2^64 - 1 and -2^63; JSON clients' exact ones at 2^53.
 HUGE = (2**64, 2**64 + 1, -(2**63) - 1, 10**30, 2**53, -(2**53))
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    with hall_server(tmp_path_factory.mktemp("no500")) as server:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("no500")) as server:
         yield server
 
 
-def new_lines(hall: HallServer, before: str) -> list[str]:
+def new_lines(hall: LiveHall, before: str) -> list[str]:
     """The lines the server logged since its output was `before`."""
-    now = hall.server.output_path.read_text(errors="replace")
+    now: str = hall.server.output_path.read_text(errors="replace")
     assert now.startswith(before)
     return now[len(before) :].splitlines()
 
 
-def log_text(hall: HallServer) -> str:
-    return hall.server.output_path.read_text(errors="replace")
+def log_text(hall: LiveHall) -> str:
+    return str(hall.server.output_path.read_text(errors="replace"))
 
 
 # --- integers beyond msgpack ------------------------------------------------------------------
@@ -82,7 +82,7 @@ def _refuses_out_of_range_integers(admin: Api, version: Callable[[], int]) -> No
 
 
 def test_out_of_range_integers_are_invalid_command(tmp_path: Path) -> None:
-    with hall_server(tmp_path) as hall:
+    with live_hall(tmp_path) as hall:
         _refuses_out_of_range_integers(hall.admin, hall.version)
         assert "Traceback" not in hall.server.output(), hall.server.output()
 
@@ -96,18 +96,16 @@ def test_out_of_range_integers_are_invalid_command_across_processes(
     past 64 bits was packed before it was checked, and answered 500. The command's
     bounds are now checked when it is parsed, before anything is packed or decided."""
     env = {"QMS_SECRET_KEY": "k" * 64}  # one session key: the admin's cookie works on both
-    with (
-        hall_server(tmp_path / "a", log_url=redis_log_url, env=env) as a,
-        LiveServer(tmp_path / "b" / "data", log_url=redis_log_url, env=env) as b,
-    ):
-        admin_b = Api(b.url, cookie=a.admin.cookie, origin=b.url)
+    with live_hall(tmp_path, log_url=redis_log_url, env=env, servers=2) as a:
+        b = a.servers[1]
+        admin_b = a.admin.at(b.url)
         assert admin_b.get(S).status == 200  # B follows the site; A writes it
         _refuses_out_of_range_integers(admin_b, a.version)
         for server in (a.server, b):
             assert "Traceback" not in server.output(), server.output()
 
 
-def test_malformed_ids_are_refused_even_with_a_known_idempotency_key(hall: HallServer) -> None:
+def test_malformed_ids_are_refused_even_with_a_known_idempotency_key(hall: LiveHall) -> None:
     """A repeated Idempotency-Key answers the first result: an id the document forbids
     (the path's `{agency}` as "\x84") was answered 200 `repeated` instead of refused."""
     key = {"Idempotency-Key": "reused-key"}
@@ -129,7 +127,7 @@ def test_malformed_ids_are_refused_even_with_a_known_idempotency_key(hall: HallS
 # --- bodies: media types, JSON --------------------------------------------------------------
 
 
-def test_media_types_are_case_insensitive(hall: HallServer) -> None:
+def test_media_types_are_case_insensitive(hall: LiveHall) -> None:
     body = json.dumps({"service": "ktp"}).encode()
     kiosk = hall.who["kiosk"]
     for ctype in ("Application/JSON", "APPLICATION/JSON; charset=UTF-8", "application/json"):
@@ -139,7 +137,7 @@ def test_media_types_are_case_insensitive(hall: HallServer) -> None:
     error(reply, 415, "unsupported_media_type")
 
 
-def test_nan_and_infinity_are_not_json(hall: HallServer) -> None:
+def test_nan_and_infinity_are_not_json(hall: LiveHall) -> None:
     json_type = {"Content-Type": "application/json"}
     before = hall.version()
     for raw in (b'{"text": NaN}', b'{"text": Infinity}', b'{"text": -Infinity}'):
@@ -165,14 +163,14 @@ def _half_a_body(url: str, path: str, headers: dict[str, str]) -> None:
             pass
 
 
-def test_a_client_leaving_mid_body_is_no_error(hall: HallServer) -> None:
+def test_a_client_leaving_mid_body_is_no_error(hall: LiveHall) -> None:
     """Starlette raises ClientDisconnect while the body is read: that went to the 500
     handler and wrote two tracebacks (~88 lines) per request, even without credentials."""
     before = log_text(hall)
     json_type = {"Content-Type": "application/json"}
     for _ in range(3):
         _half_a_body(hall.url, "/api/v1/session", json_type)  # anonymous: sign-in
-        _half_a_body(hall.url, f"/api/v1{S}/broadcast", {**json_type, **_cookie(hall.admin)})
+        _half_a_body(hall.url, f"{S}/broadcast", {**json_type, **_cookie(hall.admin)})
     assert hall.admin.get(S).status == 200  # the server goes on; its log is written
     lines = new_lines(hall, before)
     assert not [line for line in lines if "Traceback" in line or "ERROR" in line], lines
@@ -223,7 +221,7 @@ def _open_stream(url: str, query: str = "") -> socket.socket:
     sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
     request = (
-        f"GET /api/v1{S}/stream{query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"GET {S}/stream{query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
@@ -237,7 +235,7 @@ def _open_stream(url: str, query: str = "") -> socket.socket:
     return sock
 
 
-def test_a_text_frame_not_in_utf8_closes_1007_with_one_log_line(hall: HallServer) -> None:
+def test_a_text_frame_not_in_utf8_closes_1007_with_one_log_line(hall: LiveHall) -> None:
     """uvicorn closes it with 1007 (invalid frame payload data) but logged an ERROR
     with a traceback; now one INFO line."""
     before = log_text(hall)

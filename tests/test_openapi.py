@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from live_server import LiveServer
 from openapi_check import check, schema_of
@@ -260,22 +260,23 @@ def test_answers_are_described_field_by_field(doc: dict[str, Any], tmp_path: Pat
     """The views' answers were `{"type": "object"}` lists: now each row's fields and types
     are stated, and a live hall's answers (staff and device views, a command's, a
     ticket's public status) match them."""
-    from api_client import SITE, hall_server
+    from api_client import API
+    from live_hall import SITE, live_hall
 
     queues = _success_schema(doc, "/sites/{site}/queues")
     assert {"waiting", "estimated_wait_s"} <= set(
         queues["properties"]["queues"]["items"]["required"]
     )
-    with hall_server(tmp_path) as hall:
-        s = f"/sites/{SITE}"
+    with live_hall(tmp_path) as hall:
+        s = f"/api/v1/sites/{SITE}"
         for who in ("admin", "display"):
             api = hall.who[who]
             for path in (s, f"{s}/queues", f"{s}/counters"):
-                template = path.replace(SITE, "{site}")
+                template = path.removeprefix(API).replace(SITE, "{site}")
                 jsonschema.validate(api.ok("GET", path), _success_schema(doc, template))
         tickets = hall.admin.ok("GET", f"{s}/tickets")
         jsonschema.validate(tickets, _success_schema(doc, "/sites/{site}/tickets"))
-        status = hall.who["anonymous"].ok("GET", f"/tickets/{hall.ref}")
+        status = hall.who["anonymous"].ok("GET", f"/api/v1/tickets/{hall.ref}")
         jsonschema.validate(status, _success_schema(doc, "/tickets/{ref}"))
         issued = hall.who["kiosk"].ok("POST", f"{s}/tickets", {"service": "ktp"})
         jsonschema.validate(issued, _success_schema(doc, "/sites/{site}/tickets", "post"))

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import PASSWORD, SITE, USERS, Api, Reply, hall_server
+from api_client import PASSWORD, Api, Reply
+from live_hall import SITE, USERS, live_hall
 from live_server import LiveServer
 from redis_server import RedisServer, require_redis_server_executable
 from stream_client import StreamClient
@@ -28,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(180)]
 
-S = f"/sites/{SITE}"
+S = f"/api/v1/sites/{SITE}"
 OUTAGE_S = 3.0  # how long the tests keep asking while Redis is down (> the 1 s accounts refresh)
 RECOVERY_S = 30.0
 STARTED = "event log unavailable"  # the one line a process logs when an outage begins
@@ -94,18 +95,16 @@ def test_a_redis_outage_is_answered_as_one_and_recovers_by_itself(
     tmp_path: Path, private_redis: RedisServer
 ) -> None:
     url = f"{private_redis.url}?prefix=outage"
-    with (
-        hall_server(tmp_path / "a", log_url=url, env=ENV) as a,
-        LiveServer(tmp_path / "b" / "data", log_url=url, env=ENV) as b,
-    ):
+    with live_hall(tmp_path, log_url=url, env=ENV, servers=2) as a:
+        b = a.servers[1]
         asyncio.run(_ride_through(a.who, a.server, b, private_redis))
 
 
 async def _ride_through(
     who: dict[str, Api], a: LiveServer, b: LiveServer, redis_server: RedisServer
 ) -> None:
-    kiosk = {a.url: who["kiosk"], b.url: Api(b.url, token=who["kiosk"].token)}
-    officer = {a.url: who["officer"], b.url: Api(b.url, cookie=who["officer"].cookie, origin=b.url)}
+    kiosk = {a.url: who["kiosk"], b.url: who["kiosk"].at(b.url)}
+    officer = {a.url: who["officer"], b.url: who["officer"].at(b.url)}
     display_token = who["display"].token
     assert display_token is not None
     assert kiosk[b.url].get(f"{S}/counters").status == 200  # B opens the site
@@ -136,7 +135,9 @@ async def _ride_through(
             replies.append(("command", officer[server.url].post(f"{S}/counters/L1/call-next")))
             replies.append(("query", officer[server.url].get(f"{S}/counters")))
             username = USERS["supervisor"][0]
-            sign_in = Api(server.url).post("/session", {"username": username, "password": PASSWORD})
+            sign_in = Api(server.url).post(
+                "/api/v1/session", {"username": username, "password": PASSWORD}
+            )
             replies.append(("sign-in", sign_in))
             closes.append(await _admission(server.ws_url, display_token))
     failures = [(kind, r) for kind, r in replies if not _unavailable(r)]

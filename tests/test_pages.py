@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from accounts_client import Client
-from browser_support import Hall, start_hall
+from api_client import Api
+from live_hall import LiveHall, demo_hall
 
 from qms.server.pages import AppFiles, static_root
 
@@ -25,24 +25,24 @@ def build_of(html: str) -> str:
     return match.group(1)
 
 
-def test_index_page_points_at_this_build(hall: Hall) -> None:
-    page = Client(hall.url).get("/")
+def test_index_page_points_at_this_build(hall: LiveHall) -> None:
+    page = Api(hall.url).get("/")
     assert page.status == 200
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-cache"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["referrer-policy"] == "no-referrer"
-    assert build_of(page.body.decode()) == AppFiles(static_root()).build
+    assert build_of(page.raw.decode()) == AppFiles(static_root()).build
 
 
-def test_assets_are_immutable_under_their_build(hall: Hall) -> None:
-    client = Client(hall.url)
-    build = build_of(client.get("/").body.decode())
+def test_assets_are_immutable_under_their_build(hall: LiveHall) -> None:
+    client = Api(hall.url)
+    build = build_of(client.get("/").raw.decode())
     asset = client.get(f"/static/{build}/js/stream.js")
     assert asset.status == 200
     assert asset.headers["content-type"] == "text/javascript; charset=utf-8"
     assert "immutable" in asset.headers["cache-control"]
-    assert asset.body == (static_root() / "js" / "stream.js").read_bytes()
+    assert asset.raw == (static_root() / "js" / "stream.js").read_bytes()
     # A page of an older build still gets the files, but not cached for good.
     old = client.get("/static/000000000000/js/stream.js")
     assert old.status == 200 and old.headers["cache-control"] == "no-cache"
@@ -50,7 +50,7 @@ def test_assets_are_immutable_under_their_build(hall: Hall) -> None:
     # Served as files are (read off the event loop): an ETag, and a byte range on request.
     assert asset.headers["etag"]
     part = client.get(f"/static/{build}/js/stream.js", headers={"Range": "bytes=0-9"})
-    assert part.status == 206 and part.body == asset.body[:10]
+    assert part.status == 206 and part.raw == asset.raw[:10]
 
 
 @pytest.mark.parametrize(
@@ -65,11 +65,11 @@ def test_assets_are_immutable_under_their_build(hall: Hall) -> None:
         "/static/x/voice/" + "a" * 300 + "/x.ogg",
     ],
 )
-def test_nothing_outside_static_is_served(hall: Hall, path: str) -> None:
-    reply = Client(hall.url).get(path)
+def test_nothing_outside_static_is_served(hall: LiveHall, path: str) -> None:
+    reply = Api(hall.url).get(path)
     assert reply.status == 404
     assert reply.code == "not_found"
-    assert reply.json == {"error": {"code": "not_found", "message": "no such file", "details": {}}}
+    assert reply.body == {"error": {"code": "not_found", "message": "no such file", "details": {}}}
 
 
 def test_build_changes_with_any_file(tmp_path: Path) -> None:
@@ -126,16 +126,13 @@ def test_a_sites_own_voice_pack_is_served_from_its_folder(tmp_path: Path) -> Non
     (packs / "bengkulu" / "manifest.json").write_text('{"clips": {}}')
     (packs / "id").mkdir()
     (packs / "id" / "manifest.json").write_text('{"replaced": true}')
-    hall = start_hall(tmp_path / "data", env={"QMS_VOICE_DIR": str(packs)})
-    try:
-        client = Client(hall.url)
-        build = build_of(client.get("/").body.decode())
+    with demo_hall(tmp_path / "data", env={"QMS_VOICE_DIR": str(packs)}) as hall:
+        client = Api(hall.url)
+        build = build_of(client.get("/").raw.decode())
         assert build != AppFiles(static_root()).build  # the site's packs count
         own = client.get(f"/static/{build}/voice/bengkulu/manifest.json")
-        assert own.status == 200 and own.json == {"clips": {}}
-        assert client.get(f"/static/{build}/voice/id/manifest.json").json == {"replaced": True}
+        assert own.status == 200 and own.body == {"clips": {}}
+        assert client.get(f"/static/{build}/voice/id/manifest.json").body == {"replaced": True}
         assert client.get(f"/static/{build}/js/stream.js").status == 200  # the rest as usual
         escape = client.get(f"/static/{build}/voice/%2e%2e/data/secret.key")
         assert escape.status == 404
-    finally:
-        hall.server.stop()

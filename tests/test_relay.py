@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from test_engine import SITE, engine_on, hall
+from test_engine import SITE, engine_on, set_up_engine
 
 from qms.core import Command, HallState, Rejected, parse_command
 from qms.counter_console.guard import OfficerGuard, Own
@@ -59,7 +59,7 @@ async def node(url: str, *, writer: bool) -> AsyncIterator[Node]:
 async def hall_url(redis_log_url: str) -> AsyncIterator[str]:
     log = open_log(redis_log_url)
     try:
-        engine = await hall(log, tickets=3)
+        engine = await set_up_engine(log, tickets=3)
         for c in ("L1", "L2"):
             await engine.execute({"type": "open_counter", "counter": c, "officer": f"o{c}"})
     finally:
@@ -203,15 +203,14 @@ async def test_a_request_whose_publish_fails_runs_here_at_once(hall_url: str) ->
     """The PUBLISH of a request failing (its link broke) settles the request there and
     then: the sender runs the command itself instead of waiting out its timeout."""
     async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
-        b.relay.timeout = 5.0
+        b.relay.timeout = 3600.0  # waiting it out would outlast the bound below
         await b.engine.execute({"type": "call_next", "counter": "L1"})
         assert b.relay.forwarded == 1
         link = b.relay._log.link()
         assert link is not None
         link.close()  # closing from now on: the next PUBLISH on it fails
-        started = time.monotonic()
-        done = await b.engine.execute({"type": "complete", "counter": "L1"})
-        assert time.monotonic() - started < 1.0
+        async with asyncio.timeout(30):
+            done = await b.engine.execute({"type": "complete", "counter": "L1"})
         assert b.relay.fallbacks == 1 and b.relay.forwarded == 1
         assert done.events[-1][1]["type"] == "ticket_completed"
         await settled(a, b)
@@ -258,7 +257,7 @@ async def test_the_writer_reads_in_what_another_process_appended(hall_url: str) 
     (a process without a relay), by the writer's check of the log each second."""
     async with node(hall_url, writer=True) as a, node(hall_url, writer=False) as b:
         assert isinstance(a.engine.log, RedisLog) and SITE in a.engine.log.muted
-        assert SITE not in b.engine.log.muted
+        assert isinstance(b.engine.log, RedisLog) and SITE not in b.engine.log.muted
 
         def anything(state: HallState) -> None:  # a guard that cannot travel: runs at b
             pass

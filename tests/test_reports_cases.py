@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from reports_hall import SITE, Hall, local, service_set_up, store
+from reports_hall import SITE, ReportsHall, local, service_set_up, store
 
 from qms.core import commands as c
 from qms.eventlog import open_log
@@ -27,12 +27,12 @@ def at(hhmm: str, day: str = DAY, tz: str = "Asia/Jakarta") -> float:
     return local(day, hhmm, tz)
 
 
-def step(hall: Hall, hhmm: str, cmd: c.Command, day: str = DAY) -> None:
+def step(hall: ReportsHall, hhmm: str, cmd: c.Command, day: str = DAY) -> None:
     hall.now = at(hhmm, day, hall.tz)
     hall.must(cmd)
 
 
-async def files_of(root: Path, *halls: Hall) -> Reports:
+async def files_of(root: Path, *halls: ReportsHall) -> Reports:
     log = open_log(f"sqlite:///{root / 'qms.db'}")
     try:
         for hall in halls:
@@ -68,7 +68,7 @@ def staff_by_counter(reports: Reports, minutes: int | None = None) -> dict[Any, 
 async def test_recalled_three_times_returned_transferred_twice_then_no_show(
     tmp_path: Path,
 ) -> None:
-    hall = Hall(at("07:00")).set_up()
+    hall = ReportsHall(at("07:00")).set_up()
     for counter, officer in (("L1", "budi"), ("L2", "siti"), ("L3", "andi")):
         step(hall, "07:59", c.OpenCounter(counter=counter, officer=officer))
     step(hall, "08:00", c.IssueTicket(service="ktp", token="t1"))
@@ -145,7 +145,7 @@ async def test_recalled_three_times_returned_transferred_twice_then_no_show(
 
 
 async def test_a_target_changed_at_noon_counts_as_it_was_at_each_call(tmp_path: Path) -> None:
-    hall = Hall(at("07:00")).set_up()  # ktp: target 10 minutes
+    hall = ReportsHall(at("07:00")).set_up()  # ktp: target 10 minutes
     step(hall, "08:00", c.OpenCounter(counter="L1", officer="budi"))
     step(hall, "11:00", c.IssueTicket(service="ktp", token="t1"))
     step(hall, "11:12", c.CallNext(counter="L1"))  # waited 12 min > 10: late
@@ -170,7 +170,7 @@ async def test_a_target_changed_at_noon_counts_as_it_was_at_each_call(tmp_path: 
 
 
 async def test_a_counter_paused_across_an_interval_boundary(tmp_path: Path) -> None:
-    hall = Hall(at("07:00")).set_up()
+    hall = ReportsHall(at("07:00")).set_up()
     step(hall, "09:00", c.OpenCounter(counter="L1", officer="budi"))
     step(hall, "09:50", c.PauseCounter(counter="L1"))
     step(hall, "10:20", c.OpenCounter(counter="L1", officer="budi"))
@@ -193,7 +193,7 @@ async def test_a_counter_paused_across_an_interval_boundary(tmp_path: Path) -> N
 
 
 async def test_a_day_with_no_tickets_is_a_file_of_no_visits(tmp_path: Path) -> None:
-    hall = Hall(at("07:00")).set_up()
+    hall = ReportsHall(at("07:00")).set_up()
     step(hall, "08:00", c.OpenCounter(counter="L1", officer="budi"))
     step(hall, "16:00", c.CloseDay())
     reports = await files_of(tmp_path, hall)
@@ -221,7 +221,7 @@ async def test_a_period_follows_each_site_calendar(tmp_path: Path) -> None:
     over the three halls is each one's own today, and intervals are in local time."""
     halls = []
     for n, (site, tz) in enumerate(ZONES.items(), 1):
-        hall = Hall(at("07:00", DAY, tz), tz=tz, site=site).set_up()
+        hall = ReportsHall(at("07:00", DAY, tz), tz=tz, site=site).set_up()
         for day, tickets in (("2024-05-06", n), ("2024-05-07", 10 * n)):
             step(hall, "07:59", c.OpenCounter(counter="L1", officer="budi"), day)
             for i in range(tickets):

@@ -12,10 +12,11 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 from api_client import Api
-from test_api_reports import D1, D2, SITE, R, Served, get, ok, served_hall
+from reports_hall import SITE
+from test_api_reports import D1, D2, R, Served, get, ok, served_hall
 
 from qms.reports.export import TABLES, flatten
 from qms.reports.responses import SHEET
@@ -105,4 +106,4 @@ def test_bad_export_requests_are_422(served: Served) -> None:
         reply = get(served.admin, f"{R}/export", **params)
         assert reply.status == 422, reply
     assert get(served.who["budi"], f"{R}/export").status == 403
-    assert get(served.admin, f"/sites/{SITE}/reports/export", table="summary").status == 200
+    assert get(served.admin, f"/api/v1/sites/{SITE}/reports/export", table="summary").status == 200

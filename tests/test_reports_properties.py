@@ -27,7 +27,7 @@ import pytest
 import reports_naive as naive
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reports_hall import ACTIONS, COUNTERS, OFFICERS, SERVICES, SITE, Hall, local, store
+from reports_hall import ACTIONS, COUNTERS, OFFICERS, SERVICES, SITE, ReportsHall, local, store
 
 from qms.core import commands as c
 from qms.eventlog import open_log
@@ -71,7 +71,7 @@ def _shrink_briefly() -> Iterator[None]:
         yield
 
 
-def play(hall: Hall, steps: list[tuple[str, int, float]]) -> None:
+def play(hall: ReportsHall, steps: list[tuple[str, int, float]]) -> None:
     """The morning (two counters open, a few visitors), then the steps; "rush" brings
     several visitors, "work" has every open counter go on with its ticket."""
     hall.act("open", 0, 0.0)
@@ -179,7 +179,7 @@ async def _run(
     """The day's figures live and from its file against the naive ones; every closed day
     (closed by the next day's first command, while no process ran, or at the end) built
     from the log, and built again to the same bytes."""
-    hall = Hall(START).set_up(keeps_arrival=keeps)
+    hall = ReportsHall(START).set_up(keeps_arrival=keeps)
     play(hall, steps)
     log = open_log(f"sqlite:///{root / 'qms.db'}")
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from reports_hall import SITE, Hall, local, store
+from reports_hall import SITE, ReportsHall, local, store
 
 from qms.cli import main
 from qms.core import commands as c
@@ -34,16 +34,6 @@ from qms.server.config import Config
 MONDAY, TUESDAY, WEDNESDAY = "2024-05-06", "2024-05-07", "2024-05-08"
 
 
-def busy(hall: Hall, day: str, tickets: int = 5) -> None:
-    hall.now = local(day, "08:00")
-    hall.must(c.OpenCounter(counter="L1", officer="budi"))
-    for i in range(tickets):
-        hall.must(c.IssueTicket(service="ktp", token=f"{day}-{i}"), 60.0)
-    for _ in range(tickets - 1):
-        hall.must(c.CallNext(counter="L1"), 120.0)
-        hall.must(c.Complete(counter="L1"), 300.0)
-
-
 def visits_in(root: Path, day: str) -> int:
     path = day_dir(root, SITE, day) / VISITS_FILE
     count = duckdb.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()
@@ -56,9 +46,9 @@ async def test_a_day_closed_while_no_process_ran_is_built_on_the_next_start(
     """Monday is closed by Tuesday's first command (nobody closed it; no process wrote
     its file): the next start's `build_missing_days` builds Monday, not Tuesday (open)."""
     root = tmp_path / "reports"
-    hall = Hall(local(MONDAY, "07:00")).set_up()
-    busy(hall, MONDAY)
-    busy(hall, TUESDAY)
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    hall.busy(MONDAY)
+    hall.busy(TUESDAY)
     await store(log, hall)
     assert await build_missing_days(log, SITE, root, TUESDAY, TUESDAY) == []  # a period's
     assert await build_missing_days(log, SITE, root) == [MONDAY]
@@ -71,9 +61,9 @@ async def test_a_day_closed_while_no_process_ran_is_built_on_the_next_start(
 
 
 async def test_rebuilding_gives_the_same_files(log: EventLog, tmp_path: Path) -> None:
-    hall = Hall(local(MONDAY, "07:00")).set_up()
-    busy(hall, MONDAY)
-    busy(hall, TUESDAY)
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    hall.busy(MONDAY)
+    hall.busy(TUESDAY)
     hall.must(c.CloseDay(), 60.0)
     await store(log, hall)
     first, second = tmp_path / "one", tmp_path / "two"
@@ -92,8 +82,8 @@ async def test_a_day_reopened_after_its_file_was_written_is_written_again(
     log: EventLog, tmp_path: Path
 ) -> None:
     root = tmp_path / "reports"
-    hall = Hall(local(MONDAY, "07:00")).set_up()
-    busy(hall, MONDAY, tickets=3)
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    hall.busy(MONDAY, tickets=3)
     hall.must(c.CloseDay(), 60.0)
     await store(log, hall)
     assert await build_missing_days(log, SITE, root) == [MONDAY]
@@ -123,8 +113,8 @@ async def test_a_day_reopened_after_its_file_was_written_is_written_again(
 async def test_a_day_that_cannot_be_written_fails_the_rebuild(
     log: EventLog, tmp_path: Path
 ) -> None:
-    hall = Hall(local(MONDAY, "07:00")).set_up()
-    busy(hall, MONDAY, tickets=2)
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    hall.busy(MONDAY, tickets=2)
     hall.must(c.CloseDay(), 60.0)
     await store(log, hall)
     root = tmp_path / "reports"
@@ -136,9 +126,9 @@ async def test_a_day_that_cannot_be_written_fails_the_rebuild(
 async def _three_days(path: Path) -> None:
     log = open_log(f"sqlite:///{path}")
     try:
-        hall = Hall(local(MONDAY, "07:00")).set_up()
+        hall = ReportsHall(local(MONDAY, "07:00")).set_up()
         for day in (MONDAY, TUESDAY, WEDNESDAY):
-            busy(hall, day, tickets=2)
+            hall.busy(day, tickets=2)
         hall.must(c.CloseDay(), 60.0)
         await store(log, hall)
     finally:

@@ -33,7 +33,7 @@ async def test_replies_come_back_in_order_and_errors_are_redis_pys(redis_url: st
             conn.call("GET", key),
             conn.call("DEL", key),
         )
-        assert replies == [b"OK", 42, b"42", 1]
+        assert list(replies) == [b"OK", 42, b"42", 1]
         with pytest.raises(ResponseError, match="wrong number"):
             await conn.call("GET")
         assert await conn.call("PING") == b"PONG"  # the error did not shift the replies

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_client import SITE, USERS, Api, HallServer, hall_server
+from api_client import Api
+from live_hall import SITE, USERS, LiveHall, live_hall
 
 ROLES = ("admin", "supervisor", "officer", "display", "kiosk", "tablet", "anonymous")
 SEED = 20261205
@@ -33,12 +34,12 @@ TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    with hall_server(tmp_path_factory.mktemp("schemathesis")) as server:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("schemathesis")) as server:
         yield server
 
 
-def _config(hall: HallServer, api: Api) -> str:
+def _config(hall: LiveHall, api: Api) -> str:
     """schemathesis.toml: this caller's credentials for the matching security scheme, and
     the hall's real ids, drawn often but not always (random ids are only ever 404)."""
     real = {
@@ -70,19 +71,19 @@ def _config(hall: HallServer, api: Api) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _protected(hall: HallServer) -> list[str]:
+def _protected(hall: LiveHall) -> list[str]:
     """The test's own users and devices: the fuzzer must not sign them out."""
     names = [username for username, _, _ in USERS.values()]
-    device = hall.admin.ok("GET", "/devices")["devices"]
+    device = hall.admin.ok("GET", "/api/v1/devices")["devices"]
     return names + [d["device"] for d in device]
 
 
 def _still_signed_in(api: Api, role: str) -> bool:
     if role == "anonymous":
         return True
-    path = "/device" if api.token is not None else "/session"
+    path = "/api/v1/device" if api.token is not None else "/api/v1/session"
     if role == "tablet":  # its own routes only
-        return api.get("/tablet/survey").status == 200
+        return api.get("/api/v1/tablet/survey").status == 200
     reply = api.get(path)
     return reply.status == 200 and (api.token is not None or reply.body["role"] == role)
 
@@ -96,7 +97,7 @@ def _failures(output: str) -> str:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("role", ROLES)
-def test_schemathesis_finds_nothing(hall: HallServer, role: str, tmp_path: Path) -> None:
+def test_schemathesis_finds_nothing(hall: LiveHall, role: str, tmp_path: Path) -> None:
     api = hall.who[role]
     config = tmp_path / "schemathesis.toml"
     config.write_text(_config(hall, api))

@@ -16,8 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from api_client import SITE, Api
-from stream_client import StreamHall, stream_hall
+from api_client import Api
+from live_hall import SITE, STREAM, LiveHall, live_hall
+from pure_hall import PureHall
 
 from qms.core import HallState, decide, event_to_dict, evolve, parse_command
 from qms.server import queries as q
@@ -33,14 +34,13 @@ LINKS = {"ref", "status_url", "status_api"}
 
 def _state() -> HallState:
     """Two zones, three counters: L1 serving a priority ticket, L2 idle, L3 closed; one held."""
-    state = HallState()
+    hall = PureHall(NOW)
     tokens = iter(range(100))
 
     def do(type: str, **fields: Any) -> None:
         if type == "issue_ticket":
             fields["token"] = f"SECRET{next(tokens)}"
-        for ev in decide(state, parse_command({"type": type, **fields}), NOW):
-            evolve(state, ev)
+        hall.do(type, **fields)
 
     do("set_up_site", site="s1", name="MPP Test")
     do("set_up_agency", agency="dukcapil", name="Disdukcapil")
@@ -65,8 +65,8 @@ def _state() -> HallState:
     do("call_next", counter="L1")
     do("start_service", counter="L1")
     do("call_next", counter="L2")
-    do("hold", ticket=state.counters["L2"].ticket)
-    return state
+    do("hold", ticket=hall.state.counters["L2"].ticket)
+    return hall.state
 
 
 def narrower(part: Json, whole: Json) -> None:
@@ -139,12 +139,12 @@ def test_a_new_ticket_is_answered_in_the_tickets_shape_even_once_its_day_is_gone
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamHall]:
-    with stream_hall(tmp_path_factory.mktemp("shapes")) as h:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("shapes"), **STREAM) as h:
         yield h
 
 
-def _snapshot(hall: StreamHall, who: str, audience: str, **hello: Any) -> Json:
+def _snapshot(hall: LiveHall, who: str, audience: str, **hello: Any) -> Json:
     async def read() -> Json:
         client = hall.client(who, audience)
         try:
@@ -158,16 +158,16 @@ def _snapshot(hall: StreamHall, who: str, audience: str, **hello: Any) -> Json:
     return asyncio.run(read())
 
 
-def test_http_answers_and_stream_snapshots_show_one_shape(hall: StreamHall) -> None:
+def test_http_answers_and_stream_snapshots_show_one_shape(hall: LiveHall) -> None:
     issued = hall.issue("ktp", priority="lansia")
     hall.issue("ktp")
     called = hall.press("officer", "L1", "call-next")  # budi at L1
     display = Api(hall.server.url, token=hall.tokens["display"])
     admin = hall.who["admin"]
-    site = admin.ok("GET", f"/sites/{SITE}")
-    staff = admin.ok("GET", f"/sites/{SITE}/counters")
-    public = display.ok("GET", f"/sites/{SITE}/counters")
-    tickets = admin.ok("GET", f"/sites/{SITE}/tickets")
+    site = admin.ok("GET", f"/api/v1/sites/{SITE}")
+    staff = admin.ok("GET", f"/api/v1/sites/{SITE}/counters")
+    public = display.ok("GET", f"/api/v1/sites/{SITE}/counters")
+    tickets = admin.ok("GET", f"/api/v1/sites/{SITE}/tickets")
     version = site["version"]
     assert staff["version"] == public["version"] == tickets["version"] == version
 

@@ -9,34 +9,32 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import SITE
-from stream_client import MSGPACK, StalledClient, StreamClient, StreamHall, stream_hall
+from live_hall import (
+    SITE,
+    STREAM,
+    LiveHall,
+    close_stream_clients,  # noqa: F401 (an autouse fixture)
+    live_hall,
+)
+from stream_client import MSGPACK, StalledClient, StreamClient
 from websockets.exceptions import ConnectionClosed
 
 from qms.server.stream.wire import Close
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamHall]:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
     env = {"QMS_STREAM_HELLO_TIMEOUT_S": "1"}
-    with stream_hall(tmp_path_factory.mktemp("stream"), env=env) as h:
+    with live_hall(tmp_path_factory.mktemp("stream"), **STREAM, env=env) as h:
         yield h
 
 
-@pytest.fixture(autouse=True)
-async def _no_stray_clients(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Every client a test made is closed, also when the test fails."""
-    yield
-    if "hall" in request.fixturenames:
-        await request.getfixturevalue("hall").close_clients()
-
-
-async def closing(h: StreamHall, test: Coroutine[Any, Any, None]) -> None:
+async def closing(h: LiveHall, test: Coroutine[Any, Any, None]) -> None:
     """Run a live test on its own server; its clients are closed whatever happens."""
     try:
         await test
@@ -70,7 +68,7 @@ async def refused(client: StreamClient, **hello: Any) -> int | None:
 # --- resume ------------------------------------------------------------------------------
 
 
-async def test_a_fresh_display_gets_a_snapshot_then_live_events(hall: StreamHall):
+async def test_a_fresh_display_gets_a_snapshot_then_live_events(hall: LiveHall) -> None:
     display = hall.client("display")
     welcome = await display.connect()
     assert welcome["resume"] == "snapshot" and welcome["version"] == hall.version()
@@ -84,7 +82,7 @@ async def test_a_fresh_display_gets_a_snapshot_then_live_events(hall: StreamHall
     await display.close()
 
 
-async def test_resume_gets_exactly_the_missed_events(hall: StreamHall):
+async def test_resume_gets_exactly_the_missed_events(hall: LiveHall) -> None:
     watcher = hall.client("display")  # stays connected: what a client that never left saw
     await joined(watcher)
     display = hall.client("display")
@@ -95,7 +93,9 @@ async def test_resume_gets_exactly_the_missed_events(hall: StreamHall):
     for service in ("ktp", "ktp", "pkb"):
         await act(hall.issue, service)
     await act(hall.call_next, "officer", "L1")
-    await act(hall.who["supervisor"].ok, "POST", f"/sites/{SITE}/broadcast", {"text": "Halo"})
+    await act(
+        hall.who["supervisor"].ok, "POST", f"/api/v1/sites/{SITE}/broadcast", {"text": "Halo"}
+    )
     now = hall.version()
     assert now - left_at >= 5
 
@@ -113,7 +113,7 @@ async def test_resume_gets_exactly_the_missed_events(hall: StreamHall):
         await client.close()
 
 
-async def test_a_client_that_saw_everything_gets_nothing_but_live_events(hall: StreamHall):
+async def test_a_client_that_saw_everything_gets_nothing_but_live_events(hall: LiveHall) -> None:
     display = hall.client("display")
     await joined(display)
     await display.close()
@@ -125,7 +125,7 @@ async def test_a_client_that_saw_everything_gets_nothing_but_live_events(hall: S
     await display.close()
 
 
-async def test_a_stale_or_unknown_epoch_gets_a_snapshot(hall: StreamHall):
+async def test_a_stale_or_unknown_epoch_gets_a_snapshot(hall: LiveHall) -> None:
     now = hall.version()
     for hello in (
         {"epoch": "0" * 32, "version": 3},  # another incarnation of the log
@@ -147,7 +147,7 @@ async def test_a_stale_or_unknown_epoch_gets_a_snapshot(hall: StreamHall):
 # --- formats -----------------------------------------------------------------------------
 
 
-async def test_msgpack_subprotocol(hall: StreamHall):
+async def test_msgpack_subprotocol(hall: LiveHall) -> None:
     packed = hall.client("display", subprotocol=MSGPACK)
     plain = hall.client("display")
     await joined(packed)
@@ -169,7 +169,7 @@ async def test_msgpack_subprotocol(hall: StreamHall):
         await client.close()
 
 
-async def test_each_event_is_encoded_once_per_audience_and_format(hall: StreamHall):
+async def test_each_event_is_encoded_once_per_audience_and_format(hall: LiveHall) -> None:
     clients = [hall.client("display") for _ in range(5)]
     clients += [hall.client("display", subprotocol=MSGPACK) for _ in range(3)]
     clients += [hall.client("supervisor", "supervisor") for _ in range(2)]
@@ -186,7 +186,7 @@ async def test_each_event_is_encoded_once_per_audience_and_format(hall: StreamHa
         await client.close()
 
 
-async def test_clients_joining_while_events_flow_see_each_version_once(hall: StreamHall):
+async def test_clients_joining_while_events_flow_see_each_version_once(hall: LiveHall) -> None:
     """Joins race the fan-out (which runs after the command's reply, a slice at a time):
     whoever joins between an event and its delivery gets it exactly once."""
     start = hall.version()
@@ -213,7 +213,7 @@ async def test_clients_joining_while_events_flow_see_each_version_once(hall: Str
     await asyncio.gather(*(c.close() for c in [watcher, *clients]))
 
 
-async def test_device_tokens_stay_out_of_the_server_log(hall: StreamHall):
+async def test_device_tokens_stay_out_of_the_server_log(hall: LiveHall) -> None:
     display = hall.client("display")
     await joined(display)
     await display.close()
@@ -222,7 +222,7 @@ async def test_device_tokens_stay_out_of_the_server_log(hall: StreamHall):
     assert hall.tokens["display"] not in log
 
 
-async def test_long_lived_objects_are_frozen_after_joins(hall: StreamHall):
+async def test_long_lived_objects_are_frozen_after_joins(hall: LiveHall) -> None:
     """The server freezes what start-up and joining clients made (full collections
     then skip it); see qms.server.process.GcPolicy."""
     before = await act(hall.metrics)
@@ -245,20 +245,35 @@ async def test_survivors_of_a_full_collection_are_frozen_too() -> None:
     collection walks only what is new. Its own collections do not count."""
     from qms.server.process import GcPolicy
 
-    policy = GcPolicy(freeze_delay_s=60, reclaim_s=3600)
+    class Watched(GcPolicy):
+        """Counts the policy's looks, so the test waits for looks, not for time."""
+
+        looks = 0
+
+        def _watch_now(self) -> None:
+            super()._watch_now()
+            self.looks += 1
+
+    async def looked_twice(policy: Watched) -> None:
+        seen = policy.looks
+        async with asyncio.timeout(5):
+            while policy.looks < seen + 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+    policy = Watched(freeze_delay_s=60, reclaim_s=3600)
     policy.WATCH_S = 0.05
     policy.start()
     try:
         started = policy.freezes
         gc.disable()  # no automatic collection in between: only ours count
         try:
-            await asyncio.sleep(0.3)
+            await looked_twice(policy)
             assert policy.freezes == started  # nothing collected: nothing to freeze
             gc.collect()
             async with asyncio.timeout(5):
                 while policy.freezes == started:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
-            await asyncio.sleep(0.3)
+            await looked_twice(policy)
             assert policy.freezes == started + 1  # its own collection did not count
         finally:
             gc.enable()
@@ -267,7 +282,7 @@ async def test_survivors_of_a_full_collection_are_frozen_too() -> None:
     gc.unfreeze()  # leave the test process as it was
 
 
-def test_redact():
+def test_redact() -> None:
     from qms.server.process import redact
 
     assert redact("GET /s/x/stream?token=abc.def&z=1") == "GET /s/x/stream?token=[redacted]&z=1"
@@ -292,7 +307,9 @@ FORBIDDEN = [
 
 
 @pytest.mark.parametrize(("who", "hello", "code"), FORBIDDEN, ids=lambda x: str(x))
-async def test_who_may_not_listen(hall: StreamHall, who: str, hello: dict[str, Any], code: int):
+async def test_who_may_not_listen(
+    hall: LiveHall, who: str, hello: dict[str, Any], code: int
+) -> None:
     assert await refused(hall.client(who), type="hello", **hello) == code
 
 
@@ -308,7 +325,7 @@ ALLOWED = [
 
 
 @pytest.mark.parametrize(("who", "hello"), ALLOWED, ids=lambda x: str(x))
-async def test_who_may_listen(hall: StreamHall, who: str, hello: dict[str, Any]):
+async def test_who_may_listen(hall: LiveHall, who: str, hello: dict[str, Any]) -> None:
     client = hall.client(who)
     welcome = await joined(client, **hello)
     assert welcome["audience"] == hello["audience"]
@@ -317,13 +334,13 @@ async def test_who_may_listen(hall: StreamHall, who: str, hello: dict[str, Any])
     await client.close()
 
 
-async def test_unknown_site(hall: StreamHall):
+async def test_unknown_site(hall: LiveHall) -> None:
     client = hall.client("admin")
     client.site = "no-such-site"
     assert await refused(client, type="hello", audience="display") == Close.NOT_FOUND
 
 
-async def test_a_foreign_origin_is_refused(hall: StreamHall):
+async def test_a_foreign_origin_is_refused(hall: LiveHall) -> None:
     for who in ("display", "supervisor"):
         evil = hall.client(who, origin="https://evil.example")
         assert await refused(evil) == Close.FORBIDDEN  # before any hello
@@ -335,7 +352,7 @@ async def test_a_foreign_origin_is_refused(hall: StreamHall):
 # --- what each audience sees ----------------------------------------------------------------
 
 
-async def test_audiences_see_only_what_they_may(hall: StreamHall):
+async def test_audiences_see_only_what_they_may(hall: LiveHall) -> None:
     clients = {
         "display": hall.client("display"),
         "display_b": hall.client("display_b"),
@@ -350,7 +367,9 @@ async def test_audiences_see_only_what_they_may(hall: StreamHall):
     await act(hall.press, "officer", "L1", "recall")
     await act(hall.call_next, "officer_elsewhere", "L2")
     sup = hall.who["supervisor"]
-    await act(sup.ok, "POST", f"/sites/{SITE}/broadcast", {"text": "Zona A saja", "zone": "A"})
+    await act(
+        sup.ok, "POST", f"/api/v1/sites/{SITE}/broadcast", {"text": "Zona A saja", "zone": "A"}
+    )
     now = hall.version()
     for client in clients.values():
         await client.read_until(now)
@@ -376,7 +395,7 @@ async def test_audiences_see_only_what_they_may(hall: StreamHall):
         await client.close()
 
 
-async def test_a_console_ends_when_another_officer_takes_its_counter(hall: StreamHall):
+async def test_a_console_ends_when_another_officer_takes_its_counter(hall: LiveHall) -> None:
     console = hall.client("officer", "console", counter="L3")
     assert await refused(console, type="hello", audience="console", counter="L3") == 4403
     await act(hall.press, "admin", "L3", "open", {"officer": "budi"})
@@ -392,7 +411,7 @@ async def test_a_console_ends_when_another_officer_takes_its_counter(hall: Strea
 # --- protocol errors ---------------------------------------------------------------------
 
 
-async def test_protocol_errors(hall: StreamHall):
+async def test_protocol_errors(hall: LiveHall) -> None:
     bad_first = hall.client("display")
     await bad_first.open()
     assert bad_first.ws is not None
@@ -416,13 +435,13 @@ async def test_protocol_errors(hall: StreamHall):
 # --- slow consumers --------------------------------------------------------------------------
 
 
-def test_a_slow_consumer_is_cut_off_and_recovers_by_resuming(tmp_path: Path):
+def test_a_slow_consumer_is_cut_off_and_recovers_by_resuming(tmp_path: Path) -> None:
     env = {"QMS_STREAM_QUEUE_BYTES": "16384"}
-    with stream_hall(tmp_path, env=env) as h:
+    with live_hall(tmp_path, **STREAM, env=env) as h:
         asyncio.run(closing(h, _slow_consumer(h)))
 
 
-async def _slow_consumer(h: StreamHall) -> None:
+async def _slow_consumer(h: LiveHall) -> None:
     fast = h.client("display")
     await joined(fast)
     slow = StalledClient(h.server.ws_url, SITE, h.tokens["display"])
@@ -433,7 +452,7 @@ async def _slow_consumer(h: StreamHall) -> None:
         """Broadcast until the server reports a slow consumer (at most 5,000 events)."""
         sup = h.who["supervisor"]
         for i in range(5000):
-            sup.ok("POST", f"/sites/{SITE}/broadcast", {"text": f"{i} {text}"[:200]})
+            sup.ok("POST", f"/api/v1/sites/{SITE}/broadcast", {"text": f"{i} {text}"[:200]})
             if i % 25 == 24 and h.metrics().get("slow_consumers"):
                 return i + 1
         raise AssertionError("the stalled client was never cut off")
@@ -468,19 +487,19 @@ async def _slow_consumer(h: StreamHall) -> None:
 # --- heartbeats --------------------------------------------------------------------------------
 
 
-def test_heartbeats_and_rechecks(tmp_path: Path):
+def test_heartbeats_and_rechecks(tmp_path: Path) -> None:
     env = {"QMS_STREAM_HEARTBEAT_S": "0.3", "QMS_STREAM_REAUTH_S": "0.3"}
-    with stream_hall(tmp_path, env=env) as h:
+    with live_hall(tmp_path, **STREAM, env=env) as h:
         asyncio.run(closing(h, _heartbeats(h)))
         asyncio.run(closing(h, _revoked_while_connected(h)))
 
 
-def test_every_client_is_pinged_every_interval(tmp_path: Path):
-    with stream_hall(tmp_path, env={"QMS_STREAM_HEARTBEAT_S": "0.5"}) as h:
+def test_every_client_is_pinged_every_interval(tmp_path: Path) -> None:
+    with live_hall(tmp_path, **STREAM, env={"QMS_STREAM_HEARTBEAT_S": "0.5"}) as h:
         asyncio.run(closing(h, _every_client_is_pinged(h)))
 
 
-async def _every_client_is_pinged(h: StreamHall) -> None:
+async def _every_client_is_pinged(h: LiveHall) -> None:
     """Pings go out one slice of the clients at a time, but each client gets one
     every interval, carrying the last version it was given (recv checks that)."""
     clients = [h.client("display") for _ in range(40)]  # more than the 16 heartbeat slots
@@ -500,7 +519,7 @@ async def _every_client_is_pinged(h: StreamHall) -> None:
     await asyncio.gather(*(c.close() for c in clients))
 
 
-async def _heartbeats(h: StreamHall) -> None:
+async def _heartbeats(h: LiveHall) -> None:
     alive = h.client("display")  # answers every ping
     silent = h.client("display")
     silent.answer_pings = False
@@ -527,7 +546,7 @@ async def _heartbeats(h: StreamHall) -> None:
     await alive.close()
 
 
-async def _revoked_while_connected(h: StreamHall) -> None:
+async def _revoked_while_connected(h: LiveHall) -> None:
     """A display's token revoked (by the CLI, another process) ends its stream."""
     tv = h.client("display_b")
     await joined(tv)
@@ -540,12 +559,12 @@ async def _revoked_while_connected(h: StreamHall) -> None:
 # --- restart ----------------------------------------------------------------------------------
 
 
-def test_a_restart_says_going_away_and_nothing_is_lost(tmp_path: Path):
-    with stream_hall(tmp_path) as h:
+def test_a_restart_says_going_away_and_nothing_is_lost(tmp_path: Path) -> None:
+    with live_hall(tmp_path, **STREAM) as h:
         asyncio.run(closing(h, _restart(h)))
 
 
-async def _restart(h: StreamHall) -> None:
+async def _restart(h: LiveHall) -> None:
     current = h.client("display")  # has seen everything when the server goes
     behind = h.client("display")  # left before two calls
     await joined(current)
@@ -581,7 +600,7 @@ async def _restart(h: StreamHall) -> None:
         await client.close()
 
 
-def test_close_codes_are_documented():
+def test_close_codes_are_documented() -> None:
     text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text()
     for code in Close:
         assert f"| {code.value} " in text, f"docs/protocol.md does not list close code {code}"

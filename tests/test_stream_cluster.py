@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import SITE, Api
-from stream_client import StreamClient, StreamHall, stream_hall
+from api_client import Api
+from live_hall import SITE, STREAM, LiveHall, live_hall
+from stream_client import StreamClient
 from websockets.exceptions import ConnectionClosed
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -25,7 +26,7 @@ async def act(fn: Any, *args: Any) -> Any:
     return await asyncio.to_thread(fn, *args)
 
 
-async def closing(h: StreamHall, test: Coroutine[Any, Any, None]) -> None:
+async def closing(h: LiveHall, test: Coroutine[Any, Any, None]) -> None:
     try:
         await test
     finally:
@@ -40,12 +41,12 @@ async def joined(client: StreamClient) -> None:
 
 def test_a_command_on_one_process_reaches_the_clients_of_the_other(
     tmp_path: Path, redis_log_url: str
-):
-    with stream_hall(tmp_path, log_url=redis_log_url, servers=2) as h:
+) -> None:
+    with live_hall(tmp_path, **STREAM, log_url=redis_log_url, servers=2) as h:
         asyncio.run(closing(h, _across(h)))
 
 
-async def _across(h: StreamHall) -> None:
+async def _across(h: LiveHall) -> None:
     on_a = h.client("supervisor", "supervisor", server=0)
     on_b = h.client("supervisor", "supervisor", server=1)
     display_b = h.client("display", server=1)
@@ -68,14 +69,16 @@ async def _across(h: StreamHall) -> None:
         await client.close()
 
 
-def test_clients_of_a_killed_process_resume_on_the_other(tmp_path: Path, redis_log_url: str):
+def test_clients_of_a_killed_process_resume_on_the_other(
+    tmp_path: Path, redis_log_url: str
+) -> None:
     # However long the move takes here, the missed events are replayed, never summed up.
     env = {"QMS_STREAM_REPLAY_BUDGET": str(1 << 20)}
-    with stream_hall(tmp_path, log_url=redis_log_url, servers=2, env=env) as h:
+    with live_hall(tmp_path, **STREAM, log_url=redis_log_url, servers=2, env=env) as h:
         asyncio.run(closing(h, _failover(h)))
 
 
-async def _failover(h: StreamHall) -> None:
+async def _failover(h: LiveHall) -> None:
     control = h.client("display", server=0)  # never moves: what "everything" is
     movers = [h.client("display", server=1), h.client("supervisor", "supervisor", server=1)]
     for client in (control, *movers):
@@ -132,16 +135,16 @@ async def _failover(h: StreamHall) -> None:
 
 def test_commands_on_a_process_that_does_not_write_are_decided_by_the_one_that_does(
     tmp_path: Path, redis_log_url: str
-):
+) -> None:
     """Two `qms serve` processes on one Redis log: one holds the site's writer lease
     (qms.relay), the other forwards the site's commands to it, officer checks
     included, and answers as if it had decided them itself."""
-    with stream_hall(tmp_path, log_url=redis_log_url, servers=2) as h:
+    with live_hall(tmp_path, **STREAM, log_url=redis_log_url, servers=2) as h:
         people = [
             dataclasses.replace(h.who["officer"], base_url=s.url, origin=s.url) for s in h.servers
         ]
         for officer in people:  # each process opens the site (and its relay)
-            officer.ok("GET", f"/sites/{SITE}")
+            officer.ok("GET", f"/api/v1/sites/{SITE}")
         deadline = time.monotonic() + 10
         while True:
             views = [Api(s.url).ok("GET", "/readyz")["relay"].get(SITE, {}) for s in h.servers]
@@ -153,10 +156,10 @@ def test_commands_on_a_process_that_does_not_write_are_decided_by_the_one_that_d
         writer = [v["writer"] for v in views].index("here")
         other = 1 - writer
         h.issue("ktp")
-        called = people[other].ok("POST", f"/sites/{SITE}/counters/L1/call-next", {})
+        called = people[other].ok("POST", f"/api/v1/sites/{SITE}/counters/L1/call-next", {})
         assert called["events"][-1]["type"] == "ticket_called"
         assert called["counter"]["ticket"]["ticket"] == called["events"][-1]["ticket"]  # in state
-        refused = people[other].post(f"/sites/{SITE}/counters/L2/call-next", {})
+        refused = people[other].post(f"/api/v1/sites/{SITE}/counters/L2/call-next", {})
         assert refused.status == 403 and refused.code == "not_your_counter"  # the guard travelled
         after = [Api(s.url).ok("GET", "/readyz")["relay"][SITE] for s in h.servers]
         assert after[other]["forwarded"] >= 2 and after[writer]["served"] >= 2

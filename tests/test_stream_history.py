@@ -10,13 +10,19 @@ snapshot) and a tiny memory of calls (so older calls are read from the log).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_client import SITE
-from stream_client import StreamClient, StreamHall, stream_hall
+from live_hall import (
+    SITE,
+    STREAM,
+    LiveHall,
+    close_stream_clients,  # noqa: F401 (an autouse fixture)
+    live_hall,
+)
+from stream_client import StreamClient
 
 from qms.core import HallState
 from qms.core.model import Ticket
@@ -30,16 +36,9 @@ ENV = {
 
 
 @pytest.fixture(scope="module")
-def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamHall]:
-    with stream_hall(tmp_path_factory.mktemp("history"), env=ENV) as h:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with live_hall(tmp_path_factory.mktemp("history"), **STREAM, env=ENV) as h:
         yield h
-
-
-@pytest.fixture(autouse=True)
-async def _no_stray_clients(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    yield
-    if "hall" in request.fixturenames:
-        await request.getfixturevalue("hall").close_clients()
 
 
 async def act(fn: Any, *args: Any, **kw: Any) -> Any:
@@ -54,14 +53,14 @@ async def welcome_and_view(client: StreamClient, **hello: Any) -> tuple[dict[str
     return welcome, view
 
 
-def calls_at_l1(h: StreamHall, n: int) -> list[str]:
+def calls_at_l1(h: LiveHall, n: int) -> list[str]:
     """Issue n tickets and call n at L1 (each completed before the next); the numbers called."""
     for _ in range(n):
         h.issue("ktp")
     return [h.call_next("officer", "L1")["counter"]["ticket"]["number"] for _ in range(n)]
 
 
-async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall: StreamHall):
+async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall: LiveHall) -> None:
     display = hall.client("display")
     await welcome_and_view(display)
     await display.close()
@@ -77,7 +76,7 @@ async def test_a_resume_past_the_ring_gets_every_call_missed_with_its_state(hall
     assert all(c["counter"] == "L1" for c in missed)
 
 
-async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: StreamHall):
+async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: LiveHall) -> None:
     zone_b = hall.client("display_b")  # L1 is in zone A
     await welcome_and_view(zone_b)
     await zone_b.close()
@@ -88,7 +87,7 @@ async def test_a_zoned_display_gets_the_calls_of_its_zone(hall: StreamHall):
     assert [c for c in view["calls"] if c["version"] > left_at] == []
 
 
-async def test_recovered_says_whether_history_was_kept(hall: StreamHall):
+async def test_recovered_says_whether_history_was_kept(hall: LiveHall) -> None:
     display = hall.client("display")
     welcome, _ = await welcome_and_view(display)
     assert welcome["recovered"] is False  # a new display: it had no history to keep
@@ -117,7 +116,7 @@ async def test_recovered_says_whether_history_was_kept(hall: StreamHall):
     await asked.close()
 
 
-async def test_a_snapshot_asked_for_carries_every_call_since(hall: StreamHall):
+async def test_a_snapshot_asked_for_carries_every_call_since(hall: LiveHall) -> None:
     display = hall.client("display")
     await welcome_and_view(display)
     await display.close()
@@ -128,13 +127,13 @@ async def test_a_snapshot_asked_for_carries_every_call_since(hall: StreamHall):
     assert [c["number"] for c in view["calls"] if c["version"] > left_at] == numbers
 
 
-def test_after_a_restart_the_calls_are_read_from_the_log(tmp_path: Path):
+def test_after_a_restart_the_calls_are_read_from_the_log(tmp_path: Path) -> None:
     """A fresh process holds no call from before it started: it reads them back."""
-    with stream_hall(tmp_path, env=ENV) as h:
+    with live_hall(tmp_path, **STREAM, env=ENV) as h:
         asyncio.run(_restart(h))
 
 
-async def _restart(h: StreamHall) -> None:
+async def _restart(h: LiveHall) -> None:
     display = h.client("display")
     try:
         await welcome_and_view(display)
@@ -150,13 +149,13 @@ async def _restart(h: StreamHall) -> None:
         await h.close_clients()
 
 
-def test_calls_further_back_than_the_log_read_are_said_lost(tmp_path: Path):
+def test_calls_further_back_than_the_log_read_are_said_lost(tmp_path: Path) -> None:
     env = {**ENV, "QMS_STREAM_HISTORY_READ": "10"}
-    with stream_hall(tmp_path, env=env) as h:
+    with live_hall(tmp_path, **STREAM, env=env) as h:
         asyncio.run(_too_far(h))
 
 
-async def _too_far(h: StreamHall) -> None:
+async def _too_far(h: LiveHall) -> None:
     display = h.client("display")
     try:
         await act(calls_at_l1, h, 1)  # the day's first ticket, before the display's version
@@ -181,7 +180,7 @@ def _called(ticket: str) -> dict[str, Any]:
     return {"type": "ticket_called", "ticket": ticket, "counter": "L1", "at": 1.0}
 
 
-def test_history_keeps_the_day_and_forgets_the_day_before():
+def test_history_keeps_the_day_and_forgets_the_day_before() -> None:
     history = CallHistory(limit=3, since=0, day=DAY)
     for v in range(1, 6):
         history.add(v, _called(f"{DAY}-{v:05d}"), Facts(number=f"A{v:03d}", service="ktp"))
@@ -195,7 +194,7 @@ def test_history_keeps_the_day_and_forgets_the_day_before():
     assert list(history.calls) == [] and history.covers(2)
 
 
-def test_a_log_read_that_meets_the_days_first_ticket_is_complete():
+def test_a_log_read_that_meets_the_days_first_ticket_is_complete() -> None:
     class Log:
         async def read(self, site: str, after: int = 0, limit: int | None = None) -> Any:
             events = [

@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from api_client import SITE
-from stream_client import StalledClient, StreamHall, stream_hall
+from live_hall import SITE, STREAM, LiveHall, live_hall
+from stream_client import StalledClient
 
 from qms.server.stream.wire import Close
 
 SLACK_S = 1.5  # a loaded test machine: the server's checks may run this much late
 
 
-def _wait_for(h: StreamHall, counter: str, within: float) -> float | None:
+def _wait_for(h: LiveHall, counter: str, within: float) -> float | None:
     """Seconds until /readyz's stream counter `counter` is set, or None."""
     start = time.monotonic()
     while time.monotonic() - start < within:
@@ -29,7 +29,7 @@ def _wait_for(h: StreamHall, counter: str, within: float) -> float | None:
     return None
 
 
-def test_a_client_that_stops_reading_is_closed_within_heartbeat_plus_stall(tmp_path: Path):
+def test_a_client_that_stops_reading_is_closed_within_heartbeat_plus_stall(tmp_path: Path) -> None:
     """Hardly any frames (a quiet hall): only the unanswered ping shows the stall."""
     heartbeat, stall = 1.0, 1.0
     env = {
@@ -37,7 +37,7 @@ def test_a_client_that_stops_reading_is_closed_within_heartbeat_plus_stall(tmp_p
         "QMS_STREAM_STALL_S": str(stall),
         "QMS_STREAM_SILENT_BEATS": "30",  # the silence rule (4408) is not what acts here
     }
-    with stream_hall(tmp_path, env=env) as h:
+    with live_hall(tmp_path, **STREAM, env=env) as h:
         tv = StalledClient(h.server.ws_url, SITE, h.tokens["display"], rcvbuf=None, maxseg=None)
         tv.connect()  # the welcome and the snapshot; then it never reads again
         took = _wait_for(h, "unanswered_closed", within=heartbeat + stall + 10)
@@ -47,12 +47,12 @@ def test_a_client_that_stops_reading_is_closed_within_heartbeat_plus_stall(tmp_p
         assert h.metrics().get("silent_closed", 0) == 0
 
 
-def test_a_socket_that_takes_nothing_is_closed_before_its_queue_fills(tmp_path: Path):
+def test_a_socket_that_takes_nothing_is_closed_before_its_queue_fills(tmp_path: Path) -> None:
     """A busy hall: the bounded send buffer fills, the send blocks, and the stall rule
     closes it (not the 256 KiB queue, which a plain socket's kernel buffers used to
     hide: 0 closes in about 270 stalls of up to 50 s)."""
     env = {"QMS_STREAM_HEARTBEAT_S": "600", "QMS_STREAM_STALL_S": "1"}  # no ping in time
-    with stream_hall(tmp_path, env=env) as h:
+    with live_hall(tmp_path, **STREAM, env=env) as h:
         tv = StalledClient(h.server.ws_url, SITE, h.tokens["display"], rcvbuf=None, maxseg=None)
         tv.connect()
         assert h.metrics().get("send_buffers_bound") == 1
@@ -61,7 +61,7 @@ def test_a_socket_that_takes_nothing_is_closed_before_its_queue_fills(tmp_path: 
         sent = 0
         closed_after = None
         for i in range(3000):  # about 800 KB of frames at most
-            sup.ok("POST", f"/sites/{SITE}/broadcast", {"text": f"{i} {text}"[:200]})
+            sup.ok("POST", f"/api/v1/sites/{SITE}/broadcast", {"text": f"{i} {text}"[:200]})
             sent += 1
             if i % 50 == 49 and h.metrics().get("stalled_closed"):
                 closed_after = sent

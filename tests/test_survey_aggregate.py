@@ -132,10 +132,10 @@ def test_cut_by_period_and_bad_cuts() -> None:
 def test_no_hidden_group_can_be_derived_by_subtraction(sizes: list[int], k: int) -> None:
     """From the shown groups and the total, no combination of hidden groups smaller than k
     (or a single hidden group) can be recovered: the hidden remainder is ≥ 2 groups and ≥ k."""
-    groups = {f"g{i}": n for i, n in enumerate(sizes) if n > 0}
+    groups: dict[str | None, int] = {f"g{i}": n for i, n in enumerate(sizes) if n > 0}
     if not groups:
         return
-    hidden = suppressed_keys(dict(groups), k)  # type: ignore[arg-type]
+    hidden = suppressed_keys(dict(groups), k)
     assert hidden <= set(groups)
     for key, n in groups.items():
         if n < k:

@@ -1,16 +1,16 @@
 """The survey in the hall's core: a completed ticket rated once, by its token, in time.
 
-Uses the decide-then-evolve `Hall` of tests/test_core_commands.py (which also
+Uses the decide-then-evolve `PureHall` of tests/test_core_commands.py (which also
 checks that every event survives its wire form and that decide changes nothing).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from test_core_commands import Hall
+from pure_hall import PureHall
 
 from qms.core import Rejected, state_from_dict, state_to_dict
 from qms.core import events as e
@@ -28,7 +28,7 @@ from qms.survey.instrument import ELEMENT_KEYS
 ANSWERS = {"answers": {k: 3 for k in ELEMENT_KEYS}, "profile": {"usia": "30-39"}}
 
 
-def refused(h: Hall, code: str, kind: str, **fields: Any) -> Rejected:
+def refused(h: PureHall, code: str, kind: str, **fields: Any) -> Rejected:
     before = copy.deepcopy(h.state)
     with pytest.raises(Rejected) as info:
         h.do(kind, **fields)
@@ -38,8 +38,8 @@ def refused(h: Hall, code: str, kind: str, **fields: Any) -> Rejected:
     return info.value
 
 
-def served() -> tuple[Hall, str, str]:
-    h = Hall.standard()
+def served() -> tuple[PureHall, str, str]:
+    h = PureHall.standard()
     tid = h.issue("kk")
     h.open("L2", "sari")
     h.call("L2")
@@ -99,7 +99,7 @@ def test_who_and_when() -> None:
 
 def test_bad_answers_record_nothing() -> None:
     h, tid, token = served()
-    bad = {"answers": {**ANSWERS["answers"], "U9": 5}}
+    bad = {"answers": {**cast(dict[str, int], ANSWERS["answers"]), "U9": 5}}
     refused(h, "invalid_answer", "submit_survey", ticket=tid, token=token, response=bad)
     refused(
         h,
@@ -201,4 +201,5 @@ def test_a_counter_tablet_asks_about_its_counters_last_completion_only() -> None
     h.do("complete", counter="L2")
     (ev,) = h.do("submit_survey", ticket=third, token=h.state.tickets[third].token,
                  response=ANSWERS, tablet=True)  # fmt: skip
+    assert isinstance(ev, e.SurveyAnswered)
     assert ev.tablet is True and ev.channel == h.state.tickets[third].channel

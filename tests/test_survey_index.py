@@ -171,7 +171,7 @@ def test_round_half_up_agrees_with_decimal(value: Fraction) -> None:
 def esk_weight_011(tally: Tally) -> Decimal:
     """Mistake: each NRR weighted 0.11 instead of 1/9 (0.11 x 9 = 0.99)."""
     nrr = [Decimal(s) / tally.respondents for s in tally.sums]
-    return sum(n * Decimal("0.11") for n in nrr) * 25
+    return sum((n * Decimal("0.11") for n in nrr), Decimal(0)) * 25
 
 
 def esk_round_before_conversion(tally: Tally) -> Decimal:

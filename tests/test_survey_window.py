@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import copy
 
-from test_core_commands import Hall
+from pure_hall import PureHall
 from test_survey_core import ANSWERS, refused, served
 
 from qms.core import state_from_dict, state_to_dict
+from qms.core.events import SurveyAnswered
 from qms.core.evolve import checkpoint, evolve
 
 DAY = 24 * 3600
 
 
-def two_days_later(h: Hall) -> None:
+def two_days_later(h: PureHall) -> None:
     """Two business days on: the completion's day leaves `state.tickets`."""
     for _ in range(2):
         h.tick(DAY)
@@ -34,6 +35,7 @@ def test_a_visit_is_rated_days_later_within_its_window() -> None:
     visit = h.state.rateable[tid]  # ...and its visit kept, without its steps
     assert visit.token == token and visit.steps == [] and visit.counter == "L2"
     (ev,) = h.do("submit_survey", ticket=tid, token=token, response=ANSWERS)
+    assert isinstance(ev, SurveyAnswered)
     assert (ev.ticket, ev.service, ev.counter, ev.officer) == (tid, "kk", "L2", "sari")
     assert ev.day == visit.day  # dated by its visit's day, as any answer
     assert h.state.rateable[tid].surveyed
@@ -68,7 +70,7 @@ def test_a_day_long_window_keeps_nothing_apart() -> None:
 
 
 def test_only_completed_visits_are_kept() -> None:
-    h = Hall.standard()
+    h = PureHall.standard()
     h.do("configure_survey", config={"valid_hours": 168})
     waiting = h.issue("ktp")
     h.open("L2", "sari")

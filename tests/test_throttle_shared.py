@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from accounts_client import Client
+from api_client import Api
 from live_server import LiveServer
 
 from qms.accounts.guard import PER_USER_AND_PLACE
@@ -143,18 +143,18 @@ def test_two_servers_on_one_redis_log_share_the_sign_in_limit(
         LiveServer(tmp_path / "b", log_url=redis_log_url) as b,
     ):
         a.cli("user", "add", "budi", "--role", "admin", input="rahasia-123\n")
-        servers = [Client(a.url), Client(b.url)]
+        servers = [Api(a.url), Api(b.url)]
         there = {"X-Forwarded-For": "192.0.2.7"}
         for i in range(PER_USER_AND_PLACE.count):
-            wrong = servers[i % 2].request(
+            wrong = servers[i % 2].call(
                 "POST",
                 "/api/v1/session",
                 {"username": "budi", "password": f"salah-{i}"},
                 headers=there,
             )
-            assert wrong.status == 401, wrong.json
+            assert wrong.status == 401, wrong.body
         for client in servers:
-            refused = client.request(
+            refused = client.call(
                 "POST",
                 "/api/v1/session",
                 {"username": "budi", "password": "rahasia-123"},
@@ -163,13 +163,13 @@ def test_two_servers_on_one_redis_log_share_the_sign_in_limit(
             assert refused.status == 429 and refused.code == "too_many_requests"
         elsewhere = {"X-Forwarded-For": "198.51.100.9"}
         for client in servers:
-            ok = client.request(
+            ok = client.call(
                 "POST",
                 "/api/v1/session",
                 {"username": "budi", "password": "rahasia-123"},
                 headers=elsewhere,
             )
-            assert ok.status == 200, ok.json
+            assert ok.status == 200, ok.body
 
 
 @pytest.mark.redis
@@ -185,13 +185,13 @@ def test_two_servers_on_one_redis_log_share_the_ticket_miss_limit(
         LiveServer(tmp_path / "a", log_url=redis_log_url) as a,
         LiveServer(tmp_path / "b", log_url=redis_log_url) as b,
     ):
-        servers = [Client(a.url), Client(b.url)]
+        servers = [Api(a.url), Api(b.url)]
         guesser = {"X-Forwarded-For": "192.0.2.77"}
         for i in range(TICKET_MISSES.count):
-            miss = servers[i % 2].request("GET", f"/api/v1/tickets/x.guess{i}", headers=guesser)
-            assert miss.status == 404 and miss.code == "unknown_ticket", miss.json
+            miss = servers[i % 2].call("GET", f"/api/v1/tickets/x.guess{i}", headers=guesser)
+            assert miss.status == 404 and miss.code == "unknown_ticket", miss.body
         for client in servers:
-            refused = client.request("GET", "/api/v1/tickets/x.more", headers=guesser)
+            refused = client.call("GET", "/api/v1/tickets/x.more", headers=guesser)
             assert refused.status == 429 and refused.code == "too_many_requests"
         other = {"X-Forwarded-For": "198.51.100.77"}
-        assert servers[1].request("GET", "/api/v1/tickets/x.y", headers=other).status == 404
+        assert servers[1].call("GET", "/api/v1/tickets/x.y", headers=other).status == 404

@@ -14,7 +14,7 @@ from qms.display import voice_pack
 PACK = Path(__file__).resolve().parent.parent / "static" / "voice" / "id"
 
 
-def test_the_packaged_pack_holds_every_clip_the_builder_makes():
+def test_the_packaged_pack_holds_every_clip_the_builder_makes() -> None:
     manifest = json.loads((PACK / "manifest.json").read_text())
     keys = {*voice_pack.PHRASES, *voice_pack.NUMBERS, *voice_pack.LETTERS, "chime"}
     assert set(manifest["clips"]) == keys
@@ -22,7 +22,7 @@ def test_the_packaged_pack_holds_every_clip_the_builder_makes():
         assert (PACK / file).is_file(), file
 
 
-def test_without_its_tools_the_builder_says_which_and_writes_nothing(tmp_path: Path):
+def test_without_its_tools_the_builder_says_which_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "pack"
     env = {**os.environ, "PATH": str(tmp_path)}  # no espeak-ng, no sox
     done = subprocess.run(

@@ -4,8 +4,9 @@ decision, and the stream's settings."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 import pytest
 
 from qms.server.stream.connection import StreamSettings
@@ -25,13 +26,13 @@ from qms.server.stream.wire import (
 )
 
 
-def test_hello_parsing():
+def test_hello_parsing() -> None:
     hello = parse_hello({"type": "hello", "audience": "console", "counter": "L1", "x": 1})
     assert hello == Hello(Kind.CONSOLE, counter="L1")
     assert parse_hello({"type": "hello", "audience": "display", "epoch": "e", "version": 7}) == (
         Hello(Kind.DISPLAY, epoch="e", version=7)
     )
-    bad = [
+    bad: list[dict[str, Any]] = [
         {"type": "ping"},
         {"type": "hello"},
         {"type": "hello", "audience": "public"},
@@ -48,7 +49,7 @@ def test_hello_parsing():
         assert error.value.code is Close.PROTOCOL_ERROR
 
 
-def test_decode_limits_and_errors():
+def test_decode_limits_and_errors() -> None:
     assert decode('{"type":"ping"}') == {"type": "ping"}
     assert decode(msgpack.packb({"type": "ping"})) == {"type": "ping"}
     for frame in ("not json", "[1]", '{"type": 3}', b"\xc1", "[" * 3000):
@@ -60,7 +61,7 @@ def test_decode_limits_and_errors():
     assert error.value.code is Close.MESSAGE_TOO_BIG
 
 
-def test_subprotocols_and_encoding():
+def test_subprotocols_and_encoding() -> None:
     assert choose_subprotocol([]) == (None, Format.JSON)
     assert choose_subprotocol(["chat", "qms.msgpack.v1"]) == ("qms.msgpack.v1", Format.MSGPACK)
     assert choose_subprotocol(["qms.json.v1", "qms.msgpack.v1"]) == ("qms.json.v1", Format.JSON)
@@ -82,23 +83,23 @@ def test_subprotocols_and_encoding():
         ("e1", None, Resume.SNAPSHOT),
     ],
 )
-def test_plan_resume(epoch: str | None, version: int | None, expected: Resume):
+def test_plan_resume(epoch: str | None, version: int | None, expected: Resume) -> None:
     hello = Hello(Kind.DISPLAY, epoch=epoch, version=version)
     assert plan_resume(hello, "e1", 100, base=50, max_replay=1000) is expected
 
 
-def test_plan_resume_too_far_behind_gets_a_snapshot():
+def test_plan_resume_too_far_behind_gets_a_snapshot() -> None:
     hello = Hello(Kind.DISPLAY, epoch="e1", version=10)
     assert plan_resume(hello, "e1", 100, base=0, max_replay=50) is Resume.SNAPSHOT
 
 
-def test_close_reasons_fit_a_close_frame():
+def test_close_reasons_fit_a_close_frame() -> None:
     assert clip_reason("x" * 500) == "x" * 120
     clipped = clip_reason("é" * 100)  # two bytes each: never half a character
     assert len(clipped.encode()) <= 120 and set(clipped) == {"é"}
 
 
-def test_stream_settings_from_the_environment():
+def test_stream_settings_from_the_environment() -> None:
     settings = StreamSettings.from_env(
         {"QMS_STREAM_HEARTBEAT_S": "0.5", "QMS_STREAM_RING_SIZE": "9"}
     )
