@@ -11,11 +11,13 @@ import os
 import platform
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import traceback
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,50 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+Column = tuple[str, str | Callable[[dict[str, Any]], Any]]  # a header, and a key or a getter
+
+
+def stop_child(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait_s: float = 15) -> None:
+    """Stop a child process: `sig`, up to `wait_s` seconds to exit, then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def worker_process(
+    results: Any, work: Callable[..., Awaitable[dict[str, Any]]], *args: Any
+) -> None:
+    """A benchmark's worker process: ``asyncio.run(work(*args))`` (`args[0]` is its
+    index), its result or its failure put on `results`, so the parent never hangs."""
+    try:
+        res = asyncio.run(work(*args))
+    except BaseException as exc:
+        res = {"proc": args[0], "error": f"{exc!r}\n{traceback.format_exc()}"}
+    results.put(res)
+
+
+def runs_cell(r: dict[str, Any]) -> str:
+    """The "pairs/s range (runs)" cell of a best-of-runs row (`best_run`)."""
+    return f"{r['range']} ({r['runs']})"
+
+
+def check_cell(r: dict[str, Any]) -> str:
+    """The "check" cell: the run's check, and whether the time cap ended it."""
+    return str(r["check"]) + (" (time cap hit)" if r["timed_out"] else "")
+
+
+def md_records(columns: Sequence[Column], records: Iterable[dict[str, Any]]) -> str:
+    """`md_table` of dicts: each column's header beside the key (or getter) of its cells."""
+    return md_table(
+        [header for header, _ in columns],
+        [[get(r) if callable(get) else r[get] for _, get in columns] for r in records],
+    )
 
 
 def hall_commands() -> list[dict[str, Any]]:
@@ -211,32 +257,10 @@ def machine_info() -> dict[str, str]:
         except (OSError, subprocess.SubprocessError):
             pass
     if shutil.which("psql"):
-        info["postgresql"] = _first_line(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-Atc",
-                "show server_version",
-            ]
-        )
-        info["postgresql synchronous_commit"] = _first_line(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-Atc",
-                "show synchronous_commit",
-            ]
-        )
+        psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-Atc"]
+        for setting in ("server_version", "synchronous_commit"):
+            name = "postgresql" if setting == "server_version" else f"postgresql {setting}"
+            info[name] = _first_line([*psql, f"show {setting}"])
     return info
 
 

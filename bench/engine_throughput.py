@@ -42,7 +42,6 @@ import shutil
 import sys
 import tempfile
 import time
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -53,15 +52,19 @@ from _common import (
     SITE,
     HallClock,
     best_run,
+    check_cell,
     delete_prefix,
     hall_commands,
     load_average,
+    md_records,
     md_table,
     percentile,
     redis_url,
+    runs_cell,
     split_counters,
     ticket_services,
     unique,
+    worker_process,
 )
 
 ACTIVE: list[str] = list(COUNTERS)  # the counters pressing (--counters)
@@ -203,29 +206,6 @@ async def _worker(
         await log.close()
 
 
-def worker(
-    idx: int,
-    url: str,
-    counters: list[str],
-    t0: float,
-    duration: float,
-    follow: str,
-    command_ids: bool,
-    rate: float,
-    ready: Any,
-    go: Any,
-    results: Any,
-    profile: str | None,
-) -> None:
-    try:
-        res = asyncio.run(
-            _worker(idx, url, counters, t0, duration, follow, command_ids, rate, ready, go, profile)
-        )
-    except BaseException as exc:  # report, never hang the parent
-        res = {"proc": idx, "error": f"{exc!r}\n{traceback.format_exc()}"}
-    results.put(res)
-
-
 def _appends(engine: Any) -> int:
     """Successful appends made by `execute` (group commit: fewer than commands); 0 before it."""
     return int(getattr(engine, "batches", 0))
@@ -351,8 +331,10 @@ async def run_redis(
         for idx, counters in enumerate(split_counters(procs, ACTIVE)):
             profile = f"{profile_dir}/redis-{procs}p-{tickets}t-{idx}.prof" if profile_dir else None
             p = ctx.Process(
-                target=worker,
+                target=worker_process,
                 args=(
+                    results,
+                    _worker,
                     idx,
                     url,
                     counters,
@@ -363,7 +345,6 @@ async def run_redis(
                     rate,
                     ready,
                     go,
-                    results,
                     profile,
                 ),
                 daemon=True,
@@ -515,50 +496,28 @@ def row_lat(outs: list[dict[str, Any]]) -> list[float]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    return md_table(
+    return md_records(
         [
-            "backend",
-            "counters",
-            "processes",
-            "tickets waiting at start",
-            "pairs",
-            "elapsed s",
-            "pairs/s",
-            "pairs/s range (runs)",
-            "commands/s",
-            "conflicts/command",
-            "commands/append",
-            "forwarded/command",
-            "client CPU ms/pair",
-            "redis-server CPU ms/pair",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "check",
+            ("backend", "backend"),
+            ("counters", "counters"),
+            ("processes", "procs"),
+            ("tickets waiting at start", "tickets"),
+            ("pairs", "pairs"),
+            ("elapsed s", "elapsed"),
+            ("pairs/s", "pairs_s"),
+            ("pairs/s range (runs)", runs_cell),
+            ("commands/s", "commands_s"),
+            ("conflicts/command", lambda r: f"{r['conflict_rate']:.3f}"),
+            ("commands/append", "per_append"),
+            ("forwarded/command", lambda r: r.get("forwarded", float("nan"))),
+            ("client CPU ms/pair", "cpu_per_pair"),
+            ("redis-server CPU ms/pair", "server_cpu_per_pair"),
+            ("p50 ms", "p50"),
+            ("p99 ms", "p99"),
+            ("max ms", "max"),
+            ("check", check_cell),
         ],
-        [
-            (
-                r["backend"],
-                r["counters"],
-                r["procs"],
-                r["tickets"],
-                r["pairs"],
-                r["elapsed"],
-                r["pairs_s"],
-                f"{r['range']} ({r['runs']})",
-                r["commands_s"],
-                f"{r['conflict_rate']:.3f}",
-                r["per_append"],
-                r.get("forwarded", float("nan")),
-                r["cpu_per_pair"],
-                r["server_cpu_per_pair"],
-                r["p50"],
-                r["p99"],
-                r["max"],
-                r["check"] + (" (time cap hit)" if r["timed_out"] else ""),
-            )
-            for r in rows
-        ],
+        rows,
     )
 
 

@@ -63,6 +63,7 @@ from _common import (
     percentile,
     print_machine,
     redis_url,
+    stop_child,
     ticket_services,
     tree_cpu,
     unique,
@@ -219,13 +220,7 @@ def server(cmd: list[str], port: int, env: dict[str, str], log: Path) -> Iterato
                 time.sleep(0.1)
         yield proc.pid
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_child(proc)
 
 
 PY_SPY: list[str] = []  # --py-spy: the profiler's command and where it writes

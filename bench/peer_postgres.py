@@ -37,7 +37,6 @@ import os
 import queue
 import sys
 import time
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -48,12 +47,15 @@ from _common import (
     PG_DSN,
     SHARED_SERVICES,
     best_run,
+    check_cell,
     load_average,
-    md_table,
+    md_records,
     percentile,
+    runs_cell,
     split_counters,
     ticket_services,
     unique,
+    worker_process,
 )
 
 ACTIVE: list[str] = list(COUNTERS)  # the counters pressing (--counters)
@@ -161,24 +163,6 @@ async def _worker(
                 await asyncio.wait_for(conn.close(), 5)
 
 
-def worker(
-    idx: int,
-    table: str,
-    counters: list[str],
-    duration: float,
-    audit: bool,
-    dsn: str,
-    ready: Any,
-    go: Any,
-    results: Any,
-) -> None:
-    try:
-        res = asyncio.run(_worker(idx, table, counters, duration, audit, dsn, ready, go))
-    except BaseException as exc:
-        res = {"proc": idx, "error": f"{exc!r}\n{traceback.format_exc()}"}
-    results.put(res)
-
-
 async def set_up(conn: Any, table: str, tickets: int, audit: bool) -> None:
     await conn.execute(f"""
         CREATE TABLE {table} (
@@ -223,8 +207,8 @@ async def run_pg(
         ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
         for idx, counters in enumerate(split_counters(procs, ACTIVE)):
             p = ctx.Process(
-                target=worker,
-                args=(idx, table, counters, duration, audit, dsn, ready, go, results),
+                target=worker_process,
+                args=(results, _worker, idx, table, counters, duration, audit, dsn, ready, go),
                 daemon=True,
             )
             p.start()
@@ -295,44 +279,25 @@ async def run_pg(
 
 
 def table_md(rows: list[dict[str, Any]]) -> str:
-    return md_table(
+    return md_records(
         [
-            "peer",
-            "counters",
-            "processes",
-            "tickets waiting at start",
-            "pairs",
-            "elapsed s",
-            "pairs/s",
-            "pairs/s range (runs)",
-            "statements/s",
-            "client CPU ms/pair",
-            "postgres backends CPU ms/pair",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "check",
+            ("peer", "backend"),
+            ("counters", "counters"),
+            ("processes", "procs"),
+            ("tickets waiting at start", "tickets"),
+            ("pairs", "pairs"),
+            ("elapsed s", "elapsed"),
+            ("pairs/s", "pairs_s"),
+            ("pairs/s range (runs)", runs_cell),
+            ("statements/s", "commands_s"),
+            ("client CPU ms/pair", "cpu_per_pair"),
+            ("postgres backends CPU ms/pair", "server_cpu_per_pair"),
+            ("p50 ms", "p50"),
+            ("p99 ms", "p99"),
+            ("max ms", "max"),
+            ("check", check_cell),
         ],
-        [
-            (
-                r["backend"],
-                r["counters"],
-                r["procs"],
-                r["tickets"],
-                r["pairs"],
-                r["elapsed"],
-                r["pairs_s"],
-                f"{r['range']} ({r['runs']})",
-                r["commands_s"],
-                r["cpu_per_pair"],
-                r["server_cpu_per_pair"],
-                r["p50"],
-                r["p99"],
-                r["max"],
-                r["check"] + (" (time cap hit)" if r["timed_out"] else ""),
-            )
-            for r in rows
-        ],
+        rows,
     )
 
 

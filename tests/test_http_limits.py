@@ -107,6 +107,37 @@ def test_a_complete_request_in_pieces_and_kept_alive_connections_work(
             assert reply.startswith(b"HTTP/1.1 200 "), reply
 
 
+def head_with(header_bytes: int) -> bytes:
+    """A GET whose request line and headers are about `header_bytes` long."""
+    start = b"GET /healthz HTTP/1.1\r\nHost: qms\r\n"
+    filler = b"X-Filler: " + b"a" * (header_bytes - len(start) - 14) + b"\r\n"
+    return start + filler + b"\r\n"
+
+
+def test_request_headers_are_limited_to_16_kib(server: LiveServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(head_with(15 * 1024))  # under the limit: answered, kept alive
+        sock.settimeout(WAIT_S)
+        reply = b""
+        while not reply.endswith(b'{"status":"ok"}'):
+            chunk = sock.recv(4096)
+            assert chunk, reply
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200 "), reply
+    for pieces in (1, 64):  # in one piece, and trickled in (each piece well under 16 KiB)
+        with connect(server) as sock:
+            head = head_with(17 * 1024)
+            step = -(-len(head) // pieces)
+            try:
+                for i in range(0, len(head), step):
+                    sock.sendall(head[i : i + step])
+            except OSError:
+                pass  # closed before the rest was sent: refused all the same
+            answer = read_until_closed(sock)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert "Traceback" not in server.output()
+
+
 # --- X-Forwarded-For: only from the trusted proxy ----------------------------------------------
 
 
