@@ -7,8 +7,11 @@ Redis keys, SQLite files and PostgreSQL tables it made, in `finally` blocks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing as mp
 import os
 import platform
+import queue
 import random
 import shutil
 import signal
@@ -103,9 +106,14 @@ def stop_child(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait_s: f
             proc.wait(5)
 
 
-def worker_process(
-    results: Any, work: Callable[..., Awaitable[dict[str, Any]]], *args: Any
-) -> None:
+START_TIMEOUT = 60.0  # s for every worker process to be ready
+JOIN_TIMEOUT = 15.0  # s past a run's end for workers to report and exit
+
+
+Work = Callable[..., Awaitable[dict[str, Any]]]  # a worker's coroutine function
+
+
+def worker_process(results: Any, work: Work, *args: Any) -> None:
     """A benchmark's worker process: ``asyncio.run(work(*args))`` (`args[0]` is its
     index), its result or its failure put on `results`, so the parent never hangs."""
     try:
@@ -113,6 +121,69 @@ def worker_process(
     except BaseException as exc:
         res = {"proc": args[0], "error": f"{exc!r}\n{traceback.format_exc()}"}
     results.put(res)
+
+
+async def ready_then_go(ready: Any, go: Any, idx: int) -> None:
+    """In a worker: say it is set up, then wait for the go of `Workers.run`."""
+    ready.put(idx)
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
+        raise TimeoutError("no go signal")
+
+
+class Workers:
+    """Worker processes started together: each runs ``work(idx, *args, ready, go)``,
+    puts its index on `ready` when set up, waits for `go`, then reports one result."""
+
+    def __init__(self) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.ready, self.go, self.results = self.ctx.Queue(), self.ctx.Event(), self.ctx.Queue()
+        self.procs: list[Any] = []
+
+    def start(self, work: Work, idx: int, *args: Any) -> None:
+        p = self.ctx.Process(
+            target=worker_process,
+            args=(self.results, work, idx, *args, self.ready, self.go),
+            daemon=True,
+        )
+        p.start()
+        self.procs.append(p)
+
+    def wait_ready(self) -> None:
+        """Until every worker is ready (one that failed reports on `results` instead)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        for _ in self.procs:
+            try:
+                self.ready.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                outs = []
+                with contextlib.suppress(queue.Empty):
+                    outs.append(self.results.get_nowait())
+                raise RuntimeError(f"workers not ready in {START_TIMEOUT} s: {outs}") from None
+
+    def run(self, duration: float) -> list[dict[str, Any]]:
+        """Go; every worker's result (RuntimeError naming the failures, if any)."""
+        self.go.set()
+        outs: list[dict[str, Any]] = []
+        deadline = time.monotonic() + duration + JOIN_TIMEOUT
+        while len(outs) < len(self.procs):
+            try:
+                outs.append(self.results.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                raise RuntimeError(
+                    f"only {len(outs)} of {len(self.procs)} workers reported"
+                ) from None
+        errors = [o["error"] for o in outs if "error" in o]
+        if errors:
+            raise RuntimeError("worker failed:\n" + "\n".join(errors))
+        return outs
+
+    def join(self) -> None:
+        for p in self.procs:
+            p.join(timeout=JOIN_TIMEOUT)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
 
 
 def runs_cell(r: dict[str, Any]) -> str:

@@ -33,10 +33,8 @@ import contextlib
 import cProfile
 import glob
 import itertools
-import multiprocessing as mp
 import os
 import pstats
-import queue
 import random
 import shutil
 import sys
@@ -51,6 +49,7 @@ from _common import (
     COUNTERS,
     SITE,
     HallClock,
+    Workers,
     best_run,
     check_cell,
     delete_prefix,
@@ -59,17 +58,15 @@ from _common import (
     md_records,
     md_table,
     percentile,
+    ready_then_go,
     redis_url,
     runs_cell,
     split_counters,
     ticket_services,
     unique,
-    worker_process,
 )
 
 ACTIVE: list[str] = list(COUNTERS)  # the counters pressing (--counters)
-START_TIMEOUT = 60.0  # s for every worker to open its engine
-JOIN_TIMEOUT = 15.0  # s past the run's end for workers to report and exit
 
 
 # --- the counters ------------------------------------------------------------------------
@@ -159,9 +156,9 @@ async def _worker(
     follow: str,
     command_ids: bool,
     rate: float,
+    profile: str | None,
     ready: Any,
     go: Any,
-    profile: str | None,
 ) -> dict[str, Any]:
     from qms.engine import SiteEngine, following
     from qms.eventlog import open_log
@@ -179,10 +176,7 @@ async def _worker(
                 while relay is not None and relay.writer is None:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)  # until the lease is settled
             stack.callback(server_gc().stop)
-            ready.put(idx)
-            loop = asyncio.get_running_loop()
-            if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
-                raise TimeoutError("no go signal")
+            await ready_then_go(ready, go, idx)
             prof = cProfile.Profile(time.process_time) if profile else None
             if prof is not None:
                 prof.enable()
@@ -322,56 +316,17 @@ async def run_redis(
     prefix = unique("tp")
     url = redis_url(prefix, base)
     log = open_log(url)
-    ctx = mp.get_context("spawn")
-    workers: list[Any] = []
+    workers = Workers()
     t0 = time.time()
     try:
         setup_version = await set_up(log, tickets, t0)
-        ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
         for idx, counters in enumerate(split_counters(procs, ACTIVE)):
             profile = f"{profile_dir}/redis-{procs}p-{tickets}t-{idx}.prof" if profile_dir else None
-            p = ctx.Process(
-                target=worker_process,
-                args=(
-                    results,
-                    _worker,
-                    idx,
-                    url,
-                    counters,
-                    t0,
-                    duration,
-                    follow,
-                    command_ids,
-                    rate,
-                    ready,
-                    go,
-                    profile,
-                ),
-                daemon=True,
-            )
-            p.start()
-            workers.append(p)
-        outs: list[dict[str, Any]] = []
-        deadline = time.monotonic() + START_TIMEOUT
-        for _ in workers:
-            try:
-                ready.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                # a worker that failed to open reports on `results` instead
-                with contextlib.suppress(queue.Empty):
-                    outs.append(results.get_nowait())
-                raise RuntimeError(f"workers not ready in {START_TIMEOUT} s: {outs}") from None
+            args = (url, counters, t0, duration, follow, command_ids, rate, profile)
+            workers.start(_worker, idx, *args)
+        workers.wait_ready()
         server_cpu = await redis_cpu(base)
-        go.set()
-        deadline = time.monotonic() + duration + JOIN_TIMEOUT
-        while len(outs) < len(workers):
-            try:
-                outs.append(results.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                raise RuntimeError(f"only {len(outs)} of {len(workers)} workers reported") from None
-        errors = [o["error"] for o in outs if "error" in o]
-        if errors:
-            raise RuntimeError("worker failed:\n" + "\n".join(errors))
+        outs = workers.run(duration)
         server_cpu = await redis_cpu(base) - server_cpu
         pairs = sum(o["pairs"] for o in outs)
         check = await check_log(log, setup_version, tickets, pairs)
@@ -381,11 +336,7 @@ async def run_redis(
         row["fallbacks"] = sum(o.get("fallbacks", 0) for o in outs)
         return row
     finally:
-        for p in workers:
-            p.join(timeout=JOIN_TIMEOUT)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
+        workers.join()
         with contextlib.suppress(Exception):
             await log.drop(SITE)
         await log.close()

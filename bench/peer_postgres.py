@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import multiprocessing as mp
 import os
-import queue
 import sys
 import time
 from collections import Counter
@@ -46,21 +44,20 @@ from _common import (
     COUNTERS,
     PG_DSN,
     SHARED_SERVICES,
+    Workers,
     best_run,
     check_cell,
     load_average,
     md_records,
     percentile,
+    ready_then_go,
     runs_cell,
     split_counters,
     ticket_services,
     unique,
-    worker_process,
 )
 
 ACTIVE: list[str] = list(COUNTERS)  # the counters pressing (--counters)
-START_TIMEOUT = 60.0
-JOIN_TIMEOUT = 15.0
 
 
 def proc_cpu(pid: int) -> float:
@@ -109,10 +106,7 @@ async def _worker(
             await conn.prepare(sql["call"])
             await conn.prepare(sql["complete"])
         backends = [await conn.fetchval("SELECT pg_backend_pid()") for conn in conns]
-        ready.put(idx)
-        loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
-            raise TimeoutError("no go signal")
+        await ready_then_go(ready, go, idx)
         start, cpu = time.perf_counter(), time.process_time()
         server_cpu = sum(proc_cpu(pid) for pid in backends)
         deadline = start + duration
@@ -200,38 +194,13 @@ async def run_pg(
 
     table = unique(f"t{procs}").replace("-", "_")
     conn = await asyncpg.connect(dsn)
-    ctx = mp.get_context("spawn")
-    workers: list[Any] = []
+    workers = Workers()
     try:
         await set_up(conn, table, tickets, audit)
-        ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
         for idx, counters in enumerate(split_counters(procs, ACTIVE)):
-            p = ctx.Process(
-                target=worker_process,
-                args=(results, _worker, idx, table, counters, duration, audit, dsn, ready, go),
-                daemon=True,
-            )
-            p.start()
-            workers.append(p)
-        outs: list[dict[str, Any]] = []
-        deadline = time.monotonic() + START_TIMEOUT
-        for _ in workers:
-            try:
-                ready.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                with contextlib.suppress(queue.Empty):
-                    outs.append(results.get_nowait())
-                raise RuntimeError(f"workers not ready in {START_TIMEOUT} s: {outs}") from None
-        go.set()
-        deadline = time.monotonic() + duration + JOIN_TIMEOUT
-        while len(outs) < len(workers):
-            try:
-                outs.append(results.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                raise RuntimeError(f"only {len(outs)} of {len(workers)} workers reported") from None
-        errors = [o["error"] for o in outs if "error" in o]
-        if errors:
-            raise RuntimeError("worker failed:\n" + "\n".join(errors))
+            workers.start(_worker, idx, table, counters, duration, audit, dsn)
+        workers.wait_ready()
+        outs = workers.run(duration)
         claimed = Counter(t for o in outs for t in o["claimed"])
         pairs = sum(claimed.values())
         done = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE status = 'done'")
@@ -266,11 +235,7 @@ async def run_pg(
             "check": "ok" if not problems else "PROBLEM: " + "; ".join(problems),
         }
     finally:
-        for p in workers:
-            p.join(timeout=JOIN_TIMEOUT)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
+        workers.join()
         try:
             await conn.execute(f"DROP TABLE IF EXISTS {table}_events")
             await conn.execute(f"DROP TABLE IF EXISTS {table}")
