@@ -4,10 +4,12 @@ held open for 90 s), and X-Forwarded-For is believed only from the trusted proxy
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from accounts_client import Client, add_user
@@ -136,6 +138,26 @@ def test_request_headers_are_limited_to_16_kib(server: LiveServer) -> None:
             answer = read_until_closed(sock)
         assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert "Traceback" not in server.output()
+
+
+def test_qms_serve_runs_the_timed_httptools_protocol_on_asyncio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `qms serve` hands uvicorn: our protocol (the deadline and the head limit
+    above), and asyncio's loop by name: uvicorn's "auto" would take uvloop wherever it
+    is installed, whose transports the Redis link (qms.eventlog.resp) refuses."""
+    import uvicorn
+
+    from qms import cli
+    from qms.server.config import Config
+    from qms.server.http import TimedHttpToolsProtocol
+
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: given.update(kwargs))
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # _run_server exports QMS_*
+    assert cli._run_server(Config(data_dir=tmp_path / "data")) == 0
+    assert given["http"] is TimedHttpToolsProtocol
+    assert given["loop"] == "asyncio"
 
 
 # --- X-Forwarded-For: only from the trusted proxy ----------------------------------------------
