@@ -196,6 +196,25 @@ def check_cell(r: dict[str, Any]) -> str:
     return str(r["check"]) + (" (time cap hit)" if r["timed_out"] else "")
 
 
+# The columns every best-of-runs table of the engine and its PostgreSQL peer shares:
+# what ran (after the backend's column), and how long one command took.
+RUN_COLUMNS: list[Column] = [
+    ("counters", "counters"),
+    ("processes", "procs"),
+    ("tickets waiting at start", "tickets"),
+    ("pairs", "pairs"),
+    ("elapsed s", "elapsed"),
+    ("pairs/s", "pairs_s"),
+    ("pairs/s range (runs)", runs_cell),
+]
+LATENCY_COLUMNS: list[Column] = [
+    ("p50 ms", "p50"),
+    ("p99 ms", "p99"),
+    ("max ms", "max"),
+    ("check", check_cell),
+]
+
+
 def md_records(columns: Sequence[Column], records: Iterable[dict[str, Any]]) -> str:
     """`md_table` of dicts: each column's header beside the key (or getter) of its cells."""
     return md_table(
