@@ -354,6 +354,11 @@ def machine_info() -> dict[str, str]:
     return info
 
 
+def progress(msg: str) -> None:
+    """A line of progress on stderr, at once (stdout carries the report)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
 def load_average() -> str:
     """The 1/5/15-minute load averages: other work on the machine skews every number."""
     try:

@@ -59,6 +59,7 @@ from _common import (
     md_records,
     md_table,
     percentile,
+    progress,
     ready_then_go,
     redis_url,
     split_counters,
@@ -553,13 +554,11 @@ def main() -> None:
                         )
                     )
                     runs.append(r)
-                    print(
+                    progress(
                         f"{r['backend']}  procs={procs} tickets={tickets}: "
                         f"{r['pairs_s']:.0f} pairs/s, "
                         f"p99 {r['p99']:.2f} ms, {r['check']}"
                         + (f", {r['fallbacks']} fallbacks" if r.get("fallbacks") else ""),
-                        file=sys.stderr,
-                        flush=True,
                     )
                 rows.append(best_run(runs))
         if not args.skip_sqlite:
@@ -578,11 +577,9 @@ def main() -> None:
                         )
                     )
                     runs.append(r)
-                    print(
+                    progress(
                         f"{r['backend']} tickets={tickets}: {r['commands_s']:.0f} commands/s, "
                         f"p99 {r['p99']:.2f} ms, {r['check']}",
-                        file=sys.stderr,
-                        flush=True,
                     )
                 rows.append(best_run(runs))
     print(table(rows))

@@ -62,6 +62,7 @@ from _common import (
     md_table,
     percentile,
     print_machine,
+    progress,
     redis_url,
     stop_child,
     ticket_services,
@@ -429,11 +430,9 @@ def main() -> None:
                     if res["pairs"] == args.tickets and not res["problems"]
                     else (f"PROBLEM: {res['pairs']} pairs; " + "; ".join(res["problems"]))
                 )
-                print(
+                progress(
                     f"run {run} {config}: {res['pairs_s']:.0f} pairs/s, server CPU "
                     f"{res['cpu']:.2f} ms/pair, {check}",
-                    file=sys.stderr,
-                    flush=True,
                 )
                 rows.append((names[config], run, res, check))
     finally:

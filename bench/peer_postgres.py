@@ -51,6 +51,7 @@ from _common import (
     load_average,
     md_records,
     percentile,
+    progress,
     ready_then_go,
     split_counters,
     ticket_services,
@@ -289,11 +290,9 @@ def main() -> None:
                 for _ in range(args.repeat):
                     r = asyncio.run(run_pg(procs, tickets, args.duration, audit, args.dsn))
                     runs.append(r)
-                    print(
+                    progress(
                         f"{r['backend']} procs={procs} tickets={tickets}: {r['pairs_s']:.0f} "
                         f"pairs/s, p99 {r['p99']:.2f} ms, {r['check']}",
-                        file=sys.stderr,
-                        flush=True,
                     )
                 rows.append(best_run(runs))
     print(table_md(rows))
