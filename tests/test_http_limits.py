@@ -140,6 +140,22 @@ def test_request_headers_are_limited_to_16_kib(server: LiveServer) -> None:
     assert "Traceback" not in server.output()
 
 
+def test_a_header_that_never_ends_is_refused_before_the_deadline(server: LiveServer) -> None:
+    """One header line that keeps growing (the parser would gather it whole before
+    calling back): refused once the head is far over the limit, not held in memory
+    until the request deadline (which would answer 408). The server closes with our
+    bytes unread, so the 400 may be overtaken by the connection's reset."""
+    with connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: qms\r\nX-Filler: ")
+        try:
+            for _ in range(128):  # up to 2 MiB, quickly: far within the deadline
+                sock.sendall(b"a" * 16384)
+            answer = read_until_closed(sock)
+        except ConnectionError:  # reset, or a broken pipe while sending
+            answer = b"(reset)"
+    assert answer.startswith((b"HTTP/1.1 400 ", b"(reset)")), answer[:200]
+
+
 def test_qms_serve_runs_the_timed_httptools_protocol_on_asyncio(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,10 @@ leaves the deadline behind with the HTTP protocol.
 
 uvicorn's httptools protocol has no limit of its own on the request line and
 headers (its h11 protocol has one): past `MAX_HEADER_BYTES` the request is
-answered 400 and the connection closed, as h11 does.
+answered 400 and the connection closed, as h11 does. httptools gathers a header
+line whole before it calls back, so the bytes that arrive while a head is
+incomplete are counted too: past `MAX_HEAD_BUFFER` the same 400, rather than a
+header line that keeps growing in memory until the request's deadline.
 
 httptools (llhttp, in C) rather than h11 (pure Python): it parses a request in
 a fraction of h11's time, which the single process of the embedded default
@@ -40,6 +43,10 @@ KEEP_ALIVE_S = 5  # an idle kept-alive connection is closed after this (uvicorn'
 # Requests are small JSON (64 KiB at most, errors.py) with a cookie or a token:
 # 16 KiB of request line and headers is plenty (h11's default in uvicorn).
 MAX_HEADER_BYTES = 16 * 1024
+# Bytes of the reads after which a request's head was still incomplete. Such a read
+# may also hold earlier pipelined requests (asyncio reads up to 256 KiB at once),
+# hence the slack over MAX_HEADER_BYTES: a bound on memory, never met by a real head.
+MAX_HEAD_BUFFER = 512 * 1024
 _REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"connection: close\r\ncontent-length: 16\r\n\r\nrequest timeout\n"
@@ -64,6 +71,8 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         self._arriving = False  # a request is awaited or on its way (not yet complete)
         self._started = False  # a byte of the current request has come
         self._head_bytes = 0  # of the current request's line and headers
+        self._in_head = True  # the next bytes belong to a request line or headers
+        self._head_received = 0  # bytes received while `_in_head`
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -74,6 +83,12 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
             self._arm()  # the first byte of the next request on a kept-alive connection
         self._started = True
         super().data_received(data)  # a parser error answers 400 and closes
+        if self._in_head and not self.transport.is_closing():
+            self._head_received += len(data)  # a head still incomplete after this read
+            if self._head_received > MAX_HEAD_BUFFER:
+                self.logger.warning("Invalid HTTP request received.")
+                self.send_400_response("Invalid HTTP request received.")  # and closes
+                return
         if not self._arriving:
             self._disarm()
             self._started = False
@@ -93,8 +108,13 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         self._count_head(len(name) + len(value) + 4)  # ": " and CRLF
         super().on_header(name, value)
 
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
     def on_message_complete(self) -> None:
         self._arriving = False
+        self._in_head, self._head_received = True, 0  # the next request's head
         super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
