@@ -11,7 +11,7 @@ from typing import Any
 
 from api_client import Api
 from axe_check import assert_accessible
-from browser_support import SITE, js_errors, keep_screenshot, shot
+from browser_support import PHONE, SITE, js_errors, keep_screenshot, shot
 from live_hall import LiveHall
 from staff_pages import served, staff
 from test_browser_admin import open_admin, saved, sign_in, tab
@@ -69,12 +69,17 @@ def test_the_admin_sets_the_survey_up(hall: LiveHall, browser: Any) -> None:
     settings.locator("[name=window]").fill("36")
     settings.locator("fieldset[data-element=U3]").get_by_role("button").click()
     settings.get_by_role("button", name="Hapus X1").click()
+    settings.get_by_label("Survei aktif").uncheck()
     settings.get_by_role("button", name="Simpan").click()
     saved(page)
     now = instrument(admin)
     default = admin.ok("GET", f"{S}/survey")["default"]
-    assert now["valid_hours"] == 36 and now["extras"] == []
+    assert now["valid_hours"] == 36 and now["extras"] == [] and now["enabled"] is False
     assert now["elements"][2]["text"] == default["elements"][2]["text"]
+    page.locator("form[data-form=survey]").get_by_label("Survei aktif").check()
+    page.locator("form[data-form=survey]").get_by_role("button", name="Simpan").click()
+    saved(page)
+    assert instrument(admin)["enabled"] is True
     assert js_errors(page.errors) == []
 
 
@@ -115,6 +120,13 @@ def test_a_bad_value_is_refused_at_its_field(hall: LiveHall, browser: Any) -> No
     error = settings.locator("[data-field=min_group] .field-error")
     error.wait_for()
     assert "a whole number from 3 to 100" in error.inner_text()
+    settings.locator("[name=min_group]").fill("5")
+    settings.get_by_role("button", name="Add a question").click()  # and leaves it empty
+    settings.get_by_role("button", name="Save").click()
+    error = settings.locator('[data-field="extras[0]"] .field-error')
+    error.wait_for()
+    assert "Fill in both texts" in error.inner_text()
+    assert settings.locator("[name=X1_title_id]").get_attribute("aria-invalid") == "true"
     assert (instrument(admin), admin.ok("GET", f"{S}")["version"]) == before
     page.get_by_role("button", name="Bahasa Indonesia").click()
     assert js_errors(page.errors) == []
@@ -158,6 +170,7 @@ def test_a_plan_for_the_weakest_elements_is_published(hall: LiveHall, browser: A
         section.locator(f"[name=action_{key}]").fill("")
     section.get_by_role("button", name="Simpan rencana").click()
     section.get_by_text("Tulis tindakan untuk paling sedikit satu unsur").wait_for()
+    assert Api(hall.url).get(f"/api/v1/survey/{SITE}").body["plans"] == public
 
     link = section.get_by_role("link", name=f"/skm/{SITE}")
     assert link.get_attribute("href") == f"/skm/{SITE}"
@@ -168,6 +181,14 @@ def test_a_plan_for_the_weakest_elements_is_published(hall: LiveHall, browser: A
     assert latest.get_attribute("data-period") == label
     assert "Menambah kursi tunggu." in latest.locator(".plan-text").inner_text()
     assert js_errors(page.errors) == []
+
+    phone = open_admin(browser, hall, PHONE)
+    sign_in(phone, "admin", hall.passwords["admin"])
+    phone.wait_for_selector("#section[data-ready]")
+    tab(phone, "survey")
+    assert_accessible(phone, what="the survey tab on a phone")
+    shot(phone, "admin-survey-phone")
+    assert js_errors(phone.errors) == []
 
 
 def quarter_days(day: date) -> tuple[str, str]:

@@ -128,6 +128,7 @@ function errorKey(name) {
 /** One change through the API: on a refusal, the banner says the server's words and the field its rule. */
 async function send(ctx, root, method, path, body, keyOf) {
   clearErrors(root);
+  banner(""); // the last save's word goes: what shows next is this one's
   try {
     await api(method, path, { body });
   } catch (err) {
