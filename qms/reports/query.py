@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from qms.core.model import Channel, Priority
 from qms.eventlog.codec import check_site
-from qms.reports import db, satisfaction, sql
+from qms.reports import db, results, satisfaction, sql, today
 from qms.reports.errors import ReportError
 from qms.reports.live import LiveDay
 from qms.reports.period import Period, between, named
-from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, LocalClock
-from qms.reports.store import ACTIVITY_FILE, built_days
+from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, LocalClock, Visit
+from qms.reports.store import ACTIVITY_FILE, VISITS_FILE, built_days, day_dir
 
 if TYPE_CHECKING:
     import duckdb
@@ -120,8 +120,11 @@ def scope(
 class Reports:
     """The report views over one reports folder; today's figures from `live` sites."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, cached_results: int = 64) -> None:
         self.root = Path(root)
+        # The results of queries over closed days alone (e.g. the live summary's day
+        # before), keyed by the files' identity: a rebuilt file is another file.
+        self.results = results.Results(cached_results)
         self.live: dict[str, LiveDay] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()  # one DuckDB connection, one query at a time
@@ -140,7 +143,11 @@ class Reports:
 
     def summary(self, scope: Scope, now: float | None = None) -> dict[str, Any]:
         """Every measure over the scope, the same over the period before, and the change."""
-        current = _measures(self._rows(scope, sql.SUMMARY, now)[0])
+        live = self._live_rows(scope)
+        if live is not None:  # today alone: in Python over the rows in memory
+            current = _measures(today.measures(live))
+        else:
+            current = _measures(self._rows(scope, sql.SUMMARY, now)[0])
         before = scope.previous()
         previous = _measures(self._rows(before, sql.SUMMARY, now)[0])
         return {
@@ -155,7 +162,11 @@ class Reports:
         key = sql.DIMENSIONS.get(by)
         if key is None:
             raise ReportError("invalid_dimension", f"no cut {by!r}", allowed=sorted(sql.DIMENSIONS))
-        rows = self._rows(scope, sql.breakdown(key), now)
+        live = self._live_rows(scope)
+        if live is not None:
+            rows = today.breakdown(live, by)
+        else:
+            rows = self._rows(scope, sql.breakdown(key), now)
         return {
             "scope": scope.to_dict(),
             "by": by,
@@ -241,6 +252,24 @@ class Reports:
             for r in rows
         }
 
+    # -- the live day in Python ---------------------------------------------------------
+
+    def _live_rows(self, scope: Scope) -> list[Visit] | None:
+        """The visits in scope when every site's period is its live day alone and that
+        day is read live (not from a file): `qms.reports.today` computes its figures."""
+        out: list[Visit] = []
+        for site, period in sorted(scope.periods.items()):
+            live = self.live.get(site)
+            if live is None or period.first != period.last:
+                return None
+            day, rows = live.visit_rows()
+            if day is None or str(period.first) != day:
+                return None
+            if live.fold.open_day != day and (day_dir(self.root, site, day) / VISITS_FILE).exists():
+                return None  # closed and written: read from its file (`_sources`)
+            out += rows
+        return today.chosen(out, scope.filters.to_dict())
+
     # -- running the SQL -----------------------------------------------------------------
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
@@ -264,22 +293,33 @@ class Reports:
         at = time.time() if now is None else now
         with self._lock:
             con = self._connection()
-            visits, counters = self._sources(con, scope, at, activity)
+            visits, counters, files = self._sources(con, scope, at, activity)
             where, params = _where(scope.filters)
             staff_where = _where(scope.filters, only=STAFF_KEYS)[0]
             full = (
                 f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}), "
                 f"a AS (SELECT * FROM ({counters}) WHERE {staff_where}) {_strip_with(query)}"
             )
-            cursor = con.execute(full, {**params, **(extra or {})})
+            params = {**params, **(extra or {})}
+            key = None
+            if files is not None and self.results.size:  # closed days alone: cacheable
+                key = (full, results.frozen(params), results.stamps(files, activity))
+                hit = self.results.get(key)
+                if hit is not None:
+                    return [dict(zip(hit[0], row, strict=True)) for row in hit[1]]
+            cursor = con.execute(full, params)
             names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+            if key is not None:
+                self.results.put(key, (names, rows))
+            return [dict(zip(names, row, strict=True)) for row in rows]
 
     def _sources(
         self, con: duckdb.DuckDBPyConnection, scope: Scope, now: float, with_activity: bool
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, list[str] | None]:
         """The SQL of the visits and activity in scope: files, then live tables (their
-        activity brought up to date only `with_activity`)."""
+        activity brought up to date only `with_activity`); and the visits files read
+        when nothing live is (None when something is)."""
         visit_files: list[str] = []
         activity_files: list[str] = []
         visits: list[str] = []
@@ -315,6 +355,7 @@ class Reports:
         return (
             sql.union(visits, empty_visits),
             sql.union(activity, db.empty_select(ACTIVITY_COLUMNS)),
+            None if visits[1 if visit_files else 0 :] else visit_files,
         )
 
 
