@@ -62,3 +62,30 @@ async def test_nothing_is_kept_when_told_so(tmp_path: Path) -> None:
         assert not reports.results._kept
     finally:
         reports.close()
+
+
+async def test_a_closed_day_kept_in_memory_is_loaded_again_when_rebuilt(tmp_path: Path) -> None:
+    root = tmp_path / "reports"
+    await monday(tmp_path / "a", root, 5)
+    reports = Reports(root, cached_results=0)  # every query runs: over the memory tables
+    try:
+        assert reports.summary(DAY)["measures"]["visits"] == 5
+        assert list(reports.memory._kept) == [(SITE, MONDAY)]
+        assert reports.staff(DAY, "officer")["rows"][0]["served"] == 4
+        await monday(tmp_path / "b", root, 7, again=True)
+        assert reports.summary(DAY)["measures"]["visits"] == 7
+        assert reports.staff(DAY, "officer")["rows"][0]["served"] == 6
+        assert reports.intervals(DAY, 60)["rows"][0]["arrivals"] == 7
+    finally:
+        reports.close()
+
+
+async def test_more_days_than_may_be_kept_are_read_from_their_files(tmp_path: Path) -> None:
+    root = tmp_path / "reports"
+    await monday(tmp_path / "a", root, 5)
+    reports = Reports(root, cached_results=0, memory_days=0)
+    try:
+        assert reports.summary(DAY)["measures"]["visits"] == 5
+        assert not reports.memory._kept
+    finally:
+        reports.close()

@@ -13,6 +13,7 @@ fold lists the tickets it touched (`SiteFold.dirty`).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 from collections.abc import Mapping
@@ -44,6 +45,8 @@ class LiveDay:
         self._rows: dict[str, list[Visit]] = {}  # ticket -> its visits (`visit_rows`)
         self._rows_day: str | None = None
         self._rows_dirty: set[str] = set()
+        self._order: list[str] = []  # the tickets of `_rows`, sorted
+        self._flat: list[Visit] | None = None  # their rows, until one changes
 
     def apply(self, version: int, entry: Mapping[str, Any]) -> None:
         with self._lock:
@@ -104,19 +107,24 @@ class LiveDay:
             self._take_dirty()
             if day is None:
                 return None, []
+            rows = self._rows
             if self._rows_day != day:
-                self._rows = {}
+                rows.clear()
                 for row in fold.rows().visits:
-                    self._rows.setdefault(row.ticket, []).append(row)
-                self._rows_day = day
+                    rows.setdefault(row.ticket, []).append(row)
+                self._order = sorted(rows)
+                self._rows_day, self._flat, self._rows_dirty = day, None, set()
             elif self._rows_dirty:
                 for ticket in self._rows_dirty:
-                    self._rows.pop(ticket, None)
+                    if rows.pop(ticket, None) is None:
+                        bisect.insort(self._order, ticket)
                 for row in fold.rows(tickets=sorted(self._rows_dirty)).visits:
-                    self._rows.setdefault(row.ticket, []).append(row)
-            self._rows_dirty = set()
-            # In the files' order (`VISIT_ORDER`): the means then add as the file's do.
-            return day, [row for ticket in sorted(self._rows) for row in self._rows[ticket]]
+                    rows.setdefault(row.ticket, []).append(row)
+                self._rows_dirty, self._flat = set(), None
+            if self._flat is None:
+                # In the files' order (`VISIT_ORDER`): the means then add as the file's do.
+                self._flat = [row for ticket in self._order for row in rows.get(ticket, ())]
+            return day, self._flat
 
     def forget(self, con: duckdb.DuckDBPyConnection) -> None:
         """The connection is closing: stop keeping its list of changes."""

@@ -10,16 +10,18 @@ the cards, the API and the exports are meant to take their numbers from here.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qms.core.model import Channel, Priority
 from qms.eventlog.codec import check_site
-from qms.reports import db, results, satisfaction, sql, today
+from qms.reports import db, memory, results, satisfaction, sql, today
 from qms.reports.errors import ReportError
 from qms.reports.live import LiveDay
 from qms.reports.period import Period, between, named
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     import duckdb
 
 MAX_FILTER_VALUES = 200
+MEMORY_DAYS = int(os.environ.get("QMS_REPORTS_MEMORY_DAYS", "400"))  # per process
 INTERVAL_MINUTES = (15, 30, 60)
 STAFF_KEYS = ("counter", "officer")
 _ALLOWED = {"channel": {c.value for c in Channel}, "priority": {p.value for p in Priority}}
@@ -120,8 +123,12 @@ def scope(
 class Reports:
     """The report views over one reports folder; today's figures from `live` sites."""
 
-    def __init__(self, root: Path, *, cached_results: int = 64) -> None:
+    def __init__(
+        self, root: Path, *, cached_results: int = 64, memory_days: int = MEMORY_DAYS
+    ) -> None:
         self.root = Path(root)
+        # Closed days' rows copied into DuckDB's memory on first use (0: read the files).
+        self.memory = memory.ClosedDays(memory_days)
         # The results of queries over closed days alone (e.g. the live summary's day
         # before), keyed by the files' identity: a rebuilt file is another file.
         self.results = results.Results(cached_results)
@@ -136,6 +143,7 @@ class Reports:
         if self._con is not None:
             for live in self.live.values():
                 live.forget(self._con)
+            self.memory.forget(self._con)
             self._con.close()
             self._con = None
 
@@ -324,6 +332,7 @@ class Reports:
         activity_files: list[str] = []
         visits: list[str] = []
         activity: list[str] = []
+        closed: dict[str, tuple[date, date, dict[str, Path]]] = {}
         for site, period in sorted(scope.periods.items()):
             days = built_days(self.root, site, str(period.first), str(period.last))
             live = self.live.get(site)
@@ -341,6 +350,8 @@ class Reports:
             for path in days.values():
                 visit_files.append(str(path))
                 activity_files.append(str(path.parent / ACTIVITY_FILE))
+            if days:
+                closed[site] = (period.first, period.last, days)
             if live is None or live.sync(con, now, activity=with_activity) is None:
                 continue
             clock = LocalClock(live.fold.state.site.timezone if live.fold.state.site else "UTC")
@@ -349,8 +360,10 @@ class Reports:
             activity.append(f"SELECT * FROM {live.activity_table}")
             activity.append(f"SELECT * FROM {live.open_table}")
         if visit_files:
-            visits.insert(0, _derived(_read(visit_files), "NULL::TIMESTAMP"))
-            activity.insert(0, _read(activity_files))
+            kept = self.memory.sources(con, closed) if self.memory.max_days else None
+            read_visits, read_activity = kept or (_read(visit_files), _read(activity_files))
+            visits.insert(0, _derived(read_visits, "NULL::TIMESTAMP"))
+            activity.insert(0, read_activity)
         empty_visits = _derived(db.empty_select(VISIT_COLUMNS), "NULL::TIMESTAMP")
         return (
             sql.union(visits, empty_visits),

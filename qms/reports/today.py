@@ -15,6 +15,8 @@ for the day's file (the means add in the same order): tests/test_reports_today.p
 from __future__ import annotations
 
 import math
+import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from fractions import Fraction
@@ -89,6 +91,18 @@ def fma(a: float, b: float, c: float) -> float:
     return r
 
 
+def _added(values: Iterable[float]) -> float:
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+# One after the other, in the rows' order, as DuckDB's avg adds: Python's own sum does
+# exactly that up to 3.11 (in C); from 3.12 it compensates, so the loop above instead.
+plain_sum: Callable[[Iterable[float]], float] = sum if sys.version_info < (3, 12) else _added
+
+
 def stat(values: list[float], name: str, out: dict[str, Any]) -> None:
     """n, mean, quantiles and max of `values` (no nulls), named as the SQL names them."""
     n = len(values)
@@ -96,10 +110,7 @@ def stat(values: list[float], name: str, out: dict[str, Any]) -> None:
     if not n:
         out[f"{name}_mean"] = out[f"{name}_q"] = out[f"{name}_max"] = None
         return
-    total = 0.0
-    for value in values:  # one after the other, in the rows' order, as DuckDB's avg adds
-        total += value
-    out[f"{name}_mean"] = total / n
+    out[f"{name}_mean"] = plain_sum(values) / n
     values.sort()
     out[f"{name}_q"] = [quantile_cont(values, q) for q in QUANTILES]
     out[f"{name}_max"] = values[-1]
@@ -109,45 +120,24 @@ assert STATS == ("wait_s", "walk_s", "service_s", "hall_s")  # the lists of `mea
 _OUTCOMES = ("served", "no_show", "cancelled", "expired", "transferred")
 
 
-def measures(rows: Iterable[Visit]) -> dict[str, Any]:
+def measures(rows: Sequence[Visit]) -> dict[str, Any]:
     """`sql.MEASURES` over `rows`: one dict with the SQL's column names."""
-    counts = dict.fromkeys(_OUTCOMES, 0)
-    visits = tickets = going_on = within = with_target = 0
-    waits: list[float] = []
-    walks: list[float] = []
-    services: list[float] = []
-    halls: list[float] = []
-    for row in rows:
-        visits += 1
-        if row.visit == 1:
-            tickets += 1
-        outcome = row.outcome
-        if outcome is None:
-            going_on += 1
-        elif outcome in counts:
-            counts[outcome] += 1
-        if row.within_target is not None:
-            with_target += 1
-            within += row.within_target
-        if row.wait_s is not None:
-            waits.append(row.wait_s)
-        if row.walk_s is not None:
-            walks.append(row.walk_s)
-        if row.service_s is not None:
-            services.append(row.service_s)
-        if row.hall_s is not None:
-            halls.append(row.hall_s)
+    outcomes = Counter([row.outcome for row in rows])
+    judged = [row.within_target for row in rows]
+    going_on = outcomes.pop(None, 0)
     out: dict[str, Any] = {
-        "visits": visits,
-        "tickets": tickets,
-        "ended": visits - going_on,
-        **counts,
+        "visits": len(rows),
+        "tickets": [row.visit for row in rows].count(1),
+        "ended": len(rows) - going_on,
+        **{name: outcomes.get(name, 0) for name in _OUTCOMES},
         "going_on": going_on,
-        "within_target": within,
-        "with_target": with_target,
+        "within_target": judged.count(True),
+        "with_target": len(judged) - judged.count(None),
     }
-    for values, name in zip((waits, walks, services, halls), STATS, strict=True):
-        stat(values, name, out)
+    stat([r.wait_s for r in rows if r.wait_s is not None], "wait_s", out)
+    stat([r.walk_s for r in rows if r.walk_s is not None], "walk_s", out)
+    stat([r.service_s for r in rows if r.service_s is not None], "service_s", out)
+    stat([r.hall_s for r in rows if r.hall_s is not None], "hall_s", out)
     return out
 
 
