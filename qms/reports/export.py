@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from qms.reports import xlsx
 from qms.reports.errors import ReportError
 from qms.reports.query import Reports, Scope
 
-Table = tuple[list[str], list[list[Any]]]
+Table = tuple[list[str], Sequence[Sequence[Any]]]
 
 # Indonesian first, English second: the measures' names in the summary table.
 LABELS = {

@@ -239,12 +239,12 @@ class Reports:
                 del row["start"]
         return {"scope": scope.to_dict(), "by": by, "minutes": minutes, "rows": rows}
 
-    def visits(self, scope: Scope, now: float | None = None) -> tuple[list[str], list[list[Any]]]:
-        """One row per visit in scope (the exports' visits sheet): columns and rows, in
-        order of site, day, arrival."""
-        rows = self._rows(scope, sql.VISITS, now)
-        columns = list(rows[0]) if rows else list(sql.VISIT_EXPORT)
-        return columns, [list(row.values()) for row in rows]
+    def visits(
+        self, scope: Scope, now: float | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """One row per visit in scope (the exports' visits sheet): columns and rows (as
+        DuckDB gives them: a month is 60,000), in order of site, day, arrival."""
+        return self._fetch(scope, sql.VISITS, now)
 
     def served_visits(
         self, scope: Scope, tickets: Sequence[str], now: float | None = None
@@ -298,6 +298,19 @@ class Reports:
         activity: bool = False,
         extra: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
+        names, rows = self._fetch(scope, query, now, activity=activity, extra=extra)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _fetch(
+        self,
+        scope: Scope,
+        query: str,
+        now: float | None,
+        *,
+        activity: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The column names and rows of `query` over the scope's `v` and `a`."""
         at = time.time() if now is None else now
         with self._lock:
             con = self._connection()
@@ -314,13 +327,13 @@ class Reports:
                 key = (full, results.frozen(params), results.stamps(files, activity))
                 hit = self.results.get(key)
                 if hit is not None:
-                    return [dict(zip(hit[0], row, strict=True)) for row in hit[1]]
+                    return hit
             cursor = con.execute(full, params)
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
             if key is not None:
                 self.results.put(key, (names, rows))
-            return [dict(zip(names, row, strict=True)) for row in rows]
+            return names, rows
 
     def _sources(
         self, con: duckdb.DuckDBPyConnection, scope: Scope, now: float, with_activity: bool
