@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from reports_hall import Hall
+from reports_hall import ReportsHall
 from test_reports_properties import START, actions, play
 
 from qms.core import events as e
@@ -27,7 +27,7 @@ def same(entry: dict[str, Any]) -> None:
 @settings(max_examples=30, deadline=None, derandomize=True, database=None)
 @given(steps=actions)
 def test_every_event_of_played_days_decodes_as_event_from_dict(steps: Any) -> None:
-    hall = Hall(START).set_up()
+    hall = ReportsHall(START).set_up()
     play(hall, steps)
     for _, entry in hall.entries:
         same(entry)

@@ -7,13 +7,14 @@ import asyncio
 from datetime import date
 from pathlib import Path
 
-from reports_hall import SITE, Hall, local, store
-from test_reports_store import MONDAY, busy
+import pytest
+from reports_hall import SITE, ReportsHall, local, store
+from test_reports_store import MONDAY
 
 from qms.core import commands as c
 from qms.eventlog import open_log
 from qms.reports.period import Period
-from qms.reports.query import Reports, Scope
+from qms.reports.query import Reports, Scope, memory_days
 from qms.reports.store import build_missing_days, rebuild
 
 DAY = Scope({SITE: Period(date.fromisoformat(MONDAY), date.fromisoformat(MONDAY))})
@@ -21,8 +22,8 @@ DAY = Scope({SITE: Period(date.fromisoformat(MONDAY), date.fromisoformat(MONDAY)
 
 async def monday(folder: Path, root: Path, tickets: int, *, again: bool = False) -> None:
     """A Monday of `tickets` visitors, closed, its file written into `root`."""
-    hall = Hall(local(MONDAY, "07:00")).set_up()
-    busy(hall, MONDAY, tickets)
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    hall.busy(MONDAY, tickets)
     hall.must(c.CloseDay(), 60.0)
     await asyncio.to_thread(folder.mkdir)
     log = open_log(f"sqlite:///{folder / 'qms.db'}")
@@ -89,3 +90,11 @@ async def test_more_days_than_may_be_kept_are_read_from_their_files(tmp_path: Pa
         assert not reports.memory._kept
     finally:
         reports.close()
+
+
+def test_the_days_kept_in_memory_come_from_the_environment() -> None:
+    assert memory_days({}) == 400
+    assert memory_days({"QMS_REPORTS_MEMORY_DAYS": "0"}) == 0
+    for bad in ("-1", "many", ""):
+        with pytest.raises(ValueError, match="QMS_REPORTS_MEMORY_DAYS"):
+            memory_days({"QMS_REPORTS_MEMORY_DAYS": bad})

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from reports_hall import SITE, Hall, store
+from reports_hall import SITE, ReportsHall, store
 from test_reports_properties import DIMENSIONS, START, actions, assert_close, filters, play
 
 from qms.core import commands as c
@@ -66,7 +66,7 @@ def by_python(live: LiveDay, wanted: dict[str, list[str]]) -> dict[str, Any]:
 async def _run(
     steps: list[tuple[str, int, float]], wanted: dict[str, list[str]], root: Path
 ) -> None:
-    hall = Hall(START).set_up()
+    hall = ReportsHall(START).set_up()
     play(hall, steps)
     live = LiveDay(SITE)
     half = len(hall.entries) // 2

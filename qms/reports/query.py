@@ -32,10 +32,21 @@ if TYPE_CHECKING:
     import duckdb
 
 MAX_FILTER_VALUES = 200
-MEMORY_DAYS = int(os.environ.get("QMS_REPORTS_MEMORY_DAYS", "400"))  # per process
 INTERVAL_MINUTES = (15, 30, 60)
 STAFF_KEYS = ("counter", "officer")
 _ALLOWED = {"channel": {c.value for c in Channel}, "priority": {p.value for p in Priority}}
+
+
+def memory_days(env: Mapping[str, str] = os.environ) -> int:
+    """Closed days a process keeps in memory for its reports (`QMS_REPORTS_MEMORY_DAYS`,
+    default 400; 0: the files are read every time)."""
+    raw = env.get("QMS_REPORTS_MEMORY_DAYS", "400").strip()
+    if not raw.isdigit():
+        raise ValueError(f"QMS_REPORTS_MEMORY_DAYS: a whole number of days (0: none), not {raw!r}")
+    return int(raw)
+
+
+MEMORY_DAYS = memory_days()
 
 
 @dataclass(frozen=True)
