@@ -60,6 +60,19 @@ def served(hall: LiveHall) -> dict[str, Any]:
     return ticket
 
 
+def press_until_answered(page: Any, button: Any) -> None:
+    """Click `button`, which sends a command, and return once the page has taken in
+    the command's answer. An accepted command clears the page's error banner (act()
+    in console.js and supervisor.js), so a banner put up before the press is hidden
+    by then: whatever the page does with the answer alone, it has done."""
+    page.evaluate(
+        """() => { const b = document.querySelector('[data-banner]');
+                   b.textContent = 'test: before the answer'; b.hidden = false; }"""
+    )
+    button.click()
+    page.locator("[data-banner]").wait_for(state="hidden")
+
+
 def sign_in(page: Any, user: str, password: str) -> None:
     page.locator("#signin input[name=username]").fill(user)
     page.locator("#signin input[name=password]").fill(password)

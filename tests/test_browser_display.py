@@ -61,6 +61,13 @@ class Desk:
         assert reply.status == 201, reply.body
         return str(reply.body["ticket"]["number"])
 
+    def marker(self) -> int:
+        """Issue a ticket as a marker; its event's version. Every display sees a
+        ticket issued (its waiting counts change) and none says it."""
+        reply = self.kiosk.post(f"{P}/tickets", {"service": "ktp"})
+        assert reply.status == 201, reply.body
+        return int(reply.body["version"])
+
     def counter(self, officer: str, counter: str, action: str) -> Any:
         reply = self.person(officer).post(f"{P}/counters/{counter}/{action}", {})
         assert reply.status == 200, reply.body
@@ -79,9 +86,10 @@ class Desk:
         done = self.counter(officer, counter, "call-next")
         return str(done["counter"]["ticket"]["number"]), int(done["version"])
 
-    def broadcast(self, text: str, zone: str = "") -> None:
+    def broadcast(self, text: str, zone: str = "") -> int:
         reply = self.person("supervisor").post(f"{P}/broadcast", {"text": text, "zone": zone})
         assert reply.status == 200, reply.body
+        return int(reply.body["version"])
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +113,18 @@ def announced(page: Any) -> list[dict[str, Any]]:
 def wait_announced(page: Any, count: int, timeout: float = 20_000) -> list[dict[str, Any]]:
     page.wait_for_function(f"() => window.qmsDisplay.count >= {count}", timeout=timeout)
     return announced(page)
+
+
+def taken_in(page: Any, version: int) -> None:
+    """Wait until the display has taken in the event of `version`. Events come in
+    version order and a call is queued as its event is taken in, so a call wrongly
+    said before it is counted in `count + queued` by then."""
+    page.wait_for_function(f"() => window.qmsDisplay.version >= {version}")
+
+
+def said(page: Any) -> int:
+    """The calls said, being said or waiting to be said."""
+    return int(page.evaluate("() => window.qmsDisplay.count + window.qmsDisplay.queued"))
 
 
 def latest(page: Any) -> str:
@@ -167,8 +187,8 @@ def test_call_on_screen_within_a_second_and_said_once(
     page.reload()
     page.wait_for_function(LIVE)
     assert latest(page) == number3
-    page.wait_for_timeout(1000)
-    assert page.evaluate("() => window.qmsDisplay.count + window.qmsDisplay.queued") == 0
+    taken_in(page, desk.marker())
+    assert said(page) == 0
     assert page.errors == []
     page.close()
 
@@ -266,14 +286,16 @@ def test_zone_and_agency_boards(hall: LiveHall, desk: Desk, browser: Any) -> Non
 
     samsat_number, v_samsat = desk.call("petugas3", "L6", "pkb")
     ktp_number, v_ktp = desk.call("petugas1", "L1", "ktp")
-    desk.broadcast("Loket Samsat buka sampai 15.00")
+    everywhere = desk.broadcast("Loket Samsat buka sampai 15.00")  # after both calls
     desk.broadcast("Zona A: antrean KTP-el dipercepat", zone="A")
 
     zone_a.wait_for_function(
         "(n) => window.qmsDisplay.announced.at(-1)?.number === n", arg=ktp_number
     )
     samsat.wait_for_function("(n) => window.qmsDisplay.count >= 1", arg=samsat_number)
-    samsat.wait_for_timeout(300)
+    taken_in(zone_a, everywhere)
+    taken_in(samsat, everywhere)
+    assert said(zone_a) == 1 and said(samsat) == 1
     assert [e["version"] for e in announced(zone_a)] == [v_ktp]
     assert [e["version"] for e in announced(samsat)] == [v_samsat]
     assert latest(zone_a) == ktp_number and latest(samsat) == samsat_number
@@ -415,8 +437,8 @@ def test_reconnects_after_restart_and_network_loss_without_replay(
     recall = desk.counter("petugas1", "L1", "recall")
     page.evaluate("() => { const s = window.qmsDisplay.stream; s.epoch = 'gone'; s.start(); }")
     entries = wait_announced(page, 4)
-    page.wait_for_timeout(500)
-    assert page.evaluate("() => window.qmsDisplay.queued") == 0
+    taken_in(page, desk.marker())
+    assert said(page) == 4
     # A004 was called and recalled while the display was away: said once, as recalled.
     assert [e["version"] for e in announced(page)] == [v1, v2, v3, recall["version"]]
     assert v4 in page.evaluate("() => window.qmsDisplay.calls.map((c) => c.version)")
@@ -469,9 +491,10 @@ def test_autoplay_blocked_prompt(hall: LiveHall, desk: Desk, browser: Any, tmp_p
         page.wait_for_function(
             "(n) => document.querySelector('#latest-number')?.textContent === n", arg=number
         )
-        page.wait_for_timeout(500)
-        assert page.evaluate("() => window.qmsDisplay.count") == 0  # held, not lost
-        assert page.evaluate("() => window.qmsDisplay.queued") == 1
+        # Held, not lost: queued, and not being played (a play starts as the call is
+        # queued, which was done when it was drawn).
+        held = "() => ((a) => [a.count, a.queue.length, a.busy])(window.qmsDisplay.announcer)"
+        assert page.evaluate(held) == [0, 1, False]
         prompt.click()
         [entry] = wait_announced(page, 1)
         assert entry["version"] == version and entry["played"][0] == "chime"
@@ -497,8 +520,8 @@ def test_set_up_change_refreshes_the_board_without_replaying(
         assert boss.put(f"{P}/counters/L1", renamed).status == 200
         page.get_by_text("Loket Satu").first.wait_for(timeout=10_000)
         page.wait_for_function(LIVE)
-        time.sleep(0.5)  # room for a wrongly replayed call to be queued
-        assert page.evaluate("() => window.qmsDisplay.count + window.qmsDisplay.queued") == 1
+        taken_in(page, desk.marker())
+        assert said(page) == 1
     finally:
         assert boss.put(f"{P}/counters/L1", {**renamed, "name": l1["name"]}).status == 200
     assert page.errors == []
@@ -512,7 +535,7 @@ def test_after_a_disconnect_every_missed_call_is_shown_and_only_the_still_called
     page = display(browser, hall, rate=RATE)
     desk.open("petugas1", "L1")
     desk.call("petugas1", "L1", "ktp")
-    said = len(wait_announced(page, 1))
+    spoken = len(wait_announced(page, 1))
 
     def away_then_back(resume: str) -> tuple[list[str], int]:
         page.evaluate("() => window.qmsDisplay.stream.stop()")
@@ -526,11 +549,11 @@ def test_after_a_disconnect_every_missed_call_is_shown_and_only_the_still_called
 
     for resume in ("replay", "snapshot"):
         numbers, still_called = away_then_back(resume)
-        entries = wait_announced(page, said + 1)
-        page.wait_for_timeout(500)  # room for a stale call to be queued wrongly
-        assert page.evaluate("() => window.qmsDisplay.count + window.qmsDisplay.queued") == said + 1
-        assert [e["version"] for e in entries[said:]] == [still_called], resume
-        said += 1
+        entries = wait_announced(page, spoken + 1)
+        taken_in(page, desk.marker())
+        assert said(page) == spoken + 1
+        assert [e["version"] for e in entries[spoken:]] == [still_called], resume
+        spoken += 1
         missed = page.locator("#missed li .d-num").all_text_contents()
         assert missed == numbers, resume  # every missed call is on the board
         assert page.locator("#missed-box").is_visible()

@@ -28,6 +28,7 @@ from staff_pages import (
     HeldStream,
     counter,
     issue,
+    press_until_answered,
     reset_hall,
     sign_in,
 )
@@ -187,9 +188,8 @@ def test_refusal_pending_and_phone(hall: LiveHall, browser: Any, clean: Api) -> 
 
     # A command shows pending until its event arrives.
     stream.holding = True
-    row.get_by_role("button", name="Tahan").click()
-    row.locator("button[data-pending]").wait_for()
-    page.wait_for_timeout(300)
+    press_until_answered(page, row.get_by_role("button", name="Tahan"))
+    assert row.locator("button[data-pending]").count() == 1
     assert row.get_attribute("data-state") == "waiting"  # not claimed before the event
     stream.release()
     page.locator(f"#tickets tr[data-number={ticket['number']}][data-state=held]").wait_for()

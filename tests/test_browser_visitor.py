@@ -7,6 +7,7 @@ and recovery when the server is out of reach."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from api_client import Api
 from browser_support import HD, PHONE, SITE, js_errors, keep_screenshot, shot, watch
@@ -23,13 +24,34 @@ PAGE_WEIGHT = """() => [...performance.getEntriesByType('navigation'),
                        .reduce((bytes, e) => bytes + e.decodedBodySize, 0)"""
 
 
+# Longer than any wait between two polls (visitor-model.js: MAX_BACKOFF_MS).
+LONGEST_PAUSE_MS = 61_000
+
+
 def phone(browser: Any, viewport: dict[str, int] = PHONE) -> Any:
     page = browser.new_context(viewport=viewport, has_touch=True).new_page()
+    page.clock.install()  # time flows as usual; `calls_after_longest_pause` jumps it ahead
     page.add_init_script(RECORD_VIBRATIONS)
     page.errors = watch(page)
     page.api_calls = []
-    page.on("request", lambda r: "/api/v1/" in r.url and page.api_calls.append(r.url))
+    page.on(
+        "request",
+        lambda r: (
+            ("/api/v1/" in r.url or r.url.endswith("/healthz")) and page.api_calls.append(r.url)
+        ),
+    )
     return page
+
+
+def calls_after_longest_pause(page: Any) -> list[str]:
+    """The requests the page makes while its clock runs past any poll it could have
+    scheduled, then a marker (/healthz, fetched by the test afterwards): a wrong poll
+    is initiated before the marker, so it is seen before it."""
+    calls = len(page.api_calls)
+    page.clock.run_for(LONGEST_PAUSE_MS)
+    with page.expect_request("**/healthz"):
+        page.evaluate("() => fetch('/healthz')")
+    return [urlsplit(url).path for url in page.api_calls[calls:]]
 
 
 def test_visitor_follows_the_ticket_until_called_and_done(hall: LiveHall, browser: Any) -> None:
@@ -76,9 +98,7 @@ def test_visitor_follows_the_ticket_until_called_and_done(hall: LiveHall, browse
     assert officer.post(counter + "/complete").status == 200
     page.wait_for_selector("main[data-state=done]", timeout=10_000)
     assert "Terima kasih" in page.locator(".explain").inner_text()
-    calls = len(page.api_calls)
-    page.wait_for_timeout(6000)
-    assert len(page.api_calls) == calls  # a final state is not polled again
+    assert calls_after_longest_pause(page) == ["/healthz"]  # a final state is not polled again
 
     wide = phone(browser, HD)
     wide.goto(hall.url + mine["status_url"])
@@ -93,8 +113,9 @@ def test_unknown_ticket_says_so_and_asks_once(hall: LiveHall, browser: Any) -> N
     page.wait_for_selector("main[data-state=not_found]")
     assert page.get_by_role("heading", name="Tiket tidak ditemukan").is_visible()
     shot(page, "visitor-not-found-phone")
-    page.wait_for_timeout(6000)
-    assert len(page.api_calls) == 1  # each miss counts against the address: never repeated
+    assert len(page.api_calls) == 1
+    # Each miss counts against the address: never repeated.
+    assert calls_after_longest_pause(page) == ["/healthz"]
     page.get_by_role("button", name="English").click()
     assert page.get_by_role("heading", name="Ticket not found").is_visible()
     assert js_errors(page.errors) == []

@@ -50,6 +50,7 @@ LEASE_MS = 3_000  # the writer's lease; a writer that died is replaced within th
 FORWARD_TIMEOUT = 2.0  # s a sender waits for the writer before running the command itself
 SHUN_S = 10.0  # a writer that did not answer gets nothing more for this long
 CATCH_UP_S = 1.0  # s to wait for the follower to bring a forwarded command's events
+LOG_CHECK_S = 1.0  # s between the writer's checks of the log for appends made elsewhere
 
 # KEYS: lease. ARGV: node, ttl ms. Renew only one's own lease.
 _RENEW = """
@@ -77,11 +78,14 @@ class SiteRelay:
         *,
         lease_ms: int = LEASE_MS,
         timeout: float = FORWARD_TIMEOUT,
+        log_check_s: float = LOG_CHECK_S,
     ) -> None:
         self.engine = engine
         self.node = uuid.uuid4().hex[:16]
         self.lease_ms = lease_ms
         self.timeout = timeout
+        self.log_check_s = log_check_s  # on the lease's checks (`_tick`); inf: never
+        self._log_checked = time.monotonic()  # when it last checked
         self._log = log
         self._redis, self._prefix = log.shared()
         self._lease = keys.leader(self._prefix, engine.site)
@@ -159,11 +163,10 @@ class SiteRelay:
     async def _tick(self) -> None:
         if self.is_writer:
             if await timed(self._renew(keys=[self._lease], args=[self.node, self.lease_ms])):
-                # Once a second: has another process appended (a sender that ran a
-                # command itself and whose nudge got lost)? Then read it in.
-                newest = await self.engine.log.version(self.site)
-                if newest > self.engine.version:
-                    self._nudged(newest)
+                # Each `log_check_s`: appends by another process whose nudge got lost?
+                if time.monotonic() - self._log_checked >= self.log_check_s:
+                    self._log_checked = time.monotonic()
+                    self._nudged(await self.engine.log.version(self.site))
                 return
             log.warning("site %s: writer lease lost (a pause longer than it?)", self.site)
             self._set_writer(None)
@@ -462,12 +465,9 @@ class SiteRelay:
             result = decided.result()
             if result.events and not result.repeated:
                 return  # its events in the log are the answer (see `_on_event`)
-            answer = {
-                "x": "ok",
-                "version": result.version,
-                "events": [[v, e] for v, e in result.events],
-                "repeated": result.repeated,
-            }
+            events = [[v, e] for v, e in result.events]
+            answer = {"x": "ok", "version": result.version, "events": events}
+            answer["repeated"] = result.repeated
         else:
             answer = answer_for(error)
         if answer is not None:
