@@ -315,7 +315,9 @@ def test_no_file_of_the_survey_names_a_ticket(server: LiveServer) -> None:
         "survey.xlsx": xlsx_text(get(admin, R, format="xlsx", by="service", **span).raw),
     }
     responses = files["responses.csv"].strip().split("\r\n")
-    assert responses[0].startswith("period,service,agency,channel,U1,U2,U3,U4,U5,U6,U7,U8,U9,")
+    assert responses[0].startswith(
+        "period,service,agency,channel,answered_on,U1,U2,U3,U4,U5,U6,U7,U8,U9,"
+    )
     assert len(responses) == 1 + 22  # one row per response
     assert (
         "Perhitungan IKM" in files["responses.xlsx"] and "NRR tertimbang" in files["responses.xlsx"]

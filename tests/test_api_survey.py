@@ -165,7 +165,8 @@ def test_export_has_one_row_per_response_and_never_the_ticket(hall: LiveHall) ->
     assert "attachment" in reply.headers["content-disposition"]
     text = reply.raw.decode("utf-8-sig")
     lines = text.strip().split("\r\n")
-    assert lines[0].startswith("period,service,agency,channel,U1,")
+    assert lines[0].startswith("period,service,agency,channel,answered_on,U1,")
+    assert lines[1:] and all(",kiosk,phone," in line for line in lines[1:])  # on the phone
     assert len(lines) == 1 + total
     assert "'=HYPERLINK" in text  # a formula is kept as text
     for secret in (ticket["ticket"], ticket["ref"].split(".")[1], "budi", "L1"):

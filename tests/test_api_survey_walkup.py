@@ -93,6 +93,6 @@ def test_walk_up_answers_are_limited_per_address_and_counted_apart(hall: LiveHal
     assert channels == {"kiosk": 5, "walk_up": 5}
     public = anon.ok("GET", f"/api/v1/survey/{SITE}")
     assert {g["key"]: g["respondents"] for g in public["sources"]} == {"visit": 5, "walk_up": 5}
-    # the export's channel column says walk_up, never a ticket
+    # the export's channel and answered_on columns say walk_up, never a ticket
     csv = hall.who["supervisor"].get(f"{S}/survey/export?format=csv")
-    assert csv.raw.decode().count("walk_up") == 5
+    assert csv.raw.decode().count(",walk_up,walk_up,") == 5

@@ -15,7 +15,7 @@ NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 def records() -> list[Record]:
     return [
-        Record(date(2026, 3, 9), (4,) * 9, {"service": "ktp", "officer": "budi"}, "=1+1"),
+        Record(date(2026, 3, 9), (4,) * 9, {"service": "ktp", "officer": "budi", "answered_on": "tablet"}, "=1+1"),
         Record(date(2026, 2, 1), (3,) * 9, {"service": "kk", "usia": "30-39"}, "Baik <b>&</b>"),
     ]
 
@@ -25,12 +25,13 @@ def test_rows_carry_no_officer_counter_or_day_and_are_sorted() -> None:
     assert [r[0] for r in out] == ["2026-02", "2026-03"]  # the month, sorted by content
     assert len(out[0]) == len(COLUMNS) and "officer" not in COLUMNS and "counter" not in COLUMNS
     assert out[1][-1] == "'=1+1"  # a formula is text
+    assert out[1][COLUMNS.index("answered_on")] == "tablet"  # where, never who or when
     assert "budi" not in str(out)
 
 
 def test_csv() -> None:
     text = to_csv(records()).decode("utf-8")
-    assert text.startswith("\ufeffperiod,service,agency,channel,U1,")
+    assert text.startswith("\ufeffperiod,service,agency,channel,answered_on,U1,")
     assert text.count("\r\n") == 3
 
 
@@ -54,7 +55,7 @@ def test_xlsx_has_the_responses_and_the_calculation_sheet() -> None:
                 ET.fromstring(z.read(name))  # every part is well-formed XML
         responses = sheet(z, 1)
         assert responses[0] == list(COLUMNS)
-        assert responses[1][4:13] == ["3"] * 9 and "Baik <b>&</b>" in responses[1]
+        assert responses[1][5:14] == ["3"] * 9 and "Baik <b>&</b>" in responses[1]
         calc = {row[0]: row[1:] for row in sheet(z, 2)}
     assert calc["NRR"] == ["3.500"] * 9
     assert calc["IKM konversi / converted (x25)"] == ["87.50"]

@@ -1,7 +1,8 @@
 """Exports of a period's responses: CSV, and XLSX with the calculation sheet halls submit.
 
 One row per response: its month (not its day: a day and a service could point
-at a ticket), service, agency, channel, U1…U9, the profile and the suggestion.
+at a ticket), service, agency, channel, where it was answered (phone, tablet,
+walk_up), U1…U9, the profile and the suggestion.
 Never the ticket, its number, the counter, the officer or the time. Rows are
 sorted by their content, not kept in the order they were answered, for the
 same reason. A text cell that a spreadsheet would run as a formula (starting
@@ -23,7 +24,16 @@ from qms.survey.aggregate import Record
 from qms.survey.index import Index, Tally, compute, round_half_up
 from qms.survey.instrument import ELEMENT_KEYS, PROFILE_KEYS
 
-COLUMNS = ("period", "service", "agency", "channel", *ELEMENT_KEYS, *PROFILE_KEYS, "suggestion")
+COLUMNS = (
+    "period",
+    "service",
+    "agency",
+    "channel",
+    "answered_on",
+    *ELEMENT_KEYS,
+    *PROFILE_KEYS,
+    "suggestion",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Cell = str | int
@@ -39,7 +49,7 @@ def rows(records: Iterable[Record]) -> list[list[Cell]]:
     for r in records:
         v = r.values
         row: list[Cell] = [f"{r.day.year}-{r.day.month:02d}"]
-        row += [_safe(v.get(k) or "") for k in ("service", "agency", "channel")]
+        row += [_safe(v.get(k) or "") for k in ("service", "agency", "channel", "answered_on")]
         row += list(r.scores)
         row += [_safe(v.get(k) or "") for k in PROFILE_KEYS]
         row.append(_safe(r.suggestion))
