@@ -9,10 +9,10 @@
 // data-field), so the page, the API and the exports can be checked against each other.
 
 import { ApiError, get } from "./api.js";
-import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
+import { getLang, locale, register, setLang, startLanguage, t } from "./i18n.js";
 import { Gate, chooseSite } from "./staff.js";
 import { periodLines, wholeMonth } from "./reports-model.js";
-import { drawChart, drawHeatmap, drawSurvey, fmt, locale } from "./reports-view.js";
+import { drawChart, drawHeatmap, drawSurvey, fmt } from "./reports-view.js";
 import { $, banner, h, showError } from "./ui.js";
 
 register({
@@ -428,9 +428,7 @@ async function ready(me) {
 }
 
 function boot() {
-  applyI18n();
-  langToggle();
-  onLangChange(() => {
+  startLanguage(() => {
     if (setup) fillFilters();
     draw();
   });

@@ -7,7 +7,7 @@
 // survey put away is closed on the server too (POST /api/v1/tablet/survey/skip).
 
 import { deviceToken, get, post } from "./api.js";
-import { applyI18n, errorText, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
+import { errorText, getLang, register, setLang, startLanguage, t } from "./i18n.js";
 import { surveyFor } from "./survey.js";
 import { $, h } from "./ui.js";
 
@@ -136,11 +136,9 @@ function touched() {
 }
 
 for (const kind of ["pointerdown", "keydown", "input"]) document.addEventListener(kind, touched, { capture: true, passive: true });
-onLangChange(() => {
+startLanguage(() => {
   if (shown) shown.survey.render();
   else if (main.dataset.screen === "idle") renderIdle();
 });
-applyI18n();
-langToggle();
 if (!token) screen("error", h("p", { class: "tablet-error", role: "alert" }, t("err_no_device_token")));
 else idle();
