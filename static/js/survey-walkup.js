@@ -9,7 +9,6 @@ import { surveyFor } from "./survey.js";
 import { $, h, showFailure } from "./ui.js";
 
 register({
-  w_title: ["Survei Kepuasan Masyarakat", "Satisfaction survey"],
   w_service: ["Layanan: {name}", "Service: {name}"],
   w_walk_up: [
     "Tanpa nomor antrean: jawaban ini dihitung terpisah dari penilaian kunjungan bertiket.",
