@@ -99,6 +99,9 @@ export function pick(pair) {
   return lang === "en" ? pair[1] : pair[0];
 }
 
+/** A set-up object's name (a service's `name_id` / `name_en`) in the page's language. */
+export const localName = (o) => (lang === "en" ? o.name_en : o.name_id);
+
 /** The locale numbers and dates are written in. */
 export const locale = () => (lang === "en" ? "en-GB" : "id-ID");
 

@@ -8,7 +8,7 @@
 // the banner and changes nothing.
 
 import { ApiError, get, newKey, post, put } from "./api.js";
-import { getLang, register, startLanguage, t } from "./i18n.js";
+import { localName, register, startLanguage, t } from "./i18n.js";
 import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { SupervisorModel } from "./supervisor-model.js";
@@ -85,7 +85,7 @@ let drawQueued = false;
 
 const serviceName = (id) => {
   const s = model.services.get(id);
-  return s ? (getLang() === "en" ? s.name_en : s.name_id) : id;
+  return s ? localName(s) : id;
 };
 const sitePath = (rest) => `/sites/${encodeURIComponent(site)}${rest}`;
 
