@@ -7,15 +7,20 @@ Redis keys, SQLite files and PostgreSQL tables it made, in `finally` blocks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing as mp
 import os
 import platform
+import queue
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import traceback
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +90,137 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+Column = tuple[str, str | Callable[[dict[str, Any]], Any]]  # a header, and a key or a getter
+
+
+def stop_child(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait_s: float = 15) -> None:
+    """Stop a child process: `sig`, up to `wait_s` seconds to exit, then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+START_TIMEOUT = 60.0  # s for every worker process to be ready
+JOIN_TIMEOUT = 15.0  # s past a run's end for workers to report and exit
+
+
+Work = Callable[..., Awaitable[dict[str, Any]]]  # a worker's coroutine function
+
+
+def worker_process(results: Any, work: Work, *args: Any) -> None:
+    """A benchmark's worker process: ``asyncio.run(work(*args))`` (`args[0]` is its
+    index), its result or its failure put on `results`, so the parent never hangs."""
+    try:
+        res = asyncio.run(work(*args))
+    except BaseException as exc:
+        res = {"proc": args[0], "error": f"{exc!r}\n{traceback.format_exc()}"}
+    results.put(res)
+
+
+async def ready_then_go(ready: Any, go: Any, idx: int) -> None:
+    """In a worker: say it is set up, then wait for the go of `Workers.run`."""
+    ready.put(idx)
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
+        raise TimeoutError("no go signal")
+
+
+class Workers:
+    """Worker processes started together: each runs ``work(idx, *args, ready, go)``,
+    puts its index on `ready` when set up, waits for `go`, then reports one result."""
+
+    def __init__(self) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.ready, self.go, self.results = self.ctx.Queue(), self.ctx.Event(), self.ctx.Queue()
+        self.procs: list[Any] = []
+
+    def start(self, work: Work, idx: int, *args: Any) -> None:
+        p = self.ctx.Process(
+            target=worker_process,
+            args=(self.results, work, idx, *args, self.ready, self.go),
+            daemon=True,
+        )
+        p.start()
+        self.procs.append(p)
+
+    def wait_ready(self) -> None:
+        """Until every worker is ready (one that failed reports on `results` instead)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        for _ in self.procs:
+            try:
+                self.ready.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                outs = []
+                with contextlib.suppress(queue.Empty):
+                    outs.append(self.results.get_nowait())
+                raise RuntimeError(f"workers not ready in {START_TIMEOUT} s: {outs}") from None
+
+    def run(self, duration: float) -> list[dict[str, Any]]:
+        """Go; every worker's result (RuntimeError naming the failures, if any)."""
+        self.go.set()
+        outs: list[dict[str, Any]] = []
+        deadline = time.monotonic() + duration + JOIN_TIMEOUT
+        while len(outs) < len(self.procs):
+            try:
+                outs.append(self.results.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                raise RuntimeError(
+                    f"only {len(outs)} of {len(self.procs)} workers reported"
+                ) from None
+        errors = [o["error"] for o in outs if "error" in o]
+        if errors:
+            raise RuntimeError("worker failed:\n" + "\n".join(errors))
+        return outs
+
+    def join(self) -> None:
+        for p in self.procs:
+            p.join(timeout=JOIN_TIMEOUT)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+
+
+def runs_cell(r: dict[str, Any]) -> str:
+    """The "pairs/s range (runs)" cell of a best-of-runs row (`best_run`)."""
+    return f"{r['range']} ({r['runs']})"
+
+
+def check_cell(r: dict[str, Any]) -> str:
+    """The "check" cell: the run's check, and whether the time cap ended it."""
+    return str(r["check"]) + (" (time cap hit)" if r["timed_out"] else "")
+
+
+# The columns every best-of-runs table of the engine and its PostgreSQL peer shares:
+# what ran (after the backend's column), and how long one command took.
+RUN_COLUMNS: list[Column] = [
+    ("counters", "counters"),
+    ("processes", "procs"),
+    ("tickets waiting at start", "tickets"),
+    ("pairs", "pairs"),
+    ("elapsed s", "elapsed"),
+    ("pairs/s", "pairs_s"),
+    ("pairs/s range (runs)", runs_cell),
+]
+LATENCY_COLUMNS: list[Column] = [
+    ("p50 ms", "p50"),
+    ("p99 ms", "p99"),
+    ("max ms", "max"),
+    ("check", check_cell),
+]
+
+
+def md_records(columns: Sequence[Column], records: Iterable[dict[str, Any]]) -> str:
+    """`md_table` of dicts: each column's header beside the key (or getter) of its cells."""
+    return md_table(
+        [header for header, _ in columns],
+        [[get(r) if callable(get) else r[get] for _, get in columns] for r in records],
+    )
 
 
 def hall_commands() -> list[dict[str, Any]]:
@@ -211,33 +347,16 @@ def machine_info() -> dict[str, str]:
         except (OSError, subprocess.SubprocessError):
             pass
     if shutil.which("psql"):
-        info["postgresql"] = _first_line(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-Atc",
-                "show server_version",
-            ]
-        )
-        info["postgresql synchronous_commit"] = _first_line(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-Atc",
-                "show synchronous_commit",
-            ]
-        )
+        psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-Atc"]
+        for setting in ("server_version", "synchronous_commit"):
+            name = "postgresql" if setting == "server_version" else f"postgresql {setting}"
+            info[name] = _first_line([*psql, f"show {setting}"])
     return info
+
+
+def progress(msg: str) -> None:
+    """A line of progress on stderr, at once (stdout carries the report)."""
+    print(msg, file=sys.stderr, flush=True)
 
 
 def load_average() -> str:

@@ -33,16 +33,13 @@ import contextlib
 import cProfile
 import glob
 import itertools
-import multiprocessing as mp
 import os
 import pstats
-import queue
 import random
 import shutil
 import sys
 import tempfile
 import time
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -50,14 +47,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     COUNTERS,
+    LATENCY_COLUMNS,
+    RUN_COLUMNS,
     SITE,
     HallClock,
+    Workers,
     best_run,
     delete_prefix,
     hall_commands,
     load_average,
+    md_records,
     md_table,
     percentile,
+    progress,
+    ready_then_go,
     redis_url,
     split_counters,
     ticket_services,
@@ -65,8 +68,6 @@ from _common import (
 )
 
 ACTIVE: list[str] = list(COUNTERS)  # the counters pressing (--counters)
-START_TIMEOUT = 60.0  # s for every worker to open its engine
-JOIN_TIMEOUT = 15.0  # s past the run's end for workers to report and exit
 
 
 # --- the counters ------------------------------------------------------------------------
@@ -156,9 +157,9 @@ async def _worker(
     follow: str,
     command_ids: bool,
     rate: float,
+    profile: str | None,
     ready: Any,
     go: Any,
-    profile: str | None,
 ) -> dict[str, Any]:
     from qms.engine import SiteEngine, following
     from qms.eventlog import open_log
@@ -176,10 +177,7 @@ async def _worker(
                 while relay is not None and relay.writer is None:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)  # until the lease is settled
             stack.callback(server_gc().stop)
-            ready.put(idx)
-            loop = asyncio.get_running_loop()
-            if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
-                raise TimeoutError("no go signal")
+            await ready_then_go(ready, go, idx)
             prof = cProfile.Profile(time.process_time) if profile else None
             if prof is not None:
                 prof.enable()
@@ -201,29 +199,6 @@ async def _worker(
         return out
     finally:
         await log.close()
-
-
-def worker(
-    idx: int,
-    url: str,
-    counters: list[str],
-    t0: float,
-    duration: float,
-    follow: str,
-    command_ids: bool,
-    rate: float,
-    ready: Any,
-    go: Any,
-    results: Any,
-    profile: str | None,
-) -> None:
-    try:
-        res = asyncio.run(
-            _worker(idx, url, counters, t0, duration, follow, command_ids, rate, ready, go, profile)
-        )
-    except BaseException as exc:  # report, never hang the parent
-        res = {"proc": idx, "error": f"{exc!r}\n{traceback.format_exc()}"}
-    results.put(res)
 
 
 def _appends(engine: Any) -> int:
@@ -342,55 +317,17 @@ async def run_redis(
     prefix = unique("tp")
     url = redis_url(prefix, base)
     log = open_log(url)
-    ctx = mp.get_context("spawn")
-    workers: list[Any] = []
+    workers = Workers()
     t0 = time.time()
     try:
         setup_version = await set_up(log, tickets, t0)
-        ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
         for idx, counters in enumerate(split_counters(procs, ACTIVE)):
             profile = f"{profile_dir}/redis-{procs}p-{tickets}t-{idx}.prof" if profile_dir else None
-            p = ctx.Process(
-                target=worker,
-                args=(
-                    idx,
-                    url,
-                    counters,
-                    t0,
-                    duration,
-                    follow,
-                    command_ids,
-                    rate,
-                    ready,
-                    go,
-                    results,
-                    profile,
-                ),
-                daemon=True,
-            )
-            p.start()
-            workers.append(p)
-        outs: list[dict[str, Any]] = []
-        deadline = time.monotonic() + START_TIMEOUT
-        for _ in workers:
-            try:
-                ready.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                # a worker that failed to open reports on `results` instead
-                with contextlib.suppress(queue.Empty):
-                    outs.append(results.get_nowait())
-                raise RuntimeError(f"workers not ready in {START_TIMEOUT} s: {outs}") from None
+            args = (url, counters, t0, duration, follow, command_ids, rate, profile)
+            workers.start(_worker, idx, *args)
+        workers.wait_ready()
         server_cpu = await redis_cpu(base)
-        go.set()
-        deadline = time.monotonic() + duration + JOIN_TIMEOUT
-        while len(outs) < len(workers):
-            try:
-                outs.append(results.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                raise RuntimeError(f"only {len(outs)} of {len(workers)} workers reported") from None
-        errors = [o["error"] for o in outs if "error" in o]
-        if errors:
-            raise RuntimeError("worker failed:\n" + "\n".join(errors))
+        outs = workers.run(duration)
         server_cpu = await redis_cpu(base) - server_cpu
         pairs = sum(o["pairs"] for o in outs)
         check = await check_log(log, setup_version, tickets, pairs)
@@ -400,11 +337,7 @@ async def run_redis(
         row["fallbacks"] = sum(o.get("fallbacks", 0) for o in outs)
         return row
     finally:
-        for p in workers:
-            p.join(timeout=JOIN_TIMEOUT)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
+        workers.join()
         with contextlib.suppress(Exception):
             await log.drop(SITE)
         await log.close()
@@ -515,50 +448,19 @@ def row_lat(outs: list[dict[str, Any]]) -> list[float]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    return md_table(
+    return md_records(
         [
-            "backend",
-            "counters",
-            "processes",
-            "tickets waiting at start",
-            "pairs",
-            "elapsed s",
-            "pairs/s",
-            "pairs/s range (runs)",
-            "commands/s",
-            "conflicts/command",
-            "commands/append",
-            "forwarded/command",
-            "client CPU ms/pair",
-            "redis-server CPU ms/pair",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "check",
+            ("backend", "backend"),
+            *RUN_COLUMNS,
+            ("commands/s", "commands_s"),
+            ("conflicts/command", lambda r: f"{r['conflict_rate']:.3f}"),
+            ("commands/append", "per_append"),
+            ("forwarded/command", lambda r: r.get("forwarded", float("nan"))),
+            ("client CPU ms/pair", "cpu_per_pair"),
+            ("redis-server CPU ms/pair", "server_cpu_per_pair"),
+            *LATENCY_COLUMNS,
         ],
-        [
-            (
-                r["backend"],
-                r["counters"],
-                r["procs"],
-                r["tickets"],
-                r["pairs"],
-                r["elapsed"],
-                r["pairs_s"],
-                f"{r['range']} ({r['runs']})",
-                r["commands_s"],
-                f"{r['conflict_rate']:.3f}",
-                r["per_append"],
-                r.get("forwarded", float("nan")),
-                r["cpu_per_pair"],
-                r["server_cpu_per_pair"],
-                r["p50"],
-                r["p99"],
-                r["max"],
-                r["check"] + (" (time cap hit)" if r["timed_out"] else ""),
-            )
-            for r in rows
-        ],
+        rows,
     )
 
 
@@ -652,13 +554,11 @@ def main() -> None:
                         )
                     )
                     runs.append(r)
-                    print(
+                    progress(
                         f"{r['backend']}  procs={procs} tickets={tickets}: "
                         f"{r['pairs_s']:.0f} pairs/s, "
                         f"p99 {r['p99']:.2f} ms, {r['check']}"
                         + (f", {r['fallbacks']} fallbacks" if r.get("fallbacks") else ""),
-                        file=sys.stderr,
-                        flush=True,
                     )
                 rows.append(best_run(runs))
         if not args.skip_sqlite:
@@ -677,11 +577,9 @@ def main() -> None:
                         )
                     )
                     runs.append(r)
-                    print(
+                    progress(
                         f"{r['backend']} tickets={tickets}: {r['commands_s']:.0f} commands/s, "
                         f"p99 {r['p99']:.2f} ms, {r['check']}",
-                        file=sys.stderr,
-                        flush=True,
                     )
                 rows.append(best_run(runs))
     print(table(rows))

@@ -62,7 +62,9 @@ from _common import (
     md_table,
     percentile,
     print_machine,
+    progress,
     redis_url,
+    stop_child,
     ticket_services,
     tree_cpu,
     unique,
@@ -219,13 +221,7 @@ def server(cmd: list[str], port: int, env: dict[str, str], log: Path) -> Iterato
                 time.sleep(0.1)
         yield proc.pid
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_child(proc)
 
 
 PY_SPY: list[str] = []  # --py-spy: the profiler's command and where it writes
@@ -434,11 +430,9 @@ def main() -> None:
                     if res["pairs"] == args.tickets and not res["problems"]
                     else (f"PROBLEM: {res['pairs']} pairs; " + "; ".join(res["problems"]))
                 )
-                print(
+                progress(
                     f"run {run} {config}: {res['pairs_s']:.0f} pairs/s, server CPU "
                     f"{res['cpu']:.2f} ms/pair, {check}",
-                    file=sys.stderr,
-                    flush=True,
                 )
                 rows.append((names[config], run, res, check))
     finally:

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SITE, delete_prefix, load_average, md_table, redis_url, unique
+from _common import SITE, delete_prefix, load_average, md_table, progress, redis_url, unique
 
 from qms.core import (
     Rejected,
@@ -379,7 +379,7 @@ async def main_async(args: argparse.Namespace) -> None:
         # to compare the states, the generator's must be what the last snapshot holds
         for name, url in urls.items():
             replay = await full_replay(url, expected, total) if not args.skip_replay else None
-            print(f"{name}: full replay {replay} s", file=sys.stderr, flush=True)
+            progress(f"{name}: full replay {replay} s")
             log = logs[name]
             results = {}
             for label, (v, snap) in (("worst", (v_prev, s_prev)), ("best", (v_last, s_last))):
@@ -389,10 +389,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 ]
                 parts = await open_breakdown(url)
                 results[label] = (times, parts)
-                print(
+                progress(
                     f"{name} {label}: {[round(t, 3) for t in times]} {parts}",
-                    file=sys.stderr,
-                    flush=True,
                 )
             for label, (times, parts) in results.items():
                 rows.append(

@@ -32,12 +32,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import multiprocessing as mp
 import os
-import queue
 import sys
 import time
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -45,20 +42,23 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     COUNTERS,
+    LATENCY_COLUMNS,
     PG_DSN,
+    RUN_COLUMNS,
     SHARED_SERVICES,
+    Workers,
     best_run,
     load_average,
-    md_table,
+    md_records,
     percentile,
+    progress,
+    ready_then_go,
     split_counters,
     ticket_services,
     unique,
 )
 
 ACTIVE: list[str] = list(COUNTERS)  # the counters pressing (--counters)
-START_TIMEOUT = 60.0
-JOIN_TIMEOUT = 15.0
 
 
 def proc_cpu(pid: int) -> float:
@@ -107,10 +107,7 @@ async def _worker(
             await conn.prepare(sql["call"])
             await conn.prepare(sql["complete"])
         backends = [await conn.fetchval("SELECT pg_backend_pid()") for conn in conns]
-        ready.put(idx)
-        loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(None, go.wait, START_TIMEOUT):
-            raise TimeoutError("no go signal")
+        await ready_then_go(ready, go, idx)
         start, cpu = time.perf_counter(), time.process_time()
         server_cpu = sum(proc_cpu(pid) for pid in backends)
         deadline = start + duration
@@ -161,24 +158,6 @@ async def _worker(
                 await asyncio.wait_for(conn.close(), 5)
 
 
-def worker(
-    idx: int,
-    table: str,
-    counters: list[str],
-    duration: float,
-    audit: bool,
-    dsn: str,
-    ready: Any,
-    go: Any,
-    results: Any,
-) -> None:
-    try:
-        res = asyncio.run(_worker(idx, table, counters, duration, audit, dsn, ready, go))
-    except BaseException as exc:
-        res = {"proc": idx, "error": f"{exc!r}\n{traceback.format_exc()}"}
-    results.put(res)
-
-
 async def set_up(conn: Any, table: str, tickets: int, audit: bool) -> None:
     await conn.execute(f"""
         CREATE TABLE {table} (
@@ -216,38 +195,13 @@ async def run_pg(
 
     table = unique(f"t{procs}").replace("-", "_")
     conn = await asyncpg.connect(dsn)
-    ctx = mp.get_context("spawn")
-    workers: list[Any] = []
+    workers = Workers()
     try:
         await set_up(conn, table, tickets, audit)
-        ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
         for idx, counters in enumerate(split_counters(procs, ACTIVE)):
-            p = ctx.Process(
-                target=worker,
-                args=(idx, table, counters, duration, audit, dsn, ready, go, results),
-                daemon=True,
-            )
-            p.start()
-            workers.append(p)
-        outs: list[dict[str, Any]] = []
-        deadline = time.monotonic() + START_TIMEOUT
-        for _ in workers:
-            try:
-                ready.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                with contextlib.suppress(queue.Empty):
-                    outs.append(results.get_nowait())
-                raise RuntimeError(f"workers not ready in {START_TIMEOUT} s: {outs}") from None
-        go.set()
-        deadline = time.monotonic() + duration + JOIN_TIMEOUT
-        while len(outs) < len(workers):
-            try:
-                outs.append(results.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                raise RuntimeError(f"only {len(outs)} of {len(workers)} workers reported") from None
-        errors = [o["error"] for o in outs if "error" in o]
-        if errors:
-            raise RuntimeError("worker failed:\n" + "\n".join(errors))
+            workers.start(_worker, idx, table, counters, duration, audit, dsn)
+        workers.wait_ready()
+        outs = workers.run(duration)
         claimed = Counter(t for o in outs for t in o["claimed"])
         pairs = sum(claimed.values())
         done = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE status = 'done'")
@@ -282,11 +236,7 @@ async def run_pg(
             "check": "ok" if not problems else "PROBLEM: " + "; ".join(problems),
         }
     finally:
-        for p in workers:
-            p.join(timeout=JOIN_TIMEOUT)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
+        workers.join()
         try:
             await conn.execute(f"DROP TABLE IF EXISTS {table}_events")
             await conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -295,44 +245,16 @@ async def run_pg(
 
 
 def table_md(rows: list[dict[str, Any]]) -> str:
-    return md_table(
+    return md_records(
         [
-            "peer",
-            "counters",
-            "processes",
-            "tickets waiting at start",
-            "pairs",
-            "elapsed s",
-            "pairs/s",
-            "pairs/s range (runs)",
-            "statements/s",
-            "client CPU ms/pair",
-            "postgres backends CPU ms/pair",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "check",
+            ("peer", "backend"),
+            *RUN_COLUMNS,
+            ("statements/s", "commands_s"),
+            ("client CPU ms/pair", "cpu_per_pair"),
+            ("postgres backends CPU ms/pair", "server_cpu_per_pair"),
+            *LATENCY_COLUMNS,
         ],
-        [
-            (
-                r["backend"],
-                r["counters"],
-                r["procs"],
-                r["tickets"],
-                r["pairs"],
-                r["elapsed"],
-                r["pairs_s"],
-                f"{r['range']} ({r['runs']})",
-                r["commands_s"],
-                r["cpu_per_pair"],
-                r["server_cpu_per_pair"],
-                r["p50"],
-                r["p99"],
-                r["max"],
-                r["check"] + (" (time cap hit)" if r["timed_out"] else ""),
-            )
-            for r in rows
-        ],
+        rows,
     )
 
 
@@ -368,11 +290,9 @@ def main() -> None:
                 for _ in range(args.repeat):
                     r = asyncio.run(run_pg(procs, tickets, args.duration, audit, args.dsn))
                     runs.append(r)
-                    print(
+                    progress(
                         f"{r['backend']} procs={procs} tickets={tickets}: {r['pairs_s']:.0f} "
                         f"pairs/s, p99 {r['p99']:.2f} ms, {r['check']}",
-                        file=sys.stderr,
-                        flush=True,
                     )
                 rows.append(best_run(runs))
     print(table_md(rows))

@@ -42,6 +42,8 @@ import msgpack  # type: ignore[import-untyped]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, md_table, percentile, print_machine, unique
 
+from qms.eventlog.resp import pack  # the RESP encoding qms writes (nothing else of qms)
+
 HOST, PORT = "127.0.0.1", 6379
 COUNTERS_PER_SITE = 8
 
@@ -56,14 +58,6 @@ for i = 2, #ARGV do push[i] = ARGV[i] end
 redis.call('PUBLISH', KEYS[2], cmsgpack.pack(push))
 return v + #ARGV - 2
 """
-
-
-def _pack(*args: bytes | str | int) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
 
 
 class Resp(asyncio.Protocol):
@@ -91,7 +85,7 @@ class Resp(asyncio.Protocol):
         future = asyncio.get_running_loop().create_future()
         self.waiting.append(future)
         assert self.transport is not None
-        self.transport.write(_pack(*args))
+        self.transport.write(pack(*args))
         return future
 
 
@@ -120,7 +114,7 @@ class Node:
         channel = self.requests if self.is_writer else self.push
         self.sub.waiting.append(asyncio.get_running_loop().create_future())
         assert self.sub.transport is not None
-        self.sub.transport.write(_pack("SUBSCRIBE", channel))
+        self.sub.transport.write(pack("SUBSCRIBE", channel))
         await self.sub.waiting[-1]
 
     def _pushed(self, channel: bytes, data: bytes) -> None:

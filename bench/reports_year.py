@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import shutil
 import statistics
 import sys
@@ -49,6 +50,7 @@ from qms.reports.store import rebuild, write_day
 from qms.reports.visits import DayRows, SiteFold
 
 NOW = 2_000_000_000.0  # any moment after the data: no view of a closed day depends on it
+PARTS = ("rebuild", "write", "views", "live", "xlsx", "peer")
 TARGETS = {"year": 100.0, "month": 20.0, "today": 5.0}  # ms per view
 
 
@@ -174,7 +176,7 @@ async def main_async(args: argparse.Namespace) -> None:
     results: list[tuple[Any, ...]] = []
     try:
         # -- rebuilding the year from the log ---------------------------------------------
-        if args.rebuild or not root.exists():
+        if "rebuild" in args.only and (args.rebuild or not root.exists()):
             fresh = cache / "reports.new"
             shutil.rmtree(fresh, ignore_errors=True)
             parts = RebuildParts(log)
@@ -189,72 +191,50 @@ async def main_async(args: argparse.Namespace) -> None:
             results.append(("rebuild the year from the log", split, took, "s", 60.0, None))
         # -- writing one closed day -------------------------------------------------------
         last_day = days[-1]
-        fold, rest = await day_rows(log, meta, last_day, 1)
-        closed: list[DayRows] = []
-        fold.on_closed = closed.append
-        fold.apply_all(rest)  # the day_closed
-        con = db.connect()
-        scratch = cache / "scratch"
-        writes = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            write_day(con, scratch, fold.rows())
-            writes.append((time.perf_counter() - t0) * 1e3)
-        con.close()
-        shutil.rmtree(scratch, ignore_errors=True)
-        results.append(("write one closed day (rows + both files)",
-                        f"{len(closed[0].visits):,} visits", statistics.median(writes), "ms",
-                        100.0, None))  # fmt: skip
+        if "write" in args.only:
+            results.append(await measure_write(log, meta, cache, last_day, args.repeat))
         # -- the views over the year and a month -------------------------------------------
         periods = {"year": (days[0], days[-1]), "month": (days[-min(30, len(days))], days[-1])}
         ours: dict[tuple[str, str], Any] = {}
+        rss: dict[str, float] = {"before": rss_mb()}
         for name, (first, last) in periods.items():
-            reports = Reports(root)
+            if "views" not in args.only:
+                break
+            # No results kept (each call computes); the closed days copied into memory on
+            # the first call (`memory_days`; 0: the files read on every call).
+            reports = Reports(root, cached_results=0, memory_days=args.memory_days)
             scope = Scope({SITE: between(first, last)})
             for view, fn in qms_views(reports).items():
                 cold, warm, out = timed(lambda fn=fn, scope=scope: fn(scope), args.repeat)
                 ours[(name, view)] = (cold, warm, out)
+            rss[name] = rss_mb()
             reports.close()
         # -- today, live --------------------------------------------------------------------
-        live_fold, rest = await day_rows(log, meta, last_day, 400)
-        live = LiveDay(SITE, live_fold)
-        reports = Reports(root)
-        reports.add_live(live)
-        today = Scope({SITE: between(last_day, last_day)})
-        tickets = sum(1 for s in live_fold._day.stays.values()) if live_fold._day else 0
-        at = rest[0][1]["at"]
-        t0 = time.perf_counter()
-        reports.summary(today, at)
-        first_live = (time.perf_counter() - t0) * 1e3
         live_ms: dict[str, list[float]] = {"summary": [], "service": []}
-        step = 0
-        for _ in range(args.repeat * 3):
-            for version, entry in rest[step : step + 3]:
-                live.apply(version, entry)
-                at = entry["at"]
-            step += 3
-            t0 = time.perf_counter()
-            live_summary = reports.summary(today, at)
-            live_ms["summary"].append((time.perf_counter() - t0) * 1e3)
-            t0 = time.perf_counter()
-            reports.breakdown(today, "service", at)
-            live_ms["service"].append((time.perf_counter() - t0) * 1e3)
-        reports.close()
+        first_live, tickets, live_visits = float("nan"), 0, 0
+        if "live" in args.only:
+            first_live, tickets, live_visits = await measure_live(
+                log, meta, root, last_day, args.repeat, live_ms
+            )
         # -- XLSX of the month ---------------------------------------------------------------
-        reports = Reports(root)
-        month = Scope({SITE: between(*periods["month"])})
-        t0 = time.perf_counter()
-        book = xlsx_export(reports, month, NOW, "bench")
-        xlsx_s = time.perf_counter() - t0
-        month_visits = ours[("month", "summary")][2]["measures"]["visits"]
-        reports.close()
-        results.append(("XLSX of the month (every sheet)", f"{month_visits:,} visit rows, "
-                        f"{len(book) / 1e6:.1f} MB", xlsx_s, "s", 3.0, None))  # fmt: skip
+        if "xlsx" in args.only:
+            reports = Reports(root)
+            month = Scope({SITE: between(*periods["month"])})
+            month_visits = reports.summary(month, NOW)["measures"]["visits"]
+            reports.close()
+            reports = Reports(root)  # a fresh one: nothing kept from the call above
+            t0 = time.perf_counter()
+            book = xlsx_export(reports, month, NOW, "bench")
+            xlsx_s = time.perf_counter() - t0
+            reports.close()
+            check_xlsx(book, month_visits)
+            results.append(("XLSX of the month (every sheet)", f"{month_visits:,} visit rows, "
+                            f"{len(book) / 1e6:.1f} MB", xlsx_s, "s", 3.0, None))  # fmt: skip
         # -- the peer ---------------------------------------------------------------------------
         peer: dict[tuple[str, str], tuple[float, str]] = {}
         peer_live: dict[str, float] = {}
         load_info: dict[str, float] = {}
-        if not args.skip_peer:
+        if not args.skip_peer and "peer" in args.only:
             table = unique("rep").replace("-", "_")
             conn = await asyncpg.connect(args.dsn)
             try:
@@ -263,6 +243,8 @@ async def main_async(args: argparse.Namespace) -> None:
                     await conn.execute(sql)
                 queries = views(table)
                 for name, (first, last) in periods.items():
+                    if "views" not in args.only:
+                        break
                     span = (SITE, _d(first), _d(last))
                     for view, sql in queries.items():
                         ms, rows = await pg_timed(conn, sql, span, args.repeat)
@@ -300,6 +282,8 @@ async def main_async(args: argparse.Namespace) -> None:
         rows.append((name, view, cold, warm, f"<= {TARGETS[name]:g}", verdict, ms,
                      ms / warm if warm else float("nan"), check))  # fmt: skip
     for view, runs in live_ms.items():
+        if not runs:
+            continue
         med = statistics.median(runs)
         ms = peer_live.get(view, float("nan"))
         rows.append(("today, live", view, first_live if view == "summary" else float("nan"), med,
@@ -308,11 +292,88 @@ async def main_async(args: argparse.Namespace) -> None:
                     "PostgreSQL ms", "PostgreSQL / qms", "same figures"], rows))  # fmt: skip
     print(f"\nSummary: qms's runs the period before too (two queries); so does the peer's. "
           f"Today: {tickets:,} tickets in the live day, 3 new events before each query; "
-          f"today's visits {live_summary['measures']['visits']:,}.\n")  # fmt: skip
+          f"today's visits {live_visits:,}.\n")  # fmt: skip
+    print("Process memory (RSS, MB): " + ", ".join(f"{k} {v:,.0f}" for k, v in rss.items())
+          + f" (views with memory_days={args.memory_days})\n")  # fmt: skip
     if load_info:
         print("PostgreSQL load: " + ", ".join(f"{k} {v:,.1f}" for k, v in load_info.items()))
         print()
     print(f"- load average at the end: {load_average()}\n")
+
+
+async def measure_write(
+    log: Any, meta: dict[str, Any], cache: Path, last_day: str, repeat: int
+) -> tuple[Any, ...]:
+    """Writing one closed day: the fold's rows at its `day_closed`, then both files."""
+    fold, rest = await day_rows(log, meta, last_day, 1)
+    closed: list[DayRows] = []
+    fold.on_closed = closed.append
+    fold.apply_all(rest)  # the day_closed
+    con = db.connect()
+    scratch = cache / "scratch"
+    writes = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        write_day(con, scratch, fold.rows())
+        writes.append((time.perf_counter() - t0) * 1e3)
+    con.close()
+    shutil.rmtree(scratch, ignore_errors=True)
+    return ("write one closed day (rows + both files)", f"{len(closed[0].visits):,} visits",
+            statistics.median(writes), "ms", 100.0, None)  # fmt: skip
+
+
+async def measure_live(
+    log: Any,
+    meta: dict[str, Any],
+    root: Path,
+    last_day: str,
+    repeat: int,
+    live_ms: dict[str, list[float]],
+) -> tuple[float, int, int]:
+    """Today, live: the last day up to 400 entries before its close, then 3 new entries
+    before each query (summary with yesterday, per service). (first call ms, tickets,
+    visits); each call's ms into `live_ms`."""
+    live_fold, rest = await day_rows(log, meta, last_day, 400)
+    live = LiveDay(SITE, live_fold)
+    reports = Reports(root)
+    reports.add_live(live)
+    today = Scope({SITE: between(last_day, last_day)})
+    tickets = sum(1 for s in live_fold._day.stays.values()) if live_fold._day else 0
+    at = rest[0][1]["at"]
+    t0 = time.perf_counter()
+    summary = reports.summary(today, at)
+    first = (time.perf_counter() - t0) * 1e3
+    step = 0
+    for _ in range(repeat * 3):
+        for version, entry in rest[step : step + 3]:
+            live.apply(version, entry)
+            at = entry["at"]
+        step += 3
+        t0 = time.perf_counter()
+        summary = reports.summary(today, at)
+        live_ms["summary"].append((time.perf_counter() - t0) * 1e3)
+        t0 = time.perf_counter()
+        reports.breakdown(today, "service", at)
+        live_ms["service"].append((time.perf_counter() - t0) * 1e3)
+    reports.close()
+    return first, tickets, summary["measures"]["visits"]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def check_xlsx(book: bytes, visits: int) -> None:
+    """The workbook opens (openpyxl) and its visits sheet has a row per visit."""
+    import io
+
+    import openpyxl
+
+    sheets = openpyxl.load_workbook(io.BytesIO(book), read_only=True)
+    rows = sum(1 for _ in sheets["Kunjungan"].iter_rows(values_only=True))
+    if rows != visits + 1:
+        raise SystemExit(f"XLSX: {rows - 1} visit rows, not {visits}")
 
 
 class RebuildParts:
@@ -373,6 +434,18 @@ def main() -> None:
         help="keep the cache's files when there are some (no rebuild timed)",
     )
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default=set(PARTS),
+        help=f"comma-separated parts to run (default all): {','.join(PARTS)}",
+    )
+    ap.add_argument(
+        "--memory-days",
+        type=int,
+        default=400,
+        help="closed days the views keep in DuckDB's memory (0: read the files each call)",
+    )
     ap.add_argument("--dsn", default=PG_DSN)
     args = ap.parse_args()
     print_machine()

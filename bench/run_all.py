@@ -1,7 +1,7 @@
 """Run every benchmark, one after the other, and keep the raw output.
 
-    .venv/bin/python bench/run_all.py            # the full set (about 25 minutes)
-    .venv/bin/python bench/run_all.py --quick    # smaller sizes (about 3 minutes)
+    flock /tmp/qms-bench.lock .venv/bin/python bench/run_all.py            # the full set (~45 min)
+    flock /tmp/qms-bench.lock .venv/bin/python bench/run_all.py --quick    # smaller sizes (~8 min)
 
 Writes bench/results/<date>.md (or <date>-<HHMM>.md when that exists): the
 machine, each exact command, its Markdown output and its progress lines.
@@ -54,6 +54,10 @@ FULL = [
     ("relay_floor.py", ["--procs", "1,2,4", "--rate", "250,500,1000,0", "--repeat", "2"], 600),
     ("open_site.py", ["--events", "1000000", "--repeat", "5"], 1200),
     ("core_costs.py", [], 600),
+    # the first run also makes the year (~3.5 min, kept in /tmp/qms-reports-year)
+    ("reports_year.py", ["--repeat", "5"], 1500),
+    ("survey_index.py", [], 600),
+    ("http_officers.py", ["--repeat", "2"], 600),
     # cProfile of every worker (slows the run ~2-3x: read it for shares, not rates)
     (
         "engine_throughput.py",
@@ -66,6 +70,9 @@ QUICK = [
     ("peer_postgres.py", ["--tickets", "1000", "--procs", "1,4"], 120),
     ("open_site.py", ["--events", "100000", "--repeat", "3"], 300),
     ("core_costs.py", ["--sizes", "500,2000"], 300),
+    ("reports_year.py", ["--days", "30", "--repeat", "3"], 600),
+    ("survey_index.py", ["--responses", "10000", "--repeat", "5", "--folds", "1"], 300),
+    ("http_officers.py", ["--tickets", "500", "--repeat", "1"], 300),
 ]
 
 

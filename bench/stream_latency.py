@@ -95,6 +95,7 @@ from _common import (  # noqa: E402
     md_table,
     percentile,
     redis_url,
+    stop_child,
     unique,
 )
 
@@ -140,6 +141,26 @@ class Sink:
 
     def arrive(self, key: Any, t: float) -> None:
         self.arrivals[key].append(t)
+
+    def mark(self) -> float:
+        """The measured phase starts: forget the warm-up; the CPU time now."""
+        self.arrivals.clear()
+        self.gaps = self.frames = 0
+        self.closed.clear()
+        return time.process_time()
+
+    def collect(self, cpu0: float) -> dict[str, Any]:
+        """What was recorded since the last collect (arrivals) or mark, for the parent."""
+        out = {
+            "arrivals": dict(self.arrivals),
+            "samples": self.samples,
+            "gaps": self.gaps,
+            "frames": self.frames,
+            "closed": dict(self.closed),
+            "cpu_s": time.process_time() - cpu0,
+        }
+        self.arrivals.clear()
+        return out
 
 
 def _qms_text(client: Any, data: bytes | str, now: float) -> None:
@@ -297,38 +318,21 @@ class LeanClient(asyncio.Protocol):
 
     def _frames(self, data: bytes, now: float) -> None:
         """Unmasked server frames: text to the handler; ping, close answered."""
-        buf = self.buf + data if self.buf else data
-        i, n = 0, len(buf)
-        while n - i >= 2:
-            b0, length, head = buf[i], buf[i + 1] & 0x7F, 2
-            if length == 126:
-                if n - i < 4:
-                    break
-                length, head = int.from_bytes(buf[i + 2 : i + 4], "big"), 4
-            elif length == 127:
-                if n - i < 10:
-                    break
-                length, head = int.from_bytes(buf[i + 2 : i + 10], "big"), 10
-            if n - i < head + length:
-                break
-            payload = buf[i + head : i + head + length]
-            i += head + length
-            opcode = b0 & 0x0F
-            if opcode == 1 and b0 & 0x80:
+        frames, self.buf = server_frames(self.buf + data if self.buf else data)
+        for opcode, payload in frames:
+            if opcode == TEXT:
                 self.on_text_fast(self, payload, now)
-            elif opcode == 9:  # ping
+            elif opcode == PING:
                 self.proto.send_pong(payload)
                 self._flush()
-            elif opcode == 8:  # close
+            elif opcode == CLOSE:
                 self.close_seen = True
                 if not self.sink.stopping:
-                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
-                    self.sink.closed[str(code)] += 1
+                    self.sink.closed[str(close_code(payload))] += 1
                 if self.transport is not None:
                     self.transport.close()
-            elif opcode != 10:  # fragments, binary: this benchmark never gets them
+            elif opcode != PONG:  # fragments, binary: this benchmark never gets them
                 self.sink.closed[f"unexpected opcode {opcode}"] += 1
-        self.buf = buf[i:]
 
     def _flush(self) -> None:
         assert self.transport is not None
@@ -538,6 +542,40 @@ BROWSER_HEADERS = [
 ]
 
 
+TEXT, CLOSE, PING, PONG = 1, 8, 9, 10  # websocket opcodes (a fragment's first frame: TEXT | 0x80)
+
+
+def server_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The complete unmasked (server) frames at the start of `buf`, as (opcode,
+    payload), and the bytes left over. A final text frame is TEXT; a text frame
+    that is not final is TEXT | 0x80 (this benchmark never gets fragments)."""
+    frames = []
+    i, n = 0, len(buf)
+    while n - i >= 2:
+        b0, length, head = buf[i], buf[i + 1] & 0x7F, 2
+        if length == 126:
+            if n - i < 4:
+                break
+            length, head = int.from_bytes(buf[i + 2 : i + 4], "big"), 4
+        elif length == 127:
+            if n - i < 10:
+                break
+            length, head = int.from_bytes(buf[i + 2 : i + 10], "big"), 10
+        if n - i < head + length:
+            break
+        opcode = b0 & 0x0F
+        if opcode == TEXT and not b0 & 0x80:
+            opcode |= 0x80
+        frames.append((opcode, buf[i + head : i + head + length]))
+        i += head + length
+    return frames, buf[i:]
+
+
+def close_code(payload: bytes) -> int:
+    """The status code of a close frame's payload (1005: none given)."""
+    return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+
+
 def _client_frame(payload: bytes, opcode: int = 1) -> bytes:
     """A client frame: FIN, masked (with the all-zero key, so the payload is as is)."""
     n = len(payload)
@@ -572,38 +610,21 @@ class RawConn:
             self.sock.send(_client_frame(data))
 
     def frames(self, data: bytes, now: float) -> None:
-        buf = self.buf + data if self.buf else data
-        i, n = 0, len(buf)
-        while n - i >= 2:
-            b0, length, head = buf[i], buf[i + 1] & 0x7F, 2
-            if length == 126:
-                if n - i < 4:
-                    break
-                length, head = int.from_bytes(buf[i + 2 : i + 4], "big"), 4
-            elif length == 127:
-                if n - i < 10:
-                    break
-                length, head = int.from_bytes(buf[i + 2 : i + 10], "big"), 10
-            if n - i < head + length:
-                break
-            payload = buf[i + head : i + head + length]
-            i += head + length
-            opcode = b0 & 0x0F
-            if opcode == 1 and b0 & 0x80:
+        frames, self.buf = server_frames(self.buf + data if self.buf else data)
+        for opcode, payload in frames:
+            if opcode == TEXT:
                 self.on_fast(self, payload, now)
-            elif opcode == 9:  # a protocol ping (uvicorn's keepalive): pong
+            elif opcode == PING:  # a protocol ping (uvicorn's keepalive): pong
                 with contextlib.suppress(OSError):
-                    self.sock.send(_client_frame(payload, 10))
-            elif opcode == 8:
+                    self.sock.send(_client_frame(payload, PONG))
+            elif opcode == CLOSE:
                 self.close_seen = True
                 if not self.sink.stopping:
-                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
-                    self.sink.closed[str(code)] += 1
+                    self.sink.closed[str(close_code(payload))] += 1
                 with contextlib.suppress(OSError):
-                    self.sock.send(_client_frame(payload[:2], 8))
-            elif opcode != 10:
+                    self.sock.send(_client_frame(payload[:2], CLOSE))
+            elif opcode != PONG:
                 self.sink.closed[f"unexpected opcode {opcode}"] += 1
-        self.buf = buf[i:]
 
 
 def raw_worker(spec: ClientSpec, pipe: Pipe) -> None:
@@ -667,23 +688,10 @@ def raw_worker(spec: ClientSpec, pipe: Pipe) -> None:
             if fd == pipe_fd:
                 cmd = pipe.recv()
                 if cmd == "mark":
-                    sink.arrivals.clear()
-                    sink.gaps = sink.frames = 0
-                    sink.closed.clear()
-                    cpu0 = time.process_time()
+                    cpu0 = sink.mark()
                     pipe.send({"marked": True})
                 elif cmd == "collect":
-                    pipe.send(
-                        {
-                            "arrivals": dict(sink.arrivals),
-                            "samples": sink.samples,
-                            "gaps": sink.gaps,
-                            "frames": sink.frames,
-                            "closed": dict(sink.closed),
-                            "cpu_s": time.process_time() - cpu0,
-                        }
-                    )
-                    sink.arrivals.clear()
+                    pipe.send(sink.collect(cpu0))
                 elif cmd == "stop":
                     running = False
                 continue
@@ -783,23 +791,10 @@ async def _worker(spec: ClientSpec, pipe: Pipe) -> None:
         while True:
             cmd = await commands.get()
             if cmd == "mark":  # the measured phase starts: forget the warm-up
-                sink.arrivals.clear()
-                sink.gaps = sink.frames = 0
-                sink.closed.clear()
-                cpu0 = time.process_time()
+                cpu0 = sink.mark()
                 pipe.send({"marked": True})
             elif cmd == "collect":
-                pipe.send(
-                    {
-                        "arrivals": dict(sink.arrivals),
-                        "samples": sink.samples,
-                        "gaps": sink.gaps,
-                        "frames": sink.frames,
-                        "closed": dict(sink.closed),
-                        "cpu_s": time.process_time() - cpu0,
-                    }
-                )
-                sink.arrivals.clear()
+                pipe.send(sink.collect(cpu0))
             elif cmd == "stop":
                 break
     finally:
@@ -1414,13 +1409,7 @@ def start_profile(target: Any, n: int, args: argparse.Namespace) -> subprocess.P
 def stop_profile(proc: subprocess.Popen[bytes]) -> None:
     import signal
 
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    stop_child(proc, signal.SIGINT, 30)
 
 
 # =====================================================================================

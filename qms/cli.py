@@ -64,17 +64,19 @@ async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
-def _serve_demo(args: argparse.Namespace) -> int:
-    from qms.demo import prepare
+def _server_config(args: argparse.Namespace, **more: Any) -> Any:
+    """The server's Config: QMS_* variables, overridden by the command line's options."""
     from qms.server.config import Config
 
-    config = Config.from_env(
-        host=args.host,
-        port=args.port,
-        data_dir=args.data_dir,
-        log_url=args.log_url,
-        simulate=True if args.simulate else None,
+    return Config.from_env(
+        host=args.host, port=args.port, data_dir=args.data_dir, log_url=args.log_url, **more
     )
+
+
+def _serve_demo(args: argparse.Namespace) -> int:
+    from qms.demo import prepare
+
+    config = _server_config(args, simulate=True if args.simulate else None)
     private_data_dir(config.data_dir)
     if args.history is not None:
         code = _demo_history(args, config)
@@ -108,22 +110,13 @@ def _demo_history(args: argparse.Namespace, config: Any) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from qms.server.config import Config
-
-    config = Config.from_env(
-        host=args.host,
-        port=args.port,
-        data_dir=args.data_dir,
-        log_url=args.log_url,
-        workers=args.workers,
-    )
-    return _run_server(config)
+    return _run_server(_server_config(args, workers=args.workers))
 
 
 def _run_server(config: Any) -> int:
     import uvicorn
 
-    from qms.server.http import KEEP_ALIVE_S, MAX_HEADER_BYTES, TimedH11Protocol
+    from qms.server.http import KEEP_ALIVE_S, TimedHttpToolsProtocol
 
     if config.workers > 1 and not is_redis_url(config.effective_log_url):
         print(
@@ -152,11 +145,13 @@ def _run_server(config: Any) -> int:
         timeout_graceful_shutdown=5,
         # Limits for a server a stranger can reach (docs/deploy.md): each request must
         # arrive within QMS_REQUEST_TIMEOUT s (qms.server.http), an idle kept-alive
-        # connection is closed after 5 s, request line and headers are at most 16 KiB,
-        # and X-Forwarded-For is believed from QMS_FORWARDED_ALLOW_IPS only.
-        http=TimedH11Protocol,
+        # connection is closed after 5 s, request line and headers are at most 16 KiB
+        # (qms.server.http), and X-Forwarded-For is believed from QMS_FORWARDED_ALLOW_IPS only.
+        http=TimedHttpToolsProtocol,
+        # asyncio's own loop, whatever else is installed: uvicorn's "auto" would take
+        # uvloop when present, whose transports qms.eventlog.resp does not accept.
+        loop="asyncio",
         timeout_keep_alive=KEEP_ALIVE_S,
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         limit_concurrency=config.limit_concurrency or None,
         proxy_headers=bool(config.forwarded_allow_ips),
         forwarded_allow_ips=config.forwarded_allow_ips or None,

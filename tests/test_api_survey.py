@@ -145,6 +145,10 @@ def test_the_site_switches_the_survey_off_and_rewords_it(hall: LiveHall) -> None
     ]
     shown = anon.ok("GET", f"/api/v1/tickets/{ticket['ref']}/survey")
     assert shown["instrument"]["elements"][2]["text"][0] == "Cepatkah?"
+    # the default questionnaire comes with it: the admin app's "restore default"
+    got = hall.admin.ok("GET", f"{S}/survey")
+    assert got["instrument"]["elements"][2]["text"] == ["Cepatkah?", "Fast?"]
+    assert got["default"]["elements"][2]["text"][0].startswith("Bagaimana pendapat")
     error(hall.admin.put(f"{S}/survey", {"valid_hours": 169}), 422, "invalid_instrument")
     body = {**ANSWERS, "instrument": on["version"]}
     assert anon.post(f"/api/v1/tickets/{ticket['ref']}/survey", body).status == 201

@@ -30,7 +30,7 @@ async def _fill(data: Path, seed: int = 11) -> list[Any]:
     return tallies
 
 
-def _visits(data: Path) -> tuple[list[str], list[list[Any]]]:
+def _visits(data: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
     reports = Reports(data / "reports")  # only the closed days' files: no live day here
     try:
         return reports.visits(scope(SITES, DAYS, 0.0))

@@ -4,10 +4,12 @@ held open for 90 s), and X-Forwarded-For is believed only from the trusted proxy
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_client import Api, add_user
@@ -105,6 +107,73 @@ def test_a_complete_request_in_pieces_and_kept_alive_connections_work(
                 assert chunk, reply
                 reply += chunk
             assert reply.startswith(b"HTTP/1.1 200 "), reply
+
+
+def head_with(header_bytes: int) -> bytes:
+    """A GET whose request line and headers are about `header_bytes` long."""
+    start = b"GET /healthz HTTP/1.1\r\nHost: qms\r\n"
+    filler = b"X-Filler: " + b"a" * (header_bytes - len(start) - 14) + b"\r\n"
+    return start + filler + b"\r\n"
+
+
+def test_request_headers_are_limited_to_16_kib(server: LiveServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(head_with(15 * 1024))  # under the limit: answered, kept alive
+        sock.settimeout(WAIT_S)
+        reply = b""
+        while not reply.endswith(b'{"status":"ok"}'):
+            chunk = sock.recv(4096)
+            assert chunk, reply
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200 "), reply
+    for pieces in (1, 64):  # in one piece, and trickled in (each piece well under 16 KiB)
+        with connect(server) as sock:
+            head = head_with(17 * 1024)
+            step = -(-len(head) // pieces)
+            try:
+                for i in range(0, len(head), step):
+                    sock.sendall(head[i : i + step])
+            except OSError:
+                pass  # closed before the rest was sent: refused all the same
+            answer = read_until_closed(sock)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert "Traceback" not in server.output()
+
+
+def test_a_header_that_never_ends_is_refused_before_the_deadline(server: LiveServer) -> None:
+    """One header line that keeps growing (the parser would gather it whole before
+    calling back): refused once the head is far over the limit, not held in memory
+    until the request deadline (which would answer 408). The server closes with our
+    bytes unread, so the 400 may be overtaken by the connection's reset."""
+    with connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: qms\r\nX-Filler: ")
+        try:
+            for _ in range(128):  # up to 2 MiB, quickly: far within the deadline
+                sock.sendall(b"a" * 16384)
+            answer = read_until_closed(sock)
+        except ConnectionError:  # reset, or a broken pipe while sending
+            answer = b"(reset)"
+    assert answer.startswith((b"HTTP/1.1 400 ", b"(reset)")), answer[:200]
+
+
+def test_qms_serve_runs_the_timed_httptools_protocol_on_asyncio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `qms serve` hands uvicorn: our protocol (the deadline and the head limit
+    above), and asyncio's loop by name: uvicorn's "auto" would take uvloop wherever it
+    is installed, whose transports the Redis link (qms.eventlog.resp) refuses."""
+    import uvicorn
+
+    from qms import cli
+    from qms.server.config import Config
+    from qms.server.http import TimedHttpToolsProtocol
+
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: given.update(kwargs))
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # _run_server exports QMS_*
+    assert cli._run_server(Config(data_dir=tmp_path / "data")) == 0
+    assert given["http"] is TimedHttpToolsProtocol
+    assert given["loop"] == "asyncio"
 
 
 # --- X-Forwarded-For: only from the trusted proxy ----------------------------------------------

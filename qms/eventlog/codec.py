@@ -9,7 +9,7 @@ no tuple: a tuple comes back as a list.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
@@ -81,6 +81,17 @@ def _unpack(data: object) -> object:
     return msgpack.unpackb(bytes(data), raw=False, strict_map_key=False)
 
 
+def _unpack_map(site: str, version: int, data: object, what: str) -> dict[str, Any]:
+    """The map stored as `data` (an event or a snapshot); `DecodeError` when it is not one."""
+    try:
+        value = _unpack(data)
+    except _UNPACK_ERRORS as exc:
+        raise DecodeError(site, version, f"{what} is not msgpack: {exc}") from exc
+    if not isinstance(value, dict):
+        raise DecodeError(site, version, f"{what} is not a map: {type(value).__name__}")
+    return value
+
+
 def encode(event: Event) -> bytes:
     """The stored bytes of one event; ValueError when it does not conform or is too big."""
     problem = _event_problem(event)
@@ -95,6 +106,14 @@ def encode(event: Event) -> bytes:
     return data
 
 
+def encode_append(site: str, expected_version: int, events: Iterable[Event]) -> list[bytes]:
+    """The stored bytes of an append's events, after every check of the append (site,
+    version, each event): a backend calls this before it writes anything."""
+    check_site(site)
+    check_version("expected_version", expected_version)
+    return [encode(event) for event in events]
+
+
 def decode_own(data: bytes) -> dict[str, Any]:
     """A fresh copy of an event this process has just encoded (`encode` checked it)."""
     event: dict[str, Any] = msgpack.unpackb(data, raw=False, strict_map_key=False)
@@ -106,12 +125,7 @@ def decode(site: str, version: int, data: object) -> dict[str, Any]:
 
     `data` is whatever the store returned (bytes, or a TEXT someone wrote by hand).
     """
-    try:
-        event = _unpack(data)
-    except _UNPACK_ERRORS as exc:
-        raise DecodeError(site, version, f"not msgpack: {exc}") from exc
-    if not isinstance(event, dict):
-        raise DecodeError(site, version, f"an event is a map, got {type(event).__name__}")
+    event = _unpack_map(site, version, data, "event")
     problem = _event_problem(event)
     if problem is not None:
         raise DecodeError(site, version, problem)
@@ -167,10 +181,4 @@ def encode_state(state: Mapping[str, Any] | Encoded) -> bytes:
 
 def decode_state(site: str, data: object, version: int = 0) -> dict[str, Any]:
     """A snapshot's state; `DecodeError` (with the snapshot's version) when unreadable."""
-    try:
-        state = _unpack(data)
-    except _UNPACK_ERRORS as exc:
-        raise DecodeError(site, version, f"snapshot is not msgpack: {exc}") from exc
-    if not isinstance(state, dict):
-        raise DecodeError(site, version, f"snapshot is not a map: {type(state).__name__}")
-    return state
+    return _unpack_map(site, version, data, "snapshot")

@@ -205,9 +205,7 @@ class SqliteLog(EventLog):
     # -- EventLog ----------------------------------------------------------------------
 
     async def append(self, site: str, expected_version: int, events: Sequence[Event]) -> int:
-        codec.check_site(site)
-        codec.check_version("expected_version", expected_version)
-        blobs = [codec.encode(event) for event in events]  # every check before any write
+        blobs = codec.encode_append(site, expected_version, events)  # checks before any write
         if not blobs:
             return await self.version(site)
         if self._closed:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from qms.reports import xlsx
 from qms.reports.errors import ReportError
 from qms.reports.query import Reports, Scope
 
-Table = tuple[list[str], list[list[Any]]]
+Table = tuple[list[str], Sequence[Sequence[Any]]]
 
 # Indonesian first, English second: the measures' names in the summary table.
 LABELS = {
@@ -168,42 +169,17 @@ def xlsx_export(
 ) -> bytes:
     """Every table (or `only` that one), one sheet each, after a sheet that says what the
     report is; then the `extra` tables (name -> (sheet title, how to make it)), as the
-    survey's sheet (qms.reports.responses)."""
-    import xlsxwriter  # type: ignore[import-untyped]
-
-    out = io.BytesIO()
-    # Texts stay texts: a name starting with "=" is not a formula, nor a number a string.
-    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    book = xlsxwriter.Workbook(out, options)
-    bold = book.add_format({"bold": True})
-    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    day = book.add_format({"num_format": "yyyy-mm-dd"})
-    about = book.add_worksheet("Laporan")
-    about.write_string(0, 0, title, bold)
-    for i, (site, period) in enumerate(sorted(scope.to_dict()["sites"].items()), 2):
-        about.write_row(i, 0, [site, period["first"], period["last"], period["days"]])
+    survey's sheet (qms.reports.responses). Written by `qms.reports.xlsx`: texts stay
+    texts, numbers numbers, times dates."""
+    about: list[list[Any]] = [[title], []]
+    about += [[site, p["first"], p["last"], p["days"]]
+              for site, p in sorted(scope.to_dict()["sites"].items())]  # fmt: skip
     filters = scope.filters.to_dict()
-    about.write_string(i + 2, 0, "Filter: " + (repr(filters) if filters else "-"))
+    about += [[], ["Filter: " + (repr(filters) if filters else "-")]]
+    sheets: list[xlsx.Sheet] = [("Laporan", about)]
     for name, (sheet_name, make) in [*TABLES.items(), *(extra or {}).items()]:
         if only is not None and name != only:
             continue
         columns, rows = make(reports, scope, now)
-        sheet = book.add_worksheet(sheet_name)
-        sheet.write_row(0, 0, columns, bold)
-        for r, row in enumerate(rows, 1):
-            for c, value in enumerate(row):
-                if value is None:
-                    continue
-                if isinstance(value, datetime):
-                    sheet.write_datetime(r, c, value, stamp)
-                elif isinstance(value, date):
-                    sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), day)
-                elif isinstance(value, bool):
-                    sheet.write_boolean(r, c, value)
-                elif isinstance(value, int | float):
-                    sheet.write_number(r, c, value)
-                else:
-                    sheet.write_string(r, c, str(_cell(value)))
-        sheet.freeze_panes(1, 0)
-    book.close()
-    return out.getvalue()
+        sheets.append((sheet_name, [columns, *rows]))
+    return xlsx.write(sheets)

@@ -13,6 +13,7 @@ fold lists the tickets it touched (`SiteFold.dirty`).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from qms.reports import db
 from qms.reports.activity import Key
-from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, to_columns
+from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, Visit, to_columns
 from qms.reports.visits import SiteFold
 
 if TYPE_CHECKING:
@@ -41,6 +42,11 @@ class LiveDay:
         self.visits_table, self.activity_table = f"live_v_{n}", f"live_a_{n}"
         self.open_table = f"live_o_{n}"
         self._synced: dict[int, _Synced] = {}  # id of a DuckDB connection -> its tables' state
+        self._rows: dict[str, list[Visit]] = {}  # ticket -> its visits (`visit_rows`)
+        self._rows_day: str | None = None
+        self._rows_dirty: set[str] = set()
+        self._order: list[str] = []  # the tickets of `_rows`, sorted
+        self._flat: list[Visit] | None = None  # their rows, until one changes
 
     def apply(self, version: int, entry: Mapping[str, Any]) -> None:
         with self._lock:
@@ -59,12 +65,7 @@ class LiveDay:
         with self._lock:
             fold = self.fold
             day = fold.kept_day
-            # What changed since the last sync goes to every connection's own list.
-            visits, counters = set(fold.dirty), fold.take_activity_dirty()
-            fold.dirty.clear()
-            for synced in self._synced.values():
-                synced.visits |= visits
-                synced.activity |= counters
+            self._take_dirty()
             if day is None:
                 return None
             mine = self._synced.get(id(con))
@@ -85,6 +86,45 @@ class LiveDay:
                     ACTIVITY_COLUMNS,
                 )
             return day
+
+    def _take_dirty(self) -> None:
+        """What changed since the last look goes to every connection's own list, and to
+        the rows kept in Python (`visit_rows`)."""
+        fold = self.fold
+        visits, counters = set(fold.dirty), fold.take_activity_dirty()
+        fold.dirty.clear()
+        for synced in self._synced.values():
+            synced.visits |= visits
+            synced.activity |= counters
+        self._rows_dirty |= visits
+
+    def visit_rows(self) -> tuple[str | None, list[Visit]]:
+        """The kept day and its visit rows as they stand (for `qms.reports.today`): kept
+        per ticket between calls, only the tickets that changed made again."""
+        with self._lock:
+            fold = self.fold
+            day = fold.kept_day
+            self._take_dirty()
+            if day is None:
+                return None, []
+            rows = self._rows
+            if self._rows_day != day:
+                rows.clear()
+                for row in fold.rows().visits:
+                    rows.setdefault(row.ticket, []).append(row)
+                self._order = sorted(rows)
+                self._rows_day, self._flat, self._rows_dirty = day, None, set()
+            elif self._rows_dirty:
+                for ticket in self._rows_dirty:
+                    if rows.pop(ticket, None) is None:
+                        bisect.insort(self._order, ticket)
+                for row in fold.rows(tickets=sorted(self._rows_dirty)).visits:
+                    rows.setdefault(row.ticket, []).append(row)
+                self._rows_dirty, self._flat = set(), None
+            if self._flat is None:
+                # In the files' order (`VISIT_ORDER`): the means then add as the file's do.
+                self._flat = [row for ticket in self._order for row in rows.get(ticket, ())]
+            return day, self._flat
 
     def forget(self, con: duckdb.DuckDBPyConnection) -> None:
         """The connection is closing: stop keeping its list of changes."""

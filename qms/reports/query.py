@@ -10,21 +10,23 @@ the cards, the API and the exports are meant to take their numbers from here.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qms.core.model import Channel, Priority
 from qms.eventlog.codec import check_site
-from qms.reports import db, satisfaction, sql
+from qms.reports import db, memory, results, satisfaction, sql, today
 from qms.reports.errors import ReportError
 from qms.reports.live import LiveDay
 from qms.reports.period import Period, between, named
-from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, LocalClock
-from qms.reports.store import ACTIVITY_FILE, built_days
+from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, LocalClock, Visit
+from qms.reports.store import ACTIVITY_FILE, VISITS_FILE, built_days, day_dir
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,6 +35,18 @@ MAX_FILTER_VALUES = 200
 INTERVAL_MINUTES = (15, 30, 60)
 STAFF_KEYS = ("counter", "officer")
 _ALLOWED = {"channel": {c.value for c in Channel}, "priority": {p.value for p in Priority}}
+
+
+def memory_days(env: Mapping[str, str] = os.environ) -> int:
+    """Closed days a process keeps in memory for its reports (`QMS_REPORTS_MEMORY_DAYS`,
+    default 400; 0: the files are read every time)."""
+    raw = env.get("QMS_REPORTS_MEMORY_DAYS", "400").strip()
+    if not raw.isdigit():
+        raise ValueError(f"QMS_REPORTS_MEMORY_DAYS: a whole number of days (0: none), not {raw!r}")
+    return int(raw)
+
+
+MEMORY_DAYS = memory_days()
 
 
 @dataclass(frozen=True)
@@ -120,8 +134,15 @@ def scope(
 class Reports:
     """The report views over one reports folder; today's figures from `live` sites."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, *, cached_results: int = 64, memory_days: int = MEMORY_DAYS
+    ) -> None:
         self.root = Path(root)
+        # Closed days' rows copied into DuckDB's memory on first use (0: read the files).
+        self.memory = memory.ClosedDays(memory_days)
+        # The results of queries over closed days alone (e.g. the live summary's day
+        # before), keyed by the files' identity: a rebuilt file is another file.
+        self.results = results.Results(cached_results)
         self.live: dict[str, LiveDay] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()  # one DuckDB connection, one query at a time
@@ -133,6 +154,7 @@ class Reports:
         if self._con is not None:
             for live in self.live.values():
                 live.forget(self._con)
+            self.memory.forget(self._con)
             self._con.close()
             self._con = None
 
@@ -140,7 +162,11 @@ class Reports:
 
     def summary(self, scope: Scope, now: float | None = None) -> dict[str, Any]:
         """Every measure over the scope, the same over the period before, and the change."""
-        current = _measures(self._rows(scope, sql.SUMMARY, now)[0])
+        live = self._live_rows(scope)
+        if live is not None:  # today alone: in Python over the rows in memory
+            current = _measures(today.measures(live))
+        else:
+            current = _measures(self._rows(scope, sql.SUMMARY, now)[0])
         before = scope.previous()
         previous = _measures(self._rows(before, sql.SUMMARY, now)[0])
         return {
@@ -155,7 +181,11 @@ class Reports:
         key = sql.DIMENSIONS.get(by)
         if key is None:
             raise ReportError("invalid_dimension", f"no cut {by!r}", allowed=sorted(sql.DIMENSIONS))
-        rows = self._rows(scope, sql.breakdown(key), now)
+        live = self._live_rows(scope)
+        if live is not None:
+            rows = today.breakdown(live, by)
+        else:
+            rows = self._rows(scope, sql.breakdown(key), now)
         return {
             "scope": scope.to_dict(),
             "by": by,
@@ -220,12 +250,12 @@ class Reports:
                 del row["start"]
         return {"scope": scope.to_dict(), "by": by, "minutes": minutes, "rows": rows}
 
-    def visits(self, scope: Scope, now: float | None = None) -> tuple[list[str], list[list[Any]]]:
-        """One row per visit in scope (the exports' visits sheet): columns and rows, in
-        order of site, day, arrival."""
-        rows = self._rows(scope, sql.VISITS, now)
-        columns = list(rows[0]) if rows else list(sql.VISIT_EXPORT)
-        return columns, [list(row.values()) for row in rows]
+    def visits(
+        self, scope: Scope, now: float | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """One row per visit in scope (the exports' visits sheet): columns and rows (as
+        DuckDB gives them: a month is 60,000), in order of site, day, arrival."""
+        return self._fetch(scope, sql.VISITS, now)
 
     def served_visits(
         self, scope: Scope, tickets: Sequence[str], now: float | None = None
@@ -240,6 +270,24 @@ class Reports:
             )
             for r in rows
         }
+
+    # -- the live day in Python ---------------------------------------------------------
+
+    def _live_rows(self, scope: Scope) -> list[Visit] | None:
+        """The visits in scope when every site's period is its live day alone and that
+        day is read live (not from a file): `qms.reports.today` computes its figures."""
+        out: list[Visit] = []
+        for site, period in sorted(scope.periods.items()):
+            live = self.live.get(site)
+            if live is None or period.first != period.last:
+                return None
+            day, rows = live.visit_rows()
+            if day is None or str(period.first) != day:
+                return None
+            if live.fold.open_day != day and (day_dir(self.root, site, day) / VISITS_FILE).exists():
+                return None  # closed and written: read from its file (`_sources`)
+            out += rows
+        return today.chosen(out, scope.filters.to_dict())
 
     # -- running the SQL -----------------------------------------------------------------
 
@@ -261,29 +309,54 @@ class Reports:
         activity: bool = False,
         extra: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
+        names, rows = self._fetch(scope, query, now, activity=activity, extra=extra)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _fetch(
+        self,
+        scope: Scope,
+        query: str,
+        now: float | None,
+        *,
+        activity: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The column names and rows of `query` over the scope's `v` and `a`."""
         at = time.time() if now is None else now
         with self._lock:
             con = self._connection()
-            visits, counters = self._sources(con, scope, at, activity)
+            visits, counters, files = self._sources(con, scope, at, activity)
             where, params = _where(scope.filters)
             staff_where = _where(scope.filters, only=STAFF_KEYS)[0]
             full = (
                 f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}), "
                 f"a AS (SELECT * FROM ({counters}) WHERE {staff_where}) {_strip_with(query)}"
             )
-            cursor = con.execute(full, {**params, **(extra or {})})
+            params = {**params, **(extra or {})}
+            key = None
+            if files is not None and self.results.size:  # closed days alone: cacheable
+                key = (full, results.frozen(params), results.stamps(files, activity))
+                hit = self.results.get(key)
+                if hit is not None:
+                    return hit
+            cursor = con.execute(full, params)
             names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+            if key is not None:
+                self.results.put(key, (names, rows))
+            return names, rows
 
     def _sources(
         self, con: duckdb.DuckDBPyConnection, scope: Scope, now: float, with_activity: bool
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, list[str] | None]:
         """The SQL of the visits and activity in scope: files, then live tables (their
-        activity brought up to date only `with_activity`)."""
+        activity brought up to date only `with_activity`); and the visits files read
+        when nothing live is (None when something is)."""
         visit_files: list[str] = []
         activity_files: list[str] = []
         visits: list[str] = []
         activity: list[str] = []
+        closed: dict[str, tuple[date, date, dict[str, Path]]] = {}
         for site, period in sorted(scope.periods.items()):
             days = built_days(self.root, site, str(period.first), str(period.last))
             live = self.live.get(site)
@@ -301,6 +374,8 @@ class Reports:
             for path in days.values():
                 visit_files.append(str(path))
                 activity_files.append(str(path.parent / ACTIVITY_FILE))
+            if days:
+                closed[site] = (period.first, period.last, days)
             if live is None or live.sync(con, now, activity=with_activity) is None:
                 continue
             clock = LocalClock(live.fold.state.site.timezone if live.fold.state.site else "UTC")
@@ -309,12 +384,15 @@ class Reports:
             activity.append(f"SELECT * FROM {live.activity_table}")
             activity.append(f"SELECT * FROM {live.open_table}")
         if visit_files:
-            visits.insert(0, _derived(_read(visit_files), "NULL::TIMESTAMP"))
-            activity.insert(0, _read(activity_files))
+            kept = self.memory.sources(con, closed) if self.memory.max_days else None
+            read_visits, read_activity = kept or (_read(visit_files), _read(activity_files))
+            visits.insert(0, _derived(read_visits, "NULL::TIMESTAMP"))
+            activity.insert(0, read_activity)
         empty_visits = _derived(db.empty_select(VISIT_COLUMNS), "NULL::TIMESTAMP")
         return (
             sql.union(visits, empty_visits),
             sql.union(activity, db.empty_select(ACTIVITY_COLUMNS)),
+            None if visits[1 if visit_files else 0 :] else visit_files,
         )
 
 

@@ -22,6 +22,7 @@ import contextlib
 import os
 import re
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ VISITS_FILE = "visits.parquet"
 ACTIVITY_FILE = "counters.parquet"
 SCHEMA = "1"  # raised when a column changes meaning: files of another schema are rebuilt
 PAGE = 5_000  # log entries read and folded at a time
+FEW_DAYS = 31  # `built_days` of a period this short looks at its days' folders only
 _DAY_DIR = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -52,6 +54,12 @@ def built_days(
     day -> its visits file, in day order. Every report asks this for each site, so only
     the days of its period are looked at (a year's folder holds hundreds)."""
     site_dir = root / f"site={site}"
+    if first is not None and last is not None and first <= last:
+        span = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+        if span <= FEW_DAYS:  # a day or a week: look at those folders, not at every one
+            days = (date.fromisoformat(first) + timedelta(days=i) for i in range(span))
+            paths = ((d.isoformat(), site_dir / f"day={d.isoformat()}" / VISITS_FILE) for d in days)
+            return {day: path for day, path in paths if os.path.exists(path)}
     try:
         entries = list(os.scandir(site_dir))
     except FileNotFoundError:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qms.core import events as e
-from qms.core.events import event_from_dict
 from qms.core.evolve import evolve, queue_key
 from qms.core.model import HallState
 from qms.core.policy import directed_queue
 from qms.reports.activity import CounterActivity, Key
+from qms.reports.decode import decode
 from qms.reports.rows import Activity, Visit
 
 SET_UP = (
@@ -208,7 +208,7 @@ class SiteFold:
         self.version = version
         if self._skipping is not None and entry.get("type") not in _SKIPPING_NEEDS:
             return  # a day not kept: only its set-up and its close matter (not even decoded)
-        ev = event_from_dict(entry)
+        ev = decode(entry)  # checked when it was written
         if type(ev) in _TICKET_KINDS:  # most events: first
             self._ticket(ev)  # type: ignore[arg-type]
         elif isinstance(ev, SET_UP):

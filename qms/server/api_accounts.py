@@ -22,7 +22,7 @@ from qms.server.addresses import client_address
 from qms.server.auth import Accounts, principal_of_user
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, STAFF, Principal, Role
-from qms.server.routes import PREFIX, ApiRoute, api
+from qms.server.routes import PREFIX, ApiRoute, api, query
 
 ADMIN = frozenset({Role.ADMIN})
 ADMIN_OR_SUPERVISOR = frozenset({Role.ADMIN, Role.SUPERVISOR})
@@ -105,9 +105,7 @@ USER = _object(
     created_at={"type": "number"},
     changed_at={"type": "number"},
 )
-SITE_FILTER = (  # any text: a site that matches nothing lists nothing
-    {"name": "site", "in": "query", "required": False, "schema": {"type": "string"}},
-)
+SITE_FILTER = (query("site"),)  # any text: a site that matches nothing lists nothing
 
 
 # --- request bodies -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from qms.server.addresses import client_address
 from qms.server.errors import ApiError
 from qms.server.hall import Hall
 from qms.server.principal import EVERYONE, READERS, STAFF, Principal, Role
-from qms.server.routes import ApiRoute, api
+from qms.server.routes import ApiRoute, api, query
 
 RESERVED_PREFIX = "_"  # logs that are not halls, e.g. _accounts (qms.accounts.model)
 TICKET_MISSES = Limit(count=20, window_s=60.0)  # unknown ticket refs per address
@@ -114,15 +114,7 @@ async def get_queues(request: Request, who: Principal) -> Response:
     allow=READERS,
     summary="Every counter: state, ticket in hand, services (officers for staff only)",
     responses={404: "no such site (`unknown_site`)"},
-    parameters=(
-        {
-            "name": "zone",
-            "in": "query",
-            "required": False,
-            "description": "only the counters of this zone",
-            "schema": {"type": "string"},
-        },
-    ),
+    parameters=(query("zone", "only the counters of this zone"),),
     response=a.COUNTERS,
 )
 async def get_counters(request: Request, who: Principal) -> Response:
@@ -145,22 +137,14 @@ STATE_VALUES = [s.value for s in TicketState]
         422: "an unknown `state` (`invalid_request`)",
     },
     parameters=(
-        {
-            "name": "state",
-            "in": "query",
-            "required": False,
-            "description": "only tickets in these states (repeat the parameter for more)",
-            "schema": {"type": "array", "items": {"type": "string", "enum": STATE_VALUES}},
-            "style": "form",
-            "explode": True,
-        },
-        {
-            "name": "service",
-            "in": "query",
-            "required": False,
-            "description": "only tickets of this service",
-            "schema": {"type": "string"},
-        },
+        query(
+            "state",
+            "only tickets in these states (repeat the parameter for more)",
+            {"type": "array", "items": {"type": "string", "enum": STATE_VALUES}},
+            style="form",
+            explode=True,
+        ),
+        query("service", "only tickets of this service"),
     ),
     response=a.TICKETS,
 )

@@ -211,7 +211,8 @@ class Accounts:
             if scheme.lower() != "bearer":
                 return ANONYMOUS
             return await self._device(token.strip())
-        query_token = conn.query_params.get("token")
+        # (the query string parsed only when there is one: most requests have none)
+        query_token = conn.query_params.get("token") if conn.scope["query_string"] else None
         if query_token is not None and (
             conn.scope["type"] == "websocket" or not conn.url.path.startswith(PREFIX + "/")
         ):

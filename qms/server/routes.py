@@ -84,6 +84,16 @@ def api(
     return declare
 
 
+def query(
+    name: str, description: str = "", schema: dict[str, Any] | None = None, **more: Any
+) -> dict[str, Any]:
+    """The OpenAPI object of an optional query parameter (a string unless `schema` says)."""
+    param: dict[str, Any] = {"name": name, "in": "query", "required": False}
+    if description:
+        param["description"] = description
+    return {**param, "schema": schema or {"type": "string"}, **more}
+
+
 def _guard(spec: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         who: Principal = await request.app.state.auth.principal(request)

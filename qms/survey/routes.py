@@ -44,6 +44,7 @@ from qms.survey.aggregate import CUTS, DEFAULT_MIN_GROUP, PERIODS
 from qms.survey.errors import SurveyError
 from qms.survey.export import to_csv, to_xlsx
 from qms.survey.index import compute
+from qms.survey.instrument import DEFAULT
 from qms.survey.periods import period_of, public_default
 from qms.survey.records import SurveyBook
 from qms.survey.sample import progress
@@ -160,13 +161,16 @@ async def post_ticket_survey(request: Request, who: Principal) -> Response:
     "/sites/{site}/survey",
     allow=MANAGERS,
     tag="survey",
-    summary="The satisfaction survey's questionnaire in force",
+    summary="The satisfaction survey's questionnaire in force, and the default one",
     responses={404: "no such site (`unknown_site`)"},
-    response=a.record(instrument={"type": "object"}),
+    response=a.record(instrument={"type": "object"}, default={"type": "object"}),
 )
 async def get_survey(request: Request, who: Principal) -> Response:
+    """`default` is the regulation's questionnaire (PermenPAN-RB 14/2017): the texts the
+    admin app's "restore default" puts back."""
     engine = await _set_up_engine(request)
-    return _json({"instrument": instrument_of(engine.state).to_dict()})
+    current = instrument_of(engine.state).to_dict()
+    return _json({"instrument": current, "default": DEFAULT.to_dict()})
 
 
 CONFIG_BODY: dict[str, Any] = {

@@ -7,6 +7,7 @@ import { api, get } from "./api.js";
 import { errorText, register, startLanguage, t } from "./i18n.js";
 import { agenciesSection, countersSection, servicesSection, siteSection } from "./admin-hall.js";
 import { devicesSection, usersSection } from "./admin-accounts.js";
+import { surveySection } from "./admin-survey.js";
 import { Gate } from "./staff.js";
 import { $, banner, h } from "./ui.js";
 
@@ -36,6 +37,7 @@ const TABS = {
   counters: countersSection,
   users: usersSection,
   devices: devicesSection,
+  survey: surveySection,
 };
 const SITES = "qms.admin.sites";
 const main = $("#app");

@@ -1,0 +1,100 @@
+"""Results of queries over closed days alone are kept (`qms.reports.results`), and a day
+rebuilt into a new file is read again, not answered from what was kept."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+
+import pytest
+from reports_hall import SITE, ReportsHall, local, store
+from test_reports_store import MONDAY
+
+from qms.core import commands as c
+from qms.eventlog import open_log
+from qms.reports.period import Period
+from qms.reports.query import Reports, Scope, memory_days
+from qms.reports.store import build_missing_days, rebuild
+
+DAY = Scope({SITE: Period(date.fromisoformat(MONDAY), date.fromisoformat(MONDAY))})
+
+
+async def monday(folder: Path, root: Path, tickets: int, *, again: bool = False) -> None:
+    """A Monday of `tickets` visitors, closed, its file written into `root`."""
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    hall.busy(MONDAY, tickets)
+    hall.must(c.CloseDay(), 60.0)
+    await asyncio.to_thread(folder.mkdir)
+    log = open_log(f"sqlite:///{folder / 'qms.db'}")
+    try:
+        await store(log, hall)
+        written = await (rebuild if again else build_missing_days)(log, SITE, root)
+        assert written == [MONDAY]
+    finally:
+        await log.close()
+
+
+async def test_a_closed_days_result_is_kept_until_its_file_is_rebuilt(tmp_path: Path) -> None:
+    root = tmp_path / "reports"
+    await monday(tmp_path / "a", root, 5)
+    reports = Reports(root)
+    try:
+        first = reports.summary(DAY)
+        assert first["measures"]["visits"] == 5
+        kept = len(reports.results._kept)
+        assert kept >= 1  # the day and the day before, both closed
+        assert reports.summary(DAY) == first
+        assert len(reports.results._kept) == kept  # answered from what was kept
+        # The same day rebuilt from another log (7 visitors): a new file, read again.
+        await monday(tmp_path / "b", root, 7, again=True)
+        assert reports.summary(DAY)["measures"]["visits"] == 7
+        assert reports.breakdown(DAY, "service")["rows"][0]["visits"] == 7
+    finally:
+        reports.close()
+
+
+async def test_nothing_is_kept_when_told_so(tmp_path: Path) -> None:
+    root = tmp_path / "reports"
+    await monday(tmp_path / "a", root, 3)
+    reports = Reports(root, cached_results=0)
+    try:
+        assert reports.summary(DAY)["measures"]["visits"] == 3
+        assert not reports.results._kept
+    finally:
+        reports.close()
+
+
+async def test_a_closed_day_kept_in_memory_is_loaded_again_when_rebuilt(tmp_path: Path) -> None:
+    root = tmp_path / "reports"
+    await monday(tmp_path / "a", root, 5)
+    reports = Reports(root, cached_results=0)  # every query runs: over the memory tables
+    try:
+        assert reports.summary(DAY)["measures"]["visits"] == 5
+        assert list(reports.memory._kept) == [(SITE, MONDAY)]
+        assert reports.staff(DAY, "officer")["rows"][0]["served"] == 4
+        await monday(tmp_path / "b", root, 7, again=True)
+        assert reports.summary(DAY)["measures"]["visits"] == 7
+        assert reports.staff(DAY, "officer")["rows"][0]["served"] == 6
+        assert reports.intervals(DAY, 60)["rows"][0]["arrivals"] == 7
+    finally:
+        reports.close()
+
+
+async def test_more_days_than_may_be_kept_are_read_from_their_files(tmp_path: Path) -> None:
+    root = tmp_path / "reports"
+    await monday(tmp_path / "a", root, 5)
+    reports = Reports(root, cached_results=0, memory_days=0)
+    try:
+        assert reports.summary(DAY)["measures"]["visits"] == 5
+        assert not reports.memory._kept
+    finally:
+        reports.close()
+
+
+def test_the_days_kept_in_memory_come_from_the_environment() -> None:
+    assert memory_days({}) == 400
+    assert memory_days({"QMS_REPORTS_MEMORY_DAYS": "0"}) == 0
+    for bad in ("-1", "many", ""):
+        with pytest.raises(ValueError, match="QMS_REPORTS_MEMORY_DAYS"):
+            memory_days({"QMS_REPORTS_MEMORY_DAYS": bad})
