@@ -14,7 +14,7 @@ import pytest
 from api_client import Api
 from live_hall import LiveHall, demo_hall
 
-from qms.server.pages import AppFiles, static_root
+from qms.server.pages import HEAD, PAGES, AppFiles, static_root
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,6 +79,18 @@ def test_build_changes_with_any_file(tmp_path: Path) -> None:
     second = AppFiles(tmp_path)
     assert first != second.build
     assert second.page("index.html") == f"<p>/static/{second.build}</p>"
+
+
+@pytest.mark.parametrize("name", sorted(set(PAGES.values())))
+def test_every_page_gets_the_shared_head(name: str) -> None:
+    files = AppFiles(static_root())
+    html = files.page(name)
+    assert "{{" not in html
+    head = html.split("<head>\n", 1)[1].split("</head>", 1)[0]
+    # The shared lines open the head, once (the charset within the first 1024 bytes).
+    assert head.startswith("  " + HEAD.replace("{{static}}", files.prefix) + "\n")
+    assert html.count('<meta charset="utf-8">') == 1 and html.index("<meta charset") < 1024
+    assert f'href="{files.prefix}/css/qms.css"' in head
 
 
 @pytest.mark.slow

@@ -11,6 +11,9 @@ is never cached.
 `qms/static` (see pyproject.toml), so an installed package serves it too. A
 site's own voice packs live outside the package (`QMS_VOICE_DIR`, so that an
 upgrade keeps them) and are served as `voice/<pack>/…` ahead of the packaged ones.
+
+What every page's <head> holds alike (charset, viewport, icon, the shared style
+sheet) is written once, `HEAD`, and stands in a page as `{{head}}`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ PAGES = {
     "/skm/{site}/walk-up/{service}": "survey-walkup.html",  # a service's walk-up QR survey
     "/": "index.html",
 }
+# Every page's head starts with these lines (the charset within its first 1024 bytes).
+HEAD = """<meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <link rel="icon" href="{{static}}/favicon.svg" type="image/svg+xml">
+  <link rel="stylesheet" href="{{static}}/css/qms.css">"""
 NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 # Pages send no referrer (a display's URL carries its token) and may not be framed.
@@ -98,8 +106,9 @@ class AppFiles:
         return _inside(self.root, relative)
 
     def page(self, name: str) -> str:
-        """An app's HTML with `{{static}}` replaced by this build's asset prefix."""
-        html = (self.root / name).read_text(encoding="utf-8")
+        """An app's HTML with `{{head}}` filled in and `{{static}}` replaced by this
+        build's asset prefix."""
+        html = (self.root / name).read_text(encoding="utf-8").replace("{{head}}", HEAD)
         return html.replace("{{static}}", self.prefix)
 
 

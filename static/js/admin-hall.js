@@ -4,7 +4,7 @@
 // changes one.
 
 import { get, put } from "./api.js";
-import { getLang, register, t } from "./i18n.js";
+import { getLang, localName, register, t } from "./i18n.js";
 import { checkbox, field, fill, form, select, table } from "./admin-form.js";
 import { qrSvg } from "./qr.js";
 import { h } from "./ui.js";
@@ -124,7 +124,7 @@ export async function servicesSection(ctx) {
   const qrPanel = h("div", { class: "walk-up-qr" });
   const showQr = (s) => {
     const url = `${location.origin}/skm/${encodeURIComponent(ctx.site)}/walk-up/${encodeURIComponent(s.service)}`;
-    const name = getLang() === "en" ? s.name_en : s.name_id;
+    const name = localName(s);
     qrPanel.replaceChildren(
       h(
         "figure",
@@ -141,7 +141,7 @@ export async function servicesSection(ctx) {
         { dataset: { service: s.service } },
         h("td", {}, s.prefix),
         h("td", {}, s.service),
-        h("td", {}, getLang() === "en" ? s.name_en : s.name_id),
+        h("td", {}, localName(s)),
         h("td", {}, s.agency),
         h("td", {}, s.target_wait_min),
         h("td", {}, s.daily_quota || "—"),

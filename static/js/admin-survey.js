@@ -6,7 +6,7 @@
 // judges every value (the form does not): a refusal is shown at the field it names.
 
 import { api, get } from "./api.js";
-import { getLang, register, t } from "./i18n.js";
+import { pick, register, t } from "./i18n.js";
 import { checkbox, field, form, select, table } from "./admin-form.js";
 import { actionsOf, PARTS, periodOf, planText } from "./admin-survey-model.js";
 import { banner, h } from "./ui.js";
@@ -76,7 +76,6 @@ const SCALE = [
   ["Baik", "Good"],
   ["Sangat baik", "Very good"],
 ];
-const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
 
 export async function surveySection(ctx) {
   const [{ instrument, default: standard }, results] = await Promise.all([get(`/sites/${ctx.site}/survey`), get(`/survey/${ctx.site}`)]);

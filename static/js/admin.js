@@ -4,7 +4,7 @@
 // each section shows the server's state after each change.
 
 import { api, get } from "./api.js";
-import { applyI18n, errorText, langToggle, onLangChange, register, t } from "./i18n.js";
+import { errorText, register, startLanguage, t } from "./i18n.js";
 import { agenciesSection, countersSection, servicesSection, siteSection } from "./admin-hall.js";
 import { devicesSection, usersSection } from "./admin-accounts.js";
 import { surveySection } from "./admin-survey.js";
@@ -146,7 +146,5 @@ async function app() {
   await load();
 }
 
-onLangChange(() => !main.hidden && redraw()); // the gate redraws its own form
-applyI18n();
-langToggle();
+startLanguage(() => !main.hidden && redraw()); // the gate redraws its own form
 gate.start();

@@ -10,7 +10,7 @@
 
 import { ApiError, get, newKey, post } from "./api.js";
 import { ConsoleModel } from "./console-model.js";
-import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { localName, register, startLanguage, t } from "./i18n.js";
 import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { $, banner, connectionIndicator, formatDuration, h, showError } from "./ui.js";
@@ -100,15 +100,13 @@ const rememberKey = () => `qms.console.counter.${site}`;
 const label = (id) => (id === "open" && model?.counter?.state === "paused" ? t("act_resume") : t(`act_${id}`));
 const serviceName = (id) => {
   const s = model && model.services.get(id);
-  return s ? (getLang() === "en" ? s.name_en : s.name_id) : id;
+  return s ? localName(s) : id;
 };
 
 // --- starting up ----------------------------------------------------------------------------
 
 function boot() {
-  applyI18n();
-  langToggle();
-  onLangChange(render);
+  startLanguage(render);
   gate = new Gate({ roles: ["officer", "supervisor", "admin"], title: "console_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);

@@ -14,7 +14,7 @@ import { Announcer } from "./announcer.js";
 import { ApiError, deviceToken, get } from "./api.js";
 import { DisplayModel } from "./display-model.js";
 import { Stream } from "./stream.js";
-import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
+import { localName, register, setLang, startLanguage, t } from "./i18n.js";
 import { $, banner, connectionIndicator, formatClock, formatDate, h } from "./ui.js";
 import { callWords, sentence } from "./speech_id.js";
 
@@ -180,7 +180,7 @@ function logAnnounced(entry) {
 // --- rendering -------------------------------------------------------------------------
 
 function serviceName(s) {
-  return getLang() === "en" ? s.name_en || s.name_id : s.name_id;
+  return localName(s) || s.name_id;
 }
 
 function renderAll() {
@@ -314,10 +314,8 @@ function onStatus(status) {
 
 async function main() {
   if (params.get("lang")) setLang(params.get("lang"));
-  applyI18n();
-  langToggle();
   setIndicator = connectionIndicator($("#conn"));
-  onLangChange(() => {
+  startLanguage(() => {
     renderAll();
     setIndicator({ state: stream ? stream.state || "connecting" : "connecting" });
   });

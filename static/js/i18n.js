@@ -94,6 +94,17 @@ export function getLang() {
   return lang;
 }
 
+/** The page's language's half of an [indonesian, english] pair (texts sent by the server). */
+export function pick(pair) {
+  return lang === "en" ? pair[1] : pair[0];
+}
+
+/** A set-up object's name (a service's `name_id` / `name_en`) in the page's language. */
+export const localName = (o) => (lang === "en" ? o.name_en : o.name_id);
+
+/** The locale numbers and dates are written in. */
+export const locale = () => (lang === "en" ? "en-GB" : "id-ID");
+
 export function t(key, vars = {}) {
   const pair = strings[key];
   let text = pair ? pair[lang === "en" ? 1 : 0] : key;
@@ -125,6 +136,14 @@ export function langToggle(root = document) {
   for (const button of root.querySelectorAll("[data-lang-toggle]")) {
     button.addEventListener("click", () => setLang(lang === "id" ? "en" : "id"));
   }
+}
+
+/** A page's start: its texts in the chosen language, every language button wired, and
+ * `onChange` (if given) run after every switch to redraw what the page drew itself. */
+export function startLanguage(onChange) {
+  if (onChange) onLangChange(onChange);
+  applyI18n();
+  langToggle();
 }
 
 /** The message for an ApiError, in the page's language. */

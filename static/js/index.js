@@ -1,4 +1,4 @@
-import { applyI18n, langToggle, register } from "./i18n.js";
+import { register, startLanguage } from "./i18n.js";
 
 register({
   index_intro: ["Pilih aplikasi:", "Choose an app:"],
@@ -11,5 +11,4 @@ register({
     "Hall displays and kiosks open their own device links (qms device add).",
   ],
 });
-applyI18n();
-langToggle();
+startLanguage();

@@ -7,10 +7,10 @@
 // What it offers and why a service is unavailable: kiosk-model.js.
 
 import { ApiError, deviceToken, get, newKey, post } from "./api.js";
-import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { errorText, localName, register, startLanguage, t } from "./i18n.js";
 import { KioskModel, backToStartAfter } from "./kiosk-model.js";
 import { qrSvg } from "./qr.js";
-import { $, banner, formatClock, formatDate, formatWait, h } from "./ui.js";
+import { $, banner, formatClock, formatDate, formatWait, h, showError } from "./ui.js";
 
 register({
   k_title: ["Ambil nomor antrean", "Take a queue number"],
@@ -65,7 +65,7 @@ let refreshTimer = null;
 let redraw = () => {};
 
 
-const name = (service) => (getLang() === "en" ? service.name_en : service.name_id) || service.service;
+const name = (service) => localName(service) || service.service;
 
 // --- screens -------------------------------------------------------------------------------
 function show(name, ...children) {
@@ -194,7 +194,7 @@ function priorityScreen(service) {
         for (const b of main.querySelectorAll("button")) b.disabled = false;
         delete button.dataset.pending;
       }
-      banner(errorText(err), "error");
+      showError(err);
     }
   };
   show(
@@ -283,7 +283,7 @@ async function boot() {
         banner("");
       } catch (err) {
         if (err.status === 401) blocked(t("k_revoked"));
-        else banner(errorText(err), "error");
+        else showError(err);
       }
     }, REFRESH_MS);
   } catch (err) {
@@ -300,19 +300,17 @@ function tick() {
 }
 
 for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => screen !== "ticket" && armIdle());
-onLangChange(() => {
-  tick();
-  if (model.site && model.site.site.name) $("#site-name").textContent = `${model.site.site.name} — ${t("k_title")}`;
-  redraw();
-});
 // ?paper=58 swaps the print sheet (its @page size) for the 58 mm roll.
 if (params.get("paper") === "58") {
   const sheet = $("link[data-paper]");
   sheet.href = sheet.href.replace("kiosk-print-80.css", "kiosk-print-58.css");
 }
 document.body.dataset.paper = params.get("paper") === "58" ? "58" : "80";
-applyI18n();
-langToggle();
+startLanguage(() => {
+  tick();
+  if (model.site && model.site.site.name) $("#site-name").textContent = `${model.site.site.name} — ${t("k_title")}`;
+  redraw();
+});
 tick();
 setInterval(tick, 10_000);
 boot();

@@ -2,7 +2,7 @@
 // them, the chart of arrivals and served (plain SVG), the weekday x hour heatmap, and
 // the satisfaction survey's table. Each draws the API's answer as it is.
 
-import { getLang, register, t } from "./i18n.js";
+import { getLang, locale, register, t } from "./i18n.js";
 import { $, h } from "./ui.js";
 
 register({
@@ -27,7 +27,6 @@ register({
   sv_service_p50: ["Layanan p50 kunjungan", "Visits' service p50"],
 });
 
-export const locale = () => (getLang() === "en" ? "en-GB" : "id-ID");
 
 export function fmt(value, kind) {
   if (value === null || value === undefined) return "—";

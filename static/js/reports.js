@@ -9,10 +9,10 @@
 // data-field), so the page, the API and the exports can be checked against each other.
 
 import { ApiError, get } from "./api.js";
-import { applyI18n, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
+import { getLang, locale, localName, register, setLang, startLanguage, t } from "./i18n.js";
 import { Gate, chooseSite } from "./staff.js";
 import { periodLines, wholeMonth } from "./reports-model.js";
-import { drawChart, drawHeatmap, drawSurvey, fmt, locale } from "./reports-view.js";
+import { drawChart, drawHeatmap, drawSurvey, fmt } from "./reports-view.js";
 import { $, banner, h, showError } from "./ui.js";
 
 register({
@@ -145,10 +145,9 @@ function fmtChange(value, kind) {
 
 function keyName(by, key) {
   if (key === null || key === undefined) return t("none_key");
-  const en = getLang() === "en";
   if (by === "service") {
     const s = (setup?.services || []).find((x) => x.service === key);
-    return s ? `${en ? s.name_en : s.name_id} (${key})` : key;
+    return s ? `${localName(s)} (${key})` : key;
   }
   if (by === "agency") {
     const a = (setup?.agencies || []).find((x) => x.id === key);
@@ -388,10 +387,9 @@ function fillSites(wanted) {
 
 function fillFilters() {
   const form = $("#picker");
-  const en = getLang() === "en";
   const options = {
     agency: (setup.agencies || []).map((a) => [a.id, a.name]),
-    service: (setup.services || []).map((s) => [s.service, en ? s.name_en : s.name_id]),
+    service: (setup.services || []).map((s) => [s.service, localName(s)]),
   };
   for (const [name, items] of Object.entries(options)) {
     const select = form.elements[name];
@@ -428,9 +426,7 @@ async function ready(me) {
 }
 
 function boot() {
-  applyI18n();
-  langToggle();
-  onLangChange(() => {
+  startLanguage(() => {
     if (setup) fillFilters();
     draw();
   });

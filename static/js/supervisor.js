@@ -8,7 +8,7 @@
 // the banner and changes nothing.
 
 import { ApiError, get, newKey, post, put } from "./api.js";
-import { applyI18n, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { localName, register, startLanguage, t } from "./i18n.js";
 import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { SupervisorModel } from "./supervisor-model.js";
@@ -85,16 +85,14 @@ let drawQueued = false;
 
 const serviceName = (id) => {
   const s = model.services.get(id);
-  return s ? (getLang() === "en" ? s.name_en : s.name_id) : id;
+  return s ? localName(s) : id;
 };
 const sitePath = (rest) => `/sites/${encodeURIComponent(site)}${rest}`;
 
 // --- starting up ------------------------------------------------------------------------------
 
 function boot() {
-  applyI18n();
-  langToggle();
-  onLangChange(draw);
+  startLanguage(draw);
   gate = new Gate({ roles: ["supervisor", "admin"], title: "sup_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
   $("#broadcast").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -5,8 +5,8 @@
 // latest plan is printed, the older ones are for the screen).
 
 import { get } from "./api.js";
-import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
-import { $, h } from "./ui.js";
+import { getLang, pick, register, startLanguage, t } from "./i18n.js";
+import { $, h, showFailure } from "./ui.js";
 
 register({
   r_title: ["Hasil Survei Kepuasan Masyarakat", "Citizen satisfaction survey results"],
@@ -71,7 +71,6 @@ function quarterName(period) {
 }
 const main = $("#app");
 let data = null;
-const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
 
 // One plan: its period, the elements it addresses and its text (as text, never HTML;
 // the line breaks an admin typed are kept by CSS white-space).
@@ -184,12 +183,9 @@ async function load() {
     data = await get(`/survey/${encodeURIComponent(site)}`);
     render();
   } catch (err) {
-    main.dataset.state = "error";
-    main.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err)));
+    showFailure(main, err);
   }
 }
 
-onLangChange(render);
-applyI18n();
-langToggle();
+startLanguage(render);
 load();

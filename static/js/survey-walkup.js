@@ -4,12 +4,11 @@
 // the answers are counted apart from those of served visits.
 
 import { get } from "./api.js";
-import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { pick, register, startLanguage, t } from "./i18n.js";
 import { surveyFor } from "./survey.js";
-import { $, h } from "./ui.js";
+import { $, h, showFailure } from "./ui.js";
 
 register({
-  w_title: ["Survei Kepuasan Masyarakat", "Satisfaction survey"],
   w_service: ["Layanan: {name}", "Service: {name}"],
   w_walk_up: [
     "Tanpa nomor antrean: jawaban ini dihitung terpisah dari penilaian kunjungan bertiket.",
@@ -26,7 +25,6 @@ let survey = null;
 
 function render() {
   if (!info) return;
-  const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
   main.dataset.state = info.status;
   const head = h(
     "section",
@@ -49,12 +47,9 @@ async function load() {
     info = await get(path);
     render();
   } catch (err) {
-    main.dataset.state = "error";
-    main.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err)));
+    showFailure(main, err);
   }
 }
 
-onLangChange(render);
-applyI18n();
-langToggle();
+startLanguage(render);
 load();

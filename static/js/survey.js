@@ -6,7 +6,7 @@
 // as HTML. The choices survive a language switch (they live in `answers`).
 
 import { get, post } from "./api.js";
-import { errorText, getLang, register, t } from "./i18n.js";
+import { errorText, locale, pick, register, t } from "./i18n.js";
 import { h } from "./ui.js";
 
 register({
@@ -44,7 +44,6 @@ register({
 export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/survey`, opts = {}) {
   const el = h("section", { class: "survey", "aria-live": "polite", "data-survey": "loading" });
   const s = { status: "loading", instrument: null, closesAt: null, answers: {}, profile: {}, suggestion: "", sending: false, message: "" };
-  const pick = (pair) => (getLang() === "en" ? pair[1] : pair[0]);
   const auth = opts.token ? { token: opts.token } : {};
 
   async function load() {
@@ -115,7 +114,7 @@ export function surveyFor(ref, path = `/tickets/${encodeURIComponent(ref)}/surve
           h("textarea", { id: "saran", rows: 3, maxlength: inst.suggestion_limit, oninput: (ev) => (s.suggestion = ev.target.value) }, s.suggestion),
         )
       : null;
-    const closes = s.closesAt ? new Date(s.closesAt * 1000).toLocaleString(getLang() === "en" ? "en-GB" : "id-ID", { dateStyle: "medium", timeStyle: "short" }) : "";
+    const closes = s.closesAt ? new Date(s.closesAt * 1000).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" }) : "";
     return h(
       "form",
       { id: "survey-form", novalidate: true, onsubmit: send },

@@ -7,12 +7,11 @@
 // survey put away is closed on the server too (POST /api/v1/tablet/survey/skip).
 
 import { deviceToken, get, post } from "./api.js";
-import { applyI18n, errorText, getLang, langToggle, onLangChange, register, setLang, t } from "./i18n.js";
+import { errorText, getLang, register, setLang, startLanguage, t } from "./i18n.js";
 import { surveyFor } from "./survey.js";
 import { $, h } from "./ui.js";
 
 register({
-  tb_title: ["Survei Kepuasan Masyarakat", "Satisfaction survey"],
   tb_idle: ["Terima kasih atas kunjungan Anda", "Thank you for your visit"],
   tb_idle_more: [
     "Setelah layanan Anda selesai, Anda dapat menilai layanan kami di sini.",
@@ -23,8 +22,6 @@ register({
     "Bantu kami memperbaiki layanan: 9 pertanyaan singkat. Jawaban Anda tidak disimpan dengan nama Anda dan tidak ditampilkan lagi setelah dikirim. Boleh dilewati.",
     "Help us improve: 9 short questions. Your answers are not kept with your name and are not shown again once sent. You may skip.",
   ],
-  tb_thanks: ["Terima kasih atas penilaian Anda!", "Thank you for your feedback!"],
-  tb_thanks_more: ["Penilaian Anda membantu kami memperbaiki layanan.", "Your answers help us improve the service."],
 });
 
 const POLL_MS = 3000; // while idle: how soon a completed visit's survey appears
@@ -73,7 +70,7 @@ function renderIdle() {
 function thanks() {
   shown = null;
   clearTimeout(untouched);
-  screen("thanks", h("section", { class: "thanks", role: "status" }, h("h2", {}, t("tb_thanks")), h("p", {}, t("tb_thanks_more"))));
+  screen("thanks", h("section", { class: "thanks", role: "status" }, h("h2", {}, t("s_thanks")), h("p", {}, t("s_thanks_more"))));
   setTimeout(idle, THANKS_MS);
 }
 
@@ -136,11 +133,9 @@ function touched() {
 }
 
 for (const kind of ["pointerdown", "keydown", "input"]) document.addEventListener(kind, touched, { capture: true, passive: true });
-onLangChange(() => {
+startLanguage(() => {
   if (shown) shown.survey.render();
   else if (main.dataset.screen === "idle") renderIdle();
 });
-applyI18n();
-langToggle();
 if (!token) screen("error", h("p", { class: "tablet-error", role: "alert" }, t("err_no_device_token")));
 else idle();

@@ -1,7 +1,7 @@
 // Small DOM helpers shared by the pages. Text always goes in as text (never
 // innerHTML): ticket numbers and running texts come from other people.
 
-import { errorText, getLang, t } from "./i18n.js";
+import { errorText, getLang, locale, t } from "./i18n.js";
 
 /** h("div", {class: "x", onclick: fn}, "text", child…) */
 export function h(tag, attrs = {}, ...children) {
@@ -57,7 +57,11 @@ export function showError(err) {
   banner(errorText(err), "error");
 }
 
-const locale = () => (getLang() === "en" ? "en-GB" : "id-ID");
+/** A page whose content could not be loaded: `main` shows why, as an alert. */
+export function showFailure(main, err) {
+  main.dataset.state = "error";
+  main.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err)));
+}
 
 export function formatClock(date = new Date(), timeZone) {
   return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", timeZone }).format(date);

@@ -8,7 +8,7 @@
 // visitor-model.js.
 
 import { get } from "./api.js";
-import { applyI18n, errorText, getLang, langToggle, onLangChange, register, t } from "./i18n.js";
+import { errorText, getLang, register, startLanguage, t } from "./i18n.js";
 import { $, connectionIndicator, formatClock, formatWait, h } from "./ui.js";
 import { VisitorModel } from "./visitor-model.js";
 
@@ -171,7 +171,5 @@ function pollNow() {
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden && !model.failures) pollNow(); // back on screen: fresh at once
 });
-onLangChange(render);
-applyI18n();
-langToggle();
+startLanguage(render);
 poll();

@@ -6,15 +6,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { ConsoleModel } from "../../static/js/console-model.js";
+import { counter, issued, msg as ev, numbered, restartAt, services } from "./fixtures.js";
 
 function snapshotView(extra = {}) {
   return {
-    counter: { counter: "L1", name: "Loket 1", zone: "A", state: "open", services: ["kk", "ktp"], ticket: null, waiting: 0, officer: "budi" },
-    services: [
-      { service: "ktp", prefix: "A", name_id: "KTP-el", name_en: "ID card" },
-      { service: "kk", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card" },
-      { service: "pajak", prefix: "C", name_id: "Pajak", name_en: "Tax" },
-    ],
+    counter: counter("L1", ["kk", "ktp"], { officer: "budi" }),
+    services: services("ktp", "kk", "pajak"),
     waiting: [],
     held: [],
     queues: {},
@@ -23,12 +20,8 @@ function snapshotView(extra = {}) {
   };
 }
 
-let version = 0;
-const ev = (event) => ({ version: ++version, event });
-const issued = (ticket, service, at) => ev({ type: "ticket_issued", ticket, number: ticket, service, at });
-
 function console1() {
-  version = 10;
+  restartAt(10);
   const model = new ConsoleModel("L1");
   model.snapshot(snapshotView());
   return model;
@@ -58,7 +51,7 @@ describe("the waiting list", () => {
   test("the queue counts of the stream win over the tickets listed (the list is capped)", () => {
     const model = console1();
     model.apply(issued("A001", "ktp", 100));
-    model.apply({ version: ++version, queues: { ktp: 250 } });
+    model.apply(numbered({ queues: { ktp: 250 } }));
     assert.equal(model.groups().find((g) => g.key === "ktp").count, 250);
   });
 });
@@ -118,7 +111,7 @@ describe("the counter keeps its one shape (docs/api.md, \"Resources\")", () => {
   test("the ticket in hand is a ticket with every field; the counter's waiting follows the queue counts", () => {
     const model = console1();
     model.apply(issued("A001", "ktp", 100));
-    model.apply({ version: ++version, queues: { ktp: 3, kk: 1, "@L1": 2, pajak: 9 } });
+    model.apply(numbered({ queues: { ktp: 3, kk: 1, "@L1": 2, pajak: 9 } }));
     assert.equal(model.counter.waiting, 6); // kk + ktp + those sent to L1, not pajak
     model.apply(ev({ type: "ticket_called", ticket: "A001", counter: "L1", officer: "budi", at: 160 }));
     assert.deepEqual(Object.keys(model.counter.ticket).sort(), [...TICKET_FIELDS].sort());

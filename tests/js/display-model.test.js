@@ -6,17 +6,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { DisplayModel, stillCalled } from "../../static/js/display-model.js";
+import { counter, SERVICES } from "./fixtures.js";
 
-const SERVICES = [
-  { service: "ktp", agency: "disdukcapil", prefix: "A", name_id: "KTP-el", name_en: "ID card", active: true },
-  { service: "kk", agency: "disdukcapil", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card", active: true },
-  { service: "pajak", agency: "samsat", prefix: "C", name_id: "Pajak kendaraan", name_en: "Vehicle tax", active: true },
-  { service: "old", agency: "samsat", prefix: "D", name_id: "Lama", name_en: "Old", active: false },
-];
-
-function counter(id, services, state = "open", zone = "A") {
-  return { counter: id, name: `Loket ${id.slice(1)}`, zone, state, services, ticket: null, waiting: 0 };
-}
 
 function view(extra = {}) {
   return {
@@ -28,7 +19,7 @@ function view(extra = {}) {
     services: SERVICES,
     zone: null,
     queues: { ktp: 3, kk: 1, pajak: 0 },
-    counters: [counter("L1", ["ktp", "kk"]), counter("L2", ["kk"]), counter("L3", ["pajak"], "closed", "B")],
+    counters: [counter("L1", ["ktp", "kk"]), counter("L2", ["kk"]), counter("L3", ["pajak"], { state: "closed", zone: "B" })],
     calls: [],
     messages: {},
     ...extra,
@@ -131,7 +122,7 @@ describe("the board", () => {
 
   test("waiting counts follow the events; a zoned display lists what its counters serve", () => {
     const model = new DisplayModel();
-    model.snapshot(view({ zone: "B", counters: [counter("L3", ["pajak"], "open", "B")] }), 5);
+    model.snapshot(view({ zone: "B", counters: [counter("L3", ["pajak"], { zone: "B" })] }), 5);
     model.event({ version: 6, queues: { pajak: 4 } });
     assert.deepEqual(model.queues().map((q) => [q.service.service, q.waiting]), [["pajak", 4]]);
   });

@@ -7,35 +7,28 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { SupervisorModel } from "../../static/js/supervisor-model.js";
+import { counter, issued, msg, restartAt, services } from "./fixtures.js";
 
 const MIN = 60;
 
 function snapshotView() {
   return {
     site: { id: "mpp", name: "MPP" },
-    services: [
-      { service: "ktp", prefix: "A", name_id: "KTP-el", name_en: "ID card", target_wait_min: 10 },
-      { service: "kk", prefix: "B", name_id: "Kartu Keluarga", name_en: "Family card", target_wait_min: 5 },
-    ],
-    counters: [
-      { counter: "L1", name: "Loket 1", zone: "", state: "open", services: ["ktp", "kk"], ticket: null, waiting: 0, officer: "budi" },
-      { counter: "L2", name: "Loket 2", zone: "", state: "open", services: ["kk"], ticket: null, waiting: 0, officer: "sari" },
-    ],
+    services: services("ktp", "kk"),
+    counters: [counter("L1", ["ktp", "kk"], { zone: "", officer: "budi" }), counter("L2", ["kk"], { zone: "", officer: "sari" })],
     messages: {},
   };
 }
 
 const pick = (obj, ...keys) => keys.map((k) => obj[k]);
 
-let version = 10;
-const msg = (event) => ({ version: ++version, event });
-const issued = (ticket, service, at) => msg({ type: "ticket_issued", ticket, number: ticket, service, channel: "kiosk", at });
+restartAt(10);
 const calledAt = (ticket, counter, at) => msg({ type: "ticket_called", ticket, counter, officer: "budi", at });
 const on = (type, ticket, at, extra = {}) => msg({ type, ticket, at, ...extra });
 
 /** A model after its snapshot (version 10) and an empty read of today's tickets. */
 function fresh() {
-  version = 10;
+  restartAt(10);
   const model = new SupervisorModel();
   model.snapshot(snapshotView());
   model.loaded({ version: 10, tickets: [] });
@@ -92,7 +85,7 @@ describe("today's figures", () => {
 
 describe("the read of today's tickets, lined up with the stream", () => {
   test("events that came while reading are replayed; those the read reflects are skipped", () => {
-    version = 10;
+    restartAt(10);
     const model = new SupervisorModel();
     model.snapshot(snapshotView());
     model.apply(issued("A001", "ktp", 1000)); // v11, buffered while reading
