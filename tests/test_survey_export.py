@@ -15,7 +15,12 @@ NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 def records() -> list[Record]:
     return [
-        Record(date(2026, 3, 9), (4,) * 9, {"service": "ktp", "officer": "budi", "answered_on": "tablet"}, "=1+1"),
+        Record(
+            date(2026, 3, 9),
+            (4,) * 9,
+            {"service": "ktp", "officer": "budi", "answered_on": "tablet"},
+            "=1+1",
+        ),
         Record(date(2026, 2, 1), (3,) * 9, {"service": "kk", "usia": "30-39"}, "Baik <b>&</b>"),
     ]
 
