@@ -186,8 +186,8 @@ async def main_async(args: argparse.Namespace) -> None:
             parts.undo()
             shutil.rmtree(root, ignore_errors=True)
             fresh.rename(root)
-            split = (f"{len(written)} days: reading the log {parts.read_s:.1f} s, writing the "
-                     f"files {parts.write_s:.1f} s (a thread beside the fold)")  # fmt: skip
+            split = (f"{len(written)} days: reading the log {parts.read_s:.1f} s; the files "
+                     f"written by a process of its own beside the fold")  # fmt: skip
             results.append(("rebuild the year from the log", split, took, "s", 60.0, None))
         # -- writing one closed day -------------------------------------------------------
         last_day = days[-1]

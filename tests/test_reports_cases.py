@@ -263,3 +263,38 @@ def test_a_bad_interval_is_refused(tmp_path: Path, minutes: int) -> None:
     with pytest.raises(ReportError) as err:
         Reports(tmp_path).intervals(one_day(), minutes)
     assert err.value.code == "invalid_interval"
+
+
+async def test_intervals_of_a_wait_ending_on_a_boundary_and_one_crossing_quiet_intervals(
+    tmp_path: Path,
+) -> None:
+    """A wait that ends exactly at an interval's end is in the queue at that end and not in
+    the next interval; a long wait shows in the intervals where nothing else happens."""
+    hall = ReportsHall(at("07:00")).set_up()
+    step(hall, "07:59", c.OpenCounter(counter="L1", officer="budi"))
+    step(hall, "08:05", c.IssueTicket(service="ktp", token="a"))
+    step(hall, "08:10", c.IssueTicket(service="ktp", token="b"))
+    step(hall, "08:15", c.CallNext(counter="L1"))  # a: waited 10 min, to 08:15 sharp
+    step(hall, "08:16", c.StartService(counter="L1"))
+    step(hall, "08:20", c.Complete(counter="L1"))
+    step(hall, "09:10", c.CallNext(counter="L1"))  # b: waited an hour
+    step(hall, "09:11", c.StartService(counter="L1"))
+    step(hall, "09:20", c.Complete(counter="L1"))
+    step(hall, "17:00", c.CloseDay())
+    reports = await files_of(tmp_path, hall)
+
+    rows = reports.intervals(one_day(), 15)["rows"]
+    got = [(r["start"][11:16], r["arrivals"], r["calls"], r["served"], r["queue_end"],
+            r["longest_wait_s"]) for r in rows]  # fmt: skip
+    assert got == [
+        ("08:00", 2, 0, 0, 2, 600.0),  # a at 08:15 (its wait's end) is still in the queue
+        ("08:15", 0, 1, 1, 1, 1200.0),  # a is not: its wait ended at 08:15, not after
+        ("08:30", 0, 0, 0, 1, 2100.0),  # b alone
+        ("08:45", 0, 0, 0, 1, 3000.0),
+        ("09:00", 0, 1, 0, 0, 3600.0),
+        ("09:15", 0, 0, 1, 0, None),
+    ]
+    hourly = [(r["start"][11:16], r["queue_end"], r["longest_wait_s"])
+              for r in reports.intervals(one_day(), 60)["rows"]]  # fmt: skip
+    assert hourly == [("08:00", 1, 3000.0), ("09:00", 0, 3600.0)]
+    reports.close()

@@ -18,6 +18,7 @@ from reports_hall import SITE, ReportsHall, local, store
 from qms.cli import main
 from qms.core import commands as c
 from qms.eventlog import EventLog, open_log
+from qms.reports import store as store_files
 from qms.reports.period import Period
 from qms.reports.query import Reports, Scope
 from qms.reports.store import (
@@ -76,6 +77,18 @@ async def test_rebuilding_gives_the_same_files(log: EventLog, tmp_path: Path) ->
         one = day_dir(first, SITE, TUESDAY) / name
         assert (day_dir(second, SITE, TUESDAY) / name).read_bytes() == one.read_bytes()
     assert not list(first.rglob("*.tmp"))  # no temporary file left behind
+
+
+def test_a_rebuild_writes_its_files_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """The rebuild's writer (`apart`) runs beside the fold in another process, so the two
+    do not take turns for the interpreter (the files are the same: the test above)."""
+    apart, here = store_files._Writer(tmp_path, apart=True), store_files._Writer(tmp_path)
+    try:
+        assert apart.pool.submit(os.getpid).result() != os.getpid()
+        assert here.pool.submit(os.getpid).result() == os.getpid()
+    finally:
+        apart.finish()
+        here.finish()
 
 
 async def test_a_day_reopened_after_its_file_was_written_is_written_again(

@@ -75,8 +75,18 @@ SUMMARY = f"SELECT {MEASURES} FROM v"
 def intervals(minutes: int) -> str:
     """Arrivals, tickets issued, calls and served per interval (by the time each happened);
     queue length at the interval's end and the longest wait among the visits waiting
-    during it (arrived before its end, wait ended after its start)."""
+    during it (arrived before its end, wait ended after its start).
+
+    The waits are not spread over the intervals they cross: with `b` an interval's
+    number (its start in microseconds // its width, as `time_bucket` counts them) and
+    `end` its end, a wait that arrived before `end` and ends at or after it is in the
+    queue at `end` (a running sum of +1 at the arrival's interval, -1 at the wait end's;
+    a visit still waiting is in the queue at its last interval too), and the longest
+    wait in `b` is the larger of `end` minus the oldest arrival still waiting at `end`
+    (the least arrival among the waits ending at or after `end`: a running minimum
+    from the last interval back) and the longest wait that ended inside `b`."""
     step = f"INTERVAL {int(minutes)} MINUTE"
+    width = int(minutes) * 60_000_000
     return f"""
 WITH arr AS (
     SELECT time_bucket({step}, arrival) AS start, count(*) AS arrivals,
@@ -88,17 +98,28 @@ cal AS (
 srv AS (
     SELECT time_bucket({step}, finished) AS start, count(*) AS served
     FROM v WHERE outcome = 'served' GROUP BY 1),
-spans AS (
-    SELECT arrival, wait_end, waiting,
-           unnest(generate_series(time_bucket({step}, arrival),
-                                  time_bucket({step}, wait_end), {step})) AS start
-    FROM v WHERE wait_end > arrival),
+w AS (
+    SELECT a_us, e_us, waiting, a_us // {width} AS ai, e_us // {width} AS ei
+    FROM (SELECT epoch_us(arrival) AS a_us, epoch_us(wait_end) AS e_us, waiting
+          FROM v WHERE wait_end > arrival)),
+up AS (SELECT ai AS b, count(*) AS n FROM w GROUP BY 1),
+down AS (SELECT ei + waiting::BIGINT AS b, count(*) AS n FROM w GROUP BY 1),
+ended AS (
+    SELECT ei AS b, max(e_us - a_us) AS longest FROM w
+    WHERE waiting OR e_us % {width} <> 0 GROUP BY 1),
+oldest AS (SELECT ei - 1 AS b, min(a_us) AS a_us FROM w GROUP BY 1),
+span AS (SELECT unnest(range(min(ai), max(ei) + 1)) AS b FROM w),
+runs AS (
+    SELECT b, (b + 1) * {width} AS end_us, ended.longest,
+           sum(coalesce(up.n, 0) - coalesce(down.n, 0)) OVER (ORDER BY b) AS queue,
+           min(oldest.a_us) OVER (ORDER BY b DESC) AS first_us
+    FROM span LEFT JOIN up USING (b) LEFT JOIN down USING (b)
+         LEFT JOIN ended USING (b) LEFT JOIN oldest USING (b)),
 q AS (
-    SELECT start,
-           count(*) FILTER (WHERE waiting OR wait_end >= start + {step}) AS queue_end,
-           max(epoch_us(least(wait_end, start + {step})) - epoch_us(arrival)) / 1e6
+    SELECT make_timestamp(b * {width}) AS start, queue::BIGINT AS queue_end,
+           greatest(CASE WHEN first_us < end_us THEN end_us - first_us END, longest) / 1e6
                AS longest_wait_s
-    FROM spans WHERE wait_end > start OR waiting GROUP BY 1)
+    FROM runs WHERE first_us < end_us OR longest IS NOT NULL)
 SELECT strftime(start, '%Y-%m-%dT%H:%M:%S') AS start,
        coalesce(arrivals, 0) AS arrivals, coalesce(issued, 0) AS issued,
        coalesce(calls, 0) AS calls, coalesce(served, 0) AS served,

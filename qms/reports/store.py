@@ -19,6 +19,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import multiprocessing
 import os
 import re
 from collections.abc import Callable
@@ -130,23 +131,34 @@ async def _fold_log(log: EventLog, site: str, fold: SiteFold) -> None:
 
 
 class _Writer:
-    """Writes closed days' files in one thread of its own, in the order they closed, while
-    the fold goes on (at most `AHEAD` days waiting); `finish` waits and raises the first
-    failure."""
+    """Writes closed days' files while the fold goes on, in the order they closed (at most
+    `AHEAD` days waiting); `finish` waits and raises the first failure. In a thread of its
+    own, or (`apart`) in a process of its own, so that the writes do not take turns with
+    the fold for the interpreter: a rebuild of many days. The same `write_day` either way,
+    so the same files."""
 
     AHEAD = 4
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, apart: bool = False) -> None:
         self.root = root
-        self.con = db.connect()
-        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="qms-reports")
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.pool: concurrent.futures.Executor
+        if apart:  # spawned: a fork would copy this process's threads' locks mid-use
+            context = multiprocessing.get_context("spawn")
+            self.pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context)
+        else:
+            self.con = db.connect()
+            self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="qms-reports")
         self.pending: collections.deque[concurrent.futures.Future[Path]] = collections.deque()
         self.written: dict[str, None] = {}
 
     def __call__(self, rows: DayRows) -> None:  # on the fold's thread
         while len(self.pending) >= self.AHEAD:
             self.pending.popleft().result()
-        self.pending.append(self.pool.submit(write_day, self.con, self.root, rows))
+        if self.con is None:
+            self.pending.append(self.pool.submit(_write_apart, self.root, rows))
+        else:
+            self.pending.append(self.pool.submit(write_day, self.con, self.root, rows))
         self.written[rows.day] = None
 
     def finish(self) -> None:
@@ -155,7 +167,18 @@ class _Writer:
                 self.pending.popleft().result()
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
-            self.con.close()
+            if self.con is not None:
+                self.con.close()
+
+
+_APART: list[duckdb.DuckDBPyConnection] = []  # the writing process's connection
+
+
+def _write_apart(root: Path, rows: DayRows) -> Path:
+    """`write_day` in the writing process (`_Writer(apart=True)`), one connection for all."""
+    if not _APART:
+        _APART.append(db.connect())
+    return write_day(_APART[0], root, rows)
 
 
 async def build_days(
@@ -165,9 +188,11 @@ async def build_days(
     wanted: Callable[[str], bool],
     *,
     reopened: Callable[[str, int], bool] = lambda day, version: False,
+    apart: bool = False,
 ) -> list[str]:
-    """Write the files of every closed day that `wanted(day)` selects; the days written."""
-    write = _Writer(root)
+    """Write the files of every closed day that `wanted(day)` selects; the days written
+    (`apart`: by a process of its own, `_Writer`)."""
+    write = _Writer(root, apart=apart)
     try:
         fold = SiteFold(site, keep=wanted, reopened=reopened, on_closed=write)
         await _fold_log(log, site, fold)
@@ -211,6 +236,7 @@ async def rebuild(
     log: EventLog, site: str, root: Path, first: str | None = None, last: str | None = None
 ) -> list[str]:
     """Write again the files of every closed day of `site` from `first` to `last` (inclusive,
-    YYYY-MM-DD; None: unbounded). The days written."""
+    YYYY-MM-DD; None: unbounded). The days written. The files are written by a process
+    of its own beside the fold (a year: ~300 days)."""
 
-    return await build_days(log, site, root, lambda day: _within(day, first, last))
+    return await build_days(log, site, root, lambda day: _within(day, first, last), apart=True)
