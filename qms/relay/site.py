@@ -50,7 +50,7 @@ LEASE_MS = 3_000  # the writer's lease; a writer that died is replaced within th
 FORWARD_TIMEOUT = 2.0  # s a sender waits for the writer before running the command itself
 SHUN_S = 10.0  # a writer that did not answer gets nothing more for this long
 CATCH_UP_S = 1.0  # s to wait for the follower to bring a forwarded command's events
-LOG_CHECK_S = 1.0  # s between the writer's checks of the log for appends made elsewhere
+LOG_CHECK_S = 0.0  # s at least between the writer's log checks; 0: at each lease check
 
 # KEYS: lease. ARGV: node, ttl ms. Renew only one's own lease.
 _RENEW = """
