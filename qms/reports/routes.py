@@ -41,7 +41,6 @@ from qms.server.routes import ApiRoute, api
 
 READ_REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.VIEWER})
 FILTERS = ("agency", "service", "counter", "officer", "channel", "priority")
-PARAMS = frozenset({"period", "from", "to", "by", "minutes", "format", "table", "survey", *FILTERS})
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 // a table of what is there and a form that creates or, from a row's "edit",
 // changes one.
 
-import { get, put } from "./api.js";
+import { get } from "./api.js";
 import { getLang, localName, register, t } from "./i18n.js";
 import { checkbox, field, fill, form, select, table } from "./admin-form.js";
 import { qrSvg } from "./qr.js";
