@@ -13,12 +13,12 @@ count and its visits' times), with complementary suppression, by
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from qms.reports.errors import ReportError
+from qms.reports.today import quantile_cont
 from qms.survey.aggregate import CUTS as SURVEY_CUTS
 from qms.survey.aggregate import Record, cut
 
@@ -86,24 +86,15 @@ def _key(by: str) -> Callable[[Linked], str | None]:
     return lambda item: item.record.values.get(by)
 
 
-def quantile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between the closest ranks, as the reports' `quantile_cont`."""
-    if not values:
-        return None
-    xs = sorted(values)
-    h = (len(xs) - 1) * q
-    lo = math.floor(h)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
-
 
 def stat(values: Iterable[float | None]) -> dict[str, Any]:
-    xs = [x for x in values if x is not None]
+    xs = sorted(x for x in values if x is not None)
     return {
         "n": len(xs),
         "mean": sum(xs) / len(xs) if xs else None,
-        "p50": quantile(xs, 0.5),
-        "p90": quantile(xs, 0.9),
+        # the reports' own percentile (DuckDB's, to the last bit), not a second formula
+        "p50": quantile_cont(xs, 0.5) if xs else None,
+        "p90": quantile_cont(xs, 0.9) if xs else None,
     }
 
 
