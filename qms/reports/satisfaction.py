@@ -86,7 +86,6 @@ def _key(by: str) -> Callable[[Linked], str | None]:
     return lambda item: item.record.values.get(by)
 
 
-
 def stat(values: Iterable[float | None]) -> dict[str, Any]:
     xs = sorted(x for x in values if x is not None)
     return {
