@@ -63,16 +63,19 @@ def unknown_site(site: str) -> ApiError:
     return ApiError(404, "unknown_site", f"no site {site!r}", site=site)
 
 
-async def _set_up_engine(request: Request) -> SiteEngine:
-    """The engine of the path's site, for a query; 404 unless the site was set up."""
-    site = request.path_params["site"]
-    hall = _hall(request)
+async def set_up_engine(hall: Hall, site: str) -> SiteEngine:
+    """The engine of `site`; 404 (`unknown_site`) unless the site was set up."""
     if not _valid_site(site) or not await _site_exists(hall, site):
         raise unknown_site(site)
     engine = await hall.engine(site)
     if engine.state.site is None:
         raise unknown_site(site)
     return engine
+
+
+async def _set_up_engine(request: Request) -> SiteEngine:
+    """The engine of the path's site, for a query; 404 unless the site was set up."""
+    return await set_up_engine(_hall(request), request.path_params["site"])
 
 
 # --- queries --------------------------------------------------------------------------------

@@ -32,9 +32,7 @@ from qms.server.api_hall import (
     _hall,
     _json,
     _set_up_engine,
-    _site_exists,
-    _valid_site,
-    unknown_site,
+    set_up_engine,
     visitor_ticket,
 )
 from qms.server.errors import ApiError, read_json
@@ -406,14 +404,9 @@ async def get_survey_public(request: Request, who: Principal) -> Response:
     the site, a period under the site's `min_group` respondents without an index; `history` is each
     quarter's result, `plans` each period's follow-up plan (rencana tindak lanjut), the
     latest first."""
-    name = request.path_params["hall"]
-    hall = _hall(request)
-    if not _valid_site(name) or not await _site_exists(hall, name):
-        raise unknown_site(name)
-    engine = await hall.engine(name)
+    engine = await set_up_engine(_hall(request), request.path_params["hall"])
     site = engine.state.site
-    if site is None:
-        raise unknown_site(name)
+    assert site is not None  # set_up_engine: a set-up site
     engine, book, first, last = await _period_records(request, engine)
     min_group = instrument_of(engine.state).min_group
     params = request.query_params

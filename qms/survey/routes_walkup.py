@@ -21,7 +21,7 @@ from qms.core.survey import instrument_of
 from qms.engine import SiteEngine
 from qms.server import answers as a
 from qms.server.addresses import client_address
-from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
+from qms.server.api_hall import _hall, _json, set_up_engine
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, Principal
 from qms.server.routes import ApiRoute, api
@@ -38,14 +38,7 @@ PARAMS = (
 
 
 async def _engine(request: Request) -> SiteEngine:
-    name = request.path_params["hall"]
-    hall = _hall(request)
-    if not _valid_site(name) or not await _site_exists(hall, name):
-        raise unknown_site(name)
-    engine = await hall.engine(name)
-    if engine.state.site is None:
-        raise unknown_site(name)
-    return engine
+    return await set_up_engine(_hall(request), request.path_params["hall"])
 
 
 def _service_name(engine: SiteEngine, service: str) -> list[str]:
