@@ -91,12 +91,9 @@ def served(
 ) -> Iterator[Served]:
     log_url = None
     if request.param == "redis":
-        from conftest import delete_prefix, with_query
+        from conftest import module_redis_log
 
-        base = request.getfixturevalue("redis_url")
-        prefix = f"trep{int(time.time() * 1000)}"
-        log_url = with_query(base, prefix=prefix)
-        request.addfinalizer(lambda: delete_prefix(base, prefix))
+        log_url, _ = module_redis_log(request, "trep")
     with served_hall(tmp_path_factory.mktemp("api_reports"), log_url) as hall:
         yield hall
 

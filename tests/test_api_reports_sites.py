@@ -18,7 +18,6 @@ import csv
 import io
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ import pytest
 import redis
 import reports_naive as naive
 from api_client import PASSWORD, signed_in
-from conftest import delete_prefix, with_query
+from conftest import module_redis_log
 from live_server import LiveServer
 from reports_hall import ACTIONS, ReportsHall, local, store
 from test_api_reports import get, ok
@@ -116,15 +115,12 @@ def deployment(
 ) -> Iterator[Deployment]:
     """Both backends: the embedded log, and a real Redis (conftest's `redis_url`: under CI
     a failure, never a skip, when none answers) with keys of this module's own."""
-    log_url = None
+    log_url = prefix = None
     if request.param == "redis":
-        base = request.getfixturevalue("redis_url")
-        prefix = f"tsites{uuid.uuid4().hex}"
-        log_url = with_query(base, prefix=prefix)
-        request.addfinalizer(lambda: delete_prefix(base, prefix))
+        log_url, prefix = module_redis_log(request, "tsites")
     with deployed(tmp_path_factory.mktemp("sites"), log_url) as served:
-        if log_url is not None:  # the log really is Redis's: the halls' streams are there
-            keys = redis.Redis.from_url(base).keys(f"{prefix}:*")
+        if prefix is not None:  # the log really is Redis's: the halls' streams are there
+            keys = redis.Redis.from_url(request.getfixturevalue("redis_url")).keys(f"{prefix}:*")
             assert any(A.encode() in k for k in keys) and any(B.encode() in k for k in keys)
         yield served
 
