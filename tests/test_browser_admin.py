@@ -8,7 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from api_client import Api
-from browser_support import HD, PHONE, SITE, js_errors, keep_screenshot, shot, watch
+from browser_support import (
+    HD,
+    PHONE,
+    SITE,
+    js_errors,
+    keep_screenshot,
+    open_with_server_down,
+    shot,
+    watch,
+)
 from live_hall import LiveHall
 
 
@@ -193,12 +202,7 @@ def test_bad_credentials_non_admin_and_server_down_say_so(hall: LiveHall, browse
     assert page.locator("#whoami").inner_text() == ""
 
     # The server is down: said, and the page finds it by itself when it is back.
-    page.route("**/api/v1/**", lambda route: route.abort())
-    page.reload()
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for()
-    shot(page, "admin-offline-1920")
-    page.unroute("**/api/v1/**")
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for(state="hidden")
+    open_with_server_down(page, page.url, "admin-offline-1920")
 
     # Signed in, the server goes away before the app is read: said, with a button to try again.
     page.route("**/api/v1/users", lambda route: route.abort())

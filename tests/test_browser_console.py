@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 from api_client import Api
-from browser_support import HD, PHONE, js_errors, keep_screenshot, shot, watch, without_server_down
+from browser_support import (
+    HD,
+    PHONE,
+    js_errors,
+    keep_screenshot,
+    open_with_server_down,
+    shot,
+    watch,
+    without_server_down,
+)
 from live_hall import LiveHall
 from staff_pages import (
     L1,
@@ -244,13 +253,8 @@ def test_bad_credentials_server_down_and_phone(hall: LiveHall, browser: Any, cle
     page = context.new_page()
     errors = watch(page)
     stream = HeldStream(page)
-    # The server is down (every API call and the stream fail): a message, not a blank page.
-    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
-    page.goto(hall.url + "/console")
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for()
-    shot(page, "console-server-down-phone")
-    page.unroute("**/api/v1/**")  # it comes back: the page finds out by itself
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for(state="hidden")
+    # The server is down (every API call and the stream fail), then comes back.
+    open_with_server_down(page, hall.url + "/console", "console-server-down-phone")
 
     sign_in(page, "petugas1", "not-the-password")
     page.locator("[data-banner]", has_text="Nama pengguna atau kata sandi salah").wait_for()
