@@ -40,13 +40,16 @@ pytestmark = pytest.mark.timeout(90)
 
 def open_console(
     hall: LiveHall, browser: Any, user: str = "petugas1", **ctx: Any
-) -> tuple[Any, Any, list[str]]:
+) -> tuple[Any, Any, list[str], HeldStream]:
+    """The console signed in as `user`: its context, the page, the page's errors and its
+    stream, routed through the test (passing every message until told to hold)."""
     context = browser.new_context(viewport=HD, **ctx)
     page = context.new_page()
     errors = watch(page)
+    stream = HeldStream(page)
     page.goto(hall.url + "/console")
     sign_in(page, user, hall.passwords[user])
-    return context, page, errors
+    return context, page, errors, stream
 
 
 @pytest.fixture
@@ -89,7 +92,7 @@ def test_officer_works_tickets_with_buttons_and_keys(
     hall: LiveHall, browser: Any, clean: Api
 ) -> None:
     a, b, c = (issue(hall)["number"] for _ in range(3))
-    context, page, errors = open_console(hall, browser)
+    context, page, errors, _ = open_console(hall, browser)
     open_l1(page)
     for number in (a, b, c):
         row(page, "#waiting", number).wait_for()
@@ -161,12 +164,7 @@ def l1_ticket(boss: Api) -> Any:
 
 def test_pending_until_the_event_arrives(hall: LiveHall, browser: Any, clean: Api) -> None:
     number = issue(hall)["number"]
-    context = browser.new_context(viewport=HD)
-    page = context.new_page()
-    errors = watch(page)
-    stream = HeldStream(page)
-    page.goto(hall.url + "/console")
-    sign_in(page, "petugas1", hall.passwords["petugas1"])
+    context, page, errors, stream = open_console(hall, browser)
     open_l1(page)
     row(page, "#waiting", number).wait_for()
 
@@ -192,12 +190,7 @@ def test_a_refused_press_shows_the_error_and_changes_nothing(
     hall: LiveHall, browser: Any, clean: Api
 ) -> None:
     ticket = issue(hall)
-    context = browser.new_context(viewport=HD)
-    page = context.new_page()
-    errors = watch(page)
-    stream = HeldStream(page)
-    page.goto(hall.url + "/console")
-    sign_in(page, "petugas1", hall.passwords["petugas1"])
+    context, page, errors, stream = open_console(hall, browser)
     open_l1(page)
     row(page, "#waiting", ticket["number"]).wait_for()
 
@@ -218,7 +211,7 @@ def test_a_refused_press_shows_the_error_and_changes_nothing(
 
 
 def test_taken_counter_and_ended_session(hall: LiveHall, browser: Any, clean: Api) -> None:
-    context, page, errors = open_console(hall, browser)
+    context, page, errors, _ = open_console(hall, browser)
     open_l1(page)
     # The supervisor closes L1 and another officer opens it: this console stops (4403).
     assert clean.post(L1 + "/close").status == 200
