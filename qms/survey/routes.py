@@ -269,15 +269,20 @@ RESULT_PARAMS = (
         "schema": {"type": "string", "enum": [*CUTS, *PERIODS]},
     },
 )
+# The figures of a period (`results`), which the public page (`published`) shows too.
+FIGURES: dict[str, a.Schema] = {
+    "period": a.record(first=a.STR, last=a.STR),
+    "respondents": a.INT,
+    "min_group": a.INT,
+    "index": {"type": ["object", "null"]},
+}
+_OBJECTS = {"type": "array", "items": {"type": "object"}}
 SURVEY_RESULTS = a.record(
-    period=a.record(first=a.STR, last=a.STR),
-    respondents=a.INT,
-    min_group=a.INT,
-    index={"type": ["object", "null"]},
+    **FIGURES,
     progress={"type": "object"},
     served_previous_period=a.INT,
     cut={"type": ["object", "null"]},
-    sources={"type": "array", "items": {"type": "object"}},
+    sources=_OBJECTS,
 )
 
 
@@ -375,13 +380,10 @@ async def get_survey_export(request: Request, who: Principal) -> Response:
 PUBLIC_RESULTS = a.record(
     site=a.STR,
     name=a.STR,
-    period=a.record(first=a.STR, last=a.STR),
-    respondents=a.INT,
-    min_group=a.INT,
-    index={"type": ["object", "null"]},
-    history={"type": "array", "items": {"type": "object"}},
-    sources={"type": "array", "items": {"type": "object"}},
-    plans={"type": "array", "items": {"type": "object"}},
+    **FIGURES,
+    history=_OBJECTS,
+    sources=_OBJECTS,
+    plans=_OBJECTS,
 )
 
 
