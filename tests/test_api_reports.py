@@ -9,7 +9,6 @@ figures are the live ones.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 from api_client import PASSWORD, Api, signed_in
-from live_server import LiveServer
+from live_server import LiveServer, serving_log
 from reports_hall import SITE, TZ, ReportsHall, local, store
 
 from qms.accounts import UserRole
@@ -77,12 +76,8 @@ class Served:
 @contextlib.contextmanager
 def served_hall(tmp: Path, log_url: str | None) -> Iterator[Served]:
     """A live server over a log that holds the two closed past days (SQLite by default)."""
-    data_dir = tmp / "data"
-    data_dir.mkdir()
-    log_url = log_url or f"sqlite:///{data_dir / 'qms.db'}"
-    asyncio.run(_prepare(data_dir, log_url))
-    with LiveServer(data_dir, log_url=log_url) as server:
-        yield Served(server, data_dir)
+    with serving_log(tmp, _prepare, log_url) as server:
+        yield Served(server, tmp / "data")
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

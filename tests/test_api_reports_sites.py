@@ -11,8 +11,6 @@ backends: SQLite and a real Redis.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import csv
 import io
@@ -28,7 +26,7 @@ import redis
 import reports_naive as naive
 from api_client import PASSWORD, signed_in
 from conftest import module_redis_log
-from live_server import LiveServer
+from live_server import LiveServer, serving_log
 from reports_hall import ACTIONS, ReportsHall, local, store
 from test_api_reports import get, ok
 from test_reports_properties import assert_close, expected_breakdown, play
@@ -75,13 +73,6 @@ class Deployment:
         return [r for s in sites for r in naive.visits(self.halls[s].entries, s)]
 
 
-def apart(make: Any) -> None:
-    """Run the coroutine `make()` to its end on a thread of its own: the browser tests'
-    thread may already run an event loop (Playwright's)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(make())).result()
-
-
 async def _prepare(data_dir: Path, log_url: str, halls: dict[str, ReportsHall]) -> None:
     log = open_log(log_url)
     try:
@@ -100,12 +91,8 @@ async def _prepare(data_dir: Path, log_url: str, halls: dict[str, ReportsHall]) 
 @contextlib.contextmanager
 def deployed(tmp: Path, log_url: str | None) -> Iterator[Deployment]:
     """The two halls' log (SQLite in `tmp` by default), the accounts, a live server."""
-    data_dir = tmp / "data"
-    data_dir.mkdir()
-    log_url = log_url or f"sqlite:///{data_dir / 'qms.db'}"
     halls = {A: played(A, 1), B: played(B, 2)}
-    apart(lambda: _prepare(data_dir, log_url, halls))
-    with LiveServer(data_dir, log_url=log_url) as server:
+    with serving_log(tmp, lambda data_dir, url: _prepare(data_dir, url, halls), log_url) as server:
         yield Deployment(server, halls)
 
 

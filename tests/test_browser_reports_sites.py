@@ -26,11 +26,11 @@ import pytest
 from api_client import PASSWORD, signed_in
 from axe_check import assert_accessible
 from browser_support import HD, keep_screenshot, shot
-from live_server import LiveServer
+from live_server import LiveServer, serving_log
 from reports_hall import ReportsHall, store
 from staff_pages import reports_page
 from test_api_reports import D1, ok
-from test_api_reports_sites import DAY, A, B, Deployment, apart, deployed
+from test_api_reports_sites import DAY, A, B, Deployment, deployed
 from test_api_reports_survey import server  # noqa: F401 (fixture)
 
 from qms.accounts import UserRole
@@ -248,11 +248,7 @@ async def _zoned(data_dir: Path, log_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def zoned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("zoned") / "data"
-    data_dir.mkdir()
-    log_url = f"sqlite:///{data_dir / 'qms.db'}"
-    apart(lambda: _zoned(data_dir, log_url))
-    with LiveServer(data_dir, log_url=log_url) as live:
+    with serving_log(tmp_path_factory.mktemp("zoned"), _zoned) as live:
         yield live
 
 
