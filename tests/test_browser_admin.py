@@ -31,6 +31,14 @@ def open_admin(browser: Any, hall: LiveHall, viewport: dict[str, int] = HD) -> A
     return page
 
 
+def admin_page(browser: Any, hall: LiveHall, viewport: dict[str, int] = HD) -> Any:
+    """The admin page signed in as the admin, its first tab (the site) ready."""
+    page = open_admin(browser, hall, viewport)
+    sign_in(page, "admin", hall.passwords["admin"])
+    page.wait_for_selector("#section[data-tab=site][data-ready]")
+    return page
+
+
 def sign_in(page: Any, username: str, password: str) -> None:
     page.get_by_label("Nama pengguna").fill(username)
     page.get_by_label("Kata sandi").fill(password)
@@ -166,9 +174,7 @@ def test_admin_sets_up_a_hall_and_its_devices(hall: LiveHall, browser: Any) -> N
 
 
 def test_admin_sets_up_a_new_site(hall: LiveHall, browser: Any) -> None:
-    page = open_admin(browser, hall)
-    sign_in(page, "admin", hall.passwords["admin"])
-    page.wait_for_selector("#section[data-ready]")
+    page = admin_page(browser, hall)
     page.get_by_placeholder("Lokasi lain (kode)").fill("mpp-curup")
     page.get_by_role("button", name="Buka").click()
     page.get_by_text("Lokasi ini belum disiapkan").wait_for()
