@@ -303,17 +303,11 @@ async def get_survey_results(request: Request, who: Principal) -> Response:
     """The figures of the period's respondents (default: the year so far); a period with
     fewer than the site's `min_group` (5 unless set) has no index, and a smaller group is
     hidden (docs/survey.md)."""
-    engine = await _set_up_engine(request)
-    site = engine.state.site
-    assert site is not None  # _set_up_engine: a set-up site
-    today = date.fromisoformat(business_day(_hall(request).clock(), site.timezone))
-    params = request.query_params
+    engine, book, first, last = await _period_records(request)
     try:
-        first, last = period_of(params.get("first"), params.get("last"), today)
-        by = params.get("by")
+        by = request.query_params.get("by")
         if by is not None and by not in (*CUTS, *PERIODS):
             raise SurveyError("invalid_cut", f"no cut {by!r}", allowed=[*CUTS, *PERIODS])
-        book = await survey_book(request, engine)
         min_group = instrument_of(engine.state).min_group
         return _json({"site": engine.site, **results(book, first, last, by, min_group)})
     except SurveyError as exc:
