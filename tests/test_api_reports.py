@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 from api_client import PASSWORD, Api, signed_in
 from live_server import LiveServer, serving_log
-from reports_hall import SITE, TZ, ReportsHall, local, store
+from reports_hall import SITE, TZ, ReportsHall, local, store_at
 
 from qms.accounts import UserRole
 from qms.core import commands as c
 from qms.core.calendar import business_day
-from qms.eventlog import open_log
 from qms.reports.query import Reports, scope
 from qms.reports.store import VISITS_FILE, built_days, day_dir
 from qms.server.auth import open_accounts
@@ -47,11 +46,7 @@ async def _prepare(data_dir: Path, log_url: str) -> None:
     hall = ReportsHall(local(D2, "07:00")).set_up()
     busy(hall, D2, 3)
     busy(hall, D1, 5)
-    log = open_log(log_url)
-    try:
-        await store(log, hall)
-    finally:
-        await log.close()
+    await store_at(log_url, hall)
     async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         await accounts.add_user("sup", UserRole.SUPERVISOR, (SITE,), PASSWORD, by="test")

@@ -27,14 +27,13 @@ import reports_naive as naive
 from api_client import PASSWORD, signed_in
 from conftest import module_redis_log
 from live_server import LiveServer, serving_log
-from reports_hall import ACTIONS, ReportsHall, local, store
+from reports_hall import ACTIONS, ReportsHall, local, store_at
 from test_api_reports import get, ok
 from test_reports_properties import assert_close, expected_breakdown, play
 
 from qms.accounts import UserRole
 from qms.core import commands as c
 from qms.core.calendar import business_day
-from qms.eventlog import open_log
 from qms.server.auth import open_accounts
 from qms.server.config import Config
 
@@ -74,12 +73,7 @@ class Deployment:
 
 
 async def _prepare(data_dir: Path, log_url: str, halls: dict[str, ReportsHall]) -> None:
-    log = open_log(log_url)
-    try:
-        for hall in halls.values():
-            await store(log, hall)
-    finally:
-        await log.close()
+    await store_at(log_url, *halls.values())
     async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         await accounts.add_user("sup", UserRole.SUPERVISOR, (A,), PASSWORD, by="test")

@@ -31,12 +31,11 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 from api_client import PASSWORD, signed_in
 from live_server import LiveServer, serving_log
-from reports_hall import SITE, ReportsHall, local, store
+from reports_hall import SITE, ReportsHall, local, store_at
 from test_api_reports import D1, D2, get, ok
 
 from qms.accounts import UserRole
 from qms.core import commands as c
-from qms.eventlog import open_log
 from qms.reports.responses import SHEET
 from qms.reports.routes import XLSX
 from qms.server.auth import open_accounts
@@ -94,11 +93,7 @@ def played() -> ReportsHall:
 
 
 async def _prepare(data_dir: Path, log_url: str) -> None:
-    log = open_log(log_url)
-    try:
-        await store(log, played())
-    finally:
-        await log.close()
+    await store_at(log_url, played())
     async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         await accounts.add_user("kepala", UserRole.VIEWER, (SITE,), PASSWORD, by="test")
