@@ -21,7 +21,7 @@ from qms.core.survey import instrument_of
 from qms.engine import SiteEngine
 from qms.server import answers as a
 from qms.server.addresses import client_address
-from qms.server.api_hall import _hall, _json, set_up_engine
+from qms.server.api_hall import _hall, _json, count_try, set_up_engine
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, Principal
 from qms.server.routes import ApiRoute, api
@@ -113,17 +113,10 @@ async def post_walk_up_survey(request: Request, who: Principal) -> Response:
     body = await read_json(request)
     answers: FailureLog = request.app.state.walk_up_answers
     address = client_address(request)
-    now = _hall(request).clock()
     # Counted before the answer is decided, so parallel sends from one address each
     # see the ones before them; a refusal (the limit, or a bad answer) is taken back.
-    mark, before = await answers.add(address, now)
-    wait = WALK_UP_ANSWERS.wait(before, now)
-    if wait > 0:
-        await answers.remove(address, mark)
-        error = ApiError(429, "too_many_requests", "too many answers from here; try again later")
-        error.details["retry_after"] = int(wait) + 1
-        error.headers["Retry-After"] = str(int(wait) + 1)
-        raise error
+    now = _hall(request).clock()
+    mark = await count_try(answers, WALK_UP_ANSWERS, address, now, "too many answers from here")
     try:
         await engine.execute(c.SubmitWalkUpSurvey(service=service, response=body))
     except Exception:
