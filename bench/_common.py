@@ -6,6 +6,7 @@ Redis keys, SQLite files and PostgreSQL tables it made, in `finally` blocks.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import multiprocessing as mp
@@ -221,6 +222,27 @@ def md_records(columns: Sequence[Column], records: Iterable[dict[str, Any]]) -> 
         [header for header, _ in columns],
         [[get(r) if callable(get) else r[get] for _, get in columns] for r in records],
     )
+
+
+def add_run_options(ap: argparse.ArgumentParser, procs: str) -> None:
+    """The options qms's engine benchmark and its peers share, so both run alike:
+    --tickets, --counters, --procs (`procs`: its help), --repeat, --duration."""
+    ap.add_argument(
+        "--tickets",
+        default="1000,3000",
+        help="waiting tickets at start, comma-separated (one run each)",
+    )
+    ap.add_argument(
+        "--counters", type=int, default=8, help="counters pressing (1-8; 1 = no contention)"
+    )
+    ap.add_argument("--procs", default="1,2,4", help=procs)
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per configuration; the best (by pairs/s) is shown, with the range",
+    )
+    ap.add_argument("--duration", type=float, default=10.0, help="time cap per run, seconds")
 
 
 def hall_commands() -> list[dict[str, Any]]:

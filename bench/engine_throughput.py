@@ -52,6 +52,7 @@ from _common import (
     SITE,
     HallClock,
     Workers,
+    add_run_options,
     best_run,
     delete_prefix,
     hall_commands,
@@ -466,22 +467,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--tickets",
-        default="1000,3000",
-        help="waiting tickets at start, comma-separated (one run each)",
-    )
-    ap.add_argument(
-        "--counters", type=int, default=8, help="counters pressing (1-8; 1 = no contention)"
-    )
-    ap.add_argument("--procs", default="1,2,4", help="Redis process counts, comma-separated")
-    ap.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="runs per configuration; the best (by pairs/s) is shown, with the range",
-    )
-    ap.add_argument("--duration", type=float, default=10.0, help="time cap per run, seconds")
+    add_run_options(ap, procs="Redis process counts, comma-separated")
     ap.add_argument(
         "--no-follow",
         action="store_true",

@@ -47,6 +47,7 @@ from _common import (
     RUN_COLUMNS,
     SHARED_SERVICES,
     Workers,
+    add_run_options,
     best_run,
     load_average,
     md_records,
@@ -260,18 +261,7 @@ def table_md(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tickets", default="1000,3000")
-    ap.add_argument(
-        "--counters", type=int, default=8, help="counters pressing (1-8; 1 = no contention)"
-    )
-    ap.add_argument("--procs", default="1,2,4")
-    ap.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="runs per configuration; the best (by pairs/s) is shown, with the range",
-    )
-    ap.add_argument("--duration", type=float, default=10.0)
+    add_run_options(ap, procs="worker process counts, comma-separated")
     ap.add_argument("--audit", action="store_true", help="also run the variant with audit rows")
     ap.add_argument("--dsn", default=PG_DSN)
     args = ap.parse_args()

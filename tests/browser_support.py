@@ -99,6 +99,23 @@ def without_server_down(errors: list[str]) -> list[str]:
     return [e for e in errors if not any(code in e for code in SERVER_DOWN)]
 
 
+SERVER_DOWN_BANNER = "Server tidak dapat dihubungi"
+
+
+def open_with_server_down(page: Any, url: str, screenshot: str | None = None) -> None:
+    """Open `url` while every API call fails (the server is down): the page says so,
+    not a blank page (`screenshot`: its name, if one is kept); then the server comes
+    back and the page finds out by itself (the banner goes). `without_server_down`
+    leaves Chromium's errors of the refused calls out."""
+    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
+    page.goto(url)
+    page.locator("[data-banner]", has_text=SERVER_DOWN_BANNER).wait_for()
+    if screenshot is not None:
+        shot(page, screenshot)
+    page.unroute("**/api/v1/**")
+    page.locator("[data-banner]", has_text=SERVER_DOWN_BANNER).wait_for(state="hidden")
+
+
 def watch(page: Any) -> list[str]:
     """Collect the page's uncaught errors and console errors (a test asserts none)."""
     errors: list[str] = []

@@ -75,6 +75,15 @@ def redis_log_url(redis_url: str) -> Iterator[str]:
     delete_prefix(redis_url, prefix)
 
 
+def module_redis_log(request: pytest.FixtureRequest, name: str) -> tuple[str, str]:
+    """For a fixture of a wider scope than a test: a `redis://…?prefix=<name><uuid>` URL
+    of its own keys, deleted when `request`'s scope ends; the URL and the prefix."""
+    base = request.getfixturevalue("redis_url")
+    prefix = f"{name}{uuid.uuid4().hex}"
+    request.addfinalizer(lambda: delete_prefix(base, prefix))
+    return with_query(base, prefix=prefix), prefix
+
+
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A log URL of this test's own, on each backend."""

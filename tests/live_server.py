@@ -5,11 +5,15 @@
 
 Readiness is waited for on /readyz with a deadline; on failure the server's
 output is part of the error. The process is always reaped. `ChildServer` is that
-life cycle for any server process (the benchmarks' peers use it too).
+life cycle for any server process (the benchmarks' peers use it too). `serving_log`
+is a server over a log the test fills first.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,9 +22,10 @@ import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from redis_server import free_port
 
@@ -154,3 +159,26 @@ class LiveServer(ChildServer):
             cmd += ["--log-url", self.log_url]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return cmd, self._env()
+
+
+def apart(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    """Run the coroutine `make()` to its end on a thread of its own: the browser tests'
+    thread may already run an event loop (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(make())).result()
+
+
+@contextlib.contextmanager
+def serving_log(
+    root: Path,
+    fill: Callable[[Path, str], Coroutine[Any, Any, Any]],
+    log_url: str | None = None,
+) -> Iterator[LiveServer]:
+    """A live server over a log filled beforehand: `fill(data_dir, log_url)` runs to its
+    end first (`apart`). The log is `log_url`, by default SQLite in `root/data`."""
+    data_dir = root / "data"
+    data_dir.mkdir()
+    url = log_url or f"sqlite:///{data_dir / 'qms.db'}"
+    apart(lambda: fill(data_dir, url))
+    with LiveServer(data_dir, log_url=url) as server:
+        yield server

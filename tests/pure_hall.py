@@ -73,39 +73,41 @@ class PureHall:
         """
         h = cls(now)
         h.do("set_up_site", site="mpp-jkt", name="MPP Jakarta", **site)
-        h.do("set_up_agency", agency="dukcapil", name="Disdukcapil")
-        h.do("set_up_agency", agency="samsat", name="Samsat")
-        h.do(
-            "set_up_service",
-            service="ktp",
-            agency="dukcapil",
-            prefix="A",
-            name_id="KTP-el",
-            name_en="Identity card",
-            target_wait_min=10,
+        h.set_up(
+            {"dukcapil": "Disdukcapil", "samsat": "Samsat"},
+            [
+                ("ktp", "dukcapil", "A", "KTP-el", "Identity card", 10),
+                ("kk", "dukcapil", "B", "Kartu Keluarga", "Family card", 20),
+                ("stnk", "samsat", "C", "STNK", "Vehicle registration", 30),
+            ],
+            [("L1", "", ["ktp", "kk"]), ("L2", "", ["kk"]), ("L3", "", ["stnk"])],
         )
-        h.do(
-            "set_up_service",
-            service="kk",
-            agency="dukcapil",
-            prefix="B",
-            name_id="Kartu Keluarga",
-            name_en="Family card",
-            target_wait_min=20,
-        )
-        h.do(
-            "set_up_service",
-            service="stnk",
-            agency="samsat",
-            prefix="C",
-            name_id="STNK",
-            name_en="Vehicle registration",
-            target_wait_min=30,
-        )
-        h.do("set_up_counter", counter="L1", name="Loket 1", services=["ktp", "kk"])
-        h.do("set_up_counter", counter="L2", name="Loket 2", services=["kk"])
-        h.do("set_up_counter", counter="L3", name="Loket 3", services=["stnk"])
         return h
+
+    def set_up(
+        self,
+        agencies: dict[str, str],
+        services: list[tuple[str, str, str, str, str, int]],
+        counters: list[tuple[str, str, list[str]]],
+    ) -> None:
+        """Agencies (id: name), services (id, agency, prefix, name_id, name_en, target
+        wait in minutes) and counters (id, zone, services; named "Loket <n>" after the
+        id "L<n>") on the site set up."""
+        for agency, name in agencies.items():
+            self.do("set_up_agency", agency=agency, name=name)
+        for service, agency, prefix, name_id, name_en, target in services:
+            self.do(
+                "set_up_service",
+                service=service,
+                agency=agency,
+                prefix=prefix,
+                name_id=name_id,
+                name_en=name_en,
+                target_wait_min=target,
+            )
+        for counter, zone, served in counters:
+            name = f"Loket {counter.removeprefix('L')}"
+            self.do("set_up_counter", counter=counter, name=name, zone=zone, services=served)
 
     # --- the loop ---------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from qms.core import HallState, Rejected, decide, event_to_dict, evolve
 from qms.core import commands as c
 from qms.core.model import FINAL_STATES, IN_HAND_STATES, Channel, CounterState, Priority
 from qms.core.model import TicketState as T
-from qms.eventlog import EventLog
+from qms.eventlog import EventLog, open_log
 
 SITE = "mpp-uji"
 TZ = "Asia/Jakarta"
@@ -234,3 +234,13 @@ async def store(log: EventLog, hall: ReportsHall, after: int = 0) -> int:
     for i in range(0, len(pending), 50):
         version = await log.append(hall.site, version, pending[i : i + 50])
     return version
+
+
+async def store_at(log_url: str, *halls: ReportsHall) -> None:
+    """Append every hall's entries to the log at `log_url`, opened and closed here."""
+    log = open_log(log_url)
+    try:
+        for hall in halls:
+            await store(log, hall)
+    finally:
+        await log.close()

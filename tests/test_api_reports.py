@@ -9,7 +9,6 @@ figures are the live ones.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -19,13 +18,12 @@ from typing import Any
 
 import pytest
 from api_client import PASSWORD, Api, signed_in
-from live_server import LiveServer
-from reports_hall import SITE, TZ, ReportsHall, local, store
+from live_server import LiveServer, serving_log
+from reports_hall import SITE, TZ, ReportsHall, local, store_at
 
 from qms.accounts import UserRole
 from qms.core import commands as c
 from qms.core.calendar import business_day
-from qms.eventlog import open_log
 from qms.reports.query import Reports, scope
 from qms.reports.store import VISITS_FILE, built_days, day_dir
 from qms.server.auth import open_accounts
@@ -48,11 +46,7 @@ async def _prepare(data_dir: Path, log_url: str) -> None:
     hall = ReportsHall(local(D2, "07:00")).set_up()
     busy(hall, D2, 3)
     busy(hall, D1, 5)
-    log = open_log(log_url)
-    try:
-        await store(log, hall)
-    finally:
-        await log.close()
+    await store_at(log_url, hall)
     async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         await accounts.add_user("sup", UserRole.SUPERVISOR, (SITE,), PASSWORD, by="test")
@@ -77,12 +71,8 @@ class Served:
 @contextlib.contextmanager
 def served_hall(tmp: Path, log_url: str | None) -> Iterator[Served]:
     """A live server over a log that holds the two closed past days (SQLite by default)."""
-    data_dir = tmp / "data"
-    data_dir.mkdir()
-    log_url = log_url or f"sqlite:///{data_dir / 'qms.db'}"
-    asyncio.run(_prepare(data_dir, log_url))
-    with LiveServer(data_dir, log_url=log_url) as server:
-        yield Served(server, data_dir)
+    with serving_log(tmp, _prepare, log_url) as server:
+        yield Served(server, tmp / "data")
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
@@ -91,12 +81,9 @@ def served(
 ) -> Iterator[Served]:
     log_url = None
     if request.param == "redis":
-        from conftest import delete_prefix, with_query
+        from conftest import module_redis_log
 
-        base = request.getfixturevalue("redis_url")
-        prefix = f"trep{int(time.time() * 1000)}"
-        log_url = with_query(base, prefix=prefix)
-        request.addfinalizer(lambda: delete_prefix(base, prefix))
+        log_url, _ = module_redis_log(request, "trep")
     with served_hall(tmp_path_factory.mktemp("api_reports"), log_url) as hall:
         yield hall
 

@@ -11,14 +11,11 @@ backends: SQLite and a real Redis.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import csv
 import io
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,16 +25,15 @@ import pytest
 import redis
 import reports_naive as naive
 from api_client import PASSWORD, signed_in
-from conftest import delete_prefix, with_query
-from live_server import LiveServer
-from reports_hall import ACTIONS, ReportsHall, local, store
+from conftest import module_redis_log
+from live_server import LiveServer, serving_log
+from reports_hall import ACTIONS, ReportsHall, local, store_at
 from test_api_reports import get, ok
 from test_reports_properties import assert_close, expected_breakdown, play
 
 from qms.accounts import UserRole
 from qms.core import commands as c
 from qms.core.calendar import business_day
-from qms.eventlog import open_log
 from qms.server.auth import open_accounts
 from qms.server.config import Config
 
@@ -76,20 +72,8 @@ class Deployment:
         return [r for s in sites for r in naive.visits(self.halls[s].entries, s)]
 
 
-def apart(make: Any) -> None:
-    """Run the coroutine `make()` to its end on a thread of its own: the browser tests'
-    thread may already run an event loop (Playwright's)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(make())).result()
-
-
 async def _prepare(data_dir: Path, log_url: str, halls: dict[str, ReportsHall]) -> None:
-    log = open_log(log_url)
-    try:
-        for hall in halls.values():
-            await store(log, hall)
-    finally:
-        await log.close()
+    await store_at(log_url, *halls.values())
     async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         await accounts.add_user("sup", UserRole.SUPERVISOR, (A,), PASSWORD, by="test")
@@ -101,12 +85,8 @@ async def _prepare(data_dir: Path, log_url: str, halls: dict[str, ReportsHall]) 
 @contextlib.contextmanager
 def deployed(tmp: Path, log_url: str | None) -> Iterator[Deployment]:
     """The two halls' log (SQLite in `tmp` by default), the accounts, a live server."""
-    data_dir = tmp / "data"
-    data_dir.mkdir()
-    log_url = log_url or f"sqlite:///{data_dir / 'qms.db'}"
     halls = {A: played(A, 1), B: played(B, 2)}
-    apart(lambda: _prepare(data_dir, log_url, halls))
-    with LiveServer(data_dir, log_url=log_url) as server:
+    with serving_log(tmp, lambda data_dir, url: _prepare(data_dir, url, halls), log_url) as server:
         yield Deployment(server, halls)
 
 
@@ -116,15 +96,12 @@ def deployment(
 ) -> Iterator[Deployment]:
     """Both backends: the embedded log, and a real Redis (conftest's `redis_url`: under CI
     a failure, never a skip, when none answers) with keys of this module's own."""
-    log_url = None
+    log_url = prefix = None
     if request.param == "redis":
-        base = request.getfixturevalue("redis_url")
-        prefix = f"tsites{uuid.uuid4().hex}"
-        log_url = with_query(base, prefix=prefix)
-        request.addfinalizer(lambda: delete_prefix(base, prefix))
+        log_url, prefix = module_redis_log(request, "tsites")
     with deployed(tmp_path_factory.mktemp("sites"), log_url) as served:
-        if log_url is not None:  # the log really is Redis's: the halls' streams are there
-            keys = redis.Redis.from_url(base).keys(f"{prefix}:*")
+        if prefix is not None:  # the log really is Redis's: the halls' streams are there
+            keys = redis.Redis.from_url(request.getfixturevalue("redis_url")).keys(f"{prefix}:*")
             assert any(A.encode() in k for k in keys) and any(B.encode() in k for k in keys)
         yield served
 

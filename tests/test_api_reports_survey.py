@@ -20,8 +20,6 @@ dated by its visit's day and finds its visit, so D2 by wait is 5 within, 5 above
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import csv
 import io
 import zipfile
@@ -32,13 +30,12 @@ from typing import Any
 import openpyxl  # type: ignore[import-untyped]
 import pytest
 from api_client import PASSWORD, signed_in
-from live_server import LiveServer
-from reports_hall import SITE, ReportsHall, local, store
+from live_server import LiveServer, serving_log
+from reports_hall import SITE, ReportsHall, local, store_at
 from test_api_reports import D1, D2, get, ok
 
 from qms.accounts import UserRole
 from qms.core import commands as c
-from qms.eventlog import open_log
 from qms.reports.responses import SHEET
 from qms.reports.routes import XLSX
 from qms.server.auth import open_accounts
@@ -95,19 +92,8 @@ def played() -> ReportsHall:
     return hall
 
 
-def apart(make: Any) -> None:
-    """Run the coroutine `make()` to its end on a thread of its own: the browser tests'
-    thread may already run an event loop (Playwright's)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(make())).result()
-
-
 async def _prepare(data_dir: Path, log_url: str) -> None:
-    log = open_log(log_url)
-    try:
-        await store(log, played())
-    finally:
-        await log.close()
+    await store_at(log_url, played())
     async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         await accounts.add_user("kepala", UserRole.VIEWER, (SITE,), PASSWORD, by="test")
@@ -119,11 +105,7 @@ async def _prepare(data_dir: Path, log_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("survey") / "data"
-    data_dir.mkdir()
-    log_url = f"sqlite:///{data_dir / 'qms.db'}"
-    apart(lambda: _prepare(data_dir, log_url))
-    with LiveServer(data_dir, log_url=log_url) as live:
+    with serving_log(tmp_path_factory.mktemp("survey"), _prepare) as live:
         yield live
 
 

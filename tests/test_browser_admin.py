@@ -8,7 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from api_client import Api
-from browser_support import HD, PHONE, SITE, js_errors, keep_screenshot, shot, watch
+from browser_support import (
+    HD,
+    PHONE,
+    SITE,
+    js_errors,
+    keep_screenshot,
+    open_with_server_down,
+    shot,
+    watch,
+)
 from live_hall import LiveHall
 
 
@@ -19,6 +28,14 @@ def open_admin(browser: Any, hall: LiveHall, viewport: dict[str, int] = HD) -> A
     page.errors = watch(page)
     page.goto(hall.url + "/admin")
     page.locator("#signin").wait_for()
+    return page
+
+
+def admin_page(browser: Any, hall: LiveHall, viewport: dict[str, int] = HD) -> Any:
+    """The admin page signed in as the admin, its first tab (the site) ready."""
+    page = open_admin(browser, hall, viewport)
+    sign_in(page, "admin", hall.passwords["admin"])
+    page.wait_for_selector("#section[data-tab=site][data-ready]")
     return page
 
 
@@ -157,9 +174,7 @@ def test_admin_sets_up_a_hall_and_its_devices(hall: LiveHall, browser: Any) -> N
 
 
 def test_admin_sets_up_a_new_site(hall: LiveHall, browser: Any) -> None:
-    page = open_admin(browser, hall)
-    sign_in(page, "admin", hall.passwords["admin"])
-    page.wait_for_selector("#section[data-ready]")
+    page = admin_page(browser, hall)
     page.get_by_placeholder("Lokasi lain (kode)").fill("mpp-curup")
     page.get_by_role("button", name="Buka").click()
     page.get_by_text("Lokasi ini belum disiapkan").wait_for()
@@ -193,12 +208,7 @@ def test_bad_credentials_non_admin_and_server_down_say_so(hall: LiveHall, browse
     assert page.locator("#whoami").inner_text() == ""
 
     # The server is down: said, and the page finds it by itself when it is back.
-    page.route("**/api/v1/**", lambda route: route.abort())
-    page.reload()
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for()
-    shot(page, "admin-offline-1920")
-    page.unroute("**/api/v1/**")
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for(state="hidden")
+    open_with_server_down(page, page.url, "admin-offline-1920")
 
     # Signed in, the server goes away before the app is read: said, with a button to try again.
     page.route("**/api/v1/users", lambda route: route.abort())

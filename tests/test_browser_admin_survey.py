@@ -14,7 +14,7 @@ from axe_check import assert_accessible
 from browser_support import PHONE, SITE, js_errors, keep_screenshot, shot
 from live_hall import LiveHall
 from staff_pages import served, staff
-from test_browser_admin import open_admin, saved, sign_in, tab
+from test_browser_admin import admin_page, saved, tab
 
 from qms.survey.periods import quarter_start
 
@@ -22,9 +22,7 @@ S = f"/api/v1/sites/{SITE}"
 
 
 def survey_tab(browser: Any, hall: LiveHall) -> tuple[Any, Any]:
-    page = open_admin(browser, hall)
-    sign_in(page, "admin", hall.passwords["admin"])
-    page.wait_for_selector("#section[data-tab=site][data-ready]")
+    page = admin_page(browser, hall)
     return page, tab(page, "survey")
 
 
@@ -182,9 +180,7 @@ def test_a_plan_for_the_weakest_elements_is_published(hall: LiveHall, browser: A
     assert "Menambah kursi tunggu." in latest.locator(".plan-text").inner_text()
     assert js_errors(page.errors) == []
 
-    phone = open_admin(browser, hall, PHONE)
-    sign_in(phone, "admin", hall.passwords["admin"])
-    phone.wait_for_selector("#section[data-ready]")
+    phone = admin_page(browser, hall, PHONE)
     tab(phone, "survey")
     assert_accessible(phone, what="the survey tab on a phone")
     shot(phone, "admin-survey-phone")

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 from api_client import Api
-from browser_support import HD, PHONE, js_errors, keep_screenshot, shot, watch, without_server_down
+from browser_support import (
+    HD,
+    PHONE,
+    js_errors,
+    keep_screenshot,
+    open_with_server_down,
+    shot,
+    watch,
+    without_server_down,
+)
 from live_hall import LiveHall
 from staff_pages import (
     L1,
@@ -31,13 +40,16 @@ pytestmark = pytest.mark.timeout(90)
 
 def open_console(
     hall: LiveHall, browser: Any, user: str = "petugas1", **ctx: Any
-) -> tuple[Any, Any, list[str]]:
+) -> tuple[Any, Any, list[str], HeldStream]:
+    """The console signed in as `user`: its context, the page, the page's errors and its
+    stream, routed through the test (passing every message until told to hold)."""
     context = browser.new_context(viewport=HD, **ctx)
     page = context.new_page()
     errors = watch(page)
+    stream = HeldStream(page)
     page.goto(hall.url + "/console")
     sign_in(page, user, hall.passwords[user])
-    return context, page, errors
+    return context, page, errors, stream
 
 
 @pytest.fixture
@@ -80,7 +92,7 @@ def test_officer_works_tickets_with_buttons_and_keys(
     hall: LiveHall, browser: Any, clean: Api
 ) -> None:
     a, b, c = (issue(hall)["number"] for _ in range(3))
-    context, page, errors = open_console(hall, browser)
+    context, page, errors, _ = open_console(hall, browser)
     open_l1(page)
     for number in (a, b, c):
         row(page, "#waiting", number).wait_for()
@@ -152,12 +164,7 @@ def l1_ticket(boss: Api) -> Any:
 
 def test_pending_until_the_event_arrives(hall: LiveHall, browser: Any, clean: Api) -> None:
     number = issue(hall)["number"]
-    context = browser.new_context(viewport=HD)
-    page = context.new_page()
-    errors = watch(page)
-    stream = HeldStream(page)
-    page.goto(hall.url + "/console")
-    sign_in(page, "petugas1", hall.passwords["petugas1"])
+    context, page, errors, stream = open_console(hall, browser)
     open_l1(page)
     row(page, "#waiting", number).wait_for()
 
@@ -183,12 +190,7 @@ def test_a_refused_press_shows_the_error_and_changes_nothing(
     hall: LiveHall, browser: Any, clean: Api
 ) -> None:
     ticket = issue(hall)
-    context = browser.new_context(viewport=HD)
-    page = context.new_page()
-    errors = watch(page)
-    stream = HeldStream(page)
-    page.goto(hall.url + "/console")
-    sign_in(page, "petugas1", hall.passwords["petugas1"])
+    context, page, errors, stream = open_console(hall, browser)
     open_l1(page)
     row(page, "#waiting", ticket["number"]).wait_for()
 
@@ -209,7 +211,7 @@ def test_a_refused_press_shows_the_error_and_changes_nothing(
 
 
 def test_taken_counter_and_ended_session(hall: LiveHall, browser: Any, clean: Api) -> None:
-    context, page, errors = open_console(hall, browser)
+    context, page, errors, _ = open_console(hall, browser)
     open_l1(page)
     # The supervisor closes L1 and another officer opens it: this console stops (4403).
     assert clean.post(L1 + "/close").status == 200
@@ -244,13 +246,8 @@ def test_bad_credentials_server_down_and_phone(hall: LiveHall, browser: Any, cle
     page = context.new_page()
     errors = watch(page)
     stream = HeldStream(page)
-    # The server is down (every API call and the stream fail): a message, not a blank page.
-    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
-    page.goto(hall.url + "/console")
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for()
-    shot(page, "console-server-down-phone")
-    page.unroute("**/api/v1/**")  # it comes back: the page finds out by itself
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for(state="hidden")
+    # The server is down (every API call and the stream fail), then comes back.
+    open_with_server_down(page, hall.url + "/console", "console-server-down-phone")
 
     sign_in(page, "petugas1", "not-the-password")
     page.locator("[data-banner]", has_text="Nama pengguna atau kata sandi salah").wait_for()

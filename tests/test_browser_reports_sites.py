@@ -26,16 +26,15 @@ import pytest
 from api_client import PASSWORD, signed_in
 from axe_check import assert_accessible
 from browser_support import HD, keep_screenshot, shot
-from live_server import LiveServer
-from reports_hall import ReportsHall, store
+from live_server import LiveServer, serving_log
+from reports_hall import ReportsHall, store_at
 from staff_pages import reports_page
 from test_api_reports import D1, ok
-from test_api_reports_sites import DAY, A, B, Deployment, apart, deployed
+from test_api_reports_sites import DAY, A, B, Deployment, deployed
 from test_api_reports_survey import server  # noqa: F401 (fixture)
 
 from qms.accounts import UserRole
 from qms.core import commands as c
-from qms.eventlog import open_log
 from qms.reports.export import TABLES, flatten
 from qms.server.auth import open_accounts
 from qms.server.config import Config
@@ -232,14 +231,12 @@ ZONED = {
 
 
 async def _zoned(data_dir: Path, log_url: str) -> None:
-    log = open_log(log_url)
-    try:
-        for site, (name, tz) in ZONED.items():
-            hall = ReportsHall(time.time() - 86_400 * 3, tz=tz, site=site).set_up()
-            hall.must(c.SetUpSite(site=site, name=name, timezone=tz))
-            await store(log, hall)
-    finally:
-        await log.close()
+    halls = []
+    for site, (name, tz) in ZONED.items():
+        hall = ReportsHall(time.time() - 86_400 * 3, tz=tz, site=site).set_up()
+        hall.must(c.SetUpSite(site=site, name=name, timezone=tz))
+        halls.append(hall)
+    await store_at(log_url, *halls)
     async with open_accounts(Config(data_dir=data_dir, log_url=log_url)) as accounts:
         await accounts.add_user("admin", UserRole.ADMIN, (), PASSWORD, by="test")
         # (an admin's site picker lists the sites the accounts name, among others)
@@ -248,11 +245,7 @@ async def _zoned(data_dir: Path, log_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def zoned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("zoned") / "data"
-    data_dir.mkdir()
-    log_url = f"sqlite:///{data_dir / 'qms.db'}"
-    apart(lambda: _zoned(data_dir, log_url))
-    with LiveServer(data_dir, log_url=log_url) as live:
+    with serving_log(tmp_path_factory.mktemp("zoned"), _zoned) as live:
         yield live
 
 

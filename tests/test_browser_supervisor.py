@@ -18,6 +18,7 @@ from browser_support import (
     SITE,
     js_errors,
     keep_screenshot,
+    open_with_server_down,
     shot,
     watch,
     without_server_down,
@@ -216,11 +217,7 @@ def test_sign_in_messages(hall: LiveHall, browser: Any, clean: Api) -> None:
     page = context.new_page()
     errors = watch(page)
     # The server is down: a message, and the page finds the server by itself when it is back.
-    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
-    page.goto(hall.url + "/supervisor")
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for()
-    page.unroute("**/api/v1/**")
-    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for(state="hidden")
+    open_with_server_down(page, hall.url + "/supervisor")
 
     sign_in(page, "supervisor", "salah")
     page.locator("[data-banner]", has_text="Nama pengguna atau kata sandi salah").wait_for()

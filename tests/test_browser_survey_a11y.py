@@ -16,7 +16,7 @@ from axe_check import assert_accessible
 from browser_support import HD, PHONE, SITE, js_errors, watch
 from live_hall import LiveHall
 from staff_pages import served, staff
-from test_browser_admin import open_admin, sign_in, tab
+from test_browser_admin import admin_page, tab
 
 SCORES = {"answers": {f"U{i}": 3 if i != 9 else 2 for i in range(1, 10)}}
 
@@ -129,9 +129,7 @@ def test_the_public_result_its_plans_and_its_poster(hall: LiveHall, browser: Any
 
 
 def test_the_admins_walk_up_qr_panel(hall: LiveHall, browser: Any) -> None:
-    page = open_admin(browser, hall)
-    sign_in(page, "admin", hall.passwords["admin"])
-    page.wait_for_selector("#section[data-tab=site][data-ready]")
+    page = admin_page(browser, hall)
     section = tab(page, "services")
     section.locator("tr[data-service=ktp]").get_by_role("button", name="QR survei").click()
     page.wait_for_selector(".walk-up-qr figure[data-service=ktp]")

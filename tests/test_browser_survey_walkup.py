@@ -9,13 +9,11 @@ from typing import Any
 from browser_support import PHONE, SITE, js_errors, shot, watch
 from live_hall import LiveHall
 from staff_pages import staff
-from test_browser_admin import open_admin, sign_in, tab
+from test_browser_admin import admin_page, tab
 
 
 def test_the_admin_shows_a_services_qr_and_a_phone_answers_it(hall: LiveHall, browser: Any) -> None:
-    page = open_admin(browser, hall)
-    sign_in(page, "admin", hall.passwords["admin"])
-    page.wait_for_selector("#section[data-tab=site][data-ready]")
+    page = admin_page(browser, hall)
     section = tab(page, "services")
     section.locator("tr[data-service=ktp]").get_by_role("button", name="QR survei").click()
     figure = section.locator(".walk-up-qr figure[data-service=ktp]")

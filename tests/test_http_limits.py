@@ -42,6 +42,17 @@ def read_until_closed(sock: socket.socket) -> bytes:
         data += chunk
 
 
+def read_healthy(sock: socket.socket) -> None:
+    """Read one 200 answer of /healthz, leaving the connection open (kept alive)."""
+    sock.settimeout(WAIT_S)
+    reply = b""
+    while not reply.endswith(b'{"status":"ok"}'):
+        chunk = sock.recv(4096)
+        assert chunk, reply
+        reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 "), reply
+
+
 def test_a_connection_that_sends_nothing_is_closed(server: LiveServer) -> None:
     with connect(server) as sock:
         started = time.monotonic()
@@ -100,13 +111,7 @@ def test_a_complete_request_in_pieces_and_kept_alive_connections_work(
         for _ in range(3):  # three requests on one connection, each in two pieces
             sock.sendall(b"GET /healthz HTTP/1.1\r\n")
             sock.sendall(b"Host: qms\r\n\r\n")
-            sock.settimeout(WAIT_S)
-            reply = b""
-            while not reply.endswith(b'{"status":"ok"}'):
-                chunk = sock.recv(4096)
-                assert chunk, reply
-                reply += chunk
-            assert reply.startswith(b"HTTP/1.1 200 "), reply
+            read_healthy(sock)
 
 
 def head_with(header_bytes: int) -> bytes:
@@ -119,13 +124,7 @@ def head_with(header_bytes: int) -> bytes:
 def test_request_headers_are_limited_to_16_kib(server: LiveServer) -> None:
     with connect(server) as sock:
         sock.sendall(head_with(15 * 1024))  # under the limit: answered, kept alive
-        sock.settimeout(WAIT_S)
-        reply = b""
-        while not reply.endswith(b'{"status":"ok"}'):
-            chunk = sock.recv(4096)
-            assert chunk, reply
-            reply += chunk
-        assert reply.startswith(b"HTTP/1.1 200 "), reply
+        read_healthy(sock)
     for pieces in (1, 64):  # in one piece, and trickled in (each piece well under 16 KiB)
         with connect(server) as sock:
             head = head_with(17 * 1024)

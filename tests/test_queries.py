@@ -21,29 +21,14 @@ MONDAY = datetime(2024, 7, 1, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta")).timestamp()
 def pure_hall() -> PureHall:
     h = PureHall(MONDAY)
     h.do("set_up_site", site="s1", name="MPP Test")
-    h.do("set_up_agency", agency="dukcapil", name="Disdukcapil")
-    h.do("set_up_agency", agency="samsat", name="Samsat")
-    h.do(
-        "set_up_service",
-        service="ktp",
-        agency="dukcapil",
-        prefix="A",
-        name_id="KTP-el",
-        name_en="ID card",
-        target_wait_min=10,
+    h.set_up(
+        {"dukcapil": "Disdukcapil", "samsat": "Samsat"},
+        [
+            ("ktp", "dukcapil", "A", "KTP-el", "ID card", 10),
+            ("pkb", "samsat", "F", "Pajak", "Vehicle tax", 20),
+        ],
+        [("L1", "A", ["ktp"]), ("L2", "A", ["ktp", "pkb"]), ("L3", "B", ["pkb"])],
     )
-    h.do(
-        "set_up_service",
-        service="pkb",
-        agency="samsat",
-        prefix="F",
-        name_id="Pajak",
-        name_en="Vehicle tax",
-        target_wait_min=20,
-    )
-    h.do("set_up_counter", counter="L1", name="Loket 1", zone="A", services=["ktp"])
-    h.do("set_up_counter", counter="L2", name="Loket 2", zone="A", services=["ktp", "pkb"])
-    h.do("set_up_counter", counter="L3", name="Loket 3", zone="B", services=["pkb"])
     return h
 
 

@@ -1,16 +1,16 @@
-"""The exports of responses: CSV and a hand-written XLSX (read back here as XML)."""
+"""The exports of responses: CSV and an XLSX written by qms/reports/xlsx.py (read back here
+with openpyxl)."""
 
 from __future__ import annotations
 
 import io
-import xml.etree.ElementTree as ET
-import zipfile
 from datetime import date
+from typing import Any
+
+import openpyxl  # type: ignore[import-untyped]
 
 from qms.survey.aggregate import Record
 from qms.survey.export import COLUMNS, rows, to_csv, to_xlsx
-
-NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 
 def records() -> list[Record]:
@@ -40,28 +40,43 @@ def test_csv() -> None:
     assert text.count("\r\n") == 3
 
 
-def sheet(z: zipfile.ZipFile, n: int) -> list[list[str]]:
-    root = ET.fromstring(z.read(f"xl/worksheets/sheet{n}.xml"))
-    out = []
-    for row in root.iterfind(".//m:row", NS):
-        cells = []
-        for c in row.iterfind("m:c", NS):
-            v = c.find("m:v", NS)
-            t = c.find(".//m:t", NS)
-            cells.append(v.text if v is not None else (t.text if t is not None else ""))
-        out.append([x or "" for x in cells])
+def sheets(data: bytes) -> dict[str, list[list[Any]]]:
+    """Each sheet's rows of values, without the empty cells openpyxl pads a short row with."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    out = {}
+    for ws in book.worksheets:
+        table = [[c.value for c in row] for row in ws.iter_rows()]
+        for row in table:
+            while row and row[-1] is None:
+                row.pop()
+        out[ws.title] = table
     return out
 
 
 def test_xlsx_has_the_responses_and_the_calculation_sheet() -> None:
-    with zipfile.ZipFile(io.BytesIO(to_xlsx(records()))) as z:
-        for name in z.namelist():
-            if name.endswith((".xml", ".rels")):
-                ET.fromstring(z.read(name))  # every part is well-formed XML
-        responses = sheet(z, 1)
-        assert responses[0] == list(COLUMNS)
-        assert responses[1][5:14] == ["3"] * 9 and "Baik <b>&</b>" in responses[1]
-        calc = {row[0]: row[1:] for row in sheet(z, 2)}
-    assert calc["NRR"] == ["3.500"] * 9
-    assert calc["IKM konversi / converted (x25)"] == ["87.50"]
-    assert calc["Mutu pelayanan / grade"] == ["B (Baik)"]
+    book = sheets(to_xlsx(records()))
+    assert list(book) == ["Responden", "Perhitungan IKM"]
+    responses = book["Responden"]
+    assert responses[0] == list(COLUMNS)
+    assert responses[1][5:14] == [3] * 9 and "Baik <b>&</b>" in responses[1]
+    calc = {row[0]: row[1:] for row in book["Perhitungan IKM"]}
+    assert calc["NRR"] == [3.5] * 9
+    assert calc["IKM (1-4)"] == [3.5]
+    assert calc["IKM konversi / converted (x25)"] == [87.5]
+    assert calc["Responden / respondents"][0] == 2
+    assert calc["Mutu pelayanan / grade"][0] == "B (Baik)"
+
+
+def test_xlsx_figures_are_numbers_and_texts_stay_text() -> None:
+    answers = [Record(date(2026, 3, 9), (4,) * 9, {"service": "01", "usia": "30"}, "007")]
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(answers)))
+    response = [c for c in next(book["Responden"].iter_rows(min_row=2))]
+    by_column = dict(zip(COLUMNS, response, strict=False))
+    # What was typed stays as typed: "007" is not the number 7, "01" not 1.
+    assert (by_column["suggestion"].value, by_column["suggestion"].data_type) == ("007", "s")
+    assert (by_column["service"].value, by_column["service"].data_type) == ("01", "s")
+    assert (by_column["usia"].value, by_column["usia"].data_type) == ("30", "s")
+    assert by_column["U1"].data_type == "n"
+    calc = {row[0].value: row[1:] for row in book["Perhitungan IKM"].iter_rows()}
+    assert all(c.data_type == "n" and c.value == 4.0 for c in calc["NRR"])
+    assert calc["IKM konversi / converted (x25)"][0].data_type == "n"

@@ -144,31 +144,20 @@ def test_two_servers_on_one_redis_log_share_the_sign_in_limit(
     ):
         a.cli("user", "add", "budi", "--role", "admin", input="rahasia-123\n")
         servers = [Api(a.url), Api(b.url)]
-        there = {"X-Forwarded-For": "192.0.2.7"}
+        there, elsewhere = "192.0.2.7", "198.51.100.9"
+
+        def sign_in(client: Api, password: str, place: str) -> Any:
+            body = {"username": "budi", "password": password}
+            return client.call("POST", "/api/v1/session", body, headers={"X-Forwarded-For": place})
+
         for i in range(PER_USER_AND_PLACE.count):
-            wrong = servers[i % 2].call(
-                "POST",
-                "/api/v1/session",
-                {"username": "budi", "password": f"salah-{i}"},
-                headers=there,
-            )
+            wrong = sign_in(servers[i % 2], f"salah-{i}", there)
             assert wrong.status == 401, wrong.body
         for client in servers:
-            refused = client.call(
-                "POST",
-                "/api/v1/session",
-                {"username": "budi", "password": "rahasia-123"},
-                headers=there,
-            )
+            refused = sign_in(client, "rahasia-123", there)
             assert refused.status == 429 and refused.code == "too_many_requests"
-        elsewhere = {"X-Forwarded-For": "198.51.100.9"}
         for client in servers:
-            ok = client.call(
-                "POST",
-                "/api/v1/session",
-                {"username": "budi", "password": "rahasia-123"},
-                headers=elsewhere,
-            )
+            ok = sign_in(client, "rahasia-123", elsewhere)
             assert ok.status == 200, ok.body
 
 

@@ -48,12 +48,9 @@ from qms.core.model import (
 )
 from qms.core.policy import POLICIES, choose
 
-ID = re.compile(c.ID_PATTERN)
 PREFIX = re.compile(c.PREFIX_PATTERN)
 MAX_TARGET_MIN = c.MAX_TARGET_MIN
 MAX_QUOTA = c.MAX_QUOTA
-NUMBER_SPEC = re.compile(r"(0?[1-6]d?)?")  # "", "3", "03d"
-MAX_NUMBER_LEN = 16
 
 C = TypeVar("C", bound=c.Command)
 Handler = Callable[[HallState, Any, float, dict[str, Any]], list[e.Event]]

@@ -136,6 +136,12 @@ def _secret(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _nothing_left(body: dict[str, Any]) -> None:
+    """Refuse a body with a field left over once the known ones were taken out."""
+    if body:
+        raise AccountRejected("invalid_command", f"{sorted(body)[0]}: unknown field")
+
+
 def _username(value: str) -> str:
     return value.strip().lower()
 
@@ -221,8 +227,7 @@ async def sign_in(request: Request, who: Principal) -> Response:
     body = await read_json(request)
     password = _secret(body, "password")
     username = body.pop("username", None)
-    if body:
-        raise AccountRejected("invalid_command", f"{sorted(body)[0]}: unknown field")
+    _nothing_left(body)
     if not isinstance(username, str):
         raise AccountRejected("invalid_command", "username: expected a string", field="username")
     accounts = _accounts(request)
@@ -272,8 +277,7 @@ async def sign_out(request: Request, who: Principal) -> Response:
 async def change_password(request: Request, who: Principal) -> Response:
     body = await read_json(request)
     old, new = _secret(body, "old_password"), _secret(body, "new_password")
-    if body:
-        raise AccountRejected("invalid_command", f"{sorted(body)[0]}: unknown field")
+    _nothing_left(body)
     accounts = _accounts(request)
     user, cookie = await accounts.change_own_password(
         who.name, old, new, client_address(request), request.cookies.get(DEVICE_COOKIE)
@@ -359,8 +363,7 @@ async def change_user(request: Request, who: Principal) -> Response:
 async def reset_password(request: Request, who: Principal) -> Response:
     body = await read_json(request)
     password = _secret(body, "password")
-    if body:
-        raise AccountRejected("invalid_command", f"{sorted(body)[0]}: unknown field")
+    _nothing_left(body)
     store = _accounts(request).store
     user = await store.set_password(request.path_params["username"], password, by=who.name)
     return _json(user.public())

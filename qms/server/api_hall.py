@@ -24,7 +24,7 @@ from qms.eventlog import check_site
 from qms.server import answers as a
 from qms.server import queries as q
 from qms.server.addresses import client_address
-from qms.server.errors import ApiError
+from qms.server.errors import ApiError, too_many_requests
 from qms.server.hall import Hall
 from qms.server.principal import EVERYONE, READERS, STAFF, Principal, Role
 from qms.server.routes import ApiRoute, api, query
@@ -63,16 +63,19 @@ def unknown_site(site: str) -> ApiError:
     return ApiError(404, "unknown_site", f"no site {site!r}", site=site)
 
 
-async def _set_up_engine(request: Request) -> SiteEngine:
-    """The engine of the path's site, for a query; 404 unless the site was set up."""
-    site = request.path_params["site"]
-    hall = _hall(request)
+async def set_up_engine(hall: Hall, site: str) -> SiteEngine:
+    """The engine of `site`; 404 (`unknown_site`) unless the site was set up."""
     if not _valid_site(site) or not await _site_exists(hall, site):
         raise unknown_site(site)
     engine = await hall.engine(site)
     if engine.state.site is None:
         raise unknown_site(site)
     return engine
+
+
+async def _set_up_engine(request: Request) -> SiteEngine:
+    """The engine of the path's site, for a query; 404 unless the site was set up."""
+    return await set_up_engine(_hall(request), request.path_params["site"])
 
 
 # --- queries --------------------------------------------------------------------------------
@@ -191,24 +194,28 @@ async def _find_ticket(request: Request, ref: str) -> tuple[SiteEngine, Ticket] 
     return None
 
 
+async def count_try(tries: FailureLog, limit: Limit, address: str, now: float, what: str) -> str:
+    """Count one try from `address` in `tries` and return its mark (to take it back);
+    past `limit`, take it back at once and refuse: 429, "`what`; try again later"."""
+    mark, before = await tries.add(address, now)
+    wait = limit.wait(before, now)
+    if wait > 0:
+        await tries.remove(address, mark)
+        raise too_many_requests(f"{what}; try again later", int(wait) + 1)
+    return mark
+
+
 async def visitor_ticket(request: Request) -> tuple[SiteEngine, Ticket]:
     """The engine and ticket of the path's `ref`, the visitor's only credential: every
     miss answers the same 404 and counts against the caller's address (429 past
     `TICKET_MISSES`, even for a real ref, until the oldest miss leaves the window)."""
     misses: FailureLog = request.app.state.ticket_misses
     address = client_address(request)
-    hall = _hall(request)
-    now = hall.clock()
     # Counted before the lookup, as sign-in failures are: parallel guesses from one
     # address each see the ones before them. A hit, or a refusal, is taken back.
-    mark, before = await misses.add(address, now)
-    wait = TICKET_MISSES.wait(before, now)
-    if wait > 0:
-        await misses.remove(address, mark)
-        error = ApiError(429, "too_many_requests", "too many unknown tickets; try again later")
-        error.details["retry_after"] = int(wait) + 1
-        error.headers["Retry-After"] = str(int(wait) + 1)
-        raise error
+    mark = await count_try(
+        misses, TICKET_MISSES, address, _hall(request).clock(), "too many unknown tickets"
+    )
     found = await _find_ticket(request, request.path_params["ref"])
     if found is None:
         raise _no_such_ticket()

@@ -69,7 +69,7 @@ from qms.accounts.throttle import (
 )
 from qms.eventlog import EventLog, open_log
 from qms.server.config import Config
-from qms.server.errors import ApiError
+from qms.server.errors import ApiError, too_many_requests
 from qms.server.principal import ANONYMOUS, Principal, Role
 from qms.server.routes import PREFIX
 
@@ -280,10 +280,7 @@ class Accounts:
         try:
             attempt = await self.guard.enter(username, place, device, now)
         except Throttled as exc:
-            error = ApiError(429, "too_many_requests", str(exc))
-            error.details["retry_after"] = exc.retry_after
-            error.headers["Retry-After"] = str(exc.retry_after)
-            raise error from None
+            raise too_many_requests(str(exc), exc.retry_after) from None
         user = await self.store.authenticate(username, password)
         if user is None:
             raise ApiError(401, "bad_credentials", "wrong username or password")

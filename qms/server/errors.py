@@ -48,6 +48,14 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}
 
 
+def too_many_requests(message: str, retry_after: int) -> ApiError:
+    """429 `too_many_requests`, saying when to try again: `retry_after` seconds, in the
+    details and in the Retry-After header."""
+    error = ApiError(429, "too_many_requests", message, retry_after=retry_after)
+    error.headers["Retry-After"] = str(retry_after)
+    return error
+
+
 def error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None, **kw: Any
 ) -> JSONResponse:

@@ -8,18 +8,17 @@ sorted by their content, not kept in the order they were answered, for the
 same reason. A text cell that a spreadsheet would run as a formula (starting
 with = + - @, a tab or a carriage return) is prefixed with an apostrophe.
 
-The XLSX is written by hand (SpreadsheetML: a zip of a few XML files, inline
-strings), so the package needs no spreadsheet library.
+The XLSX is written by the exports' own writer (`qms.reports.xlsx`), so the
+package needs no spreadsheet library: texts stay text, the figures are numbers.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterable, Sequence
-from xml.sax.saxutils import escape
 
+from qms.reports import xlsx
 from qms.survey.aggregate import Record
 from qms.survey.index import Index, Tally, compute, round_half_up
 from qms.survey.instrument import ELEMENT_KEYS, PROFILE_KEYS
@@ -36,7 +35,7 @@ COLUMNS = (
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-Cell = str | int
+Cell = str | int | float
 
 
 def _safe(text: str) -> str:
@@ -74,112 +73,24 @@ def calculation(index: Index | None, tally: Tally) -> list[list[Cell]]:
     table: list[list[Cell]] = [head, ["Jumlah nilai / sum", *tally.sums]]
     if index is None:
         return [*table, ["Responden / respondents", tally.respondents], ["IKM", "-"]]
-    table.append(["NRR", *(str(round_half_up(v, 3)) for v in index.nrr)])
-    table.append(["NRR tertimbang / weighted", *(str(round_half_up(v, 3)) for v in index.weighted)])
+    for name, figures in (("NRR", index.nrr), ("NRR tertimbang / weighted", index.weighted)):
+        table.append([name, *(float(round_half_up(v, 3)) for v in figures)])
     table += [
         ["Responden / respondents", index.respondents],
-        ["IKM (1-4)", str(round_half_up(index.ikm, 3))],
-        ["IKM konversi / converted (x25)", str(index.published)],
+        ["IKM (1-4)", float(round_half_up(index.ikm, 3))],
+        ["IKM konversi / converted (x25)", float(index.published)],
         ["Mutu pelayanan / grade", f"{index.grade.letter} ({index.grade.id})"],
         ["Unsur terendah / lowest", ", ".join(index.lowest)],
     ]
     return table
 
 
-def _cell(ref: str, value: Cell) -> str:
-    if isinstance(value, int):
-        return f'<c r="{ref}"><v>{value}</v></c>'
-    if _is_number(value):
-        return f'<c r="{ref}"><v>{value}</v></c>'
-    text = escape(value)
-    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return text.replace(".", "", 1).isdigit()
-
-
-def _column(i: int) -> str:
-    name = ""
-    i += 1
-    while i:
-        i, rest = divmod(i - 1, 26)
-        name = chr(65 + rest) + name
-    return name
-
-
-def _sheet(table: Sequence[Sequence[Cell]]) -> str:
-    lines = []
-    for r, row in enumerate(table, start=1):
-        cells = "".join(_cell(f"{_column(c)}{r}", v) for c, v in enumerate(row))
-        lines.append(f'<row r="{r}">{cells}</row>')
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        f"<sheetData>{''.join(lines)}</sheetData></worksheet>"
-    )
-
-
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_SHEET_TYPE = _REL + "/worksheet"
-
-
 def to_xlsx(records: Sequence[Record]) -> bytes:
     """Two sheets: "Responden" (one row per response) and "Perhitungan IKM"."""
     tally = Tally.of(r.scores for r in records)
-    sheets: list[tuple[str, list[list[Cell]]]] = [
-        ("Responden", [list(COLUMNS), *rows(records)]),
-        ("Perhitungan IKM", calculation(compute(tally), tally)),
-    ]
-    types = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
-        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        for i in range(1, len(sheets) + 1)
+    return xlsx.write(
+        [
+            ("Responden", [list(COLUMNS), *rows(records)]),
+            ("Perhitungan IKM", calculation(compute(tally), tally)),
+        ]
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(
-            "[Content_Types].xml",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/'
-            'vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            f"{types}</Types>",
-        )
-        z.writestr(
-            "_rels/.rels",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
-            "</Relationships>",
-        )
-        names = "".join(
-            f'<sheet name="{escape(name)}" sheetId="{i}" r:id="rId{i}"/>'
-            for i, (name, _) in enumerate(sheets, start=1)
-        )
-        z.writestr(
-            "xl/workbook.xml",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{names}</sheets></workbook>',
-        )
-        rels = "".join(
-            f'<Relationship Id="rId{i}" Type="{_SHEET_TYPE}" Target="worksheets/sheet{i}.xml"/>'
-            for i in range(1, len(sheets) + 1)
-        )
-        z.writestr(
-            "xl/_rels/workbook.xml.rels",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f"{rels}</Relationships>",
-        )
-        for i, (_, table) in enumerate(sheets, start=1):
-            z.writestr(f"xl/worksheets/sheet{i}.xml", _sheet(table))
-    return buffer.getvalue()

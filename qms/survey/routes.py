@@ -32,9 +32,7 @@ from qms.server.api_hall import (
     _hall,
     _json,
     _set_up_engine,
-    _site_exists,
-    _valid_site,
-    unknown_site,
+    set_up_engine,
     visitor_ticket,
 )
 from qms.server.errors import ApiError, read_json
@@ -271,15 +269,20 @@ RESULT_PARAMS = (
         "schema": {"type": "string", "enum": [*CUTS, *PERIODS]},
     },
 )
+# The figures of a period (`results`), which the public page (`published`) shows too.
+FIGURES: dict[str, a.Schema] = {
+    "period": a.record(first=a.STR, last=a.STR),
+    "respondents": a.INT,
+    "min_group": a.INT,
+    "index": {"type": ["object", "null"]},
+}
+_OBJECTS = {"type": "array", "items": {"type": "object"}}
 SURVEY_RESULTS = a.record(
-    period=a.record(first=a.STR, last=a.STR),
-    respondents=a.INT,
-    min_group=a.INT,
-    index={"type": ["object", "null"]},
+    **FIGURES,
     progress={"type": "object"},
     served_previous_period=a.INT,
     cut={"type": ["object", "null"]},
-    sources={"type": "array", "items": {"type": "object"}},
+    sources=_OBJECTS,
 )
 
 
@@ -300,17 +303,11 @@ async def get_survey_results(request: Request, who: Principal) -> Response:
     """The figures of the period's respondents (default: the year so far); a period with
     fewer than the site's `min_group` (5 unless set) has no index, and a smaller group is
     hidden (docs/survey.md)."""
-    engine = await _set_up_engine(request)
-    site = engine.state.site
-    assert site is not None  # _set_up_engine: a set-up site
-    today = date.fromisoformat(business_day(_hall(request).clock(), site.timezone))
-    params = request.query_params
+    engine, book, first, last = await _period_records(request)
     try:
-        first, last = period_of(params.get("first"), params.get("last"), today)
-        by = params.get("by")
+        by = request.query_params.get("by")
         if by is not None and by not in (*CUTS, *PERIODS):
             raise SurveyError("invalid_cut", f"no cut {by!r}", allowed=[*CUTS, *PERIODS])
-        book = await survey_book(request, engine)
         min_group = instrument_of(engine.state).min_group
         return _json({"site": engine.site, **results(book, first, last, by, min_group)})
     except SurveyError as exc:
@@ -377,13 +374,10 @@ async def get_survey_export(request: Request, who: Principal) -> Response:
 PUBLIC_RESULTS = a.record(
     site=a.STR,
     name=a.STR,
-    period=a.record(first=a.STR, last=a.STR),
-    respondents=a.INT,
-    min_group=a.INT,
-    index={"type": ["object", "null"]},
-    history={"type": "array", "items": {"type": "object"}},
-    sources={"type": "array", "items": {"type": "object"}},
-    plans={"type": "array", "items": {"type": "object"}},
+    **FIGURES,
+    history=_OBJECTS,
+    sources=_OBJECTS,
+    plans=_OBJECTS,
 )
 
 
@@ -406,14 +400,9 @@ async def get_survey_public(request: Request, who: Principal) -> Response:
     the site, a period under the site's `min_group` respondents without an index; `history` is each
     quarter's result, `plans` each period's follow-up plan (rencana tindak lanjut), the
     latest first."""
-    name = request.path_params["hall"]
-    hall = _hall(request)
-    if not _valid_site(name) or not await _site_exists(hall, name):
-        raise unknown_site(name)
-    engine = await hall.engine(name)
+    engine = await set_up_engine(_hall(request), request.path_params["hall"])
     site = engine.state.site
-    if site is None:
-        raise unknown_site(name)
+    assert site is not None  # set_up_engine: a set-up site
     engine, book, first, last = await _period_records(request, engine)
     min_group = instrument_of(engine.state).min_group
     params = request.query_params

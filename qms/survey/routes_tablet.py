@@ -30,7 +30,7 @@ from qms.core.model import HallState, Ticket
 from qms.core.survey import instrument_of, tablet_closes_at, tablet_problem, tablet_visit
 from qms.engine import SiteEngine
 from qms.server import answers as a
-from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
+from qms.server.api_hall import _hall, _json, set_up_engine
 from qms.server.errors import ApiError, read_json
 from qms.server.hall import Hall
 from qms.server.principal import TABLETS, Principal
@@ -41,11 +41,7 @@ from qms.survey.routes import ANSWER_BODY
 async def tablet_counter(hall: Hall, site: str, counter: str) -> SiteEngine:
     """The engine of a tablet's site; 404 unless the site and its counter are set up
     (also asked when a tablet is registered: a typo would leave it idle for good)."""
-    if not _valid_site(site) or not await _site_exists(hall, site):
-        raise unknown_site(site)
-    engine = await hall.engine(site)
-    if engine.state.site is None:
-        raise unknown_site(site)
+    engine = await set_up_engine(hall, site)
     if counter not in engine.state.counters:
         raise ApiError(404, "unknown_counter", f"no counter {counter!r}", id=counter)
     return engine

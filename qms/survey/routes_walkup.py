@@ -21,7 +21,7 @@ from qms.core.survey import instrument_of
 from qms.engine import SiteEngine
 from qms.server import answers as a
 from qms.server.addresses import client_address
-from qms.server.api_hall import _hall, _json, _site_exists, _valid_site, unknown_site
+from qms.server.api_hall import _hall, _json, count_try, set_up_engine
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, Principal
 from qms.server.routes import ApiRoute, api
@@ -38,14 +38,7 @@ PARAMS = (
 
 
 async def _engine(request: Request) -> SiteEngine:
-    name = request.path_params["hall"]
-    hall = _hall(request)
-    if not _valid_site(name) or not await _site_exists(hall, name):
-        raise unknown_site(name)
-    engine = await hall.engine(name)
-    if engine.state.site is None:
-        raise unknown_site(name)
-    return engine
+    return await set_up_engine(_hall(request), request.path_params["hall"])
 
 
 def _service_name(engine: SiteEngine, service: str) -> list[str]:
@@ -120,17 +113,10 @@ async def post_walk_up_survey(request: Request, who: Principal) -> Response:
     body = await read_json(request)
     answers: FailureLog = request.app.state.walk_up_answers
     address = client_address(request)
-    now = _hall(request).clock()
     # Counted before the answer is decided, so parallel sends from one address each
     # see the ones before them; a refusal (the limit, or a bad answer) is taken back.
-    mark, before = await answers.add(address, now)
-    wait = WALK_UP_ANSWERS.wait(before, now)
-    if wait > 0:
-        await answers.remove(address, mark)
-        error = ApiError(429, "too_many_requests", "too many answers from here; try again later")
-        error.details["retry_after"] = int(wait) + 1
-        error.headers["Retry-After"] = str(int(wait) + 1)
-        raise error
+    now = _hall(request).clock()
+    mark = await count_try(answers, WALK_UP_ANSWERS, address, now, "too many answers from here")
     try:
         await engine.execute(c.SubmitWalkUpSurvey(service=service, response=body))
     except Exception:
