@@ -304,13 +304,17 @@ async def rebuild(
     of its own beside the fold (a year: ~300 days).
 
     Given the log's URL (`log_url`, the same log as `log`), the days are split between
-    `folds` folds (default: two on a machine of two cores or more, when the log has
-    `SPLIT_AT` entries or more): this process folds the first part, each other part is
-    folded by a spawned process that opens the log itself. Each day is folded by one
+    `folds` folds (default: two on a machine of two cores or more with one of them to
+    spare by the load average, when the log has `SPLIT_AT` entries or more): this
+    process folds the first part, each other part is folded by a spawned process that opens the log itself. Each day is folded by one
     part exactly as one fold of the whole log folds it, so the files are the same."""
     if folds is None:
         big = log_url is not None and await log.version(site) >= SPLIT_AT
-        folds = min(2, os.cpu_count() or 1) if big else 1
+        cores = os.cpu_count() or 1
+        # A second fold only helps with a core to spare: it reads more of the log, so on
+        # cores busy with other work it costs more than it gives (docs/performance.md 5).
+        spare = os.getloadavg()[0] <= cores - 1
+        folds = min(2, cores) if big and spare else 1
     if log_url is None or folds <= 1 or log_url.startswith("sqlite:///:memory:"):
         return await build_days(log, site, root, lambda day: _within(day, first, last), apart=True)
     parts = _split(await log.version(site), folds)
