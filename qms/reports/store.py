@@ -306,8 +306,9 @@ async def rebuild(
     Given the log's URL (`log_url`, the same log as `log`), the days are split between
     `folds` folds (default: two on a machine of two cores or more with one of them to
     spare by the load average, when the log has `SPLIT_AT` entries or more): this
-    process folds the first part, each other part is folded by a spawned process that opens the log itself. Each day is folded by one
-    part exactly as one fold of the whole log folds it, so the files are the same."""
+    process folds the first part, each other part is folded by a spawned process that
+    opens the log itself. Each day is folded by one part exactly as one fold of the
+    whole log folds it, so the files are the same."""
     if folds is None:
         big = log_url is not None and await log.version(site) >= SPLIT_AT
         cores = os.cpu_count() or 1
