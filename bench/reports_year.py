@@ -171,7 +171,8 @@ async def main_async(args: argparse.Namespace) -> None:
           f"- data: {len(days)} days ({days[0]} .. {days[-1]}), {meta['tickets']:,} tickets, "
           f"{meta['events']:,} events; made in {meta['made_in_s']} s ({cache})\n"
           f"- load average at start: {load_average()}\n")  # fmt: skip
-    log = open_log(f"sqlite://{cache}/qms.db")
+    log_url = f"sqlite://{cache}/qms.db"
+    log = open_log(log_url)
     root = cache / "reports"
     results: list[tuple[Any, ...]] = []
     try:
@@ -181,13 +182,14 @@ async def main_async(args: argparse.Namespace) -> None:
             shutil.rmtree(fresh, ignore_errors=True)
             parts = RebuildParts(log)
             t0 = time.perf_counter()
-            written = await rebuild(log, SITE, fresh)
+            written = await rebuild(log, SITE, fresh, log_url=log_url, folds=args.folds)
             took = time.perf_counter() - t0
             parts.undo()
             shutil.rmtree(root, ignore_errors=True)
             fresh.rename(root)
-            split = (f"{len(written)} days: reading the log {parts.read_s:.1f} s; the files "
-                     f"written by a process of its own beside the fold")  # fmt: skip
+            split = (f"{len(written)} days, folds: {args.folds or 'auto'}; this process reading "
+                     f"the log {parts.read_s:.1f} s; the files written by processes of their "
+                     f"own beside the folds")  # fmt: skip
             results.append(("rebuild the year from the log", split, took, "s", 60.0, None))
         # -- writing one closed day -------------------------------------------------------
         last_day = days[-1]
@@ -445,6 +447,12 @@ def main() -> None:
         type=int,
         default=400,
         help="closed days the views keep in DuckDB's memory (0: read the files each call)",
+    )
+    ap.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        help="processes folding the rebuild's days (default: qms's choice, 2 on 2+ cores)",
     )
     ap.add_argument("--dsn", default=PG_DSN)
     args = ap.parse_args()

@@ -24,15 +24,19 @@ from qms.reports.query import Reports, Scope
 from qms.reports.store import (
     ACTIVITY_FILE,
     VISITS_FILE,
+    _rebuild_part,
+    _split,
     build_missing_days,
     built_days,
     closed_version,
     day_dir,
     rebuild,
 )
+from qms.reports.visits import SiteFold
 from qms.server.config import Config
 
 MONDAY, TUESDAY, WEDNESDAY = "2024-05-06", "2024-05-07", "2024-05-08"
+WEEK = [MONDAY, TUESDAY, WEDNESDAY, "2024-05-09", "2024-05-10", "2024-05-11"]
 
 
 def visits_in(root: Path, day: str) -> int:
@@ -77,6 +81,62 @@ async def test_rebuilding_gives_the_same_files(log: EventLog, tmp_path: Path) ->
         one = day_dir(first, SITE, TUESDAY) / name
         assert (day_dir(second, SITE, TUESDAY) / name).read_bytes() == one.read_bytes()
     assert not list(first.rglob("*.tmp"))  # no temporary file left behind
+
+
+def _week() -> ReportsHall:
+    """Six days, Thursday closed then opened again by a late visitor and closed again."""
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    for day in WEEK:
+        hall.busy(day, tickets=3)
+        if day == WEEK[3]:
+            hall.must(c.CloseDay(), 60.0)
+            hall.must(c.IssueTicket(service="kk", token="late"), 600.0)
+    hall.must(c.CloseDay(), 60.0)
+    return hall
+
+
+def _files(root: Path) -> dict[Path, bytes]:
+    return {p.relative_to(root): p.read_bytes() for p in root.rglob("*.parquet")}
+
+
+async def test_a_rebuild_split_between_processes_gives_the_same_files(
+    log: EventLog, log_url: str, tmp_path: Path
+) -> None:
+    """Split between folds (this process and spawned ones reading the log themselves, on
+    SQLite and on Redis), a rebuild writes the very files of one fold of the whole log."""
+    await store(log, _week())
+    one = tmp_path / "one"
+    assert await rebuild(log, SITE, one) == WEEK
+    for folds in (2, 3):
+        split = tmp_path / f"split{folds}"
+        assert await rebuild(log, SITE, split, log_url=log_url, folds=folds) == WEEK
+        assert _files(split) == _files(one)
+    span = tmp_path / "span"
+    assert await rebuild(log, SITE, span, TUESDAY, WEEK[4], log_url=log_url, folds=2) == WEEK[1:5]
+    inside = {p: b for p, b in _files(one).items() if str(p).split("day=")[1][:10] in WEEK[1:5]}
+    assert _files(span) == inside
+    # Each part has days of its own: the spawned one the later ones.
+    after, until = _split(await log.version(SITE), 2)[1]
+    later = await asyncio.to_thread(
+        _rebuild_part, log_url, SITE, tmp_path / "later", None, None, after, until
+    )
+    assert later and set(later) < set(WEEK) and later == WEEK[-len(later) :]
+
+
+def test_a_fold_up_to_a_version_keeps_the_days_opened_by_then_and_is_done_after() -> None:
+    hall = _week()
+    opened = [v for v, entry in hall.entries if entry["type"] == "day_opened"]
+    closed: list[str] = []
+    fold = SiteFold(SITE, until=opened[2], on_closed=lambda rows: closed.append(rows.day))
+    for version, entry in hall.entries:
+        fold.apply(version, entry)
+        if fold.done:
+            break
+    assert closed == WEEK[:3] and version == opened[3]
+    rest: list[str] = []
+    fold = SiteFold(SITE, after=opened[2], on_closed=lambda rows: rest.append(rows.day))
+    fold.apply_all(hall.entries)
+    assert rest == [WEEK[3], *WEEK[3:]] and not fold.done  # Thursday closed twice
 
 
 def test_a_rebuild_writes_its_files_in_a_process_of_its_own(tmp_path: Path) -> None:

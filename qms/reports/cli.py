@@ -53,10 +53,11 @@ async def _rebuild(config: Any, sites: list[str], first: str | None, last: str |
         except ValueError as exc:
             print(f"qms: {exc}", file=sys.stderr)
             return 2
-    log = open_log(config.effective_log_url)
+    url = config.effective_log_url
+    log = open_log(url)
     try:
         for site in sites:
-            days = await rebuild(log, site, root, first, last)
+            days = await rebuild(log, site, root, first, last, log_url=url)
             span = f"{days[0]} .. {days[-1]}" if days else "no closed day"
             print(f"site {site}: {len(days)} day(s) written ({span}) under {root}")
     finally:

@@ -19,6 +19,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import itertools
 import multiprocessing
 import os
 import re
@@ -115,10 +116,10 @@ def closed_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
 
 
 async def _fold_log(log: EventLog, site: str, fold: SiteFold) -> None:
-    """Feed the whole log of `site` to `fold`, a page at a time, folding in a thread while
-    the next page is read."""
+    """Feed the whole log of `site` to `fold` (until it is `done`), a page at a time,
+    folding in a thread while the next page is read."""
     page = await log.read(site, 0, PAGE)
-    while page:
+    while page and not fold.done:
         ahead = asyncio.ensure_future(log.read(site, page[-1][0], PAGE))
         try:
             await asyncio.to_thread(fold.apply_all, page)
@@ -189,12 +190,17 @@ async def build_days(
     *,
     reopened: Callable[[str, int], bool] = lambda day, version: False,
     apart: bool = False,
+    after: int = 0,
+    until: int | None = None,
 ) -> list[str]:
-    """Write the files of every closed day that `wanted(day)` selects; the days written
-    (`apart`: by a process of its own, `_Writer`)."""
+    """Write the files of every closed day that `wanted(day)` selects (first opened after
+    log version `after` and up to `until`: `SiteFold`); the days written (`apart`: by a
+    process of its own, `_Writer`)."""
     write = _Writer(root, apart=apart)
     try:
-        fold = SiteFold(site, keep=wanted, reopened=reopened, on_closed=write)
+        fold = SiteFold(
+            site, keep=wanted, reopened=reopened, on_closed=write, after=after, until=until
+        )
         await _fold_log(log, site, fold)
         if fold.redo:  # days opened again after a close whose first part was not kept
             redo = set(fold.redo)
@@ -232,11 +238,108 @@ def _within(day: str, first: str | None, last: str | None) -> bool:
     return (first is None or day >= first) and (last is None or day <= last)
 
 
+SPLIT_AT = 200_000  # log entries from which `rebuild` splits the fold (~3 s of folding)
+FIRST_SHARE = 0.58  # of the log, folded by the first part (see `_split`)
+
+
+def _split(head: int, folds: int) -> list[tuple[int, int | None]]:
+    """The log versions (after, until] of each part's days, by the day's first open.
+
+    Every part reads the log from its start (the set-up, and the days it skips cost
+    only their reading), and stops after its own days: the first part reads only its
+    share, the last reads it all. Reading an entry costs about a third of folding it
+    (~6 µs against ~15), so the first part takes more than an even share: with two,
+    (read + fold) x = read + fold (1 - x) when x = 21/36 = 0.58."""
+    if folds <= 1:
+        return [(0, None)]
+    first = int(head * FIRST_SHARE)
+    rest = (head - first) / (folds - 1)
+    cuts = [0, first, *(first + int(rest * i) for i in range(1, folds - 1))]
+    return [*itertools.pairwise(cuts), (cuts[-1], None)]
+
+
+def _rebuild_part(
+    log_url: str,
+    site: str,
+    root: Path,
+    first: str | None,
+    last: str | None,
+    after: int,
+    until: int | None,
+) -> list[str]:
+    """One part of a split `rebuild`, in a process of its own: its own connection to
+    the log, its own fold and its own writing process."""
+    from qms.eventlog import open_log
+
+    async def run() -> list[str]:
+        log = open_log(log_url)
+        try:
+            return await build_days(
+                log,
+                site,
+                root,
+                lambda day: _within(day, first, last),
+                apart=True,
+                after=after,
+                until=until,
+            )
+        finally:
+            await log.close()
+
+    return asyncio.run(run())
+
+
 async def rebuild(
-    log: EventLog, site: str, root: Path, first: str | None = None, last: str | None = None
+    log: EventLog,
+    site: str,
+    root: Path,
+    first: str | None = None,
+    last: str | None = None,
+    *,
+    log_url: str | None = None,
+    folds: int | None = None,
 ) -> list[str]:
     """Write again the files of every closed day of `site` from `first` to `last` (inclusive,
     YYYY-MM-DD; None: unbounded). The days written. The files are written by a process
-    of its own beside the fold (a year: ~300 days)."""
+    of its own beside the fold (a year: ~300 days).
 
-    return await build_days(log, site, root, lambda day: _within(day, first, last), apart=True)
+    Given the log's URL (`log_url`, the same log as `log`), the days are split between
+    `folds` folds (default: two on a machine of two cores or more with one of them to
+    spare by the load average, when the log has `SPLIT_AT` entries or more): this
+    process folds the first part, each other part is folded by a spawned process that
+    opens the log itself. Each day is folded by one part exactly as one fold of the
+    whole log folds it, so the files are the same."""
+    if folds is None:
+        big = log_url is not None and await log.version(site) >= SPLIT_AT
+        cores = os.cpu_count() or 1
+        # A second fold only helps with a core to spare: it reads more of the log, so on
+        # cores busy with other work it costs more than it gives (docs/performance.md 5).
+        spare = os.getloadavg()[0] <= cores - 1
+        folds = min(2, cores) if big and spare else 1
+    if log_url is None or folds <= 1 or log_url.startswith("sqlite:///:memory:"):
+        return await build_days(log, site, root, lambda day: _within(day, first, last), apart=True)
+    parts = _split(await log.version(site), folds)
+    context = multiprocessing.get_context("spawn")  # see `_Writer`
+    with concurrent.futures.ProcessPoolExecutor(len(parts) - 1, mp_context=context) as pool:
+        others = [
+            asyncio.wrap_future(pool.submit(_rebuild_part, log_url, site, root, first, last, *part))
+            for part in parts[1:]
+        ]
+        try:
+            after, until = parts[0]
+            days = await build_days(
+                log,
+                site,
+                root,
+                lambda day: _within(day, first, last),
+                apart=True,
+                after=after,
+                until=until,
+            )
+        finally:
+            done = await asyncio.gather(*others, return_exceptions=True)
+    for result in done:
+        if isinstance(result, BaseException):
+            raise result
+        days += result
+    return sorted(days)

@@ -177,6 +177,12 @@ class SiteFold:
     that opens again after it was closed (a `close_day` then a later command on
     the same date) is handed to `reopened(day, version)`: when it answers True,
     the day is listed in `redo` (its first part was not kept: fold it again).
+
+    `after` and `until` (log versions) keep only the days first opened after `after`
+    and up to `until`: one part of a rebuild split between processes (`store.rebuild`).
+    Once a day opens after `until` and is not the day kept, no later day can be kept
+    (a day opened again after another one is not kept either): `done` is set, and the
+    rest of the log need not be read.
     """
 
     def __init__(
@@ -186,8 +192,12 @@ class SiteFold:
         keep: Callable[[str], bool] = lambda day: True,
         reopened: Callable[[str, int], bool] = lambda day, version: False,
         on_closed: Callable[[DayRows], None] | None = None,
+        after: int = 0,
+        until: int | None = None,
     ) -> None:
         self.site = site
+        self.after, self.until = after, until
+        self.done = False  # a day opened after `until` was not kept: nothing more to keep
         self.state = HallState()
         self.version = 0
         self.keep, self.reopened, self.on_closed = keep, reopened, on_closed
@@ -242,11 +252,14 @@ class SiteFold:
         self._seen.add(ev.day)
         self.closed.pop(ev.day, None)
         kept = self._day is not None and self._day.day == ev.day
-        if not kept and not again and self.keep(ev.day):
+        within = self.after < version and (self.until is None or version <= self.until)
+        if not kept and not again and within and self.keep(ev.day):
             kept = True
             tz = self.state.site.timezone if self.state.site else "UTC"
             self._day = _Day(ev.day, CounterActivity(self.site, tz, ev.day))
         if not kept:
+            if self.until is not None and version > self.until:
+                self.done = True
             if again and self.reopened(ev.day, version):
                 self.redo.add(ev.day)
             self._day = None
