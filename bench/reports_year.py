@@ -292,7 +292,7 @@ async def main_async(args: argparse.Namespace) -> None:
                      "<= 5", "met" if med <= 5 else "NOT met", ms, ms / med, "-"))  # fmt: skip
     print(md_table(["period", "view", "qms first ms", "qms ms", "target", "verdict",
                     "PostgreSQL ms", "PostgreSQL / qms", "same figures"], rows))  # fmt: skip
-    print(f"\nSummary: qms's runs the period before too (two queries); so does the peer's. "
+    print(f"\nSummary: qms's runs the period before too (one query for both); so does the peer's. "
           f"Today: {tickets:,} tickets in the live day, 3 new events before each query; "
           f"today's visits {live_visits:,}.\n")  # fmt: skip
     print("Process memory (RSS, MB): " + ", ".join(f"{k} {v:,.0f}" for k, v in rss.items())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from reports_hall import SITE, ReportsHall, local, store
-from test_reports_store import MONDAY
+from test_reports_store import MONDAY, TUESDAY
 
 from qms.core import commands as c
 from qms.eventlog import open_log
@@ -90,6 +90,35 @@ async def test_more_days_than_may_be_kept_are_read_from_their_files(tmp_path: Pa
         assert not reports.memory._kept
     finally:
         reports.close()
+
+
+async def test_a_summary_and_its_period_before_when_memory_holds_only_one_day(
+    tmp_path: Path,
+) -> None:
+    """The summary asks for Tuesday and Monday (its day before) in one query; with room
+    for one day in memory, loading Monday pushes Tuesday out: each is then read alone,
+    and both figures are still there."""
+    root = tmp_path / "reports"
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    hall.busy(MONDAY, 3)
+    hall.busy(TUESDAY, 6)
+    hall.must(c.CloseDay(), 60.0)
+    log = open_log(f"sqlite:///{tmp_path / 'qms.db'}")
+    try:
+        await store(log, hall)
+        assert await build_missing_days(log, SITE, root) == [MONDAY, TUESDAY]
+    finally:
+        await log.close()
+    day = date.fromisoformat(TUESDAY)
+    for kept in (1, 2, 400):
+        reports = Reports(root, cached_results=0, memory_days=kept)
+        try:
+            out = reports.summary(Scope({SITE: Period(day, day)}))
+            assert out["measures"]["visits"] == 6
+            assert out["previous"]["measures"]["visits"] == 3
+            assert out["change"]["visits"] == 3
+        finally:
+            reports.close()
 
 
 def test_the_days_kept_in_memory_come_from_the_environment() -> None:

@@ -42,6 +42,9 @@ class ClosedDays:
         self.max_days = max_days
         self._kept: OrderedDict[tuple[str, str], Stamp] = OrderedDict()  # (site, day)
         self._made: set[int] = set()  # ids of the connections whose tables exist
+        # Days dropped to make room, ever: a query over two periods loaded one after
+        # the other checks that the second did not push out days of the first.
+        self.evicted = 0
 
     def sources(
         self,
@@ -94,6 +97,7 @@ class ClosedDays:
         drop = [(site, day) for site, day, _ in load]
         while len(self._kept) > self.max_days:
             drop.append(self._kept.popitem(last=False)[0])
+            self.evicted += 1
         self._drop(con, drop)
         if load:
             paths = [str(p) for _, _, p in load]

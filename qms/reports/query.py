@@ -163,12 +163,12 @@ class Reports:
     def summary(self, scope: Scope, now: float | None = None) -> dict[str, Any]:
         """Every measure over the scope, the same over the period before, and the change."""
         live = self._live_rows(scope)
+        before = scope.previous()
         if live is not None:  # today alone: in Python over the rows in memory
             current = _measures(today.measures(live))
-        else:
-            current = _measures(self._rows(scope, sql.SUMMARY, now)[0])
-        before = scope.previous()
-        previous = _measures(self._rows(before, sql.SUMMARY, now)[0])
+            previous = _measures(self._rows(before, sql.SUMMARY, now)[0])
+        else:  # both periods in one query
+            current, previous = (_measures(row) for row in self._summaries(scope, before, now))
         return {
             "scope": scope.to_dict(),
             "measures": current,
@@ -311,6 +311,43 @@ class Reports:
     ) -> list[dict[str, Any]]:
         names, rows = self._fetch(scope, query, now, activity=activity, extra=extra)
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _summaries(self, scope: Scope, before: Scope, now: float | None) -> list[dict[str, Any]]:
+        """`sql.SUMMARY` over `scope` and over `before` (the same filters), as one query:
+        one round trip instead of two. When the closed days kept in memory cannot hold
+        both periods at once, one query each (`_rows`)."""
+        at = time.time() if now is None else now
+        with self._lock:
+            con = self._connection()
+            evicted = self.memory.evicted
+            ctes: list[str] = []
+            selects: list[str] = []
+            params: dict[str, Any] = {}
+            read: list[list[str] | None] = []
+            for i, part in enumerate((scope, before)):
+                visits, _, files = self._sources(con, part, at, False)
+                where, params = _where(part.filters)
+                ctes.append(f"v{i} AS (SELECT * FROM ({visits}) WHERE {where})")
+                selects.append(sql.summary(f"v{i}", i))
+                read.append(files)
+            if self.memory.evicted == evicted:
+                full = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)} ORDER BY part"
+                key = None
+                if None not in read and self.results.size:  # closed days alone: cacheable
+                    files = [f for fs in read if fs is not None for f in fs]
+                    key = (full, results.frozen(params), results.stamps(files, False))
+                    hit = self.results.get(key)
+                    if hit is not None:
+                        names, rows = hit
+                        return [dict(zip(names, row, strict=True)) for row in rows]
+                cursor = con.execute(full, params)
+                names = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+                if key is not None:
+                    self.results.put(key, (names, rows))
+                return [dict(zip(names, row, strict=True)) for row in rows]
+        # The second period's days pushed some of the first's out of memory.
+        return [self._rows(part, sql.SUMMARY, now)[0] for part in (scope, before)]
 
     def _fetch(
         self,

@@ -72,6 +72,11 @@ def breakdown(key: str) -> str:
 SUMMARY = f"SELECT {MEASURES} FROM v"
 
 
+def summary(relation: str, part: int) -> str:
+    """`SUMMARY` over another relation than `v`, its rows told apart by `part`."""
+    return f"SELECT {int(part)} AS part, {MEASURES} FROM {relation}"
+
+
 def intervals(minutes: int) -> str:
     """Arrivals, tickets issued, calls and served per interval (by the time each happened);
     queue length at the interval's end and the longest wait among the visits waiting
