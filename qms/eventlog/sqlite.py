@@ -13,11 +13,13 @@ against another process (a CLI, say) opening the same file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import queue
 import sqlite3
+import threading
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from . import codec
@@ -61,12 +63,73 @@ def _private_files(path: str) -> None:
             pass  # absent, or not ours: nothing to tighten
 
 
+class _Worker:
+    """The one thread that owns the connection: calls queued, answered on their loop.
+
+    Lighter than a `ThreadPoolExecutor` and `run_in_executor` (no concurrent
+    future to wrap and chain per call): the caller's asyncio future is resolved
+    with one `call_soon_threadsafe`. Started with the first call."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[_T] = loop.create_future()
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="qms-sqlite", daemon=True
+                    )
+                    self._thread.start()
+        self._calls.put((loop, fut, fn, args))
+        return fut
+
+    def stop(self) -> None:
+        """Let the calls queued so far run, then end the thread (blocks until it has)."""
+        self._calls.put(None)
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            _run_one(*call)
+            call = None  # nothing held while waiting for the next
+
+
+def _run_one(
+    loop: asyncio.AbstractEventLoop, fut: asyncio.Future[Any], fn: Callable[..., Any], args: Any
+) -> None:
+    try:
+        result = fn(*args)
+    except BaseException as exc:
+        _answer(loop, fut.set_exception, fut, exc)
+    else:
+        _answer(loop, fut.set_result, fut, result)
+
+
+def _answer(
+    loop: asyncio.AbstractEventLoop, how: Callable[[Any], None], fut: Any, value: Any
+) -> None:
+    def deliver() -> None:
+        if not fut.cancelled():  # the caller gave up waiting
+            how(value)
+
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+        loop.call_soon_threadsafe(deliver)
+
+
 class SqliteLog(EventLog):
     """`EventLog` in the SQLite file at `path` (``":memory:"`` for a throwaway log)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = os.fspath(path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qms-sqlite")
+        self._worker = _Worker()
         self._conn: sqlite3.Connection | None = None  # opened by, and only used on, the worker
         self._closed = False
         self._fanout = Fanout(self.read)
@@ -109,8 +172,7 @@ class SqliteLog(EventLog):
     async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
         if self._closed:
             raise EventLogError("the log is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
+        return await self._worker.submit(fn, *args)
 
     async def set_durable(self, durable: bool) -> None:
         """Commit to disk on every append (the default), or not: for a bulk load that can
@@ -210,10 +272,7 @@ class SqliteLog(EventLog):
             return await self.version(site)
         if self._closed:
             raise EventLogError("the log is closed")
-        loop = asyncio.get_running_loop()
-        done = loop.run_in_executor(
-            self._executor, self._append_sync, site, expected_version, blobs
-        )
+        done = self._worker.submit(self._append_sync, site, expected_version, blobs)
 
         def publish(fut: asyncio.Future[int]) -> None:
             if not fut.cancelled() and fut.exception() is None:
@@ -265,8 +324,7 @@ class SqliteLog(EventLog):
             return
         self._closed = True
         self._fanout.close()
-        loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._executor, self._close_sync)
+            await self._worker.submit(self._close_sync)
         finally:
-            self._executor.shutdown(wait=True)
+            self._worker.stop()

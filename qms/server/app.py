@@ -26,7 +26,7 @@ from qms.server.config import Config
 from qms.server.errors import error_response, exception_handlers
 from qms.server.hall import Hall
 from qms.server.process import GcPolicy, ShutdownSignals, quiet_client_faults, redact_uvicorn_logs
-from qms.server.routes import starlette_routes
+from qms.server.routes import RememberingRouter, starlette_routes
 from qms.server.stream import hub as stream
 from qms.server.stream.connection import StreamSettings
 from qms.survey.routes_walkup import WALK_UP_ANSWERS
@@ -144,7 +144,9 @@ def create_app(config: Config | None = None) -> Starlette:
     routes.extend(stream.routes())
     routes.extend(pages.routes(config.voice_dir))
     handlers = exception_handlers(redis=is_redis_url(config.effective_log_url))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app.router = RememberingRouter(routes, lifespan=lifespan)  # the same routes, remembered
+    return app
 
 
 def app_from_env() -> Starlette:

@@ -36,6 +36,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from qms.server.access_log import fast_access_logger
 from qms.server.config import Config
 
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
@@ -67,6 +68,8 @@ def request_timeout() -> float:
 class TimedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.access_log:  # the same line, without the logging machinery (access_log.py)
+            self.access_logger = fast_access_logger(self.access_logger)  # type: ignore[assignment]
         self._deadline: asyncio.TimerHandle | None = None
         self._arriving = False  # a request is awaited or on its way (not yet complete)
         self._started = False  # a byte of the current request has come
