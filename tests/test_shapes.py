@@ -1,4 +1,4 @@
-"""One JSON shape per resource (issue 13 §4): a site, a service, a counter and a
+"""One JSON shape per resource (issue 13 §4): a site, a service, a counter, a queue and a
 ticket read the same over HTTP and on the stream, for the same audience; an
 audience that may not see a field gets the same object without it.
 

@@ -2,7 +2,7 @@
 
 No I/O and no clock: the HTTP layer (`api_hall`, `api_commands`) passes the engine's state and
 the time in. Every view is plain JSON-ready data. The resources
-themselves (a site, a service, a counter, a ticket) have one shape each, built by
+themselves (a site, a service, a counter, a ticket, a queue) have one shape each, built by
 `qms.server.shapes` for HTTP and the stream alike. Public views (set-up, queues,
 counters without officers, a ticket's status) never carry personal data or a
 ticket's token; staff views add officers and ticket ids.
@@ -10,7 +10,7 @@ ticket's token; staff views add officers and ticket ids.
 Estimates are simple and say so: a service's mean service time is the mean of
 its last `RECENT_COMPLETIONS` completed tickets (its target wait when it has
 none yet), and a wait is the people ahead times that mean divided by the open counters that
-serve the service.
+serve the service (`shapes.estimate`; a counter's queue: that counter, when open).
 """
 
 from __future__ import annotations
