@@ -1125,7 +1125,7 @@ FALLBACK = {
             "service": "ktp",
             "zone": "A",
         },
-        "queues": {"ktp": 99},
+        "queues": [{"queue": "ktp", "waiting": 99}],
     },
     "done": {
         "type": "event",

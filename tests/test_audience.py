@@ -175,7 +175,12 @@ def test_display_sees_calls_with_numbers_and_counts(recorder: Recorder) -> None:
     )
     assert recall["number"] == "A001" and recall["recalls"] == 1
     issued = [m for m in messages if m.get("event", {}).get("type") == "ticket_issued"]
-    assert [m["queues"] for m in issued] == [{"ktp": 1}, {"ktp": 2}, {"kk": 1}, {"pkb": 1}]
+    assert [m["queues"] for m in issued] == [
+        [{"queue": "ktp", "waiting": 1}],
+        [{"queue": "ktp", "waiting": 2}],
+        [{"queue": "kk", "waiting": 1}],
+        [{"queue": "pkb", "waiting": 1}],
+    ]
     opened = next(
         m["event"] for m in messages if m.get("event", {}).get("type") == "counter_opened"
     )
@@ -211,7 +216,7 @@ def test_console_sees_its_counter_in_full_and_other_officers_never(recorder: Rec
     ]  # pkb is not served at L1
     transfer = next(m for m in l1 if m.get("event", {}).get("type") == "ticket_transferred")
     assert transfer["event"]["to_counter"] == "L1" and "by" not in transfer["event"]
-    assert transfer["queues"] == {"@L1": 1}
+    assert transfer["queues"] == [{"queue": "@L1", "waiting": 1}]
     l3_events = [m["event"] for m in recorder.messages(CONSOLE_L3) if "event" in m]
     assert not [e for e in l3_events if e["type"] == "counter_opened" and e["counter"] == "L1"]
 
@@ -266,7 +271,11 @@ def test_views(recorder: Recorder) -> None:
     l1 = display["counters"][0]
     assert (l1["ticket"]["number"], l1["ticket"]["state"]) == ("A001", "called")
     assert "officer" not in l1 and "priority" not in l1["ticket"] and "ticket" not in l1["ticket"]
-    assert display["queues"] == {"kk": 1, "pkb": 1}
+    assert display["queues"] == [  # every service's queue, in the shape events carry
+        {"queue": "ktp", "waiting": 0},
+        {"queue": "kk", "waiting": 1},
+        {"queue": "pkb", "waiting": 1},
+    ]
     assert display["messages"] == {"": "Selamat datang"}
     assert [(c["number"], c["counter"]) for c in display["calls"]] == [("A001", "L1")]
     assert aud.view(DISPLAY_B, recorder.state, recorder.calls)["calls"] == []
@@ -274,7 +283,7 @@ def test_views(recorder: Recorder) -> None:
     assert console["counter"]["officer"] == OFFICERS[0]
     assert console["counter"]["ticket"]["priority"] == "lansia"
     assert [t["number"] for t in console["waiting"]] == ["B001"]
-    assert console["queues"] == {"kk": 1}
+    assert console["queues"] == [{"queue": "ktp", "waiting": 0}, {"queue": "kk", "waiting": 1}]
     supervisor = aud.view(SUPERVISOR, recorder.state, recorder.calls)
     assert {c["counter"]: c["officer"] for c in supervisor["counters"]}["L3"] == OFFICERS[1]
     assert {t["number"] for t in supervisor["tickets"]} == {"A001", "B001", "F001"}

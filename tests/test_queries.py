@@ -104,10 +104,24 @@ def test_mean_service_time_uses_recent_completions(pure_hall: PureHall) -> None:
     assert ktp["priority_waiting"] == 1
 
 
-def test_tickets_transferred_to_one_counter_count_in_their_service(pure_hall: PureHall) -> None:
+def test_tickets_transferred_to_one_counter_wait_in_its_queue(pure_hall: PureHall) -> None:
+    """A ticket sent to one counter waits in that counter's queue ("@L2", staff only),
+    as the engine and the stream count it, not in its service's."""
     t = pure_hall.issue("ktp")
+    pure_hall.issue("ktp")
     pure_hall.do("transfer", ticket=t, to_counter="L2")
-    assert by_service(q.queues(pure_hall.state, pure_hall.now))["ktp"]["waiting"] == 1
+    pure_hall.tick(30)
+    views = {v["queue"]: v for v in q.queues(pure_hall.state, pure_hall.now)}
+    assert views["ktp"]["waiting"] == 1
+    l2 = views["@L2"]
+    assert l2["counter"] == "L2" and l2["service"] is None and l2["waiting"] == 1
+    assert l2["oldest_wait_s"] == 30.0 and l2["open_counters"] == 0
+    assert l2["estimated_wait_s"] is None  # L2 is closed
+    pure_hall.do("open_counter", counter="L2", officer="sari")
+    l2 = {v["queue"]: v for v in q.queues(pure_hall.state, pure_hall.now)}["@L2"]
+    assert l2["open_counters"] == 1 and l2["estimated_wait_s"] == l2["mean_service_s"] == 600.0
+    public = q.queues(pure_hall.state, pure_hall.now, public=True)
+    assert [v["queue"] for v in public] == list(pure_hall.state.services)
 
 
 def test_counters_show_ticket_in_hand_and_officer_only_to_staff(pure_hall: PureHall) -> None:

@@ -1,4 +1,4 @@
-"""One JSON shape per resource (issue 13 §4): a site, a service, a counter and a
+"""One JSON shape per resource (issue 13 §4): a site, a service, a counter, a queue and a
 ticket read the same over HTTP and on the stream, for the same audience; an
 audience that may not see a field gets the same object without it.
 
@@ -24,7 +24,8 @@ from qms.core import HallState, decide, event_to_dict, evolve, parse_command
 from qms.server import queries as q
 from qms.server import shapes
 from qms.server.stream import audience as aud
-from qms.server.stream.facts import Audience, Kind
+from qms.server.stream.facts import Audience, Kind, changed_counts, facts, queue_counts
+from qms.server.stream.facts import sees_queue as facts_sees
 
 Json = dict[str, Any]
 NOW = datetime(2024, 7, 1, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta")).timestamp()
@@ -121,6 +122,76 @@ def test_a_snapshot_carries_the_resources_the_queries_answer() -> None:
     assert supervisor["site"] == setup["site"]
 
 
+def _live(queues: list[Json]) -> list[Json]:
+    """Queues as the stream carries them: the HTTP objects without their statistics."""
+    return [{f: v[f] for f in shapes.QUEUE_LIVE} for v in queues]
+
+
+def test_a_queue_is_one_object_over_http_and_on_the_stream() -> None:
+    state = _state()
+    _apply(state, {"type": "transfer", "ticket": _waiting(state, "kk"), "to_counter": "L3"})
+    staff = q.queues(state, NOW)
+    public = q.queues(state, NOW, public=True)
+    assert [v["queue"] for v in staff] == ["ktp", "kk", "@L3"]
+    assert [v["queue"] for v in public] == ["ktp", "kk"]
+    for part, whole in zip(public, staff, strict=False):
+        assert part == whole
+    for view in _live(staff):
+        narrower(view, next(v for v in staff if v["queue"] == view["queue"]))
+
+    supervisor = aud.view(Audience(Kind.SUPERVISOR), state, [])
+    assert supervisor["queues"] == _live(staff)
+    assert aud.view(Audience(Kind.DISPLAY), state, [])["queues"] == _live(public)
+    assert aud.view(Audience(Kind.DISPLAY, zone="A"), state, [])["queues"] == _live(public)
+    l3 = aud.view(Audience(Kind.CONSOLE, counter="L3"), state, [])
+    assert l3["queues"] == _live([v for v in staff if v["queue"] in ("kk", "@L3")])
+
+
+def test_the_streams_queue_deltas_keep_the_snapshots_queues_equal_to_http() -> None:
+    """A client folding each event's `queues` into its snapshot's holds, queue by queue,
+    the objects a fresh snapshot and `GET …/queues` give (an emptied counter's queue
+    stays with 0 waiting, where a fresh answer leaves it out)."""
+    for audience in (
+        Audience(Kind.SUPERVISOR),
+        Audience(Kind.DISPLAY),
+        Audience(Kind.CONSOLE, counter="L3"),
+    ):
+        state = _state()
+        served = aud.served_by(state, audience.counter)
+        folded = {v["queue"]: v for v in aud.view(audience, state, [])["queues"]}
+        steps: list[Json] = [
+            {"type": "issue_ticket", "service": "kk", "token": "T1"},
+            {"type": "transfer", "ticket": _waiting(state, "kk"), "to_counter": "L3"},
+            {"type": "issue_ticket", "service": "ktp", "token": "T2", "priority": "lansia"},
+            {"type": "open_counter", "counter": "L3", "officer": "andi"},
+            {"type": "call_next", "counter": "L3"},
+            {"type": "complete", "counter": "L1"},
+        ]
+        for command in steps:
+            before = queue_counts(state)
+            for ev in _apply(state, command):
+                changed = changed_counts(before, queue_counts(state))
+                message = aud.event_message(1, audience, ev, facts(ev, state, changed), served)
+                for v in message.get("queues", []):
+                    folded[v["queue"]] = {**folded.get(v["queue"], {}), **v}
+            http = q.queues(state, NOW, public=audience.kind is Kind.DISPLAY)
+            fresh = aud.view(audience, state, [])["queues"]
+            assert fresh == [v for v in _live(http) if facts_sees(audience, v["queue"], served)]
+            kept = [v for v in folded.values() if v["waiting"] or not v["queue"].startswith("@")]
+            assert kept == fresh, command
+
+
+def _apply(state: HallState, command: Json) -> list[Json]:
+    events = decide(state, parse_command(command), NOW)
+    for ev in events:
+        evolve(state, ev)
+    return [event_to_dict(ev) for ev in events]
+
+
+def _waiting(state: HallState, service: str) -> str:
+    return next(iter(state.queues[service]))
+
+
 def test_a_new_ticket_is_answered_in_the_tickets_shape_even_once_its_day_is_gone() -> None:
     state = _state()
     events = decide(
@@ -168,8 +239,11 @@ def test_http_answers_and_stream_snapshots_show_one_shape(hall: LiveHall) -> Non
     staff = admin.ok("GET", f"/api/v1/sites/{SITE}/counters")
     public = display.ok("GET", f"/api/v1/sites/{SITE}/counters")
     tickets = admin.ok("GET", f"/api/v1/sites/{SITE}/tickets")
+    queues = admin.ok("GET", f"/api/v1/sites/{SITE}/queues")
+    public_queues = display.ok("GET", f"/api/v1/sites/{SITE}/queues")
     version = site["version"]
     assert staff["version"] == public["version"] == tickets["version"] == version
+    assert queues["version"] == public_queues["version"] == version
 
     views = {
         "supervisor": _snapshot(hall, "admin", "supervisor"),
@@ -193,6 +267,11 @@ def test_http_answers_and_stream_snapshots_show_one_shape(hall: LiveHall) -> Non
     for t in console["waiting"]:
         narrower(t, next(u for u in unfinished if u["ticket"] == t["ticket"]))
     assert set(issued) - LINKS == set(l1["ticket"]) - {"officer"}
+
+    assert supervisor["queues"] == _live(queues["queues"])
+    assert shown["queues"] == _live(public_queues["queues"])
+    ktp = next(v for v in queues["queues"] if v["queue"] == "ktp")
+    assert ktp["waiting"] == 1 and console["queues"][0] == _live([ktp])[0]
 
     for view in (supervisor, console, shown):
         assert view["services"] == site["services"]

@@ -28,8 +28,7 @@ from qms.server.stream.facts import (
     Facts,
     Json,
     pick,
-    queue_counts,
-    visible_queues,
+    snapshot_queues,
 )
 
 RECENT_CALLS = 10  # the last calls every snapshot carries (a resume's carries more)
@@ -111,7 +110,7 @@ def snapshot(audience: Audience, state: HallState, calls: list[Json], common: Js
         "site": shapes.site(state, full=False),
         **common,
         "zone": zone,
-        "queues": visible_queues(audience, queue_counts(state), frozenset()),
+        "queues": snapshot_queues(audience, state, frozenset()),
         "counters": [shapes.counter(state, c, staff=False) for c in counters],
         "calls": [c for c in calls if zone is None or c["zone"] == zone],
         "messages": shapes.messages(state, zone, every_zone=False),

@@ -75,20 +75,19 @@ SETUP = with_version(
     messages={"type": "object", "additionalProperties": STR},
 )
 
+# A queue (`shapes.queue`): a service's, or the tickets sent to one counter ("@L3",
+# staff only); the stream carries its `queue` and `waiting` (`shapes.QUEUE_LIVE`).
 QUEUE = record(
-    service=STR,
-    agency=STR,
-    prefix=STR,
-    name_id=STR,
-    name_en=STR,
-    active=BOOL,
+    queue=STR,
+    service=MAYBE_STR,
+    counter=MAYBE_STR,
     waiting=INT,
     priority_waiting=INT,
     oldest_wait_s=MAYBE_NUM,
-    target_wait_s=NUM,
+    target_wait_s=MAYBE_NUM,
     over_target=BOOL,
     open_counters=INT,
-    mean_service_s=NUM,
+    mean_service_s=MAYBE_NUM,
     estimated_wait_s=MAYBE_NUM,
 )
 QUEUES = with_version(now=NUM, queues={"type": "array", "items": QUEUE})

@@ -98,7 +98,7 @@ async def get_site(request: Request, who: Principal) -> Response:
     "GET",
     "/sites/{site}/queues",
     allow=READERS,
-    summary="Each service's queue: waiting count, oldest wait, estimated wait of a new ticket",
+    summary="Each queue: waiting count, oldest wait, estimated wait of a ticket joining it",
     responses={404: "no such site (`unknown_site`)"},
     response=a.QUEUES,
 )
@@ -107,7 +107,11 @@ async def get_queues(request: Request, who: Principal) -> Response:
     now = _hall(request).clock()
     means = _hall(request).views(engine).means(engine.state, engine.version)
     return _json(
-        {"version": engine.version, "now": now, "queues": q.queues(engine.state, now, means)}
+        {
+            "version": engine.version,
+            "now": now,
+            "queues": q.queues(engine.state, now, means, public=who.role not in STAFF),
+        }
     )
 
 

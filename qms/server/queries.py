@@ -2,7 +2,7 @@
 
 No I/O and no clock: the HTTP layer (`api_hall`, `api_commands`) passes the engine's state and
 the time in. Every view is plain JSON-ready data. The resources
-themselves (a site, a service, a counter, a ticket) have one shape each, built by
+themselves (a site, a service, a counter, a ticket, a queue) have one shape each, built by
 `qms.server.shapes` for HTTP and the stream alike. Public views (set-up, queues,
 counters without officers, a ticket's status) never carry personal data or a
 ticket's token; staff views add officers and ticket ids.
@@ -10,7 +10,7 @@ ticket's token; staff views add officers and ticket ids.
 Estimates are simple and say so: a service's mean service time is the mean of
 its last `RECENT_COMPLETIONS` completed tickets (its target wait when it has
 none yet), and a wait is the people ahead times that mean divided by the open counters that
-serve the service.
+serve the service (`shapes.estimate`; a counter's queue: that counter, when open).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from dataclasses import asdict
 from typing import Any
 
 from qms.core.model import (
-    Counter,
     CounterState,
     HallState,
     Priority,
@@ -74,66 +73,17 @@ def mean_service_times(state: HallState, recent: int = RECENT_COMPLETIONS) -> di
     return means
 
 
-def service_time(state: HallState, service: str, means: dict[str, float]) -> float:
-    """The mean service time of `service` in seconds, or its target when none is known."""
-    if service in means:
-        return means[service]
-    known = state.services.get(service)
-    return float((known.target_wait_min if known else 15) * 60)
-
-
-def open_counters(state: HallState, service: str) -> list[Counter]:
-    """The open (not paused) counters that serve `service`."""
-    return [
-        c for c in state.counters.values() if c.state is CounterState.OPEN and service in c.services
-    ]
-
-
-def estimate(ahead: int, per_ticket_s: float, counters: int) -> float | None:
-    """Seconds until a ticket with `ahead` people in front is called; None with no counter open."""
-    if counters <= 0:
-        return None
-    return round(ahead * per_ticket_s / counters, 1)
-
-
-def _waiting_of(state: HallState, service: str) -> list[Ticket]:
-    """Today's waiting tickets of a service: its queue and those sent to one counter."""
-    out = state.waiting_in(service)
-    for key in state.queues:
-        if key.startswith("@"):
-            out.extend(t for t in state.waiting_in(key) if t.service == service)
-    return out
-
-
-def queues(state: HallState, now: float, means: dict[str, float] | None = None) -> list[Json]:
-    """Each service's queue: waiting count, oldest wait, and the estimated wait of a new ticket."""
+def queues(
+    state: HallState, now: float, means: dict[str, float] | None = None, *, public: bool = False
+) -> list[Json]:
+    """Every queue of the hall (`shapes.queue_ids`): waiting count, oldest wait, and the
+    estimated wait of a ticket joining it; `public`: the services' queues only."""
     means = mean_service_times(state) if means is None else means
-    out = []
-    for s in state.services.values():
-        waiting = _waiting_of(state, s.id)
-        oldest = max((now - t.arrival_at for t in waiting), default=None)
-        serving = open_counters(state, s.id)
-        per_ticket = service_time(state, s.id, means)
-        target_s = s.target_wait_min * 60
-        out.append(
-            {
-                "service": s.id,
-                "agency": s.agency,
-                "prefix": s.prefix,
-                "name_id": s.name_id,
-                "name_en": s.name_en,
-                "active": s.active,
-                "waiting": len(waiting),
-                "priority_waiting": sum(t.priority is not Priority.REGULAR for t in waiting),
-                "oldest_wait_s": None if oldest is None else round(max(0.0, oldest), 1),
-                "target_wait_s": target_s,
-                "over_target": oldest is not None and oldest > target_s,
-                "open_counters": len(serving),
-                "mean_service_s": round(per_ticket, 1),
-                "estimated_wait_s": estimate(len(waiting), per_ticket, len(serving)),
-            }
-        )
-    return out
+    return [
+        shapes.queue(state, key, now=now, means=means)
+        for key in shapes.queue_ids(state)
+        if not public or shapes.public_queue(key)
+    ]
 
 
 # --- counters and tickets ------------------------------------------------------------------
@@ -216,14 +166,14 @@ def ticket_status(
     if t.state is TicketState.WAITING:
         ahead = people_ahead(state, t)
         means = mean_service_times(state) if means is None else means
-        per_ticket = service_time(state, t.service, means)
+        per_ticket = shapes.service_time(state, t.service, means)
         if t.target_counter is not None:
             target = state.counters.get(t.target_counter)
             serving = 1 if target is not None and target.state is CounterState.OPEN else 0
         else:
-            serving = len(open_counters(state, t.service))
+            serving = len(shapes.open_counters(state, t.service))
         out["people_ahead"] = ahead
-        out["estimated_wait_s"] = estimate(ahead, per_ticket, serving)
+        out["estimated_wait_s"] = shapes.estimate(ahead, per_ticket, serving)
     elif t.state in (TicketState.CALLED, TicketState.SERVING) and t.counter is not None:
         c = state.counters.get(t.counter)
         out["counter"] = {"counter": t.counter, "name": c.name if c else t.counter}

@@ -4,6 +4,8 @@
 // from an HTTP answer, so the screen shows only what the log says happened.
 // Pure: no DOM, no I/O.
 
+import { byQueue, foldQueues, waitingIn } from "./queue-model.js";
+
 const IN_HAND = ["called", "serving"];
 
 /** A ticket in the ticket's shape (docs/api.md, "Resources"), from its event. */
@@ -35,7 +37,7 @@ export class ConsoleModel {
     this.services = new Map(); // service id -> a service
     this.waiting = new Map(); // ticket id -> a ticket (those this counter may call)
     this.held = new Map(); // ticket id -> a ticket (parked from this counter)
-    this.queues = {};
+    this.queues = {}; // queue id -> a queue ({queue, waiting}): our services' and ours ("@" + id)
     this.messages = {};
   }
 
@@ -44,7 +46,7 @@ export class ConsoleModel {
     this.services = new Map((view.services || []).map((s) => [s.service, s]));
     this.waiting = new Map((view.waiting || []).map((t) => [t.ticket, t]));
     this.held = new Map((view.held || []).map((t) => [t.ticket, t]));
-    this.queues = { ...(view.queues || {}) };
+    this.queues = byQueue(view.queues);
     this.messages = { ...(view.messages || {}) };
   }
 
@@ -67,7 +69,7 @@ export class ConsoleModel {
    */
   apply(msg) {
     if (msg.queues) {
-      Object.assign(this.queues, msg.queues);
+      foldQueues(this.queues, msg.queues);
       if (this.counter) this.counter.waiting = this.callable();
     }
     const ev = msg.event;
@@ -164,7 +166,7 @@ export class ConsoleModel {
   /** How many tickets this counter may call (the counter's `waiting`), from the queue counts. */
   callable() {
     const keys = [...(this.counter ? this.counter.services : []), `@${this.id}`];
-    return keys.reduce((sum, key) => sum + (this.queues[key] || 0), 0);
+    return keys.reduce((sum, key) => sum + waitingIn(this.queues, key), 0);
   }
 
   /** Waiting tickets grouped by queue: our services in order of preference, then those sent to us. */
@@ -176,7 +178,7 @@ export class ConsoleModel {
       if (byKey.has(key)) byKey.get(key).push(t);
     }
     for (const list of byKey.values()) list.sort((a, b) => a.arrival_at - b.arrival_at || a.ticket.localeCompare(b.ticket));
-    return [...byKey].map(([key, tickets]) => ({ key, tickets, count: this.queues[key] ?? tickets.length }));
+    return [...byKey].map(([key, tickets]) => ({ key, tickets, count: this.queues[key] ? this.queues[key].waiting : tickets.length }));
   }
 
   /** May `action` be pressed now? Mirrors the engine's rules (qms/core/decide.py). */

@@ -11,6 +11,8 @@
 //   first, each ticket once (its latest call); a snapshot's calls carry their
 //   ticket's state, and a replay is judged at its end by the same rule.
 
+import { byQueue, foldQueues, waitingIn } from "./queue-model.js";
+
 const CALLS_KEPT = 1000; // the call history (every missed call joins it)
 const SETUP = new Set(["site_configured", "agency_configured", "service_configured", "counter_configured", "day_opened", "day_closed"]);
 const LEAVES_COUNTER = new Set(["ticket_completed", "ticket_no_show", "ticket_returned", "ticket_transferred", "ticket_held", "ticket_cancelled"]);
@@ -70,7 +72,7 @@ export class DisplayModel {
       counters: (next.counters || []).map((c) => ({ ...c })),
       services: next.services || [],
       agencies: next.agencies || [],
-      queues: { ...(next.queues || {}) },
+      queues: byQueue(next.queues),
       messages: { ...(next.messages || {}) },
       calls,
     };
@@ -91,7 +93,7 @@ export class DisplayModel {
     const out = outcome();
     if (!this.view) return out;
     if (msg.queues) {
-      Object.assign(this.view.queues, msg.queues);
+      foldQueues(this.view.queues, msg.queues);
       out.queues = true;
     }
     if (msg.event) this.apply(msg.event, msg.version, out);
@@ -187,7 +189,7 @@ export class DisplayModel {
     const servedHere = (id) => this.view.counters.some((c) => c.services.includes(id));
     return this.view.services
       .filter((s) => s.active !== false && (!only || only.has(s.service)) && (!zoned || servedHere(s.service)))
-      .map((s) => ({ service: s, waiting: this.view.queues[s.service] || 0 }));
+      .map((s) => ({ service: s, waiting: waitingIn(this.view.queues, s.service) }));
   }
 
   /** The running text: every display's, then this display's zone's. */

@@ -9,6 +9,8 @@
 // queries again now and then and after each ticket; the engine has the last
 // word, so a refusal is remembered for REFUSAL_KEPT_MS and shown on the tile.
 
+import { byQueue } from "./queue-model.js";
+
 export const REFUSAL_KEPT_MS = 5 * 60_000;
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]; // the engine's 0 = Monday
 
@@ -40,14 +42,14 @@ export function backToStartAfter(screen, { idle, reset }) {
 export class KioskModel {
   constructor() {
     this.site = null; // the set-up: {site, agencies, services}
-    this.queues = {}; // service id -> its queue view ({waiting, estimated_wait_s, …})
+    this.queues = {}; // queue id (a service's) -> its queue ({queue, waiting, estimated_wait_s, …})
     this.refused = {}; // service id -> {code, at}: the engine's last refusal to issue
   }
 
   /** The two reads came back. */
   loaded(setup, queues) {
     this.site = setup;
-    this.queues = Object.fromEntries(queues.queues.map((q) => [q.service, q]));
+    this.queues = byQueue(queues.queues);
   }
 
   /** The engine refused a ticket of `service` (quota_reached, service_closed, …) at `now`. */

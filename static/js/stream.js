@@ -22,7 +22,7 @@ export class Stream {
    * @param {string} [o.zone]      display: its zone
    * @param {string} [o.token]     a device's token (people use their session cookie)
    * @param {(view: object, version: number) => void} o.onSnapshot
-   * @param {(msg: {version: number, event?: object, queues?: object}) => void} o.onEvent
+   * @param {(msg: {version: number, event?: object, queues?: object[]}) => void} o.onEvent
    * @param {(status: {state: string, code?: number, reason?: string, retryInMs?: number}) => void} [o.onStatus]
    * @param {(welcome: object, resuming: boolean) => void} [o.onWelcome]  the welcome (resume, recovered),
    *   and whether this hello resumed from a version seen before

@@ -11,6 +11,8 @@
 // - within target: the share of those whose wait is at most their service's
 //   target wait.
 
+import { byQueue, foldQueues, waitingIn } from "./queue-model.js";
+
 const CALLED_ONCE = new Set(["called", "serving", "done", "no_show"]);
 const UNFINISHED = new Set(["waiting", "held", "called", "serving"]);
 
@@ -22,7 +24,7 @@ export class SupervisorModel {
     this.base = 0; // the version the tickets read reflects
     this.buffer = []; // ticket events that came while reading
     this.messages = {};
-    this.queues = {}; // waiting counts by queue key (a service, "@" + a counter)
+    this.queues = {}; // queue id (a service, "@" + a counter) -> a queue ({queue, waiting})
     this.site = null;
   }
 
@@ -30,7 +32,7 @@ export class SupervisorModel {
     this.site = view.site;
     this.services = new Map((view.services || []).map((s) => [s.service, s]));
     this.counters = new Map((view.counters || []).map((c) => [c.counter, { ...c, ticket: c.ticket && { ...c.ticket } }]));
-    this.queues = { ...(view.queues || {}) };
+    this.queues = byQueue(view.queues);
     this.messages = { ...(view.messages || {}) };
     this.tickets = null;
     this.buffer = [];
@@ -48,7 +50,7 @@ export class SupervisorModel {
   /** One stream `event` message; answers "resync" when a fresh snapshot is needed. */
   apply(msg) {
     if (msg.queues) {
-      Object.assign(this.queues, msg.queues);
+      foldQueues(this.queues, msg.queues);
       for (const c of this.counters.values()) c.waiting = this.callable(c);
     }
     const ev = msg.event;
@@ -111,7 +113,7 @@ export class SupervisorModel {
 
   /** How many tickets counter `c` may call (its `waiting`), from the queue counts. */
   callable(c) {
-    return [...c.services, `@${c.counter}`].reduce((sum, key) => sum + (this.queues[key] || 0), 0);
+    return [...c.services, `@${c.counter}`].reduce((sum, key) => sum + waitingIn(this.queues, key), 0);
   }
 
   /** The ticket each counter holds (from the stream, always current), in the ticket's shape. */

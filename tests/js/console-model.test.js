@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { ConsoleModel } from "../../static/js/console-model.js";
-import { counter, issued, msg as ev, numbered, restartAt, services } from "./fixtures.js";
+import { counter, issued, msg as ev, numbered, queues, restartAt, services } from "./fixtures.js";
 
 function snapshotView(extra = {}) {
   return {
@@ -14,7 +14,7 @@ function snapshotView(extra = {}) {
     services: services("ktp", "kk", "pajak"),
     waiting: [],
     held: [],
-    queues: {},
+    queues: [],
     messages: {},
     ...extra,
   };
@@ -51,7 +51,7 @@ describe("the waiting list", () => {
   test("the queue counts of the stream win over the tickets listed (the list is capped)", () => {
     const model = console1();
     model.apply(issued("A001", "ktp", 100));
-    model.apply(numbered({ queues: { ktp: 250 } }));
+    model.apply(numbered({ queues: queues({ ktp: 250 }) }));
     assert.equal(model.groups().find((g) => g.key === "ktp").count, 250);
   });
 });
@@ -111,7 +111,7 @@ describe("the counter keeps its one shape (docs/api.md, \"Resources\")", () => {
   test("the ticket in hand is a ticket with every field; the counter's waiting follows the queue counts", () => {
     const model = console1();
     model.apply(issued("A001", "ktp", 100));
-    model.apply(numbered({ queues: { ktp: 3, kk: 1, "@L1": 2, pajak: 9 } }));
+    model.apply(numbered({ queues: queues({ ktp: 3, kk: 1, "@L1": 2, pajak: 9 }) }));
     assert.equal(model.counter.waiting, 6); // kk + ktp + those sent to L1, not pajak
     model.apply(ev({ type: "ticket_called", ticket: "A001", counter: "L1", officer: "budi", at: 160 }));
     assert.deepEqual(Object.keys(model.counter.ticket).sort(), [...TICKET_FIELDS].sort());

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { DisplayModel, stillCalled } from "../../static/js/display-model.js";
-import { counter, SERVICES } from "./fixtures.js";
+import { counter, queues, SERVICES } from "./fixtures.js";
 
 
 function view(extra = {}) {
@@ -18,7 +18,7 @@ function view(extra = {}) {
     ],
     services: SERVICES,
     zone: null,
-    queues: { ktp: 3, kk: 1, pajak: 0 },
+    queues: queues({ ktp: 3, kk: 1, pajak: 0 }),
     counters: [counter("L1", ["ktp", "kk"]), counter("L2", ["kk"]), counter("L3", ["pajak"], { state: "closed", zone: "B" })],
     calls: [],
     messages: {},
@@ -123,7 +123,7 @@ describe("the board", () => {
   test("waiting counts follow the events; a zoned display lists what its counters serve", () => {
     const model = new DisplayModel();
     model.snapshot(view({ zone: "B", counters: [counter("L3", ["pajak"], { zone: "B" })] }), 5);
-    model.event({ version: 6, queues: { pajak: 4 } });
+    model.event({ version: 6, queues: queues({ pajak: 4 }) });
     assert.deepEqual(model.queues().map((q) => [q.service.service, q.waiting]), [["pajak", 4]]);
   });
 

@@ -18,6 +18,9 @@ export function counter(id, serving, extra = {}) {
   return { counter: id, name: `Loket ${id.slice(1)}`, zone: "A", state: "open", services: serving, ticket: null, waiting: 0, ...extra };
 }
 
+/** Queues as the stream carries them ({queue, waiting}), from waiting counts by queue id. */
+export const queues = (counts) => Object.entries(counts).map(([queue, waiting]) => ({ queue, waiting }));
+
 let version = 0;
 
 /** The next stream message is numbered `next + 1`. */

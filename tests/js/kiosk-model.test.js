@@ -31,8 +31,9 @@ function kiosk() {
     },
     {
       queues: [
-        { service: "ktp", waiting: 7, estimated_wait_s: 840 },
-        { service: "pajak", waiting: 0, estimated_wait_s: null },
+        { queue: "ktp", service: "ktp", waiting: 7, estimated_wait_s: 840 },
+        { queue: "pajak", service: "pajak", waiting: 0, estimated_wait_s: null },
+        { queue: "@L1", service: null, counter: "L1", waiting: 2, estimated_wait_s: 300 }, // staff only, not for a kiosk
       ],
     },
   );

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { SupervisorModel } from "../../static/js/supervisor-model.js";
-import { counter, issued, msg, restartAt, services } from "./fixtures.js";
+import { counter, issued, msg, queues, restartAt, services } from "./fixtures.js";
 
 const MIN = 60;
 
@@ -165,7 +165,7 @@ describe("a counter keeps its one shape (docs/api.md, \"Resources\")", () => {
   test("its ticket in hand is today's ticket, kept current by the stream; its waiting follows the queue counts", () => {
     const model = fresh();
     model.apply(issued("A001", "ktp", 1000));
-    model.apply({ ...calledAt("A001", "L1", 1100), queues: { ktp: 0, kk: 2, "@L2": 1 } });
+    model.apply({ ...calledAt("A001", "L1", 1100), queues: queues({ ktp: 0, kk: 2, "@L2": 1 }) });
     const l1 = model.counters.get("L1");
     assert.deepEqual([model.counters.get("L1").waiting, model.counters.get("L2").waiting], [2, 3]);
     assert.deepEqual(pick(l1.ticket, "ticket", "service", "channel", "issued_at", "officer"), ["A001", "ktp", "kiosk", 1000, "budi"]);

@@ -33,7 +33,7 @@ from qms.server.stream.facts import (
     Facts,
     Json,
     Kind,
-    queue_counts,
+    snapshot_queues,
     visible_queues,
 )
 
@@ -199,7 +199,7 @@ def view(audience: Audience, state: HallState, calls: Iterable[Mapping[str, Any]
             "counter": shapes.counter(state, state.counters[counter], staff=True)
             if counter in state.counters
             else None,
-            "queues": visible_queues(audience, queue_counts(state), served),
+            "queues": snapshot_queues(audience, state, served),
             "waiting": [
                 shapes.ticket(t, shapes.TICKET_NAMELESS) for t in waiting[:WAITING_LIST_MAX]
             ],
@@ -214,7 +214,7 @@ def view(audience: Audience, state: HallState, calls: Iterable[Mapping[str, Any]
     return {
         "site": shapes.site(state, full=True),
         **common,
-        "queues": queue_counts(state),
+        "queues": snapshot_queues(audience, state, frozenset()),
         "counters": [shapes.counter(state, c, staff=True) for c in state.counters.values()],
         "tickets": [shapes.ticket(t) for t in today if t.state not in FINAL_STATES],
         "totals": totals,

@@ -13,6 +13,7 @@ from typing import Any
 
 from qms.core.model import HallState
 from qms.core.policy import directed_queue
+from qms.server import shapes
 
 Json = dict[str, Any]
 
@@ -113,11 +114,29 @@ def pick(event: Mapping[str, Any], names: Iterable[str]) -> Json:
     return {n: event[n] for n in names if event.get(n) is not None}
 
 
-def visible_queues(audience: Audience, queues: Mapping[str, int], served: frozenset[str]) -> Json:
-    """The waiting counts an audience is told about."""
+def sees_queue(audience: Audience, queue_id: str, served: frozenset[str]) -> bool:
+    """Is an audience told about this queue? Supervisors of every one, displays of the
+    services' (`shapes.public_queue`), a console of those it serves and its own."""
     if audience.kind is Kind.SUPERVISOR:
-        return dict(queues)
+        return True
     if audience.kind is Kind.DISPLAY:
-        return {k: n for k, n in queues.items() if not k.startswith("@")}
-    own = directed_queue(audience.counter or "")
-    return {k: n for k, n in queues.items() if k in served or k == own}
+        return shapes.public_queue(queue_id)
+    return queue_id in served or queue_id == directed_queue(audience.counter or "")
+
+
+def visible_queues(
+    audience: Audience, queues: Mapping[str, int], served: frozenset[str]
+) -> list[Json]:
+    """The queues of `queues` (waiting counts by queue id) an audience is told about,
+    in the stream's shape (`shapes.QUEUE_LIVE`)."""
+    return [shapes.live_queue(k, n) for k, n in queues.items() if sees_queue(audience, k, served)]
+
+
+def snapshot_queues(audience: Audience, state: HallState, served: frozenset[str]) -> list[Json]:
+    """The queues of a snapshot: those of `GET …/queues` (`shapes.queue_ids`) the
+    audience is told about, in the stream's shape."""
+    return [
+        shapes.queue(state, k, shapes.QUEUE_LIVE)
+        for k in shapes.queue_ids(state)
+        if sees_queue(audience, k, served)
+    ]
