@@ -10,62 +10,10 @@
 
 import { ApiError, get, newKey, post } from "./api.js";
 import { ConsoleModel } from "./console-model.js";
-import { localName, register, startLanguage, t } from "./i18n.js";
+import { localName, startLanguage, t } from "./i18n.js";
 import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { $, banner, connectionIndicator, formatDuration, h, showError } from "./ui.js";
-
-register({
-  console_title: ["Konsol loket", "Counter console"],
-  console_signin: ["Masuk petugas loket", "Counter officer sign-in"],
-  choose_counter: ["Pilih loket", "Choose a counter"],
-  change_counter: ["Ganti loket", "Change counter"],
-  in_hand: ["Tiket di tangan", "Ticket in hand"],
-  actions: ["Tindakan", "Actions"],
-  waiting_list: ["Antrean menunggu", "Waiting"],
-  held_list: ["Tiket ditahan", "Held tickets"],
-  none_in_hand: ["Tidak ada tiket di tangan", "No ticket in hand"],
-  hint_next: ["Tekan N untuk memanggil antrean berikutnya", "Press N to call the next ticket"],
-  hint_open: ["Buka loket (O) untuk mulai melayani", "Open the counter (O) to start serving"],
-  state_called: ["Dipanggil", "Called"],
-  state_serving: ["Sedang dilayani", "Being served"],
-  counter_open: ["Buka", "Open"],
-  counter_paused: ["Istirahat", "Paused"],
-  counter_closed: ["Tutup", "Closed"],
-  counter_taken: ["Dipegang {officer}", "Held by {officer}"],
-  recalls: ["Dipanggil ulang {n}×", "Recalled {n}×"],
-  act_next: ["Panggil berikutnya", "Call next"],
-  act_recall: ["Panggil ulang", "Recall"],
-  act_start: ["Mulai layani", "Start"],
-  act_complete: ["Selesai", "Complete"],
-  act_noshow: ["Tidak hadir", "No-show"],
-  act_return: ["Kembalikan ke antrean", "Return to queue"],
-  act_transfer: ["Alihkan", "Transfer"],
-  act_hold: ["Tahan", "Hold"],
-  act_open: ["Buka loket", "Open counter"],
-  act_resume: ["Lanjutkan", "Resume"],
-  act_pause: ["Istirahat", "Pause"],
-  act_close: ["Tutup loket", "Close counter"],
-  act_call: ["Panggil", "Call"],
-  act_unhold: ["Kembalikan", "Back to queue"],
-  act_list: ["Pilih dari antrean", "Pick from the list"],
-  pending: ["Menunggu konfirmasi: {action}…", "Waiting for confirmation: {action}…"],
-  transfer_title: ["Alihkan tiket {number}", "Transfer ticket {number}"],
-  transfer_do: ["Alihkan", "Transfer"],
-  sent_here: ["Dikirim ke loket ini", "Sent to this counter"],
-  no_waiting: ["Tidak ada yang menunggu", "Nobody waiting"],
-  no_held: ["Tidak ada", "None"],
-  waited: ["menunggu {time}", "waiting {time}"],
-  taken_by: [
-    "Loket {counter} sekarang dipegang oleh {officer}. Konsol ini berhenti; pilih loket lain.",
-    "Counter {counter} is now held by {officer}. This console has stopped; choose another counter.",
-  ],
-  counter_gone: ["Loket {counter} tidak ada.", "There is no counter {counter}."],
-  prio_disabilitas: ["Disabilitas", "Disability"],
-  prio_lansia: ["Lansia", "Elderly"],
-  prio_ibu_hamil: ["Ibu hamil", "Pregnant"],
-  services_of: ["Layanan: {list}", "Services: {list}"],
-});
 
 // Every button: its key (shown on screen), its label, and what it does.
 const ACTIONS = [

@@ -4,30 +4,8 @@
 // an expired session and a server that is down each get their own message.
 
 import { ApiError, del, get, post } from "./api.js";
-import { errorText, onLangChange, register, t } from "./i18n.js";
+import { errorText, onLangChange, t } from "./i18n.js";
 import { $, banner, h } from "./ui.js";
-
-register({
-  role_officer: ["petugas", "officer"],
-  role_viewer: ["pembaca laporan", "report viewer"],
-  role_supervisor: ["supervisor", "supervisor"],
-  role_admin: ["admin", "admin"],
-  session_expired: ["Sesi Anda berakhir. Silakan masuk lagi.", "Your session has ended. Please sign in again."],
-  wrong_role: [
-    "Akun {name} ({role}) tidak boleh membuka halaman ini. Masuk dengan akun lain.",
-    "Account {name} ({role}) may not open this page. Sign in with another account.",
-  ],
-  server_down_retry: [
-    "Server tidak dapat dihubungi. Mencoba lagi otomatis…",
-    "The server cannot be reached. Retrying by itself…",
-  ],
-  no_site: ["Akun ini tidak terdaftar di situs mana pun.", "This account belongs to no site."],
-  // The transfer dialog of the console and the supervisor.
-  to_service: ["Ke layanan", "To service"],
-  to_counter: ["Ke loket (boleh kosong)", "To counter (optional)"],
-  any_counter: ["— loket mana saja —", "— any counter —"],
-  cancel_btn: ["Batal", "Cancel"],
-});
 
 /** The signed-in person, or null (anonymous). Throws ApiError (status 0) when the server is down. */
 export async function whoAmI() {

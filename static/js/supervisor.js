@@ -8,69 +8,11 @@
 // the banner and changes nothing.
 
 import { ApiError, get, newKey, post, put } from "./api.js";
-import { localName, register, startLanguage, t } from "./i18n.js";
+import { localName, startLanguage, t } from "./i18n.js";
 import { clock, Gate } from "./staff.js";
 import { Stream } from "./stream.js";
 import { SupervisorModel } from "./supervisor-model.js";
 import { $, banner, connectionIndicator, formatDuration, formatWait, h, showError } from "./ui.js";
-
-register({
-  sup_title: ["Supervisor", "Supervisor"],
-  sup_signin: ["Masuk supervisor", "Supervisor sign-in"],
-  fig_title: ["Angka hari ini", "Today's figures"],
-  fig_served: ["Dilayani hari ini", "Served today"],
-  fig_waiting: ["Menunggu", "Waiting"],
-  fig_avg_wait: ["Rata-rata tunggu", "Average wait"],
-  fig_within: ["Dalam target", "Within target"],
-  services_title: ["Layanan", "Services"],
-  counters_title: ["Loket", "Counters"],
-  tickets_title: ["Tiket belum selesai", "Unfinished tickets"],
-  broadcast_title: ["Teks berjalan di layar", "Running text on the displays"],
-  col_service: ["Layanan", "Service"],
-  col_waiting: ["Menunggu", "Waiting"],
-  col_longest: ["Tunggu terlama / target", "Longest wait / target"],
-  col_serving: ["Loket melayani", "Counters serving"],
-  col_counter: ["Loket", "Counter"],
-  col_state: ["Status", "State"],
-  col_officer: ["Petugas", "Officer"],
-  col_ticket: ["Tiket", "Ticket"],
-  col_elapsed: ["Lama", "Elapsed"],
-  col_services: ["Layanan", "Services"],
-  col_actions: ["Aksi", "Actions"],
-  col_number: ["Nomor", "Number"],
-  col_waited: ["Sejak", "For"],
-  bc_text: ["Teks", "Text"],
-  bc_zone: ["Zona", "Zone"],
-  bc_send: ["Kirim", "Send"],
-  bc_all: ["Semua layar", "Every display"],
-  bc_zone_n: ["Zona {zone}", "Zone {zone}"],
-  bc_none: ["Tidak ada teks berjalan", "No running text"],
-  bc_clear: ["Hapus", "Clear"],
-  save: ["Simpan", "Save"],
-  breach: ["melewati target", "over target"],
-  none: ["—", "—"],
-  st_open: ["Buka", "Open"],
-  st_paused: ["Istirahat", "Paused"],
-  st_closed: ["Tutup", "Closed"],
-  st_waiting: ["Menunggu", "Waiting"],
-  st_held: ["Ditahan", "Held"],
-  st_called: ["Dipanggil", "Called"],
-  st_serving: ["Dilayani", "Being served"],
-  do_open: ["Buka", "Open"],
-  do_pause: ["Istirahat", "Pause"],
-  do_close: ["Tutup", "Close"],
-  do_services: ["Ubah layanan", "Services"],
-  do_transfer: ["Alihkan", "Transfer"],
-  do_hold: ["Tahan", "Hold"],
-  do_unhold: ["Lanjutkan", "Unhold"],
-  do_cancel: ["Batalkan", "Cancel"],
-  ask_services: ["Layanan {counter} (berlaku pada panggilan berikutnya)", "Services of {counter} (from its next call)"],
-  ask_open: ["Buka {counter}", "Open {counter}"],
-  ask_officer: ["Petugas", "Officer"],
-  ask_transfer: ["Alihkan tiket {number}", "Transfer ticket {number}"],
-  pending_sup: ["Menunggu konfirmasi…", "Waiting for confirmation…"],
-  no_tickets: ["Tidak ada tiket yang belum selesai", "No unfinished ticket"],
-});
 
 const model = new SupervisorModel();
 const indicator = connectionIndicator($("[data-conn]"));
