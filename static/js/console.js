@@ -11,9 +11,8 @@
 import { ApiError, get, newKey, post } from "./api.js";
 import { ConsoleModel } from "./console-model.js";
 import { localName, startLanguage, t } from "./i18n.js";
-import { clock, Gate } from "./staff.js";
-import { Stream } from "./stream.js";
-import { $, banner, connectionIndicator, formatDuration, h, showError } from "./ui.js";
+import { clock, Gate, LiveFeed } from "./staff.js";
+import { $, banner, formatDuration, h, showError } from "./ui.js";
 
 // Every button: its key (shown on screen), its label, and what it does.
 const ACTIONS = [
@@ -37,12 +36,26 @@ let me = null;
 let site = null;
 let counterId = null;
 let model = null;
-let stream = null;
-let live = false; // the stream is live: what the screen shows is current
 let taken = null; // another officer's name when the counter was taken from us
 let pending = null; // {id, version?}: a press waiting for its event
 const unsure = new Map(); // press signature -> key of a press whose outcome is unknown
-const indicator = connectionIndicator($("[data-conn]"));
+
+// The `console` stream of the counter followed, folded into `model`.
+const feed = new LiveFeed({
+  audience: "console",
+  model: () => model,
+  onSnapshot: settle,
+  onEvent: (msg, resync) => {
+    if (msg.event && msg.event.counter === counterId) unsure.clear(); // our counter moved: old presses are known now
+    if (!resync) settle();
+  },
+  onUnauthorised: () => {
+    pending = null;
+    gate.expired();
+  },
+  onRefused: refused,
+  onChange: render,
+});
 const rememberKey = () => `qms.console.counter.${site}`;
 
 const label = (id) => (id === "open" && model?.counter?.state === "paused" ? t("act_resume") : t(`act_${id}`));
@@ -55,7 +68,7 @@ const serviceName = (id) => {
 
 function boot() {
   startLanguage(render);
-  gate = new Gate({ roles: ["officer", "supervisor", "admin"], title: "console_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
+  gate = new Gate({ roles: ["officer", "supervisor", "admin"], title: "console_signin", app: $("#app"), onReady: ready, onSignOut: () => feed.stop(), withSite: true });
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
   gate.start();
@@ -84,7 +97,7 @@ async function loadCounters() {
 }
 
 function showChooser(counters) {
-  stopStream();
+  feed.stop();
   counterId = null;
   model = null;
   $("#console").hidden = true;
@@ -122,9 +135,9 @@ function enter(entry) {
   $("#console").hidden = false;
   $("#counter-title").textContent = `— ${entry.name}`;
   banner("");
-  if (entry.officer === me.name || me.role !== "officer") startStream();
+  if (entry.officer === me.name || me.role !== "officer") follow();
   else {
-    stopStream(); // not ours yet: the stream would refuse us until we open it
+    feed.stop(); // not ours yet: the stream would refuse us until we open it
     $("[data-conn]").hidden = true;
   }
   render();
@@ -132,52 +145,13 @@ function enter(entry) {
 
 // --- the stream ---------------------------------------------------------------------------------
 
-function startStream() {
-  stopStream();
-  $("[data-conn]").hidden = false;
-  stream = new Stream({
-    site,
-    audience: "console",
-    counter: counterId,
-    onSnapshot: (view) => {
-      model.snapshot(view);
-      settle();
-    },
-    onEvent: (msg) => {
-      const ev = msg.event;
-      if (ev && ev.counter === counterId) unsure.clear(); // our counter moved: old presses are known now
-      if (model.apply(msg) === "resync") {
-        startStream(); // read a fresh snapshot: our services, the set-up or the day changed
-        return;
-      }
-      settle();
-    },
-    onStatus: onStatus,
-  }).start();
-}
-
-function stopStream() {
-  if (stream) stream.stop();
-  stream = null;
-  live = false;
-}
-
-function onStatus(status) {
-  indicator(status);
-  live = status.state === "live";
-  if (status.state === "unauthorised") {
-    stopStream();
-    pending = null;
-    gate.expired();
-    return;
-  }
-  if (status.state === "refused") refused(status);
-  render();
+function follow() {
+  feed.start({ site, counter: counterId });
 }
 
 /** 4403/4404: the counter is not ours to follow (closed under us, or taken by someone else). */
 async function refused(status) {
-  stopStream();
+  feed.stop();
   pending = null;
   if (status.code === 4404) {
     banner(t("counter_gone", { counter: counterId }));
@@ -198,7 +172,7 @@ async function refused(status) {
 
 /** After a snapshot or an event: a press whose version the stream has passed is done. */
 function settle() {
-  if (pending && pending.version !== undefined && stream && stream.version >= pending.version) pending = null;
+  if (pending && pending.version !== undefined && feed.passed(pending.version)) pending = null;
   render();
 }
 
@@ -209,8 +183,8 @@ const ticketPath = (ticket, path) => `/sites/${encodeURIComponent(site)}/tickets
 
 function enabled(id) {
   if (!model || pending || taken) return false;
-  if (id === "open") return model.can("open") && (live || !stream);
-  return live && model.can(id);
+  if (id === "open") return model.can("open") && (feed.live || !feed.stream);
+  return feed.live && model.can(id);
 }
 
 function press(id) {
@@ -232,9 +206,9 @@ async function act(id, path, body = {}) {
     const answer = await post(path, body, { key });
     unsure.delete(signature);
     pending.version = answer.version;
-    if (id === "open" && (!stream || !live)) {
+    if (id === "open" && (!feed.stream || !feed.live)) {
       taken = null;
-      startStream(); // an officer may follow the counter once it is theirs
+      follow(); // an officer may follow the counter once it is theirs
     }
     banner("");
     settle();
@@ -249,7 +223,7 @@ async function act(id, path, body = {}) {
 
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) {
-    stopStream();
+    feed.stop();
     gate.expired();
     return;
   }
@@ -393,7 +367,7 @@ function ticketRow(tk, buttons) {
 }
 
 function renderWaiting() {
-  const canCall = live && !pending && !taken && model.can("call");
+  const canCall = feed.live && !pending && !taken && model.can("call");
   $("#waiting").replaceChildren(
     ...model.groups().map((g) =>
       h(
@@ -418,8 +392,8 @@ function renderWaiting() {
 
 function renderHeld() {
   const held = [...model.held.values()];
-  const canCall = live && !pending && !taken && model.can("call");
-  const canUnhold = live && !pending && !taken;
+  const canCall = feed.live && !pending && !taken && model.can("call");
+  const canUnhold = feed.live && !pending && !taken;
   $("#held").replaceChildren(
     held.length
       ? h(

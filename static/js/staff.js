@@ -1,11 +1,12 @@
 // What the staff pages (counter console, supervisor, reports, admin) share:
-// the one sign-in (`Gate`), signing out, "who am I", the site to work on and
-// the server's clock. A page never goes blank: bad credentials, a wrong role,
+// the one sign-in (`Gate`), signing out, "who am I", the site to work on, the
+// server's clock and the live stream a page folds into its model (`LiveFeed`). A page never goes blank: bad credentials, a wrong role,
 // an expired session and a server that is down each get their own message.
 
 import { ApiError, del, get, post } from "./api.js";
 import { errorText, onLangChange, t } from "./i18n.js";
-import { $, banner, h } from "./ui.js";
+import { Stream } from "./stream.js";
+import { $, banner, connectionIndicator, h } from "./ui.js";
 
 /** The signed-in person, or null (anonymous). Throws ApiError (status 0) when the server is down. */
 export async function whoAmI() {
@@ -166,5 +167,74 @@ export class Gate {
     this.showWho();
     this.showForm(null);
     banner(t("session_expired"));
+  }
+}
+
+/**
+ * A staff page's stream (console, supervisor), folded into its model: started
+ * afresh when the model asks for a resync, its state on the top bar's [data-conn].
+ * `live`: what the page shows is current; `stream`: null while stopped.
+ */
+export class LiveFeed {
+  /**
+   * @param {object} o
+   * @param {"console"|"supervisor"} o.audience
+   * @param {() => object} o.model  the model to fold into (`snapshot(view)`, `apply(msg)`)
+   * @param {(view: object, version: number) => void} o.onSnapshot  after the model took it
+   * @param {(msg: object, resync: boolean) => void} o.onEvent  after the model applied it
+   *   (on a resync the feed starts again, for a fresh snapshot)
+   * @param {() => void} o.onUnauthorised  the session ended (the feed has stopped)
+   * @param {(status: object) => void} [o.onRefused]  a 44xx refusal
+   * @param {() => void} o.onChange  after every other change of state: redraw
+   */
+  constructor(o) {
+    this.o = o;
+    this.where = null;
+    this.stream = null;
+    this.live = false;
+    this.indicator = connectionIndicator($("[data-conn]"));
+  }
+
+  /** Follow `where` ({site, counter?}; by default the last one followed). */
+  start(where = this.where) {
+    const o = this.o;
+    this.stop();
+    this.where = where;
+    $("[data-conn]").hidden = false;
+    this.stream = new Stream({
+      ...where,
+      audience: o.audience,
+      onSnapshot: (view, version) => {
+        o.model().snapshot(view);
+        o.onSnapshot(view, version);
+      },
+      onEvent: (msg) => {
+        const resync = o.model().apply(msg) === "resync";
+        o.onEvent(msg, resync);
+        if (resync) this.start(); // the services, the set-up or the day changed
+      },
+      onStatus: (status) => {
+        this.indicator(status);
+        this.live = status.state === "live";
+        if (status.state === "unauthorised") {
+          this.stop();
+          o.onUnauthorised();
+          return;
+        }
+        if (status.state === "refused" && o.onRefused) o.onRefused(status);
+        o.onChange();
+      },
+    }).start();
+  }
+
+  stop() {
+    if (this.stream) this.stream.stop();
+    this.stream = null;
+    this.live = false;
+  }
+
+  /** The stream has passed `version` (a command's answer): its event is in the model. */
+  passed(version) {
+    return this.stream !== null && this.stream.version >= version;
   }
 }

@@ -9,21 +9,40 @@
 
 import { ApiError, get, newKey, post, put } from "./api.js";
 import { localName, startLanguage, t } from "./i18n.js";
-import { clock, Gate } from "./staff.js";
-import { Stream } from "./stream.js";
+import { clock, Gate, LiveFeed } from "./staff.js";
 import { SupervisorModel } from "./supervisor-model.js";
-import { $, banner, connectionIndicator, formatDuration, formatWait, h, showError } from "./ui.js";
+import { $, banner, formatDuration, formatWait, h, showError } from "./ui.js";
 
 const model = new SupervisorModel();
-const indicator = connectionIndicator($("[data-conn]"));
 let gate;
 let site = null;
-let stream = null;
-let live = false;
 let snapshotVersion = 0;
 let pending = null; // {key, version?}: the button whose command waits for its event
 const unsure = new Map(); // command signature -> idempotency key of a press with unknown outcome
 let drawQueued = false;
+
+// The site's `supervisor` stream, folded into `model`.
+const feed = new LiveFeed({
+  audience: "supervisor",
+  model: () => model,
+  onSnapshot: (view, version) => {
+    snapshotVersion = version;
+    $("#site-title").textContent = view.site ? `— ${view.site.name}` : "";
+    loadTickets();
+    settle();
+  },
+  onEvent: (msg, resync) => {
+    if (resync) return;
+    if (msg.event && msg.event.counter) unsure.clear();
+    settle();
+  },
+  onUnauthorised: () => {
+    setPending(null);
+    gate.expired();
+  },
+  onRefused: (status) => banner(`${t("conn_refused")}: ${status.reason || status.code}`),
+  onChange: draw,
+});
 
 const serviceName = (id) => {
   const s = model.services.get(id);
@@ -35,7 +54,7 @@ const sitePath = (rest) => `/sites/${encodeURIComponent(site)}${rest}`;
 
 function boot() {
   startLanguage(draw);
-  gate = new Gate({ roles: ["supervisor", "admin"], title: "sup_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
+  gate = new Gate({ roles: ["supervisor", "admin"], title: "sup_signin", app: $("#app"), onReady: ready, onSignOut: () => feed.stop(), withSite: true });
   $("#broadcast").addEventListener("submit", (e) => {
     e.preventDefault();
     const form = e.target;
@@ -54,57 +73,15 @@ async function ready(_me, chosen) {
   } catch (err) {
     if (failed(err)) return;
   }
-  startStream();
-}
-
-function startStream() {
-  stopStream();
-  $("[data-conn]").hidden = false;
-  stream = new Stream({
-    site,
-    audience: "supervisor",
-    onSnapshot: (view, version) => {
-      snapshotVersion = version;
-      model.snapshot(view);
-      $("#site-title").textContent = view.site ? `— ${view.site.name}` : "";
-      loadTickets();
-      settle();
-    },
-    onEvent: (msg) => {
-      if (model.apply(msg) === "resync") {
-        startStream();
-        return;
-      }
-      if (msg.event && msg.event.counter) unsure.clear();
-      settle();
-    },
-    onStatus: (status) => {
-      indicator(status);
-      live = status.state === "live";
-      if (status.state === "unauthorised") {
-        stopStream();
-        setPending(null);
-        gate.expired();
-        return;
-      }
-      if (status.state === "refused") banner(`${t("conn_refused")}: ${status.reason || status.code}`);
-      draw();
-    },
-  }).start();
-}
-
-function stopStream() {
-  if (stream) stream.stop();
-  stream = null;
-  live = false;
+  feed.start({ site });
 }
 
 /** Today's tickets, read once per snapshot; a read older than the snapshot is read again. */
 async function loadTickets() {
-  const asked = stream;
+  const asked = feed.stream;
   try {
     const view = await get(sitePath("/tickets"));
-    if (asked !== stream) return;
+    if (asked !== feed.stream) return;
     if (view.version < snapshotVersion) {
       setTimeout(loadTickets, 200);
       return;
@@ -117,7 +94,7 @@ async function loadTickets() {
 }
 
 function settle() {
-  if (pending && pending.version !== undefined && stream && stream.version >= pending.version) setPending(null);
+  if (pending && pending.version !== undefined && feed.passed(pending.version)) setPending(null);
   draw();
 }
 
@@ -156,7 +133,7 @@ async function act(key, method, path, body = {}, done = null) {
 /** Show an error; true when the session ended (the page went back to sign-in). */
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) {
-    stopStream();
+    feed.stop();
     gate.expired();
     return true;
   }
@@ -243,7 +220,7 @@ const counterCommand = (c, what) => act(`${what}:${c.counter}`, "POST", sitePath
 function button(key, text, onclick, allowed = true, cls = "small") {
   return h(
     "button",
-    { type: "button", class: cls, dataset: { key }, disabled: !live || Boolean(pending) || !allowed, "data-pending": pending && pending.key === key, onclick },
+    { type: "button", class: cls, dataset: { key }, disabled: !feed.live || Boolean(pending) || !allowed, "data-pending": pending && pending.key === key, onclick },
     text,
   );
 }
@@ -355,7 +332,7 @@ function drawBroadcast() {
   const select = $("#broadcast select[name=zone]");
   const chosen = select.value;
   select.replaceChildren(h("option", { value: "" }, t("bc_all")), ...zones.map((z) => h("option", { value: z, selected: z === chosen }, t("bc_zone_n", { zone: z }))));
-  $("#broadcast button[type=submit]").disabled = !live || Boolean(pending);
+  $("#broadcast button[type=submit]").disabled = !feed.live || Boolean(pending);
   $("#broadcast button[type=submit]").toggleAttribute("data-pending", Boolean(pending && pending.key === "broadcast"));
   const messages = Object.entries(model.messages).filter(([, text]) => text);
   $("#messages").replaceChildren(
