@@ -8,10 +8,10 @@
 // engine's code in words and changes nothing. A press whose outcome is unknown
 // (network down, 5xx) keeps its key, so pressing again cannot act twice.
 
-import { ApiError, get, newKey, post } from "./api.js";
+import { ApiError, get } from "./api.js";
 import { ConsoleModel } from "./console-model.js";
 import { localName, startLanguage, t } from "./i18n.js";
-import { clock, Gate, LiveFeed } from "./staff.js";
+import { clock, Commands, Gate, LiveFeed } from "./staff.js";
 import { $, banner, formatDuration, h, showError } from "./ui.js";
 
 // Every button: its key (shown on screen), its label, and what it does.
@@ -38,7 +38,7 @@ let counterId = null;
 let model = null;
 let taken = null; // another officer's name when the counter was taken from us
 let pending = null; // {id, version?}: a press waiting for its event
-const unsure = new Map(); // press signature -> key of a press whose outcome is unknown
+const commands = new Commands("c");
 
 // The `console` stream of the counter followed, folded into `model`.
 const feed = new LiveFeed({
@@ -46,7 +46,7 @@ const feed = new LiveFeed({
   model: () => model,
   onSnapshot: settle,
   onEvent: (msg, resync) => {
-    if (msg.event && msg.event.counter === counterId) unsure.clear(); // our counter moved: old presses are known now
+    if (msg.event && msg.event.counter === counterId) commands.clear(); // our counter moved: old presses are known now
     if (!resync) settle();
   },
   onUnauthorised: () => {
@@ -126,7 +126,7 @@ function enter(entry) {
   localStorage.setItem(rememberKey(), counterId);
   taken = null;
   pending = null;
-  unsure.clear();
+  commands.clear();
   model = new ConsoleModel(counterId);
   // Until the stream's snapshot arrives the page knows only the query's answer;
   // buttons stay disabled (except opening) because it is not live.
@@ -198,13 +198,10 @@ function press(id) {
 
 async function act(id, path, body = {}) {
   if (pending) return;
-  const signature = `${path} ${JSON.stringify(body)}`;
-  const key = unsure.get(signature) || newKey(`c-${id}`);
   pending = { id };
   render();
   try {
-    const answer = await post(path, body, { key });
-    unsure.delete(signature);
+    const answer = await commands.send("POST", path, body, `c-${id}`);
     pending.version = answer.version;
     if (id === "open" && (!feed.stream || !feed.live)) {
       taken = null;
@@ -214,8 +211,6 @@ async function act(id, path, body = {}) {
     settle();
   } catch (err) {
     pending = null;
-    if (err instanceof ApiError && (err.status === 0 || err.status >= 500)) unsure.set(signature, key);
-    else unsure.delete(signature);
     failed(err);
     render();
   }

@@ -1,9 +1,10 @@
 // What the staff pages (counter console, supervisor, reports, admin) share:
 // the one sign-in (`Gate`), signing out, "who am I", the site to work on, the
-// server's clock and the live stream a page folds into its model (`LiveFeed`). A page never goes blank: bad credentials, a wrong role,
+// server's clock, the live stream a page folds into its model (`LiveFeed`) and
+// the commands it sends (`Commands`). A page never goes blank: bad credentials, a wrong role,
 // an expired session and a server that is down each get their own message.
 
-import { ApiError, del, get, post } from "./api.js";
+import { api, ApiError, del, get, newKey, post } from "./api.js";
 import { errorText, onLangChange, t } from "./i18n.js";
 import { Stream } from "./stream.js";
 import { $, banner, connectionIndicator, h } from "./ui.js";
@@ -171,22 +172,15 @@ export class Gate {
 }
 
 /**
- * A staff page's stream (console, supervisor), folded into its model: started
- * afresh when the model asks for a resync, its state on the top bar's [data-conn].
+ * A staff page's stream (console, supervisor), folded into its model (`model()`:
+ * `snapshot(view)`, `apply(msg)`) and started afresh when the model asks for a
+ * resync; its state shown on the top bar's [data-conn]. The page hears of it
+ * through `onSnapshot(view, version)` and `onEvent(msg, resync)` (after the model
+ * took them), `onUnauthorised()` (the session ended; the feed has stopped),
+ * `onRefused(status)` (a 44xx refusal) and `onChange()` (any other change: redraw).
  * `live`: what the page shows is current; `stream`: null while stopped.
  */
 export class LiveFeed {
-  /**
-   * @param {object} o
-   * @param {"console"|"supervisor"} o.audience
-   * @param {() => object} o.model  the model to fold into (`snapshot(view)`, `apply(msg)`)
-   * @param {(view: object, version: number) => void} o.onSnapshot  after the model took it
-   * @param {(msg: object, resync: boolean) => void} o.onEvent  after the model applied it
-   *   (on a resync the feed starts again, for a fresh snapshot)
-   * @param {() => void} o.onUnauthorised  the session ended (the feed has stopped)
-   * @param {(status: object) => void} [o.onRefused]  a 44xx refusal
-   * @param {() => void} o.onChange  after every other change of state: redraw
-   */
   constructor(o) {
     this.o = o;
     this.where = null;
@@ -236,5 +230,37 @@ export class LiveFeed {
   /** The stream has passed `version` (a command's answer): its event is in the model. */
   passed(version) {
     return this.stream !== null && this.stream.version >= version;
+  }
+}
+
+/**
+ * A staff page's commands, each with an Idempotency-Key. A command whose outcome is
+ * unknown (no answer, or a 5xx) keeps its key: pressed again, it is the same command,
+ * done at most once. `clear()` when the stream shows the counter moved (the
+ * outcomes are known then).
+ */
+export class Commands {
+  constructor(tag) {
+    this.tag = tag;
+    this.unsure = new Map(); // "method path body" -> the key of a command with unknown outcome
+  }
+
+  /** Send a command; its answer, or the ApiError thrown. */
+  async send(method, path, body, tag = this.tag) {
+    const signature = `${method} ${path} ${JSON.stringify(body)}`;
+    const key = this.unsure.get(signature) || newKey(tag);
+    try {
+      const answer = await api(method, path, { body, key });
+      this.unsure.delete(signature);
+      return answer;
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 0 || err.status >= 500)) this.unsure.set(signature, key);
+      else this.unsure.delete(signature);
+      throw err;
+    }
+  }
+
+  clear() {
+    this.unsure.clear();
   }
 }

@@ -7,9 +7,9 @@
 // the stream has passed the version its answer names; a refusal is shown in
 // the banner and changes nothing.
 
-import { ApiError, get, newKey, post, put } from "./api.js";
+import { ApiError, get } from "./api.js";
 import { localName, startLanguage, t } from "./i18n.js";
-import { clock, Gate, LiveFeed } from "./staff.js";
+import { clock, Commands, Gate, LiveFeed } from "./staff.js";
 import { SupervisorModel } from "./supervisor-model.js";
 import { $, banner, formatDuration, formatWait, h, showError } from "./ui.js";
 
@@ -18,7 +18,7 @@ let gate;
 let site = null;
 let snapshotVersion = 0;
 let pending = null; // {key, version?}: the button whose command waits for its event
-const unsure = new Map(); // command signature -> idempotency key of a press with unknown outcome
+const commands = new Commands("sup");
 let drawQueued = false;
 
 // The site's `supervisor` stream, folded into `model`.
@@ -33,7 +33,7 @@ const feed = new LiveFeed({
   },
   onEvent: (msg, resync) => {
     if (resync) return;
-    if (msg.event && msg.event.counter) unsure.clear();
+    if (msg.event && msg.event.counter) commands.clear();
     settle();
   },
   onUnauthorised: () => {
@@ -109,22 +109,16 @@ function setPending(value) {
 /** Send a command for the button `key`; `done` runs once the command was accepted. */
 async function act(key, method, path, body = {}, done = null) {
   if (pending) return;
-  const signature = `${method} ${path} ${JSON.stringify(body)}`;
-  const idem = unsure.get(signature) || newKey("sup");
   setPending({ key });
   draw();
   try {
-    const call = method === "PUT" ? put : post;
-    const answer = await call(path, body, { key: idem });
-    unsure.delete(signature);
+    const answer = await commands.send(method, path, body);
     pending.version = answer.version;
     banner("");
     if (done) done(answer);
     settle();
   } catch (err) {
     setPending(null);
-    if (err instanceof ApiError && (err.status === 0 || err.status >= 500)) unsure.set(signature, idem);
-    else unsure.delete(signature);
     failed(err);
     draw();
   }
