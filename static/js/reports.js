@@ -341,7 +341,19 @@ async function ready(me) {
   await load();
 }
 
+/** A breakdown's card, `#t-<by>`, with its CSV and XLSX; the per-site one shows only
+ * when the report covers more than one site. */
+function breakdownCard(by) {
+  const file = (format, text) => h("a", { class: `button secondary ${format}`, dataset: { table: by }, download: true, "data-i18n": text && "rep_csv" }, text || "XLSX");
+  return h("section", { class: "card", id: by === "site" && "s-site", hidden: by === "site" },
+    h("div", { class: "head" },
+      h("h2", { "data-i18n": `t_${by}` }, t(`t_${by}`)),
+      h("span", { class: "files no-print" }, file("csv", t("rep_csv")), " ", file("xlsx"))),
+    h("div", { id: `t-${by}` }));
+}
+
 function boot() {
+  $("#survey").before(...CUTS.map(breakdownCard));
   startLanguage(() => {
     if (setup) fillFilters();
     draw();
