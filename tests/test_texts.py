@@ -18,7 +18,7 @@ from qms.server.pages import PAGES, TEXTS, AppFiles, static_root
 STATIC = static_root()
 CATALOGS = sorted(p.stem for p in (STATIC / "texts").glob("*.json"))
 ENTRY = re.compile(r'<script type="module" src="\{\{static\}\}/js/([a-z_-]+)\.js"')
-IMPORT = re.compile(r'from "\./([a-z_-]+)\.js"')
+IMPORT = re.compile(r'(?:from |import\()"\./([a-z_-]+)\.js"')  # static and dynamic
 # A key named literally: t("key") / t('key'), data-i18n*="key" in HTML, and an
 # element's "data-i18n*": "key" in a module.
 USES = (
