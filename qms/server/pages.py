@@ -16,7 +16,7 @@ A page's shell is its HTML file with a few markers that the server fills in once
 at start-up (`AppFiles.page`):
 - `{{head}}`: what every page's <head> holds alike (charset, viewport, icon, the
   shared style sheet), `HEAD`; the other blocks several pages share are `BLOCKS`
-  (`{{lang-switch}}`, the staff pages' `{{sign-out}}`, the survey pages' `{{loading}}`).
+  (`{{lang-switch}}`, the staff pages' `{{staff-bar}}`, the survey pages' `{{loading}}`).
 - `{{texts common staff console}}`: the page's texts, the catalogs `texts/<name>.json`
   ({key: [indonesian, english]}) merged into one JSON block that i18n.js reads
   synchronously at import: no request of its own, and JSON is data, not a script
@@ -61,16 +61,22 @@ HEAD = """<meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <link rel="icon" href="{{static}}/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="{{static}}/css/qms.css">"""
+LANG_SWITCH = '<button type="button" data-lang-toggle data-i18n="lang_switch">English</button>'
+SIGN_OUT = (
+    '<button type="button" id="sign-out" class="secondary" data-i18n="sign_out" hidden>'
+    "Keluar</button>"
+)
 # The blocks several shells share, `{{name}}` in a page (`{{head}}` in every one).
 BLOCKS = {
     "head": HEAD,
-    "lang-switch": (
-        '<button type="button" data-lang-toggle data-i18n="lang_switch">English</button>'
-    ),
-    "sign-out": (
-        '<button type="button" id="sign-out" class="secondary" data-i18n="sign_out" hidden>'
-        "Keluar</button>"
-    ),
+    "lang-switch": LANG_SWITCH,
+    # The staff pages' (console, supervisor, reports) controls: who is signed in, the
+    # stream's state (shown by the pages that follow one), the language, signing out.
+    "staff-bar": f"""<span id="whoami" class="muted"></span>
+    <span data-conn hidden></span>
+    {LANG_SWITCH}
+    {SIGN_OUT}""",
+    "sign-out": SIGN_OUT,
     "loading": '<main id="app" aria-live="polite">\n    <p class="loading">…</p>\n  </main>',
 }
 BLOCK = re.compile(r"\{\{(" + "|".join(BLOCKS) + r")\}\}")
