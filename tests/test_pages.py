@@ -119,7 +119,7 @@ def test_the_wheel_carries_static(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         zf.extractall(tmp_path / "site")
-    for name in ("index.html", "js/stream.js", "css/qms.css"):
+    for name in ("index.html", "js/stream.js", "css/qms.css", "texts/common.json"):
         assert f"qms/static/{name}" in names
     found = subprocess.run(
         [sys.executable, "-c", "from qms.server.pages import static_root; print(static_root())"],
