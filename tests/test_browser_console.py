@@ -275,3 +275,39 @@ def test_bad_credentials_server_down_and_phone(hall: LiveHall, browser: Any, cle
     assert page.locator("[data-action=complete]").is_enabled()
     assert without_server_down(js_errors(errors)) == []
     context.close()
+
+
+def test_a_press_whose_answer_was_lost_is_sent_again_as_the_same_command(
+    hall: LiveHall, browser: Any, clean: Api
+) -> None:
+    """The answer to call-next is lost on the way back (the engine called the first
+    ticket) and the stream has not told yet: pressed again, the console sends the same
+    Idempotency-Key (staff.js Commands), so the server answers that call again instead
+    of calling the next ticket too."""
+    first, second = issue(hall)["number"], issue(hall)["number"]
+    context, page, errors = open_console(hall, browser)
+    stream = HeldStream(page)
+    open_l1(page)
+    row(page, "#waiting", second).wait_for()
+    keys: list[str] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        if len(keys) == 1:
+            route.fetch()  # the server does it
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/call-next", lose_the_first_answer)
+    stream.holding = True
+    page.locator("[data-action=next]").click()
+    page.locator("[data-banner]", has_text="Server tidak dapat dihubungi").wait_for()
+    press_until_answered(page, page.locator("[data-action=next]"))
+    assert len(keys) == 2 and keys[0] == keys[1]
+    stream.release()
+    in_hand(page, first)
+    assert l1_ticket(clean)["number"] == first
+    row(page, "#waiting", second).wait_for()  # still waiting: called once, not twice
+    assert js_errors(errors) == []
+    context.close()

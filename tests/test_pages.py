@@ -4,6 +4,7 @@ carries static/ so an installed package serves the same files."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from live_hall import LiveHall, demo_hall
 from qms.server.pages import HEAD, PAGES, AppFiles, static_root
 
 ROOT = Path(__file__).resolve().parent.parent
+TEXTS_BLOCK = '<script type="application/json" id="qms-texts">'
 
 
 def build_of(html: str) -> str:
@@ -117,7 +119,7 @@ def test_the_wheel_carries_static(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         zf.extractall(tmp_path / "site")
-    for name in ("index.html", "js/stream.js", "css/qms.css"):
+    for name in ("index.html", "js/stream.js", "css/qms.css", "texts/common.json"):
         assert f"qms/static/{name}" in names
     found = subprocess.run(
         [sys.executable, "-c", "from qms.server.pages import static_root; print(static_root())"],
@@ -148,3 +150,28 @@ def test_a_sites_own_voice_pack_is_served_from_its_folder(tmp_path: Path) -> Non
         assert client.get(f"/static/{build}/js/stream.js").status == 200  # the rest as usual
         escape = client.get(f"/static/{build}/voice/%2e%2e/data/secret.key")
         assert escape.status == 404
+
+
+def test_a_page_carries_its_texts_as_json(tmp_path: Path) -> None:
+    """`{{texts a b}}` becomes one JSON block of those catalogs, which i18n.js reads
+    at import: no request of its own, and data the CSP need not allow as a script."""
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "common.json").write_text('{"hi": ["Halo", "Hello"]}')
+    (tmp_path / "texts" / "page.json").write_text('{"tag": ["</script><b>", "a < b"]}')
+    (tmp_path / "index.html").write_text("<head>{{texts common page}}</head>")
+    html = AppFiles(tmp_path).page("index.html")
+    block = re.fullmatch(r"<head>" + TEXTS_BLOCK + r"(.*)</script></head>", html)
+    assert block and "<" not in block[1]  # no text can close the block early
+    assert json.loads(block[1]) == {"hi": ["Halo", "Hello"], "tag": ["</script><b>", "a < b"]}
+
+    (tmp_path / "texts" / "page.json").write_text('{"hi": ["Hai", "Hello"]}')
+    with pytest.raises(ValueError, match="'hi'"):
+        AppFiles(tmp_path).page("index.html")  # a key said two ways is found at start-up
+
+
+def test_every_page_sends_its_texts_and_allows_no_inline_script(hall: LiveHall) -> None:
+    page = Api(hall.url).get("/console")
+    html = page.raw.decode()
+    texts = json.loads(html.split(TEXTS_BLOCK, 1)[1].split("</script>", 1)[0])
+    assert texts["sign_in"] == ["Masuk", "Sign in"] and "console_title" in texts
+    assert "script-src 'self';" in page.headers["content-security-policy"]

@@ -12,14 +12,24 @@ is never cached.
 site's own voice packs live outside the package (`QMS_VOICE_DIR`, so that an
 upgrade keeps them) and are served as `voice/<pack>/…` ahead of the packaged ones.
 
-What every page's <head> holds alike (charset, viewport, icon, the shared style
-sheet) is written once, `HEAD`, and stands in a page as `{{head}}`.
+A page's shell is its HTML file with a few markers that the server fills in once,
+at start-up (`AppFiles.page`):
+- `{{head}}`: what every page's <head> holds alike (charset, viewport, icon, the
+  shared style sheet), `HEAD`; the other blocks several pages share are `BLOCKS`
+  (`{{lang-switch}}`, the staff pages' `{{staff-bar}}`, the survey pages' `{{loading}}`).
+- `{{texts common staff console}}`: the page's texts, the catalogs `texts/<name>.json`
+  ({key: [indonesian, english]}) merged into one JSON block that i18n.js reads
+  synchronously at import: no request of its own, and JSON is data, not a script
+  the Content-Security-Policy would have to allow. A key said two ways is an error.
+- `{{static}}`: this build's asset prefix.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -51,6 +61,26 @@ HEAD = """<meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <link rel="icon" href="{{static}}/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="{{static}}/css/qms.css">"""
+LANG_SWITCH = '<button type="button" data-lang-toggle data-i18n="lang_switch">English</button>'
+SIGN_OUT = (
+    '<button type="button" id="sign-out" class="secondary" data-i18n="sign_out" hidden>'
+    "Keluar</button>"
+)
+# The blocks several shells share, `{{name}}` in a page (`{{head}}` in every one).
+BLOCKS = {
+    "head": HEAD,
+    "lang-switch": LANG_SWITCH,
+    # The staff pages' (console, supervisor, reports) controls: who is signed in, the
+    # stream's state (shown by the pages that follow one), the language, signing out.
+    "staff-bar": f"""<span id="whoami" class="muted"></span>
+    <span data-conn hidden></span>
+    {LANG_SWITCH}
+    {SIGN_OUT}""",
+    "sign-out": SIGN_OUT,
+    "loading": '<main id="app" aria-live="polite">\n    <p class="loading">…</p>\n  </main>',
+}
+BLOCK = re.compile(r"\{\{(" + "|".join(BLOCKS) + r")\}\}")
+TEXTS = re.compile(r"\{\{texts((?: [a-z][a-z-]*)+)\}\}")
 NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 # Pages send no referrer (a display's URL carries its token) and may not be framed.
@@ -106,10 +136,28 @@ class AppFiles:
         return _inside(self.root, relative)
 
     def page(self, name: str) -> str:
-        """An app's HTML with `{{head}}` filled in and `{{static}}` replaced by this
-        build's asset prefix."""
-        html = (self.root / name).read_text(encoding="utf-8").replace("{{head}}", HEAD)
+        """An app's HTML with its blocks and texts filled in and `{{static}}`
+        replaced by this build's asset prefix."""
+        html = (self.root / name).read_text(encoding="utf-8")
+        html = BLOCK.sub(lambda m: BLOCKS[m[1]], html)
+        html = TEXTS.sub(lambda m: self.texts(m[1].split()), html)
         return html.replace("{{static}}", self.prefix)
+
+    def catalog(self, name: str) -> dict[str, list[str]]:
+        """`texts/<name>.json`: {key: [indonesian, english]}."""
+        path = self.root / "texts" / f"{name}.json"
+        catalog: dict[str, list[str]] = json.loads(path.read_text(encoding="utf-8"))
+        return catalog
+
+    def texts(self, names: list[str]) -> str:
+        """The catalogs `names` as one JSON block (`<` escaped, so no text can end it)."""
+        merged: dict[str, list[str]] = {}
+        for name in names:
+            for key, pair in self.catalog(name).items():
+                if merged.setdefault(key, pair) != pair:
+                    raise ValueError(f"texts/{name}.json says {key!r} otherwise than {names}")
+        data = json.dumps(merged, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+        return f'<script type="application/json" id="qms-texts">{data}</script>'
 
 
 def _inside(base: Path, relative: str) -> Path | None:

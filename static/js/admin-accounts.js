@@ -3,48 +3,9 @@
 // token is shown once, and their revocation.
 
 import { get, post } from "./api.js";
-import { register, t } from "./i18n.js";
+import { t } from "./i18n.js";
 import { field, form, select, table } from "./admin-form.js";
 import { banner, h } from "./ui.js";
-
-register({
-  a_username: ["Nama pengguna", "Username"],
-  a_role: ["Peran", "Role"],
-  a_sites: ["Lokasi", "Sites"],
-  a_sites_hint: ["dipisah koma; admin: semua lokasi", "comma-separated; admins have every site"],
-  a_password: ["Kata sandi (min. 8 karakter)", "Password (8 characters or more)"],
-  a_user_add: ["Tambah pengguna", "Add a user"],
-  a_status: ["Status", "Status"],
-  a_disabled: ["Nonaktif", "Disabled"],
-  a_disable: ["Nonaktifkan", "Disable"],
-  a_enable: ["Aktifkan", "Enable"],
-  a_reset: ["Atur ulang sandi", "Reset password"],
-  a_new_password: ["Sandi baru", "New password"],
-  a_role_admin: ["Admin", "Admin"],
-  a_role_supervisor: ["Supervisor", "Supervisor"],
-  a_role_officer: ["Petugas", "Officer"],
-  a_role_viewer: ["Pembaca laporan", "Report viewer"],
-  a_device: ["Perangkat", "Device"],
-  a_kind: ["Jenis", "Kind"],
-  a_kind_display: ["Layar aula", "Hall display"],
-  a_kind_kiosk: ["Kios", "Kiosk"],
-  a_kind_tablet: ["Tablet loket (survei)", "Counter tablet (survey)"],
-  a_tablet_counter: ["Loket tablet", "Tablet's counter"],
-  a_tablet_counter_hint: ["hanya untuk tablet loket", "counter tablets only"],
-  a_label: ["Label", "Label"],
-  a_device_add: ["Buat tautan perangkat", "Create a device link"],
-  a_create: ["Buat", "Create"],
-  a_revoke: ["Cabut", "Revoke"],
-  a_revoke_confirm: ["Yakin? Cabut", "Sure? Revoke"],
-  a_revoked: ["Dicabut", "Revoked"],
-  a_link_once: [
-    "Tautan perangkat — hanya ditampilkan sekali. Buka di perangkat itu sendiri; jangan dikirim ke mana-mana.",
-    "Device link — shown only once. Open it on the device itself; do not send it around.",
-  ],
-  a_copy: ["Salin", "Copy"],
-  a_copied: ["Tersalin", "Copied"],
-  a_password_reset_done: ["Sandi {user} diatur ulang; sesi lamanya berakhir.", "{user}'s password is reset; their sessions ended."],
-});
 
 const ROLES = ["officer", "supervisor", "admin", "viewer"];
 

@@ -1,12 +1,8 @@
 // Small form and table helpers for the admin app: fields by name, values back
 // as JSON-ready data, and the table rows an admin edits from.
 
-import { register, t } from "./i18n.js";
+import { t } from "./i18n.js";
 import { h } from "./ui.js";
-
-register({
-  a_active: ["Aktif", "Active"], // services, users and devices
-});
 
 /** A labelled field; `input` is an element or the attributes of an <input>. */
 export function field(label, input, hint) {

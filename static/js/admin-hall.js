@@ -4,43 +4,10 @@
 // changes one.
 
 import { get } from "./api.js";
-import { getLang, localName, register, t } from "./i18n.js";
+import { getLang, localName, t } from "./i18n.js";
 import { checkbox, field, fill, form, select, table } from "./admin-form.js";
 import { qrSvg } from "./qr.js";
 import { h } from "./ui.js";
-
-register({
-  a_site_new: ["Lokasi ini belum disiapkan. Isi nama dan zona waktunya.", "This site is not set up yet. Give it a name and a time zone."],
-  a_site_setup: ["Data lokasi", "Site details"],
-  a_walk_up: ["QR survei", "Survey QR"],
-  a_walk_up_caption: [
-    "Survei kepuasan tanpa tiket untuk layanan {name}: cetak dan pasang di loket. Jawaban dihitung terpisah.",
-    "Walk-up satisfaction survey for {name}: print it and post it at the counter. Answers are counted apart.",
-  ],
-  a_name: ["Nama", "Name"],
-  a_timezone: ["Zona waktu", "Time zone"],
-  a_id: ["Kode", "Id"],
-  a_id_hint: ["huruf kecil, angka, tanda hubung", "lower-case letters, digits, hyphens"],
-  a_agency: ["Instansi", "Agency"],
-  a_agency_edit: ["Tambah atau ubah instansi", "Add or change an agency"],
-  a_prefix: ["Awalan", "Prefix"],
-  a_name_id: ["Nama (Indonesia)", "Name (Indonesian)"],
-  a_name_en: ["Nama (Inggris)", "Name (English)"],
-  a_target: ["Target tunggu (menit)", "Target wait (min)"],
-  a_quota: ["Kuota harian (0 = tanpa batas)", "Daily quota (0 = none)"],
-  a_open: ["Buka", "Opens"],
-  a_close: ["Tutup", "Closes"],
-  a_days: ["Hari", "Days"],
-  a_hours: ["Jam layanan", "Hours"],
-  a_service_edit: ["Tambah atau ubah layanan", "Add or change a service"],
-  a_zone: ["Zona", "Zone"],
-  a_services: ["Layanan", "Services"],
-  a_counter_edit: ["Tambah atau ubah loket", "Add or change a counter"],
-  a_services_hint: ["urutan centang = urutan prioritas panggilan", "the order ticked is the calling preference"],
-  a_yes: ["ya", "yes"],
-  a_no: ["tidak", "no"],
-  a_no_agency_first: ["Tambahkan instansi dulu.", "Add an agency first."],
-});
 
 const DAYS = { id: ["Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min"], en: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] };
 const ID = { required: true, pattern: "[a-z0-9][a-z0-9_\\-]*", maxlength: 64, autocomplete: "off" };

@@ -6,67 +6,10 @@
 // judges every value (the form does not): a refusal is shown at the field it names.
 
 import { api, get } from "./api.js";
-import { pick, register, t } from "./i18n.js";
+import { pick, t } from "./i18n.js";
 import { checkbox, field, form, select, table } from "./admin-form.js";
 import { actionsOf, PARTS, periodOf, planText } from "./admin-survey-model.js";
 import { banner, h } from "./ui.js";
-
-register({
-  a_tab_survey: ["Survei (SKM)", "Survey (SKM)"],
-  sv_settings: ["Pengaturan survei kepuasan", "Satisfaction survey settings"],
-  sv_version: ["Kuesioner versi {n}", "Questionnaire version {n}"],
-  sv_enabled: ["Survei aktif", "The survey is on"],
-  sv_window: ["Batas waktu mengisi setelah layanan selesai", "Time to answer after the service"],
-  sv_window_hint: ["paling lama 7 hari (168 jam)", "at most 7 days (168 hours)"],
-  sv_unit: ["Satuan", "Unit"],
-  sv_hours: ["jam", "hours"],
-  sv_days: ["hari", "days"],
-  sv_min_group: ["Kelompok terkecil yang ditampilkan (responden)", "Smallest group shown (respondents)"],
-  sv_min_group_hint: ["3 sampai 100; kelompok lebih kecil tidak ditampilkan", "3 to 100; a smaller group is not shown"],
-  sv_questions: ["Pertanyaan sembilan unsur", "The nine elements' questions"],
-  sv_text_id: ["Pertanyaan (Indonesia)", "Question (Indonesian)"],
-  sv_text_en: ["Pertanyaan (Inggris)", "Question (English)"],
-  sv_restore: ["Kembalikan bawaan", "Restore the default"],
-  sv_extras: ["Pertanyaan tambahan lokasi ini (tidak dihitung dalam IKM)", "This site's own questions (not counted in the IKM)"],
-  sv_extras_hint: ["Dijawab 1-4: tidak baik, kurang baik, baik, sangat baik. Paling banyak 10.", "Answered 1-4: poor, fair, good, very good. At most 10."],
-  sv_extra_add: ["Tambah pertanyaan", "Add a question"],
-  sv_extra_remove: ["Hapus {key}", "Remove {key}"],
-  sv_title_id: ["Judul (Indonesia)", "Title (Indonesian)"],
-  sv_title_en: ["Judul (Inggris)", "Title (English)"],
-  sv_bad_valid_hours: ["Batas waktu: 1 jam sampai 7 hari (168 jam), dalam jam bulat", "The window: 1 hour to 7 days (168 hours), in whole hours"],
-  sv_bad_min_group: ["Kelompok terkecil: bilangan bulat 3 sampai 100", "Smallest group: a whole number from 3 to 100"],
-  sv_bad_text: ["Isi teks Indonesia dan Inggris: paling banyak 300 karakter, tanpa karakter kendali", "Fill in both texts: at most 300 characters, no control characters"],
-  sv_bad_extras: ["Pertanyaan tambahan: paling banyak 10, masing-masing dengan judul dan pertanyaan", "Own questions: at most 10, each with a title and a question"],
-  sv_bad_field: ["Isian ini ditolak server", "The server refused this field"],
-  sv_plan: ["Rencana tindak lanjut", "Follow-up plan"],
-  sv_plan_intro: [
-    "Pilih periode, lihat unsur dengan nilai terendah, dan tulis satu tindakan untuk tiap unsur yang ditangani. Rencana terbit di halaman publik.",
-    "Pick the period, see its weakest elements and write one action for each element addressed. The plan is published on the public page.",
-  ],
-  sv_period_kind: ["Jenis periode", "Period"],
-  sv_quarter: ["Triwulan", "Quarter"],
-  sv_semester: ["Semester", "Half-year"],
-  sv_year: ["Tahun", "Year"],
-  sv_month: ["Bulan", "Month"],
-  sv_part: ["Bagian", "Part"],
-  sv_show: ["Tampilkan", "Show"],
-  sv_result: ["Periode {period}: IKM {ikm} ({grade}), {n} responden", "Period {period}: IKM {ikm} ({grade}), {n} respondents"],
-  sv_too_few: [
-    "Periode {period}: baru {n} responden (minimum {min}), belum ada indeks. Unsur ditampilkan menurut urutannya.",
-    "Period {period}: {n} respondents so far (minimum {min}), no index yet. The elements are in their own order.",
-  ],
-  sv_element: ["Unsur", "Element"],
-  sv_score: ["Nilai (NRR × 25)", "Score (NRR × 25)"],
-  sv_action: ["Tindakan", "Action"],
-  sv_action_for: ["Tindakan untuk {key} {name}", "Action for {key} {name}"],
-  sv_lowest: ["terendah", "lowest"],
-  sv_plan_save: ["Simpan rencana", "Save the plan"],
-  sv_plan_empty: ["Tulis tindakan untuk paling sedikit satu unsur", "Write an action for at least one element"],
-  sv_bad_plan_text: ["Rencana: paling banyak 2.000 karakter, tanpa karakter kendali", "The plan: at most 2,000 characters, no control characters"],
-  sv_bad_period: ["Periode tidak sah (tahun empat angka)", "Invalid period (a four-digit year)"],
-  sv_published: ["Rencana yang sudah terbit", "Published plans"],
-  sv_public_page: ["Halaman hasil publik /skm/{site}", "The public result page /skm/{site}"],
-});
 
 const MAX_EXTRAS = 10;
 // The scale of a site's own question (the issue's wording), for one added here.

@@ -4,31 +4,12 @@
 // each section shows the server's state after each change.
 
 import { api, get } from "./api.js";
-import { errorText, register, startLanguage, t } from "./i18n.js";
+import { errorText, startLanguage, t } from "./i18n.js";
 import { agenciesSection, countersSection, servicesSection, siteSection } from "./admin-hall.js";
 import { devicesSection, usersSection } from "./admin-accounts.js";
 import { surveySection } from "./admin-survey.js";
 import { Gate } from "./staff.js";
 import { $, banner, h } from "./ui.js";
-
-register({
-  a_title: ["Admin qms", "qms admin"],
-  a_signin_title: ["Masuk sebagai admin", "Sign in as an admin"],
-  a_site: ["Lokasi", "Site"],
-  a_other_site: ["Lokasi lain (kode)", "Another site (id)"],
-  a_open_site: ["Buka", "Open"],
-  a_tab_site: ["Lokasi", "Site"],
-  a_tab_agencies: ["Instansi", "Agencies"],
-  a_tab_services: ["Layanan", "Services"],
-  a_tab_counters: ["Loket", "Counters"],
-  a_tab_users: ["Pengguna", "Users"],
-  a_tab_devices: ["Perangkat", "Devices"],
-  a_save: ["Simpan", "Save"],
-  a_edit: ["Ubah", "Edit"],
-  a_saved: ["Tersimpan", "Saved"],
-  a_none: ["Belum ada", "None yet"],
-  a_retry: ["Coba lagi", "Try again"],
-});
 
 const TABS = {
   site: siteSection,

@@ -8,64 +8,11 @@
 // engine's code in words and changes nothing. A press whose outcome is unknown
 // (network down, 5xx) keeps its key, so pressing again cannot act twice.
 
-import { ApiError, get, newKey, post } from "./api.js";
+import { ApiError, get } from "./api.js";
 import { ConsoleModel } from "./console-model.js";
-import { localName, register, startLanguage, t } from "./i18n.js";
-import { clock, Gate } from "./staff.js";
-import { Stream } from "./stream.js";
-import { $, banner, connectionIndicator, formatDuration, h, showError } from "./ui.js";
-
-register({
-  console_title: ["Konsol loket", "Counter console"],
-  console_signin: ["Masuk petugas loket", "Counter officer sign-in"],
-  choose_counter: ["Pilih loket", "Choose a counter"],
-  change_counter: ["Ganti loket", "Change counter"],
-  in_hand: ["Tiket di tangan", "Ticket in hand"],
-  actions: ["Tindakan", "Actions"],
-  waiting_list: ["Antrean menunggu", "Waiting"],
-  held_list: ["Tiket ditahan", "Held tickets"],
-  none_in_hand: ["Tidak ada tiket di tangan", "No ticket in hand"],
-  hint_next: ["Tekan N untuk memanggil antrean berikutnya", "Press N to call the next ticket"],
-  hint_open: ["Buka loket (O) untuk mulai melayani", "Open the counter (O) to start serving"],
-  state_called: ["Dipanggil", "Called"],
-  state_serving: ["Sedang dilayani", "Being served"],
-  counter_open: ["Buka", "Open"],
-  counter_paused: ["Istirahat", "Paused"],
-  counter_closed: ["Tutup", "Closed"],
-  counter_taken: ["Dipegang {officer}", "Held by {officer}"],
-  recalls: ["Dipanggil ulang {n}×", "Recalled {n}×"],
-  act_next: ["Panggil berikutnya", "Call next"],
-  act_recall: ["Panggil ulang", "Recall"],
-  act_start: ["Mulai layani", "Start"],
-  act_complete: ["Selesai", "Complete"],
-  act_noshow: ["Tidak hadir", "No-show"],
-  act_return: ["Kembalikan ke antrean", "Return to queue"],
-  act_transfer: ["Alihkan", "Transfer"],
-  act_hold: ["Tahan", "Hold"],
-  act_open: ["Buka loket", "Open counter"],
-  act_resume: ["Lanjutkan", "Resume"],
-  act_pause: ["Istirahat", "Pause"],
-  act_close: ["Tutup loket", "Close counter"],
-  act_call: ["Panggil", "Call"],
-  act_unhold: ["Kembalikan", "Back to queue"],
-  act_list: ["Pilih dari antrean", "Pick from the list"],
-  pending: ["Menunggu konfirmasi: {action}…", "Waiting for confirmation: {action}…"],
-  transfer_title: ["Alihkan tiket {number}", "Transfer ticket {number}"],
-  transfer_do: ["Alihkan", "Transfer"],
-  sent_here: ["Dikirim ke loket ini", "Sent to this counter"],
-  no_waiting: ["Tidak ada yang menunggu", "Nobody waiting"],
-  no_held: ["Tidak ada", "None"],
-  waited: ["menunggu {time}", "waiting {time}"],
-  taken_by: [
-    "Loket {counter} sekarang dipegang oleh {officer}. Konsol ini berhenti; pilih loket lain.",
-    "Counter {counter} is now held by {officer}. This console has stopped; choose another counter.",
-  ],
-  counter_gone: ["Loket {counter} tidak ada.", "There is no counter {counter}."],
-  prio_disabilitas: ["Disabilitas", "Disability"],
-  prio_lansia: ["Lansia", "Elderly"],
-  prio_ibu_hamil: ["Ibu hamil", "Pregnant"],
-  services_of: ["Layanan: {list}", "Services: {list}"],
-});
+import { localName, startLanguage, t } from "./i18n.js";
+import { clock, Commands, Gate, LiveFeed } from "./staff.js";
+import { $, banner, formatDuration, h, showError } from "./ui.js";
 
 // Every button: its key (shown on screen), its label, and what it does.
 const ACTIONS = [
@@ -89,12 +36,26 @@ let me = null;
 let site = null;
 let counterId = null;
 let model = null;
-let stream = null;
-let live = false; // the stream is live: what the screen shows is current
 let taken = null; // another officer's name when the counter was taken from us
 let pending = null; // {id, version?}: a press waiting for its event
-const unsure = new Map(); // press signature -> key of a press whose outcome is unknown
-const indicator = connectionIndicator($("[data-conn]"));
+const commands = new Commands("c");
+
+// The `console` stream of the counter followed, folded into `model`.
+const feed = new LiveFeed({
+  audience: "console",
+  model: () => model,
+  onSnapshot: settle,
+  onEvent: (msg, resync) => {
+    if (msg.event && msg.event.counter === counterId) commands.clear(); // our counter moved: old presses are known now
+    if (!resync) settle();
+  },
+  onUnauthorised: () => {
+    pending = null;
+    gate.expired();
+  },
+  onRefused: refused,
+  onChange: render,
+});
 const rememberKey = () => `qms.console.counter.${site}`;
 
 const label = (id) => (id === "open" && model?.counter?.state === "paused" ? t("act_resume") : t(`act_${id}`));
@@ -107,7 +68,7 @@ const serviceName = (id) => {
 
 function boot() {
   startLanguage(render);
-  gate = new Gate({ roles: ["officer", "supervisor", "admin"], title: "console_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
+  gate = new Gate({ roles: ["officer", "supervisor", "admin"], title: "console_signin", app: $("#app"), onReady: ready, onSignOut: () => feed.stop(), withSite: true });
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
   gate.start();
@@ -136,7 +97,7 @@ async function loadCounters() {
 }
 
 function showChooser(counters) {
-  stopStream();
+  feed.stop();
   counterId = null;
   model = null;
   $("#console").hidden = true;
@@ -165,7 +126,7 @@ function enter(entry) {
   localStorage.setItem(rememberKey(), counterId);
   taken = null;
   pending = null;
-  unsure.clear();
+  commands.clear();
   model = new ConsoleModel(counterId);
   // Until the stream's snapshot arrives the page knows only the query's answer;
   // buttons stay disabled (except opening) because it is not live.
@@ -174,9 +135,9 @@ function enter(entry) {
   $("#console").hidden = false;
   $("#counter-title").textContent = `— ${entry.name}`;
   banner("");
-  if (entry.officer === me.name || me.role !== "officer") startStream();
+  if (entry.officer === me.name || me.role !== "officer") follow();
   else {
-    stopStream(); // not ours yet: the stream would refuse us until we open it
+    feed.stop(); // not ours yet: the stream would refuse us until we open it
     $("[data-conn]").hidden = true;
   }
   render();
@@ -184,52 +145,13 @@ function enter(entry) {
 
 // --- the stream ---------------------------------------------------------------------------------
 
-function startStream() {
-  stopStream();
-  $("[data-conn]").hidden = false;
-  stream = new Stream({
-    site,
-    audience: "console",
-    counter: counterId,
-    onSnapshot: (view) => {
-      model.snapshot(view);
-      settle();
-    },
-    onEvent: (msg) => {
-      const ev = msg.event;
-      if (ev && ev.counter === counterId) unsure.clear(); // our counter moved: old presses are known now
-      if (model.apply(msg) === "resync") {
-        startStream(); // read a fresh snapshot: our services, the set-up or the day changed
-        return;
-      }
-      settle();
-    },
-    onStatus: onStatus,
-  }).start();
-}
-
-function stopStream() {
-  if (stream) stream.stop();
-  stream = null;
-  live = false;
-}
-
-function onStatus(status) {
-  indicator(status);
-  live = status.state === "live";
-  if (status.state === "unauthorised") {
-    stopStream();
-    pending = null;
-    gate.expired();
-    return;
-  }
-  if (status.state === "refused") refused(status);
-  render();
+function follow() {
+  feed.start({ site, counter: counterId });
 }
 
 /** 4403/4404: the counter is not ours to follow (closed under us, or taken by someone else). */
 async function refused(status) {
-  stopStream();
+  feed.stop();
   pending = null;
   if (status.code === 4404) {
     banner(t("counter_gone", { counter: counterId }));
@@ -250,7 +172,7 @@ async function refused(status) {
 
 /** After a snapshot or an event: a press whose version the stream has passed is done. */
 function settle() {
-  if (pending && pending.version !== undefined && stream && stream.version >= pending.version) pending = null;
+  if (pending && pending.version !== undefined && feed.passed(pending.version)) pending = null;
   render();
 }
 
@@ -261,8 +183,8 @@ const ticketPath = (ticket, path) => `/sites/${encodeURIComponent(site)}/tickets
 
 function enabled(id) {
   if (!model || pending || taken) return false;
-  if (id === "open") return model.can("open") && (live || !stream);
-  return live && model.can(id);
+  if (id === "open") return model.can("open") && (feed.live || !feed.stream);
+  return feed.live && model.can(id);
 }
 
 function press(id) {
@@ -276,24 +198,19 @@ function press(id) {
 
 async function act(id, path, body = {}) {
   if (pending) return;
-  const signature = `${path} ${JSON.stringify(body)}`;
-  const key = unsure.get(signature) || newKey(`c-${id}`);
   pending = { id };
   render();
   try {
-    const answer = await post(path, body, { key });
-    unsure.delete(signature);
+    const answer = await commands.send("POST", path, body, `c-${id}`);
     pending.version = answer.version;
-    if (id === "open" && (!stream || !live)) {
+    if (id === "open" && (!feed.stream || !feed.live)) {
       taken = null;
-      startStream(); // an officer may follow the counter once it is theirs
+      follow(); // an officer may follow the counter once it is theirs
     }
     banner("");
     settle();
   } catch (err) {
     pending = null;
-    if (err instanceof ApiError && (err.status === 0 || err.status >= 500)) unsure.set(signature, key);
-    else unsure.delete(signature);
     failed(err);
     render();
   }
@@ -301,7 +218,7 @@ async function act(id, path, body = {}) {
 
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) {
-    stopStream();
+    feed.stop();
     gate.expired();
     return;
   }
@@ -445,7 +362,7 @@ function ticketRow(tk, buttons) {
 }
 
 function renderWaiting() {
-  const canCall = live && !pending && !taken && model.can("call");
+  const canCall = feed.live && !pending && !taken && model.can("call");
   $("#waiting").replaceChildren(
     ...model.groups().map((g) =>
       h(
@@ -470,8 +387,8 @@ function renderWaiting() {
 
 function renderHeld() {
   const held = [...model.held.values()];
-  const canCall = live && !pending && !taken && model.can("call");
-  const canUnhold = live && !pending && !taken;
+  const canCall = feed.live && !pending && !taken && model.can("call");
+  const canUnhold = feed.live && !pending && !taken;
   $("#held").replaceChildren(
     held.length
       ? h(

@@ -14,48 +14,9 @@ import { Announcer } from "./announcer.js";
 import { ApiError, deviceToken, get } from "./api.js";
 import { DisplayModel } from "./display-model.js";
 import { Stream } from "./stream.js";
-import { localName, register, setLang, startLanguage, t } from "./i18n.js";
+import { localName, setLang, startLanguage, t } from "./i18n.js";
 import { $, banner, connectionIndicator, formatClock, formatDate, h } from "./ui.js";
 import { callWords, sentence } from "./speech_id.js";
-
-register({
-  d_now_calling: ["Panggilan", "Now calling"],
-  d_recent: ["Panggilan sebelumnya", "Previous calls"],
-  d_counters: ["Loket", "Counters"],
-  d_waiting: ["Menunggu", "Waiting"],
-  d_service: ["Layanan", "Service"],
-  d_people: ["Orang", "People"],
-  d_no_calls: ["Belum ada panggilan", "No calls yet"],
-  d_go_to: ["silakan menuju", "please go to"],
-  d_recall: ["Panggilan ulang", "Called again"],
-  d_paused: ["Istirahat", "On a break"],
-  d_zone: ["Zona {zone}", "Zone {zone}"],
-  d_call_aria: ["Nomor antrean {number}, silakan menuju {counter}", "Ticket {number}, please go to {counter}"],
-  d_enable_sound: ["Aktifkan suara", "Enable sound"],
-  d_sound_blocked: [
-    "Browser menahan suara sampai tombol ini ditekan.",
-    "The browser holds back sound until this button is pressed.",
-  ],
-  d_no_token: [
-    "Layar ini belum punya token perangkat. Buka tautan layar dari admin (qms device add --kind display): /display?token=…",
-    "This display has no device token. Open the display link from the admin (qms device add --kind display): /display?token=…",
-  ],
-  d_bad_token: [
-    "Token perangkat ini tidak berlaku (salah atau sudah dicabut). Minta tautan layar baru dari admin.",
-    "This device token is not valid (wrong or revoked). Ask the admin for a new display link.",
-  ],
-  d_server_down: [
-    "Server antrean tidak dapat dihubungi. Mencoba lagi dalam {s} detik…",
-    "The queue server cannot be reached. Trying again in {s} s…",
-  ],
-  d_refused: ["Server menolak layar ini: {reason}", "The server refused this display: {reason}"],
-  d_missed: ["Dipanggil saat layar terputus", "Called while this display was disconnected"],
-  d_resynced: [
-    "Layar disinkronkan ulang: sebagian panggilan sebelumnya mungkin tidak tampil",
-    "Display resynced: some earlier calls may not be shown",
-  ],
-  d_stale: ["Terputus dari server — data di layar mungkin tidak terbaru", "Disconnected — what you see may be out of date"],
-});
 
 const params = new URLSearchParams(location.search);
 const opt = {

@@ -7,42 +7,10 @@
 // What it offers and why a service is unavailable: kiosk-model.js.
 
 import { ApiError, deviceToken, get, newKey, post } from "./api.js";
-import { errorText, localName, register, startLanguage, t } from "./i18n.js";
+import { errorText, localName, startLanguage, t } from "./i18n.js";
 import { KioskModel, backToStartAfter } from "./kiosk-model.js";
 import { qrSvg } from "./qr.js";
 import { $, banner, formatClock, formatDate, formatWait, h, showError } from "./ui.js";
-
-register({
-  k_title: ["Ambil nomor antrean", "Take a queue number"],
-  k_pick_agency: ["Pilih instansi", "Choose an agency"],
-  k_pick_service: ["Pilih layanan", "Choose a service"],
-  k_pick_priority: ["Apakah Anda memerlukan prioritas?", "Do you need priority service?"],
-  k_services_n: ["{n} layanan", "{n} services"],
-  k_waiting: ["{n} menunggu", "{n} waiting"],
-  k_wait: ["± {wait}", "± {wait}"],
-  k_unavailable: ["Tidak tersedia", "Not available"],
-  k_closed_hours: ["Tutup · buka {open}–{close}", "Closed · open {open}–{close}"],
-  k_back: ["‹ Kembali", "‹ Back"],
-  k_start_over: ["Selesai", "Done"],
-  k_regular: ["Umum", "Regular"],
-  k_disabilitas: ["Penyandang disabilitas", "Person with disability"],
-  k_lansia: ["Lansia (60+)", "Elderly (60+)"],
-  k_ibu_hamil: ["Ibu hamil", "Pregnant woman"],
-  k_issuing: ["Mencetak tiket…", "Issuing your ticket…"],
-  k_number: ["Nomor antrean", "Queue number"],
-  k_ahead: ["Di depan Anda", "Ahead of you"],
-  k_people: ["{n} orang", "{n} people"],
-  k_est_wait: ["Perkiraan tunggu", "Estimated wait"],
-  k_no_estimate: ["belum ada loket buka", "no counter open yet"],
-  k_scan: ["Pindai untuk memantau antrean Anda", "Scan to follow your ticket"],
-  k_keep: ["Simpan tiket ini dan tunggu nomor Anda dipanggil.", "Keep this ticket and wait for your number to be called."],
-  k_retry: ["Coba lagi", "Try again"],
-  k_revoked: [
-    "Tautan kios ini tidak berlaku lagi (dicabut atau salah). Minta tautan baru kepada admin.",
-    "This kiosk link is no longer valid (revoked or wrong). Ask the admin for a new link.",
-  ],
-  k_no_services: ["Belum ada layanan yang disiapkan di lokasi ini.", "No services are set up at this site yet."],
-});
 
 const params = new URLSearchParams(location.search);
 const seconds = (name, fallback) => {
@@ -63,7 +31,6 @@ let screen = null;
 let idleTimer = null;
 let refreshTimer = null;
 let redraw = () => {};
-
 
 const name = (service) => localName(service) || service.service;
 

@@ -2,31 +2,8 @@
 // them, the chart of arrivals and served (plain SVG), the weekday x hour heatmap, and
 // the satisfaction survey's table. Each draws the API's answer as it is.
 
-import { getLang, locale, register, t } from "./i18n.js";
+import { getLang, locale, t } from "./i18n.js";
 import { $, h } from "./ui.js";
-
-register({
-  sv_title: ["Kepuasan masyarakat (SKM)", "Citizen satisfaction (SKM)"],
-  sv_by: ["Menurut", "By"],
-  sv_by_wait: ["Waktu tunggu (sesuai / melebihi target)", "Wait (within / above target)"],
-  sv_by_answered_on: ["Tempat menjawab (ponsel / tablet loket / QR)", "Answered on (phone / counter tablet / QR)"],
-  sv_on_phone: ["Ponsel pengunjung", "Visitor's phone"],
-  sv_on_tablet: ["Tablet loket", "Counter tablet"],
-  sv_on_walk_up: ["QR layanan (tanpa tiket)", "Service QR (no ticket)"],
-  sv_note: ["Indeks Kepuasan Masyarakat dari responden kunjungan pada periode ini; kelompok di bawah jumlah minimum responden lokasi (biasanya 5) tidak ditampilkan.",
-    "Satisfaction index of the period's respondents; groups under the site's minimum of respondents (usually 5) are not shown."],
-  sv_total: ["Semua responden", "All respondents"],
-  sv_within: ["Tunggu sesuai target", "Wait within target"],
-  sv_above: ["Tunggu melebihi target", "Wait above target"],
-  sv_unlinked: ["Tanpa kunjungan (QR layanan)", "No visit (walk-up QR)"],
-  sv_hidden: ["disembunyikan (< {n})", "hidden (< {n})"],
-  sv_respondents: ["Responden", "Respondents"],
-  sv_ikm: ["IKM", "IKM"],
-  sv_grade: ["Mutu", "Grade"],
-  sv_wait_p50: ["Tunggu p50 kunjungan", "Visits' wait p50"],
-  sv_service_p50: ["Layanan p50 kunjungan", "Visits' service p50"],
-});
-
 
 export function fmt(value, kind) {
   if (value === null || value === undefined) return "—";

@@ -9,95 +9,11 @@
 // data-field), so the page, the API and the exports can be checked against each other.
 
 import { ApiError, get } from "./api.js";
-import { getLang, locale, localName, register, setLang, startLanguage, t } from "./i18n.js";
+import { getLang, locale, localName, setLang, startLanguage, t } from "./i18n.js";
 import { Gate, chooseSite } from "./staff.js";
 import { periodLines, wholeMonth } from "./reports-model.js";
 import { drawChart, drawHeatmap, drawSurvey, fmt } from "./reports-view.js";
 import { $, banner, h, showError } from "./ui.js";
-
-register({
-  rep_title: ["Laporan kinerja", "Performance report"],
-  rep_signin: ["Masuk untuk melihat laporan", "Sign in to see the reports"],
-  rep_letter: ["Laporan Kinerja Pelayanan", "Service Performance Report"],
-  rep_period: ["Periode", "Period"],
-  rep_from: ["Dari", "From"],
-  rep_to: ["Sampai", "To"],
-  rep_show: ["Tampilkan", "Show"],
-  rep_csv: ["Unduh CSV", "Download CSV"],
-  rep_csv_summary: ["CSV ringkasan", "Summary CSV"],
-  rep_sites: ["Lokasi", "Sites"],
-  t_site: ["Per lokasi", "Per site"],
-  rep_xlsx: ["Unduh XLSX", "Download XLSX"],
-  rep_print: ["Cetak (A4)", "Print (A4)"],
-  rep_loading: ["Memuat…", "Loading…"],
-  rep_scope: ["{first} s.d. {last} ({days} hari); dibandingkan dengan {pfirst} s.d. {plast}",
-    "{first} to {last} ({days} days); compared with {pfirst} to {plast}"],
-  rep_scope_zones: ["Periode tiap lokasi menurut kalender (zona waktu) lokasi itu sendiri:",
-    "Each site's period in its own calendar (time zone):"],
-  rep_printed: ["Dicetak {when} dari qms", "Printed {when} from qms"],
-  p_today: ["Hari ini", "Today"],
-  p_yesterday: ["Kemarin", "Yesterday"],
-  p_this_week: ["Minggu ini", "This week"],
-  p_last_week: ["Minggu lalu", "Last week"],
-  p_this_month: ["Bulan ini", "This month"],
-  p_last_month: ["Bulan lalu", "Last month"],
-  p_this_quarter: ["Triwulan ini", "This quarter"],
-  p_last_quarter: ["Triwulan lalu", "Last quarter"],
-  p_this_year: ["Tahun ini", "This year"],
-  p_last_year: ["Tahun lalu", "Last year"],
-  p_range: ["Rentang tanggal…", "Date range…"],
-  f_agency: ["Instansi", "Agency"],
-  f_service: ["Layanan", "Service"],
-  f_channel: ["Kanal", "Channel"],
-  f_priority: ["Prioritas", "Priority"],
-  all: ["Semua", "All"],
-  ch_kiosk: ["Kios", "Kiosk"],
-  ch_online: ["Daring", "Online"],
-  ch_staff: ["Petugas", "Staff"],
-  pr_regular: ["Reguler", "Regular"],
-  pr_disabilitas: ["Disabilitas", "Disability"],
-  pr_lansia: ["Lansia", "Elderly"],
-  pr_ibu_hamil: ["Ibu hamil", "Pregnant"],
-  k_visits: ["Kunjungan", "Visits"],
-  k_served: ["Dilayani", "Served"],
-  k_rate_served: ["% dilayani", "% served"],
-  k_rate_no_show: ["% tidak hadir", "% no-show"],
-  k_rate_left: ["% batal (pergi)", "% left"],
-  k_within: ["% sesuai target", "% within target"],
-  k_wait_p50: ["Tunggu p50", "Wait p50"],
-  k_wait_p90: ["Tunggu p90", "Wait p90"],
-  k_service_p50: ["Layanan p50", "Service p50"],
-  k_hall_p50: ["Di gedung p50", "In hall p50"],
-  vs_before: ["vs periode sebelumnya", "vs the period before"],
-  chart_hour: ["Kedatangan dan dilayani per jam", "Arrivals and served per hour"],
-  chart_day: ["Kedatangan dan dilayani per hari", "Arrivals and served per day"],
-  c_arrivals: ["Kedatangan", "Arrivals"],
-  c_served: ["Dilayani", "Served"],
-  heat_title: ["Kedatangan per hari × jam", "Arrivals per weekday × hour"],
-  t_service: ["Per layanan", "Per service"],
-  t_agency: ["Per instansi", "Per agency"],
-  t_officer: ["Per petugas", "Per officer"],
-  t_counter: ["Per loket", "Per counter"],
-  t_channel: ["Per kanal", "Per channel"],
-  t_priority: ["Per prioritas", "Per priority"],
-  col_key: ["Nama", "Name"],
-  col_visits: ["Kunjungan", "Visits"],
-  col_served: ["Dilayani", "Served"],
-  col_no_show: ["Tidak hadir", "No-show"],
-  col_rate_served: ["% dilayani", "% served"],
-  col_wait_p50: ["Tunggu p50", "Wait p50"],
-  col_wait_p90: ["Tunggu p90", "Wait p90"],
-  col_wait_p95: ["Tunggu p95", "Wait p95"],
-  col_within: ["% sesuai target", "% within target"],
-  col_service_p50: ["Layanan p50", "Service p50"],
-  col_open: ["Jam buka", "Open time"],
-  col_idle_waiting: ["Menganggur saat ada antrean", "Idle while tickets waited"],
-  col_util: ["Utilisasi", "Utilisation"],
-  no_rows: ["Tidak ada data pada periode ini", "No data in this period"],
-  none_key: ["(tanpa)", "(none)"],
-  wd_0: ["Sen", "Mon"], wd_1: ["Sel", "Tue"], wd_2: ["Rab", "Wed"], wd_3: ["Kam", "Thu"],
-  wd_4: ["Jum", "Fri"], wd_5: ["Sab", "Sat"], wd_6: ["Min", "Sun"],
-});
 
 const FILTERS = ["agency", "service", "channel", "priority"];
 const CUTS = ["site", "service", "agency", "officer", "counter", "channel", "priority"];
@@ -425,7 +341,19 @@ async function ready(me) {
   await load();
 }
 
+/** A breakdown's card, `#t-<by>`, with its CSV and XLSX; the per-site one shows only
+ * when the report covers more than one site. */
+function breakdownCard(by) {
+  const file = (format, text) => h("a", { class: `button secondary ${format}`, dataset: { table: by }, download: true, "data-i18n": text && "rep_csv" }, text || "XLSX");
+  return h("section", { class: "card", id: by === "site" && "s-site", hidden: by === "site" },
+    h("div", { class: "head" },
+      h("h2", { "data-i18n": `t_${by}` }, t(`t_${by}`)),
+      h("span", { class: "files no-print" }, file("csv", t("rep_csv")), " ", file("xlsx"))),
+    h("div", { id: `t-${by}` }));
+}
+
 function boot() {
+  $("#survey").before(...CUTS.map(breakdownCard));
   startLanguage(() => {
     if (setup) fillFilters();
     draw();

@@ -1,33 +1,13 @@
 // What the staff pages (counter console, supervisor, reports, admin) share:
-// the one sign-in (`Gate`), signing out, "who am I", the site to work on and
-// the server's clock. A page never goes blank: bad credentials, a wrong role,
+// the one sign-in (`Gate`), signing out, "who am I", the site to work on, the
+// server's clock, the live stream a page folds into its model (`LiveFeed`) and
+// the commands it sends (`Commands`). A page never goes blank: bad credentials, a wrong role,
 // an expired session and a server that is down each get their own message.
 
-import { ApiError, del, get, post } from "./api.js";
-import { errorText, onLangChange, register, t } from "./i18n.js";
-import { $, banner, h } from "./ui.js";
-
-register({
-  role_officer: ["petugas", "officer"],
-  role_viewer: ["pembaca laporan", "report viewer"],
-  role_supervisor: ["supervisor", "supervisor"],
-  role_admin: ["admin", "admin"],
-  session_expired: ["Sesi Anda berakhir. Silakan masuk lagi.", "Your session has ended. Please sign in again."],
-  wrong_role: [
-    "Akun {name} ({role}) tidak boleh membuka halaman ini. Masuk dengan akun lain.",
-    "Account {name} ({role}) may not open this page. Sign in with another account.",
-  ],
-  server_down_retry: [
-    "Server tidak dapat dihubungi. Mencoba lagi otomatis…",
-    "The server cannot be reached. Retrying by itself…",
-  ],
-  no_site: ["Akun ini tidak terdaftar di situs mana pun.", "This account belongs to no site."],
-  // The transfer dialog of the console and the supervisor.
-  to_service: ["Ke layanan", "To service"],
-  to_counter: ["Ke loket (boleh kosong)", "To counter (optional)"],
-  any_counter: ["— loket mana saja —", "— any counter —"],
-  cancel_btn: ["Batal", "Cancel"],
-});
+import { api, ApiError, del, get, newKey, post } from "./api.js";
+import { errorText, onLangChange, t } from "./i18n.js";
+import { Stream } from "./stream.js";
+import { $, banner, connectionIndicator, h } from "./ui.js";
 
 /** The signed-in person, or null (anonymous). Throws ApiError (status 0) when the server is down. */
 export async function whoAmI() {
@@ -188,5 +168,99 @@ export class Gate {
     this.showWho();
     this.showForm(null);
     banner(t("session_expired"));
+  }
+}
+
+/**
+ * A staff page's stream (console, supervisor), folded into its model (`model()`:
+ * `snapshot(view)`, `apply(msg)`) and started afresh when the model asks for a
+ * resync; its state shown on the top bar's [data-conn]. The page hears of it
+ * through `onSnapshot(view, version)` and `onEvent(msg, resync)` (after the model
+ * took them), `onUnauthorised()` (the session ended; the feed has stopped),
+ * `onRefused(status)` (a 44xx refusal) and `onChange()` (any other change: redraw).
+ * `live`: what the page shows is current; `stream`: null while stopped.
+ */
+export class LiveFeed {
+  constructor(o) {
+    this.o = o;
+    this.where = null;
+    this.stream = null;
+    this.live = false;
+    this.indicator = connectionIndicator($("[data-conn]"));
+  }
+
+  /** Follow `where` ({site, counter?}; by default the last one followed). */
+  start(where = this.where) {
+    const o = this.o;
+    this.stop();
+    this.where = where;
+    $("[data-conn]").hidden = false;
+    this.stream = new Stream({
+      ...where,
+      audience: o.audience,
+      onSnapshot: (view, version) => {
+        o.model().snapshot(view);
+        o.onSnapshot(view, version);
+      },
+      onEvent: (msg) => {
+        const resync = o.model().apply(msg) === "resync";
+        o.onEvent(msg, resync);
+        if (resync) this.start(); // the services, the set-up or the day changed
+      },
+      onStatus: (status) => {
+        this.indicator(status);
+        this.live = status.state === "live";
+        if (status.state === "unauthorised") {
+          this.stop();
+          o.onUnauthorised();
+          return;
+        }
+        if (status.state === "refused" && o.onRefused) o.onRefused(status);
+        o.onChange();
+      },
+    }).start();
+  }
+
+  stop() {
+    if (this.stream) this.stream.stop();
+    this.stream = null;
+    this.live = false;
+  }
+
+  /** The stream has passed `version` (a command's answer): its event is in the model. */
+  passed(version) {
+    return this.stream !== null && this.stream.version >= version;
+  }
+}
+
+/**
+ * A staff page's commands, each with an Idempotency-Key. A command whose outcome is
+ * unknown (no answer, or a 5xx) keeps its key: pressed again, it is the same command,
+ * done at most once. `clear()` when the stream shows the counter moved (the
+ * outcomes are known then).
+ */
+export class Commands {
+  constructor(tag) {
+    this.tag = tag;
+    this.unsure = new Map(); // "method path body" -> the key of a command with unknown outcome
+  }
+
+  /** Send a command; its answer, or the ApiError thrown. */
+  async send(method, path, body, tag = this.tag) {
+    const signature = `${method} ${path} ${JSON.stringify(body)}`;
+    const key = this.unsure.get(signature) || newKey(tag);
+    try {
+      const answer = await api(method, path, { body, key });
+      this.unsure.delete(signature);
+      return answer;
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 0 || err.status >= 500)) this.unsure.set(signature, key);
+      else this.unsure.delete(signature);
+      throw err;
+    }
+  }
+
+  clear() {
+    this.unsure.clear();
   }
 }

@@ -7,81 +7,42 @@
 // the stream has passed the version its answer names; a refusal is shown in
 // the banner and changes nothing.
 
-import { ApiError, get, newKey, post, put } from "./api.js";
-import { localName, register, startLanguage, t } from "./i18n.js";
-import { clock, Gate } from "./staff.js";
-import { Stream } from "./stream.js";
+import { ApiError, get } from "./api.js";
+import { localName, startLanguage, t } from "./i18n.js";
+import { clock, Commands, Gate, LiveFeed } from "./staff.js";
 import { SupervisorModel } from "./supervisor-model.js";
-import { $, banner, connectionIndicator, formatDuration, formatWait, h, showError } from "./ui.js";
-
-register({
-  sup_title: ["Supervisor", "Supervisor"],
-  sup_signin: ["Masuk supervisor", "Supervisor sign-in"],
-  fig_title: ["Angka hari ini", "Today's figures"],
-  fig_served: ["Dilayani hari ini", "Served today"],
-  fig_waiting: ["Menunggu", "Waiting"],
-  fig_avg_wait: ["Rata-rata tunggu", "Average wait"],
-  fig_within: ["Dalam target", "Within target"],
-  services_title: ["Layanan", "Services"],
-  counters_title: ["Loket", "Counters"],
-  tickets_title: ["Tiket belum selesai", "Unfinished tickets"],
-  broadcast_title: ["Teks berjalan di layar", "Running text on the displays"],
-  col_service: ["Layanan", "Service"],
-  col_waiting: ["Menunggu", "Waiting"],
-  col_longest: ["Tunggu terlama / target", "Longest wait / target"],
-  col_serving: ["Loket melayani", "Counters serving"],
-  col_counter: ["Loket", "Counter"],
-  col_state: ["Status", "State"],
-  col_officer: ["Petugas", "Officer"],
-  col_ticket: ["Tiket", "Ticket"],
-  col_elapsed: ["Lama", "Elapsed"],
-  col_services: ["Layanan", "Services"],
-  col_actions: ["Aksi", "Actions"],
-  col_number: ["Nomor", "Number"],
-  col_waited: ["Sejak", "For"],
-  bc_text: ["Teks", "Text"],
-  bc_zone: ["Zona", "Zone"],
-  bc_send: ["Kirim", "Send"],
-  bc_all: ["Semua layar", "Every display"],
-  bc_zone_n: ["Zona {zone}", "Zone {zone}"],
-  bc_none: ["Tidak ada teks berjalan", "No running text"],
-  bc_clear: ["Hapus", "Clear"],
-  save: ["Simpan", "Save"],
-  breach: ["melewati target", "over target"],
-  none: ["—", "—"],
-  st_open: ["Buka", "Open"],
-  st_paused: ["Istirahat", "Paused"],
-  st_closed: ["Tutup", "Closed"],
-  st_waiting: ["Menunggu", "Waiting"],
-  st_held: ["Ditahan", "Held"],
-  st_called: ["Dipanggil", "Called"],
-  st_serving: ["Dilayani", "Being served"],
-  do_open: ["Buka", "Open"],
-  do_pause: ["Istirahat", "Pause"],
-  do_close: ["Tutup", "Close"],
-  do_services: ["Ubah layanan", "Services"],
-  do_transfer: ["Alihkan", "Transfer"],
-  do_hold: ["Tahan", "Hold"],
-  do_unhold: ["Lanjutkan", "Unhold"],
-  do_cancel: ["Batalkan", "Cancel"],
-  ask_services: ["Layanan {counter} (berlaku pada panggilan berikutnya)", "Services of {counter} (from its next call)"],
-  ask_open: ["Buka {counter}", "Open {counter}"],
-  ask_officer: ["Petugas", "Officer"],
-  ask_transfer: ["Alihkan tiket {number}", "Transfer ticket {number}"],
-  pending_sup: ["Menunggu konfirmasi…", "Waiting for confirmation…"],
-  no_tickets: ["Tidak ada tiket yang belum selesai", "No unfinished ticket"],
-});
+import { $, banner, formatDuration, formatWait, h, showError } from "./ui.js";
 
 const model = new SupervisorModel();
-const indicator = connectionIndicator($("[data-conn]"));
 let gate;
 let site = null;
-let stream = null;
-let live = false;
 let snapshotVersion = 0;
 let pending = null; // {key, version?}: the button whose command waits for its event
-const unsure = new Map(); // command signature -> idempotency key of a press with unknown outcome
+const commands = new Commands("sup");
 let drawQueued = false;
+
+// The site's `supervisor` stream, folded into `model`.
+const feed = new LiveFeed({
+  audience: "supervisor",
+  model: () => model,
+  onSnapshot: (view, version) => {
+    snapshotVersion = version;
+    $("#site-title").textContent = view.site ? `— ${view.site.name}` : "";
+    loadTickets();
+    settle();
+  },
+  onEvent: (msg, resync) => {
+    if (resync) return;
+    if (msg.event && msg.event.counter) commands.clear();
+    settle();
+  },
+  onUnauthorised: () => {
+    setPending(null);
+    gate.expired();
+  },
+  onRefused: (status) => banner(`${t("conn_refused")}: ${status.reason || status.code}`),
+  onChange: draw,
+});
 
 const serviceName = (id) => {
   const s = model.services.get(id);
@@ -93,7 +54,7 @@ const sitePath = (rest) => `/sites/${encodeURIComponent(site)}${rest}`;
 
 function boot() {
   startLanguage(draw);
-  gate = new Gate({ roles: ["supervisor", "admin"], title: "sup_signin", app: $("#app"), onReady: ready, onSignOut: stopStream, withSite: true });
+  gate = new Gate({ roles: ["supervisor", "admin"], title: "sup_signin", app: $("#app"), onReady: ready, onSignOut: () => feed.stop(), withSite: true });
   $("#broadcast").addEventListener("submit", (e) => {
     e.preventDefault();
     const form = e.target;
@@ -112,57 +73,15 @@ async function ready(_me, chosen) {
   } catch (err) {
     if (failed(err)) return;
   }
-  startStream();
-}
-
-function startStream() {
-  stopStream();
-  $("[data-conn]").hidden = false;
-  stream = new Stream({
-    site,
-    audience: "supervisor",
-    onSnapshot: (view, version) => {
-      snapshotVersion = version;
-      model.snapshot(view);
-      $("#site-title").textContent = view.site ? `— ${view.site.name}` : "";
-      loadTickets();
-      settle();
-    },
-    onEvent: (msg) => {
-      if (model.apply(msg) === "resync") {
-        startStream();
-        return;
-      }
-      if (msg.event && msg.event.counter) unsure.clear();
-      settle();
-    },
-    onStatus: (status) => {
-      indicator(status);
-      live = status.state === "live";
-      if (status.state === "unauthorised") {
-        stopStream();
-        setPending(null);
-        gate.expired();
-        return;
-      }
-      if (status.state === "refused") banner(`${t("conn_refused")}: ${status.reason || status.code}`);
-      draw();
-    },
-  }).start();
-}
-
-function stopStream() {
-  if (stream) stream.stop();
-  stream = null;
-  live = false;
+  feed.start({ site });
 }
 
 /** Today's tickets, read once per snapshot; a read older than the snapshot is read again. */
 async function loadTickets() {
-  const asked = stream;
+  const asked = feed.stream;
   try {
     const view = await get(sitePath("/tickets"));
-    if (asked !== stream) return;
+    if (asked !== feed.stream) return;
     if (view.version < snapshotVersion) {
       setTimeout(loadTickets, 200);
       return;
@@ -175,7 +94,7 @@ async function loadTickets() {
 }
 
 function settle() {
-  if (pending && pending.version !== undefined && stream && stream.version >= pending.version) setPending(null);
+  if (pending && pending.version !== undefined && feed.passed(pending.version)) setPending(null);
   draw();
 }
 
@@ -190,22 +109,16 @@ function setPending(value) {
 /** Send a command for the button `key`; `done` runs once the command was accepted. */
 async function act(key, method, path, body = {}, done = null) {
   if (pending) return;
-  const signature = `${method} ${path} ${JSON.stringify(body)}`;
-  const idem = unsure.get(signature) || newKey("sup");
   setPending({ key });
   draw();
   try {
-    const call = method === "PUT" ? put : post;
-    const answer = await call(path, body, { key: idem });
-    unsure.delete(signature);
+    const answer = await commands.send(method, path, body);
     pending.version = answer.version;
     banner("");
     if (done) done(answer);
     settle();
   } catch (err) {
     setPending(null);
-    if (err instanceof ApiError && (err.status === 0 || err.status >= 500)) unsure.set(signature, idem);
-    else unsure.delete(signature);
     failed(err);
     draw();
   }
@@ -214,7 +127,7 @@ async function act(key, method, path, body = {}, done = null) {
 /** Show an error; true when the session ended (the page went back to sign-in). */
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) {
-    stopStream();
+    feed.stop();
     gate.expired();
     return true;
   }
@@ -301,7 +214,7 @@ const counterCommand = (c, what) => act(`${what}:${c.counter}`, "POST", sitePath
 function button(key, text, onclick, allowed = true, cls = "small") {
   return h(
     "button",
-    { type: "button", class: cls, dataset: { key }, disabled: !live || Boolean(pending) || !allowed, "data-pending": pending && pending.key === key, onclick },
+    { type: "button", class: cls, dataset: { key }, disabled: !feed.live || Boolean(pending) || !allowed, "data-pending": pending && pending.key === key, onclick },
     text,
   );
 }
@@ -413,7 +326,7 @@ function drawBroadcast() {
   const select = $("#broadcast select[name=zone]");
   const chosen = select.value;
   select.replaceChildren(h("option", { value: "" }, t("bc_all")), ...zones.map((z) => h("option", { value: z, selected: z === chosen }, t("bc_zone_n", { zone: z }))));
-  $("#broadcast button[type=submit]").disabled = !live || Boolean(pending);
+  $("#broadcast button[type=submit]").disabled = !feed.live || Boolean(pending);
   $("#broadcast button[type=submit]").toggleAttribute("data-pending", Boolean(pending && pending.key === "broadcast"));
   const messages = Object.entries(model.messages).filter(([, text]) => text);
   $("#messages").replaceChildren(

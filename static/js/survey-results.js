@@ -5,41 +5,8 @@
 // latest plan is printed, the older ones are for the screen).
 
 import { get } from "./api.js";
-import { getLang, pick, register, startLanguage, t } from "./i18n.js";
+import { getLang, pick, startLanguage, t } from "./i18n.js";
 import { $, h, showFailure } from "./ui.js";
-
-register({
-  r_title: ["Hasil Survei Kepuasan Masyarakat", "Citizen satisfaction survey results"],
-  r_period: ["Periode {first} s.d. {last}", "Period {first} to {last}"],
-  r_quarter_of: ["Triwulan {q} {y}", "Quarter {q} {y}"],
-  r_so_far: ["{name} (berjalan)", "{name} (so far)"],
-  r_respondents: ["{n} responden", "{n} respondents"],
-  r_ikm: ["Indeks Kepuasan Masyarakat (IKM)", "Satisfaction index (IKM)"],
-  r_grade: ["Mutu pelayanan", "Service quality"],
-  r_too_few: [
-    "Belum cukup responden untuk menampilkan hasil (paling sedikit {n}).",
-    "Not enough respondents to show a result yet (at least {n}).",
-  ],
-  r_element: ["Unsur pelayanan", "Element"],
-  r_nrr: ["Nilai rata-rata (NRR)", "Mean (NRR)"],
-  r_converted: ["Nilai konversi", "Converted"],
-  r_lowest: ["terendah", "lowest"],
-  r_history: ["Riwayat per triwulan", "By quarter"],
-  r_quarter: ["Triwulan", "Quarter"],
-  r_hidden: ["< {n} responden", "< {n} respondents"],
-  r_print: ["Cetak", "Print"],
-  r_plans: ["Rencana tindak lanjut", "Follow-up plan"],
-  r_walk_up: [
-    "Termasuk {n} jawaban tanpa tiket (QR layanan), dihitung terpisah.",
-    "Includes {n} answers without a ticket (service QR codes), counted apart.",
-  ],
-  r_walk_up_few: [
-    "Termasuk jawaban tanpa tiket (QR layanan); terlalu sedikit untuk ditampilkan terpisah.",
-    "Includes answers without a ticket (service QR codes); too few to show apart.",
-  ],
-  r_plans_past: ["Rencana periode sebelumnya", "Plans of past periods"],
-  r_plan_for: ["Unsur: {list}", "Elements: {list}"],
-});
 
 const ELEMENTS = {
   U1: ["Persyaratan", "Requirements"],

@@ -4,18 +4,9 @@
 // the answers are counted apart from those of served visits.
 
 import { get } from "./api.js";
-import { pick, register, startLanguage, t } from "./i18n.js";
+import { pick, startLanguage, t } from "./i18n.js";
 import { surveyFor } from "./survey.js";
 import { $, h, showFailure } from "./ui.js";
-
-register({
-  w_service: ["Layanan: {name}", "Service: {name}"],
-  w_walk_up: [
-    "Tanpa nomor antrean: jawaban ini dihitung terpisah dari penilaian kunjungan bertiket.",
-    "Without a ticket: these answers are counted apart from those of ticketed visits.",
-  ],
-  w_off: ["Survei sedang tidak dibuka.", "The survey is not open now."],
-});
 
 const [, siteName, service] = location.pathname.match(/^\/skm\/([^/]+)\/walk-up\/([^/]+)/) || [];
 const main = $("#app");

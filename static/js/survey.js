@@ -6,34 +6,8 @@
 // as HTML. The choices survive a language switch (they live in `answers`).
 
 import { get, post } from "./api.js";
-import { errorText, locale, pick, register, t } from "./i18n.js";
+import { errorText, locale, pick, t } from "./i18n.js";
 import { h } from "./ui.js";
-
-register({
-  s_title: ["Survei Kepuasan Masyarakat", "Satisfaction survey"],
-  s_intro: [
-    "Bantu kami memperbaiki layanan: 9 pertanyaan singkat. Jawaban Anda anonim: petugas tidak tahu siapa yang menjawab.",
-    "Help us improve: 9 short questions. Your answers are anonymous: staff never see who answered.",
-  ],
-  s_profile: ["Tentang Anda (boleh dilewati)", "About you (optional)"],
-  s_skip: ["— tidak diisi —", "— skip —"],
-  s_suggestion: ["Saran dan masukan (boleh dikosongkan)", "Suggestions (optional)"],
-  s_send: ["Kirim penilaian", "Send"],
-  s_sending: ["Mengirim…", "Sending…"],
-  s_missing: ["Mohon jawab semua pertanyaan bertanda *.", "Please answer every question marked *."],
-  s_thanks: ["Terima kasih atas penilaian Anda!", "Thank you for your feedback!"],
-  s_thanks_more: [
-    "Penilaian Anda membantu kami memperbaiki layanan.",
-    "Your answers help us improve the service.",
-  ],
-  s_expired: ["Survei untuk kunjungan ini sudah ditutup.", "The survey for this visit has closed."],
-  s_changed: [
-    "Pertanyaan survei baru saja diubah; periksa lagi jawaban Anda lalu kirim.",
-    "The questions have just changed; check your answers and send again.",
-  ],
-  s_closes: ["Survei terbuka sampai {time}.", "The survey is open until {time}."],
-  s_pass: ["Lewati", "Skip"],
-});
 
 /** The survey of one ticket: `el` to place in the page, `render()` after a language switch.
  * `path` is another survey of the same shape: a service's walk-up survey (survey-walkup.js),

@@ -7,22 +7,9 @@
 // survey put away is closed on the server too (POST /api/v1/tablet/survey/skip).
 
 import { deviceToken, get, post } from "./api.js";
-import { errorText, getLang, register, setLang, startLanguage, t } from "./i18n.js";
+import { errorText, getLang, setLang, startLanguage, t } from "./i18n.js";
 import { surveyFor } from "./survey.js";
 import { $, h } from "./ui.js";
-
-register({
-  tb_idle: ["Terima kasih atas kunjungan Anda", "Thank you for your visit"],
-  tb_idle_more: [
-    "Setelah layanan Anda selesai, Anda dapat menilai layanan kami di sini.",
-    "When your service is completed, you can rate it here.",
-  ],
-  // Not "staff never see who answered": the officer sits across this screen.
-  tb_intro: [
-    "Bantu kami memperbaiki layanan: 9 pertanyaan singkat. Jawaban Anda tidak disimpan dengan nama Anda dan tidak ditampilkan lagi setelah dikirim. Boleh dilewati.",
-    "Help us improve: 9 short questions. Your answers are not kept with your name and are not shown again once sent. You may skip.",
-  ],
-});
 
 const POLL_MS = 3000; // while idle: how soon a completed visit's survey appears
 const UNTOUCHED_MS = 90_000; // a survey nobody touches for this long is put away
@@ -114,6 +101,7 @@ function show(got) {
     token,
     initial: got,
     extra: { closes_at: closesAt },
+    // Not "staff never see who answered": the officer sits across this screen.
     intro: "tb_intro",
     onSkip: putAway,
     onEnd: (status) => {

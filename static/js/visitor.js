@@ -8,56 +8,9 @@
 // visitor-model.js.
 
 import { get } from "./api.js";
-import { errorText, getLang, register, startLanguage, t } from "./i18n.js";
+import { errorText, getLang, startLanguage, t } from "./i18n.js";
 import { $, connectionIndicator, formatClock, formatWait, h } from "./ui.js";
 import { VisitorModel } from "./visitor-model.js";
-
-register({
-  v_title: ["Status antrean", "Queue status"],
-  v_number: ["Nomor antrean", "Queue number"],
-  v_ahead: ["Di depan Anda", "Ahead of you"],
-  v_people: ["{n} orang", "{n} people"],
-  v_est_wait: ["Perkiraan tunggu", "Estimated wait"],
-  v_no_estimate: ["belum ada loket buka", "no counter open yet"],
-  v_updated: ["Diperbarui {time}", "Updated {time}"],
-  v_retry: ["Coba lagi", "Try again"],
-  v_called: ["Nomor Anda dipanggil!", "Your number is called!"],
-  v_go_to: ["Silakan menuju {counter}", "Please go to {counter}"],
-  v_state_waiting: ["Menunggu giliran", "Waiting for your turn"],
-  v_state_called: ["Dipanggil", "Called"],
-  v_state_serving: ["Sedang dilayani di {counter}", "Being served at {counter}"],
-  v_state_held: ["Ditunda", "On hold"],
-  v_state_done: ["Selesai", "Done"],
-  v_state_no_show: ["Tidak hadir", "No-show"],
-  v_state_cancelled: ["Dibatalkan", "Cancelled"],
-  v_state_expired: ["Tidak berlaku", "Expired"],
-  v_explain_waiting: [
-    "Halaman ini diperbarui sendiri. Tetaplah di sekitar aula; ponsel Anda bergetar saat nomor Anda dipanggil.",
-    "This page updates by itself. Stay near the hall; your phone vibrates when your number is called.",
-  ],
-  v_explain_called: ["Tunjukkan nomor ini kepada petugas loket.", "Show this number at the counter."],
-  v_explain_serving: ["Anda sedang dilayani.", "You are being served."],
-  v_explain_held: [
-    "Petugas menunda tiket Anda sementara. Tunggu informasi dari petugas.",
-    "An officer has put your ticket on hold. Please wait for the officer.",
-  ],
-  v_explain_done: ["Layanan Anda selesai. Terima kasih!", "Your service is complete. Thank you!"],
-  v_explain_no_show: [
-    "Anda tidak hadir saat dipanggil. Jika masih memerlukan layanan, hubungi petugas informasi atau ambil nomor baru.",
-    "You were not there when called. If you still need the service, ask at the information desk or take a new number.",
-  ],
-  v_explain_cancelled: ["Tiket ini dibatalkan oleh petugas.", "This ticket was cancelled by an officer."],
-  v_explain_expired: [
-    "Hari layanan tiket ini sudah berakhir. Ambil nomor baru di kios.",
-    "This ticket's service day has ended. Take a new number at the kiosk.",
-  ],
-  v_not_found: ["Tiket tidak ditemukan", "Ticket not found"],
-  v_not_found_help: [
-    "Periksa tautan atau pindai lagi kode QR pada tiket Anda.",
-    "Check the link, or scan the QR code on your ticket again.",
-  ],
-  v_throttled: ["Terlalu banyak permintaan; mencoba lagi sebentar lagi.", "Too many requests; trying again shortly."],
-});
 
 const ref = decodeURIComponent(location.pathname.replace(/^\/t\//, ""));
 const main = $("#app");
