@@ -285,8 +285,7 @@ def test_a_press_whose_answer_was_lost_is_sent_again_as_the_same_command(
     Idempotency-Key (staff.js Commands), so the server answers that call again instead
     of calling the next ticket too."""
     first, second = issue(hall)["number"], issue(hall)["number"]
-    context, page, errors = open_console(hall, browser)
-    stream = HeldStream(page)
+    context, page, errors, stream = open_console(hall, browser)
     open_l1(page)
     row(page, "#waiting", second).wait_for()
     keys: list[str] = []
