@@ -63,11 +63,14 @@ def test_a_socket_that_takes_nothing_is_closed_before_its_queue_fills(tmp_path: 
         for i in range(3000):  # about 800 KB of frames at most
             sup.ok("POST", f"/api/v1/sites/{SITE}/broadcast", {"text": f"{i} {text}"[:200]})
             sent += 1
+            # Paced so that a second of stall queues far less than the 256 KiB limit:
+            # unpaced, a quiet machine filled the queue first (slow_consumers closed it).
+            time.sleep(0.004)
             if i % 50 == 49 and h.metrics().get("stalled_closed"):
                 closed_after = sent
                 break
         if closed_after is None:
             closed_after = sent if _wait_for(h, "stalled_closed", within=3) else None
-        assert closed_after is not None, f"never closed after {sent} frames"
+        assert closed_after is not None, f"never closed after {sent} frames: {h.metrics()}"
         assert h.metrics().get("slow_consumers", 0) == 0  # the byte limit did not act
         assert tv.drain() == Close.SLOW_CONSUMER
