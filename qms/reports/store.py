@@ -274,19 +274,29 @@ def _rebuild_part(
     async def run() -> list[str]:
         log = open_log(log_url)
         try:
-            return await build_days(
-                log,
-                site,
-                root,
-                lambda day: _within(day, first, last),
-                apart=True,
-                after=after,
-                until=until,
-            )
+            return await _rebuild_range(log, site, root, first, last, after, until)
         finally:
             await log.close()
 
     return asyncio.run(run())
+
+
+async def _rebuild_range(
+    log: EventLog,
+    site: str,
+    root: Path,
+    first: str | None,
+    last: str | None,
+    after: int = 0,
+    until: int | None = None,
+) -> list[str]:
+    """The closed days from `first` to `last` first opened in the log's versions
+    (`after`, `until`], written by a process of their own."""
+
+    def wanted(day: str) -> bool:
+        return _within(day, first, last)
+
+    return await build_days(log, site, root, wanted, apart=True, after=after, until=until)
 
 
 async def rebuild(
@@ -317,7 +327,7 @@ async def rebuild(
         spare = os.getloadavg()[0] <= cores - 1
         folds = min(2, cores) if big and spare else 1
     if log_url is None or folds <= 1 or log_url.startswith("sqlite:///:memory:"):
-        return await build_days(log, site, root, lambda day: _within(day, first, last), apart=True)
+        return await _rebuild_range(log, site, root, first, last)
     parts = _split(await log.version(site), folds)
     context = multiprocessing.get_context("spawn")  # see `_Writer`
     with concurrent.futures.ProcessPoolExecutor(len(parts) - 1, mp_context=context) as pool:
@@ -326,16 +336,7 @@ async def rebuild(
             for part in parts[1:]
         ]
         try:
-            after, until = parts[0]
-            days = await build_days(
-                log,
-                site,
-                root,
-                lambda day: _within(day, first, last),
-                apart=True,
-                after=after,
-                until=until,
-            )
+            days = await _rebuild_range(log, site, root, first, last, *parts[0])
         finally:
             done = await asyncio.gather(*others, return_exceptions=True)
     for result in done:

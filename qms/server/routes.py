@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route, Router
@@ -154,11 +153,12 @@ class RememberingRouter(Router):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._known: dict[tuple[str, str], BaseRoute] = {}
+        self._known: dict[tuple[str, str, str], BaseRoute] = {}
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            key = (scope["method"], get_route_path(scope))
+            # What a route matches on, without Starlette's private path helper.
+            key = (scope["method"], scope.get("root_path", ""), scope["path"])
             route = self._known.get(key)
             if route is None:
                 route = self._learn(scope, key)
@@ -173,7 +173,7 @@ class RememberingRouter(Router):
                     return
         await super().app(scope, receive, send)
 
-    def _learn(self, scope: Scope, key: tuple[str, str]) -> BaseRoute | None:
+    def _learn(self, scope: Scope, key: tuple[str, str, str]) -> BaseRoute | None:
         for route in self.routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:
