@@ -121,7 +121,7 @@ class Throttle:
 
     async def count(self, rate: Rate[Limit | Slowdown], key: str, now: float) -> Count:
         """Count one try of `key` (an address…) at `now`; `Throttled` past `rate`
-        (the try is then not counted)."""
+        (the try is then not counted). `rate` is one of `LIMITS` (else KeyError)."""
         store = self._stores[rate.name]
         mark, before = await store.add(key, now)
         wait = rate.rule.wait(before, now)
