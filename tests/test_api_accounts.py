@@ -639,11 +639,12 @@ async def test_a_remembered_session_still_expires_and_ends(tmp_path: Path) -> No
     from qms.eventlog import open_log
     from qms.server.auth import Accounts
     from qms.server.principal import ANONYMOUS, Role
+    from qms.server.throttle import Throttle
 
     now = [1_795_000_000.0]
     log = open_log(f"sqlite:///{tmp_path / 'qms.db'}")
     accounts = await Accounts(
-        log, Config(data_dir=tmp_path), b"k" * 32, clock=lambda: now[0]
+        log, Config(data_dir=tmp_path), b"k" * 32, Throttle(log).sign_in, clock=lambda: now[0]
     ).open()
     try:
         user = await accounts.store.add_user("budi", UserRole.OFFICER, (SITE,), PASSWORD, by="t")

@@ -19,9 +19,9 @@ from live_hall import OTHER_SITE, SITE, LiveHall, live_hall
 
 from qms.core import COMMAND_TYPES
 from qms.eventsourcing.schema import dataclass_schema
-from qms.server import api_hall
 from qms.server.api_commands import COMMAND_ROUTES, SERVER_FIELDS
 from qms.server.errors import MAX_BODY
+from qms.server.throttle import TICKET_MISS
 
 S = f"/api/v1/sites/{SITE}"
 
@@ -653,7 +653,7 @@ def test_misses_are_rate_limited_per_address(fresh: LiveHall) -> None:
     hall = fresh
     real = issue(hall.who["kiosk"])["ref"]
     guesser = Api(hall.url, forwarded_for="203.0.113.7")
-    for i in range(api_hall.TICKET_MISSES.count):
+    for i in range(TICKET_MISS.rule.count):
         error(guesser.get(f"/api/v1/tickets/{SITE}.guess{i:04d}"), 404, "unknown_ticket")
     limited = guesser.get(f"/api/v1/tickets/{SITE}.guess-more")
     error(limited, 429, "too_many_requests")

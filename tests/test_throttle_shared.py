@@ -25,7 +25,7 @@ from qms.accounts.throttle import (
     RedisFailures,
     RedisPlaces,
 )
-from qms.server.api_hall import TICKET_MISSES
+from qms.server.throttle import TICKET_MISS
 
 NOW = 1_700_000_000.0
 
@@ -176,7 +176,7 @@ def test_two_servers_on_one_redis_log_share_the_ticket_miss_limit(
     ):
         servers = [Api(a.url), Api(b.url)]
         guesser = {"X-Forwarded-For": "192.0.2.77"}
-        for i in range(TICKET_MISSES.count):
+        for i in range(TICKET_MISS.rule.count):
             miss = servers[i % 2].call("GET", f"/api/v1/tickets/x.guess{i}", headers=guesser)
             assert miss.status == 404 and miss.code == "unknown_ticket", miss.body
         for client in servers:

@@ -23,7 +23,9 @@ and taken back when the attempt is refused or succeeds, so parallel guesses
 cannot share one free slot.
 
 Pure rules (`Limit`, `Slowdown`) and a small async `SignInGuard` over the
-stores of `qms.accounts.throttle`; the clock comes in as `now`.
+stores of `qms.accounts.throttle`; the clock comes in as `now`. The server makes
+its guard in its one throttle (`qms.server.throttle`, whose `LIMITS` names these
+rules beside its others).
 """
 
 from __future__ import annotations
@@ -91,12 +93,16 @@ PER_USER = Slowdown(after=10, window_s=3600.0, first_s=1.0, step=10, max_s=30.0)
 PER_DEVICE = Limit(count=5, window_s=900.0)
 
 
-class Throttled(Exception):
-    """Refused without a check: try again in `retry_after` whole seconds."""
+SIGN_IN_REFUSED = "too many failed sign-ins"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
-        self.retry_after = retry_after
+
+class Throttled(Exception):
+    """Too many: refused without a look, for `wait_s` seconds. The server's one 429
+    (`qms.server.errors`); `retry_after` is the wait in whole seconds, at least 1."""
+
+    def __init__(self, what: str, wait_s: float) -> None:
+        self.retry_after = max(1, math.ceil(wait_s))
+        super().__init__(f"{what}; try again in {self.retry_after} s")
 
 
 @dataclass
@@ -151,7 +157,7 @@ class SignInGuard:
         wait = max(waits)
         if wait > 0:
             await self._take_back(attempt)
-            raise Throttled(max(1, math.ceil(wait)))
+            raise Throttled(SIGN_IN_REFUSED, wait)
         return attempt
 
     async def succeeded(self, attempt: Attempt, now: float) -> None:

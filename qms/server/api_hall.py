@@ -5,8 +5,8 @@ do what is in docs/api.md (and `qms.counter_console.guard` at a counter).
 The public ticket status (`GET /tickets/{ref}`) finds a ticket by its
 unguessable token through a per-site index kept per log version; every miss
 answers the same 404 and counts against the caller's address (429 past
-`TICKET_MISSES`), in the server's one throttle (`qms.server.auth.failure_log`:
-shared by every process on a Redis log).
+`TICKET_MISS`), in the server's one throttle (`qms.server.throttle`: shared by
+every process on a Redis log).
 """
 
 from __future__ import annotations
@@ -16,21 +16,19 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from qms.accounts.guard import Limit
-from qms.accounts.throttle import FailureLog
 from qms.core.model import Ticket, TicketState
 from qms.engine import SiteEngine
 from qms.eventlog import check_site
 from qms.server import answers as a
 from qms.server import queries as q
 from qms.server.addresses import client_address
-from qms.server.errors import ApiError, too_many_requests
+from qms.server.errors import ApiError
 from qms.server.hall import Hall
 from qms.server.principal import EVERYONE, READERS, STAFF, Principal, Role
 from qms.server.routes import ApiRoute, api, query
+from qms.server.throttle import TICKET_MISS, Throttle
 
 RESERVED_PREFIX = "_"  # logs that are not halls, e.g. _accounts (qms.accounts.model)
-TICKET_MISSES = Limit(count=20, window_s=60.0)  # unknown ticket refs per address
 
 
 # --- shared pieces --------------------------------------------------------------------------
@@ -198,32 +196,18 @@ async def _find_ticket(request: Request, ref: str) -> tuple[SiteEngine, Ticket] 
     return None
 
 
-async def count_try(tries: FailureLog, limit: Limit, address: str, now: float, what: str) -> str:
-    """Count one try from `address` in `tries` and return its mark (to take it back);
-    past `limit`, take it back at once and refuse: 429, "`what`; try again later"."""
-    mark, before = await tries.add(address, now)
-    wait = limit.wait(before, now)
-    if wait > 0:
-        await tries.remove(address, mark)
-        raise too_many_requests(f"{what}; try again later", int(wait) + 1)
-    return mark
-
-
 async def visitor_ticket(request: Request) -> tuple[SiteEngine, Ticket]:
     """The engine and ticket of the path's `ref`, the visitor's only credential: every
     miss answers the same 404 and counts against the caller's address (429 past
-    `TICKET_MISSES`, even for a real ref, until the oldest miss leaves the window)."""
-    misses: FailureLog = request.app.state.ticket_misses
-    address = client_address(request)
+    `TICKET_MISS`, even for a real ref, until the oldest miss leaves the window)."""
+    throttle: Throttle = request.app.state.throttle
     # Counted before the lookup, as sign-in failures are: parallel guesses from one
-    # address each see the ones before them. A hit, or a refusal, is taken back.
-    mark = await count_try(
-        misses, TICKET_MISSES, address, _hall(request).clock(), "too many unknown tickets"
-    )
+    # address each see the ones before them. A hit is taken back (a refusal never counts).
+    miss = await throttle.count(TICKET_MISS, client_address(request), _hall(request).clock())
     found = await _find_ticket(request, request.path_params["ref"])
     if found is None:
         raise _no_such_ticket()
-    await misses.remove(address, mark)
+    await miss.take_back()
     return found
 
 

@@ -20,8 +20,7 @@ from qms.eventlog import is_redis_url, open_log
 from qms.reports.hub import ReportsHub
 from qms.server import pages
 from qms.server.api import ROUTES
-from qms.server.api_hall import TICKET_MISSES
-from qms.server.auth import Accounts, failure_log
+from qms.server.auth import Accounts
 from qms.server.config import Config
 from qms.server.errors import error_response, exception_handlers
 from qms.server.hall import Hall
@@ -29,7 +28,7 @@ from qms.server.process import GcPolicy, ShutdownSignals, quiet_client_faults, r
 from qms.server.routes import RememberingRouter, starlette_routes
 from qms.server.stream import hub as stream
 from qms.server.stream.connection import StreamSettings
-from qms.survey.routes_walkup import WALK_UP_ANSWERS
+from qms.server.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +111,10 @@ def create_app(config: Config | None = None) -> Starlette:
         # written as they close); DuckDB is loaded by the first write or report.
         app.state.reports = ReportsHub(event_log, config.reports_path)
         app.state.hall.on_open.append(app.state.reports.attach)
-        app.state.auth = await Accounts(event_log, config, app.state.secret).open()
-        app.state.ticket_misses = failure_log(event_log, "ticket-miss", TICKET_MISSES)
-        app.state.walk_up_answers = failure_log(event_log, "walk-up", WALK_UP_ANSWERS)
+        app.state.throttle = Throttle(event_log)  # every rate rule, one store
+        app.state.auth = await Accounts(
+            event_log, config, app.state.secret, app.state.throttle.sign_in
+        ).open()
         app.state.survey_books = {}  # site -> its survey records, read in on first use
         settings = StreamSettings.from_env()
         gc_policy = GcPolicy(settings.gc_freeze_s, settings.gc_reclaim_s)

@@ -14,8 +14,9 @@ request or a websocket handshake into a `Principal`:
 - nothing: `ANONYMOUS`.
 
 Signing in goes through the `SignInGuard` (qms/accounts/guard.py: the throttling
-rules), which counts failures where every process sees them; a successful sign-in
-also sets the device cookie that makes this browser trusted for that user.
+rules) of the server's one throttle (`qms.server.throttle`), which counts failures
+where every process sees them; a successful sign-in also sets the device cookie
+that makes this browser trusted for that user.
 
 The CLI uses `open_accounts(config)` and the helpers below without a server.
 """
@@ -32,17 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from starlette.requests import HTTPConnection
 
 from qms.accounts import AccountRejected, AccountsStore, Device, User, UserRole
-from qms.accounts.guard import (
-    PER_DEVICE,
-    PER_PLACE,
-    PER_USER,
-    PER_USER_AND_PLACE,
-    Limit,
-    SignInGuard,
-    Slowdown,
-    Stores,
-    Throttled,
-)
+from qms.accounts.guard import SignInGuard
 from qms.accounts.passwords import check_password
 from qms.accounts.sessions import (
     CLOCK_SKEW_S,
@@ -60,16 +51,9 @@ from qms.accounts.sessions import (
     sign_session,
 )
 from qms.accounts.store import TOKEN_PREFIX
-from qms.accounts.throttle import (
-    FailureLog,
-    LocalFailures,
-    LocalPlaces,
-    RedisFailures,
-    RedisPlaces,
-)
 from qms.eventlog import EventLog, open_log
 from qms.server.config import Config
-from qms.server.errors import ApiError, too_many_requests
+from qms.server.errors import ApiError
 from qms.server.principal import ANONYMOUS, Principal, Role
 from qms.server.routes import PREFIX
 
@@ -117,33 +101,6 @@ def device_link(config: Config, device: Device, token: str) -> str:
     return f"{config.base_url}/{device.kind.value}?token={token}"
 
 
-def failure_log(log: EventLog, name: str, rule: Limit | Slowdown) -> FailureLog:
-    """Failure counts for `rule` kept where every process of this deployment sees
-    them: in Redis beside a Redis log, else in this (single) process's memory. The one
-    throttle of the server: sign-in failures and unknown ticket refs alike."""
-    shared = log.shared()
-    if shared is None:
-        return LocalFailures(rule.keep, rule.window_s)
-    redis, prefix = shared
-    return RedisFailures(redis, prefix, name, rule.keep, rule.window_s)
-
-
-def throttle_stores(log: EventLog) -> Stores:
-    """Sign-in counts (`failure_log`), and the places each user signed in from."""
-    shared = log.shared()
-
-    def failures(name: str, rule: Limit | Slowdown) -> FailureLog:
-        return failure_log(log, name, rule)
-
-    return Stores(
-        per_user_and_place=failures("user-place", PER_USER_AND_PLACE),
-        per_place=failures("place", PER_PLACE),
-        per_user=failures("user", PER_USER),
-        per_device=failures("device", PER_DEVICE),
-        places=LocalPlaces() if shared is None else RedisPlaces(*shared),
-    )
-
-
 class Accounts:
     """The server's people and devices: authentication, sessions, throttling."""
 
@@ -152,6 +109,7 @@ class Accounts:
         log: EventLog,
         config: Config,
         secret: bytes,
+        guard: SignInGuard,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -160,7 +118,7 @@ class Accounts:
         self.store = AccountsStore(log, clock=clock)
         self._key = session_key(secret)
         self._device_key = device_key(secret)
-        self.guard = SignInGuard(throttle_stores(log))
+        self.guard = guard  # the server's throttle's (`qms.server.throttle`)
         self._follower: asyncio.Task[None] | None = None
         self.follower_error: BaseException | None = None
         # cookie value -> its claims, for well-signed cookies only (so nobody fills it
@@ -277,10 +235,7 @@ class Accounts:
         """The user if the password is theirs; else 401 (one failure counted), or 429."""
         now = self.clock()
         device = read_device(self._device_key, device_cookie, now) if device_cookie else None
-        try:
-            attempt = await self.guard.enter(username, place, device, now)
-        except Throttled as exc:
-            raise too_many_requests(str(exc), exc.retry_after) from None
+        attempt = await self.guard.enter(username, place, device, now)  # or `Throttled`
         user = await self.store.authenticate(username, password)
         if user is None:
             raise ApiError(401, "bad_credentials", "wrong username or password")

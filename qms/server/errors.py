@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from qms.accounts.guard import Throttled
 from qms.core import Rejected
 from qms.engine import EngineBusy
 from qms.eventlog import LogUnavailable
@@ -46,14 +47,6 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers: dict[str, str] = {}
-
-
-def too_many_requests(message: str, retry_after: int) -> ApiError:
-    """429 `too_many_requests`, saying when to try again: `retry_after` seconds, in the
-    details and in the Retry-After header."""
-    error = ApiError(429, "too_many_requests", message, retry_after=retry_after)
-    error.headers["Retry-After"] = str(retry_after)
-    return error
 
 
 def error_response(
@@ -104,6 +97,20 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _rejected(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Rejected)
     return error_response(exc.http_status, exc.code, exc.message, exc.details)
+
+
+async def _throttled(request: Request, exc: Exception) -> Response:
+    """The one 429, from the server's throttle (`qms.server.throttle`): when to try
+    again, in whole seconds, in the Retry-After header and in the details."""
+    assert isinstance(exc, Throttled)
+    retry = exc.retry_after
+    return error_response(
+        429,
+        "too_many_requests",
+        str(exc),
+        {"retry_after": retry},
+        headers={"Retry-After": str(retry)},
+    )
 
 
 async def _report_error(request: Request, exc: Exception) -> Response:
@@ -158,6 +165,7 @@ def exception_handlers(redis: bool) -> dict[Any, Any]:
     return {
         ApiError: _api_error,
         Rejected: _rejected,
+        Throttled: _throttled,
         ReportError: _report_error,
         EngineBusy: _busy,
         HTTPException: _http,

@@ -3,7 +3,8 @@
 
 - `GET  /survey/{hall}/walk-up/{service}`: the questions (anyone);
 - `POST /survey/{hall}/walk-up/{service}`: the answers (anyone, at most
-  `WALK_UP_ANSWERS` per address: there is no ticket to make "once" hold).
+  `WALK_UP` per address, in `qms.server.throttle`: there is no ticket to make
+  "once" hold).
 
 The answers are `survey_answered` events with `walk_up` set and no ticket; the
 figures count them apart (`sources`, and `walk_up` in the `channel` cut).
@@ -14,22 +15,17 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from qms.accounts.guard import Limit
-from qms.accounts.throttle import FailureLog
 from qms.core import commands as c
 from qms.core.survey import instrument_of
 from qms.engine import SiteEngine
 from qms.server import answers as a
 from qms.server.addresses import client_address
-from qms.server.api_hall import _hall, _json, count_try, set_up_engine
+from qms.server.api_hall import _hall, _json, set_up_engine
 from qms.server.errors import ApiError, read_json
 from qms.server.principal import EVERYONE, Principal
 from qms.server.routes import ApiRoute, api
+from qms.server.throttle import WALK_UP, Throttle
 from qms.survey.routes import ANSWER_BODY
-
-# Answers accepted per address: a household or a family may answer a few times, a
-# script may not flood the figures. Refused answers are not counted.
-WALK_UP_ANSWERS = Limit(count=5, window_s=3600.0)
 
 PARAMS = (
     {"name": "hall", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -111,16 +107,15 @@ async def post_walk_up_survey(request: Request, who: Principal) -> Response:
     service = request.path_params["service"]
     _service_name(engine, service)
     body = await read_json(request)
-    answers: FailureLog = request.app.state.walk_up_answers
-    address = client_address(request)
+    throttle: Throttle = request.app.state.throttle
     # Counted before the answer is decided, so parallel sends from one address each
-    # see the ones before them; a refusal (the limit, or a bad answer) is taken back.
+    # see the ones before them; a refusal (the limit, or a bad answer) does not count.
     now = _hall(request).clock()
-    mark = await count_try(answers, WALK_UP_ANSWERS, address, now, "too many answers from here")
+    answer = await throttle.count(WALK_UP, client_address(request), now)
     try:
         await engine.execute(c.SubmitWalkUpSurvey(service=service, response=body))
     except Exception:
-        await answers.remove(address, mark)
+        await answer.take_back()
         raise
     return _json({"answered": True}, 201)
 
