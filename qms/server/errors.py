@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -17,6 +17,9 @@ from qms.eventlog import LogUnavailable
 from qms.eventlog.outage import RETRY_AFTER_S, outage_errors
 from qms.reports.errors import CODES as REPORT_CODES
 from qms.reports.errors import ReportError
+
+if TYPE_CHECKING:
+    from qms.server.hall import Hall
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +132,9 @@ async def _log_unavailable(request: Request, exc: Exception) -> Response:
     """Redis (the log, or what lives beside it) cannot be reached: an outage, answered
     as one. Logged once per outage by the log's `Outage` (`qms.eventlog.outage`), not
     here per request; the client tries again after Retry-After."""
-    hall = getattr(request.app.state, "hall", None)
-    outage = getattr(getattr(hall, "log", None), "outage", None)
-    if outage is not None and not isinstance(exc, LogUnavailable):
-        outage.failed(exc)  # a call that bypassed the log (a throttle) counts too
+    hall: Hall = request.app.state.hall  # set in the lifespan, before any request
+    if not isinstance(exc, LogUnavailable):
+        hall.log.outage.failed(exc)  # a call that bypassed the log (a throttle) counts too
     return error_response(
         503,
         "log_unavailable",
