@@ -62,13 +62,13 @@ log = logging.getLogger(__name__)
 REMEMBERED_COMMANDS = 20_000  # command ids kept for idempotency (about a busy day)
 IMMEDIATE_RETRIES = 3
 MAX_BACKOFF_S = 0.02
-# A snapshot costs O(tickets of the day) (58 ms CPU at 3,000 tickets); opening a site
-# replays at most this many events (0.2-0.3 s at 5,000, docs/performance.md).
+# A snapshot costs O(tickets of the day); opening a site replays at most this many
+# events (figures: docs/performance.md).
 SNAPSHOT_EVERY = 5_000
 # The snapshot task encodes for SNAPSHOT_SLICE_S, then leaves the loop to the
-# commands for SNAPSHOT_PAUSE_S. Yielding once per 25 tickets (0.5-1 ms) was not
-# enough: a command takes several turns of the loop, and paying a slice at each
-# one made every snapshot the p99 (6 ms against 2 ms without, docs/performance.md).
+# commands for SNAPSHOT_PAUSE_S: a command takes several turns of the loop, so a
+# coarser yield (per N tickets) makes every snapshot the p99 (measured: the history
+# in bench/results/2026-12-06-performance-history.md).
 SNAPSHOT_SLICE_S = 0.0002
 SNAPSHOT_PAUSE_S = 0.001
 

@@ -4,8 +4,8 @@ Why not redis-py here: on this project's 2-core machines every wake-up of a
 process costs real CPU, and redis-py's asyncio stack (stream reader, connection
 pool, retry wrapper, a coroutine per layer) costs 2-3x what the socket itself
 does. With four processes following one site, each event wakes every one of
-them: `bench/relay_floor.py` measured the same messages through bare
-connections at a third of qms' CPU per command (docs/performance.md).
+them (`bench/relay_floor.py` measures bare connections against qms;
+docs/performance.md).
 
 Only what the event log's reader and the relay need: commands answered in order
 (`call`), and Pub/Sub messages handed to a callback as they arrive (no task, no
