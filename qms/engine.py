@@ -68,7 +68,7 @@ SNAPSHOT_EVERY = 5_000
 # The snapshot task encodes for SNAPSHOT_SLICE_S, then leaves the loop to the
 # commands for SNAPSHOT_PAUSE_S: a command takes several turns of the loop, so a
 # coarser yield (per N tickets) makes every snapshot the p99 (measured: the history
-# in bench/results/2026-12-06-performance-history.md).
+# in bench/results/2026-12-05-performance-history.md).
 SNAPSHOT_SLICE_S = 0.0002
 SNAPSHOT_PAUSE_S = 0.001
 

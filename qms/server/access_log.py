@@ -2,9 +2,9 @@
 
 uvicorn logs each response through ``logging.getLogger("uvicorn.access").info``:
 a `LogRecord`, the logger's filters (`process.RedactTokens`), the handler's lock,
-and uvicorn's `AccessFormatter`, which copies the record twice. In the single
-process of the embedded default that was 15-18 µs a line, about 9 % of the
-Python time of an officer's press (docs/performance.md, section 6).
+and uvicorn's `AccessFormatter`, which copies the record twice: a visible share of
+an officer's press in the single process of the embedded default (measured in
+bench/results/2026-12-06-performance-history.md).
 
 `fast_access_logger` looks once per connection at how the logger is set up. In
 uvicorn's own configuration (one `StreamHandler`, uvicorn's `AccessFormatter`

@@ -21,7 +21,7 @@ header line that keeps growing in memory until the request's deadline.
 
 httptools (llhttp, in C) rather than h11 (pure Python): it parses a request in
 a fraction of h11's time, which the single process of the embedded default
-spends on every officer's press (docs/performance.md, "Officers over HTTP").
+spends on every officer's press (bench/results/2026-12-06-performance-history.md).
 
 A public hall still belongs behind a reverse proxy (docs/deploy.md), which
 buffers requests and limits connections; this keeps a directly exposed server
