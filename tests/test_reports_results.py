@@ -7,14 +7,13 @@ import asyncio
 from datetime import date
 from pathlib import Path
 
-import pytest
 from reports_hall import SITE, ReportsHall, local, store
 from test_reports_store import MONDAY, TUESDAY
 
 from qms.core import commands as c
 from qms.eventlog import open_log
 from qms.reports.period import Period
-from qms.reports.query import Reports, Scope, memory_days
+from qms.reports.query import Reports, Scope
 from qms.reports.store import build_missing_days, rebuild
 
 DAY = Scope({SITE: Period(date.fromisoformat(MONDAY), date.fromisoformat(MONDAY))})
@@ -119,11 +118,3 @@ async def test_a_summary_and_its_period_before_when_memory_holds_only_one_day(
             assert out["change"]["visits"] == 3
         finally:
             reports.close()
-
-
-def test_the_days_kept_in_memory_come_from_the_environment() -> None:
-    assert memory_days({}) == 400
-    assert memory_days({"QMS_REPORTS_MEMORY_DAYS": "0"}) == 0
-    for bad in ("-1", "many", ""):
-        with pytest.raises(ValueError, match="QMS_REPORTS_MEMORY_DAYS"):
-            memory_days({"QMS_REPORTS_MEMORY_DAYS": bad})

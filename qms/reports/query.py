@@ -10,125 +10,29 @@ the cards, the API and the exports are meant to take their numbers from here.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qms.core.model import Channel, Priority
-from qms.eventlog.codec import check_site
 from qms.reports import db, memory, results, satisfaction, sql, today
 from qms.reports.errors import ReportError
 from qms.reports.live import LiveDay
-from qms.reports.period import Period, between, named
 from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, LocalClock, Visit
+from qms.reports.scope import Filters, Scope, conditions, scope
 from qms.reports.store import ACTIVITY_FILE, VISITS_FILE, built_days, day_dir
 
 if TYPE_CHECKING:
     import duckdb
 
-MAX_FILTER_VALUES = 200
+# `Filters`, `Scope` and `scope` live in `qms.reports.scope`; imported from here too.
+__all__ = ["INTERVAL_MINUTES", "MEMORY_DAYS", "STAFF_KEYS", "Filters", "Reports", "Scope", "scope"]
+
 INTERVAL_MINUTES = (15, 30, 60)
 STAFF_KEYS = ("counter", "officer")
-_ALLOWED = {"channel": {c.value for c in Channel}, "priority": {p.value for p in Priority}}
-
-
-def memory_days(env: Mapping[str, str] = os.environ) -> int:
-    """Closed days a process keeps in memory for its reports (`QMS_REPORTS_MEMORY_DAYS`,
-    default 400; 0: the files are read every time)."""
-    raw = env.get("QMS_REPORTS_MEMORY_DAYS", "400").strip()
-    if not raw.isdigit():
-        raise ValueError(f"QMS_REPORTS_MEMORY_DAYS: a whole number of days (0: none), not {raw!r}")
-    return int(raw)
-
-
-MEMORY_DAYS = memory_days()
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Only visits whose column is one of the listed values (an empty list: all)."""
-
-    agency: tuple[str, ...] = ()
-    service: tuple[str, ...] = ()
-    counter: tuple[str, ...] = ()
-    officer: tuple[str, ...] = ()
-    channel: tuple[str, ...] = ()
-    priority: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, data: Mapping[str, Any] | None) -> Filters:
-        """From untrusted input: each known key maps to a list of strings."""
-        names = {f.name for f in fields(cls)}
-        values: dict[str, tuple[str, ...]] = {}
-        for key, raw in (data or {}).items():
-            if key not in names:
-                raise ReportError("invalid_filter", f"no filter {key!r}", allowed=sorted(names))
-            items = [raw] if isinstance(raw, str) else raw
-            if not isinstance(items, list | tuple) or len(items) > MAX_FILTER_VALUES:
-                raise ReportError("invalid_filter", f"{key}: a list of at most 200", filter=key)
-            for item in items:
-                if not isinstance(item, str) or not 0 < len(item) <= 200:
-                    raise ReportError("invalid_filter", f"{key}: values are ids", filter=key)
-                if key in _ALLOWED and item not in _ALLOWED[key]:
-                    raise ReportError(
-                        "invalid_filter",
-                        f"{key}: unknown value {item!r}",
-                        filter=key,
-                        allowed=sorted(_ALLOWED[key]),
-                    )
-            values[key] = tuple(sorted(set(items)))
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, list[str]]:
-        return {f.name: list(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name)}
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which sites, each over a period of its own calendar, and which visits of them."""
-
-    periods: Mapping[str, Period]
-    filters: Filters = field(default_factory=Filters)
-
-    def __post_init__(self) -> None:
-        if not self.periods:
-            raise ReportError("invalid_site", "name at least one site")
-        for site in self.periods:
-            try:
-                check_site(site)
-            except ValueError:
-                raise ReportError("invalid_site", f"not a site id: {site!r}") from None
-
-    def previous(self) -> Scope:
-        return Scope({s: p.previous() for s, p in self.periods.items()}, self.filters)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sites": {s: p.to_dict() for s, p in sorted(self.periods.items())},
-            "filters": self.filters.to_dict(),
-        }
-
-
-def scope(
-    sites: Mapping[str, str],
-    period: str | tuple[str, str],
-    now: float,
-    filters: Mapping[str, Any] | Filters | None = None,
-) -> Scope:
-    """A scope over `sites` (site -> its timezone): a named period resolved in each site's
-    own calendar at `now`, or a (first, last) range of dates, the same for every site."""
-    if isinstance(period, str):
-        periods = {site: named(period, now, tz) for site, tz in sites.items()}
-    else:
-        first, last = period
-        periods = dict.fromkeys(sites, between(first, last))
-    wanted = filters if isinstance(filters, Filters) else Filters.parse(filters)
-    return Scope(periods, wanted)
+MEMORY_DAYS = 400  # closed days kept in memory: the default of Config.reports_memory_days
 
 
 class Reports:
@@ -326,7 +230,7 @@ class Reports:
             read: list[list[str] | None] = []
             for i, part in enumerate((scope, before)):
                 visits, _, files = self._sources(con, part, at, False)
-                where, params = _where(part.filters)
+                where, params = conditions(part.filters)
                 ctes.append(f"v{i} AS (SELECT * FROM ({visits}) WHERE {where})")
                 selects.append(sql.summary(f"v{i}", i))
                 read.append(files)
@@ -363,8 +267,8 @@ class Reports:
         with self._lock:
             con = self._connection()
             visits, counters, files = self._sources(con, scope, at, activity)
-            where, params = _where(scope.filters)
-            staff_where = _where(scope.filters, only=STAFF_KEYS)[0]
+            where, params = conditions(scope.filters)
+            staff_where = conditions(scope.filters, only=STAFF_KEYS)[0]
             full = (
                 f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}), "
                 f"a AS (SELECT * FROM ({counters}) WHERE {staff_where}) {_strip_with(query)}"
@@ -447,16 +351,6 @@ def _strip_with(query: str) -> str:
     """Join a view's own WITH onto the scope's: `WITH v AS (…), a AS (…), its CTEs`."""
     text = query.strip()
     return ", " + text[4:].lstrip() if text.upper().startswith("WITH") else text
-
-
-def _where(filters: Filters, only: Sequence[str] | None = None) -> tuple[str, dict[str, Any]]:
-    conds, params = ["true"], {}
-    for f in fields(filters):
-        values = getattr(filters, f.name)
-        if values and (only is None or f.name in only):
-            conds.append(sql.in_list(f"f_{f.name}", f.name))
-            params[f"f_{f.name}"] = list(values)
-    return " AND ".join(conds), params
 
 
 # -- shaping the results -----------------------------------------------------------------
