@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qms.reports import db, memory, results, satisfaction, sql, today
+from qms.reports import db, intervals, memory, results, satisfaction, sql, today
 from qms.reports.errors import ReportError
 from qms.reports.live import LiveDay
 from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, LocalClock, Visit
@@ -33,6 +33,8 @@ __all__ = ["INTERVAL_MINUTES", "MEMORY_DAYS", "STAFF_KEYS", "Filters", "Reports"
 INTERVAL_MINUTES = (15, 30, 60)
 STAFF_KEYS = ("counter", "officer")
 MEMORY_DAYS = 400  # closed days kept in memory: the default of Config.reports_memory_days
+FIGURES_PER_DAY = 4  # a kept day's interval figures: three widths, and some filters
+Closed = tuple[date, date, dict[str, Path]]  # a site's period, its closed days' visits files
 
 
 class Reports:
@@ -44,6 +46,8 @@ class Reports:
         self.root = Path(root)
         # Closed days' rows copied into DuckDB's memory on first use (0: read the files).
         self.memory = memory.ClosedDays(memory_days)
+        # Their per-interval figures (15, 30, 60 minutes; per filters), once computed.
+        self.figures = intervals.DayFigures(FIGURES_PER_DAY * memory_days)
         # The results of queries over closed days alone (e.g. the live summary's day
         # before), keyed by the files' identity: a rebuilt file is another file.
         self.results = results.Results(cached_results)
@@ -59,6 +63,7 @@ class Reports:
             for live in self.live.values():
                 live.forget(self._con)
             self.memory.forget(self._con)
+            self.figures.clear()
             self._con.close()
             self._con = None
 
@@ -104,7 +109,9 @@ class Reports:
             raise ReportError(
                 "invalid_interval", "interval minutes: 15, 30 or 60", allowed=INTERVAL_MINUTES
             )
-        rows = self._rows(scope, sql.intervals(minutes), now)
+        at = time.time() if now is None else now
+        with self._lock:
+            rows = self._intervals(self._connection(), scope, minutes, at)
         return {"scope": scope.to_dict(), "minutes": minutes, "rows": rows}
 
     def heatmap(self, scope: Scope, now: float | None = None) -> dict[str, Any]:
@@ -174,6 +181,42 @@ class Reports:
             )
             for r in rows
         }
+
+    def _intervals(
+        self, con: duckdb.DuckDBPyConnection, scope: Scope, minutes: int, now: float
+    ) -> list[dict[str, Any]]:
+        """The intervals' figures as the sum of each day's (`qms.reports.intervals`): a
+        closed day's kept in memory once computed, the live day's computed each time."""
+        closed, live, _ = self._plan(con, scope, now, False)
+        where, params = conditions(scope.filters)
+        key = (minutes, results.frozen(params))
+        days: list[list[intervals.Row]] = []
+        missing: dict[str, Closed] = {}
+        stamps: dict[tuple[str, str], memory.Stamp] = {}
+        for site, (first, last, files) in closed.items():
+            for day, path in files.items():
+                stamp = memory.stamp(path)
+                kept = self.figures.get((key, site, day), stamp)
+                if kept is not None:
+                    days.append(kept)
+                    continue
+                missing.setdefault(site, (first, last, {}))[2][day] = path
+                stamps[(site, day)] = stamp
+
+        def per_day(visits: str) -> dict[tuple[str, str], list[intervals.Row]]:
+            query = f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}) "
+            query += _strip_with(sql.day_intervals(minutes))
+            return intervals.by_day(con.execute(query, params).fetchall())
+
+        if missing:
+            found = per_day(_derived(self._closed(con, missing)[0], "NULL::TIMESTAMP"))
+            for (site, day), stamp in stamps.items():
+                figures = found.get((site, day), [])
+                self.figures.put((key, site, day), stamp, figures)
+                days.append(figures)
+        if live:
+            days += per_day(" UNION ALL ".join(live)).values()
+        return intervals.add_up(days)
 
     # -- the live day in Python ---------------------------------------------------------
 
@@ -293,11 +336,27 @@ class Reports:
         """The SQL of the visits and activity in scope: files, then live tables (their
         activity brought up to date only `with_activity`); and the visits files read
         when nothing live is (None when something is)."""
-        visit_files: list[str] = []
-        activity_files: list[str] = []
+        closed, visits, activity = self._plan(con, scope, now, with_activity)
+        visit_files = [str(p) for _, _, days in closed.values() for p in days.values()]
+        if closed:
+            read_visits, read_activity = self._closed(con, closed)
+            visits.insert(0, _derived(read_visits, "NULL::TIMESTAMP"))
+            activity.insert(0, read_activity)
+        empty_visits = _derived(db.empty_select(VISIT_COLUMNS), "NULL::TIMESTAMP")
+        return (
+            sql.union(visits, empty_visits),
+            sql.union(activity, db.empty_select(ACTIVITY_COLUMNS)),
+            None if visits[1 if visit_files else 0 :] else visit_files,
+        )
+
+    def _plan(
+        self, con: duckdb.DuckDBPyConnection, scope: Scope, now: float, with_activity: bool
+    ) -> tuple[dict[str, Closed], list[str], list[str]]:
+        """The closed days read from their files (site -> its period and its days' visits
+        files), and the SQL of the live tables' visits and activity."""
         visits: list[str] = []
         activity: list[str] = []
-        closed: dict[str, tuple[date, date, dict[str, Path]]] = {}
+        closed: dict[str, Closed] = {}
         for site, period in sorted(scope.periods.items()):
             days = built_days(self.root, site, str(period.first), str(period.last))
             live = self.live.get(site)
@@ -312,9 +371,6 @@ class Reports:
                     live = None
             else:
                 live = None
-            for path in days.values():
-                visit_files.append(str(path))
-                activity_files.append(str(path.parent / ACTIVITY_FILE))
             if days:
                 closed[site] = (period.first, period.last, days)
             if live is None or live.sync(con, now, activity=with_activity) is None:
@@ -324,17 +380,18 @@ class Reports:
             visits.append(_derived(f"SELECT * FROM {live.visits_table}", local_now))
             activity.append(f"SELECT * FROM {live.activity_table}")
             activity.append(f"SELECT * FROM {live.open_table}")
-        if visit_files:
-            kept = self.memory.sources(con, closed) if self.memory.max_days else None
-            read_visits, read_activity = kept or (_read(visit_files), _read(activity_files))
-            visits.insert(0, _derived(read_visits, "NULL::TIMESTAMP"))
-            activity.insert(0, read_activity)
-        empty_visits = _derived(db.empty_select(VISIT_COLUMNS), "NULL::TIMESTAMP")
-        return (
-            sql.union(visits, empty_visits),
-            sql.union(activity, db.empty_select(ACTIVITY_COLUMNS)),
-            None if visits[1 if visit_files else 0 :] else visit_files,
-        )
+        return closed, visits, activity
+
+    def _closed(
+        self, con: duckdb.DuckDBPyConnection, closed: Mapping[str, Closed]
+    ) -> tuple[str, str]:
+        """The SELECTs of the visits and activity of closed days: kept in memory, or their
+        files read as they are when memory is off or they are more than it keeps."""
+        kept = self.memory.sources(con, closed) if self.memory.max_days else None
+        if kept is not None:
+            return kept
+        paths = [p for _, _, days in closed.values() for p in days.values()]
+        return _read([str(p) for p in paths]), _read([str(p.parent / ACTIVITY_FILE) for p in paths])
 
 
 def _read(paths: Sequence[str]) -> str:
