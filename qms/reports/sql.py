@@ -85,16 +85,16 @@ def day_intervals(minutes: int) -> str:
     visits, so a period's figure is the sum (the maximum) of its days' for the same
     start (`qms.reports.intervals.add_up`).
 
-    One pass over the visits: each gives a few events, each at an interval's number
-    `b` (its start in microseconds // its width, as `time_bucket` counts them) with
-    `end` its end. A wait that arrived before `end` and ends at or after it is in the
-    queue at `end`: +1 at the arrival's interval, -1 at the wait end's (a visit still
-    waiting is in the queue at its last interval too), summed running over the day's
-    intervals. The longest wait in `b` is the larger of `end` minus the oldest arrival
-    still waiting at `end` (the least arrival among the waits ending at or after `end`:
-    a running minimum from the day's last interval back) and the longest wait that
-    ended inside `b`. Only each day's own span of intervals is walked, never the
-    nights between days."""
+    One pass over the visits: each gives a few events, counted per interval number `b`
+    (its start in microseconds // its width, as `time_bucket` counts them; `end` its
+    end) and per site and day: its arrival, its call, its serving, the end of its wait.
+    A wait that arrived before `end` and ends at or after it is in the queue at `end`:
+    +1 at the arrival's interval, -1 at the wait end's (the one after it for a visit
+    still waiting), summed running over the day's intervals. The longest wait in `b`
+    is the larger of `end` minus the oldest arrival still waiting at `end` (the least
+    arrival among the waits ending in a later interval: a running minimum from the
+    day's last interval back) and the longest wait that ended inside `b`. Only each
+    day's own span of intervals is walked, never the nights between days."""
     width = int(minutes) * 60_000_000
     return f"""
 WITH w AS (
@@ -104,30 +104,35 @@ WITH w AS (
            (visit = 1)::INTEGER AS first_visit, coalesce(wait_end > arrival, false) AS waits
     FROM v),
 ev AS (
-    SELECT site, day, a_us // {width} AS b, 1 AS arrivals, first_visit AS issued, 0 AS calls,
-           0 AS served, waits::INTEGER AS d, NULL::BIGINT AS longest, NULL::BIGINT AS oldest
-    FROM w
-    UNION ALL SELECT site, day, ci, 0, 0, 1, 0, 0, NULL, NULL FROM w WHERE ci IS NOT NULL
-    UNION ALL SELECT site, day, si, 0, 0, 0, 1, 0, NULL, NULL FROM w WHERE si IS NOT NULL
+    SELECT site, day, a_us // {width} AS b, count(*) AS arrivals, sum(first_visit) AS issued,
+           0 AS calls, 0 AS served, count(*) FILTER (WHERE waits) AS up,
+           0 AS down_now, 0 AS down_next, NULL::BIGINT AS longest, NULL::BIGINT AS oldest
+    FROM w GROUP BY ALL
     UNION ALL
-    SELECT site, day, e_us // {width} + waiting::BIGINT, 0, 0, 0, 0, -1, NULL, NULL
-    FROM w WHERE waits
+    SELECT site, day, ci, 0, 0, count(*), 0, 0, 0, 0, NULL, NULL
+    FROM w WHERE ci IS NOT NULL GROUP BY ALL
+    UNION ALL
+    SELECT site, day, si, 0, 0, 0, count(*), 0, 0, 0, NULL, NULL
+    FROM w WHERE si IS NOT NULL GROUP BY ALL
     UNION ALL
     SELECT site, day, e_us // {width}, 0, 0, 0, 0, 0,
-           CASE WHEN waiting OR e_us % {width} <> 0 THEN e_us - a_us END, NULL
-    FROM w WHERE waits
-    UNION ALL
-    SELECT site, day, e_us // {width} - 1, 0, 0, 0, 0, 0, NULL, a_us FROM w WHERE waits),
+           count(*) FILTER (WHERE NOT waiting), count(*) FILTER (WHERE waiting),
+           max(e_us - a_us) FILTER (WHERE waiting OR e_us % {width} <> 0), min(a_us)
+    FROM w WHERE waits GROUP BY ALL),
 g AS (
     SELECT site, day, b, sum(arrivals)::BIGINT AS arrivals, sum(issued)::BIGINT AS issued,
-           sum(calls)::BIGINT AS calls, sum(served)::BIGINT AS served, sum(d)::BIGINT AS d,
-           max(longest) AS longest, min(oldest) AS oldest
+           sum(calls)::BIGINT AS calls, sum(served)::BIGINT AS served,
+           sum(up)::BIGINT AS up, sum(down_now)::BIGINT AS down_now,
+           sum(down_next)::BIGINT AS down_next, max(longest) AS longest, min(oldest) AS oldest
     FROM ev GROUP BY site, day, b),
 span AS (SELECT site, day, unnest(range(min(b), max(b) + 1)) AS b FROM g GROUP BY site, day),
 runs AS (
     SELECT site, day, b, (b + 1) * {width} AS end_us, arrivals, issued, calls, served, longest,
-           sum(coalesce(d, 0)) OVER (PARTITION BY site, day ORDER BY b) AS queue,
-           min(oldest) OVER (PARTITION BY site, day ORDER BY b DESC) AS first_us
+           sum(coalesce(up, 0) - coalesce(down_now, 0)) OVER (PARTITION BY site, day ORDER BY b)
+           - coalesce(sum(down_next) OVER (PARTITION BY site, day ORDER BY b
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS queue,
+           min(oldest) OVER (PARTITION BY site, day ORDER BY b
+                  ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS first_us
     FROM span LEFT JOIN g USING (site, day, b)),
 q AS (SELECT *, first_us < end_us OR longest IS NOT NULL AS waited FROM runs)
 SELECT site, strftime(day, '%Y-%m-%d') AS day,
