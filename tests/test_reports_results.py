@@ -1,21 +1,23 @@
-"""Results of queries over closed days alone are kept (`qms.reports.results`), and a day
-rebuilt into a new file is read again, not answered from what was kept."""
+"""Results of queries over closed days alone are kept (`qms.reports.results`), so are the
+closed days' rows and interval figures (`qms.reports.memory`, `qms.reports.intervals`),
+and a day rebuilt into a new file is read again, not answered from what was kept."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date
 from pathlib import Path
+from unittest import mock
 
-import pytest
 from reports_hall import SITE, ReportsHall, local, store
 from test_reports_store import MONDAY, TUESDAY
 
 from qms.core import commands as c
 from qms.eventlog import open_log
+from qms.reports import memory, sql
 from qms.reports.period import Period
-from qms.reports.query import Reports, Scope, memory_days
-from qms.reports.store import build_missing_days, rebuild
+from qms.reports.query import Reports, Scope
+from qms.reports.store import VISITS_FILE, build_missing_days, rebuild
 
 DAY = Scope({SITE: Period(date.fromisoformat(MONDAY), date.fromisoformat(MONDAY))})
 
@@ -121,9 +123,59 @@ async def test_a_summary_and_its_period_before_when_memory_holds_only_one_day(
             reports.close()
 
 
-def test_the_days_kept_in_memory_come_from_the_environment() -> None:
-    assert memory_days({}) == 400
-    assert memory_days({"QMS_REPORTS_MEMORY_DAYS": "0"}) == 0
-    for bad in ("-1", "many", ""):
-        with pytest.raises(ValueError, match="QMS_REPORTS_MEMORY_DAYS"):
-            memory_days({"QMS_REPORTS_MEMORY_DAYS": bad})
+async def test_intervals_over_days_kept_in_memory_add_up_each_days_figures(
+    tmp_path: Path,
+) -> None:
+    """A period's intervals are its days' figures added up; a closed day's figures, once
+    computed, are kept in memory and answer the next report without a query, until the
+    day's file is written again."""
+    root = tmp_path / "reports"
+    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
+    hall.busy(MONDAY, 3)
+    hall.busy(TUESDAY, 6)
+    hall.must(c.CloseDay(), 60.0)
+    log = open_log(f"sqlite:///{tmp_path / 'qms.db'}")
+    try:
+        await store(log, hall)
+        assert await build_missing_days(log, SITE, root) == [MONDAY, TUESDAY]
+    finally:
+        await log.close()
+    monday_only, tuesday_only = (
+        Scope({SITE: Period(date.fromisoformat(d), date.fromisoformat(d))})
+        for d in (MONDAY, TUESDAY)
+    )
+    both = Scope({SITE: Period(date.fromisoformat(MONDAY), date.fromisoformat(TUESDAY))})
+    reports = Reports(root, cached_results=0)
+    files = Reports(root, cached_results=0, memory_days=0)  # nothing kept: computed each time
+    try:
+        for minutes in (15, 30, 60):
+            days = [reports.intervals(s, minutes)["rows"] for s in (monday_only, tuesday_only)]
+            rows = reports.intervals(both, minutes)["rows"]
+            assert rows == days[0] + days[1] == files.intervals(both, minutes)["rows"]
+            assert sum(r["arrivals"] for r in rows) == 9
+            assert sum(r["served"] for r in rows) == 2 + 5
+            for day, figures in zip((MONDAY, TUESDAY), days, strict=True):
+                stamp = memory.stamp(root / f"site={SITE}" / f"day={day}" / VISITS_FILE)
+                kept = reports.figures.get(((minutes, ()), SITE, day), stamp)
+                assert kept == [tuple(r.values()) for r in figures]
+        assert not files.figures._kept
+        # Kept: the same reports again without computing any day's figures.
+        want = {m: files.intervals(both, m) for m in (15, 30, 60)}
+        with mock.patch.object(sql, "day_intervals", side_effect=AssertionError("computed")):
+            for minutes in (15, 30, 60):
+                assert reports.intervals(both, minutes) == want[minutes]
+        # Tuesday written again (7 visitors, from another log): its figures are computed again.
+        hall = ReportsHall(local(TUESDAY, "07:00")).set_up()
+        hall.busy(TUESDAY, 7)
+        hall.must(c.CloseDay(), 60.0)
+        log = open_log(f"sqlite:///{tmp_path / 'again.db'}")
+        try:
+            await store(log, hall)
+            assert await rebuild(log, SITE, root) == [TUESDAY]
+        finally:
+            await log.close()
+        rows = reports.intervals(both, 60)["rows"]
+        assert sum(r["arrivals"] for r in rows) == 3 + 7
+    finally:
+        reports.close()
+        files.close()

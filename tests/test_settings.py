@@ -32,6 +32,7 @@ def test_every_field_comes_from_its_variable() -> None:
         "QMS_REQUEST_TIMEOUT": "2.5",
         "QMS_LIMIT_CONCURRENCY": "500",
         "QMS_WS_IMPL": "wsproto",
+        "QMS_REPORTS_MEMORY_DAYS": "30",
     }
     config = Config.from_env(env)
     assert config == Config(
@@ -50,6 +51,7 @@ def test_every_field_comes_from_its_variable() -> None:
         request_timeout=2.5,
         limit_concurrency=500,
         ws_impl="wsproto",
+        reports_memory_days=30,
     )
     assert Config.from_env(config.to_env()) == config  # what uvicorn's workers rebuild
     assert Config.from_env({}) == Config()
@@ -58,7 +60,14 @@ def test_every_field_comes_from_its_variable() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("QMS_PORT", "delapan ribu"), ("QMS_WORKERS", "2.5"), ("QMS_REQUEST_TIMEOUT", "10s")],
+    [
+        ("QMS_PORT", "delapan ribu"),
+        ("QMS_WORKERS", "2.5"),
+        ("QMS_REQUEST_TIMEOUT", "10s"),
+        ("QMS_REPORTS_MEMORY_DAYS", "many"),
+        ("QMS_REPORTS_MEMORY_DAYS", ""),
+        ("QMS_REPORTS_MEMORY_DAYS", "-1"),
+    ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(SettingError, match=name):
@@ -72,3 +81,14 @@ def test_the_server_refuses_to_start_on_a_bad_value(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "qms: QMS_PORT must be int, got 'delapan ribu'"
+
+
+def test_the_days_kept_in_memory_for_reports_are_a_setting(tmp_path: Path) -> None:
+    assert Config.from_env({}).reports_memory_days == 400
+    assert Config.from_env({"QMS_REPORTS_MEMORY_DAYS": "0"}).reports_memory_days == 0
+    env = {**os.environ, "QMS_REPORTS_MEMORY_DAYS": "-5", "QMS_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "qms", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "qms: QMS_REPORTS_MEMORY_DAYS must be 0 or more, got -5"

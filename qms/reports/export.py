@@ -17,7 +17,8 @@ from typing import Any
 
 from qms.reports import xlsx
 from qms.reports.errors import ReportError
-from qms.reports.query import Reports, Scope
+from qms.reports.query import Reports
+from qms.reports.scope import Scope
 
 Table = tuple[list[str], Sequence[Sequence[Any]]]
 

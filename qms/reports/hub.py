@@ -35,7 +35,7 @@ from qms.engine import SiteEngine
 from qms.eventlog import EventLog
 from qms.reports.live import LiveDay
 from qms.reports.period import Period
-from qms.reports.query import Reports
+from qms.reports.query import MEMORY_DAYS, Reports
 from qms.reports.store import PAGE, build_days, build_missing_days, built_days, write_day
 from qms.reports.visits import DayRows, SiteFold
 
@@ -159,10 +159,10 @@ class SiteReports:
 class ReportsHub:
     """Every open site's reports, and the `Reports` that answers them."""
 
-    def __init__(self, log: EventLog, root: Path) -> None:
+    def __init__(self, log: EventLog, root: Path, memory_days: int = MEMORY_DAYS) -> None:
         self.log = log
         self.root = Path(root)
-        self.reports = Reports(self.root)
+        self.reports = Reports(self.root, memory_days=memory_days)
         self.sites: dict[str, SiteReports] = {}
 
     def attach(self, engine: SiteEngine) -> None:

@@ -10,125 +10,31 @@ the cards, the API and the exports are meant to take their numbers from here.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qms.core.model import Channel, Priority
-from qms.eventlog.codec import check_site
-from qms.reports import db, memory, results, satisfaction, sql, today
+from qms.reports import db, intervals, memory, results, satisfaction, sql, today
 from qms.reports.errors import ReportError
 from qms.reports.live import LiveDay
-from qms.reports.period import Period, between, named
 from qms.reports.rows import ACTIVITY_COLUMNS, VISIT_COLUMNS, LocalClock, Visit
+from qms.reports.scope import Filters, Scope, conditions, scope
 from qms.reports.store import ACTIVITY_FILE, VISITS_FILE, built_days, day_dir
 
 if TYPE_CHECKING:
     import duckdb
 
-MAX_FILTER_VALUES = 200
+# `Filters`, `Scope` and `scope` live in `qms.reports.scope`; imported from here too.
+__all__ = ["INTERVAL_MINUTES", "MEMORY_DAYS", "STAFF_KEYS", "Filters", "Reports", "Scope", "scope"]
+
 INTERVAL_MINUTES = (15, 30, 60)
 STAFF_KEYS = ("counter", "officer")
-_ALLOWED = {"channel": {c.value for c in Channel}, "priority": {p.value for p in Priority}}
-
-
-def memory_days(env: Mapping[str, str] = os.environ) -> int:
-    """Closed days a process keeps in memory for its reports (`QMS_REPORTS_MEMORY_DAYS`,
-    default 400; 0: the files are read every time)."""
-    raw = env.get("QMS_REPORTS_MEMORY_DAYS", "400").strip()
-    if not raw.isdigit():
-        raise ValueError(f"QMS_REPORTS_MEMORY_DAYS: a whole number of days (0: none), not {raw!r}")
-    return int(raw)
-
-
-MEMORY_DAYS = memory_days()
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Only visits whose column is one of the listed values (an empty list: all)."""
-
-    agency: tuple[str, ...] = ()
-    service: tuple[str, ...] = ()
-    counter: tuple[str, ...] = ()
-    officer: tuple[str, ...] = ()
-    channel: tuple[str, ...] = ()
-    priority: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, data: Mapping[str, Any] | None) -> Filters:
-        """From untrusted input: each known key maps to a list of strings."""
-        names = {f.name for f in fields(cls)}
-        values: dict[str, tuple[str, ...]] = {}
-        for key, raw in (data or {}).items():
-            if key not in names:
-                raise ReportError("invalid_filter", f"no filter {key!r}", allowed=sorted(names))
-            items = [raw] if isinstance(raw, str) else raw
-            if not isinstance(items, list | tuple) or len(items) > MAX_FILTER_VALUES:
-                raise ReportError("invalid_filter", f"{key}: a list of at most 200", filter=key)
-            for item in items:
-                if not isinstance(item, str) or not 0 < len(item) <= 200:
-                    raise ReportError("invalid_filter", f"{key}: values are ids", filter=key)
-                if key in _ALLOWED and item not in _ALLOWED[key]:
-                    raise ReportError(
-                        "invalid_filter",
-                        f"{key}: unknown value {item!r}",
-                        filter=key,
-                        allowed=sorted(_ALLOWED[key]),
-                    )
-            values[key] = tuple(sorted(set(items)))
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, list[str]]:
-        return {f.name: list(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name)}
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which sites, each over a period of its own calendar, and which visits of them."""
-
-    periods: Mapping[str, Period]
-    filters: Filters = field(default_factory=Filters)
-
-    def __post_init__(self) -> None:
-        if not self.periods:
-            raise ReportError("invalid_site", "name at least one site")
-        for site in self.periods:
-            try:
-                check_site(site)
-            except ValueError:
-                raise ReportError("invalid_site", f"not a site id: {site!r}") from None
-
-    def previous(self) -> Scope:
-        return Scope({s: p.previous() for s, p in self.periods.items()}, self.filters)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sites": {s: p.to_dict() for s, p in sorted(self.periods.items())},
-            "filters": self.filters.to_dict(),
-        }
-
-
-def scope(
-    sites: Mapping[str, str],
-    period: str | tuple[str, str],
-    now: float,
-    filters: Mapping[str, Any] | Filters | None = None,
-) -> Scope:
-    """A scope over `sites` (site -> its timezone): a named period resolved in each site's
-    own calendar at `now`, or a (first, last) range of dates, the same for every site."""
-    if isinstance(period, str):
-        periods = {site: named(period, now, tz) for site, tz in sites.items()}
-    else:
-        first, last = period
-        periods = dict.fromkeys(sites, between(first, last))
-    wanted = filters if isinstance(filters, Filters) else Filters.parse(filters)
-    return Scope(periods, wanted)
+MEMORY_DAYS = 400  # closed days kept in memory: the default of Config.reports_memory_days
+FIGURES_PER_DAY = 4  # a kept day's interval figures: three widths, and some filters
+Closed = tuple[date, date, dict[str, Path]]  # a site's period, its closed days' visits files
 
 
 class Reports:
@@ -140,6 +46,8 @@ class Reports:
         self.root = Path(root)
         # Closed days' rows copied into DuckDB's memory on first use (0: read the files).
         self.memory = memory.ClosedDays(memory_days)
+        # Their per-interval figures (15, 30, 60 minutes; per filters), once computed.
+        self.figures = intervals.DayFigures(FIGURES_PER_DAY * memory_days)
         # The results of queries over closed days alone (e.g. the live summary's day
         # before), keyed by the files' identity: a rebuilt file is another file.
         self.results = results.Results(cached_results)
@@ -155,6 +63,7 @@ class Reports:
             for live in self.live.values():
                 live.forget(self._con)
             self.memory.forget(self._con)
+            self.figures.clear()
             self._con.close()
             self._con = None
 
@@ -200,7 +109,9 @@ class Reports:
             raise ReportError(
                 "invalid_interval", "interval minutes: 15, 30 or 60", allowed=INTERVAL_MINUTES
             )
-        rows = self._rows(scope, sql.intervals(minutes), now)
+        at = time.time() if now is None else now
+        with self._lock:
+            rows = self._intervals(self._connection(), scope, minutes, at)
         return {"scope": scope.to_dict(), "minutes": minutes, "rows": rows}
 
     def heatmap(self, scope: Scope, now: float | None = None) -> dict[str, Any]:
@@ -271,6 +182,42 @@ class Reports:
             for r in rows
         }
 
+    def _intervals(
+        self, con: duckdb.DuckDBPyConnection, scope: Scope, minutes: int, now: float
+    ) -> list[dict[str, Any]]:
+        """The intervals' figures as the sum of each day's (`qms.reports.intervals`): a
+        closed day's kept in memory once computed, the live day's computed each time."""
+        closed, live, _ = self._plan(con, scope, now, False)
+        where, params = conditions(scope.filters)
+        key = (minutes, results.frozen(params))
+        days: list[list[intervals.Row]] = []
+        missing: dict[str, Closed] = {}
+        stamps: dict[tuple[str, str], memory.Stamp] = {}
+        for site, (first, last, files) in closed.items():
+            for day, path in files.items():
+                stamp = memory.stamp(path)
+                kept = self.figures.get((key, site, day), stamp)
+                if kept is not None:
+                    days.append(kept)
+                    continue
+                missing.setdefault(site, (first, last, {}))[2][day] = path
+                stamps[(site, day)] = stamp
+
+        def per_day(visits: str) -> dict[tuple[str, str], list[intervals.Row]]:
+            query = f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}) "
+            query += _strip_with(sql.day_intervals(minutes))
+            return intervals.by_day(con.execute(query, params).fetchall())
+
+        if missing:
+            found = per_day(_derived(self._closed(con, missing)[0], "NULL::TIMESTAMP"))
+            for (site, day), stamp in stamps.items():
+                figures = found.get((site, day), [])
+                self.figures.put((key, site, day), stamp, figures)
+                days.append(figures)
+        if live:
+            days += per_day(" UNION ALL ".join(live)).values()
+        return intervals.add_up(days)
+
     # -- the live day in Python ---------------------------------------------------------
 
     def _live_rows(self, scope: Scope) -> list[Visit] | None:
@@ -326,7 +273,7 @@ class Reports:
             read: list[list[str] | None] = []
             for i, part in enumerate((scope, before)):
                 visits, _, files = self._sources(con, part, at, False)
-                where, params = _where(part.filters)
+                where, params = conditions(part.filters)
                 ctes.append(f"v{i} AS (SELECT * FROM ({visits}) WHERE {where})")
                 selects.append(sql.summary(f"v{i}", i))
                 read.append(files)
@@ -363,8 +310,8 @@ class Reports:
         with self._lock:
             con = self._connection()
             visits, counters, files = self._sources(con, scope, at, activity)
-            where, params = _where(scope.filters)
-            staff_where = _where(scope.filters, only=STAFF_KEYS)[0]
+            where, params = conditions(scope.filters)
+            staff_where = conditions(scope.filters, only=STAFF_KEYS)[0]
             full = (
                 f"WITH v AS (SELECT * FROM ({visits}) WHERE {where}), "
                 f"a AS (SELECT * FROM ({counters}) WHERE {staff_where}) {_strip_with(query)}"
@@ -389,11 +336,27 @@ class Reports:
         """The SQL of the visits and activity in scope: files, then live tables (their
         activity brought up to date only `with_activity`); and the visits files read
         when nothing live is (None when something is)."""
-        visit_files: list[str] = []
-        activity_files: list[str] = []
+        closed, visits, activity = self._plan(con, scope, now, with_activity)
+        visit_files = [str(p) for _, _, days in closed.values() for p in days.values()]
+        if closed:
+            read_visits, read_activity = self._closed(con, closed)
+            visits.insert(0, _derived(read_visits, "NULL::TIMESTAMP"))
+            activity.insert(0, read_activity)
+        empty_visits = _derived(db.empty_select(VISIT_COLUMNS), "NULL::TIMESTAMP")
+        return (
+            sql.union(visits, empty_visits),
+            sql.union(activity, db.empty_select(ACTIVITY_COLUMNS)),
+            None if visits[1 if visit_files else 0 :] else visit_files,
+        )
+
+    def _plan(
+        self, con: duckdb.DuckDBPyConnection, scope: Scope, now: float, with_activity: bool
+    ) -> tuple[dict[str, Closed], list[str], list[str]]:
+        """The closed days read from their files (site -> its period and its days' visits
+        files), and the SQL of the live tables' visits and activity."""
         visits: list[str] = []
         activity: list[str] = []
-        closed: dict[str, tuple[date, date, dict[str, Path]]] = {}
+        closed: dict[str, Closed] = {}
         for site, period in sorted(scope.periods.items()):
             days = built_days(self.root, site, str(period.first), str(period.last))
             live = self.live.get(site)
@@ -408,9 +371,6 @@ class Reports:
                     live = None
             else:
                 live = None
-            for path in days.values():
-                visit_files.append(str(path))
-                activity_files.append(str(path.parent / ACTIVITY_FILE))
             if days:
                 closed[site] = (period.first, period.last, days)
             if live is None or live.sync(con, now, activity=with_activity) is None:
@@ -420,17 +380,18 @@ class Reports:
             visits.append(_derived(f"SELECT * FROM {live.visits_table}", local_now))
             activity.append(f"SELECT * FROM {live.activity_table}")
             activity.append(f"SELECT * FROM {live.open_table}")
-        if visit_files:
-            kept = self.memory.sources(con, closed) if self.memory.max_days else None
-            read_visits, read_activity = kept or (_read(visit_files), _read(activity_files))
-            visits.insert(0, _derived(read_visits, "NULL::TIMESTAMP"))
-            activity.insert(0, read_activity)
-        empty_visits = _derived(db.empty_select(VISIT_COLUMNS), "NULL::TIMESTAMP")
-        return (
-            sql.union(visits, empty_visits),
-            sql.union(activity, db.empty_select(ACTIVITY_COLUMNS)),
-            None if visits[1 if visit_files else 0 :] else visit_files,
-        )
+        return closed, visits, activity
+
+    def _closed(
+        self, con: duckdb.DuckDBPyConnection, closed: Mapping[str, Closed]
+    ) -> tuple[str, str]:
+        """The SELECTs of the visits and activity of closed days: kept in memory, or their
+        files read as they are when memory is off or they are more than it keeps."""
+        kept = self.memory.sources(con, closed) if self.memory.max_days else None
+        if kept is not None:
+            return kept
+        paths = [p for _, _, days in closed.values() for p in days.values()]
+        return _read([str(p) for p in paths]), _read([str(p.parent / ACTIVITY_FILE) for p in paths])
 
 
 def _read(paths: Sequence[str]) -> str:
@@ -447,16 +408,6 @@ def _strip_with(query: str) -> str:
     """Join a view's own WITH onto the scope's: `WITH v AS (…), a AS (…), its CTEs`."""
     text = query.strip()
     return ", " + text[4:].lstrip() if text.upper().startswith("WITH") else text
-
-
-def _where(filters: Filters, only: Sequence[str] | None = None) -> tuple[str, dict[str, Any]]:
-    conds, params = ["true"], {}
-    for f in fields(filters):
-        values = getattr(filters, f.name)
-        if values and (only is None or f.name in only):
-            conds.append(sql.in_list(f"f_{f.name}", f.name))
-            params[f"f_{f.name}"] = list(values)
-    return " AND ".join(conds), params
 
 
 # -- shaping the results -----------------------------------------------------------------

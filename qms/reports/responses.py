@@ -20,7 +20,7 @@ from qms.reports import satisfaction
 from qms.reports.errors import ReportError
 from qms.reports.export import Table
 from qms.reports.hub import ReportsHub
-from qms.reports.query import Filters, Scope
+from qms.reports.scope import Filters, Scope
 from qms.survey.aggregate import Record
 from qms.survey.routes import min_group_of, survey_book
 

@@ -33,7 +33,8 @@ from qms.reports import export, responses, sql
 from qms.reports.errors import CODES, ReportError
 from qms.reports.hub import ReportsHub
 from qms.reports.period import NAMED
-from qms.reports.query import INTERVAL_MINUTES, STAFF_KEYS, Scope, scope
+from qms.reports.query import INTERVAL_MINUTES, STAFF_KEYS
+from qms.reports.scope import Scope, scope
 from qms.server.api_hall import _set_up_engine
 from qms.server.errors import ApiError
 from qms.server.principal import Principal, Role

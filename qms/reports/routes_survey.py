@@ -21,7 +21,6 @@ from starlette.responses import Response
 from qms.reports import export, satisfaction
 from qms.reports.errors import ReportError
 from qms.reports.export import to_csv
-from qms.reports.query import Scope
 from qms.reports.responses import SHEET, check_cut, sheet, survey_view
 from qms.reports.routes import (
     PERIOD_PARAMETERS,
@@ -36,6 +35,7 @@ from qms.reports.routes import (
     run_report,
     where,
 )
+from qms.reports.scope import Scope
 from qms.server.principal import Principal
 from qms.server.routes import ApiRoute
 

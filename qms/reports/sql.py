@@ -77,60 +77,73 @@ def summary(relation: str, part: int) -> str:
     return f"SELECT {int(part)} AS part, {MEASURES} FROM {relation}"
 
 
-def intervals(minutes: int) -> str:
-    """Arrivals, tickets issued, calls and served per interval (by the time each happened);
-    queue length at the interval's end and the longest wait among the visits waiting
-    during it (arrived before its end, wait ended after its start).
+def day_intervals(minutes: int) -> str:
+    """Per site, day and interval of `minutes` (its start, site-local): arrivals, tickets
+    issued, calls and served (by the time each happened); the queue at the interval's
+    end and the longest wait among the visits waiting during it (arrived before its end,
+    wait ended after its start). Each figure is a count or a maximum over the day's
+    visits, so a period's figure is the sum (the maximum) of its days' for the same
+    start (`qms.reports.intervals.add_up`).
 
-    The waits are not spread over the intervals they cross: with `b` an interval's
-    number (its start in microseconds // its width, as `time_bucket` counts them) and
-    `end` its end, a wait that arrived before `end` and ends at or after it is in the
-    queue at `end` (a running sum of +1 at the arrival's interval, -1 at the wait end's;
-    a visit still waiting is in the queue at its last interval too), and the longest
-    wait in `b` is the larger of `end` minus the oldest arrival still waiting at `end`
-    (the least arrival among the waits ending at or after `end`: a running minimum
-    from the last interval back) and the longest wait that ended inside `b`."""
-    step = f"INTERVAL {int(minutes)} MINUTE"
+    One pass over the visits: each gives a few events, counted per interval number `b`
+    (its start in microseconds // its width, as `time_bucket` counts them; `end` its
+    end) and per site and day: its arrival, its call, its serving, the end of its wait.
+    A wait that arrived before `end` and ends at or after it is in the queue at `end`:
+    +1 at the arrival's interval, -1 at the wait end's (the one after it for a visit
+    still waiting), summed running over the day's intervals. The longest wait in `b`
+    is the larger of `end` minus the oldest arrival still waiting at `end` (the least
+    arrival among the waits ending in a later interval: a running minimum from the
+    day's last interval back) and the longest wait that ended inside `b`. Only each
+    day's own span of intervals is walked, never the nights between days."""
     width = int(minutes) * 60_000_000
     return f"""
-WITH arr AS (
-    SELECT time_bucket({step}, arrival) AS start, count(*) AS arrivals,
-           count(*) FILTER (WHERE visit = 1) AS issued
-    FROM v GROUP BY 1),
-cal AS (
-    SELECT time_bucket({step}, called) AS start, count(*) AS calls
-    FROM v WHERE called IS NOT NULL GROUP BY 1),
-srv AS (
-    SELECT time_bucket({step}, finished) AS start, count(*) AS served
-    FROM v WHERE outcome = 'served' GROUP BY 1),
-w AS (
-    SELECT a_us, e_us, waiting, a_us // {width} AS ai, e_us // {width} AS ei
-    FROM (SELECT epoch_us(arrival) AS a_us, epoch_us(wait_end) AS e_us, waiting
-          FROM v WHERE wait_end > arrival)),
-up AS (SELECT ai AS b, count(*) AS n FROM w GROUP BY 1),
-down AS (SELECT ei + waiting::BIGINT AS b, count(*) AS n FROM w GROUP BY 1),
-ended AS (
-    SELECT ei AS b, max(e_us - a_us) AS longest FROM w
-    WHERE waiting OR e_us % {width} <> 0 GROUP BY 1),
-oldest AS (SELECT ei - 1 AS b, min(a_us) AS a_us FROM w GROUP BY 1),
-span AS (SELECT unnest(range(min(ai), max(ei) + 1)) AS b FROM w),
+WITH w AS (
+    SELECT site, day, epoch_us(arrival) AS a_us, epoch_us(wait_end) AS e_us, waiting,
+           epoch_us(called) // {width} AS ci,
+           CASE WHEN outcome = 'served' THEN epoch_us(finished) // {width} END AS si,
+           (visit = 1)::INTEGER AS first_visit, coalesce(wait_end > arrival, false) AS waits
+    FROM v),
+ev AS (
+    SELECT site, day, a_us // {width} AS b, count(*) AS arrivals, sum(first_visit) AS issued,
+           0 AS calls, 0 AS served, count(*) FILTER (WHERE waits) AS up,
+           0 AS down_now, 0 AS down_next, NULL::BIGINT AS longest, NULL::BIGINT AS oldest
+    FROM w GROUP BY ALL
+    UNION ALL
+    SELECT site, day, ci, 0, 0, count(*), 0, 0, 0, 0, NULL, NULL
+    FROM w WHERE ci IS NOT NULL GROUP BY ALL
+    UNION ALL
+    SELECT site, day, si, 0, 0, 0, count(*), 0, 0, 0, NULL, NULL
+    FROM w WHERE si IS NOT NULL GROUP BY ALL
+    UNION ALL
+    SELECT site, day, e_us // {width}, 0, 0, 0, 0, 0,
+           count(*) FILTER (WHERE NOT waiting), count(*) FILTER (WHERE waiting),
+           max(e_us - a_us) FILTER (WHERE waiting OR e_us % {width} <> 0), min(a_us)
+    FROM w WHERE waits GROUP BY ALL),
+g AS (
+    SELECT site, day, b, sum(arrivals)::BIGINT AS arrivals, sum(issued)::BIGINT AS issued,
+           sum(calls)::BIGINT AS calls, sum(served)::BIGINT AS served,
+           sum(up)::BIGINT AS up, sum(down_now)::BIGINT AS down_now,
+           sum(down_next)::BIGINT AS down_next, max(longest) AS longest, min(oldest) AS oldest
+    FROM ev GROUP BY site, day, b),
+span AS (SELECT site, day, unnest(range(min(b), max(b) + 1)) AS b FROM g GROUP BY site, day),
 runs AS (
-    SELECT b, (b + 1) * {width} AS end_us, ended.longest,
-           sum(coalesce(up.n, 0) - coalesce(down.n, 0)) OVER (ORDER BY b) AS queue,
-           min(oldest.a_us) OVER (ORDER BY b DESC) AS first_us
-    FROM span LEFT JOIN up USING (b) LEFT JOIN down USING (b)
-         LEFT JOIN ended USING (b) LEFT JOIN oldest USING (b)),
-q AS (
-    SELECT make_timestamp(b * {width}) AS start, queue::BIGINT AS queue_end,
-           greatest(CASE WHEN first_us < end_us THEN end_us - first_us END, longest) / 1e6
-               AS longest_wait_s
-    FROM runs WHERE first_us < end_us OR longest IS NOT NULL)
-SELECT strftime(start, '%Y-%m-%dT%H:%M:%S') AS start,
+    SELECT site, day, b, (b + 1) * {width} AS end_us, arrivals, issued, calls, served, longest,
+           sum(coalesce(up, 0) - coalesce(down_now, 0)) OVER (PARTITION BY site, day ORDER BY b)
+           - coalesce(sum(down_next) OVER (PARTITION BY site, day ORDER BY b
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS queue,
+           min(oldest) OVER (PARTITION BY site, day ORDER BY b
+                  ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS first_us
+    FROM span LEFT JOIN g USING (site, day, b)),
+q AS (SELECT *, first_us < end_us OR longest IS NOT NULL AS waited FROM runs)
+SELECT site, strftime(day, '%Y-%m-%d') AS day,
+       strftime(make_timestamp(b * {width}), '%Y-%m-%dT%H:%M:%S') AS start,
        coalesce(arrivals, 0) AS arrivals, coalesce(issued, 0) AS issued,
        coalesce(calls, 0) AS calls, coalesce(served, 0) AS served,
-       coalesce(queue_end, 0) AS queue_end, longest_wait_s
-FROM arr FULL JOIN cal USING (start) FULL JOIN srv USING (start) FULL JOIN q USING (start)
-ORDER BY 1"""
+       CASE WHEN waited THEN queue ELSE 0 END::BIGINT AS queue_end,
+       greatest(CASE WHEN first_us < end_us THEN end_us - first_us END, longest) / 1e6
+           AS longest_wait_s
+FROM q WHERE arrivals > 0 OR calls > 0 OR served > 0 OR waited
+ORDER BY site, day, b"""
 
 
 # The visits' own columns, for the exports (one row per visit).

@@ -109,7 +109,7 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.hall = Hall(event_log, relay=config.relay)
         # Each site's reports follow its engine from its opening (closed days are
         # written as they close); DuckDB is loaded by the first write or report.
-        app.state.reports = ReportsHub(event_log, config.reports_path)
+        app.state.reports = ReportsHub(event_log, config.reports_path, config.reports_memory_days)
         app.state.hall.on_open.append(app.state.reports.attach)
         app.state.throttle = Throttle(event_log)  # every rate rule, one store
         app.state.auth = await Accounts(

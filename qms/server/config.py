@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from qms.server.settings import dump, load
+from qms.server.settings import SettingError, dump, load
 
 PREFIX = "QMS_"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -49,6 +49,15 @@ class Config:
     ws_impl: str = "websockets-sansio"
     # Where the closed days' report files go (docs/reports.md); empty: DATA_DIR/reports.
     reports_dir: str = ""
+    # Closed days whose rows each process keeps in memory for its reports, the least
+    # recently used dropped first (~1 MB a day of 2,000 visits; 0: read the files).
+    reports_memory_days: int = 400
+
+    def __post_init__(self) -> None:
+        if self.reports_memory_days < 0:
+            raise SettingError(
+                f"QMS_REPORTS_MEMORY_DAYS must be 0 or more, got {self.reports_memory_days!r}"
+            )
 
     @property
     def effective_log_url(self) -> str:
