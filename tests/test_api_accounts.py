@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import stat
 import time
 from collections.abc import Iterator
@@ -554,6 +555,38 @@ def test_secret_key_file(tmp_path: Path) -> None:
     assert len(key) == 64 and secret_key(config) == key  # generated once
     assert secret_key(Config(data_dir=tmp_path / "other", secret_key="from-env")) == b"from-env"
     assert not (tmp_path / "other" / "secret.key").exists()
+
+
+def test_workers_starting_together_read_the_same_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qms serve --workers 2` on a new data dir: a worker reading the key while the
+    other is writing it must read the whole key, never an empty one (it then signed
+    and checked cookies with b"": a cookie from one worker was 401 on the other)."""
+    config = Config(data_dir=tmp_path / "data")
+    token_hex = secrets.token_hex
+    others: list[bytes] = []
+    calls = itertools.count()
+
+    def writing(n: int) -> str:  # the first worker is between creating and writing
+        if next(calls) == 0:
+            others.append(secret_key(config))  # the second worker starts right then
+        return token_hex(n)
+
+    monkeypatch.setattr(secrets, "token_hex", writing)
+    first = secret_key(config)
+    assert len(first) == 64 and others == [first]
+    assert (tmp_path / "data" / "secret.key").read_bytes().strip() == first
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["secret.key"]  # no leftovers
+
+
+def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "secret.key").write_bytes(b"\n")
+    (data / "secret.key").chmod(0o600)
+    with pytest.raises(RuntimeError, match=r"secret\.key is empty"):
+        secret_key(Config(data_dir=data))
 
 
 def test_sessions_survive_a_restart_and_die_with_another_key(tmp_path: Path) -> None:

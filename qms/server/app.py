@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import stat
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -66,15 +67,23 @@ def secret_key(config: Config) -> bytes:
         return config.secret_key.encode()
     private_data_dir(config.data_dir)
     path = config.data_dir / "secret.key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            path.chmod(0o600)  # left looser by hand or by an older version
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+    if not path.exists():
+        # Written whole to a file of its own, then linked in: workers starting together
+        # (`--workers N`) all read the one key linked first, never a half-written one.
+        fd, temp = tempfile.mkstemp(prefix=".secret.key.", dir=config.data_dir)  # 0600
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):  # another worker's came first
+                os.link(temp, path)
+        finally:
+            os.unlink(temp)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)  # left looser by hand or by an older version
+    key = path.read_bytes().strip()
+    if not key:  # never sign with b"" (an older version could leave it so)
+        raise RuntimeError(f"{path} is empty: remove it, and a new key is made at start")
+    return key
 
 
 async def healthz(request: Request) -> Response:

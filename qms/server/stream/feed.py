@@ -165,6 +165,11 @@ class SiteFeed:
         self.ring.append(entry)
         self.version = version
         self.history.add(version, event, entry.facts)
+        if not self.groups:
+            # Nobody listens: the ring, the history and the counts above are all a
+            # client joining later needs (`join` answers from them, at `version`,
+            # so it has nothing pending to wait for); no frames, no fan-out task.
+            return
         # Encode now, while `state` is this version's (the engine moves it on), once
         # per (audience, format) in use; hand the frames to the connections later,
         # in a task: the command that made the event (an officer's HTTP request, on
