@@ -1,12 +1,14 @@
 """Officers over HTTP: qms against the simplest peer, measured from outside.
 
-Three servers on 127.0.0.1, one after the other, each with the same hall and the
+Four servers on 127.0.0.1, one after the other, each with the same hall and the
 same client:
 
 - peer: bench/peer_http.py (Starlette + asyncpg, UPDATE … FOR UPDATE SKIP
   LOCKED), 2 uvicorn workers, on a fresh table in PostgreSQL database `test`;
   uvicorn's defaults otherwise, so it writes an access log line per request
   as qms does (both to a file);
+- peer1: the same with 1 worker, beside qms's one process (PostgreSQL still has
+  its own processes);
 - qms redis: ``qms serve --workers 2 --log-url redis://127.0.0.1:6379/0?prefix=…``
   (a fresh prefix);
 - qms sqlite: ``qms serve``, the embedded default (one process, a temp data dir).
@@ -75,7 +77,7 @@ SITE = "bench-hall"
 OFFICERS = [f"L{i}" for i in range(1, 5)]  # counter L1 is officer petugas-l1, …
 PASSWORD = "bench-password-not-secret"
 READY_TIMEOUT = 30.0
-CONFIGS = ("peer", "redis", "sqlite")
+CONFIGS = ("peer", "peer1", "redis", "sqlite")
 
 
 # --- a minimal keep-alive HTTP/1.1 client -----------------------------------------------------
@@ -276,13 +278,13 @@ async def _pg(sql: str) -> list[Any]:
         await conn.close()
 
 
-def run_peer(tickets: int, cap: float, tmp: Path) -> dict[str, Any]:
+def run_peer(tickets: int, cap: float, tmp: Path, workers: int) -> dict[str, Any]:
     table = unique("http").replace("-", "_")
     port = free_port()
     asyncio.run(_pg_setup(table, tickets))
     try:
         cmd = [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "peer_http:app"]
-        cmd += ["--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
         env = {"PEER_TABLE": table, "PEER_DSN": PG_DSN, "PEER_SERVICES": ",".join(SHARED_SERVICES)}
         with server(cmd, port, env, tmp / "peer.log") as pid:
             rows = asyncio.run(
@@ -393,7 +395,7 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--duration", type=float, default=60.0, help="time cap of one run, s")
-    ap.add_argument("--only", default=",".join(CONFIGS), help="peer,redis,sqlite")
+    ap.add_argument("--only", default=",".join(CONFIGS), help="peer,peer1,redis,sqlite")
     ap.add_argument(
         "--py-spy",
         nargs=2,
@@ -413,6 +415,7 @@ def main() -> None:
     )
     names = {
         "peer": "peer: Starlette + asyncpg, SKIP LOCKED, 2 workers",
+        "peer1": "peer: the same, 1 worker (as one qms process)",
         "redis": "qms serve --workers 2, Redis log",
         "sqlite": "qms serve, embedded SQLite (1 process)",
     }
@@ -421,8 +424,8 @@ def main() -> None:
     try:
         for run in range(1, args.repeat + 1):
             for config in configs:
-                if config == "peer":
-                    res = run_peer(args.tickets, args.duration, tmp)
+                if config in ("peer", "peer1"):
+                    res = run_peer(args.tickets, args.duration, tmp, 2 if config == "peer" else 1)
                 else:
                     res = run_qms(config, args.tickets, args.duration, tmp)
                 check = (
