@@ -72,6 +72,12 @@ def raw_worker(spec: ClientSpec, pipe: Pipe) -> None:
     delayed by the processing of the other sockets of the same batch."""
     sink = Sink()
     ep = select.epoll()
+    # One receive buffer for every socket, each read copied out at its size: a
+    # recv(262144) per read mallocs 256 KiB and shrinks it, and depending on the
+    # heap's layout glibc then gives the top back and takes it again, page faults
+    # on every read (it doubled the clients' CPU: bench/results/2026-12-06-streamsplit.md).
+    rbuf = bytearray(262144)
+    rview = memoryview(rbuf)
     conns: dict[int, RawConn] = {}
     request = handshake(spec)
     errors: collections.Counter[str] = collections.Counter()
@@ -127,7 +133,7 @@ def raw_worker(spec: ClientSpec, pipe: Pipe) -> None:
                 ep.modify(fd, select.EPOLLIN)
                 continue
             try:
-                data = conn.sock.recv(262144)
+                data = rview[: conn.sock.recv_into(rbuf)].tobytes()
             except BlockingIOError:
                 continue
             except OSError as exc:
