@@ -381,6 +381,20 @@ def progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def log(msg: str) -> None:
+    """`progress` with the time of day."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every `finally` runs."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def load_average() -> str:
     """The 1/5/15-minute load averages: other work on the machine skews every number."""
     try:
@@ -429,6 +443,22 @@ def _stat(pid: int) -> tuple[int, float] | None:
     except OSError:
         return None
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (from /proc, no psutil needed)."""
+    st = _stat(pid)
+    if st is None:
+        raise ProcessLookupError(pid)
+    return st[1]
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of a process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def tree_cpu(root: int) -> dict[int, float]:

@@ -41,17 +41,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average, machine_info, md_table
-from stream_latency import (
-    FALLBACK,
-    REDIS_BASE,
-    ClientFleet,
-    QmsTarget,
-    SioTarget,
-    log,
-    rss_kib,
-    stop_on_sigterm,
-)
+from _common import REDIS_URL, load_average, log, machine_info, md_table, rss_kib, stop_on_sigterm
+from stream_fleet import ClientFleet
+from stream_targets import FALLBACK, QmsTarget, SioTarget
 
 TARGET_KIB = 30
 
@@ -146,7 +138,7 @@ def main() -> int:
             if system == "qms":
                 target: Any = QmsTarget(workdir, None, "qms")
             else:
-                redis = REDIS_BASE if system == "socketio" else None
+                redis = REDIS_URL if system == "socketio" else None
                 target = SioTarget(workdir, redis, system, dict(FALLBACK))
             rows.append(measure(target, steps, args))
     table = []
