@@ -84,7 +84,18 @@ def module_redis_log(request: pytest.FixtureRequest, name: str) -> tuple[str, st
     return with_query(base, prefix=prefix), prefix
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+# Both backends, for a fixture's `params`: the embedded log, and a real Redis (CI: a
+# failure, never a skip, when none answers).
+BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+
+
+def module_log_url(request: pytest.FixtureRequest, name: str) -> str | None:
+    """For a wider-scoped fixture over `BACKENDS`: None (the server's own embedded log)
+    or a Redis URL of keys of its own (`module_redis_log`)."""
+    return module_redis_log(request, name)[0] if request.param == "redis" else None
+
+
+@pytest.fixture(params=BACKENDS)
 def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A log URL of this test's own, on each backend."""
     if request.param == "sqlite":

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from api_client import PASSWORD, Api, signed_in
+from conftest import BACKENDS, module_log_url
 from live_server import LiveServer, serving_log
 from reports_hall import SITE, TZ, ReportsHall, local, store_at
 
@@ -75,16 +76,13 @@ def served_hall(tmp: Path, log_url: str | None) -> Iterator[Served]:
         yield Served(server, tmp / "data")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    log_url = None
-    if request.param == "redis":
-        from conftest import module_redis_log
-
-        log_url, _ = module_redis_log(request, "trep")
-    with served_hall(tmp_path_factory.mktemp("api_reports"), log_url) as hall:
+    with served_hall(
+        tmp_path_factory.mktemp("api_reports"), module_log_url(request, "trep")
+    ) as hall:
         yield hall
 
 

@@ -25,7 +25,7 @@ import pytest
 import redis
 import reports_naive as naive
 from api_client import PASSWORD, signed_in
-from conftest import module_redis_log
+from conftest import BACKENDS, module_redis_log
 from live_server import LiveServer, serving_log
 from reports_hall import ACTIONS, ReportsHall, local, store_at
 from test_api_reports import get, ok
@@ -90,7 +90,7 @@ def deployed(tmp: Path, log_url: str | None) -> Iterator[Deployment]:
         yield Deployment(server, halls)
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:

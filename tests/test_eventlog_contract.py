@@ -6,7 +6,6 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,19 +43,7 @@ def events(first: int, last: int) -> list[dict[str, Any]]:
     return [ev(n) for n in range(first, last + 1)]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'log.db'}"
-    url: str = request.getfixturevalue("redis_log_url")
-    return url
-
-
-@pytest.fixture
-async def log(log_url: str) -> AsyncIterator[EventLog]:
-    the_log = open_log(log_url)
-    yield the_log
-    await the_log.close()
+# `log_url` and `log`: conftest's, one of each backend per test.
 
 
 def fanout(log: EventLog) -> Fanout:

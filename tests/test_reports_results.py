@@ -94,12 +94,8 @@ async def test_more_days_than_may_be_kept_are_read_from_their_files(tmp_path: Pa
         reports.close()
 
 
-async def test_a_summary_and_its_period_before_when_memory_holds_only_one_day(
-    tmp_path: Path,
-) -> None:
-    """The summary asks for Tuesday and Monday (its day before) in one query; with room
-    for one day in memory, loading Monday pushes Tuesday out: each is then read alone,
-    and both figures are still there."""
+async def _monday_and_tuesday_closed(tmp_path: Path) -> Path:
+    """Reports files of two closed days, 3 visits on Monday and 6 on Tuesday: their root."""
     root = tmp_path / "reports"
     hall = ReportsHall(local(MONDAY, "07:00")).set_up()
     hall.busy(MONDAY, 3)
@@ -111,6 +107,16 @@ async def test_a_summary_and_its_period_before_when_memory_holds_only_one_day(
         assert await build_missing_days(log, SITE, root) == [MONDAY, TUESDAY]
     finally:
         await log.close()
+    return root
+
+
+async def test_a_summary_and_its_period_before_when_memory_holds_only_one_day(
+    tmp_path: Path,
+) -> None:
+    """The summary asks for Tuesday and Monday (its day before) in one query; with room
+    for one day in memory, loading Monday pushes Tuesday out: each is then read alone,
+    and both figures are still there."""
+    root = await _monday_and_tuesday_closed(tmp_path)
     day = date.fromisoformat(TUESDAY)
     for kept in (1, 2, 400):
         reports = Reports(root, cached_results=0, memory_days=kept)
@@ -129,17 +135,7 @@ async def test_intervals_over_days_kept_in_memory_add_up_each_days_figures(
     """A period's intervals are its days' figures added up; a closed day's figures, once
     computed, are kept in memory and answer the next report without a query, until the
     day's file is written again."""
-    root = tmp_path / "reports"
-    hall = ReportsHall(local(MONDAY, "07:00")).set_up()
-    hall.busy(MONDAY, 3)
-    hall.busy(TUESDAY, 6)
-    hall.must(c.CloseDay(), 60.0)
-    log = open_log(f"sqlite:///{tmp_path / 'qms.db'}")
-    try:
-        await store(log, hall)
-        assert await build_missing_days(log, SITE, root) == [MONDAY, TUESDAY]
-    finally:
-        await log.close()
+    root = await _monday_and_tuesday_closed(tmp_path)
     monday_only, tuesday_only = (
         Scope({SITE: Period(date.fromisoformat(d), date.fromisoformat(d))})
         for d in (MONDAY, TUESDAY)

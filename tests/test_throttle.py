@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from api_client import Api, Reply, error
+from conftest import BACKENDS, module_log_url
 from live_hall import SITE, LiveHall, live_hall
 
 from qms.accounts import guard
@@ -182,15 +183,11 @@ async def test_throttled_is_the_only_429() -> None:
 # --- over HTTP ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def hall(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveHall]:
-    log_url = None
-    if request.param == "redis":
-        from conftest import module_redis_log
-
-        log_url, _ = module_redis_log(request, "tthr")
+    log_url = module_log_url(request, "tthr")
     with live_hall(tmp_path_factory.mktemp("throttle"), log_url=log_url) as server:
         yield server
 
