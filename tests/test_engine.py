@@ -172,7 +172,9 @@ async def test_opening_replays_at_most_snapshot_every_events(log: EventLog) -> N
     a = await set_up_engine(log, tickets=25, snapshot_every=10)
     await a.snapshot_saved()
     snap = await log.load_snapshot(SITE)
-    assert snap is not None and snap[0] == a.version // 10 * 10
+    # At the crossing of a multiple of 10, or later: a crossing while the snapshot
+    # before is still being written is saved once that one is, at the state of then.
+    assert snap is not None and a.version // 10 * 10 <= snap[0] <= a.version
     b = cast(
         CountingEngine, await CountingEngine(log, SITE, clock=lambda: NOW, snapshot_every=10).open()
     )
