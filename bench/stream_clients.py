@@ -9,6 +9,7 @@ loop over server frames (ws_frames.server_frames) the hand-parsing clients share
 
 from __future__ import annotations
 
+import abc
 import collections
 import json
 import time
@@ -181,7 +182,7 @@ def sio_text(client: Any, data: bytes | str, now: float) -> None:
         sink.closed[f"sio {raw[:2].decode()}"] += 1
 
 
-class FrameReader:
+class FrameReader(abc.ABC):
     """Server frames parsed by hand (ws_frames.server_frames): text to `on_text_fast`,
     a ping answered, a close recorded. The class mixing it in sets the four slots and
     gives the two answers."""
@@ -193,11 +194,11 @@ class FrameReader:
     close_seen: bool
     on_text_fast: Any
 
-    def send_pong(self, payload: bytes) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def send_pong(self, payload: bytes) -> None: ...
 
-    def answer_close(self, payload: bytes) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def answer_close(self, payload: bytes) -> None: ...
 
     def frames(self, data: bytes, now: float) -> None:
         frames, self.buf = server_frames(self.buf + data if self.buf else data)
