@@ -19,8 +19,9 @@ from typing import Any
 
 from qms.reports.memory import Stamp
 
-COLUMNS = ("start", "arrivals", "issued", "calls", "served", "queue_end", "longest_wait_s")
-Row = tuple[Any, ...]  # the values of COLUMNS
+# One interval of one day: start, arrivals, issued, calls, served, queue_end,
+# longest_wait_s (the keys of `add_up`'s dicts, in that order).
+Row = tuple[Any, ...]
 
 
 class DayFigures:
@@ -51,7 +52,7 @@ class DayFigures:
 
 
 def by_day(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], list[Row]]:
-    """`sql.day_intervals`'s rows (site, day, then COLUMNS) per (site, day)."""
+    """`sql.day_intervals`'s rows (site, day, then a `Row`) per (site, day)."""
     out: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
         out.setdefault((row[0], row[1]), []).append(tuple(row[2:]))
@@ -91,4 +92,4 @@ def add_up(days: Iterable[Sequence[Row]]) -> list[dict[str, Any]]:
             "longest_wait_s": r[6],
         }
         for r in (acc[start] for start in sorted(acc))
-    ]  # (a dict display: a third of the time of dict(zip(COLUMNS, …)) for a year's 11,000)
+    ]  # (a dict display: a third of the time of dict(zip(keys, …)) for a year's 11,000)
